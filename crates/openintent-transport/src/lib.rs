@@ -50,13 +50,29 @@ mod error;
 mod headers;
 mod request;
 mod response;
+mod retry;
 mod transport;
+
+pub mod sse;
+
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+#[cfg(feature = "reqwest")]
+mod reqwest_transport;
 
 pub use error::{TransportError, TransportErrorKind};
 pub use headers::{Headers, is_sensitive_header};
 pub use request::{Method, ParseMethodError, Request, RetryMode};
 pub use response::{ByteStream, Response, StreamResponse};
+pub use retry::{RetryConfig, RetryingTransport, is_retryable_status, parse_retry_after};
 pub use transport::Transport;
+
+#[cfg(feature = "reqwest")]
+pub use reqwest_transport::{
+    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, ReqwestTransport,
+    ReqwestTransportBuilder,
+};
 
 /// The value this crate sends in `User-Agent`: `openintent-rs/<version>`.
 pub const USER_AGENT: &str = concat!("openintent-rs/", env!("CARGO_PKG_VERSION"));

@@ -79,7 +79,7 @@ impl FromStr for Method {
     }
 }
 
-/// Whether a retry layer (see `RetryingTransport`)
+/// Whether a retry layer (see [`RetryingTransport`](crate::RetryingTransport))
 /// may send a request more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum RetryMode {

@@ -12,7 +12,7 @@ use crate::{Request, Response, StreamResponse, TransportError};
 /// A transport makes exactly one attempt per call: no retries, no redirects.
 /// Any HTTP status is a successful call (`Ok(Response)`); errors mean that no
 /// status could be obtained. Retries are added by wrapping a transport in
-/// `RetryingTransport`.
+/// [`RetryingTransport`](crate::RetryingTransport).
 ///
 /// The trait is object safe; the client stores an `Arc<dyn Transport>`.
 /// `Arc<T>` and `Box<T>` of a transport are transports too.
