@@ -1,1 +1,86 @@
-//! Placeholder.
+//! Protocol models and validation for the **OpenIntent Coordination Protocol**.
+//!
+//! This crate has no HTTP client, server or async runtime in its dependency tree: server authors
+//! and client authors share it. It holds
+//!
+//! - the models servers return ([`Intent`], [`IntentEvent`], [`Lease`], [`Portfolio`], ...) and
+//!   the request bodies of every write ([`CreateIntentRequest`], [`AcquireLeaseRequest`], ...),
+//!   so a client builds the same structs a server parses;
+//! - protocol enums with an `Unknown(String)` variant that keeps values this version does not
+//!   know ([`IntentStatus`], [`EventType`], ...);
+//! - [`patch::apply_patches`], the RFC 6901 state-patch function, and [`lifecycle`], the status
+//!   transition table;
+//! - derived values: [`Lease::is_active_at`], [`CostSummary::from_records`],
+//!   [`AggregateStatus::from_intents`], [`RetryPolicy::delay_for_attempt`];
+//! - [`validation`], one check per write, with errors that name the field.
+//!
+//! # Reading and writing
+//!
+//! Reading is tolerant: unknown fields are ignored; the synonyms different servers and clients
+//! use are accepted (`parent_intent_id` for `parent_id`, `uploaded_by` for `created_by`, ...;
+//! see DIVERGENCES.md); `null` reads as absent; lists may be bare arrays or envelopes
+//! ([`wire::ListBody`]); timestamps may be naive or zoned ([`time`]). Writing is strict: optional
+//! fields are omitted rather than sent as `null`.
+//!
+//! ```
+//! use openintent_types::{Intent, IntentStatus};
+//! let intent: Intent = serde_json::from_str(r#"{
+//!     "id": "7f1c", "title": "Research", "status": "active", "version": 3,
+//!     "parent_intent_id": null, "state": {"progress": 0.5}, "future_field": true,
+//!     "created_at": "2026-11-24T13:46:05.778066", "updated_at": "2026-11-24T13:46:05Z"
+//! }"#).unwrap();
+//! assert_eq!(intent.status, IntentStatus::Active);
+//! assert_eq!(intent.state["progress"], 0.5);
+//! ```
+#![warn(missing_docs)]
+
+#[macro_use]
+mod macros;
+
+pub mod time;
+pub mod wire;
+
+mod attachment;
+mod cost;
+mod discovery;
+mod error;
+mod event;
+mod governance;
+mod intent;
+mod lease;
+pub mod lifecycle;
+pub mod patch;
+mod portfolio;
+mod retry;
+mod subscription;
+pub mod validation;
+
+pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
+pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
+pub use discovery::{Ack, Discovery};
+pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use event::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
+pub use governance::{
+    Arbitration, ArbitrationOption, ArbitrationStatus, CreateArbitrationRequest, Decision, RecordDecisionRequest,
+};
+pub use intent::{
+    CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,
+};
+pub use lease::{
+    AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, LeaseStatus, MAX_LEASE_SECONDS, RenewLeaseRequest,
+    scope_covers_path,
+};
+pub use patch::{PatchError, PatchOp, StatePatch};
+pub use portfolio::{
+    AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, Portfolio,
+    PortfolioMembership, PortfolioStatus, UpdatePortfolioStatusRequest,
+};
+pub use retry::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
+pub use subscription::{
+    CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery,
+};
+pub use validation::{InputValidationError, Validate};
+pub use wire::WireModel;
+
+/// A JSON object, the type of state documents, payloads and metadata.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;

@@ -1,0 +1,197 @@
+//! Scope leases (RFC-0003): exclusive, expiring ownership of a scope of an intent.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::wire::null_as_default;
+
+wire_enum! {
+    /// The status of a lease (PROTOCOL.md §4.4).
+    pub enum LeaseStatus {
+        /// Held and not expired.
+        Active = "active",
+        /// Given back by its holder.
+        Released = "released",
+        /// Past its expiry without release.
+        Expired = "expired",
+        /// Taken away.
+        Revoked = "revoked",
+    }
+}
+
+/// The default lease duration, in seconds.
+pub const DEFAULT_LEASE_SECONDS: i64 = 300;
+/// The longest lease clients may ask for, in seconds (one day).
+pub const MAX_LEASE_SECONDS: i64 = 86_400;
+
+fn default_duration() -> i64 {
+    DEFAULT_LEASE_SECONDS
+}
+
+wire_model! {
+    /// A lease (PROTOCOL.md §5.4).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Lease {
+        /// Lease id.
+        pub id: String,
+        /// The intent.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub intent_id: String,
+        /// The holder (on the reference server: the API key of the caller).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub agent_id: String,
+        /// The scope held.
+        pub scope: String,
+        /// When it was acquired (read from `acquired_at` or `created_at`).
+        #[serde(with = "crate::time::wire", default)]
+        pub acquired_at: DateTime<Utc>,
+        /// When it expires unless renewed.
+        #[serde(with = "crate::time::wire")]
+        pub expires_at: DateTime<Utc>,
+        /// When it was released, if it was.
+        #[serde(with = "crate::time::wire_opt", default)]
+        pub released_at: Option<DateTime<Utc>>,
+        /// The status the server reported, if any; see [`Lease::status_at`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub status: Option<LeaseStatus>,
+    }
+    aliases {
+        "acquired_at" <= ["created_at", "acquiredAt", "createdAt"],
+        "expires_at" <= ["expiresAt"],
+        "released_at" <= ["releasedAt"],
+        "agent_id" <= ["agentId", "holder"],
+        "intent_id" <= ["intentId"],
+    }
+    also_emit { "acquired_at" => "created_at" }
+}
+
+impl Lease {
+    /// A new active lease of `duration_seconds` from now.
+    pub fn new(
+        id: impl Into<String>,
+        intent_id: impl Into<String>,
+        agent_id: impl Into<String>,
+        scope: impl Into<String>,
+        duration_seconds: i64,
+    ) -> Self {
+        let now = Utc::now();
+        Lease {
+            id: id.into(),
+            intent_id: intent_id.into(),
+            agent_id: agent_id.into(),
+            scope: scope.into(),
+            acquired_at: now,
+            expires_at: now + chrono::Duration::seconds(duration_seconds),
+            released_at: None,
+            status: None,
+        }
+    }
+
+    /// The status at `now`: the server's `status` if it sent one (and it is not a stale
+    /// `active`), else `released` when released, `expired` when past `expires_at`, else `active`.
+    pub fn status_at(&self, now: DateTime<Utc>) -> LeaseStatus {
+        match &self.status {
+            Some(LeaseStatus::Active) | None => {
+                if self.released_at.is_some() {
+                    LeaseStatus::Released
+                } else if self.expires_at <= now {
+                    LeaseStatus::Expired
+                } else {
+                    LeaseStatus::Active
+                }
+            }
+            Some(other) => other.clone(),
+        }
+    }
+
+    /// Whether the lease holds its scope at `now`.
+    ///
+    /// ```
+    /// use openintent_types::Lease;
+    /// let lease = Lease::new("l1", "i1", "agent", "analysis", 60);
+    /// let now = chrono::Utc::now();
+    /// assert!(lease.is_active_at(now));
+    /// assert!(!lease.is_active_at(now + chrono::Duration::seconds(61)));
+    /// ```
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.status_at(now) == LeaseStatus::Active
+    }
+
+    /// Whether the lease holds its scope now.
+    pub fn is_active(&self) -> bool {
+        self.is_active_at(Utc::now())
+    }
+
+    /// Whether this lease's scope covers a state path: scope `a.b` covers `/a/b` and everything
+    /// below it (dots and slashes both separate segments).
+    ///
+    /// ```
+    /// use openintent_types::Lease;
+    /// let lease = Lease::new("l", "i", "a", "hotel_search", 60);
+    /// assert!(lease.covers_path("/hotel_search/results"));
+    /// assert!(!lease.covers_path("/hotel_searches"));
+    /// ```
+    pub fn covers_path(&self, path: &str) -> bool {
+        scope_covers_path(&self.scope, path)
+    }
+}
+
+/// Whether `scope` (dotted, e.g. `content.draft`) covers the JSON-pointer `path`
+/// (`/content/draft/title`): the path's first segments equal the scope's segments.
+pub fn scope_covers_path(scope: &str, path: &str) -> bool {
+    let scope_parts: Vec<&str> = scope.split(['.', '/']).filter(|s| !s.is_empty()).collect();
+    if scope_parts.is_empty() {
+        return false;
+    }
+    let Ok(tokens) = crate::patch::parse_pointer(path) else { return false };
+    tokens.len() >= scope_parts.len() && scope_parts.iter().zip(&tokens).all(|(a, b)| *a == b)
+}
+
+wire_model! {
+    /// Body of `POST /api/v1/intents/{id}/leases` (`acquire_lease`).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[non_exhaustive]
+    pub struct AcquireLeaseRequest {
+        /// The scope (`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`).
+        pub scope: String,
+        /// Duration in seconds (default 300, 1-86400).
+        #[serde(default = "default_duration")]
+        pub duration_seconds: i64,
+    }
+    aliases { "duration_seconds" <= ["durationSeconds"] }
+    also_emit {}
+}
+
+impl AcquireLeaseRequest {
+    /// A request for `scope` for `duration_seconds`.
+    pub fn new(scope: impl Into<String>, duration_seconds: i64) -> Self {
+        AcquireLeaseRequest { scope: scope.into(), duration_seconds }
+    }
+}
+
+wire_model! {
+    /// Body of `PATCH /api/v1/intents/{id}/leases/{lease_id}` (`renew_lease`).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[non_exhaustive]
+    pub struct RenewLeaseRequest {
+        /// New duration in seconds, counted from the renewal (default 300).
+        #[serde(default = "default_duration")]
+        pub duration_seconds: i64,
+    }
+    aliases { "duration_seconds" <= ["durationSeconds"] }
+    also_emit {}
+}
+
+impl RenewLeaseRequest {
+    /// A request to extend by `duration_seconds` from now.
+    pub fn new(duration_seconds: i64) -> Self {
+        RenewLeaseRequest { duration_seconds }
+    }
+}
+
+impl Default for RenewLeaseRequest {
+    fn default() -> Self {
+        Self::new(DEFAULT_LEASE_SECONDS)
+    }
+}

@@ -1,0 +1,229 @@
+//! Subscriptions (RFC-0006): webhook subscriptions and the payloads of server-sent-event streams.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::wire::{bool_or_int, null_as_default};
+use crate::{AgentAssignment, Intent, IntentEvent};
+
+wire_model! {
+    /// A webhook subscription (PROTOCOL.md §5.11).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Subscription {
+        /// Subscription id.
+        pub id: String,
+        /// Intent-level subscription.
+        #[serde(default)]
+        pub intent_id: Option<String>,
+        /// Portfolio-level subscription (both ids absent: global).
+        #[serde(default)]
+        pub portfolio_id: Option<String>,
+        /// Who subscribed.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub subscriber_id: String,
+        /// Event types delivered (empty: all).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub event_types: Vec<String>,
+        /// Where events are POSTed (none: nothing is delivered).
+        #[serde(default)]
+        pub webhook_url: Option<String>,
+        /// Whether it is active (older servers send 0/1).
+        #[serde(default = "yes", deserialize_with = "bool_or_int")]
+        pub active: bool,
+        /// When it stops.
+        #[serde(default, with = "crate::time::wire_opt")]
+        pub expires_at: Option<DateTime<Utc>>,
+        /// When it was made.
+        #[serde(with = "crate::time::wire", default)]
+        pub created_at: DateTime<Utc>,
+    }
+    aliases {
+        "webhook_url" <= ["callback_url", "webhookUrl", "callbackUrl"],
+        "subscriber_id" <= ["subscriberId"],
+        "event_types" <= ["eventTypes"],
+        "intent_id" <= ["intentId"],
+        "portfolio_id" <= ["portfolioId"],
+        "expires_at" <= ["expiresAt"],
+        "created_at" <= ["createdAt"],
+    }
+    also_emit { "webhook_url" => "callback_url" }
+}
+
+fn yes() -> bool {
+    true
+}
+
+wire_model! {
+    /// Body of `POST /api/v1/subscriptions` (`subscribe`).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct CreateSubscriptionRequest {
+        /// Subscribe to one intent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub intent_id: Option<String>,
+        /// Subscribe to a portfolio's intents.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub portfolio_id: Option<String>,
+        /// Who subscribes (servers default it to the caller).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub subscriber_id: Option<String>,
+        /// Event types to deliver (empty: all).
+        #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_as_default")]
+        pub event_types: Vec<String>,
+        /// The http(s) URL events are POSTed to (the seed's `callback_url`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub webhook_url: Option<String>,
+        /// When the subscription ends.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::rfc3339_opt")]
+        pub expires_at: Option<DateTime<Utc>>,
+    }
+    aliases {
+        "webhook_url" <= ["callback_url", "webhookUrl", "callbackUrl"],
+        "subscriber_id" <= ["subscriberId"],
+        "event_types" <= ["eventTypes"],
+        "intent_id" <= ["intentId"],
+        "portfolio_id" <= ["portfolioId"],
+        "expires_at" <= ["expiresAt"],
+    }
+    also_emit {}
+}
+
+/// Query of `GET /api/v1/subscriptions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct SubscriptionQuery {
+    /// Only subscriptions of this intent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent_id: Option<String>,
+    /// Only subscriptions of this portfolio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portfolio_id: Option<String>,
+    /// Only subscriptions of this subscriber.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscriber_id: Option<String>,
+}
+
+/// The payload of a webhook delivery: `{"subscription_id", "event"}` (RFC-0006).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct WebhookDelivery {
+    /// The subscription it is for.
+    pub subscription_id: String,
+    /// The event.
+    pub event: IntentEvent,
+}
+
+/// Which server-sent-event channel a stream follows (`/api/v1/subscribe/{kind}/{id}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamKind {
+    /// `/api/v1/subscribe/intents/{id}`: state and status changes and logged events.
+    Intent,
+    /// `/api/v1/subscribe/portfolios/{id}`: membership changes.
+    Portfolio,
+    /// `/api/v1/subscribe/agents/{id}`: assignments of the agent.
+    Agent,
+}
+
+impl StreamKind {
+    /// The path of the stream of `id`.
+    pub fn path(self, id: &str) -> String {
+        let kind = match self {
+            StreamKind::Intent => "intents",
+            StreamKind::Portfolio => "portfolios",
+            StreamKind::Agent => "agents",
+        };
+        format!("/api/v1/subscribe/{kind}/{id}")
+    }
+}
+
+/// A typed server-sent event of an OpenIntent stream.
+///
+/// The SSE `event:` name is the log event type; the `data:` JSON is the full intent for
+/// `state_patched`/`status_changed` (and `intent_created`), the assignment for `agent_assigned`
+/// on agent streams, the event for anything logged through `log_event`, and a small object for
+/// portfolio membership changes. See [`StreamEvent::parse`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum StreamEvent {
+    /// The intent after a state or status change.
+    IntentChanged {
+        /// The SSE event name (`state_patched`, `status_changed`, ...).
+        event_type: EventType,
+        /// The intent as it is now.
+        intent: Box<Intent>,
+    },
+    /// A logged event.
+    Event(Box<IntentEvent>),
+    /// An assignment of the followed agent.
+    AgentAssigned(Box<AgentAssignment>),
+    /// A portfolio membership change (`intent_added`, `intent_removed`); the reference sends `{}`.
+    PortfolioChanged {
+        /// The SSE event name.
+        event_type: String,
+        /// The data object (may be empty).
+        data: serde_json::Map<String, Value>,
+    },
+    /// Anything else, kept raw.
+    Other {
+        /// The SSE event name.
+        event_type: String,
+        /// The parsed data (`null` when it was not JSON).
+        data: Value,
+    },
+}
+
+use crate::EventType;
+
+impl StreamEvent {
+    /// Interprets an SSE frame of an OpenIntent stream by its event name and data.
+    ///
+    /// ```
+    /// use openintent_types::StreamEvent;
+    /// let ev = StreamEvent::parse("comment",
+    ///     r#"{"id": "e1", "intent_id": "i1", "event_type": "comment", "actor": "a", "payload": {}, "created_at": "2026-11-24T13:50:36.836068"}"#);
+    /// assert!(matches!(ev, StreamEvent::Event(e) if e.actor == "a"));
+    /// ```
+    pub fn parse(event_name: &str, data: &str) -> StreamEvent {
+        let value: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(_) => return StreamEvent::Other { event_type: event_name.to_owned(), data: Value::Null },
+        };
+        let name = event_name.to_owned();
+        let is_intent = value.get("version").is_some() && value.get("title").is_some();
+        let is_event = value.get("event_type").is_some() && value.get("payload").is_some();
+        let is_assignment = value.get("agent_id").is_some() && value.get("assigned_at").is_some();
+        if is_event {
+            if let Ok(e) = serde_json::from_value::<IntentEvent>(value.clone()) {
+                return StreamEvent::Event(Box::new(e));
+            }
+        } else if is_intent {
+            if let Ok(i) = serde_json::from_value::<Intent>(value.clone()) {
+                return StreamEvent::IntentChanged { event_type: EventType::parse(event_name), intent: Box::new(i) };
+            }
+        } else if is_assignment {
+            if let Ok(a) = serde_json::from_value::<AgentAssignment>(value.clone()) {
+                return StreamEvent::AgentAssigned(Box::new(a));
+            }
+        } else if matches!(event_name, "intent_added" | "intent_removed" | "portfolio_created")
+            && let Value::Object(data) = value
+        {
+            return StreamEvent::PortfolioChanged { event_type: name, data };
+        }
+        StreamEvent::Other { event_type: name, data: value }
+    }
+
+    /// The SSE event name this item came with.
+    pub fn event_type(&self) -> String {
+        match self {
+            StreamEvent::IntentChanged { event_type, .. } => event_type.to_string(),
+            StreamEvent::Event(e) => e.event_type.to_string(),
+            StreamEvent::AgentAssigned(_) => EventType::AgentAssigned.to_string(),
+            StreamEvent::PortfolioChanged { event_type, .. } | StreamEvent::Other { event_type, .. } => {
+                event_type.clone()
+            }
+        }
+    }
+}

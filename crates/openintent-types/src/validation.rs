@@ -1,0 +1,462 @@
+//! Client-side input validation, one function per write, mirroring the seed's
+//! `openintent.validation` (`validate_intent_create`, `validate_lease_acquire`, ...).
+//!
+//! Every request type implements [`Validate`], which calls the matching function; clients run it
+//! before anything is sent and servers before anything is stored. Errors name the field and say
+//! what is wrong:
+//!
+//! ```
+//! use openintent_types::validation::validate_intent_create;
+//! let err = validate_intent_create("", None, None).unwrap_err();
+//! assert_eq!(err.field, "title");
+//! assert_eq!(err.to_string(), "title cannot be empty");
+//! ```
+//!
+//! Length, range and URL checks use the `validator` crate's primitives; the rest (scope grammar,
+//! JSON-pointer paths, base64, ordering of limits, finiteness) is written here.
+
+use base64::Engine as _;
+use validator::{ValidateLength, ValidateRange, ValidateUrl};
+
+use crate::lease::MAX_LEASE_SECONDS;
+use crate::*;
+
+/// A request that failed validation: which field and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct InputValidationError {
+    /// The field (dotted path for nested ones, e.g. `patches.0.path`).
+    pub field: String,
+    /// What is wrong, starting with the field name.
+    pub message: String,
+}
+
+impl InputValidationError {
+    /// An error for `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        InputValidationError { field: field.into(), message: message.into() }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, InputValidationError>;
+
+/// A request that can check itself.
+pub trait Validate {
+    /// Checks every rule; the first failure is returned.
+    fn validate(&self) -> Result;
+}
+
+fn fail<T>(field: &str, what: impl std::fmt::Display) -> Result<T> {
+    Err(InputValidationError::new(field, format!("{field} {what}")))
+}
+
+/// `field` must not be empty or only whitespace.
+pub fn require_text(field: &str, value: &str) -> Result {
+    if value.trim().is_empty() { fail(field, "cannot be empty") } else { Ok(()) }
+}
+
+/// `field` must be non-blank and at most `max` characters.
+pub fn require_text_max(field: &str, value: &str, max: u64) -> Result {
+    require_text(field, value)?;
+    max_chars(field, value, max)
+}
+
+fn max_chars(field: &str, value: &str, max: u64) -> Result {
+    if value.validate_length(None, Some(max), None) {
+        Ok(())
+    } else {
+        fail(field, format_args!("must be at most {max} characters"))
+    }
+}
+
+/// An id used in a URL path: non-blank, at most 255 characters, no `/`, `?`, `#` or control
+/// characters.
+pub fn validate_id(field: &str, value: &str) -> Result {
+    require_text_max(field, value, 255)?;
+    if value.chars().any(|c| c.is_control() || matches!(c, '/' | '?' | '#')) {
+        return fail(field, "must not contain '/', '?', '#' or control characters");
+    }
+    Ok(())
+}
+
+/// `validate_intent_create(title, creator?, description?)`: title 1-500 characters, not blank;
+/// description at most 10000; creator non-blank, at most 255.
+pub fn validate_intent_create(title: &str, creator: Option<&str>, description: Option<&str>) -> Result {
+    require_text_max("title", title, 500)?;
+    if let Some(d) = description {
+        max_chars("description", d, 10_000)?;
+    }
+    if let Some(c) = creator {
+        require_text_max("created_by", c, 255)?;
+    }
+    Ok(())
+}
+
+/// Whether `scope` matches `^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`.
+pub fn is_valid_scope(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope.split('.').all(|part| {
+            let mut chars = part.chars();
+            matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// `validate_lease_acquire(intent_id, scope, duration_seconds)`: scope a dotted identifier,
+/// duration 1-86400 seconds.
+pub fn validate_lease_acquire(intent_id: &str, scope: &str, duration_seconds: i64) -> Result {
+    validate_id("intent_id", intent_id)?;
+    require_text("scope", scope)?;
+    if !is_valid_scope(scope) {
+        return fail("scope", "must be dotted identifiers such as `content.draft` (letters, digits, `_`)");
+    }
+    validate_lease_duration(duration_seconds)
+}
+
+/// A lease duration: 1-86400 seconds.
+pub fn validate_lease_duration(duration_seconds: i64) -> Result {
+    if duration_seconds.validate_range(Some(1), Some(MAX_LEASE_SECONDS), None, None) {
+        Ok(())
+    } else {
+        fail(
+            "duration_seconds",
+            format_args!("must be between 1 and {MAX_LEASE_SECONDS} seconds, got {duration_seconds}"),
+        )
+    }
+}
+
+/// A state update: at least one patch (or merge key), known ops, parseable paths.
+pub fn validate_state_update(patches: &[StatePatch]) -> Result {
+    if patches.is_empty() {
+        return fail("patches", "cannot be empty");
+    }
+    for (i, p) in patches.iter().enumerate() {
+        if let PatchOp::Unknown(op) = &p.op {
+            return Err(InputValidationError::new(
+                format!("patches.{i}.op"),
+                format!("patches.{i}.op must be set, append or remove, got {op:?}"),
+            ));
+        }
+        if let Err(reason) = crate::patch::parse_pointer(&p.path) {
+            return Err(InputValidationError::new(
+                format!("patches.{i}.path"),
+                format!("patches.{i}.path is not a JSON pointer: {reason}"),
+            ));
+        }
+        if p.path.is_empty() && p.op != PatchOp::Set {
+            return Err(InputValidationError::new(
+                format!("patches.{i}.path"),
+                format!("patches.{i}.path cannot be empty for {}", p.op),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A status: non-empty.
+pub fn validate_status(status: &str) -> Result {
+    require_text_max("status", status, 64)
+}
+
+/// An event: type non-blank, at most 100 characters.
+pub fn validate_event(event_type: &str) -> Result {
+    require_text_max("event_type", event_type, 100)
+}
+
+/// `validate_cost_record(cost_type, amount, unit)`: type and unit non-blank, amount finite and
+/// not negative.
+pub fn validate_cost_record(cost_type: &str, amount: f64, unit: &str) -> Result {
+    require_text_max("cost_type", cost_type, 100)?;
+    if !amount.is_finite() {
+        return fail("amount", "must be a finite number");
+    }
+    if amount < 0.0 {
+        return fail("amount", format_args!("cannot be negative, got {amount}"));
+    }
+    require_text_max("unit", unit, 32)
+}
+
+/// An http(s) URL.
+pub fn validate_http_url(field: &str, url: &str) -> Result {
+    require_text(field, url)?;
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return fail(field, format_args!("must be an http or https URL, got {url:?}"));
+    }
+    if !url.validate_url() {
+        return fail(field, format_args!("is not a valid URL: {url:?}"));
+    }
+    Ok(())
+}
+
+/// `validate_subscription(subscriber_id, callback_url?, event_types)`.
+pub fn validate_subscription(
+    subscriber_id: Option<&str>,
+    callback_url: Option<&str>,
+    event_types: &[String],
+) -> Result {
+    if let Some(s) = subscriber_id {
+        require_text_max("subscriber_id", s, 255)?;
+    }
+    if let Some(u) = callback_url {
+        validate_http_url("callback_url", u)?;
+    }
+    for (i, t) in event_types.iter().enumerate() {
+        require_text(&format!("event_types.{i}"), t)?;
+    }
+    Ok(())
+}
+
+/// A retry policy: known strategy, non-negative counts and delays, `base <= max`, multiplier
+/// finite and at least 1.
+pub fn validate_retry_policy(
+    strategy: &RetryStrategy,
+    max_retries: i64,
+    base_delay_ms: i64,
+    max_delay_ms: i64,
+    backoff_multiplier: Option<f64>,
+) -> Result {
+    if let RetryStrategy::Unknown(s) = strategy {
+        return fail("strategy", format_args!("must be none, fixed, linear or exponential, got {s:?}"));
+    }
+    if !max_retries.validate_range(Some(0), Some(1000), None, None) {
+        return fail("max_retries", format_args!("must be between 0 and 1000, got {max_retries}"));
+    }
+    if base_delay_ms < 0 {
+        return fail("base_delay_ms", format_args!("cannot be negative, got {base_delay_ms}"));
+    }
+    if max_delay_ms < 0 {
+        return fail("max_delay_ms", format_args!("cannot be negative, got {max_delay_ms}"));
+    }
+    if max_delay_ms < base_delay_ms {
+        return fail(
+            "max_delay_ms",
+            format_args!("must be at least base_delay_ms ({base_delay_ms}), got {max_delay_ms}"),
+        );
+    }
+    if let Some(m) = backoff_multiplier
+        && (!m.is_finite() || m < 1.0)
+    {
+        return fail("backoff_multiplier", format_args!("must be a finite number of at least 1, got {m}"));
+    }
+    Ok(())
+}
+
+/// A failure: type and message non-blank, attempt at least 1.
+pub fn validate_failure(error_type: &str, error_message: &str, attempt_number: i64) -> Result {
+    require_text_max("error_type", error_type, 100)?;
+    require_text("error_message", error_message)?;
+    if attempt_number < 1 {
+        return fail("attempt_number", format_args!("must be at least 1, got {attempt_number}"));
+    }
+    Ok(())
+}
+
+/// The seed's attachment form: file name and content type non-blank, content valid base64.
+/// Returns the decoded bytes.
+pub fn validate_attachment(filename: &str, content_type: &str, content_base64: &str) -> Result<Vec<u8>> {
+    require_text_max("filename", filename, 255)?;
+    validate_mime_type(content_type)?;
+    base64::engine::general_purpose::STANDARD
+        .decode(content_base64.trim())
+        .or_else(|_| fail("content_base64", "is not valid base64"))
+}
+
+fn validate_mime_type(mime: &str) -> Result {
+    require_text_max("content_type", mime, 255)?;
+    match mime.split_once('/') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => Ok(()),
+        _ => fail("content_type", format_args!("must look like type/subtype, got {mime:?}")),
+    }
+}
+
+/// A portfolio: name non-blank, at most 255 characters.
+pub fn validate_portfolio_create(name: &str) -> Result {
+    require_text_max("name", name, 255)
+}
+
+impl Validate for CreateIntentRequest {
+    fn validate(&self) -> Result {
+        validate_intent_create(&self.title, self.created_by.as_deref(), self.description.as_deref())?;
+        if let Some(s) = &self.status {
+            validate_status(s.as_str())?;
+        }
+        if let Some(p) = &self.parent_intent_id {
+            validate_id("parent_intent_id", p)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for UpdateStateRequest {
+    fn validate(&self) -> Result {
+        if !self.patches.is_empty() {
+            return validate_state_update(&self.patches);
+        }
+        match &self.state {
+            Some(s) if !s.is_empty() => Ok(()),
+            _ => fail("patches", "cannot be empty"),
+        }
+    }
+}
+
+impl Validate for SetStatusRequest {
+    fn validate(&self) -> Result {
+        validate_status(self.status.as_str())
+    }
+}
+
+impl Validate for LogEventRequest {
+    fn validate(&self) -> Result {
+        validate_event(self.event_type.as_str())?;
+        if let Some(a) = &self.actor {
+            require_text_max("actor", a, 255)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for AssignAgentRequest {
+    fn validate(&self) -> Result {
+        if let Some(a) = &self.agent_id {
+            validate_id("agent_id", a)?;
+        }
+        if let Some(r) = &self.role {
+            require_text_max("role", r, 64)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for AcquireLeaseRequest {
+    fn validate(&self) -> Result {
+        require_text("scope", &self.scope)?;
+        if !is_valid_scope(&self.scope) {
+            return fail("scope", "must be dotted identifiers such as `content.draft` (letters, digits, `_`)");
+        }
+        validate_lease_duration(self.duration_seconds)
+    }
+}
+
+impl Validate for RenewLeaseRequest {
+    fn validate(&self) -> Result {
+        validate_lease_duration(self.duration_seconds)
+    }
+}
+
+impl Validate for CreateArbitrationRequest {
+    fn validate(&self) -> Result {
+        require_text("reason", &self.reason)?;
+        if let Some(r) = &self.requested_by {
+            require_text_max("requested_by", r, 255)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for RecordDecisionRequest {
+    fn validate(&self) -> Result {
+        require_text("decision", &self.outcome)?;
+        if let Some(t) = &self.decision_type {
+            require_text_max("decision_type", t, 100)?;
+        }
+        if let Some(d) = &self.decided_by {
+            require_text_max("decided_by", d, 255)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for CreateAttachmentRequest {
+    fn validate(&self) -> Result {
+        require_text_max("filename", &self.filename, 255)?;
+        validate_mime_type(&self.mime_type)
+            .map_err(|e| InputValidationError::new("mime_type", e.message.replacen("content_type", "mime_type", 1)))?;
+        if self.size < 0 {
+            return fail("size", format_args!("cannot be negative, got {}", self.size));
+        }
+        require_text("storage_url", &self.storage_url)
+    }
+}
+
+impl Validate for AttachmentUpload {
+    fn validate(&self) -> Result {
+        validate_attachment(&self.filename, &self.content_type, &self.content_base64).map(drop)
+    }
+}
+
+impl Validate for CreateSubscriptionRequest {
+    fn validate(&self) -> Result {
+        if let Some(i) = &self.intent_id {
+            validate_id("intent_id", i)?;
+        }
+        if let Some(p) = &self.portfolio_id {
+            validate_id("portfolio_id", p)?;
+        }
+        validate_subscription(self.subscriber_id.as_deref(), self.webhook_url.as_deref(), &self.event_types)
+    }
+}
+
+impl Validate for RecordCostRequest {
+    fn validate(&self) -> Result {
+        validate_cost_record(&self.cost_type, self.amount, &self.unit)?;
+        if let Some(a) = &self.agent_id {
+            require_text_max("agent_id", a, 255)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for SetRetryPolicyRequest {
+    fn validate(&self) -> Result {
+        validate_retry_policy(
+            &self.strategy,
+            self.max_retries,
+            self.base_delay_ms,
+            self.max_delay_ms,
+            self.backoff_multiplier,
+        )?;
+        if let Some(t) = self.failure_threshold
+            && t < 1
+        {
+            return fail("failure_threshold", format_args!("must be at least 1, got {t}"));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for RecordFailureRequest {
+    fn validate(&self) -> Result {
+        validate_failure(&self.error_type, &self.error_message, self.attempt_number)
+    }
+}
+
+impl Validate for CreatePortfolioRequest {
+    fn validate(&self) -> Result {
+        validate_portfolio_create(&self.name)?;
+        if let Some(c) = &self.created_by {
+            require_text_max("created_by", c, 255)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for UpdatePortfolioStatusRequest {
+    fn validate(&self) -> Result {
+        if let PortfolioStatus::Unknown(s) = &self.status {
+            return fail("status", format_args!("must be active, completed or abandoned, got {s:?}"));
+        }
+        Ok(())
+    }
+}
+
+impl Validate for AddIntentToPortfolioRequest {
+    fn validate(&self) -> Result {
+        validate_id("intent_id", &self.intent_id)?;
+        if let Some(MembershipRole::Unknown(r)) = &self.role {
+            return fail("role", format_args!("must be primary, member or dependency, got {r:?}"));
+        }
+        Ok(())
+    }
+}
