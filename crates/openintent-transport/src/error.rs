@@ -97,12 +97,7 @@ impl fmt::Debug for TransportError {
 impl TransportError {
     /// An error of the given kind with a human-readable message.
     pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            timed_out: kind == TransportErrorKind::Timeout,
-            source: None,
-        }
+        Self { kind, message: message.into(), timed_out: kind == TransportErrorKind::Timeout, source: None }
     }
 
     /// A connection could not be established; the request was not sent.
@@ -171,10 +166,7 @@ impl TransportError {
     /// and requests that could not be built. A caller may therefore repeat
     /// even a non-idempotent request after an error for which this is false.
     pub fn may_have_been_sent(&self) -> bool {
-        !matches!(
-            self.kind,
-            TransportErrorKind::Connect | TransportErrorKind::InvalidRequest
-        )
+        !matches!(self.kind, TransportErrorKind::Connect | TransportErrorKind::InvalidRequest)
     }
 
     /// Whether a timeout (connect or request) caused the failure.

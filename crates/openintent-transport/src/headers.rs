@@ -3,13 +3,7 @@
 use std::fmt;
 
 /// Header names whose values never appear in `Debug` output.
-const SENSITIVE: &[&str] = &[
-    "x-api-key",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-];
+const SENSITIVE: &[&str] = &["x-api-key", "authorization", "proxy-authorization", "cookie", "set-cookie"];
 
 /// Whether the values of this header are secrets that must not be logged.
 pub fn is_sensitive_header(name: &str) -> bool {
@@ -47,18 +41,12 @@ impl Headers {
 
     /// The first value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `name`, in insertion order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.entries
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Whether `name` is present.
@@ -75,8 +63,7 @@ impl Headers {
 
     /// Adds a value for `name`, keeping earlier values.
     pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
-        self.entries
-            .push((name.into().to_ascii_lowercase(), value.into()));
+        self.entries.push((name.into().to_ascii_lowercase(), value.into()));
     }
 
     /// Removes every value of `name`; returns the first removed value.
@@ -153,10 +140,8 @@ impl IntoIterator for Headers {
 
 impl<'a> IntoIterator for &'a Headers {
     type Item = (&'a str, &'a str);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a str, &'a str),
-    >;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a str, &'a str)>;
 
     fn into_iter(self) -> Self::IntoIter {
         fn pair(e: &(String, String)) -> (&str, &str) {
@@ -187,13 +172,9 @@ mod tests {
 
     #[test]
     fn debug_redacts_secrets_in_any_case() {
-        let h: Headers = [
-            ("X-Api-Key", "k-123"),
-            ("Authorization", "Bearer t-456"),
-            ("X-Agent-ID", "agent-7"),
-        ]
-        .into_iter()
-        .collect();
+        let h: Headers = [("X-Api-Key", "k-123"), ("Authorization", "Bearer t-456"), ("X-Agent-ID", "agent-7")]
+            .into_iter()
+            .collect();
         let dbg = format!("{h:?}");
         assert!(!dbg.contains("k-123"), "{dbg}");
         assert!(!dbg.contains("t-456"), "{dbg}");

@@ -70,8 +70,7 @@ pub use transport::Transport;
 
 #[cfg(feature = "reqwest")]
 pub use reqwest_transport::{
-    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, ReqwestTransport,
-    ReqwestTransportBuilder,
+    BuildError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, ReqwestTransport, ReqwestTransportBuilder,
 };
 
 /// The value this crate sends in `User-Agent`: `openintent-rs/<version>`.

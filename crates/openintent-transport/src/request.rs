@@ -44,10 +44,7 @@ impl Method {
     /// Whether repeating the request has the same effect as sending it once
     /// (RFC 9110 §9.2.2): `GET`, `HEAD`, `OPTIONS`, `PUT` and `DELETE`.
     pub fn is_idempotent(self) -> bool {
-        matches!(
-            self,
-            Self::Get | Self::Head | Self::Options | Self::Put | Self::Delete
-        )
+        matches!(self, Self::Get | Self::Head | Self::Options | Self::Put | Self::Delete)
     }
 }
 
@@ -239,15 +236,8 @@ mod tests {
 
     #[test]
     fn methods_round_trip() {
-        for m in [
-            Method::Get,
-            Method::Post,
-            Method::Put,
-            Method::Patch,
-            Method::Delete,
-            Method::Head,
-            Method::Options,
-        ] {
+        for m in [Method::Get, Method::Post, Method::Put, Method::Patch, Method::Delete, Method::Head, Method::Options]
+        {
             assert_eq!(m.as_str().parse::<Method>().unwrap(), m);
             assert_eq!(m.as_str().to_lowercase().parse::<Method>().unwrap(), m);
         }
@@ -261,27 +251,10 @@ mod tests {
         assert!(Request::delete("/").is_safe_to_repeat());
         assert!(!Request::post("/").is_safe_to_repeat());
         assert!(!Request::patch("/").is_safe_to_repeat());
-        assert!(
-            Request::post("/")
-                .header("If-Match", "1")
-                .is_safe_to_repeat()
-        );
-        assert!(
-            Request::post("/")
-                .retry(RetryMode::Always)
-                .is_safe_to_repeat()
-        );
-        assert!(
-            !Request::get("/")
-                .retry(RetryMode::Never)
-                .is_safe_to_repeat()
-        );
-        assert!(
-            !Request::post("/")
-                .header("If-Match", "1")
-                .retry(RetryMode::Never)
-                .is_safe_to_repeat()
-        );
+        assert!(Request::post("/").header("If-Match", "1").is_safe_to_repeat());
+        assert!(Request::post("/").retry(RetryMode::Always).is_safe_to_repeat());
+        assert!(!Request::get("/").retry(RetryMode::Never).is_safe_to_repeat());
+        assert!(!Request::post("/").header("If-Match", "1").retry(RetryMode::Never).is_safe_to_repeat());
     }
 
     #[test]

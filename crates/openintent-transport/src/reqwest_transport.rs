@@ -9,9 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument;
 
-use crate::{
-    Headers, Method, Request, Response, StreamResponse, Transport, TransportError, USER_AGENT,
-};
+use crate::{Headers, Method, Request, Response, StreamResponse, Transport, TransportError, USER_AGENT};
 
 /// The default time allowed to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,26 +127,20 @@ impl ReqwestTransportBuilder {
     pub fn build(self) -> Result<ReqwestTransport, BuildError> {
         let base_url = parse_base_url(&self.base_url)?;
         if self.connect_timeout.is_zero() {
-            return Err(BuildError::ZeroTimeout {
-                field: "connect_timeout",
-            });
+            return Err(BuildError::ZeroTimeout { field: "connect_timeout" });
         }
         if self.request_timeout.is_zero() {
-            return Err(BuildError::ZeroTimeout {
-                field: "request_timeout",
-            });
+            return Err(BuildError::ZeroTimeout { field: "request_timeout" });
         }
 
         let mut defaults = HeaderMap::new();
         if let Some(key) = &self.api_key {
-            let mut value = HeaderValue::from_str(key.expose_secret())
-                .map_err(|_| BuildError::InvalidApiKey)?;
+            let mut value = HeaderValue::from_str(key.expose_secret()).map_err(|_| BuildError::InvalidApiKey)?;
             value.set_sensitive(true);
             defaults.insert(HeaderName::from_static("x-api-key"), value);
         }
         if let Some(agent) = &self.agent_id {
-            let value = HeaderValue::from_str(agent)
-                .map_err(|_| BuildError::InvalidAgentId(agent.clone()))?;
+            let value = HeaderValue::from_str(agent).map_err(|_| BuildError::InvalidAgentId(agent.clone()))?;
             defaults.insert(HeaderName::from_static("x-agent-id"), value);
         }
         let user_agent = HeaderValue::from_str(&self.user_agent)
@@ -176,10 +168,7 @@ impl ReqwestTransportBuilder {
 }
 
 fn parse_base_url(raw: &str) -> Result<reqwest::Url, BuildError> {
-    let invalid = |reason: &str| BuildError::InvalidBaseUrl {
-        url: raw.to_owned(),
-        reason: reason.to_owned(),
-    };
+    let invalid = |reason: &str| BuildError::InvalidBaseUrl { url: raw.to_owned(), reason: reason.to_owned() };
     let mut url = reqwest::Url::parse(raw.trim()).map_err(|e| invalid(&e.to_string()))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(invalid("the scheme must be http or https"));
@@ -191,9 +180,7 @@ fn parse_base_url(raw: &str) -> Result<reqwest::Url, BuildError> {
         return Err(invalid("a query string or fragment is not allowed"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid(
-            "credentials in the URL are not allowed; use api_key",
-        ));
+        return Err(invalid("credentials in the URL are not allowed; use api_key"));
     }
     let trimmed = url.path().trim_end_matches('/').to_owned();
     url.set_path(&trimmed);
@@ -287,30 +274,20 @@ impl ReqwestTransport {
         url
     }
 
-    fn build_request(
-        &self,
-        req: Request,
-        accept: &'static str,
-    ) -> Result<reqwest::RequestBuilder, TransportError> {
+    fn build_request(&self, req: Request, accept: &'static str) -> Result<reqwest::RequestBuilder, TransportError> {
         let url = self.url_for(&req);
         let mut headers = self.defaults.clone();
         headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static(accept));
         if req.body.is_some() {
-            headers.insert(
-                reqwest::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
+            headers.insert(reqwest::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         // Headers set on the request replace the defaults of the same name.
         let mut replaced: Vec<HeaderName> = Vec::new();
         for (name, value) in req.headers.iter() {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| {
-                TransportError::invalid_request(format!("invalid header name `{name}`"))
-                    .with_source(e)
-            })?;
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| TransportError::invalid_request(format!("invalid header name `{name}`")).with_source(e))?;
             let mut value = HeaderValue::from_str(value).map_err(|e| {
-                TransportError::invalid_request(format!("invalid value for header `{name}`"))
-                    .with_source(e)
+                TransportError::invalid_request(format!("invalid value for header `{name}`")).with_source(e)
             })?;
             if crate::is_sensitive_header(name.as_str()) {
                 value.set_sensitive(true);
@@ -339,14 +316,7 @@ impl ReqwestTransport {
 }
 
 fn convert_headers(map: &HeaderMap) -> Headers {
-    map.iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
+    map.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
 }
 
 /// Strips the query from a URL for messages (query values are not secret
@@ -424,9 +394,7 @@ impl Transport for ReqwestTransport {
             latency_ms = tracing::field::Empty,
         );
         let timeout = req.timeout.unwrap_or(self.request_timeout);
-        let builder = self
-            .build_request(req, "application/json")?
-            .timeout(timeout);
+        let builder = self.build_request(req, "application/json")?.timeout(timeout);
         async move {
             let started = Instant::now();
             let result = async {
@@ -469,9 +437,7 @@ impl Transport for ReqwestTransport {
             let result = match head_timeout {
                 Some(limit) => match tokio::time::timeout(limit, sent).await {
                     Ok(r) => r.map_err(map_error),
-                    Err(_) => Err(TransportError::timeout(format!(
-                        "no response head within {limit:?}"
-                    ))),
+                    Err(_) => Err(TransportError::timeout(format!("no response head within {limit:?}"))),
                 },
                 None => sent.await.map_err(map_error),
             };
@@ -503,80 +469,40 @@ mod tests {
 
     #[test]
     fn base_url_validation_names_the_problem() {
-        for bad in [
-            "",
-            "localhost:8000",
-            "ftp://host",
-            "http://",
-            "http://h/?q=1",
-            "http://u:p@h/",
-        ] {
+        for bad in ["", "localhost:8000", "ftp://host", "http://", "http://h/?q=1", "http://u:p@h/"] {
             let err = ReqwestTransport::builder(bad).build().unwrap_err();
-            assert!(
-                matches!(err, BuildError::InvalidBaseUrl { .. }),
-                "{bad}: {err:?}"
-            );
+            assert!(matches!(err, BuildError::InvalidBaseUrl { .. }), "{bad}: {err:?}");
             assert!(err.to_string().contains("base_url"));
         }
-        assert!(
-            ReqwestTransport::builder("https://example.com/")
-                .build()
-                .is_ok()
-        );
+        assert!(ReqwestTransport::builder("https://example.com/").build().is_ok());
     }
 
     #[test]
     fn urls_join_base_path_and_query() {
-        let t = ReqwestTransport::builder("http://h:1/prefix/")
-            .build()
-            .unwrap();
+        let t = ReqwestTransport::builder("http://h:1/prefix/").build().unwrap();
         assert_eq!(t.base_url(), "http://h:1/prefix");
-        let req = Request::get("/api/v1/intents/a b")
-            .query("q", "x&y")
-            .query("n", "1");
-        assert_eq!(
-            t.url_for(&req).as_str(),
-            "http://h:1/prefix/api/v1/intents/a%20b?q=x%26y&n=1"
-        );
+        let req = Request::get("/api/v1/intents/a b").query("q", "x&y").query("n", "1");
+        assert_eq!(t.url_for(&req).as_str(), "http://h:1/prefix/api/v1/intents/a%20b?q=x%26y&n=1");
         let t = ReqwestTransport::builder("http://h:1").build().unwrap();
-        assert_eq!(
-            t.url_for(&Request::get("api/v1")).as_str(),
-            "http://h:1/api/v1"
-        );
+        assert_eq!(t.url_for(&Request::get("api/v1")).as_str(), "http://h:1/api/v1");
     }
 
     #[test]
     fn bad_header_values_are_rejected() {
         assert_eq!(
-            ReqwestTransport::builder("http://h")
-                .api_key("a\nb")
-                .build()
-                .unwrap_err(),
+            ReqwestTransport::builder("http://h").api_key("a\nb").build().unwrap_err(),
             BuildError::InvalidApiKey
         );
         assert!(matches!(
-            ReqwestTransport::builder("http://h")
-                .agent_id("a\rb")
-                .build()
-                .unwrap_err(),
+            ReqwestTransport::builder("http://h").agent_id("a\rb").build().unwrap_err(),
             BuildError::InvalidAgentId(_)
         ));
         assert!(matches!(
-            ReqwestTransport::builder("http://h")
-                .request_timeout(Duration::ZERO)
-                .build()
-                .unwrap_err(),
-            BuildError::ZeroTimeout {
-                field: "request_timeout"
-            }
+            ReqwestTransport::builder("http://h").request_timeout(Duration::ZERO).build().unwrap_err(),
+            BuildError::ZeroTimeout { field: "request_timeout" }
         ));
         let t = ReqwestTransport::builder("http://h").build().unwrap();
-        let err = t
-            .build_request(
-                Request::get("/").header("x-bad", "a\nb"),
-                "application/json",
-            )
-            .unwrap_err();
+        let err = t.build_request(Request::get("/").header("x-bad", "a\nb"), "application/json").unwrap_err();
         assert_eq!(err.kind(), crate::TransportErrorKind::InvalidRequest);
         assert!(!err.may_have_been_sent());
     }

@@ -38,20 +38,12 @@ pub struct Response {
 impl Response {
     /// A response with the given status, no headers and an empty body.
     pub fn new(status: u16) -> Self {
-        Self {
-            status,
-            headers: Headers::new(),
-            body: Bytes::new(),
-        }
+        Self { status, headers: Headers::new(), body: Bytes::new() }
     }
 
     /// A response from all of its parts.
     pub fn from_parts(status: u16, headers: Headers, body: impl Into<Bytes>) -> Self {
-        Self {
-            status,
-            headers,
-            body: body.into(),
-        }
+        Self { status, headers, body: body.into() }
     }
 
     /// Sets a header, replacing earlier values of the same name.
@@ -68,8 +60,7 @@ impl Response {
 
     /// Sets a JSON body and `Content-Type: application/json`.
     pub fn with_json(self, body: impl Into<Bytes>) -> Self {
-        self.with_header("content-type", "application/json")
-            .with_body(body)
+        self.with_header("content-type", "application/json").with_body(body)
     }
 
     /// Whether the status is 2xx.
@@ -112,11 +103,7 @@ impl StreamResponse {
         headers: Headers,
         body: impl Stream<Item = Result<Bytes, TransportError>> + Send + 'static,
     ) -> Self {
-        Self {
-            status,
-            headers,
-            body: Box::pin(body),
-        }
+        Self { status, headers, body: Box::pin(body) }
     }
 
     /// A streaming response whose body yields the given chunks, then ends.
@@ -125,8 +112,7 @@ impl StreamResponse {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
-        let chunks: Vec<Result<Bytes, TransportError>> =
-            chunks.into_iter().map(|c| Ok(c.into())).collect();
+        let chunks: Vec<Result<Bytes, TransportError>> = chunks.into_iter().map(|c| Ok(c.into())).collect();
         Self::new(status, headers, futures_util::stream::iter(chunks))
     }
 
@@ -144,11 +130,7 @@ impl StreamResponse {
         while let Some(chunk) = body.next().await {
             buf.extend_from_slice(&chunk?);
         }
-        Ok(Response::from_parts(
-            self.status,
-            self.headers,
-            buf.freeze(),
-        ))
+        Ok(Response::from_parts(self.status, self.headers, buf.freeze()))
     }
 }
 
@@ -167,10 +149,7 @@ mod tests {
 
     #[tokio::test]
     async fn into_response_propagates_body_errors() {
-        let body = futures_util::stream::iter(vec![
-            Ok(Bytes::from_static(b"x")),
-            Err(TransportError::body("reset")),
-        ]);
+        let body = futures_util::stream::iter(vec![Ok(Bytes::from_static(b"x")), Err(TransportError::body("reset"))]);
         let s = StreamResponse::new(200, Headers::new(), body);
         let err = s.into_response().await.unwrap_err();
         assert_eq!(err.kind(), crate::TransportErrorKind::Body);

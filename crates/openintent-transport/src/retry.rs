@@ -5,9 +5,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use tracing::Instrument;
 
-use crate::{
-    Headers, Request, Response, StreamResponse, Transport, TransportError, TransportErrorKind,
-};
+use crate::{Headers, Request, Response, StreamResponse, Transport, TransportError, TransportErrorKind};
 
 /// How [`RetryingTransport`] repeats requests.
 ///
@@ -58,10 +56,7 @@ impl Default for RetryConfig {
 impl RetryConfig {
     /// A configuration that never retries.
     pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
+        Self { enabled: false, ..Self::default() }
     }
 
     /// Sets [`enabled`](Self::enabled).
@@ -107,10 +102,7 @@ impl RetryConfig {
     /// The upper bound of [`backoff`](Self::backoff) for retry number `retry`.
     pub fn backoff_ceiling(&self, retry: u32) -> Duration {
         let exp = retry.saturating_sub(1).min(31);
-        self.base_delay
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
+        self.base_delay.checked_mul(1u32 << exp).unwrap_or(self.max_delay).min(self.max_delay)
     }
 }
 
@@ -207,12 +199,7 @@ enum Verdict {
 }
 
 impl<T> RetryingTransport<T> {
-    fn verdict(
-        &self,
-        req: &Request,
-        result: &Result<Response, TransportError>,
-        retry: u32,
-    ) -> Verdict {
+    fn verdict(&self, req: &Request, result: &Result<Response, TransportError>, retry: u32) -> Verdict {
         if req.retry == crate::RetryMode::Never {
             return Verdict::Done;
         }
@@ -226,16 +213,12 @@ impl<T> RetryingTransport<T> {
                 Verdict::RetryAfter(delay)
             }
             Ok(_) => Verdict::Done,
-            Err(e) if e.kind() == TransportErrorKind::Connect => {
-                Verdict::RetryAfter(self.config.backoff(retry))
-            }
+            Err(e) if e.kind() == TransportErrorKind::Connect => Verdict::RetryAfter(self.config.backoff(retry)),
             Err(e)
                 if safe
                     && matches!(
                         e.kind(),
-                        TransportErrorKind::Timeout
-                            | TransportErrorKind::Io
-                            | TransportErrorKind::Body
+                        TransportErrorKind::Timeout | TransportErrorKind::Io | TransportErrorKind::Body
                     ) =>
             {
                 Verdict::RetryAfter(self.config.backoff(retry))
@@ -248,11 +231,7 @@ impl<T> RetryingTransport<T> {
 #[async_trait]
 impl<T: Transport> Transport for RetryingTransport<T> {
     async fn send(&self, req: Request) -> Result<Response, TransportError> {
-        let max_attempts = if self.config.enabled {
-            self.config.max_attempts.max(1)
-        } else {
-            1
-        };
+        let max_attempts = if self.config.enabled { self.config.max_attempts.max(1) } else { 1 };
         let mut attempt = 1u32;
         loop {
             let span = tracing::debug_span!(
@@ -301,9 +280,7 @@ mod tests {
 
     #[test]
     fn backoff_stays_within_bounds() {
-        let c = RetryConfig::default()
-            .base_delay(Duration::from_millis(100))
-            .max_delay(Duration::from_millis(1000));
+        let c = RetryConfig::default().base_delay(Duration::from_millis(100)).max_delay(Duration::from_millis(1000));
         let ceilings = [100, 200, 400, 800, 1000, 1000, 1000];
         for (i, ceil) in ceilings.iter().enumerate() {
             let retry = i as u32 + 1;
@@ -311,11 +288,7 @@ mod tests {
             assert_eq!(c.backoff_ceiling(retry), ceil);
             for _ in 0..200 {
                 let d = c.backoff(retry);
-                assert!(
-                    d >= ceil / 2 && d <= ceil,
-                    "retry {retry}: {d:?} not in [{:?}, {ceil:?}]",
-                    ceil / 2
-                );
+                assert!(d >= ceil / 2 && d <= ceil, "retry {retry}: {d:?} not in [{:?}, {ceil:?}]", ceil / 2);
             }
         }
         // Enormous retry numbers saturate instead of overflowing.

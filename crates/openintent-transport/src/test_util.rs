@@ -82,19 +82,12 @@ impl MockReply {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
-        Self::Stream {
-            status,
-            headers,
-            chunks: chunks.into_iter().map(Into::into).collect(),
-            end: StreamEnd::Close,
-        }
+        Self::Stream { status, headers, chunks: chunks.into_iter().map(Into::into).collect(), end: StreamEnd::Close }
     }
 
     /// A 200 `text/event-stream` response whose body is `text` in one chunk.
     pub fn sse(text: impl Into<String>) -> Self {
-        let headers: Headers = [("content-type", "text/event-stream")]
-            .into_iter()
-            .collect();
+        let headers: Headers = [("content-type", "text/event-stream")].into_iter().collect();
         Self::stream(200, headers, [text.into()])
     }
 
@@ -193,24 +186,13 @@ impl MockTransport {
 
     /// Adds a reply for the next request, whatever it is.
     pub fn push(&self, reply: impl Into<MockReply>) -> &Self {
-        self.lock().script.push_back(Scripted {
-            matcher: None,
-            reply: reply.into(),
-        });
+        self.lock().script.push_back(Scripted { matcher: None, reply: reply.into() });
         self
     }
 
     /// Adds a reply for the next request with this method and path.
-    pub fn push_for(
-        &self,
-        method: Method,
-        path: impl Into<String>,
-        reply: impl Into<MockReply>,
-    ) -> &Self {
-        self.lock().script.push_back(Scripted {
-            matcher: Some((method, path.into())),
-            reply: reply.into(),
-        });
+    pub fn push_for(&self, method: Method, path: impl Into<String>, reply: impl Into<MockReply>) -> &Self {
+        self.lock().script.push_back(Scripted { matcher: Some((method, path.into())), reply: reply.into() });
         self
     }
 
@@ -255,17 +237,8 @@ impl MockTransport {
                 None => "unused reply for any request".to_owned(),
             });
         }
-        problems.extend(
-            state
-                .unmatched
-                .iter()
-                .map(|r| format!("no reply scripted for {r}")),
-        );
-        assert!(
-            problems.is_empty(),
-            "MockTransport: {}",
-            problems.join("; ")
-        );
+        problems.extend(state.unmatched.iter().map(|r| format!("no reply scripted for {r}")));
+        assert!(problems.is_empty(), "MockTransport: {}", problems.join("; "));
     }
 
     fn take(&self, req: Request) -> Result<MockReply, TransportError> {
@@ -277,9 +250,7 @@ impl MockTransport {
             Some(i) => Ok(state.script.remove(i).expect("index from position").reply),
             None => {
                 state.unmatched.push(label.clone());
-                Err(TransportError::other(format!(
-                    "MockTransport: no reply scripted for {label}"
-                )))
+                Err(TransportError::other(format!("MockTransport: no reply scripted for {label}")))
             }
         }
     }
@@ -314,21 +285,14 @@ impl Transport for MockTransport {
         match self.take(req)? {
             MockReply::Response(r) => Ok(r),
             MockReply::Error(e) => Err(e),
-            MockReply::Stream {
-                status,
-                headers,
-                chunks,
-                end,
-            } => {
+            MockReply::Stream { status, headers, chunks, end } => {
                 let mut body = BytesMut::new();
                 for c in chunks {
                     body.extend_from_slice(&c);
                 }
                 match end {
                     StreamEnd::Error(e) => Err(e),
-                    StreamEnd::Close | StreamEnd::Hang => {
-                        Ok(Response::from_parts(status, headers, body.freeze()))
-                    }
+                    StreamEnd::Close | StreamEnd::Hang => Ok(Response::from_parts(status, headers, body.freeze())),
                 }
             }
         }
@@ -336,20 +300,11 @@ impl Transport for MockTransport {
 
     async fn send_stream(&self, req: Request) -> Result<StreamResponse, TransportError> {
         match self.take(req)? {
-            MockReply::Response(r) => {
-                Ok(StreamResponse::from_chunks(r.status, r.headers, [r.body]))
-            }
+            MockReply::Response(r) => Ok(StreamResponse::from_chunks(r.status, r.headers, [r.body])),
             MockReply::Error(e) => Err(e),
-            MockReply::Stream {
-                status,
-                headers,
-                chunks,
-                end,
-            } => Ok(StreamResponse {
-                status,
-                headers,
-                body: chunks_stream(chunks, end),
-            }),
+            MockReply::Stream { status, headers, chunks, end } => {
+                Ok(StreamResponse { status, headers, body: chunks_stream(chunks, end) })
+            }
         }
     }
 }
@@ -384,9 +339,7 @@ pub struct FnTransport {
 
 impl fmt::Debug for FnTransport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FnTransport")
-            .field("calls", &self.calls())
-            .finish_non_exhaustive()
+        f.debug_struct("FnTransport").field("calls", &self.calls()).finish_non_exhaustive()
     }
 }
 
@@ -404,10 +357,7 @@ impl FnTransport {
     where
         F: Fn(Request) -> Result<Response, TransportError> + Send + Sync + 'static,
     {
-        Self {
-            handler: Arc::new(f),
-            calls: Arc::new(AtomicUsize::new(0)),
-        }
+        Self { handler: Arc::new(f), calls: Arc::new(AtomicUsize::new(0)) }
     }
 
     /// How many requests were received.

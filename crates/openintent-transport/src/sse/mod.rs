@@ -64,12 +64,7 @@ impl SseStream {
     /// Adapts `body` using a prepared parser (e.g. one from
     /// [`SseParser::with_last_event_id`]).
     pub fn with_parser(body: ByteStream, parser: SseParser) -> Self {
-        Self {
-            body,
-            parser,
-            pending: VecDeque::new(),
-            done: false,
-        }
+        Self { body, parser, pending: VecDeque::new(), done: false }
     }
 
     /// The last event id seen so far.

@@ -23,12 +23,7 @@ pub struct SseEvent {
 impl SseEvent {
     /// An event with the given name and data, no id and no retry.
     pub fn new(event: impl Into<String>, data: impl Into<String>) -> Self {
-        Self {
-            event: event.into(),
-            data: data.into(),
-            id: None,
-            retry: None,
-        }
+        Self { event: event.into(), data: data.into(), id: None, retry: None }
     }
 
     /// Sets the id.
@@ -224,18 +219,10 @@ impl SseParser {
         }
         let mut data = std::mem::take(&mut self.data);
         data.pop(); // the trailing '\n'
-        let event = if self.event_type.is_empty() {
-            "message".to_owned()
-        } else {
-            std::mem::take(&mut self.event_type)
-        };
+        let event =
+            if self.event_type.is_empty() { "message".to_owned() } else { std::mem::take(&mut self.event_type) };
         self.event_type.clear();
-        events.push(SseEvent {
-            event,
-            data,
-            id: self.last_event_id().map(str::to_owned),
-            retry,
-        });
+        events.push(SseEvent { event, data, id: self.last_event_id().map(str::to_owned), retry });
     }
 }
 
@@ -364,9 +351,7 @@ mod tests {
     #[test]
     fn invalid_retry_and_nul_id_are_ignored() {
         let mut p = SseParser::new();
-        let got = p
-            .feed(b"retry: 12a\nid: a\0b\ndata: x\n\nretry:\nretry: 99999999999999999999999\n")
-            .unwrap();
+        let got = p.feed(b"retry: 12a\nid: a\0b\ndata: x\n\nretry:\nretry: 99999999999999999999999\n").unwrap();
         assert_eq!(got, vec![SseEvent::new("message", "x")]);
         assert_eq!(p.last_event_id(), None);
         assert_eq!(p.retry(), Some(Duration::from_millis(u64::MAX)));

@@ -45,11 +45,7 @@ pub struct ReconnectConfig {
 
 impl Default for ReconnectConfig {
     fn default() -> Self {
-        Self {
-            initial_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(30),
-            max_retries: None,
-        }
+        Self { initial_delay: Duration::from_secs(1), max_delay: Duration::from_secs(30), max_retries: None }
     }
 }
 
@@ -100,8 +96,8 @@ pub enum SseItem {
     Event(SseEvent),
     /// The source will reconnect after `delay`.
     Reconnecting {
-        /// 1 for the first attempt after a loss, 2 for the next consecutive
-        /// attempt, and so on.
+        /// Counts reconnections since the last stream that opened (or since
+        /// the start): 1 for the first, 2 if that one fails too, and so on.
         attempt: u32,
         /// How long the source waits before connecting.
         delay: Duration,
@@ -202,19 +198,10 @@ impl EventSource {
     /// A source with the given reconnection policy. Nothing is sent until
     /// the stream is first polled. A `Last-Event-ID` header on `request`
     /// seeds the id used for the first resumption.
-    pub fn with_config(
-        transport: Arc<dyn Transport>,
-        request: Request,
-        config: ReconnectConfig,
-    ) -> Self {
+    pub fn with_config(transport: Arc<dyn Transport>, request: Request, config: ReconnectConfig) -> Self {
         let reconnects = Arc::new(AtomicU64::new(0));
-        let last_event_id = Arc::new(Mutex::new(
-            request
-                .headers
-                .get("last-event-id")
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned),
-        ));
+        let last_event_id =
+            Arc::new(Mutex::new(request.headers.get("last-event-id").filter(|v| !v.is_empty()).map(str::to_owned)));
         let state = State {
             transport,
             request,
@@ -222,6 +209,7 @@ impl EventSource {
             conn: None,
             server_retry: None,
             failures: 0,
+            retry_seq: 0,
             wait: None,
             done: false,
             reconnects: reconnects.clone(),
@@ -231,11 +219,7 @@ impl EventSource {
             let item = state.next_item().await?;
             Some((item, state))
         });
-        Self {
-            inner: Box::pin(inner),
-            reconnects,
-            last_event_id,
-        }
+        Self { inner: Box::pin(inner), reconnects, last_event_id }
     }
 
     /// How many times the source has reconnected (or scheduled a reconnect).
@@ -245,10 +229,7 @@ impl EventSource {
 
     /// The last event id seen, sent as `Last-Event-ID` on the next reconnect.
     pub fn last_event_id(&self) -> Option<String> {
-        self.last_event_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Only the events and the final error; connection items are dropped.
@@ -279,6 +260,8 @@ struct State {
     server_retry: Option<Duration>,
     /// Consecutive failed connection attempts since the last open stream.
     failures: u32,
+    /// Reconnections scheduled since the last open stream.
+    retry_seq: u32,
     /// The wait before the next connection attempt.
     wait: Option<Duration>,
     done: bool,
@@ -288,18 +271,14 @@ struct State {
 
 impl State {
     fn current_last_id(&self) -> Option<String> {
-        self.last_event_id
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn remember(&mut self, conn: &SseStream) {
         if let Some(r) = conn.retry() {
             self.server_retry = Some(r);
         }
-        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()) =
-            conn.last_event_id().map(str::to_owned);
+        *self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()) = conn.last_event_id().map(str::to_owned);
     }
 
     async fn next_item(&mut self) -> Option<Result<SseItem, EventSourceError>> {
@@ -340,14 +319,11 @@ impl State {
             }
             Ok(resp) if resp.is_success() => {
                 self.failures = 0;
-                let parser =
-                    SseParser::with_last_event_id(self.current_last_id().unwrap_or_default());
+                self.retry_seq = 0;
+                let parser = SseParser::with_last_event_id(self.current_last_id().unwrap_or_default());
                 let status = resp.status;
                 self.conn = Some(SseStream::with_parser(resp.body, parser));
-                Some(Ok(SseItem::Connected {
-                    status,
-                    reconnects: self.reconnects.load(Ordering::Relaxed),
-                }))
+                Some(Ok(SseItem::Connected { status, reconnects: self.reconnects.load(Ordering::Relaxed) }))
             }
             Ok(resp) => {
                 let transient = is_transient_status(resp.status);
@@ -388,19 +364,13 @@ impl State {
                 )),
             }));
         }
-        let base = self
-            .server_retry
-            .unwrap_or(self.config.initial_delay)
-            .min(self.config.max_delay);
+        let base = self.server_retry.unwrap_or(self.config.initial_delay).min(self.config.max_delay);
         let delay = match retry_after {
             Some(d) => d.min(self.config.max_delay),
             None if self.failures <= 1 => base,
             None => {
                 let exp = (self.failures - 1).min(31);
-                let ceiling = base
-                    .checked_mul(1u32 << exp)
-                    .unwrap_or(self.config.max_delay)
-                    .min(self.config.max_delay);
+                let ceiling = base.checked_mul(1u32 << exp).unwrap_or(self.config.max_delay).min(self.config.max_delay);
                 let half = ceiling / 2;
                 let spread = u64::try_from((ceiling - half).as_nanos()).unwrap_or(u64::MAX);
                 half + Duration::from_nanos(fastrand::u64(0..=spread))
@@ -408,17 +378,14 @@ impl State {
         };
         self.wait = Some(delay);
         self.reconnects.fetch_add(1, Ordering::Relaxed);
+        self.retry_seq = self.retry_seq.saturating_add(1);
         tracing::debug!(
-            attempt = self.failures + 1,
+            attempt = self.retry_seq,
             delay_ms = delay.as_millis() as u64,
             cause = ?cause,
             "event stream reconnecting"
         );
-        Some(Ok(SseItem::Reconnecting {
-            attempt: self.failures + 1,
-            delay,
-            cause,
-        }))
+        Some(Ok(SseItem::Reconnecting { attempt: self.retry_seq, delay, cause }))
     }
 }
 
