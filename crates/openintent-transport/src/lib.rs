@@ -5,11 +5,76 @@
 //! [`Request`]s, hands them to a [`Transport`] and decodes the [`Response`]s.
 //!
 //! - [`Request`], [`Response`], [`StreamResponse`], [`Headers`], [`Method`]:
-//!   plain owned types, independent of any HTTP library.
-//! - [`Transport`]: the object-safe async trait every transport implements.
+//!   plain owned types, independent of any HTTP library. Bodies are
+//!   [`Bytes`](bytes::Bytes), so a request clones cheaply for a retry.
+//! - [`Transport`]: the object-safe async trait every transport implements,
+//!   used as `Arc<dyn Transport>`.
 //! - [`TransportError`]: what can go wrong below the HTTP status level, with
 //!   [`may_have_been_sent`](TransportError::may_have_been_sent) to tell a
 //!   refused connection from a lost answer.
+//! - `ReqwestTransport` (feature `reqwest`): the production transport.
+//! - [`RetryingTransport`]: retries with jittered exponential backoff and
+//!   `Retry-After`, around any transport.
+//! - [`sse`]: the Server-Sent Events parser and the reconnecting
+//!   [`EventSource`](sse::EventSource).
+//! - `test_util` (feature `test-util`): `MockTransport`, `FnTransport` and
+//!   `NeverTransport` for tests.
+//!
+//! ```no_run
+//! # #[cfg(feature = "reqwest")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use openintent_transport::{
+//!     Request, ReqwestTransport, RetryConfig, RetryingTransport, Transport,
+//! };
+//!
+//! let http = ReqwestTransport::builder("http://localhost:8000")
+//!     .api_key("dev-user-key")
+//!     .agent_id("agent-research")
+//!     .build()?;
+//! let transport: Arc<dyn Transport> =
+//!     Arc::new(RetryingTransport::new(http, RetryConfig::default()));
+//! let resp = transport
+//!     .send(Request::post("/api/v1/intents").json_body(r#"{"title":"t"}"#))
+//!     .await?;
+//! assert!(resp.is_success());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | Feature | Default | What it adds |
+//! |---|---|---|
+//! | `reqwest` | yes | `ReqwestTransport`, over a pooled keep-alive `reqwest` client |
+//! | `rustls` | yes | TLS through rustls (pure Rust, bundled web PKI roots) |
+//! | `native-tls` | no | TLS through the platform library (OpenSSL, Schannel, Security.framework) |
+//! | `test-util` | no | `test_util::{MockTransport, FnTransport, NeverTransport}` |
+//!
+//! Without `reqwest` the crate still provides the types, the trait, the
+//! retry layer and the SSE machinery, for use with a custom transport.
+//!
+//! # Retries are a transport layer
+//!
+//! A transport makes exactly one attempt per call. Retrying lives in a
+//! separate wrapper, [`RetryingTransport`], for three reasons:
+//!
+//! - every transport gets the same policy, including one written by a user,
+//!   who then only has to move bytes once;
+//! - the OpenIntent client installs the wrapper by default around whatever
+//!   transport it is given, and can leave it out when asked;
+//! - the decision needs only what a [`Request`] already carries: its method,
+//!   its `If-Match` header and the caller's [`RetryMode`]. Idempotent methods
+//!   and `If-Match` requests (a repeat fails with a version conflict instead of
+//!   applying twice) are retried after transient statuses (429, 502, 503,
+//!   504), timeouts and broken connections; a plain `POST` never is, unless
+//!   the caller opts in with [`RetryMode::Always`] (for example because it
+//!   sends an idempotency key). A connection that could not be established
+//!   at all is retried for every method, since the request never left.
+//!
+//! Streams ([`Transport::send_stream`]) are not retried by the wrapper; the
+//! [`EventSource`](sse::EventSource) reconnects on its own, resuming with
+//! `Last-Event-ID`.
 //!
 //! # Writing a custom transport
 //!

@@ -156,7 +156,7 @@ struct MockState {
 /// cannot silently skip an expected call. Clones share the script and the
 /// record, so a test can keep one clone and give another to a client.
 /// See the [module documentation](self) for an example.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MockTransport {
     state: Arc<Mutex<MockState>>,
     check_on_drop: Arc<std::sync::atomic::AtomicBool>,
@@ -172,12 +172,16 @@ impl fmt::Debug for MockTransport {
     }
 }
 
+impl Default for MockTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MockTransport {
     /// A mock with an empty script.
     pub fn new() -> Self {
-        let mock = Self::default();
-        mock.check_on_drop.store(true, Ordering::Relaxed);
-        mock
+        Self { state: Arc::default(), check_on_drop: Arc::new(std::sync::atomic::AtomicBool::new(true)) }
     }
 
     fn lock(&self) -> MutexGuard<'_, MockState> {
