@@ -154,7 +154,7 @@ impl IntentEvent {
             event_type: event_type.into(),
             actor: actor.into(),
             payload: Map::new(),
-            created_at: Utc::now(),
+            created_at: crate::time::now(),
         }
     }
 

@@ -88,7 +88,7 @@ wire_model! {
 impl Intent {
     /// An intent with the given id and title, version 1, status draft, timestamps now.
     pub fn new(id: impl Into<String>, title: impl Into<String>) -> Self {
-        let now = Utc::now();
+        let now = crate::time::now();
         Intent {
             id: id.into(),
             title: title.into(),

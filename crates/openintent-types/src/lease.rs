@@ -75,7 +75,7 @@ impl Lease {
         scope: impl Into<String>,
         duration_seconds: i64,
     ) -> Self {
-        let now = Utc::now();
+        let now = crate::time::now();
         Lease {
             id: id.into(),
             intent_id: intent_id.into(),

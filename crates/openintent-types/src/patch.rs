@@ -43,8 +43,9 @@ wire_model! {
         pub op: PatchOp,
         /// An RFC 6901 JSON pointer (`/a/b/0`); a leading `/` is optional when reading.
         pub path: String,
-        /// The value (`null` for `remove`).
-        #[serde(default)]
+        /// The value (`null` for `remove`; a `null` value is omitted when writing, which reads back
+        /// the same).
+        #[serde(default, skip_serializing_if = "Value::is_null")]
         pub value: Value,
     }
     aliases {}

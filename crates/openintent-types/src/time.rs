@@ -47,6 +47,14 @@ pub fn parse_timestamp(s: &str) -> Result<DateTime<Utc>, TimestampError> {
     Err(TimestampError { input: s.to_owned() })
 }
 
+/// The current time truncated to microseconds, the precision of the wire format, so a value
+/// written and read back compares equal.
+pub fn now() -> DateTime<Utc> {
+    use chrono::DurationRound;
+    let t = Utc::now();
+    t.duration_trunc(chrono::Duration::microseconds(1)).unwrap_or(t)
+}
+
 /// Formats a timestamp the way the reference server does: naive UTC, six fractional digits.
 pub fn format_wire(dt: &DateTime<Utc>) -> String {
     dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
