@@ -108,7 +108,7 @@ proptest! {
     #[test]
     fn failure_is_all_or_nothing(s in state(), key in new_key(), n in 0usize..4) {
         let mut patches: Vec<_> = (0..n).map(|i| StatePatch::set(format!("/ok{i}"), json!(i))).collect();
-        patches.push(StatePatch::set(pointer(&[key.clone()]), json!(1)));
+        patches.push(StatePatch::set(pointer(std::slice::from_ref(&key)), json!(1)));
         patches.push(StatePatch::set(format!("{}/below", pointer(&[key])), json!(2)));
         let err = apply_patches(&s, &patches).unwrap_err();
         prop_assert_eq!(err.index(), n + 1);

@@ -110,12 +110,13 @@ fn every_captured_vector_reads() {
         let req_body = doc["request"].get("body").cloned();
         let seg = segments(&req_path);
 
-        if let Some(text) = doc["response"].get("body_text").and_then(Value::as_str) {
-            if status == 200 && req_path.starts_with("/api/v1/subscribe/") {
-                check_sse(&file, text);
-                responses += 1;
-                continue;
-            }
+        if let Some(text) = doc["response"].get("body_text").and_then(Value::as_str)
+            && status == 200
+            && req_path.starts_with("/api/v1/subscribe/")
+        {
+            check_sse(&file, text);
+            responses += 1;
+            continue;
         }
 
         if status >= 400 {
