@@ -24,7 +24,7 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, TransportError>> +
 /// assert_eq!(resp.headers.get("Content-Type"), Some("application/json"));
 /// assert_eq!(resp.text(), r#"{"ok":true}"#);
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Response {
     /// The HTTP status code.
@@ -33,6 +33,24 @@ pub struct Response {
     pub headers: Headers,
     /// The full body (empty when there was none).
     pub body: Bytes,
+}
+
+/// Bodies longer than this are cut short in `Debug` output.
+const DEBUG_BODY_LIMIT: usize = 1024;
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = if self.body.len() > DEBUG_BODY_LIMIT {
+            format!("{}... ({} bytes)", String::from_utf8_lossy(&self.body[..DEBUG_BODY_LIMIT]), self.body.len())
+        } else {
+            String::from_utf8_lossy(&self.body).into_owned()
+        };
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &body)
+            .finish()
+    }
 }
 
 impl Response {
@@ -153,6 +171,15 @@ mod tests {
         let s = StreamResponse::new(200, Headers::new(), body);
         let err = s.into_response().await.unwrap_err();
         assert_eq!(err.kind(), crate::TransportErrorKind::Body);
+    }
+
+    #[test]
+    fn debug_cuts_long_bodies() {
+        let r = Response::new(200).with_body(vec![b'a'; 5000]);
+        let dbg = format!("{r:?}");
+        assert!(dbg.len() < 1200, "{}", dbg.len());
+        assert!(dbg.contains("(5000 bytes)"));
+        assert!(format!("{:?}", Response::new(200).with_body("hi")).contains("\"hi\""));
     }
 
     #[test]

@@ -164,6 +164,27 @@ async fn a_refused_subscription_ends_with_the_status() {
 }
 
 #[tokio::test]
+async fn a_json_answer_is_not_an_event_stream() {
+    let mock = MockTransport::new();
+    mock.push(Response::new(200).with_json("{\"detail\":\"nope\"}"));
+    mock.push(MockReply::sse("data: fine\n\n").then(StreamEnd::Hang));
+    let mut source = EventSource::with_config(Arc::new(mock.clone()), Request::get("/s"), quick());
+    let err = source.next().await.unwrap().unwrap_err();
+    assert!(matches!(&err, EventSourceError::NotAnEventStream(r) if r.text().contains("nope")), "{err:?}");
+    assert!(err.to_string().contains("application/json"), "{err}");
+    assert!(source.next().await.is_none());
+    mock.allow_unused();
+
+    // Parameters and case do not matter.
+    let mock = MockTransport::new();
+    let headers: Headers = [("Content-Type", "Text/Event-Stream; charset=utf-8")].into_iter().collect();
+    mock.push(MockReply::stream(200, headers, ["data: ok\n\n"]).then(StreamEnd::Hang));
+    let mut source = EventSource::with_config(Arc::new(mock.clone()), Request::get("/s"), quick());
+    assert!(matches!(source.next().await, Some(Ok(SseItem::Connected { .. }))));
+    assert!(matches!(source.next().await, Some(Ok(SseItem::Event(ev))) if ev.data == "ok"));
+}
+
+#[tokio::test]
 async fn transient_statuses_and_errors_are_retried() {
     let mock = MockTransport::new();
     mock.push(Response::new(503).with_header("Retry-After", "0"));

@@ -119,16 +119,27 @@ pub enum EventSourceError {
     /// [`ReconnectConfig::max_retries`]) or the request was invalid.
     #[error("the event stream could not be opened")]
     Transport(#[source] TransportError),
+    /// The server answered 2xx with a `Content-Type` other than
+    /// `text/event-stream`. The response carries the body.
+    #[error("the server answered `{}` instead of an event stream", .0.headers.get("content-type").unwrap_or_default())]
+    NotAnEventStream(Response),
 }
 
 impl EventSourceError {
     /// The HTTP status, for [`Status`](Self::Status).
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Status(r) => Some(r.status),
+            Self::Status(r) | Self::NotAnEventStream(r) => Some(r.status),
             Self::Transport(_) => None,
         }
     }
+}
+
+/// A missing `Content-Type` is accepted (test transports often omit it).
+fn is_event_stream(headers: &crate::Headers) -> bool {
+    headers
+        .get("content-type")
+        .is_none_or(|ct| ct.split(';').next().unwrap_or_default().trim().eq_ignore_ascii_case("text/event-stream"))
 }
 
 fn is_transient_status(status: u16) -> bool {
@@ -148,6 +159,8 @@ const ERROR_BODY_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// - with `Err(`[`EventSourceError::Status`]`)` when the server answers a
 ///   status other than 2xx, 429, 500, 502, 503 or 504;
+/// - with `Err(`[`EventSourceError::NotAnEventStream`]`)` when a 2xx answer
+///   has a `Content-Type` other than `text/event-stream`;
 /// - with `Err(`[`EventSourceError::Transport`]`)` for an invalid request,
 ///   or when [`ReconnectConfig::max_retries`] consecutive attempts failed;
 /// - quietly when the server answers 204 No Content (the specification's
@@ -316,6 +329,10 @@ impl State {
             Ok(resp) if resp.status == 204 => {
                 self.done = true;
                 None
+            }
+            Ok(resp) if resp.is_success() && !is_event_stream(&resp.headers) => {
+                self.done = true;
+                Some(Err(EventSourceError::NotAnEventStream(read_error_body(resp).await)))
             }
             Ok(resp) if resp.is_success() => {
                 self.failures = 0;
