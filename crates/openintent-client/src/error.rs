@@ -1,0 +1,486 @@
+//! The client's error type.
+//!
+//! Every fallible call returns [`Result<T>`](crate::Result), whose error is one [`Error`]:
+//!
+//! | Variant | Meaning | Was anything sent? |
+//! |---|---|---|
+//! | [`Error::Api`] | the server answered with a non-2xx status; see [`ApiError::kind`] | yes |
+//! | [`Error::Transport`] | no answer arrived | see [`Error::may_have_been_sent`] |
+//! | [`Error::Decode`] | a 2xx answer could not be read | yes |
+//! | [`Error::Invalid`] | client-side validation refused the input | no |
+//! | [`Error::Config`] | the client is set up wrongly | no |
+//!
+//! The mapping of statuses to [`ApiErrorKind`] follows PROTOCOL.md §2.4:
+//!
+//! | Response | Kind |
+//! |---|---|
+//! | 400, 422 | [`ApiErrorKind::Validation`] (with the field errors of a 422) |
+//! | 401 | [`ApiErrorKind::Unauthorized`] |
+//! | 403 | [`ApiErrorKind::Forbidden`] (with the governance `rule`) |
+//! | 404 whose `detail` is exactly `Not Found`, 405, 501 | [`ApiErrorKind::Unsupported`] (the server lacks the route) |
+//! | other 404 | [`ApiErrorKind::NotFound`] |
+//! | 409 from a lease acquire or renew, or whose body has `existing_lease` or mentions a lease | [`ApiErrorKind::LeaseConflict`] |
+//! | other 409 | [`ApiErrorKind::VersionConflict`] |
+//! | 429 | [`ApiErrorKind::RateLimited`] (see [`ApiError::retry_after`]) |
+//! | 5xx | [`ApiErrorKind::Server`] |
+//! | anything else | [`ApiErrorKind::Other`] |
+//!
+//! ```no_run
+//! # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+//! match client.get_intent("nonexistent-id").await {
+//!     Ok(intent) => println!("{}", intent.title),
+//!     Err(e) if e.is_not_found() => println!("no such intent"),
+//!     Err(e) if e.is_unsupported() => println!("this server lacks the route"),
+//!     Err(e) => return Err(e),
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use openintent_transport::{Method, Response, TransportError, parse_retry_after};
+use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease};
+
+/// The result type of every client call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in a client call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a non-2xx status.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// No answer arrived (connection refused, timeout, reset...). See
+    /// [`Error::may_have_been_sent`].
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A 2xx answer could not be decoded into the expected type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The input failed client-side validation; nothing was sent.
+    #[error(transparent)]
+    Invalid(#[from] InputValidationError),
+    /// The client is misconfigured (missing environment variable, bad URL, blocking call
+    /// without a blocking client...); nothing was sent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl Error {
+    /// The API error, when the server answered with an error status.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The kind of API error, when the server answered with an error status.
+    pub fn api_kind(&self) -> Option<&ApiErrorKind> {
+        self.api().map(ApiError::kind)
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.status()),
+            Error::Decode(e) => Some(e.status()),
+            _ => None,
+        }
+    }
+
+    /// The server's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(ApiError::retry_after)
+    }
+
+    /// Whether the request may have reached the server. False for [`Error::Invalid`],
+    /// [`Error::Config`] and transport errors that happened before anything was sent.
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Error::Api(_) | Error::Decode(_) => true,
+            Error::Transport(e) => e.may_have_been_sent(),
+            Error::Invalid(_) | Error::Config(_) => false,
+        }
+    }
+
+    /// A 404 for a missing resource (not a missing route; see [`Error::is_unsupported`]).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::NotFound))
+    }
+
+    /// Any 409: a version conflict or a lease conflict.
+    pub fn is_conflict(&self) -> bool {
+        self.is_version_conflict() || self.is_lease_conflict()
+    }
+
+    /// A 409 because the `If-Match` version is stale.
+    pub fn is_version_conflict(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::VersionConflict { .. }))
+    }
+
+    /// A 409 because another lease holds the scope.
+    pub fn is_lease_conflict(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::LeaseConflict { .. }))
+    }
+
+    /// The server does not have this route (405, 501, or a 404 whose detail is `Not Found`).
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::Unsupported))
+    }
+
+    /// A 401: the API key is missing or unknown.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::Unauthorized))
+    }
+
+    /// A 403, e.g. a governance rule refused the write.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::Forbidden { .. }))
+    }
+
+    /// A 429.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::RateLimited))
+    }
+
+    /// Invalid input: refused client-side ([`Error::Invalid`]) or by the server (400/422).
+    pub fn is_validation(&self) -> bool {
+        matches!(self, Error::Invalid(_)) || matches!(self.api_kind(), Some(ApiErrorKind::Validation { .. }))
+    }
+
+    /// A 5xx.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self.api_kind(), Some(ApiErrorKind::Server))
+    }
+
+    /// No answer arrived.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Error::Transport(_))
+    }
+}
+
+/// What kind of error status the server answered (PROTOCOL.md §2.4).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// 401: the API key is missing or unknown.
+    Unauthorized,
+    /// 403: the request is not allowed, e.g. by the intent's governance policy.
+    Forbidden {
+        /// The governance rule that refused it (`write_scope`, `max_cost`, ...), when given.
+        rule: Option<String>,
+    },
+    /// 404: the resource does not exist.
+    NotFound,
+    /// 409: the `If-Match` version is not the current one.
+    VersionConflict {
+        /// The current version, when the server says.
+        current_version: Option<i64>,
+    },
+    /// 409: another lease holds the scope.
+    LeaseConflict {
+        /// The lease holding the scope, when the server says.
+        existing_lease: Option<Box<Lease>>,
+    },
+    /// 429: too many requests; see [`ApiError::retry_after`].
+    RateLimited,
+    /// 400 or 422: the server refused the input.
+    Validation {
+        /// The field errors (from a 422 body), possibly empty.
+        errors: Vec<FieldError>,
+    },
+    /// 5xx.
+    Server,
+    /// The server lacks the route: 405, 501, or a 404 whose detail is exactly `Not Found`.
+    Unsupported,
+    /// Any other status.
+    Other,
+}
+
+impl ApiErrorKind {
+    fn label(&self) -> &'static str {
+        match self {
+            ApiErrorKind::Unauthorized => "unauthorized",
+            ApiErrorKind::Forbidden { .. } => "forbidden",
+            ApiErrorKind::NotFound => "not found",
+            ApiErrorKind::VersionConflict { .. } => "version conflict",
+            ApiErrorKind::LeaseConflict { .. } => "lease conflict",
+            ApiErrorKind::RateLimited => "rate limited",
+            ApiErrorKind::Validation { .. } => "invalid request",
+            ApiErrorKind::Server => "server error",
+            ApiErrorKind::Unsupported => "unsupported by this server",
+            ApiErrorKind::Other => "error",
+        }
+    }
+}
+
+/// A non-2xx answer of the server.
+///
+/// The raw body is kept ([`ApiError::body`]) even when it is not JSON; the parsed
+/// `{"detail": ...}` body is [`ApiError::error_body`].
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: u16,
+    kind: ApiErrorKind,
+    message: String,
+    body: String,
+    parsed: Option<ErrorBody>,
+    retry_after: Option<Duration>,
+    method: Method,
+    path: String,
+}
+
+impl ApiError {
+    /// Classifies an error response to `method path` (see the [module docs](self)).
+    pub fn from_response(method: Method, path: &str, resp: &Response) -> ApiError {
+        let body = resp.text().into_owned();
+        let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
+        let detail_text = match parsed.as_ref().map(|b| &b.detail) {
+            Some(ErrorDetail::Text(t)) => Some(t.as_str()),
+            _ => None,
+        };
+        let message = match &parsed {
+            Some(b) if !b.message().is_empty() => b.message(),
+            _ if !body.trim().is_empty() => truncate(body.trim(), 300),
+            _ => format!("HTTP {}", resp.status),
+        };
+        let status = resp.status;
+        let kind = match status {
+            401 => ApiErrorKind::Unauthorized,
+            403 => ApiErrorKind::Forbidden { rule: parsed.as_ref().and_then(|b| b.rule()).map(str::to_owned) },
+            404 if detail_text == Some("Not Found") => ApiErrorKind::Unsupported,
+            404 => ApiErrorKind::NotFound,
+            405 | 501 => ApiErrorKind::Unsupported,
+            409 => {
+                let existing_lease = parsed.as_ref().and_then(|b| b.existing_lease.clone());
+                let lease_route = matches!(method, Method::Post | Method::Patch) && is_lease_path(path);
+                if lease_route || existing_lease.is_some() || message.to_ascii_lowercase().contains("lease") {
+                    ApiErrorKind::LeaseConflict { existing_lease: existing_lease.map(Box::new) }
+                } else {
+                    ApiErrorKind::VersionConflict { current_version: parsed.as_ref().and_then(|b| b.current_version) }
+                }
+            }
+            429 => ApiErrorKind::RateLimited,
+            400 | 422 => ApiErrorKind::Validation {
+                errors: parsed.as_ref().map(|b| b.field_errors().to_vec()).unwrap_or_default(),
+            },
+            500..=599 => ApiErrorKind::Server,
+            _ => ApiErrorKind::Other,
+        };
+        ApiError {
+            status,
+            kind,
+            message,
+            body,
+            parsed,
+            retry_after: parse_retry_after(&resp.headers, SystemTime::now()),
+            method,
+            path: path.to_owned(),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The classification of the status and body.
+    pub fn kind(&self) -> &ApiErrorKind {
+        &self.kind
+    }
+
+    /// A human-readable message: the server's `detail` (or the first field error), else the
+    /// start of the body.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The response body as received (lossily decoded as UTF-8), JSON or not.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The parsed error body, when the body was a JSON object.
+    pub fn error_body(&self) -> Option<&ErrorBody> {
+        self.parsed.as_ref()
+    }
+
+    /// The field errors of a 422, if any.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match &self.kind {
+            ApiErrorKind::Validation { errors } => errors,
+            _ => &[],
+        }
+    }
+
+    /// The governance rule of a 403, if any.
+    pub fn rule(&self) -> Option<&str> {
+        match &self.kind {
+            ApiErrorKind::Forbidden { rule } => rule.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `Retry-After` the server sent (seconds or an HTTP date), if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The method of the failed request.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The path of the failed request.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {} ({} {})", self.status, self.kind.label(), self.message, self.method, self.path)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+fn is_lease_path(path: &str) -> bool {
+    path.split('/').any(|s| s == "leases")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max { s.to_owned() } else { format!("{}...", s.chars().take(max).collect::<String>()) }
+}
+
+/// A 2xx answer whose body is not what the call expects.
+///
+/// Keeps the body and the JSON path where decoding failed (`.` for the top level, `[2]` for
+/// the third item of a list, `[2].lease.expires_at` for a nested field).
+#[derive(Debug)]
+pub struct DecodeError {
+    status: u16,
+    method: Method,
+    path: String,
+    json_path: String,
+    body: String,
+    source: serde_json::Error,
+}
+
+impl DecodeError {
+    pub(crate) fn new(
+        method: Method,
+        path: &str,
+        status: u16,
+        json_path: String,
+        body: &[u8],
+        source: serde_json::Error,
+    ) -> Self {
+        DecodeError {
+            status,
+            method,
+            path: path.to_owned(),
+            json_path,
+            body: String::from_utf8_lossy(body).into_owned(),
+            source,
+        }
+    }
+
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Where in the JSON document decoding failed.
+    pub fn json_path(&self) -> &str {
+        &self.json_path
+    }
+
+    /// The body as received.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The path of the request.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The method of the request.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not decode the answer to {} {} at `{}`: {}",
+            self.method, self.path, self.json_path, self.source
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The client is set up wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {message}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// What is wrong, naming the setting.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// A configuration error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError { message: message.into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(method: Method, path: &str, status: u16, body: &str) -> ApiError {
+        ApiError::from_response(method, path, &Response::new(status).with_body(body.to_owned()))
+    }
+
+    #[test]
+    fn bare_not_found_is_unsupported() {
+        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Not Found"}"#).kind, ApiErrorKind::Unsupported);
+        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Intent not found"}"#).kind, ApiErrorKind::NotFound);
+        assert_eq!(err(Method::Get, "/x", 404, "").kind, ApiErrorKind::NotFound);
+    }
+
+    #[test]
+    fn conflicts_split_by_route_and_text() {
+        let lease = err(Method::Post, "/api/v1/intents/i/leases", 409, r#"{"detail":"Conflict"}"#);
+        assert!(matches!(lease.kind, ApiErrorKind::LeaseConflict { .. }));
+        let text = err(Method::Post, "/api/v1/intents/i/state", 409, r#"{"detail":"Lease already held"}"#);
+        assert!(matches!(text.kind, ApiErrorKind::LeaseConflict { .. }));
+        let version =
+            err(Method::Post, "/api/v1/intents/i/state", 409, r#"{"detail":"Version conflict","current_version":7}"#);
+        assert_eq!(version.kind, ApiErrorKind::VersionConflict { current_version: Some(7) });
+        // A release (DELETE) of a lease is not an acquire: only the text decides.
+        let del = err(Method::Delete, "/api/v1/intents/i/leases/l", 409, r#"{"detail":"Version conflict"}"#);
+        assert!(matches!(del.kind, ApiErrorKind::VersionConflict { .. }));
+    }
+
+    #[test]
+    fn display_names_status_kind_and_request() {
+        let e = err(Method::Get, "/api/v1/intents/x", 404, r#"{"detail":"Intent not found"}"#);
+        assert_eq!(e.to_string(), "404 not found: Intent not found (GET /api/v1/intents/x)");
+        let long = "x".repeat(1000);
+        assert!(err(Method::Get, "/", 500, &long).message().len() < 400);
+    }
+}

@@ -1,0 +1,616 @@
+//! Intents (RFC-0001): create, read, list, versioned state and status writes, agent assignment.
+//!
+//! | Seed method | Rust | Wire |
+//! |---|---|---|
+//! | `create_intent(title, description?, constraints?)` | [`Client::create_intent`] | `POST /api/v1/intents` |
+//! | `get_intent(id)` | [`Client::get_intent`] | `GET /api/v1/intents/{id}` |
+//! | `list_intents(status?, limit, offset)` | [`Client::list_intents`] (+ [`ListIntents::into_stream`]) | `GET /api/v1/intents` |
+//! | `update_state(id, version, dict)` | [`Client::update_state`] | `POST …/state` + `If-Match` |
+//! | `set_status(id, version, status)` | [`Client::set_status`] | `POST …/status` + `If-Match` |
+//! | `assign_agent(id, agent_id?)` | [`Client::assign_agent`] | `POST …/agents` |
+//! | `unassign_agent(id, agent_id)` | [`Client::unassign_agent`] | `DELETE …/agents/{agent_id}` |
+//! | — | [`Client::get_agents`] | `GET …/agents` |
+//! | — | [`Client::update_state_with`] (read, patch, retry on 409) | `GET` + `POST …/state` |
+//!
+//! `update_state` always sends the patch form `{"patches":[{"op":"set","path":"/key",...}]}`
+//! with a bare-integer `If-Match`, the only form every server accepts (DIVERGENCES.md D21).
+
+use std::pin::Pin;
+
+use futures_core::Stream;
+use openintent_transport::Request;
+use openintent_types::{
+    AgentAssignment, AssignAgentRequest, CreateIntentRequest, Intent, IntentStatus, SetStatusRequest, StatePatch,
+    UpdateStateRequest,
+};
+use serde_json::Value;
+
+use crate::client::{Client, impl_send, intent_path, object, seg};
+use crate::error::{Error, Result};
+
+impl Client {
+    /// Creates an intent (`POST /api/v1/intents`). `created_by` defaults to the agent id.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let intent = client
+    ///     .create_intent("Research market trends")
+    ///     .description("Analyze Q4 market data and identify patterns")
+    ///     .constraints(json!({"deadline": "2024-02-01"}))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create_intent(&self, title: impl Into<String>) -> CreateIntent {
+        CreateIntent {
+            client: self.clone(),
+            req: CreateIntentRequest::new(title),
+            constraints: None,
+            state: None,
+            policy: None,
+        }
+    }
+
+    /// Reads an intent (`GET /api/v1/intents/{id}`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let intent = client.get_intent("7f1c…").await?;
+    /// println!("{} is {} at version {}", intent.title, intent.status, intent.version);
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_intent(&self, intent_id: &str) -> Result<Intent> {
+        self.json(Request::get(intent_path(intent_id, "")?)).await
+    }
+
+    /// Lists intents (`GET /api/v1/intents`), one page per [`ListIntents::send`], or all of
+    /// them with [`ListIntents::into_stream`]. Servers without the route (the reference
+    /// answers 405) give an [`unsupported`](Error::is_unsupported) error.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let page = client.list_intents().status("active").limit(20).send().await?;
+    /// let everything: Vec<_> = client.list_intents().into_stream().try_collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn list_intents(&self) -> ListIntents {
+        ListIntents { client: self.clone(), status: None, limit: None, offset: 0, created_by: None, parent_id: None }
+    }
+
+    /// Writes state (`POST …/state` with `If-Match: <version>`); add patches with the
+    /// builder's [`set`](UpdateState::set), [`merge`](UpdateState::merge),
+    /// [`append`](UpdateState::append), [`remove`](UpdateState::remove) or
+    /// [`patch`](UpdateState::patch). Returns the intent at its new version.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// # async fn run(client: openintent_client::Client, intent: openintent_types::Intent) -> openintent_client::Result<()> {
+    /// let updated = client
+    ///     .update_state(&intent.id, intent.version)
+    ///     .set("progress", json!(0.5))
+    ///     .set("current_phase", json!("analysis"))
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(updated.version, intent.version + 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn update_state(&self, intent_id: &str, version: i64) -> UpdateState {
+        UpdateState { client: self.clone(), intent_id: intent_id.to_owned(), version, patches: Vec::new(), error: None }
+    }
+
+    /// Changes the status (`POST …/status` with `If-Match: <version>`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client, intent: openintent_types::Intent) -> openintent_client::Result<()> {
+    /// let done = client.set_status(&intent.id, intent.version, "completed").reason("all done").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_status(&self, intent_id: &str, version: i64, status: impl Into<IntentStatus>) -> SetStatus {
+        SetStatus { client: self.clone(), intent_id: intent_id.to_owned(), version, req: SetStatusRequest::new(status) }
+    }
+
+    /// Assigns an agent to the intent (`POST …/agents`); the agent defaults to this client's.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let me = client.assign_agent("7f1c…").send().await?;
+    /// let other = client.assign_agent("7f1c…").agent_id("agent-synth").role("reviewer").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn assign_agent(&self, intent_id: &str) -> AssignAgent {
+        AssignAgent { client: self.clone(), intent_id: intent_id.to_owned(), req: AssignAgentRequest::default() }
+    }
+
+    /// Removes an agent from the intent (`DELETE …/agents/{agent_id}`). The reference server
+    /// lacks this route ([`unsupported`](Error::is_unsupported)).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// client.unassign_agent("7f1c…", "agent-synth").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn unassign_agent(&self, intent_id: &str, agent_id: &str) -> Result<()> {
+        let path = intent_path(intent_id, &format!("/agents/{}", seg("agent_id", agent_id)?))?;
+        self.empty(Request::delete(path)).await
+    }
+
+    /// Lists the agent assignments of an intent (`GET …/agents`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// for a in client.get_agents("7f1c…").await? {
+    ///     println!("{} as {}", a.agent_id, a.role);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_agents(&self, intent_id: &str) -> Result<Vec<AgentAssignment>> {
+        Ok(self.list(Request::get(intent_path(intent_id, "/agents")?)).await?.items)
+    }
+
+    /// Optimistic-concurrency helper: reads the intent, asks `compute` for patches, writes
+    /// them with `If-Match`, and on a version conflict reads again and retries, up to
+    /// [`UpdateStateWith::max_attempts`] times (default
+    /// [`DEFAULT_CONFLICT_ATTEMPTS`](crate::DEFAULT_CONFLICT_ATTEMPTS) or the client's
+    /// setting). Returns the written intent, the unchanged intent when `compute` returns no
+    /// patches, or the last conflict.
+    ///
+    /// ```no_run
+    /// use openintent_types::StatePatch;
+    /// use serde_json::json;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let intent = client
+    ///     .update_state_with("7f1c…", |intent| {
+    ///         let n = intent.state.get("count").and_then(|v| v.as_i64()).unwrap_or(0);
+    ///         vec![StatePatch::set_key("count", json!(n + 1))]
+    ///     })
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update_state_with<F>(&self, intent_id: &str, compute: F) -> UpdateStateWith<F>
+    where
+        F: FnMut(&Intent) -> Vec<StatePatch> + Send,
+    {
+        UpdateStateWith {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            compute,
+            max_attempts: self.inner.conflict_attempts,
+        }
+    }
+}
+
+/// Builder of [`Client::create_intent`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct CreateIntent {
+    client: Client,
+    req: CreateIntentRequest,
+    constraints: Option<Value>,
+    state: Option<Value>,
+    policy: Option<Value>,
+}
+
+impl CreateIntent {
+    /// The description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.req.description = Some(description.into());
+        self
+    }
+
+    /// Constraints (a JSON object, e.g. `json!({"deadline": "2024-02-01"})`).
+    pub fn constraints(mut self, constraints: impl Into<Value>) -> Self {
+        self.constraints = Some(constraints.into());
+        self
+    }
+
+    /// The initial state (a JSON object; the seed's `initial_state`).
+    pub fn initial_state(mut self, state: impl Into<Value>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// The initial status (servers default to `draft`).
+    pub fn status(mut self, status: impl Into<IntentStatus>) -> Self {
+        self.req.status = Some(status.into());
+        self
+    }
+
+    /// The creator (defaults to the client's agent id).
+    pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
+        self.req.created_by = Some(created_by.into());
+        self
+    }
+
+    /// The parent intent.
+    pub fn parent_id(mut self, parent_id: impl Into<String>) -> Self {
+        self.req.parent_intent_id = Some(parent_id.into());
+        self
+    }
+
+    /// The governance policy (a JSON object: `write_scope`, `max_cost`, ...).
+    pub fn governance_policy(mut self, policy: impl Into<Value>) -> Self {
+        self.policy = Some(policy.into());
+        self
+    }
+
+    /// Dependencies (RFC-0002; the reference server ignores them on create).
+    pub fn depends_on<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.req.depends_on = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The request body as it stands (before defaults are filled in).
+    pub fn request(&self) -> &CreateIntentRequest {
+        &self.req
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Intent> {
+        let mut req = self.req;
+        if let Some(c) = self.constraints {
+            req.constraints = Some(object("constraints", c)?);
+        }
+        if let Some(s) = self.state {
+            req.state = Some(object("initial_state", s)?);
+        }
+        if let Some(p) = self.policy {
+            req.governance_policy = Some(object("governance_policy", p)?);
+        }
+        if req.created_by.is_none() {
+            req.created_by = Some(self.client.agent_id().to_owned());
+        }
+        let request = Client::with_body(Request::post("/api/v1/intents"), &req)?;
+        self.client.json(request).await
+    }
+}
+impl_send!(CreateIntent, Intent);
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// How many items match in all, when the server says.
+    pub total: Option<u64>,
+    /// The offset of this page.
+    pub offset: u32,
+    /// The page size asked for.
+    pub limit: u32,
+}
+
+impl<T> Page<T> {
+    /// Whether more pages may follow: the page was full and the total (if known) is not
+    /// reached.
+    pub fn has_more(&self) -> bool {
+        let full = self.items.len() as u64 >= u64::from(self.limit) && self.limit > 0;
+        let below_total = self.total.is_none_or(|t| u64::from(self.offset) + (self.items.len() as u64) < t);
+        full && below_total
+    }
+
+    /// The offset of the next page.
+    pub fn next_offset(&self) -> u32 {
+        self.offset.saturating_add(self.items.len() as u32)
+    }
+}
+
+/// The default page size of [`Client::list_intents`].
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// Builder of [`Client::list_intents`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug, Clone)]
+pub struct ListIntents {
+    client: Client,
+    status: Option<IntentStatus>,
+    limit: Option<u32>,
+    offset: u32,
+    created_by: Option<String>,
+    parent_id: Option<String>,
+}
+
+/// A stream of items that fetches pages lazily.
+pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
+
+impl ListIntents {
+    /// Only intents with this status.
+    pub fn status(mut self, status: impl Into<IntentStatus>) -> Self {
+        self.status = Some(status.into());
+        self
+    }
+
+    /// Page size (default 50).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Items to skip.
+    pub fn offset(mut self, offset: u32) -> Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Only intents created by this principal.
+    pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
+        self.created_by = Some(created_by.into());
+        self
+    }
+
+    /// Only children of this intent.
+    pub fn parent_id(mut self, parent_id: impl Into<String>) -> Self {
+        self.parent_id = Some(parent_id.into());
+        self
+    }
+
+    fn request(&self, offset: u32, limit: u32) -> Request {
+        let mut r =
+            Request::get("/api/v1/intents").query("limit", limit.to_string()).query("offset", offset.to_string());
+        if let Some(s) = &self.status {
+            r = r.query("status", s.as_str());
+        }
+        if let Some(c) = &self.created_by {
+            r = r.query("created_by", c.clone());
+        }
+        if let Some(p) = &self.parent_id {
+            r = r.query("parent_id", p.clone());
+        }
+        r
+    }
+
+    async fn page(&self, offset: u32) -> Result<Page<Intent>> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_SIZE);
+        let list = self.client.list::<Intent>(self.request(offset, limit)).await?;
+        Ok(Page { items: list.items, total: list.total, offset, limit })
+    }
+
+    /// Fetches one page.
+    pub async fn send(self) -> Result<Page<Intent>> {
+        self.page(self.offset).await
+    }
+
+    /// Every matching intent, fetching the next page only when the previous one is used up.
+    /// Stops after a short page, at the total, or when a server ignores `offset` (the same
+    /// first item twice).
+    pub fn into_stream(self) -> PageStream<Intent> {
+        struct St {
+            b: ListIntents,
+            offset: u32,
+            buf: std::vec::IntoIter<Intent>,
+            done: bool,
+            first_id: Option<String>,
+        }
+        let offset = self.offset;
+        let st = St { b: self, offset, buf: Vec::new().into_iter(), done: false, first_id: None };
+        Box::pin(futures_util::stream::unfold(st, |mut st| async move {
+            loop {
+                if let Some(item) = st.buf.next() {
+                    return Some((Ok(item), st));
+                }
+                if st.done {
+                    return None;
+                }
+                match st.b.page(st.offset).await {
+                    Err(e) => {
+                        st.done = true;
+                        return Some((Err(e), st));
+                    }
+                    Ok(page) => {
+                        let first = page.items.first().map(|i| i.id.clone());
+                        if first.is_some() && first == st.first_id {
+                            return None;
+                        }
+                        st.first_id = first;
+                        st.done = !page.has_more();
+                        st.offset = page.next_offset();
+                        st.buf = page.items.into_iter();
+                    }
+                }
+            }
+        }))
+    }
+}
+impl_send!(ListIntents, Page<Intent>);
+
+/// Builder of [`Client::update_state`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct UpdateState {
+    client: Client,
+    intent_id: String,
+    version: i64,
+    patches: Vec<StatePatch>,
+    error: Option<Error>,
+}
+
+impl UpdateState {
+    /// Sets one top-level key (sent as a `set` patch at `/<key>`, escaped).
+    pub fn set(mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Self {
+        self.patches.push(StatePatch::set_key(key.as_ref(), value.into()));
+        self
+    }
+
+    /// Sets every top-level key of a JSON object (the seed's `update_state(id, v, dict)`).
+    pub fn merge(mut self, values: impl Into<Value>) -> Self {
+        match object("state", values.into()) {
+            Ok(map) => self.patches.extend(map.into_iter().map(|(k, v)| StatePatch::set_key(&k, v))),
+            Err(e) => self.error = Some(e),
+        }
+        self
+    }
+
+    /// Appends a value to the array at a JSON pointer.
+    pub fn append(mut self, path: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.patches.push(StatePatch::append(path, value.into()));
+        self
+    }
+
+    /// Removes the member at a JSON pointer.
+    pub fn remove(mut self, path: impl Into<String>) -> Self {
+        self.patches.push(StatePatch::remove(path));
+        self
+    }
+
+    /// Adds any patch.
+    pub fn patch(mut self, patch: StatePatch) -> Self {
+        self.patches.push(patch);
+        self
+    }
+
+    /// Adds several patches.
+    pub fn patches(mut self, patches: impl IntoIterator<Item = StatePatch>) -> Self {
+        self.patches.extend(patches);
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Intent> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let req = UpdateStateRequest::patches(self.patches);
+        let request =
+            Request::post(intent_path(&self.intent_id, "/state")?).header("If-Match", self.version.to_string());
+        self.client.json(Client::with_body(request, &req)?).await
+    }
+}
+impl_send!(UpdateState, Intent);
+
+/// Builder of [`Client::set_status`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct SetStatus {
+    client: Client,
+    intent_id: String,
+    version: i64,
+    req: SetStatusRequest,
+}
+
+impl SetStatus {
+    /// Why (required by some governance policies).
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.req.reason = Some(reason.into());
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Intent> {
+        let request =
+            Request::post(intent_path(&self.intent_id, "/status")?).header("If-Match", self.version.to_string());
+        self.client.json(Client::with_body(request, &self.req)?).await
+    }
+}
+impl_send!(SetStatus, Intent);
+
+/// Builder of [`Client::assign_agent`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct AssignAgent {
+    client: Client,
+    intent_id: String,
+    req: AssignAgentRequest,
+}
+
+impl AssignAgent {
+    /// The agent to assign (default: this client's agent id).
+    pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.req.agent_id = Some(agent_id.into());
+        self
+    }
+
+    /// The role (servers default to `worker`).
+    pub fn role(mut self, role: impl Into<String>) -> Self {
+        self.req.role = Some(role.into());
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<AgentAssignment> {
+        let mut req = self.req;
+        if req.agent_id.is_none() {
+            req.agent_id = Some(self.client.agent_id().to_owned());
+        }
+        let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/agents")?), &req)?;
+        self.client.json(request).await
+    }
+}
+impl_send!(AssignAgent, AgentAssignment);
+
+/// Builder of [`Client::update_state_with`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+pub struct UpdateStateWith<F> {
+    client: Client,
+    intent_id: String,
+    compute: F,
+    max_attempts: u32,
+}
+
+impl<F> std::fmt::Debug for UpdateStateWith<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateStateWith")
+            .field("intent_id", &self.intent_id)
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> UpdateStateWith<F>
+where
+    F: FnMut(&Intent) -> Vec<StatePatch> + Send,
+{
+    /// How many read-compute-write rounds to try before returning the conflict (at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Runs the read-compute-write loop.
+    pub async fn send(mut self) -> Result<Intent> {
+        let mut attempt = 1;
+        loop {
+            let intent = self.client.get_intent(&self.intent_id).await?;
+            let patches = (self.compute)(&intent);
+            if patches.is_empty() {
+                return Ok(intent);
+            }
+            match self.client.update_state(&self.intent_id, intent.version).patches(patches).send().await {
+                Err(e) if e.is_version_conflict() && attempt < self.max_attempts => {
+                    tracing::debug!(attempt, intent_id = %self.intent_id, "version conflict; reading again");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<F> std::future::IntoFuture for UpdateStateWith<F>
+where
+    F: FnMut(&Intent) -> Vec<StatePatch> + Send + 'static,
+{
+    type Output = Result<Intent>;
+    type IntoFuture = futures_util::future::BoxFuture<'static, Result<Intent>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl<F> UpdateStateWith<F>
+where
+    F: FnMut(&Intent) -> Vec<StatePatch> + Send + 'static,
+{
+    /// Runs the loop on the runtime of the [`blocking::Client`](crate::blocking::Client) that
+    /// made this builder.
+    pub fn send_blocking(self) -> Result<Intent> {
+        let client = self.client.clone();
+        client.block_on(self.send())?
+    }
+}
