@@ -192,7 +192,7 @@ impl Client {
 
     // ----- plumbing shared by the area modules -----
 
-    fn decorate(&self, mut request: Request) -> Request {
+    pub(crate) fn decorate(&self, mut request: Request) -> Request {
         if !request.headers.contains("x-agent-id") {
             request.headers.insert("X-Agent-ID", self.inner.agent_id.clone());
         }

@@ -4,7 +4,16 @@
 mod client;
 mod error;
 
+pub mod attachments;
+pub mod costs;
+pub mod discovery;
+pub mod events;
+pub mod governance;
 pub mod intents;
+pub mod leases;
+pub mod portfolios;
+pub mod retry_policies;
+pub mod subscriptions;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
@@ -14,3 +23,4 @@ pub use error::{ApiError, ApiErrorKind, ConfigError, DecodeError, Error, Result}
 pub use intents::{Page, PageStream};
 pub use openintent_transport::sse::ReconnectConfig;
 pub use openintent_transport::{RetryConfig, RetryMode};
+pub use subscriptions::EventStream;

@@ -1,0 +1,192 @@
+//! The append-only event log (RFC-0002).
+//!
+//! | Seed method | Rust | Wire |
+//! |---|---|---|
+//! | `log_event(id, event_type, payload)` | [`Client::log_event`] | `POST …/events` (`actor` = agent id) |
+//! | `get_events(id, event_type?, since?, limit?)` | [`Client::get_events`] | `GET …/events` |
+//!
+//! Events come newest first. The reference server ignores the `event_type` and `since` query
+//! parameters, so [`GetEvents`] also applies them to what it receives.
+
+use chrono::{DateTime, Utc};
+use openintent_transport::Request;
+use openintent_types::{EventType, IntentEvent, LogEventRequest};
+use serde_json::Value;
+
+use crate::client::{Client, impl_send, intent_path, object};
+use crate::error::Result;
+
+/// The largest page the reference server accepts for events.
+pub(crate) const MAX_EVENT_PAGE: u32 = 1000;
+
+impl Client {
+    /// Appends an event (`POST …/events`); `actor` defaults to the agent id.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// client
+    ///     .log_event("7f1c…", "comment")
+    ///     .payload(json!({"message": "Starting analysis phase"}))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn log_event(&self, intent_id: &str, event_type: impl Into<EventType>) -> LogEvent {
+        LogEvent {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            req: LogEventRequest::new(event_type),
+            payload: None,
+        }
+    }
+
+    /// Reads the event history (`GET …/events`), newest first.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// for event in client.get_events("7f1c…").event_type("comment").limit(20).send().await? {
+    ///     println!("{} by {} at {}", event.event_type, event.agent_id(), event.created_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn get_events(&self, intent_id: &str) -> GetEvents {
+        GetEvents {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            event_type: None,
+            since: None,
+            limit: None,
+            offset: None,
+        }
+    }
+
+    /// Every event of an intent, paging until the end (newest first).
+    pub(crate) async fn all_events(&self, intent_id: &str) -> Result<Vec<IntentEvent>> {
+        let mut all: Vec<IntentEvent> = Vec::new();
+        let mut offset = 0u32;
+        loop {
+            let req = Request::get(intent_path(intent_id, "/events")?)
+                .query("limit", MAX_EVENT_PAGE.to_string())
+                .query("offset", offset.to_string());
+            let page = self.list::<IntentEvent>(req).await?.items;
+            let n = page.len() as u32;
+            // A server that ignores `offset` sends the same page again: stop there.
+            let repeated = offset > 0 && page.first().map(|e| &e.id) == all.first().map(|e| &e.id);
+            if repeated {
+                break;
+            }
+            all.extend(page);
+            if n < MAX_EVENT_PAGE {
+                break;
+            }
+            offset += n;
+        }
+        Ok(all)
+    }
+}
+
+/// Builder of [`Client::log_event`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct LogEvent {
+    client: Client,
+    intent_id: String,
+    req: LogEventRequest,
+    payload: Option<Value>,
+}
+
+impl LogEvent {
+    /// The payload (a JSON object; default `{}`).
+    pub fn payload(mut self, payload: impl Into<Value>) -> Self {
+        self.payload = Some(payload.into());
+        self
+    }
+
+    /// The author (default: the agent id).
+    pub fn actor(mut self, actor: impl Into<String>) -> Self {
+        self.req.actor = Some(actor.into());
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<IntentEvent> {
+        let mut req = self.req;
+        if let Some(p) = self.payload {
+            req.payload = object("payload", p)?;
+        }
+        if req.actor.is_none() {
+            req.actor = Some(self.client.agent_id().to_owned());
+        }
+        let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/events")?), &req)?;
+        self.client.json(request).await
+    }
+}
+impl_send!(LogEvent, IntentEvent);
+
+/// Builder of [`Client::get_events`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug, Clone)]
+pub struct GetEvents {
+    client: Client,
+    intent_id: String,
+    event_type: Option<EventType>,
+    since: Option<DateTime<Utc>>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+impl GetEvents {
+    /// Only events of this type (also filtered here, since some servers ignore it).
+    pub fn event_type(mut self, event_type: impl Into<EventType>) -> Self {
+        self.event_type = Some(event_type.into());
+        self
+    }
+
+    /// Only events created strictly after this instant (also filtered here).
+    pub fn since(mut self, since: DateTime<Utc>) -> Self {
+        self.since = Some(since);
+        self
+    }
+
+    /// At most this many events (servers accept 1-1000; default 100).
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Skip this many events.
+    pub fn offset(mut self, offset: u32) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Vec<IntentEvent>> {
+        let mut req = Request::get(intent_path(&self.intent_id, "/events")?);
+        if let Some(t) = &self.event_type {
+            req = req.query("event_type", t.as_str());
+        }
+        if let Some(s) = &self.since {
+            req = req.query("since", openintent_types::time::format_rfc3339(s));
+        }
+        if let Some(l) = self.limit {
+            req = req.query("limit", l.to_string());
+        }
+        if let Some(o) = self.offset {
+            req = req.query("offset", o.to_string());
+        }
+        let mut events = self.client.list::<IntentEvent>(req).await?.items;
+        if let Some(t) = &self.event_type {
+            events.retain(|e| &e.event_type == t);
+        }
+        if let Some(s) = self.since {
+            events.retain(|e| e.created_at > s);
+        }
+        if let Some(l) = self.limit {
+            events.truncate(l as usize);
+        }
+        Ok(events)
+    }
+}
+impl_send!(GetEvents, Vec<IntentEvent>);

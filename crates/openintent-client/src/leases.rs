@@ -1,0 +1,365 @@
+//! Scope leases (RFC-0003): exclusive, expiring ownership of a scope of an intent.
+//!
+//! | Seed method | Rust | Wire |
+//! |---|---|---|
+//! | `acquire_lease(id, scope, duration_seconds)` | [`Client::acquire_lease`] | `POST …/leases` |
+//! | `release_lease(id, lease_id)` | [`Client::release_lease`] | `DELETE …/leases/{lease_id}` |
+//! | `renew_lease(id, lease_id, duration_seconds)` | [`Client::renew_lease`] | `PATCH …/leases/{lease_id}` |
+//! | `get_leases(id)` | [`Client::get_leases`] (active ones; [`GetLeases::all`] for every lease) | `GET …/leases` |
+//! | `with client.lease(id, scope):` | [`Client::with_lease`] (async), [`blocking::Client::lease`](crate::blocking::Client::lease) (guard) | acquire + release |
+//!
+//! Servers that do not send a lease `status` get one derived here (PROTOCOL.md §4.4):
+//! released when `released_at` is set, expired when `expires_at` has passed, else active.
+//! A lease's `agent_id` may be the caller's API key rather than its agent id (the reference
+//! server records the key), so do not compare it with [`Client::agent_id`].
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use openintent_transport::Request;
+use openintent_types::{AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, RenewLeaseRequest};
+
+use crate::client::{Client, impl_send, intent_path, seg};
+use crate::error::{Error, Result};
+
+fn lease_path(intent_id: &str, lease_id: &str) -> Result<String> {
+    intent_path(intent_id, &format!("/leases/{}", seg("lease_id", lease_id)?))
+}
+
+/// Fills in the derived status of a lease.
+pub(crate) fn with_status(mut lease: Lease) -> Lease {
+    lease.status = Some(lease.status_at(Utc::now()));
+    lease
+}
+
+impl Client {
+    /// Acquires a lease on a scope (`POST …/leases`; default duration 300 s). A scope held by
+    /// someone else gives an error with [`is_lease_conflict`](Error::is_lease_conflict).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let lease = client.acquire_lease("7f1c…", "content.draft").duration_seconds(300).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn acquire_lease(&self, intent_id: &str, scope: impl Into<String>) -> AcquireLease {
+        AcquireLease {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            req: AcquireLeaseRequest::new(scope, DEFAULT_LEASE_SECONDS),
+        }
+    }
+
+    /// Releases a lease (`DELETE …/leases/{lease_id}`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client, lease: openintent_types::Lease) -> openintent_client::Result<()> {
+    /// client.release_lease(&lease.intent_id, &lease.id).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn release_lease(&self, intent_id: &str, lease_id: &str) -> Result<()> {
+        self.empty(Request::delete(lease_path(intent_id, lease_id)?)).await
+    }
+
+    /// Extends a lease (`PATCH …/leases/{lease_id}`); the new expiry is counted from now
+    /// (default duration 300 s).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client, lease: openintent_types::Lease) -> openintent_client::Result<()> {
+    /// let renewed = client.renew_lease(&lease.intent_id, &lease.id).duration_seconds(600).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn renew_lease(&self, intent_id: &str, lease_id: &str) -> RenewLease {
+        RenewLease {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            lease_id: lease_id.to_owned(),
+            req: RenewLeaseRequest::default(),
+        }
+    }
+
+    /// Lists the active leases of an intent (`GET …/leases`), or every lease with
+    /// [`GetLeases::all`]. Each lease carries its derived `status`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let active = client.get_leases("7f1c…").await?;
+    /// let history = client.get_leases("7f1c…").all().send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_leases(&self, intent_id: &str) -> GetLeases {
+        GetLeases { client: self.clone(), intent_id: intent_id.to_owned(), all: false }
+    }
+
+    /// Runs `work` while holding a lease on `scope`, and releases the lease afterwards:
+    /// when `work` succeeds, when it fails, and when it panics (the panic then continues).
+    /// Release errors are logged and ignored (the lease may have expired). With
+    /// [`WithLease::auto_renew`] the lease is renewed in the background while `work` runs.
+    ///
+    /// ```no_run
+    /// use serde_json::json;
+    /// # async fn run(client: openintent_client::Client, id: String) -> openintent_client::Result<()> {
+    /// let c = client.clone();
+    /// let intent = client
+    ///     .with_lease(&id, "analysis", |lease| async move {
+    ///         let intent = c.get_intent(&lease.intent_id).await?;
+    ///         c.update_state(&intent.id, intent.version).set("draft", json!("...")).send().await
+    ///     })
+    ///     .duration_seconds(120)
+    ///     .auto_renew()
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_lease<F, Fut, T, E>(&self, intent_id: &str, scope: impl Into<String>, work: F) -> WithLease<F>
+    where
+        F: FnOnce(Lease) -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+        E: From<Error>,
+    {
+        WithLease {
+            client: self.clone(),
+            intent_id: intent_id.to_owned(),
+            scope: scope.into(),
+            duration_seconds: DEFAULT_LEASE_SECONDS,
+            renew_every: None,
+            work,
+        }
+    }
+}
+
+/// Builder of [`Client::acquire_lease`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct AcquireLease {
+    client: Client,
+    intent_id: String,
+    req: AcquireLeaseRequest,
+}
+
+impl AcquireLease {
+    /// Duration in seconds (1-86400; default 300).
+    pub fn duration_seconds(mut self, seconds: i64) -> Self {
+        self.req.duration_seconds = seconds;
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Lease> {
+        let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/leases")?), &self.req)?;
+        self.client.json(request).await.map(with_status)
+    }
+}
+impl_send!(AcquireLease, Lease);
+
+/// Builder of [`Client::renew_lease`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct RenewLease {
+    client: Client,
+    intent_id: String,
+    lease_id: String,
+    req: RenewLeaseRequest,
+}
+
+impl RenewLease {
+    /// New duration in seconds from now (1-86400; default 300).
+    pub fn duration_seconds(mut self, seconds: i64) -> Self {
+        self.req.duration_seconds = seconds;
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Lease> {
+        let request = Client::with_body(Request::patch(lease_path(&self.intent_id, &self.lease_id)?), &self.req)?;
+        self.client.json(request).await.map(with_status)
+    }
+}
+impl_send!(RenewLease, Lease);
+
+/// Builder of [`Client::get_leases`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct GetLeases {
+    client: Client,
+    intent_id: String,
+    all: bool,
+}
+
+impl GetLeases {
+    /// Include released and expired leases.
+    pub fn all(mut self) -> Self {
+        self.all = true;
+        self
+    }
+
+    /// Sends the call.
+    pub async fn send(self) -> Result<Vec<Lease>> {
+        let leases = self.client.list::<Lease>(Request::get(intent_path(&self.intent_id, "/leases")?)).await?.items;
+        let now = Utc::now();
+        Ok(leases
+            .into_iter()
+            .map(|l| {
+                let mut l = l;
+                l.status = Some(l.status_at(now));
+                l
+            })
+            .filter(|l| self.all || l.is_active_at(now))
+            .collect())
+    }
+}
+impl_send!(GetLeases, Vec<Lease>);
+
+/// Builder of [`Client::with_lease`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+pub struct WithLease<F> {
+    client: Client,
+    intent_id: String,
+    scope: String,
+    duration_seconds: i64,
+    renew_every: Option<Duration>,
+    work: F,
+}
+
+impl<F> std::fmt::Debug for WithLease<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WithLease")
+            .field("intent_id", &self.intent_id)
+            .field("scope", &self.scope)
+            .field("duration_seconds", &self.duration_seconds)
+            .field("renew_every", &self.renew_every)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Renews at this fraction of the lease duration when auto-renewing.
+pub const AUTO_RENEW_FRACTION: f64 = 0.5;
+
+/// Releases a lease when dropped before being disarmed (the future holding it was cancelled).
+struct ReleaseOnDrop {
+    client: Client,
+    intent_id: String,
+    lease_id: String,
+    armed: bool,
+}
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (client, intent_id, lease_id) = (self.client.clone(), self.intent_id.clone(), self.lease_id.clone());
+            handle.spawn(async move {
+                if let Err(e) = client.release_lease(&intent_id, &lease_id).await {
+                    tracing::warn!(%lease_id, error = %e, "could not release a lease after cancellation");
+                }
+            });
+        }
+    }
+}
+
+/// Aborts a background task when dropped.
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts renewing `lease` every `every` until the returned handle is dropped. Stops on its
+/// own when the server says the lease is gone.
+pub(crate) fn spawn_renewer(client: Client, lease: &Lease, every: Duration, duration_seconds: i64) -> AbortOnDrop {
+    let (intent_id, lease_id) = (lease.intent_id.clone(), lease.id.clone());
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            match client.renew_lease(&intent_id, &lease_id).duration_seconds(duration_seconds).send().await {
+                Ok(_) => tracing::debug!(%lease_id, "lease renewed"),
+                Err(e) if e.is_not_found() => {
+                    tracing::warn!(%lease_id, "lease lost; auto-renew stops");
+                    return;
+                }
+                Err(e) => tracing::warn!(%lease_id, error = %e, "lease renewal failed; will try again"),
+            }
+        }
+    }))
+}
+
+/// The renewal interval for a lease of `duration_seconds`.
+pub(crate) fn renew_interval(duration_seconds: i64) -> Duration {
+    Duration::from_secs_f64((duration_seconds.max(1) as f64) * AUTO_RENEW_FRACTION)
+}
+
+impl<F, Fut, T, E> WithLease<F>
+where
+    F: FnOnce(Lease) -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: From<Error>,
+{
+    /// Lease duration in seconds (1-86400; default 300).
+    pub fn duration_seconds(mut self, seconds: i64) -> Self {
+        self.duration_seconds = seconds;
+        self
+    }
+
+    /// Renew the lease in the background while the work runs, every half duration.
+    pub fn auto_renew(mut self) -> Self {
+        self.renew_every = Some(renew_interval(self.duration_seconds));
+        self
+    }
+
+    /// Renew the lease in the background at this interval.
+    pub fn renew_every(mut self, every: Duration) -> Self {
+        self.renew_every = Some(every);
+        self
+    }
+
+    /// Acquires, runs the work, releases.
+    pub async fn send(self) -> std::result::Result<T, E> {
+        let lease = self
+            .client
+            .acquire_lease(&self.intent_id, self.scope.clone())
+            .duration_seconds(self.duration_seconds)
+            .send()
+            .await?;
+        let mut guard = ReleaseOnDrop {
+            client: self.client.clone(),
+            intent_id: self.intent_id.clone(),
+            lease_id: lease.id.clone(),
+            armed: true,
+        };
+        // Renew at the chosen interval, recomputed if the duration changed after auto_renew().
+        let renewer = self.renew_every.map(|every| {
+            let every = every.min(renew_interval(self.duration_seconds));
+            spawn_renewer(self.client.clone(), &lease, every, self.duration_seconds)
+        });
+        let outcome = AssertUnwindSafe((self.work)(lease)).catch_unwind().await;
+        drop(renewer);
+        guard.armed = false;
+        if let Err(e) = self.client.release_lease(&self.intent_id, &guard.lease_id).await {
+            tracing::warn!(lease_id = %guard.lease_id, error = %e, "could not release the lease");
+        }
+        match outcome {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+}
+
+impl<F, Fut, T, E> std::future::IntoFuture for WithLease<F>
+where
+    F: FnOnce(Lease) -> Fut + Send + 'static,
+    Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: From<Error> + Send + 'static,
+{
+    type Output = std::result::Result<T, E>;
+    type IntoFuture = futures_util::future::BoxFuture<'static, std::result::Result<T, E>>;
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
