@@ -1,1 +1,154 @@
-//! Placeholder.
+//! A correct server for the **OpenIntent Coordination Protocol**, on axum with embedded SQLite.
+//!
+//! It speaks the wire protocol of the Python reference server (same paths, verbs, status codes,
+//! top-level shapes and field names, with superset fields older clients read) and is correct
+//! where the reference is not: version-checked writes are atomic compare-and-set operations
+//! committed together with their event, at most one live lease holds a scope, leases guard the
+//! state paths they cover, values outside the protocol's sets are refused with 422, the
+//! lifecycle is enforced, and bad input never produces a 500.
+//!
+//! # Running in-process
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use openintent_server::{ServerConfig, spawn};
+//! let server = spawn(ServerConfig::in_memory()).await?;
+//! println!("listening on {}", server.url());
+//! server.shutdown().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Or build the router yourself with [`AppState::open`] and [`app`].
+
+mod config;
+mod error;
+mod http;
+mod routes;
+mod state;
+mod store;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
+
+pub use config::{
+    ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder,
+};
+pub use error::{ApiError, ApiResult};
+pub use http::{Principal, authenticate};
+pub use state::{AppState, Channel, NOTIFICATION_BUFFER, Notification};
+pub use store::{Store, StoreError};
+
+/// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
+///
+/// Unknown routes answer 404 `{"detail":"Not Found"}` and known paths with a wrong method 405
+/// `{"detail":"Method Not Allowed"}`, which clients use to detect unsupported operations.
+pub fn app(state: AppState) -> Router {
+    let api = routes::api_routes();
+    // ---------------------------------------------------------------------------------------
+    // Server-sent-event routes (`/api/v1/subscribe/...`) are merged here, behind the same
+    // API-key check, from `src/sse.rs`:
+    //     let api = api.merge(sse::routes());
+    // ---------------------------------------------------------------------------------------
+    let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), http::require_api_key));
+    Router::new()
+        .merge(routes::public_routes())
+        // The OpenAPI document (`/openapi.json`, keyless) is merged here from `src/openapi.rs`.
+        .merge(api)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn(http::json_errors))
+        .layer(CorsLayer::permissive())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("Not Found".to_owned())
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The address could not be bound, or serving failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A server running on a background task. Dropping it does not stop the server; call
+/// [`RunningServer::shutdown`].
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// The bound address (the real port when `0` was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The shared state (storage, notifications).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets running requests finish, and closes the database.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.state.store().close().await;
+        result
+    }
+}
+
+/// Opens the database, binds the configured address and serves on a background task.
+pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    let state = AppState::open(&config).await?;
+    let listener = TcpListener::bind(config.bind_addr()).await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let router = app(state.clone());
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(RunningServer { addr, state, stop: Some(stop), task })
+}
+
+/// Opens the database, binds the configured address, calls `on_bound` with the bound address,
+/// and serves until `shutdown` completes (then finishes running requests).
+pub async fn serve(
+    config: ServerConfig,
+    on_bound: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let state = AppState::open(&config).await?;
+    let listener = TcpListener::bind(config.bind_addr()).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    state.store().close().await;
+    Ok(())
+}

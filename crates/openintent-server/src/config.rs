@@ -1,0 +1,327 @@
+//! Server configuration: database, API keys, limits.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The development keys used when no key is configured.
+pub const DEV_API_KEYS: &[&str] = &["dev-user-key", "agent-research-key", "agent-synth-key"];
+
+/// The default request-body limit (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// One accepted API key, optionally bound to a single agent id.
+///
+/// A bound key may only act as its agent: a request claiming another `X-Agent-ID` is refused
+/// with 403. The key is redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    key: String,
+    agent: Option<String>,
+}
+
+impl ApiKey {
+    /// A key any agent may use.
+    pub fn new(key: impl Into<String>) -> Self {
+        ApiKey { key: key.into(), agent: None }
+    }
+
+    /// A key bound to `agent`.
+    pub fn bound(key: impl Into<String>, agent: impl Into<String>) -> Self {
+        ApiKey { key: key.into(), agent: Some(agent.into()) }
+    }
+
+    /// Parses `key` or `key=agent`.
+    pub fn parse(entry: &str) -> Option<Self> {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            return None;
+        }
+        match entry.split_once('=') {
+            Some((k, a)) if !k.trim().is_empty() && !a.trim().is_empty() => Some(ApiKey::bound(k.trim(), a.trim())),
+            Some(_) => None,
+            None => Some(ApiKey::new(entry)),
+        }
+    }
+
+    /// Parses a comma-separated list of `key` / `key=agent` entries (empty entries skipped).
+    pub fn parse_list(list: &str) -> Vec<ApiKey> {
+        list.split(',').filter_map(ApiKey::parse).collect()
+    }
+
+    /// The secret.
+    pub fn secret(&self) -> &str {
+        &self.key
+    }
+
+    /// The agent the key is bound to, if any.
+    pub fn agent(&self) -> Option<&str> {
+        self.agent.as_deref()
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey").field("key", &"<redacted>").field("agent", &self.agent).finish()
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseLocation {
+    /// A private in-memory SQLite database (gone when the server stops).
+    Memory,
+    /// A SQLite file (created when missing).
+    SqliteFile(PathBuf),
+}
+
+impl DatabaseLocation {
+    /// Parses a database URL: `sqlite::memory:`, `sqlite:///relative.db`,
+    /// `sqlite:////abs/path.db` (SQLAlchemy style), `sqlite://path`, `sqlite:path`, or a bare
+    /// file path. A `?query` suffix is ignored.
+    ///
+    /// ```
+    /// use openintent_server::DatabaseLocation;
+    /// use std::path::PathBuf;
+    /// assert_eq!(DatabaseLocation::parse("sqlite::memory:").unwrap(), DatabaseLocation::Memory);
+    /// assert_eq!(DatabaseLocation::parse("sqlite:///data/x.db").unwrap(),
+    ///            DatabaseLocation::SqliteFile(PathBuf::from("data/x.db")));
+    /// assert_eq!(DatabaseLocation::parse("sqlite:////tmp/x.db").unwrap(),
+    ///            DatabaseLocation::SqliteFile(PathBuf::from("/tmp/x.db")));
+    /// assert!(DatabaseLocation::parse("postgres://db/x").is_err());
+    /// ```
+    pub fn parse(url: &str) -> Result<Self, ConfigError> {
+        let url = url.trim();
+        let url = url.split_once('?').map_or(url, |(u, _)| u);
+        if url.is_empty() {
+            return Err(ConfigError::new("database-url", "cannot be empty"));
+        }
+        let rest = if let Some(r) = url.strip_prefix("sqlite3:") {
+            r
+        } else if let Some(r) = url.strip_prefix("sqlite:") {
+            r
+        } else if url.contains("://") {
+            return Err(ConfigError::new(
+                "database-url",
+                format!("unsupported database {url:?}: only sqlite URLs are supported"),
+            ));
+        } else {
+            return Ok(DatabaseLocation::SqliteFile(PathBuf::from(url)));
+        };
+        if rest == ":memory:" || rest == "//:memory:" || rest == "///:memory:" {
+            return Ok(DatabaseLocation::Memory);
+        }
+        // sqlite:////abs -> /abs ; sqlite:///rel -> rel ; sqlite://path -> path ; sqlite:path -> path
+        let path = if let Some(abs) = rest.strip_prefix("////") {
+            format!("/{abs}")
+        } else if let Some(r) = rest.strip_prefix("///") {
+            r.to_owned()
+        } else if let Some(r) = rest.strip_prefix("//") {
+            r.to_owned()
+        } else {
+            rest.to_owned()
+        };
+        if path.is_empty() {
+            return Err(ConfigError::new("database-url", format!("no file name in {url:?}")));
+        }
+        Ok(DatabaseLocation::SqliteFile(PathBuf::from(path)))
+    }
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {setting}: {message}")]
+pub struct ConfigError {
+    /// The setting (`database-url`, `api-keys`, ...).
+    pub setting: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error about `setting`.
+    pub fn new(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { setting: setting.into(), message: message.into() }
+    }
+}
+
+/// How to run a server. Build with [`ServerConfig::builder`].
+///
+/// ```
+/// use openintent_server::ServerConfig;
+/// let config = ServerConfig::builder()
+///     .database_url("sqlite::memory:")
+///     .api_keys_from_list("k1,k2=agent-b")
+///     .body_limit(64 * 1024)
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.api_keys().len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    database: DatabaseLocation,
+    api_keys: Vec<ApiKey>,
+    body_limit: usize,
+    bind: SocketAddr,
+}
+
+impl ServerConfig {
+    /// A builder with the defaults: file `openintent.db`, the development keys, 1 MiB bodies,
+    /// `127.0.0.1:8000`.
+    pub fn builder() -> ServerConfigBuilder {
+        ServerConfigBuilder::default()
+    }
+
+    /// An in-memory server with the development keys, listening on `127.0.0.1:0`; handy in tests.
+    pub fn in_memory() -> Self {
+        ServerConfig {
+            database: DatabaseLocation::Memory,
+            api_keys: dev_keys(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    /// Where the data lives.
+    pub fn database(&self) -> &DatabaseLocation {
+        &self.database
+    }
+
+    /// The accepted keys.
+    pub fn api_keys(&self) -> &[ApiKey] {
+        &self.api_keys
+    }
+
+    /// The largest accepted request body, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The address to listen on.
+    pub fn bind_addr(&self) -> SocketAddr {
+        self.bind
+    }
+}
+
+fn dev_keys() -> Vec<ApiKey> {
+    DEV_API_KEYS.iter().map(|k| ApiKey::new(*k)).collect()
+}
+
+/// Builder of [`ServerConfig`].
+#[derive(Debug, Clone)]
+pub struct ServerConfigBuilder {
+    database: Result<DatabaseLocation, ConfigError>,
+    api_keys: Option<Vec<ApiKey>>,
+    body_limit: usize,
+    bind: SocketAddr,
+}
+
+impl Default for ServerConfigBuilder {
+    fn default() -> Self {
+        ServerConfigBuilder {
+            database: Ok(DatabaseLocation::SqliteFile(PathBuf::from("openintent.db"))),
+            api_keys: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+        }
+    }
+}
+
+impl ServerConfigBuilder {
+    /// The database as a URL (see [`DatabaseLocation::parse`]).
+    #[must_use]
+    pub fn database_url(mut self, url: &str) -> Self {
+        self.database = DatabaseLocation::parse(url);
+        self
+    }
+
+    /// The database location.
+    #[must_use]
+    pub fn database(mut self, location: DatabaseLocation) -> Self {
+        self.database = Ok(location);
+        self
+    }
+
+    /// The accepted keys (replacing the development keys).
+    #[must_use]
+    pub fn api_keys(mut self, keys: impl IntoIterator<Item = ApiKey>) -> Self {
+        self.api_keys = Some(keys.into_iter().collect());
+        self
+    }
+
+    /// One more accepted key.
+    #[must_use]
+    pub fn api_key(mut self, key: ApiKey) -> Self {
+        self.api_keys.get_or_insert_with(Vec::new).push(key);
+        self
+    }
+
+    /// The accepted keys as a comma-separated `key` / `key=agent` list.
+    #[must_use]
+    pub fn api_keys_from_list(self, list: &str) -> Self {
+        self.api_keys(ApiKey::parse_list(list))
+    }
+
+    /// The largest accepted request body in bytes (default 1 MiB).
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The address to listen on (`127.0.0.1:0` picks a free port).
+    #[must_use]
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Whether no key was configured (the development keys will be used).
+    pub fn uses_dev_keys(&self) -> bool {
+        self.api_keys.is_none()
+    }
+
+    /// Checks and builds the configuration.
+    pub fn build(self) -> Result<ServerConfig, ConfigError> {
+        let database = self.database?;
+        let api_keys = match self.api_keys {
+            Some(keys) if keys.is_empty() => {
+                return Err(ConfigError::new("api-keys", "at least one key is required"));
+            }
+            Some(keys) => keys,
+            None => dev_keys(),
+        };
+        if self.body_limit == 0 {
+            return Err(ConfigError::new("body-limit", "must be positive"));
+        }
+        Ok(ServerConfig { database, api_keys, body_limit: self.body_limit, bind: self.bind })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        let f = |s: &str| DatabaseLocation::SqliteFile(PathBuf::from(s));
+        assert_eq!(DatabaseLocation::parse("sqlite:///rel.db").unwrap(), f("rel.db"));
+        assert_eq!(DatabaseLocation::parse("sqlite:////abs/p.db").unwrap(), f("/abs/p.db"));
+        assert_eq!(DatabaseLocation::parse("sqlite://p.db").unwrap(), f("p.db"));
+        assert_eq!(DatabaseLocation::parse("sqlite:p.db").unwrap(), f("p.db"));
+        assert_eq!(DatabaseLocation::parse("sqlite:p.db?mode=rwc").unwrap(), f("p.db"));
+        assert_eq!(DatabaseLocation::parse("sqlite::memory:").unwrap(), DatabaseLocation::Memory);
+        assert_eq!(DatabaseLocation::parse("plain.db").unwrap(), f("plain.db"));
+        assert!(DatabaseLocation::parse("mysql://x").is_err());
+        assert!(DatabaseLocation::parse("").is_err());
+    }
+
+    #[test]
+    fn keys_parse_and_redact() {
+        let keys = ApiKey::parse_list("a, b=agent-b,,=x");
+        assert_eq!(keys, vec![ApiKey::new("a"), ApiKey::bound("b", "agent-b")]);
+        assert!(!format!("{:?}", keys[1]).contains("\"b\""));
+    }
+}

@@ -1,0 +1,435 @@
+//! Request plumbing: authentication, JSON bodies with FastAPI-style 422s, query parameters,
+//! `If-Match`, and the middleware that keeps every error body JSON.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use openintent_types::wire::WireModel;
+use openintent_types::{FieldError, PatchError, Validate};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// The caller's identity: the `X-Agent-ID` header when present and non-empty, else the API key
+/// (or the agent the key is bound to).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Principal(pub String);
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The principal may be an API key; never print it.
+        f.write_str("Principal(<redacted>)")
+    }
+}
+
+impl Principal {
+    /// The identity string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Principal>().cloned().ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Checks `X-API-Key` (constant-time against every configured key) and `X-Agent-ID`.
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
+    let given = headers.get("x-api-key").map(HeaderValue::as_bytes).unwrap_or_default();
+    if given.is_empty() {
+        return Err(ApiError::Unauthorized);
+    }
+    let mut matched = None;
+    for key in state.api_keys() {
+        let equal: bool = key.secret().as_bytes().ct_eq(given).into();
+        if equal && matched.is_none() {
+            matched = Some(key);
+        }
+    }
+    let key = matched.ok_or(ApiError::Unauthorized)?;
+    let claimed = headers
+        .get("x-agent-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if let Some(c) = &claimed
+        && c.chars().count() > 255
+    {
+        return Err(ApiError::BadRequest("X-Agent-ID must be at most 255 characters".into()));
+    }
+    match (key.agent(), claimed) {
+        (Some(bound), Some(c)) if bound != c => {
+            Err(ApiError::Forbidden(format!("This API key may only act as agent {bound:?}, not {c:?}")))
+        }
+        (Some(bound), _) => Ok(Principal(bound.to_owned())),
+        (None, Some(c)) => Ok(Principal(c)),
+        (None, None) => Ok(Principal(key.secret().to_owned())),
+    }
+}
+
+/// Middleware requiring a valid key; stores the [`Principal`] in the request extensions.
+pub async fn require_api_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match authenticate(&state, req.headers()) {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Middleware turning every non-JSON error response (unknown route, wrong method, rejected path
+/// parameter, ...) into `{"detail": ...}` with the same status.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let detail = match status {
+        StatusCode::NOT_FOUND => "Not Found".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => "Internal Server Error".to_owned(),
+        _ if !text.is_empty() => text,
+        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    let body = serde_json::to_vec(&json!({ "detail": detail })).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// Parses `If-Match` (`N`, `"N"` or `W/"N"`); missing or unreadable is 400.
+pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
+    let missing = || ApiError::BadRequest("If-Match header required".into());
+    let raw = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).ok_or_else(missing)?.trim();
+    let raw = raw.strip_prefix("W/").unwrap_or(raw);
+    let raw = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+    raw.trim().parse::<i64>().map_err(|_| missing())
+}
+
+/// The kind of JSON value a body field must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A string.
+    Str,
+    /// An integer.
+    Int,
+    /// Any number.
+    Num,
+    /// A boolean.
+    Bool,
+    /// An object.
+    Obj,
+    /// An object, or an array (read as `{"rules": [...]}`).
+    ObjOrList,
+    /// An array.
+    List,
+    /// An array of strings.
+    StrList,
+    /// An array of `{op, path, value}` objects.
+    Patches,
+}
+
+/// One field of a request body schema.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    name: &'static str,
+    kind: Kind,
+    required: bool,
+}
+
+/// A required field.
+pub const fn req(name: &'static str, kind: Kind) -> Field {
+    Field { name, kind, required: true }
+}
+
+/// An optional field (`null` counts as absent).
+pub const fn opt(name: &'static str, kind: Kind) -> Field {
+    Field { name, kind, required: false }
+}
+
+/// A request body with a declared schema, checked before deserialization so that 422s name the
+/// field like FastAPI does.
+pub trait BodySchema: DeserializeOwned + Validate + WireModel {
+    /// The fields (canonical names).
+    const FIELDS: &'static [Field];
+    /// Whether an empty body means "all defaults".
+    const EMPTY_OK: bool = false;
+}
+
+fn err(kind: &str, loc: Vec<Value>, msg: &str, input: Option<Value>) -> FieldError {
+    let mut e = FieldError::default();
+    e.kind = kind.to_owned();
+    e.loc = loc;
+    e.msg = msg.to_owned();
+    e.input = input;
+    e
+}
+
+fn loc(parts: &[&Value]) -> Vec<Value> {
+    std::iter::once(json!("body")).chain(parts.iter().map(|v| (*v).clone())).collect()
+}
+
+fn check_kind(kind: Kind, v: &Value, at: Vec<Value>, out: &mut Vec<FieldError>) {
+    let bad = |t: &str, m: &str, out: &mut Vec<FieldError>| out.push(err(t, at.clone(), m, Some(v.clone())));
+    match kind {
+        Kind::Str if !v.is_string() => bad("string_type", "Input should be a valid string", out),
+        Kind::Int => match v {
+            Value::Number(n) if n.is_i64() => {}
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() != 0.0) => {
+                bad("int_from_float", "Input should be a valid integer, got a number with a fractional part", out)
+            }
+            Value::Number(n) if n.as_f64().is_some_and(|f| f.abs() < 9.0e15) => {}
+            _ => bad("int_type", "Input should be a valid integer", out),
+        },
+        Kind::Num if !v.is_number() => bad("float_type", "Input should be a valid number", out),
+        Kind::Bool if !v.is_boolean() => bad("bool_type", "Input should be a valid boolean", out),
+        Kind::Obj if !v.is_object() => bad("dict_type", "Input should be a valid dictionary", out),
+        Kind::ObjOrList if !(v.is_object() || v.is_array()) => {
+            bad("dict_type", "Input should be a valid dictionary", out)
+        }
+        Kind::List if !v.is_array() => bad("list_type", "Input should be a valid list", out),
+        Kind::StrList => match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if !item.is_string() {
+                        let mut l = at.clone();
+                        l.push(json!(i));
+                        out.push(err("string_type", l, "Input should be a valid string", Some(item.clone())));
+                    }
+                }
+            }
+            _ => bad("list_type", "Input should be a valid list", out),
+        },
+        Kind::Patches => match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let mut l = at.clone();
+                    l.push(json!(i));
+                    let Value::Object(m) = item else {
+                        out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
+                        continue;
+                    };
+                    for name in ["op", "path"] {
+                        let mut fl = l.clone();
+                        fl.push(json!(name));
+                        match m.get(name) {
+                            None | Some(Value::Null) => {
+                                out.push(err("missing", fl, "Field required", Some(item.clone())));
+                            }
+                            Some(Value::String(_)) => {}
+                            Some(other) => {
+                                out.push(err("string_type", fl, "Input should be a valid string", Some(other.clone())))
+                            }
+                        }
+                    }
+                }
+            }
+            _ => bad("list_type", "Input should be a valid list", out),
+        },
+        _ => {}
+    }
+}
+
+/// Checks a JSON body against a schema; drops `null` optional members.
+pub fn check_schema(value: &mut Value, fields: &[Field]) -> Result<(), Vec<FieldError>> {
+    let Value::Object(map) = value else {
+        return Err(vec![err(
+            "model_attributes_type",
+            vec![json!("body")],
+            "Input should be a valid dictionary or object to extract fields from",
+            Some(value.clone()),
+        )]);
+    };
+    let mut errors = Vec::new();
+    let snapshot = Value::Object(map.clone());
+    for f in fields {
+        let name = json!(f.name);
+        match map.get(f.name) {
+            None | Some(Value::Null) => {
+                if f.required {
+                    errors.push(err("missing", loc(&[&name]), "Field required", Some(snapshot.clone())));
+                } else {
+                    map.remove(f.name);
+                }
+            }
+            Some(v) => check_kind(f.kind, v, loc(&[&name]), &mut errors),
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Reads a JSON body: size limit (413), content type and syntax (422), schema (422 naming the
+/// field), aliases, and the model's `Validate` rules (422 naming the field).
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: BodySchema> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.body_limit();
+        let content_type =
+            req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid").to_ascii_lowercase());
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        let bytes: Bytes =
+            axum::body::to_bytes(req.into_body(), limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+        let text_body = || Some(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        if let Some(ct) = &content_type {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            let json_like =
+                essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+            if !json_like {
+                return Err(ApiError::Validation(vec![err(
+                    "model_attributes_type",
+                    vec![json!("body")],
+                    "Input should be a valid dictionary or object to extract fields from (send Content-Type: application/json)",
+                    text_body(),
+                )]));
+            }
+        }
+        let mut value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            if T::EMPTY_OK {
+                Value::Object(Map::new())
+            } else {
+                return Err(ApiError::Validation(vec![err("missing", vec![json!("body")], "Field required", None)]));
+            }
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => v,
+                Err(e) => {
+                    let offset = json_offset(&bytes, e.line(), e.column());
+                    let mut fe =
+                        err("json_invalid", vec![json!("body"), json!(offset)], "JSON decode error", Some(json!({})));
+                    fe.ctx = Some(json!({ "error": e.to_string() }));
+                    return Err(ApiError::Validation(vec![fe]));
+                }
+            }
+        };
+        openintent_types::wire::normalize_aliases(&mut value, T::READ_ALIASES);
+        check_schema(&mut value, T::FIELDS).map_err(ApiError::Validation)?;
+        let parsed: T = serde_json::from_value(value.clone()).map_err(|e| {
+            ApiError::Validation(vec![err("value_error", vec![json!("body")], &e.to_string(), Some(value))])
+        })?;
+        parsed.validate().map_err(|e| {
+            let mut fe = FieldError::body(&e.field, "value_error", e.message.clone());
+            fe.loc = fe
+                .loc
+                .into_iter()
+                .map(|v| match v.as_str().and_then(|s| s.parse::<u64>().ok()) {
+                    Some(n) => json!(n),
+                    None => v,
+                })
+                .collect();
+            ApiError::Validation(vec![fe])
+        })?;
+        Ok(JsonBody(parsed))
+    }
+}
+
+fn json_offset(bytes: &[u8], line: usize, column: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in bytes.split(|b| *b == b'\n').enumerate() {
+        if i + 1 == line {
+            return offset + column.saturating_sub(1);
+        }
+        offset += l.len() + 1;
+    }
+    offset
+}
+
+/// Query parameters as pairs; an unreadable query string is a 422.
+#[derive(Debug, Clone, Default)]
+pub struct QueryParams(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+            Ok(Query(pairs)) => Ok(QueryParams(pairs)),
+            Err(e) => Err(ApiError::invalid_query("", "query_invalid", e.body_text(), None)),
+        }
+    }
+}
+
+impl QueryParams {
+    /// The last value of `name`, if non-empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+    }
+
+    /// An integer parameter within `min..=max`, `default` when absent.
+    pub fn int(&self, name: &str, default: i64, min: i64, max: i64) -> ApiResult<i64> {
+        let Some(raw) = self.get(name) else { return Ok(default) };
+        let n = raw.trim().parse::<i64>().map_err(|_| {
+            ApiError::invalid_query(
+                name,
+                "int_parsing",
+                "Input should be a valid integer, unable to parse string as an integer",
+                Some(json!(raw)),
+            )
+        })?;
+        if n < min {
+            return Err(ApiError::invalid_query(
+                name,
+                "greater_than_equal",
+                format!("Input should be greater than or equal to {min}"),
+                Some(json!(raw)),
+            ));
+        }
+        if n > max {
+            return Err(ApiError::invalid_query(
+                name,
+                "less_than_equal",
+                format!("Input should be less than or equal to {max}"),
+                Some(json!(raw)),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The 422 of a patch that cannot be applied; nothing was written.
+pub fn patch_error(e: PatchError) -> ApiError {
+    let index = e.index();
+    let field = match e {
+        PatchError::UnknownOp { .. } => "op",
+        _ => "path",
+    };
+    let mut fe = FieldError::default();
+    fe.kind = "value_error".into();
+    fe.loc = vec![json!("body"), json!("patches"), json!(index), json!(field)];
+    fe.msg = e.to_string();
+    ApiError::Validation(vec![fe])
+}

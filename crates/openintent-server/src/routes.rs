@@ -1,0 +1,761 @@
+//! The HTTP routes (PROTOCOL.md §6) and their handlers.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use openintent_types::wire::to_superset_value;
+use openintent_types::{
+    AcquireLeaseRequest, AddIntentToPortfolioRequest, AggregateStatus, AssignAgentRequest, CostSummary,
+    CreateArbitrationRequest, CreateAttachmentRequest, CreateIntentRequest, CreatePortfolioRequest,
+    CreateSubscriptionRequest, Intent, IntentStatus, LogEventRequest, MembershipRole, RecordCostRequest,
+    RecordDecisionRequest, RecordFailureRequest, RenewLeaseRequest, SetRetryPolicyRequest, SetStatusRequest,
+    UpdatePortfolioStatusRequest, UpdateStateRequest, WireModel,
+};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req};
+use crate::state::{AppState, Channel, Notification};
+use crate::store::{EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio};
+
+const INTENT_NOT_FOUND: &str = "Intent not found";
+const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
+
+// ----- body schemas -------------------------------------------------------------------------
+
+impl BodySchema for CreateIntentRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("title", Kind::Str),
+        opt("description", Kind::Str),
+        opt("constraints", Kind::ObjOrList),
+        opt("state", Kind::Obj),
+        opt("created_by", Kind::Str),
+        opt("status", Kind::Str),
+        opt("parent_intent_id", Kind::Str),
+        opt("governance_policy", Kind::Obj),
+        opt("depends_on", Kind::StrList),
+    ];
+}
+
+impl BodySchema for UpdateStateRequest {
+    const FIELDS: &'static [crate::http::Field] = &[opt("patches", Kind::Patches), opt("state", Kind::Obj)];
+}
+
+impl BodySchema for SetStatusRequest {
+    const FIELDS: &'static [crate::http::Field] = &[req("status", Kind::Str), opt("reason", Kind::Str)];
+}
+
+impl BodySchema for LogEventRequest {
+    const FIELDS: &'static [crate::http::Field] =
+        &[req("event_type", Kind::Str), opt("actor", Kind::Str), opt("payload", Kind::Obj)];
+}
+
+impl BodySchema for AssignAgentRequest {
+    const FIELDS: &'static [crate::http::Field] = &[opt("agent_id", Kind::Str), opt("role", Kind::Str)];
+    const EMPTY_OK: bool = true;
+}
+
+impl BodySchema for AcquireLeaseRequest {
+    const FIELDS: &'static [crate::http::Field] = &[req("scope", Kind::Str), opt("duration_seconds", Kind::Int)];
+}
+
+impl BodySchema for RenewLeaseRequest {
+    const FIELDS: &'static [crate::http::Field] = &[opt("duration_seconds", Kind::Int)];
+    const EMPTY_OK: bool = true;
+}
+
+impl BodySchema for CreateArbitrationRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("reason", Kind::Str),
+        opt("requested_by", Kind::Str),
+        opt("context", Kind::Obj),
+        opt("options", Kind::List),
+    ];
+}
+
+impl BodySchema for RecordDecisionRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        opt("decision_type", Kind::Str),
+        opt("decided_by", Kind::Str),
+        req("outcome", Kind::Str),
+        opt("rationale", Kind::Str),
+        opt("evidence", Kind::List),
+    ];
+}
+
+impl BodySchema for CreateAttachmentRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("filename", Kind::Str),
+        req("mime_type", Kind::Str),
+        req("size", Kind::Int),
+        req("storage_url", Kind::Str),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+impl BodySchema for RecordCostRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        opt("agent_id", Kind::Str),
+        req("cost_type", Kind::Str),
+        req("amount", Kind::Num),
+        req("unit", Kind::Str),
+        opt("provider", Kind::Str),
+        opt("cost_metadata", Kind::Obj),
+    ];
+}
+
+impl BodySchema for SetRetryPolicyRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("strategy", Kind::Str),
+        opt("max_retries", Kind::Int),
+        opt("base_delay_ms", Kind::Int),
+        opt("max_delay_ms", Kind::Int),
+        opt("jitter", Kind::Bool),
+        opt("backoff_multiplier", Kind::Num),
+        opt("retryable_errors", Kind::StrList),
+        opt("fallback_agent_id", Kind::Str),
+        opt("failure_threshold", Kind::Int),
+    ];
+}
+
+impl BodySchema for RecordFailureRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("error_type", Kind::Str),
+        req("error_message", Kind::Str),
+        req("attempt_number", Kind::Int),
+        opt("agent_id", Kind::Str),
+        opt("will_retry", Kind::Bool),
+        opt("retry_scheduled_at", Kind::Str),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+impl BodySchema for CreatePortfolioRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("name", Kind::Str),
+        opt("created_by", Kind::Str),
+        opt("description", Kind::Str),
+        opt("governance_policy", Kind::Obj),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+impl BodySchema for UpdatePortfolioStatusRequest {
+    const FIELDS: &'static [crate::http::Field] = &[req("status", Kind::Str)];
+}
+
+impl BodySchema for AddIntentToPortfolioRequest {
+    const FIELDS: &'static [crate::http::Field] =
+        &[req("intent_id", Kind::Str), opt("role", Kind::Str), opt("priority", Kind::Int)];
+}
+
+impl BodySchema for CreateSubscriptionRequest {
+    const FIELDS: &'static [crate::http::Field] = &[
+        opt("intent_id", Kind::Str),
+        opt("portfolio_id", Kind::Str),
+        opt("subscriber_id", Kind::Str),
+        opt("event_types", Kind::StrList),
+        opt("webhook_url", Kind::Str),
+        opt("expires_at", Kind::Str),
+    ];
+    const EMPTY_OK: bool = true;
+}
+
+// ----- router -------------------------------------------------------------------------------
+
+/// The authenticated `/api/v1` routes (without the auth layer).
+pub fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents", post(create_intent).get(list_intents))
+        .route("/api/v1/intents/{id}", get(get_intent))
+        .route("/api/v1/intents/{id}/state", post(update_state))
+        .route("/api/v1/intents/{id}/status", post(set_status))
+        .route("/api/v1/intents/{id}/events", post(log_event).get(list_events))
+        .route("/api/v1/intents/{id}/agents", post(assign_agent).get(list_agents))
+        .route("/api/v1/intents/{id}/agents/{agent_id}", delete(unassign_agent))
+        .route("/api/v1/intents/{id}/leases", post(acquire_lease).get(list_leases))
+        .route("/api/v1/intents/{id}/leases/{lease_id}", patch(renew_lease).delete(release_lease))
+        .route("/api/v1/intents/{id}/arbitrate", post(request_arbitration))
+        .route("/api/v1/intents/{id}/arbitrations", get(list_arbitrations))
+        .route("/api/v1/intents/{id}/decisions", post(record_decision).get(list_decisions))
+        .route("/api/v1/intents/{id}/attachments", post(add_attachment).get(list_attachments))
+        .route("/api/v1/intents/{id}/attachments/{attachment_id}", delete(delete_attachment))
+        .route("/api/v1/intents/{id}/costs", post(record_cost).get(list_costs))
+        .route("/api/v1/intents/{id}/costs/summary", get(cost_summary))
+        .route("/api/v1/intents/{id}/retry-policy", get(get_retry_policy).put(set_retry_policy))
+        .route("/api/v1/intents/{id}/failures", post(record_failure).get(list_failures))
+        .route("/api/v1/intents/{id}/portfolios", get(intent_portfolios))
+        .route("/api/v1/portfolios", post(create_portfolio).get(list_portfolios))
+        .route("/api/v1/portfolios/{id}", get(get_portfolio))
+        .route("/api/v1/portfolios/{id}/status", patch(update_portfolio_status))
+        .route("/api/v1/portfolios/{id}/intents", post(add_intent_to_portfolio).get(portfolio_intents))
+        .route("/api/v1/portfolios/{id}/intents/{intent_id}", delete(remove_intent_from_portfolio))
+        .route("/api/v1/subscriptions", post(create_subscription).get(list_subscriptions))
+        .route("/api/v1/subscriptions/{id}", delete(delete_subscription))
+}
+
+/// The keyless routes: discovery, server configuration, health.
+pub fn public_routes() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openintent.json", get(discovery))
+        .route("/.well-known/openintent-compat.json", get(compat))
+        .route("/api/v1/server/config", get(server_config))
+        .route("/health", get(health))
+}
+
+// ----- response helpers ---------------------------------------------------------------------
+
+fn wire<T: Serialize + WireModel>(model: &T) -> Value {
+    to_superset_value(model)
+}
+
+fn list<T: Serialize + WireModel>(items: &[T]) -> Json<Value> {
+    Json(Value::Array(items.iter().map(wire).collect()))
+}
+
+/// An intent with its `ETag: "N"`.
+fn intent_response(intent: &Intent) -> Response {
+    let mut resp = Json(wire(intent)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", intent.version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Value::Object(b), Value::Object(e)) = (&mut base, extra) {
+        for (k, v) in e {
+            b.insert(k, v);
+        }
+    }
+    base
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|v| !v.trim().is_empty())
+}
+
+// ----- keyless ------------------------------------------------------------------------------
+
+const RFC_URLS: &[&str] =
+    &["/rfc/0001", "/rfc/0002", "/rfc/0003", "/rfc/0004", "/rfc/0005", "/rfc/0006", "/rfc/0009", "/rfc/0010"];
+
+async fn discovery() -> Json<Value> {
+    Json(json!({
+        "protocol": "OpenIntent Coordination Protocol",
+        "version": "0.1",
+        "rfcUrls": RFC_URLS,
+        "capabilities": [
+            "intents", "events", "agents", "state-patches", "optimistic-concurrency", "portfolios",
+            "attachments", "subscriptions", "cost-tracking", "retry-policies", "leasing",
+        ],
+        // Served by the OpenAPI module.
+        "openApiUrl": "/openapi.json",
+        "implementation": "openintent-rs",
+        "implementationVersion": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn compat() -> Json<Value> {
+    Json(json!({
+        "implementation": "openintent-rs",
+        "version": env!("CARGO_PKG_VERSION"),
+        "rfcCompliance": {
+            "RFC-0001": "full", "RFC-0002": "partial", "RFC-0003": "full", "RFC-0004": "partial",
+            "RFC-0005": "partial", "RFC-0006": "partial", "RFC-0009": "full", "RFC-0010": "partial",
+        },
+        "features": {
+            "intents": true, "events": true, "agents": true, "statePatches": true,
+            "optimisticConcurrency": true, "leasing": true, "leaseGuardedState": true,
+            "governance": false, "governanceEnforcement": false, "portfolios": true,
+            "attachments": true, "subscriptions": true, "costTracking": true, "retryPolicies": true,
+            "accessControl": false, "intentListing": true, "arbitrationRecords": true,
+        },
+    }))
+}
+
+async fn server_config() -> Json<Value> {
+    Json(json!({"protocol_version": "0.1", "suspension": {"default_retry_policy": null}}))
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.store().backend().get_intent("").await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response(),
+    }
+}
+
+// ----- intents ------------------------------------------------------------------------------
+
+fn known_status(status: &IntentStatus) -> ApiResult<()> {
+    if let IntentStatus::Unknown(s) = status {
+        let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
+        return Err(ApiError::invalid_field(
+            "status",
+            "enum",
+            format!("Input should be one of {}", names.join(", ")),
+            Some(json!(s)),
+        ));
+    }
+    Ok(())
+}
+
+async fn create_intent(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateIntentRequest>,
+) -> ApiResult<Response> {
+    let status = body.status.clone().unwrap_or_default();
+    known_status(&status)?;
+    let new = NewIntent {
+        title: body.title,
+        description: body.description.unwrap_or_default(),
+        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        parent_id: non_empty(body.parent_intent_id),
+        depends_on: body.depends_on.unwrap_or_default(),
+        constraints: body.constraints.unwrap_or_default(),
+        state: body.state.unwrap_or_default(),
+        status,
+        governance_policy: body.governance_policy,
+    };
+    let (intent, _event) = state.store().backend().create_intent(new).await?;
+    Ok(intent_response(&intent))
+}
+
+async fn get_intent(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+    let intent = state.store().backend().get_intent(&id).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
+    Ok(intent_response(&intent))
+}
+
+async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    let filter = IntentFilter {
+        status: q.get("status").map(str::to_owned),
+        created_by: q.get("created_by").map(str::to_owned),
+        parent_id: q.get("parent_id").or_else(|| q.get("parent_intent_id")).map(str::to_owned),
+        limit: q.int("limit", 50, 1, 1000)?,
+        offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
+    };
+    let (intents, total) = state.store().backend().list_intents(&filter).await?;
+    let items: Vec<Value> = intents.iter().map(wire).collect();
+    Ok(Json(json!({"intents": items, "total": total, "limit": filter.limit, "offset": filter.offset})))
+}
+
+async fn update_state(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<UpdateStateRequest>,
+) -> ApiResult<Response> {
+    let version = if_match(&headers)?;
+    let patches = body.effective_patches();
+    let (intent, event) = state.store().backend().update_state(&id, version, &principal.0, &patches).await?;
+    state.publish(Notification::new(Channel::Intent(id), "state_patched", wire(&intent), event.id));
+    Ok(intent_response(&intent))
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SetStatusRequest>,
+) -> ApiResult<Response> {
+    known_status(&body.status)?;
+    let version = if_match(&headers)?;
+    let (intent, event) =
+        state.store().backend().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
+    state.publish(Notification::new(Channel::Intent(id), "status_changed", wire(&intent), event.id));
+    Ok(intent_response(&intent))
+}
+
+// ----- events -------------------------------------------------------------------------------
+
+async fn log_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<LogEventRequest>,
+) -> ApiResult<Json<Value>> {
+    let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
+    let event = state.store().backend().log_event(&id, body.event_type, &actor, body.payload).await?;
+    let data = wire(&event);
+    state.publish(Notification::new(Channel::Intent(id), event.event_type.as_str(), data.clone(), event.id.clone()));
+    Ok(Json(data))
+}
+
+async fn list_events(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let since = match q.get("since") {
+        Some(s) => Some(
+            openintent_types::time::parse_timestamp(s)
+                .map_err(|e| ApiError::invalid_query("since", "datetime_parsing", e.to_string(), Some(json!(s))))?,
+        ),
+        None => None,
+    };
+    let filter = EventFilter {
+        event_type: q.get("event_type").map(str::to_owned),
+        since,
+        limit: q.int("limit", 100, 1, 1000)?,
+        offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
+    };
+    let events = state.store().backend().list_events(&id, &filter).await?;
+    Ok(list(&events))
+}
+
+// ----- agents -------------------------------------------------------------------------------
+
+async fn assign_agent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AssignAgentRequest>,
+) -> ApiResult<Json<Value>> {
+    let agent_id = non_empty(body.agent_id).unwrap_or_else(|| principal.0.clone());
+    let role = non_empty(body.role).unwrap_or_else(|| "worker".to_owned());
+    let (assignment, event) = state.store().backend().assign_agent(&id, &agent_id, &role, &principal.0).await?;
+    let data = wire(&assignment);
+    state.publish(Notification::new(Channel::Agent(agent_id), "agent_assigned", data.clone(), event.id));
+    Ok(Json(data))
+}
+
+async fn list_agents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_agents(&id).await?))
+}
+
+async fn unassign_agent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, agent_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.store().backend().unassign_agent(&id, &agent_id, &principal.0).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- leases -------------------------------------------------------------------------------
+
+async fn acquire_lease(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AcquireLeaseRequest>,
+) -> ApiResult<Json<Value>> {
+    let (lease, _event) =
+        state.store().backend().acquire_lease(&id, &body.scope, body.duration_seconds, &principal.0).await?;
+    Ok(Json(wire(&lease)))
+}
+
+async fn list_leases(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let mut leases = state.store().backend().list_leases(&id).await?;
+    if let Some(s) = q.get("status") {
+        leases.retain(|l| l.status.as_ref().is_some_and(|st| st.as_str() == s));
+    }
+    Ok(list(&leases))
+}
+
+async fn renew_lease(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, lease_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<RenewLeaseRequest>,
+) -> ApiResult<Json<Value>> {
+    let (lease, _event) =
+        state.store().backend().renew_lease(&id, &lease_id, body.duration_seconds, &principal.0).await?;
+    Ok(Json(wire(&lease)))
+}
+
+async fn release_lease(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, lease_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    state.store().backend().release_lease(&id, &lease_id, &principal.0).await?;
+    Ok(Json(json!({"message": "Lease released", "lease_id": lease_id})))
+}
+
+// ----- arbitration and decisions ------------------------------------------------------------
+
+async fn request_arbitration(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateArbitrationRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewArbitration {
+        requested_by: non_empty(body.requested_by).unwrap_or_else(|| principal.0.clone()),
+        reason: body.reason,
+        context: body.context.unwrap_or_default(),
+        options: serde_json::to_value(body.options.unwrap_or_default()).unwrap_or(Value::Array(Vec::new())),
+    };
+    let arbitration = state.store().backend().request_arbitration(&id, new).await?;
+    Ok(Json(merge(wire(&arbitration), json!({"message": "Arbitration requested", "status": "pending"}))))
+}
+
+async fn list_arbitrations(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_arbitrations(&id).await?))
+}
+
+async fn record_decision(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordDecisionRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewDecision {
+        decision_type: non_empty(body.decision_type).unwrap_or_else(|| "decision".to_owned()),
+        decided_by: non_empty(body.decided_by).unwrap_or_else(|| principal.0.clone()),
+        outcome: body.outcome,
+        rationale: body.rationale.unwrap_or_default(),
+        evidence: body.evidence,
+    };
+    let decision = state.store().backend().record_decision(&id, new).await?;
+    let ack = json!({"message": "Decision recorded", "decision_id": decision.id, "outcome": decision.outcome});
+    Ok(Json(merge(wire(&decision), ack)))
+}
+
+async fn list_decisions(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_decisions(&id).await?))
+}
+
+// ----- attachments --------------------------------------------------------------------------
+
+async fn add_attachment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateAttachmentRequest>,
+) -> ApiResult<Json<Value>> {
+    let attachment = state.store().backend().add_attachment(&id, &body, &principal.0).await?;
+    Ok(Json(wire(&attachment)))
+}
+
+async fn list_attachments(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_attachments(&id).await?))
+}
+
+async fn delete_attachment(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if state.store().backend().delete_attachment(&id, &attachment_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("Attachment not found"))
+    }
+}
+
+// ----- costs --------------------------------------------------------------------------------
+
+async fn record_cost(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordCostRequest>,
+) -> ApiResult<Json<Value>> {
+    let agent = non_empty(body.agent_id.clone()).unwrap_or_else(|| principal.0.clone());
+    let cost = state.store().backend().record_cost(&id, &body, &agent).await?;
+    Ok(Json(wire(&cost)))
+}
+
+async fn list_costs(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_costs(&id).await?))
+}
+
+async fn cost_summary(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let backend = state.store().backend();
+    if backend.get_intent(&id).await?.is_none() {
+        return Err(ApiError::not_found(INTENT_NOT_FOUND));
+    }
+    let costs = backend.list_costs(&id).await?;
+    let summary = CostSummary::from_records(&costs);
+    Ok(Json(merge(serde_json::to_value(&summary).unwrap_or_default(), json!({"intent_id": id}))))
+}
+
+// ----- retry policies and failures ----------------------------------------------------------
+
+async fn set_retry_policy(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SetRetryPolicyRequest>,
+) -> ApiResult<Json<Value>> {
+    let policy = state.store().backend().set_retry_policy(&id, &body).await?;
+    Ok(Json(wire(&policy)))
+}
+
+async fn get_retry_policy(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    match state.store().backend().get_retry_policy(&id).await? {
+        Some(p) => Ok(Json(wire(&p))),
+        None => Err(ApiError::not_found("No retry policy set")),
+    }
+}
+
+async fn record_failure(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordFailureRequest>,
+) -> ApiResult<Json<Value>> {
+    let agent = non_empty(body.agent_id.clone()).or_else(|| Some(principal.0.clone()));
+    let failure = state.store().backend().record_failure(&id, &body, agent).await?;
+    Ok(Json(wire(&failure)))
+}
+
+async fn list_failures(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_failures(&id).await?))
+}
+
+// ----- portfolios ---------------------------------------------------------------------------
+
+async fn create_portfolio(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreatePortfolioRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewPortfolio {
+        name: body.name,
+        description: body.description.unwrap_or_default(),
+        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        governance_policy: body.governance_policy.unwrap_or_default(),
+        metadata: body.metadata,
+    };
+    let portfolio = state.store().backend().create_portfolio(new).await?;
+    Ok(Json(wire(&portfolio)))
+}
+
+async fn list_portfolios(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().list_portfolios(q.get("created_by")).await?))
+}
+
+async fn get_portfolio(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let backend = state.store().backend();
+    let mut portfolio = backend.get_portfolio(&id).await?.ok_or_else(|| ApiError::not_found(PORTFOLIO_NOT_FOUND))?;
+    let intents = backend.portfolio_intents(&id).await?;
+    portfolio.aggregate_status = Some(AggregateStatus::from_intents(&intents));
+    portfolio.intents = Some(intents);
+    let mut value = wire(&portfolio);
+    if let Some(Value::Array(items)) = value.get_mut("intents")
+        && let Some(list) = portfolio.intents.as_ref()
+    {
+        *items = list.iter().map(wire).collect();
+    }
+    Ok(Json(value))
+}
+
+async fn update_portfolio_status(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdatePortfolioStatusRequest>,
+) -> ApiResult<Json<Value>> {
+    let portfolio = state.store().backend().update_portfolio_status(&id, &body.status).await?;
+    Ok(Json(wire(&portfolio)))
+}
+
+async fn add_intent_to_portfolio(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
+) -> ApiResult<Json<Value>> {
+    let role = body.role.clone().unwrap_or(MembershipRole::Member);
+    let membership =
+        state.store().backend().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
+    let data = json!({"portfolio_id": id, "intent_id": body.intent_id});
+    state.publish(Notification::new(Channel::Portfolio(id), "intent_added", data, membership.id.clone()));
+    let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
+    Ok(Json(merge(wire(&membership), ack)))
+}
+
+async fn portfolio_intents(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().portfolio_intents(&id).await?))
+}
+
+async fn remove_intent_from_portfolio(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path((id, intent_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    if !state.store().backend().remove_membership(&id, &intent_id).await? {
+        return Err(ApiError::not_found("Membership not found"));
+    }
+    let data = json!({"portfolio_id": id, "intent_id": intent_id});
+    state.publish(Notification::new(Channel::Portfolio(id), "intent_removed", data, intent_id));
+    Ok(Json(json!({"message": "Intent removed from portfolio"})))
+}
+
+async fn intent_portfolios(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().backend().intent_portfolios(&id).await?))
+}
+
+// ----- subscriptions ------------------------------------------------------------------------
+
+async fn create_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateSubscriptionRequest>,
+) -> ApiResult<Json<Value>> {
+    let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
+    let sub = state.store().backend().create_subscription(&body, &subscriber).await?;
+    Ok(Json(wire(&sub)))
+}
+
+async fn list_subscriptions(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    let subs = state
+        .store()
+        .backend()
+        .list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), q.get("subscriber_id"))
+        .await?;
+    let items: Vec<Value> = subs.iter().map(wire).collect();
+    Ok(Json(json!({"subscriptions": items})))
+}
+
+async fn delete_subscription(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if state.store().backend().delete_subscription(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("Subscription not found"))
+    }
+}

@@ -1,0 +1,124 @@
+//! Shared application state and the in-process notification hook.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::config::{ApiKey, ServerConfig};
+use crate::store::{Store, StoreError};
+
+/// How many notifications a slow subscriber may fall behind before it loses some.
+pub const NOTIFICATION_BUFFER: usize = 1024;
+
+/// The stream a notification belongs to (the `/api/v1/subscribe/{kind}/{id}` routes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Channel {
+    /// Changes of one intent: `state_patched`, `status_changed` (data = the intent) and events
+    /// logged through `POST .../events` (data = the event).
+    Intent(String),
+    /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
+    Portfolio(String),
+    /// Assignments of one agent: `agent_assigned` (data = the assignment).
+    Agent(String),
+}
+
+impl Channel {
+    /// A string key such as `intent:<id>`.
+    pub fn key(&self) -> String {
+        match self {
+            Channel::Intent(id) => format!("intent:{id}"),
+            Channel::Portfolio(id) => format!("portfolio:{id}"),
+            Channel::Agent(id) => format!("agent:{id}"),
+        }
+    }
+}
+
+/// One notification, published after the change it describes was committed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Notification {
+    /// The stream it belongs to.
+    pub channel: Channel,
+    /// The SSE event name (`state_patched`, `agent_assigned`, the logged event type, ...).
+    pub event: String,
+    /// The JSON data (superset wire form).
+    pub data: Value,
+    /// An id usable as the SSE `id:` (the log event's id, or the membership id).
+    pub id: String,
+}
+
+impl Notification {
+    /// A notification.
+    pub fn new(channel: Channel, event: impl Into<String>, data: Value, id: impl Into<String>) -> Self {
+        Notification { channel, event: event.into(), data, id: id.into() }
+    }
+}
+
+/// State shared by every handler: storage, accepted keys, limits and the notification sender.
+///
+/// Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    api_keys: Vec<ApiKey>,
+    body_limit: usize,
+    notifier: broadcast::Sender<Notification>,
+}
+
+impl AppState {
+    /// State over an opened store.
+    pub fn new(store: Store, config: &ServerConfig) -> Self {
+        let (notifier, _) = broadcast::channel(NOTIFICATION_BUFFER);
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                api_keys: config.api_keys().to_vec(),
+                body_limit: config.body_limit(),
+                notifier,
+            }),
+        }
+    }
+
+    /// Opens the configured database (applying migrations) and builds the state.
+    pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
+        let store = Store::open(config.database()).await?;
+        Ok(AppState::new(store, config))
+    }
+
+    /// The storage.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The accepted keys.
+    pub fn api_keys(&self) -> &[ApiKey] {
+        &self.inner.api_keys
+    }
+
+    /// The largest accepted request body, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
+    }
+
+    /// A receiver of every notification published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Notification> {
+        self.inner.notifier.subscribe()
+    }
+
+    /// The sender notifications are published on.
+    pub fn notifier(&self) -> &broadcast::Sender<Notification> {
+        &self.inner.notifier
+    }
+
+    /// Publishes a notification (dropped when nobody listens).
+    pub fn publish(&self, notification: Notification) {
+        let _ = self.inner.notifier.send(notification);
+    }
+}

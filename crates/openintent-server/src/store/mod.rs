@@ -1,0 +1,203 @@
+//! Storage seam.
+//!
+//! [`Store`] is the one type handlers talk to. It dispatches to a backend; each backend keeps all
+//! of its SQL in one module (`sqlite.rs` today) and implements every operation as one
+//! transaction that also appends the operation's event, so a second backend (PostgreSQL) can be
+//! added beside it and run the same tests. Rules shared by every backend (patch application, the
+//! lifecycle table, lease coverage) live in this module and in `openintent-types`.
+
+mod sqlite;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use openintent_types::patch::parse_pointer;
+use openintent_types::{IntentEvent, IntentStatus, JsonObject, Lease, StatePatch};
+use serde_json::Value;
+
+use crate::config::DatabaseLocation;
+use crate::error::ApiError;
+
+pub(crate) use sqlite::SqliteStore;
+
+/// The server's storage.
+///
+/// Cheap to clone (backends share their connection pool).
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(std::sync::Arc<SqliteStore>),
+}
+
+/// Why storage could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened or queried.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The embedded migrations failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+impl Store {
+    /// Opens (creating when missing) the database and applies the embedded migrations.
+    pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        let sqlite = SqliteStore::open(location).await?;
+        Ok(Store { backend: Backend::Sqlite(std::sync::Arc::new(sqlite)) })
+    }
+
+    /// Closes the connections (waits for running queries).
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(s) => s.close().await,
+        }
+    }
+
+    pub(crate) fn backend(&self) -> &SqliteStore {
+        match &self.backend {
+            Backend::Sqlite(s) => s,
+        }
+    }
+}
+
+/// The current time at the precision stored (microseconds).
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Fields of a new intent, after defaults were applied.
+#[derive(Debug, Clone)]
+pub(crate) struct NewIntent {
+    pub title: String,
+    pub description: String,
+    pub created_by: String,
+    pub parent_id: Option<String>,
+    pub depends_on: Vec<String>,
+    pub constraints: JsonObject,
+    pub state: JsonObject,
+    pub status: IntentStatus,
+    pub governance_policy: Option<JsonObject>,
+}
+
+/// Filter and page of `GET /api/v1/intents`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IntentFilter {
+    pub status: Option<String>,
+    pub created_by: Option<String>,
+    pub parent_id: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Filter and page of `GET .../events`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EventFilter {
+    pub event_type: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A new arbitration request.
+#[derive(Debug, Clone)]
+pub(crate) struct NewArbitration {
+    pub requested_by: String,
+    pub reason: String,
+    pub context: JsonObject,
+    pub options: Value,
+}
+
+/// A new decision.
+#[derive(Debug, Clone)]
+pub(crate) struct NewDecision {
+    pub decision_type: String,
+    pub decided_by: String,
+    pub outcome: String,
+    pub rationale: String,
+    pub evidence: Option<Vec<Value>>,
+}
+
+/// A new portfolio.
+#[derive(Debug, Clone)]
+pub(crate) struct NewPortfolio {
+    pub name: String,
+    pub description: String,
+    pub created_by: String,
+    pub governance_policy: JsonObject,
+    pub metadata: Option<JsonObject>,
+}
+
+/// The outcome of a state write, with its event.
+pub(crate) type Written<T> = (T, IntentEvent);
+
+/// Whether a state path and a lease scope overlap: the path lies under the scope (the scope
+/// covers it) or the path is an ancestor of the scope (writing it would overwrite the leased
+/// subtree; the empty path is the whole document).
+pub(crate) fn path_overlaps_scope(scope: &str, path: &str) -> bool {
+    if openintent_types::scope_covers_path(scope, path) {
+        return true;
+    }
+    let scope_parts: Vec<&str> = scope.split(['.', '/']).filter(|s| !s.is_empty()).collect();
+    let Ok(tokens) = parse_pointer(path) else { return false };
+    !scope_parts.is_empty() && tokens.len() < scope_parts.len() && tokens.iter().zip(&scope_parts).all(|(a, b)| a == b)
+}
+
+/// The lease of another principal that guards one of `patches`, if any.
+pub(crate) fn guarding_lease<'a>(
+    leases: &'a [Lease],
+    patches: &[StatePatch],
+    principal: &str,
+) -> Option<(&'a Lease, String)> {
+    for p in patches {
+        for l in leases {
+            if l.agent_id != principal && path_overlaps_scope(&l.scope, &p.path) {
+                return Some((l, p.path.clone()));
+            }
+        }
+    }
+    None
+}
+
+/// Adds the derived `status` to a lease read from storage.
+pub(crate) fn with_status(mut lease: Lease, now: DateTime<Utc>) -> Lease {
+    lease.status = None;
+    lease.status = Some(lease.status_at(now));
+    lease
+}
+
+/// A 409 naming the lease that holds a scope.
+pub(crate) fn lease_conflict(existing: Option<Lease>) -> ApiError {
+    match existing {
+        Some(l) => {
+            let value = openintent_types::wire::to_superset_value(&with_status(l, now()));
+            ApiError::conflict_with("Lease already held for this scope", "existing_lease", value)
+        }
+        None => ApiError::conflict("Lease already held for this scope"),
+    }
+}
+
+// Re-exported for the backends.
+pub(crate) use openintent_types::lifecycle::check_transition;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_both_ways() {
+        assert!(path_overlaps_scope("hotel_search", "/hotel_search/results"));
+        assert!(path_overlaps_scope("hotel_search", "/hotel_search"));
+        assert!(path_overlaps_scope("trip.hotel", "/trip"));
+        assert!(path_overlaps_scope("trip.hotel", ""));
+        assert!(!path_overlaps_scope("trip.hotel", "/trip/flight"));
+        assert!(!path_overlaps_scope("hotel_search", "/hotel_searches"));
+    }
+}

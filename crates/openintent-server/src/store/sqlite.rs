@@ -1,0 +1,1392 @@
+//! The SQLite backend: every SQL statement of the server lives here.
+//!
+//! Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front, so a
+//! transaction never fails to upgrade from reader to writer) behind an in-process mutex (so
+//! writers of one process queue instead of spinning on SQLite's busy handler). Version-checked
+//! writes are conditional `UPDATE ... WHERE id = ? AND version = ?` statements checked by rows
+//! affected; lease acquisition is a conditional upsert on the one-row-per-scope `lease_slots`
+//! table. Each operation appends its event in the same transaction.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use openintent_types::time::{format_wire, parse_timestamp};
+use openintent_types::{
+    AgentAssignment, Arbitration, ArbitrationStatus, Attachment, CostRecord, CreateAttachmentRequest,
+    CreateSubscriptionRequest, Decision, EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject,
+    Lease, MembershipRole, Portfolio, PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest,
+    RetryPolicy, RetryStrategy, SetRetryPolicyRequest, StatePatch, Subscription,
+};
+use serde_json::{Map, Value, json};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::{
+    EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, Written,
+    check_transition, guarding_lease, lease_conflict, new_id, now, with_status,
+};
+use crate::config::DatabaseLocation;
+use crate::error::{ApiError, ApiResult};
+
+const INTENT_NOT_FOUND: &str = "Intent not found";
+const LEASE_NOT_FOUND: &str = "Lease not found or not owned by you";
+const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
+
+const INTENT_COLS: &str = "id, title, description, created_by, parent_id, depends_on, constraints_doc, state, status, \
+                           confidence, version, governance_policy, created_at, updated_at";
+const LEASE_COLS: &str = "id, intent_id, agent_id, scope, acquired_at, expires_at, released_at";
+const PORTFOLIO_COLS: &str =
+    "id, name, description, created_by, status, governance_policy, metadata, created_at, updated_at";
+
+/// The SQLite backend.
+#[derive(Debug)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+    write_lock: Mutex<()>,
+}
+
+type Tx = Transaction<'static, Sqlite>;
+
+fn ts(dt: &DateTime<Utc>) -> String {
+    format_wire(dt)
+}
+
+fn parse_ts(s: &str) -> ApiResult<DateTime<Utc>> {
+    parse_timestamp(s).map_err(|e| ApiError::Internal(format!("stored timestamp unreadable: {e}")))
+}
+
+fn opt_ts(s: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+fn obj(s: &str) -> ApiResult<JsonObject> {
+    Ok(serde_json::from_str(s)?)
+}
+
+fn opt_obj(s: Option<String>) -> ApiResult<Option<JsonObject>> {
+    s.as_deref().map(obj).transpose()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        let (options, pool_options) = match location {
+            DatabaseLocation::Memory => (
+                SqliteConnectOptions::from_str("sqlite::memory:")?,
+                // One connection that never closes: the in-memory database lives as long as it.
+                SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
+            ),
+            DatabaseLocation::SqliteFile(path) => (
+                SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal),
+                SqlitePoolOptions::new().max_connections(4),
+            ),
+        };
+        let options = options.foreign_keys(true).busy_timeout(Duration::from_secs(10));
+        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(SqliteStore { pool, write_lock: Mutex::new(()) })
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a write transaction (the guard serializes writers of this process).
+    async fn begin(&self) -> ApiResult<(MutexGuard<'_, ()>, Tx)> {
+        let guard = self.write_lock.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((guard, tx))
+    }
+
+    // ----- intents -------------------------------------------------------------------------
+
+    pub(crate) async fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>> {
+        let (_guard, mut tx) = self.begin().await?;
+        for dep in &new.depends_on {
+            if !intent_exists(&mut tx, dep).await? {
+                return Err(ApiError::BadRequest(format!("Dependency not found: {dep}")));
+            }
+        }
+        let t = now();
+        let mut intent = Intent::new(new_id(), new.title);
+        intent.description = new.description;
+        intent.created_by = new.created_by;
+        intent.parent_id = new.parent_id;
+        intent.depends_on = new.depends_on;
+        intent.constraints = new.constraints;
+        intent.state = new.state;
+        intent.status = new.status;
+        intent.governance_policy = new.governance_policy;
+        intent.created_at = t;
+        intent.updated_at = t;
+        sqlx::query(
+            "INSERT INTO intents (id, title, description, created_by, parent_id, depends_on, constraints_doc, state, \
+             status, confidence, version, governance_policy, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)",
+        )
+        .bind(&intent.id)
+        .bind(&intent.title)
+        .bind(&intent.description)
+        .bind(&intent.created_by)
+        .bind(&intent.parent_id)
+        .bind(to_json(&intent.depends_on))
+        .bind(to_json(&intent.constraints))
+        .bind(to_json(&intent.state))
+        .bind(intent.status.as_str())
+        .bind(intent.governance_policy.as_ref().map(to_json))
+        .bind(ts(&t))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        let mut payload = Map::new();
+        payload.insert("title".into(), json!(intent.title));
+        if let Some(g) = &intent.governance_policy {
+            payload.insert("governance_policy".into(), Value::Object(g.clone()));
+        }
+        let actor = intent.created_by.clone();
+        let event = append_event(&mut tx, &intent.id, EventType::IntentCreated, &actor, payload).await?;
+        tx.commit().await?;
+        Ok((intent, event))
+    }
+
+    pub(crate) async fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>> {
+        let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)> {
+        let mut clauses = Vec::new();
+        let mut binds: Vec<&str> = Vec::new();
+        if let Some(s) = &f.status {
+            clauses.push("status = ?");
+            binds.push(s);
+        }
+        if let Some(c) = &f.created_by {
+            clauses.push("created_by = ?");
+            binds.push(c);
+        }
+        if let Some(p) = &f.parent_id {
+            clauses.push("parent_id = ?");
+            binds.push(p);
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(*b);
+        }
+        let total = count.fetch_one(&self.pool).await?;
+        let sql =
+            format!("SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?");
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.pool).await?;
+        let intents = rows.iter().map(intent_from_row).collect::<ApiResult<Vec<_>>>()?;
+        Ok((intents, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Applies patches as one compare-and-set write; refuses paths leased by another principal.
+    pub(crate) async fn update_state(
+        &self,
+        id: &str,
+        expected_version: i64,
+        principal: &str,
+        patches: &[StatePatch],
+    ) -> ApiResult<Written<Intent>> {
+        let (_guard, mut tx) = self.begin().await?;
+        let mut intent = load_intent(&mut tx, id).await?;
+        check_version(&intent, expected_version)?;
+        let t = now();
+        let leases = active_leases(&mut tx, id, &t).await?;
+        if let Some((lease, path)) = guarding_lease(&leases, patches, principal) {
+            let detail = format!(
+                "Path {path:?} is under scope {:?}, leased by {} (lease {}) until {}",
+                lease.scope,
+                lease.agent_id,
+                lease.id,
+                format_wire(&lease.expires_at)
+            );
+            let value = openintent_types::wire::to_superset_value(&with_status(lease.clone(), t));
+            return Err(ApiError::conflict_with(detail, "existing_lease", value));
+        }
+        let new_state =
+            openintent_types::patch::apply_patches(&intent.state, patches).map_err(crate::http::patch_error)?;
+        let new_version = expected_version + 1;
+        let done = sqlx::query(
+            "UPDATE intents SET state = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+        )
+        .bind(to_json(&new_state))
+        .bind(ts(&t))
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(version_conflict(current_version(&mut tx, id).await?));
+        }
+        let payload = json!({"patches": patches, "version": new_version});
+        let event = append_event(&mut tx, id, EventType::StatePatched, principal, as_obj(payload)).await?;
+        tx.commit().await?;
+        intent.state = new_state;
+        intent.version = new_version;
+        intent.updated_at = t;
+        Ok((intent, event))
+    }
+
+    /// Changes the status as one compare-and-set write, enforcing the lifecycle.
+    pub(crate) async fn set_status(
+        &self,
+        id: &str,
+        expected_version: i64,
+        principal: &str,
+        status: &IntentStatus,
+        reason: Option<&str>,
+    ) -> ApiResult<Written<Intent>> {
+        let (_guard, mut tx) = self.begin().await?;
+        let mut intent = load_intent(&mut tx, id).await?;
+        check_version(&intent, expected_version)?;
+        if let Err(e) = check_transition(&intent.status, status) {
+            let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
+            let mut extra = Map::new();
+            extra.insert("allowed".into(), json!(allowed));
+            extra.insert("current_status".into(), json!(intent.status.as_str()));
+            return Err(ApiError::Conflict { detail: e.to_string(), extra });
+        }
+        let t = now();
+        let new_version = expected_version + 1;
+        let done = sqlx::query(
+            "UPDATE intents SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+        )
+        .bind(status.as_str())
+        .bind(ts(&t))
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(version_conflict(current_version(&mut tx, id).await?));
+        }
+        let mut payload = Map::new();
+        payload.insert("status".into(), json!(status.as_str()));
+        payload.insert("version".into(), json!(new_version));
+        payload.insert("previous_status".into(), json!(intent.status.as_str()));
+        if let Some(r) = reason.filter(|r| !r.is_empty()) {
+            payload.insert("reason".into(), json!(r));
+        }
+        let event = append_event(&mut tx, id, EventType::StatusChanged, principal, payload).await?;
+        tx.commit().await?;
+        intent.status = status.clone();
+        intent.version = new_version;
+        intent.updated_at = t;
+        Ok((intent, event))
+    }
+
+    // ----- events --------------------------------------------------------------------------
+
+    pub(crate) async fn log_event(
+        &self,
+        intent_id: &str,
+        event_type: EventType,
+        actor: &str,
+        payload: JsonObject,
+    ) -> ApiResult<IntentEvent> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>> {
+        let mut sql = String::from(
+            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE intent_id = ?",
+        );
+        if f.event_type.is_some() {
+            sql.push_str(" AND event_type = ?");
+        }
+        if f.since.is_some() {
+            sql.push_str(" AND created_at > ?");
+        }
+        sql.push_str(" ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?");
+        let mut q = sqlx::query(&sql).bind(intent_id);
+        if let Some(t) = &f.event_type {
+            q = q.bind(t);
+        }
+        if let Some(s) = &f.since {
+            q = q.bind(ts(s));
+        }
+        let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.pool).await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    // ----- agents --------------------------------------------------------------------------
+
+    pub(crate) async fn assign_agent(
+        &self,
+        intent_id: &str,
+        agent_id: &str,
+        role: &str,
+        actor: &str,
+    ) -> ApiResult<Written<AgentAssignment>> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let mut a = AgentAssignment::default();
+        a.id = new_id();
+        a.intent_id = intent_id.to_owned();
+        a.agent_id = agent_id.to_owned();
+        a.role = role.to_owned();
+        a.assigned_at = t;
+        sqlx::query(
+            "INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(intent_id)
+        .bind(agent_id)
+        .bind(role)
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
+        let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
+        tx.commit().await?;
+        Ok((a, event))
+    }
+
+    pub(crate) async fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, agent_id, role, assigned_at FROM agent_assignments WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut a = AgentAssignment::default();
+                a.id = r.try_get("id")?;
+                a.intent_id = r.try_get("intent_id")?;
+                a.agent_id = r.try_get("agent_id")?;
+                a.role = r.try_get("role")?;
+                a.assigned_at = parse_ts(&r.try_get::<String, _>("assigned_at")?)?;
+                Ok(a)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = ? AND agent_id = ?")
+            .bind(intent_id)
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(ApiError::not_found("Agent not assigned to this intent"));
+        }
+        let payload = as_obj(json!({"agent_id": agent_id}));
+        let event = append_event(&mut tx, intent_id, EventType::AgentUnassigned, actor, payload).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    // ----- leases --------------------------------------------------------------------------
+
+    pub(crate) async fn acquire_lease(
+        &self,
+        intent_id: &str,
+        scope: &str,
+        duration_seconds: i64,
+        principal: &str,
+    ) -> ApiResult<Written<Lease>> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let expires = t + chrono::Duration::seconds(duration_seconds);
+        let lease_id = new_id();
+        // Take the slot only when it is free or its lease has expired.
+        let taken = sqlx::query(
+            "INSERT INTO lease_slots (intent_id, scope, lease_id, holder, expires_at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (intent_id, scope) DO UPDATE SET lease_id = excluded.lease_id, holder = excluded.holder, \
+             expires_at = excluded.expires_at \
+             WHERE lease_slots.lease_id IS NULL OR lease_slots.expires_at <= ?",
+        )
+        .bind(intent_id)
+        .bind(scope)
+        .bind(&lease_id)
+        .bind(principal)
+        .bind(ts(&expires))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() == 0 {
+            let existing = slot_lease(&mut tx, intent_id, scope).await?;
+            return Err(lease_conflict(existing));
+        }
+        sqlx::query(
+            "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&lease_id)
+        .bind(intent_id)
+        .bind(principal)
+        .bind(scope)
+        .bind(ts(&t))
+        .bind(ts(&expires))
+        .execute(&mut *tx)
+        .await?;
+        let payload = as_obj(json!({"scope": scope, "lease_id": lease_id, "duration_seconds": duration_seconds}));
+        let event = append_event(&mut tx, intent_id, EventType::LeaseAcquired, principal, payload).await?;
+        tx.commit().await?;
+        let mut lease = Lease::new(lease_id, intent_id, principal, scope, duration_seconds);
+        lease.acquired_at = t;
+        lease.expires_at = expires;
+        Ok((with_status(lease, t), event))
+    }
+
+    pub(crate) async fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>> {
+        let rows = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = ? ORDER BY seq"))
+            .bind(intent_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let t = now();
+        rows.iter().map(|r| lease_from_row(r).map(|l| with_status(l, t))).collect()
+    }
+
+    pub(crate) async fn renew_lease(
+        &self,
+        intent_id: &str,
+        lease_id: &str,
+        duration_seconds: i64,
+        principal: &str,
+    ) -> ApiResult<Written<Lease>> {
+        let (_guard, mut tx) = self.begin().await?;
+        let mut lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
+        if lease.released_at.is_some() {
+            return Err(ApiError::not_found(LEASE_NOT_FOUND));
+        }
+        let t = now();
+        let expires = t + chrono::Duration::seconds(duration_seconds);
+        // Keep (or take back) the slot only if no other live lease holds it.
+        let kept = sqlx::query(
+            "UPDATE lease_slots SET lease_id = ?, holder = ?, expires_at = ? \
+             WHERE intent_id = ? AND scope = ? AND (lease_id = ? OR lease_id IS NULL OR expires_at <= ?)",
+        )
+        .bind(lease_id)
+        .bind(principal)
+        .bind(ts(&expires))
+        .bind(intent_id)
+        .bind(&lease.scope)
+        .bind(lease_id)
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        if kept.rows_affected() == 0 {
+            let existing = slot_lease(&mut tx, intent_id, &lease.scope).await?;
+            return Err(lease_conflict(existing));
+        }
+        sqlx::query("UPDATE leases SET expires_at = ? WHERE id = ?")
+            .bind(ts(&expires))
+            .bind(lease_id)
+            .execute(&mut *tx)
+            .await?;
+        let payload = as_obj(json!({"lease_id": lease_id, "duration_seconds": duration_seconds}));
+        let event = append_event(&mut tx, intent_id, EventType::LeaseRenewed, principal, payload).await?;
+        tx.commit().await?;
+        lease.expires_at = expires;
+        Ok((with_status(lease, t), event))
+    }
+
+    /// Releases a lease; `None` when it was already released (no second event).
+    pub(crate) async fn release_lease(
+        &self,
+        intent_id: &str,
+        lease_id: &str,
+        principal: &str,
+    ) -> ApiResult<Option<IntentEvent>> {
+        let (_guard, mut tx) = self.begin().await?;
+        let lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
+        if lease.released_at.is_some() {
+            return Ok(None);
+        }
+        let t = now();
+        sqlx::query("UPDATE leases SET released_at = ? WHERE id = ? AND released_at IS NULL")
+            .bind(ts(&t))
+            .bind(lease_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE lease_slots SET lease_id = NULL, holder = NULL, expires_at = NULL \
+             WHERE intent_id = ? AND scope = ? AND lease_id = ?",
+        )
+        .bind(intent_id)
+        .bind(&lease.scope)
+        .bind(lease_id)
+        .execute(&mut *tx)
+        .await?;
+        let payload = as_obj(json!({"lease_id": lease_id, "scope": lease.scope}));
+        let event = append_event(&mut tx, intent_id, EventType::LeaseReleased, principal, payload).await?;
+        tx.commit().await?;
+        Ok(Some(event))
+    }
+
+    // ----- arbitration and decisions -------------------------------------------------------
+
+    pub(crate) async fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let payload = as_obj(json!({"reason": new.reason, "context": new.context}));
+        let event =
+            append_event(&mut tx, intent_id, EventType::ArbitrationRequested, &new.requested_by, payload).await?;
+        sqlx::query(
+            "INSERT INTO arbitrations (id, intent_id, requested_by, reason, context, options, status, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+        )
+        .bind(&event.id)
+        .bind(intent_id)
+        .bind(&new.requested_by)
+        .bind(&new.reason)
+        .bind(to_json(&new.context))
+        .bind(to_json(&new.options))
+        .bind(ts(&event.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut a = Arbitration::default();
+        a.id = Some(event.id);
+        a.intent_id = Some(intent_id.to_owned());
+        a.requested_by = Some(new.requested_by);
+        a.reason = Some(new.reason);
+        a.context = new.context;
+        a.options = serde_json::from_value(new.options).unwrap_or_default();
+        a.status = ArbitrationStatus::Pending;
+        a.created_at = Some(event.created_at);
+        Ok(a)
+    }
+
+    pub(crate) async fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, requested_by, reason, context, options, status, created_at FROM arbitrations \
+             WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut a = Arbitration::default();
+                a.id = Some(r.try_get("id")?);
+                a.intent_id = Some(r.try_get("intent_id")?);
+                a.requested_by = Some(r.try_get("requested_by")?);
+                a.reason = Some(r.try_get("reason")?);
+                a.context = obj(&r.try_get::<String, _>("context")?)?;
+                a.options = serde_json::from_str(&r.try_get::<String, _>("options")?).unwrap_or_default();
+                a.status = ArbitrationStatus::parse(&r.try_get::<String, _>("status")?);
+                a.created_at = Some(parse_ts(&r.try_get::<String, _>("created_at")?)?);
+                Ok(a)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let mut payload = as_obj(json!({
+            "decision_type": new.decision_type, "outcome": new.outcome, "rationale": new.rationale,
+        }));
+        if let Some(e) = &new.evidence {
+            payload.insert("evidence".into(), Value::Array(e.clone()));
+        }
+        let event = append_event(&mut tx, intent_id, EventType::DecisionRecorded, &new.decided_by, payload).await?;
+        sqlx::query(
+            "INSERT INTO decisions (id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&event.id)
+        .bind(intent_id)
+        .bind(&new.decision_type)
+        .bind(&new.decided_by)
+        .bind(&new.outcome)
+        .bind(&new.rationale)
+        .bind(new.evidence.as_ref().map(to_json))
+        .bind(ts(&event.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut d = Decision::default();
+        d.id = event.id;
+        d.intent_id = Some(intent_id.to_owned());
+        d.decision_type = Some(new.decision_type);
+        d.decided_by = Some(new.decided_by);
+        d.outcome = new.outcome;
+        d.rationale = Some(new.rationale);
+        d.evidence = new.evidence;
+        d.created_at = Some(event.created_at);
+        Ok(d)
+    }
+
+    pub(crate) async fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at FROM decisions \
+             WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut d = Decision::default();
+                d.id = r.try_get("id")?;
+                d.intent_id = Some(r.try_get("intent_id")?);
+                d.decision_type = Some(r.try_get("decision_type")?);
+                d.decided_by = Some(r.try_get("decided_by")?);
+                d.outcome = r.try_get("outcome")?;
+                d.rationale = Some(r.try_get("rationale")?);
+                d.evidence = match r.try_get::<Option<String>, _>("evidence")? {
+                    Some(s) => serde_json::from_str(&s)?,
+                    None => None,
+                };
+                d.created_at = Some(parse_ts(&r.try_get::<String, _>("created_at")?)?);
+                Ok(d)
+            })
+            .collect()
+    }
+
+    // ----- attachments ---------------------------------------------------------------------
+
+    pub(crate) async fn add_attachment(
+        &self,
+        intent_id: &str,
+        req: &CreateAttachmentRequest,
+        created_by: &str,
+    ) -> ApiResult<Attachment> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let mut a = Attachment::default();
+        a.id = new_id();
+        a.intent_id = intent_id.to_owned();
+        a.filename = req.filename.clone();
+        a.mime_type = req.mime_type.clone();
+        a.size = req.size;
+        a.storage_url = req.storage_url.clone();
+        a.created_by = created_by.to_owned();
+        a.metadata = req.metadata.clone().unwrap_or_default();
+        a.created_at = t;
+        sqlx::query(
+            "INSERT INTO attachments (id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, \
+             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(intent_id)
+        .bind(&a.filename)
+        .bind(&a.mime_type)
+        .bind(a.size)
+        .bind(&a.storage_url)
+        .bind(&a.created_by)
+        .bind(to_json(&a.metadata))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(a)
+    }
+
+    pub(crate) async fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, created_at \
+             FROM attachments WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut a = Attachment::default();
+                a.id = r.try_get("id")?;
+                a.intent_id = r.try_get("intent_id")?;
+                a.filename = r.try_get("filename")?;
+                a.mime_type = r.try_get("mime_type")?;
+                a.size = r.try_get("size")?;
+                a.storage_url = r.try_get("storage_url")?;
+                a.created_by = r.try_get("created_by")?;
+                a.metadata = obj(&r.try_get::<String, _>("metadata")?)?;
+                a.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+                Ok(a)
+            })
+            .collect()
+    }
+
+    /// Deletes an attachment of the intent; `false` when there is none.
+    pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool> {
+        let (_guard, mut tx) = self.begin().await?;
+        let done = sqlx::query("DELETE FROM attachments WHERE id = ? AND intent_id = ?")
+            .bind(attachment_id)
+            .bind(intent_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    // ----- costs ---------------------------------------------------------------------------
+
+    pub(crate) async fn record_cost(
+        &self,
+        intent_id: &str,
+        req: &RecordCostRequest,
+        agent_id: &str,
+    ) -> ApiResult<CostRecord> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let mut c = CostRecord::default();
+        c.id = new_id();
+        c.intent_id = intent_id.to_owned();
+        c.agent_id = agent_id.to_owned();
+        c.cost_type = req.cost_type.clone();
+        c.amount = req.amount;
+        c.unit = req.unit.clone();
+        c.provider = req.provider.clone();
+        c.cost_metadata = req.cost_metadata.clone().unwrap_or_default();
+        c.recorded_at = t;
+        sqlx::query(
+            "INSERT INTO costs (id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.id)
+        .bind(intent_id)
+        .bind(&c.agent_id)
+        .bind(&c.cost_type)
+        .bind(c.amount)
+        .bind(&c.unit)
+        .bind(&c.provider)
+        .bind(to_json(&c.cost_metadata))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub(crate) async fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at FROM costs \
+             WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut c = CostRecord::default();
+                c.id = r.try_get("id")?;
+                c.intent_id = r.try_get("intent_id")?;
+                c.agent_id = r.try_get("agent_id")?;
+                c.cost_type = r.try_get("cost_type")?;
+                c.amount = r.try_get("amount")?;
+                c.unit = r.try_get("unit")?;
+                c.provider = r.try_get("provider")?;
+                c.cost_metadata = obj(&r.try_get::<String, _>("metadata")?)?;
+                c.recorded_at = parse_ts(&r.try_get::<String, _>("recorded_at")?)?;
+                Ok(c)
+            })
+            .collect()
+    }
+
+    // ----- retry policies and failures -----------------------------------------------------
+
+    pub(crate) async fn set_retry_policy(
+        &self,
+        intent_id: &str,
+        req: &SetRetryPolicyRequest,
+    ) -> ApiResult<RetryPolicy> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let mut extras = Map::new();
+        if let Some(m) = req.backoff_multiplier {
+            extras.insert("backoff_multiplier".into(), json!(m));
+        }
+        if let Some(e) = &req.retryable_errors {
+            extras.insert("retryable_errors".into(), json!(e));
+        }
+        if let Some(a) = &req.fallback_agent_id {
+            extras.insert("fallback_agent_id".into(), json!(a));
+        }
+        if let Some(n) = req.failure_threshold {
+            extras.insert("failure_threshold".into(), json!(n));
+        }
+        // Full replacement that keeps the id and the original created_at.
+        sqlx::query(
+            "INSERT INTO retry_policies (id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, \
+             extras, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (intent_id) DO UPDATE SET strategy = excluded.strategy, max_retries = excluded.max_retries, \
+             base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, jitter = excluded.jitter, \
+             extras = excluded.extras, updated_at = excluded.updated_at",
+        )
+        .bind(new_id())
+        .bind(intent_id)
+        .bind(req.strategy.as_str())
+        .bind(req.max_retries)
+        .bind(req.base_delay_ms)
+        .bind(req.max_delay_ms)
+        .bind(req.jitter.unwrap_or(true))
+        .bind(to_json(&extras))
+        .bind(ts(&t))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        let policy = load_policy(&mut *tx, intent_id).await?;
+        tx.commit().await?;
+        policy.ok_or_else(|| ApiError::Internal("retry policy vanished after write".into()))
+    }
+
+    pub(crate) async fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
+        let mut conn = self.pool.acquire().await?;
+        load_policy(&mut *conn, intent_id).await
+    }
+
+    pub(crate) async fn record_failure(
+        &self,
+        intent_id: &str,
+        req: &RecordFailureRequest,
+        agent_id: Option<String>,
+    ) -> ApiResult<FailureRecord> {
+        let (_guard, mut tx) = self.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        let mut f = FailureRecord::default();
+        f.id = new_id();
+        f.intent_id = intent_id.to_owned();
+        f.agent_id = agent_id;
+        f.error_type = req.error_type.clone();
+        f.error_message = req.error_message.clone();
+        f.attempt_number = req.attempt_number;
+        f.will_retry = req.will_retry;
+        f.retry_scheduled_at = req.retry_scheduled_at;
+        f.metadata = req.metadata.clone();
+        f.occurred_at = t;
+        sqlx::query(
+            "INSERT INTO failures (id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
+             retry_scheduled_at, metadata, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.id)
+        .bind(intent_id)
+        .bind(&f.agent_id)
+        .bind(&f.error_type)
+        .bind(&f.error_message)
+        .bind(f.attempt_number)
+        .bind(f.will_retry)
+        .bind(f.retry_scheduled_at.as_ref().map(ts))
+        .bind(f.metadata.as_ref().map(to_json))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(f)
+    }
+
+    pub(crate) async fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
+             retry_scheduled_at, metadata, occurred_at FROM failures WHERE intent_id = ? ORDER BY seq",
+        )
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let mut f = FailureRecord::default();
+                f.id = r.try_get("id")?;
+                f.intent_id = r.try_get("intent_id")?;
+                f.agent_id = r.try_get("agent_id")?;
+                f.error_type = r.try_get("error_type")?;
+                f.error_message = r.try_get("error_message")?;
+                f.attempt_number = r.try_get("attempt_number")?;
+                f.will_retry = r.try_get("will_retry")?;
+                f.retry_scheduled_at = opt_ts(r.try_get("retry_scheduled_at")?)?;
+                f.metadata = opt_obj(r.try_get("metadata")?)?;
+                f.occurred_at = parse_ts(&r.try_get::<String, _>("occurred_at")?)?;
+                Ok(f)
+            })
+            .collect()
+    }
+
+    // ----- portfolios ----------------------------------------------------------------------
+
+    pub(crate) async fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio> {
+        let (_guard, mut tx) = self.begin().await?;
+        let t = now();
+        let mut p = Portfolio::default();
+        p.id = new_id();
+        p.name = new.name;
+        p.description = new.description;
+        p.created_by = new.created_by;
+        p.status = PortfolioStatus::Active;
+        p.governance_policy = new.governance_policy;
+        p.metadata = new.metadata;
+        p.created_at = t;
+        p.updated_at = t;
+        sqlx::query(
+            "INSERT INTO portfolios (id, name, description, created_by, status, governance_policy, metadata, \
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.created_by)
+        .bind(p.status.as_str())
+        .bind(to_json(&p.governance_policy))
+        .bind(p.metadata.as_ref().map(to_json))
+        .bind(ts(&t))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    pub(crate) async fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>> {
+        let rows = match created_by {
+            Some(c) => {
+                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = ? ORDER BY seq"))
+                    .bind(c)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios ORDER BY seq"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(portfolio_from_row).collect()
+    }
+
+    pub(crate) async fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>> {
+        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(portfolio_from_row).transpose()
+    }
+
+    pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio> {
+        let (_guard, mut tx) = self.begin().await?;
+        let t = now();
+        let done = sqlx::query("UPDATE portfolios SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(status.as_str())
+            .bind(ts(&t))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+        }
+        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = ?"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        portfolio_from_row(&row)
+    }
+
+    /// Adds an intent to a portfolio; adding it again updates its role and priority.
+    pub(crate) async fn add_membership(
+        &self,
+        portfolio_id: &str,
+        intent_id: &str,
+        role: &MembershipRole,
+        priority: i64,
+    ) -> ApiResult<PortfolioMembership> {
+        let (_guard, mut tx) = self.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = ?")
+            .bind(portfolio_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+        }
+        require_intent(&mut tx, intent_id).await?;
+        let t = now();
+        sqlx::query(
+            "INSERT INTO portfolio_memberships (id, portfolio_id, intent_id, role, priority, added_at) \
+             VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (portfolio_id, intent_id) DO UPDATE SET role = excluded.role, priority = excluded.priority",
+        )
+        .bind(new_id())
+        .bind(portfolio_id)
+        .bind(intent_id)
+        .bind(role.as_str())
+        .bind(priority)
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, portfolio_id, intent_id, role, priority, added_at FROM portfolio_memberships \
+             WHERE portfolio_id = ? AND intent_id = ?",
+        )
+        .bind(portfolio_id)
+        .bind(intent_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut m = PortfolioMembership::default();
+        m.id = row.try_get("id")?;
+        m.portfolio_id = Some(row.try_get("portfolio_id")?);
+        m.intent_id = Some(row.try_get("intent_id")?);
+        m.role = Some(MembershipRole::parse(&row.try_get::<String, _>("role")?));
+        m.priority = Some(row.try_get("priority")?);
+        m.added_at = Some(parse_ts(&row.try_get::<String, _>("added_at")?)?);
+        Ok(m)
+    }
+
+    /// Removes an intent from a portfolio; `false` when it was not a member.
+    pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool> {
+        let (_guard, mut tx) = self.begin().await?;
+        let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = ? AND intent_id = ?")
+            .bind(portfolio_id)
+            .bind(intent_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The member intents, highest priority first.
+    pub(crate) async fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>> {
+        let cols: Vec<String> = INTENT_COLS.split(", ").map(|c| format!("i.{}", c.trim())).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM portfolio_memberships m JOIN intents i ON i.id = m.intent_id \
+             WHERE m.portfolio_id = ? ORDER BY m.priority DESC, m.seq",
+            cols.join(", ")
+        ))
+        .bind(portfolio_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(intent_from_row).collect()
+    }
+
+    pub(crate) async fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>> {
+        let cols: Vec<String> = PORTFOLIO_COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM portfolio_memberships m JOIN portfolios p ON p.id = m.portfolio_id \
+             WHERE m.intent_id = ? ORDER BY m.seq",
+            cols.join(", ")
+        ))
+        .bind(intent_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(portfolio_from_row).collect()
+    }
+
+    // ----- subscriptions -------------------------------------------------------------------
+
+    pub(crate) async fn create_subscription(
+        &self,
+        req: &CreateSubscriptionRequest,
+        subscriber_id: &str,
+    ) -> ApiResult<Subscription> {
+        let (_guard, mut tx) = self.begin().await?;
+        if let Some(i) = &req.intent_id {
+            require_intent(&mut tx, i).await?;
+        }
+        if let Some(p) = &req.portfolio_id {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = ?").bind(p).fetch_optional(&mut *tx).await?;
+            if exists.is_none() {
+                return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+            }
+        }
+        let t = now();
+        let mut s = Subscription::default();
+        s.id = new_id();
+        s.intent_id = req.intent_id.clone();
+        s.portfolio_id = req.portfolio_id.clone();
+        s.subscriber_id = subscriber_id.to_owned();
+        s.event_types = req.event_types.clone();
+        s.webhook_url = req.webhook_url.clone();
+        s.active = true;
+        s.expires_at = req.expires_at.map(|e| e.trunc_subsecs(6));
+        s.created_at = t;
+        sqlx::query(
+            "INSERT INTO subscriptions (id, intent_id, portfolio_id, subscriber_id, event_types, webhook_url, active, \
+             expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.intent_id)
+        .bind(&s.portfolio_id)
+        .bind(&s.subscriber_id)
+        .bind(to_json(&s.event_types))
+        .bind(&s.webhook_url)
+        .bind(s.expires_at.as_ref().map(ts))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    pub(crate) async fn list_subscriptions(
+        &self,
+        intent_id: Option<&str>,
+        portfolio_id: Option<&str>,
+        subscriber_id: Option<&str>,
+    ) -> ApiResult<Vec<Subscription>> {
+        let mut sql = String::from(
+            "SELECT id, intent_id, portfolio_id, subscriber_id, event_types, webhook_url, active, expires_at, \
+             created_at FROM subscriptions WHERE 1 = 1",
+        );
+        let mut binds = Vec::new();
+        for (col, v) in [("intent_id", intent_id), ("portfolio_id", portfolio_id), ("subscriber_id", subscriber_id)] {
+            if let Some(v) = v {
+                sql.push_str(&format!(" AND {col} = ?"));
+                binds.push(v);
+            }
+        }
+        sql.push_str(" ORDER BY seq");
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let mut s = Subscription::default();
+                s.id = r.try_get("id")?;
+                s.intent_id = r.try_get("intent_id")?;
+                s.portfolio_id = r.try_get("portfolio_id")?;
+                s.subscriber_id = r.try_get("subscriber_id")?;
+                s.event_types = serde_json::from_str(&r.try_get::<String, _>("event_types")?)?;
+                s.webhook_url = r.try_get("webhook_url")?;
+                s.active = r.try_get("active")?;
+                s.expires_at = opt_ts(r.try_get("expires_at")?)?;
+                s.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+                Ok(s)
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_subscription(&self, id: &str) -> ApiResult<bool> {
+        let (_guard, mut tx) = self.begin().await?;
+        let done = sqlx::query("DELETE FROM subscriptions WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+// ----- helpers shared by the operations -----------------------------------------------------
+
+fn as_obj(v: Value) -> JsonObject {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn version_conflict(current: Option<i64>) -> ApiError {
+    match current {
+        Some(v) => ApiError::conflict_with("Version conflict", "current_version", json!(v)),
+        None => ApiError::not_found(INTENT_NOT_FOUND),
+    }
+}
+
+fn check_version(intent: &Intent, expected: i64) -> ApiResult<()> {
+    if intent.version == expected { Ok(()) } else { Err(version_conflict(Some(intent.version))) }
+}
+
+async fn current_version(tx: &mut Tx, id: &str) -> ApiResult<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = ?").bind(id).fetch_optional(&mut **tx).await?)
+}
+
+async fn intent_exists(tx: &mut Tx, id: &str) -> ApiResult<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM intents WHERE id = ?").bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
+async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
+    if intent_exists(tx, id).await? { Ok(()) } else { Err(ApiError::not_found(INTENT_NOT_FOUND)) }
+}
+
+async fn load_intent(tx: &mut Tx, id: &str) -> ApiResult<Intent> {
+    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) => intent_from_row(&r),
+        None => Err(ApiError::not_found(INTENT_NOT_FOUND)),
+    }
+}
+
+/// The leases currently holding a scope of the intent.
+async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> ApiResult<Vec<Lease>> {
+    let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id \
+         WHERE s.intent_id = ? AND s.lease_id IS NOT NULL AND s.expires_at > ?",
+        cols.join(", ")
+    ))
+    .bind(intent_id)
+    .bind(ts(at))
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(lease_from_row).collect()
+}
+
+/// The lease the slot of `(intent, scope)` points to.
+async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> ApiResult<Option<Lease>> {
+    let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id WHERE s.intent_id = ? AND s.scope = ?",
+        cols.join(", ")
+    ))
+    .bind(intent_id)
+    .bind(scope)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(lease_from_row).transpose()
+}
+
+/// A lease of `intent_id` held by `principal`: 404 when unknown or of another intent, 403 when
+/// another principal holds it.
+async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Lease> {
+    let row = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = ?"))
+        .bind(lease_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let lease = match row {
+        Some(r) => lease_from_row(&r)?,
+        None => return Err(ApiError::not_found(LEASE_NOT_FOUND)),
+    };
+    if lease.intent_id != intent_id {
+        return Err(ApiError::not_found(LEASE_NOT_FOUND));
+    }
+    if lease.agent_id != principal {
+        return Err(ApiError::Forbidden("Lease not owned by you".to_owned()));
+    }
+    Ok(lease)
+}
+
+async fn append_event(
+    tx: &mut Tx,
+    intent_id: &str,
+    event_type: EventType,
+    actor: &str,
+    payload: JsonObject,
+) -> ApiResult<IntentEvent> {
+    let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
+    event.payload = payload;
+    event.created_at = now();
+    sqlx::query("INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&event.id)
+        .bind(intent_id)
+        .bind(event.event_type.as_str())
+        .bind(actor)
+        .bind(to_json(&event.payload))
+        .bind(ts(&event.created_at))
+        .execute(&mut **tx)
+        .await?;
+    Ok(event)
+}
+
+async fn load_policy(conn: &mut sqlx::SqliteConnection, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
+    let row = sqlx::query(
+        "SELECT id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, extras, created_at, \
+         updated_at FROM retry_policies WHERE intent_id = ?",
+    )
+    .bind(intent_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let extras = obj(&r.try_get::<String, _>("extras")?)?;
+    let mut p = RetryPolicy::default();
+    p.id = r.try_get("id")?;
+    p.intent_id = r.try_get("intent_id")?;
+    p.strategy = RetryStrategy::parse(&r.try_get::<String, _>("strategy")?);
+    p.max_retries = r.try_get("max_retries")?;
+    p.base_delay_ms = r.try_get("base_delay_ms")?;
+    p.max_delay_ms = r.try_get("max_delay_ms")?;
+    p.jitter = r.try_get("jitter")?;
+    p.backoff_multiplier = extras.get("backoff_multiplier").and_then(Value::as_f64);
+    p.retryable_errors = extras.get("retryable_errors").and_then(|v| serde_json::from_value(v.clone()).ok());
+    p.fallback_agent_id = extras.get("fallback_agent_id").and_then(Value::as_str).map(str::to_owned);
+    p.failure_threshold = extras.get("failure_threshold").and_then(Value::as_i64);
+    p.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    p.updated_at = Some(parse_ts(&r.try_get::<String, _>("updated_at")?)?);
+    Ok(Some(p))
+}
+
+fn intent_from_row(r: &SqliteRow) -> ApiResult<Intent> {
+    let mut i = Intent::default();
+    i.id = r.try_get("id")?;
+    i.title = r.try_get("title")?;
+    i.description = r.try_get("description")?;
+    i.created_by = r.try_get("created_by")?;
+    i.parent_id = r.try_get("parent_id")?;
+    i.depends_on = serde_json::from_str(&r.try_get::<String, _>("depends_on")?)?;
+    i.constraints = obj(&r.try_get::<String, _>("constraints_doc")?)?;
+    i.state = obj(&r.try_get::<String, _>("state")?)?;
+    i.status = IntentStatus::parse(&r.try_get::<String, _>("status")?);
+    i.confidence = r.try_get("confidence")?;
+    i.version = r.try_get("version")?;
+    i.governance_policy = opt_obj(r.try_get("governance_policy")?)?;
+    i.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    i.updated_at = parse_ts(&r.try_get::<String, _>("updated_at")?)?;
+    Ok(i)
+}
+
+fn event_from_row(r: &SqliteRow) -> ApiResult<IntentEvent> {
+    let mut e = IntentEvent::new(
+        r.try_get::<String, _>("id")?,
+        r.try_get::<String, _>("intent_id")?,
+        EventType::parse(&r.try_get::<String, _>("event_type")?),
+        r.try_get::<String, _>("actor")?,
+    );
+    e.payload = obj(&r.try_get::<String, _>("payload")?)?;
+    e.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    Ok(e)
+}
+
+fn lease_from_row(r: &SqliteRow) -> ApiResult<Lease> {
+    let mut l = Lease::new(
+        r.try_get::<String, _>("id")?,
+        r.try_get::<String, _>("intent_id")?,
+        r.try_get::<String, _>("agent_id")?,
+        r.try_get::<String, _>("scope")?,
+        0,
+    );
+    l.acquired_at = parse_ts(&r.try_get::<String, _>("acquired_at")?)?;
+    l.expires_at = parse_ts(&r.try_get::<String, _>("expires_at")?)?;
+    l.released_at = opt_ts(r.try_get("released_at")?)?;
+    Ok(l)
+}
+
+fn portfolio_from_row(r: &SqliteRow) -> ApiResult<Portfolio> {
+    let mut p = Portfolio::default();
+    p.id = r.try_get("id")?;
+    p.name = r.try_get("name")?;
+    p.description = r.try_get("description")?;
+    p.created_by = r.try_get("created_by")?;
+    p.status = PortfolioStatus::parse(&r.try_get::<String, _>("status")?);
+    p.governance_policy = obj(&r.try_get::<String, _>("governance_policy")?)?;
+    p.metadata = opt_obj(r.try_get("metadata")?)?;
+    p.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    p.updated_at = parse_ts(&r.try_get::<String, _>("updated_at")?)?;
+    Ok(p)
+}
