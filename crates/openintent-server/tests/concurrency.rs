@@ -1,0 +1,117 @@
+//! Concurrent writers: no lost update, one lease per scope.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use openintent_server::{DatabaseLocation, ServerConfig};
+use serde_json::json;
+
+async fn file_app(dir: &tempfile::TempDir) -> TestApp {
+    let config =
+        ServerConfig::builder().database(DatabaseLocation::SqliteFile(dir.path().join("oi.db"))).build().unwrap();
+    TestApp::with_config(config).await
+}
+
+/// Read-modify-write increments with retry on 409; returns the number of successful writes.
+async fn increment(app: TestApp, id: String, agent: String, times: usize) -> usize {
+    let mut done = 0;
+    while done < times {
+        let r = app.get(&format!("/api/v1/intents/{id}")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        let version = r.body["version"].as_i64().unwrap();
+        let counter = r.body["state"]["counter"].as_i64().unwrap_or(0);
+        let w = app
+            .patch_state(
+                &agent,
+                &id,
+                version,
+                json!({"patches": [{"op": "set", "path": "/counter", "value": counter + 1}]}),
+            )
+            .await;
+        match w.status {
+            StatusCode::OK => done += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(w.detail(), "Version conflict");
+                assert!(w.body["current_version"].as_i64().unwrap() > version);
+            }
+            other => panic!("unexpected {other}: {:?}", w.body),
+        }
+    }
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_writers_lose_no_increment() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two app instances over one file: atomicity must come from the database, not from one
+    // process's lock.
+    let a = file_app(&dir).await;
+    let b = file_app(&dir).await;
+    let id = a.intent("counter").await;
+    let per_writer = 6;
+    let mut tasks = Vec::new();
+    for w in 0..16 {
+        let app = if w % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(increment(app, id.clone(), format!("writer-{w}"), per_writer)));
+    }
+    let mut successes = 0;
+    for t in tasks {
+        successes += t.await.unwrap();
+    }
+    assert_eq!(successes, 16 * per_writer);
+    let r = a.get(&format!("/api/v1/intents/{id}")).await;
+    let counter = r.body["state"]["counter"].as_i64().unwrap();
+    let version = r.body["version"].as_i64().unwrap();
+    assert_eq!(counter as usize, successes);
+    assert_eq!(version - 1, counter);
+    // One state_patched event per successful write.
+    let r = a.get(&format!("/api/v1/intents/{id}/events?event_type=state_patched&limit=1000")).await;
+    assert_eq!(r.body.as_array().unwrap().len(), successes);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_acquirers_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = file_app(&dir).await;
+    let b = file_app(&dir).await;
+    let id = a.intent("leased").await;
+    let mut tasks = Vec::new();
+    for n in 0..32 {
+        let app = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let agent = format!("agent-{n}");
+            app.as_agent(
+                Some(&agent),
+                "POST",
+                &format!("/api/v1/intents/{id}/leases"),
+                Some(json!({"scope": "hotel_search", "duration_seconds": 60})),
+            )
+            .await
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut conflicts = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            StatusCode::OK => winners.push(r.body["id"].as_str().unwrap().to_owned()),
+            StatusCode::CONFLICT => {
+                assert_eq!(r.detail(), "Lease already held for this scope");
+                assert_eq!(r.body["existing_lease"]["scope"], "hotel_search");
+                assert_eq!(r.body["existing_lease"]["status"], "active");
+                conflicts += 1;
+            }
+            other => panic!("unexpected {other}: {:?}", r.body),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(conflicts, 31);
+    let leases = a.get(&format!("/api/v1/intents/{id}/leases")).await;
+    let live: Vec<_> = leases.body.as_array().unwrap().iter().filter(|l| l["status"] == "active").collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["id"], winners[0].as_str());
+    let acquired = a.get(&format!("/api/v1/intents/{id}/events?event_type=lease_acquired")).await;
+    assert_eq!(acquired.body.as_array().unwrap().len(), 1);
+}
