@@ -254,7 +254,7 @@ impl Client {
         F::Output: Send + 'static,
     {
         match &self.inner.runtime {
-            Some(rt) => Ok(rt.run(fut)),
+            Some(rt) => rt.run(fut),
             None => Err(Error::Config(ConfigError::new(
                 "send_blocking() needs a client created by blocking::Client; use .send().await on an async client",
             ))),
