@@ -222,7 +222,10 @@ impl ApiErrorKind {
 /// The raw body is kept ([`ApiError::body`]) even when it is not JSON; the parsed
 /// `{"detail": ...}` body is [`ApiError::error_body`].
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorInner>);
+
+#[derive(Debug, Clone)]
+struct ApiErrorInner {
     status: u16,
     kind: ApiErrorKind,
     message: String,
@@ -270,7 +273,7 @@ impl ApiError {
             500..=599 => ApiErrorKind::Server,
             _ => ApiErrorKind::Other,
         };
-        ApiError {
+        ApiError(Box::new(ApiErrorInner {
             status,
             kind,
             message,
@@ -279,38 +282,38 @@ impl ApiError {
             retry_after: parse_retry_after(&resp.headers, SystemTime::now()),
             method,
             path: path.to_owned(),
-        }
+        }))
     }
 
     /// The HTTP status.
     pub fn status(&self) -> u16 {
-        self.status
+        self.0.status
     }
 
     /// The classification of the status and body.
     pub fn kind(&self) -> &ApiErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// A human-readable message: the server's `detail` (or the first field error), else the
     /// start of the body.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The response body as received (lossily decoded as UTF-8), JSON or not.
     pub fn body(&self) -> &str {
-        &self.body
+        &self.0.body
     }
 
     /// The parsed error body, when the body was a JSON object.
     pub fn error_body(&self) -> Option<&ErrorBody> {
-        self.parsed.as_ref()
+        self.0.parsed.as_ref()
     }
 
     /// The field errors of a 422, if any.
     pub fn field_errors(&self) -> &[FieldError] {
-        match &self.kind {
+        match &self.0.kind {
             ApiErrorKind::Validation { errors } => errors,
             _ => &[],
         }
@@ -318,7 +321,7 @@ impl ApiError {
 
     /// The governance rule of a 403, if any.
     pub fn rule(&self) -> Option<&str> {
-        match &self.kind {
+        match &self.0.kind {
             ApiErrorKind::Forbidden { rule } => rule.as_deref(),
             _ => None,
         }
@@ -326,23 +329,23 @@ impl ApiError {
 
     /// The `Retry-After` the server sent (seconds or an HTTP date), if any.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.0.retry_after
     }
 
     /// The method of the failed request.
     pub fn method(&self) -> Method {
-        self.method
+        self.0.method
     }
 
     /// The path of the failed request.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.0.path
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {} ({} {})", self.status, self.kind.label(), self.message, self.method, self.path)
+        write!(f, "{} {}: {} ({} {})", self.0.status, self.0.kind.label(), self.0.message, self.0.method, self.0.path)
     }
 }
 
@@ -457,23 +460,23 @@ mod tests {
 
     #[test]
     fn bare_not_found_is_unsupported() {
-        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Not Found"}"#).kind, ApiErrorKind::Unsupported);
-        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Intent not found"}"#).kind, ApiErrorKind::NotFound);
-        assert_eq!(err(Method::Get, "/x", 404, "").kind, ApiErrorKind::NotFound);
+        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Not Found"}"#).0.kind, ApiErrorKind::Unsupported);
+        assert_eq!(err(Method::Get, "/x", 404, r#"{"detail":"Intent not found"}"#).0.kind, ApiErrorKind::NotFound);
+        assert_eq!(err(Method::Get, "/x", 404, "").0.kind, ApiErrorKind::NotFound);
     }
 
     #[test]
     fn conflicts_split_by_route_and_text() {
         let lease = err(Method::Post, "/api/v1/intents/i/leases", 409, r#"{"detail":"Conflict"}"#);
-        assert!(matches!(lease.kind, ApiErrorKind::LeaseConflict { .. }));
+        assert!(matches!(lease.0.kind, ApiErrorKind::LeaseConflict { .. }));
         let text = err(Method::Post, "/api/v1/intents/i/state", 409, r#"{"detail":"Lease already held"}"#);
-        assert!(matches!(text.kind, ApiErrorKind::LeaseConflict { .. }));
+        assert!(matches!(text.0.kind, ApiErrorKind::LeaseConflict { .. }));
         let version =
             err(Method::Post, "/api/v1/intents/i/state", 409, r#"{"detail":"Version conflict","current_version":7}"#);
-        assert_eq!(version.kind, ApiErrorKind::VersionConflict { current_version: Some(7) });
+        assert_eq!(version.0.kind, ApiErrorKind::VersionConflict { current_version: Some(7) });
         // A release (DELETE) of a lease is not an acquire: only the text decides.
         let del = err(Method::Delete, "/api/v1/intents/i/leases/l", 409, r#"{"detail":"Version conflict"}"#);
-        assert!(matches!(del.kind, ApiErrorKind::VersionConflict { .. }));
+        assert!(matches!(del.0.kind, ApiErrorKind::VersionConflict { .. }));
     }
 
     #[test]

@@ -205,7 +205,7 @@ async fn subscribe_maps_callback_url_and_defaults_subscriber() {
 async fn subscriptions_list_and_unsubscribe() {
     let (client, mock) = client();
     mock.push(json(200, json!({"subscriptions": [{"id": "s1", "intent_id": INTENT}]})));
-    mock.push(Response204::new());
+    mock.push(openintent_transport::Response::new(204));
     mock.push(example_response("list_subscriptions_unsupported"));
     let subs = client.get_subscriptions(INTENT).await.unwrap();
     assert_eq!(subs[0].id, "s1");
@@ -215,13 +215,6 @@ async fn subscriptions_list_and_unsubscribe() {
     client.unsubscribe(INTENT, "s1").await.unwrap();
     assert_request(&mock.requests()[1], Method::Delete, "/api/v1/subscriptions/s1", None);
     assert!(client.get_subscriptions(INTENT).await.unwrap_err().is_unsupported());
-}
-
-struct Response204;
-impl Response204 {
-    fn new() -> openintent_transport::Response {
-        openintent_transport::Response::new(204)
-    }
 }
 
 // ----- costs -----
