@@ -1,0 +1,152 @@
+//! A real listener, restarts on the same SQLite file, and the notification hook.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use common::TestApp;
+use openintent_server::{Channel, DatabaseLocation, ServerConfig, spawn};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A minimal HTTP/1.1 exchange over a fresh connection.
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        // Good enough for one small chunk.
+        rest.split_once("\r\n").map(|(_, r)| r.rsplit_once("\r\n0").map_or(r, |(b, _)| b)).unwrap_or("").to_owned()
+    } else {
+        rest.to_owned()
+    };
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn serves_over_tcp_and_shuts_down() {
+    let server = spawn(ServerConfig::in_memory()).await.unwrap();
+    let addr = server.addr();
+    assert_ne!(addr.port(), 0);
+    assert!(server.url().starts_with("http://127.0.0.1:"));
+    let (status, body) = http(addr, "GET", "/.well-known/openintent.json", &[], "").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["version"], "0.1");
+    let auth = [("X-API-Key", "dev-user-key"), ("Content-Type", "application/json")];
+    let (status, body) = http(addr, "POST", "/api/v1/intents", &auth, r#"{"title":"over tcp"}"#).await;
+    assert_eq!(status, 200);
+    let id = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = http(addr, "GET", &format!("/api/v1/intents/{id}"), &auth, "").await;
+    assert_eq!((status, body["title"].as_str()), (200, Some("over tcp")));
+    let (status, body) = http(addr, "POST", "/api/v1/intents", &[], "{}").await;
+    assert_eq!((status, body["detail"].as_str()), (401, Some("Invalid or missing API key")));
+    server.shutdown().await.unwrap();
+    assert!(TcpStream::connect(addr).await.is_err(), "listener closed");
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("persist.db");
+    let config = || ServerConfig::builder().database(DatabaseLocation::SqliteFile(db.clone())).build().unwrap();
+    let (id, pid, lease_id) = {
+        let app = TestApp::with_config(config()).await;
+        let id = app.intent("durable").await;
+        let r = app
+            .patch_state("a", &id, 1, json!({"patches": [{"op": "set", "path": "/nested/k", "value": [1, 2]}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        let lease = app
+            .post(&format!("/api/v1/intents/{id}/leases"), json!({"scope": "nested", "duration_seconds": 600}))
+            .await;
+        let pid = app.post("/api/v1/portfolios", json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
+        app.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
+        app.state.store().close().await;
+        (id, pid, lease.body["id"].as_str().unwrap().to_owned())
+    };
+    let app = TestApp::with_config(config()).await;
+    let intent = app.get(&format!("/api/v1/intents/{id}")).await;
+    assert_eq!(intent.status, StatusCode::OK);
+    assert_eq!(intent.body["version"], 2);
+    assert_eq!(intent.body["state"], json!({"nested": {"k": [1, 2]}}));
+    let events = app.events(&id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["lease_acquired", "state_patched", "intent_created"]);
+    // The lease still holds its scope after the restart.
+    let r = app
+        .as_agent(Some("other"), "POST", &format!("/api/v1/intents/{id}/leases"), Some(json!({"scope": "nested"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.body["existing_lease"]["id"], lease_id.as_str());
+    let p = app.get(&format!("/api/v1/portfolios/{pid}")).await.body;
+    assert_eq!(p["aggregate_status"]["total"], 1);
+}
+
+#[tokio::test]
+async fn mutations_publish_after_commit() {
+    let app = TestApp::memory().await;
+    let mut rx = app.state.subscribe();
+    let id = app.intent("watched").await;
+    app.patch_state("a", &id, 1, json!({"state": {"x": 1}})).await;
+    app.as_agent_with(
+        Some("a"),
+        "POST",
+        &format!("/api/v1/intents/{id}/status"),
+        Some(json!({"status": "active"})),
+        &[("if-match", "2")],
+    )
+    .await;
+    let logged = app
+        .post(&format!("/api/v1/intents/{id}/events"), json!({"event_type": "comment", "payload": {"m": "hi"}}))
+        .await;
+    app.post(&format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "worker"})).await;
+    let pid = app.post("/api/v1/portfolios", json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
+    app.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
+    app.as_agent(Some("a"), "DELETE", &format!("/api/v1/portfolios/{pid}/intents/{id}"), None).await;
+    // A refused write publishes nothing.
+    app.patch_state("a", &id, 1, json!({"state": {"x": 2}})).await;
+
+    let mut got = Vec::new();
+    while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(50), rx.recv()).await {
+        got.push(n);
+    }
+    let summary: Vec<(Channel, String)> = got.iter().map(|n| (n.channel.clone(), n.event.clone())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (Channel::Intent(id.clone()), "state_patched".into()),
+            (Channel::Intent(id.clone()), "status_changed".into()),
+            (Channel::Intent(id.clone()), "comment".into()),
+            (Channel::Agent("worker".into()), "agent_assigned".into()),
+            (Channel::Portfolio(pid.clone()), "intent_added".into()),
+            (Channel::Portfolio(pid.clone()), "intent_removed".into()),
+        ]
+    );
+    assert_eq!(got[0].data["state"], json!({"x": 1}));
+    assert_eq!(got[0].data["parent_intent_id"], Value::Null);
+    assert_eq!(got[1].data["status"], "active");
+    assert_eq!(got[2].data, logged.body);
+    assert_eq!(got[2].id, logged.body["id"].as_str().unwrap());
+    assert_eq!(got[3].data["agent_id"], "worker");
+    assert_eq!(got[4].data["intent_id"], id.as_str());
+    assert_eq!(Channel::Intent(id.clone()).key(), format!("intent:{id}"));
+}
