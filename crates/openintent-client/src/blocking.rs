@@ -29,7 +29,7 @@
 //!   this never does.)
 //! - Calls with only required arguments are plain methods returning the result
 //!   ([`Client::get_intent`]). Calls with optional arguments return **the same builders as the
-//!   async client** ([`CreateIntent`](crate::intents::CreateIntent), ...); finish them with
+//!   async client** ([`CreateIntent`], ...); finish them with
 //!   `send_blocking()` instead of `.send().await`. So every option, default and validation
 //!   rule exists once, and a new builder setter is available to both clients at once.
 //!   (`send_blocking()` on a builder made by an async client returns an [`Error::Config`].)

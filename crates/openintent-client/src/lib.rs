@@ -80,7 +80,7 @@
 //! | RFC-0010 retry policies and failures | [`retry_policies`] |
 //! | Portfolios | [`portfolios`] |
 //! | Discovery | [`discovery`] |
-//! | Errors | [`Error`], [`ApiError`], [`ApiErrorKind`] |
+//! | Errors | [`error`] |
 //! | Blocking client | [`blocking`] |
 //!
 //! # Seed method → Rust method
@@ -157,9 +157,11 @@
 //! - Retry *policies* of intents ([`retry_policies`]) are protocol data for agents; the client
 //!   does not act on them.
 #![warn(missing_docs)]
+// The docs link to the blocking client, which exists only with its feature.
+#![cfg_attr(not(feature = "blocking"), allow(rustdoc::broken_intra_doc_links))]
 
 mod client;
-mod error;
+pub mod error;
 
 pub mod attachments;
 pub mod costs;

@@ -16,7 +16,7 @@
 //! keep-alive comments, and when the connection ends or breaks it reconnects (waiting as the
 //! server's `retry:` asks, or backing off) and resumes with `Last-Event-ID` set to the last
 //! event id received (servers that send `id:` lines can then replay what was missed). A
-//! refused stream (401, 404...) ends it with an [`Error::Api`](crate::Error::Api). If the
+//! refused stream (401, 404...) ends it with an [`Error::Api`]. If the
 //! `/api/v1/subscribe/…` route does not exist on the server, the stream tries the older
 //! `/api/v1/{intents,portfolios,agents}/{id}/subscribe` path once.
 //!
