@@ -283,7 +283,7 @@ async fn server_config() -> Json<Value> {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    match state.store().backend().get_intent("").await {
+    match state.store().ping().await {
         Ok(_) => Json(json!({"status": "ok"})).into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"}))).into_response(),
     }
@@ -322,12 +322,12 @@ async fn create_intent(
         status,
         governance_policy: body.governance_policy,
     };
-    let (intent, _event) = state.store().backend().create_intent(new).await?;
+    let (intent, _event) = state.store().create_intent(new).await?;
     Ok(intent_response(&intent))
 }
 
 async fn get_intent(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
-    let intent = state.store().backend().get_intent(&id).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
+    let intent = state.store().get_intent(&id).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
     Ok(intent_response(&intent))
 }
 
@@ -339,7 +339,7 @@ async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryPara
         limit: q.int("limit", 50, 1, 1000)?,
         offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
     };
-    let (intents, total) = state.store().backend().list_intents(&filter).await?;
+    let (intents, total) = state.store().list_intents(&filter).await?;
     let items: Vec<Value> = intents.iter().map(wire).collect();
     Ok(Json(json!({"intents": items, "total": total, "limit": filter.limit, "offset": filter.offset})))
 }
@@ -353,7 +353,7 @@ async fn update_state(
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
     let patches = body.effective_patches();
-    let (intent, event) = state.store().backend().update_state(&id, version, &principal.0, &patches).await?;
+    let (intent, event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
     state.publish(Notification::new(Channel::Intent(id), "state_patched", wire(&intent), event.id));
     Ok(intent_response(&intent))
 }
@@ -368,7 +368,7 @@ async fn set_status(
     known_status(&body.status)?;
     let version = if_match(&headers)?;
     let (intent, event) =
-        state.store().backend().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
+        state.store().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
     state.publish(Notification::new(Channel::Intent(id), "status_changed", wire(&intent), event.id));
     Ok(intent_response(&intent))
 }
@@ -382,7 +382,7 @@ async fn log_event(
     JsonBody(body): JsonBody<LogEventRequest>,
 ) -> ApiResult<Json<Value>> {
     let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
-    let event = state.store().backend().log_event(&id, body.event_type, &actor, body.payload).await?;
+    let event = state.store().log_event(&id, body.event_type, &actor, body.payload).await?;
     let data = wire(&event);
     state.publish(Notification::new(Channel::Intent(id), event.event_type.as_str(), data.clone(), event.id.clone()));
     Ok(Json(data))
@@ -407,7 +407,7 @@ async fn list_events(
         limit: q.int("limit", 100, 1, 1000)?,
         offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
     };
-    let events = state.store().backend().list_events(&id, &filter).await?;
+    let events = state.store().list_events(&id, &filter).await?;
     Ok(list(&events))
 }
 
@@ -421,14 +421,14 @@ async fn assign_agent(
 ) -> ApiResult<Json<Value>> {
     let agent_id = non_empty(body.agent_id).unwrap_or_else(|| principal.0.clone());
     let role = non_empty(body.role).unwrap_or_else(|| "worker".to_owned());
-    let (assignment, event) = state.store().backend().assign_agent(&id, &agent_id, &role, &principal.0).await?;
+    let (assignment, event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
     let data = wire(&assignment);
     state.publish(Notification::new(Channel::Agent(agent_id), "agent_assigned", data.clone(), event.id));
     Ok(Json(data))
 }
 
 async fn list_agents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_agents(&id).await?))
+    Ok(list(&state.store().list_agents(&id).await?))
 }
 
 async fn unassign_agent(
@@ -436,7 +436,7 @@ async fn unassign_agent(
     principal: Principal,
     Path((id, agent_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.store().backend().unassign_agent(&id, &agent_id, &principal.0).await?;
+    state.store().unassign_agent(&id, &agent_id, &principal.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -448,8 +448,7 @@ async fn acquire_lease(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AcquireLeaseRequest>,
 ) -> ApiResult<Json<Value>> {
-    let (lease, _event) =
-        state.store().backend().acquire_lease(&id, &body.scope, body.duration_seconds, &principal.0).await?;
+    let (lease, _event) = state.store().acquire_lease(&id, &body.scope, body.duration_seconds, &principal.0).await?;
     Ok(Json(wire(&lease)))
 }
 
@@ -459,7 +458,7 @@ async fn list_leases(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let mut leases = state.store().backend().list_leases(&id).await?;
+    let mut leases = state.store().list_leases(&id).await?;
     if let Some(s) = q.get("status") {
         leases.retain(|l| l.status.as_ref().is_some_and(|st| st.as_str() == s));
     }
@@ -472,8 +471,7 @@ async fn renew_lease(
     Path((id, lease_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<RenewLeaseRequest>,
 ) -> ApiResult<Json<Value>> {
-    let (lease, _event) =
-        state.store().backend().renew_lease(&id, &lease_id, body.duration_seconds, &principal.0).await?;
+    let (lease, _event) = state.store().renew_lease(&id, &lease_id, body.duration_seconds, &principal.0).await?;
     Ok(Json(wire(&lease)))
 }
 
@@ -482,7 +480,7 @@ async fn release_lease(
     principal: Principal,
     Path((id, lease_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    state.store().backend().release_lease(&id, &lease_id, &principal.0).await?;
+    state.store().release_lease(&id, &lease_id, &principal.0).await?;
     Ok(Json(json!({"message": "Lease released", "lease_id": lease_id})))
 }
 
@@ -500,7 +498,7 @@ async fn request_arbitration(
         context: body.context.unwrap_or_default(),
         options: serde_json::to_value(body.options.unwrap_or_default()).unwrap_or(Value::Array(Vec::new())),
     };
-    let arbitration = state.store().backend().request_arbitration(&id, new).await?;
+    let arbitration = state.store().request_arbitration(&id, new).await?;
     Ok(Json(merge(wire(&arbitration), json!({"message": "Arbitration requested", "status": "pending"}))))
 }
 
@@ -509,7 +507,7 @@ async fn list_arbitrations(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_arbitrations(&id).await?))
+    Ok(list(&state.store().list_arbitrations(&id).await?))
 }
 
 async fn record_decision(
@@ -525,7 +523,7 @@ async fn record_decision(
         rationale: body.rationale.unwrap_or_default(),
         evidence: body.evidence,
     };
-    let decision = state.store().backend().record_decision(&id, new).await?;
+    let decision = state.store().record_decision(&id, new).await?;
     let ack = json!({"message": "Decision recorded", "decision_id": decision.id, "outcome": decision.outcome});
     Ok(Json(merge(wire(&decision), ack)))
 }
@@ -535,7 +533,7 @@ async fn list_decisions(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_decisions(&id).await?))
+    Ok(list(&state.store().list_decisions(&id).await?))
 }
 
 // ----- attachments --------------------------------------------------------------------------
@@ -546,7 +544,7 @@ async fn add_attachment(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CreateAttachmentRequest>,
 ) -> ApiResult<Json<Value>> {
-    let attachment = state.store().backend().add_attachment(&id, &body, &principal.0).await?;
+    let attachment = state.store().add_attachment(&id, &body, &principal.0).await?;
     Ok(Json(wire(&attachment)))
 }
 
@@ -555,7 +553,7 @@ async fn list_attachments(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_attachments(&id).await?))
+    Ok(list(&state.store().list_attachments(&id).await?))
 }
 
 async fn delete_attachment(
@@ -563,7 +561,7 @@ async fn delete_attachment(
     _p: Principal,
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    if state.store().backend().delete_attachment(&id, &attachment_id).await? {
+    if state.store().delete_attachment(&id, &attachment_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("Attachment not found"))
@@ -579,16 +577,16 @@ async fn record_cost(
     JsonBody(body): JsonBody<RecordCostRequest>,
 ) -> ApiResult<Json<Value>> {
     let agent = non_empty(body.agent_id.clone()).unwrap_or_else(|| principal.0.clone());
-    let cost = state.store().backend().record_cost(&id, &body, &agent).await?;
+    let cost = state.store().record_cost(&id, &body, &agent).await?;
     Ok(Json(wire(&cost)))
 }
 
 async fn list_costs(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_costs(&id).await?))
+    Ok(list(&state.store().list_costs(&id).await?))
 }
 
 async fn cost_summary(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let backend = state.store().backend();
+    let backend = state.store();
     if backend.get_intent(&id).await?.is_none() {
         return Err(ApiError::not_found(INTENT_NOT_FOUND));
     }
@@ -605,7 +603,7 @@ async fn set_retry_policy(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<SetRetryPolicyRequest>,
 ) -> ApiResult<Json<Value>> {
-    let policy = state.store().backend().set_retry_policy(&id, &body).await?;
+    let policy = state.store().set_retry_policy(&id, &body).await?;
     Ok(Json(wire(&policy)))
 }
 
@@ -614,7 +612,7 @@ async fn get_retry_policy(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    match state.store().backend().get_retry_policy(&id).await? {
+    match state.store().get_retry_policy(&id).await? {
         Some(p) => Ok(Json(wire(&p))),
         None => Err(ApiError::not_found("No retry policy set")),
     }
@@ -627,12 +625,12 @@ async fn record_failure(
     JsonBody(body): JsonBody<RecordFailureRequest>,
 ) -> ApiResult<Json<Value>> {
     let agent = non_empty(body.agent_id.clone()).or_else(|| Some(principal.0.clone()));
-    let failure = state.store().backend().record_failure(&id, &body, agent).await?;
+    let failure = state.store().record_failure(&id, &body, agent).await?;
     Ok(Json(wire(&failure)))
 }
 
 async fn list_failures(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_failures(&id).await?))
+    Ok(list(&state.store().list_failures(&id).await?))
 }
 
 // ----- portfolios ---------------------------------------------------------------------------
@@ -649,16 +647,16 @@ async fn create_portfolio(
         governance_policy: body.governance_policy.unwrap_or_default(),
         metadata: body.metadata,
     };
-    let portfolio = state.store().backend().create_portfolio(new).await?;
+    let portfolio = state.store().create_portfolio(new).await?;
     Ok(Json(wire(&portfolio)))
 }
 
 async fn list_portfolios(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().list_portfolios(q.get("created_by")).await?))
+    Ok(list(&state.store().list_portfolios(q.get("created_by")).await?))
 }
 
 async fn get_portfolio(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let backend = state.store().backend();
+    let backend = state.store();
     let mut portfolio = backend.get_portfolio(&id).await?.ok_or_else(|| ApiError::not_found(PORTFOLIO_NOT_FOUND))?;
     let intents = backend.portfolio_intents(&id).await?;
     portfolio.aggregate_status = Some(AggregateStatus::from_intents(&intents));
@@ -678,7 +676,7 @@ async fn update_portfolio_status(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdatePortfolioStatusRequest>,
 ) -> ApiResult<Json<Value>> {
-    let portfolio = state.store().backend().update_portfolio_status(&id, &body.status).await?;
+    let portfolio = state.store().update_portfolio_status(&id, &body.status).await?;
     Ok(Json(wire(&portfolio)))
 }
 
@@ -689,8 +687,7 @@ async fn add_intent_to_portfolio(
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
-    let membership =
-        state.store().backend().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
+    let membership = state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
     let data = json!({"portfolio_id": id, "intent_id": body.intent_id});
     state.publish(Notification::new(Channel::Portfolio(id), "intent_added", data, membership.id.clone()));
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
@@ -702,7 +699,7 @@ async fn portfolio_intents(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().portfolio_intents(&id).await?))
+    Ok(list(&state.store().portfolio_intents(&id).await?))
 }
 
 async fn remove_intent_from_portfolio(
@@ -710,7 +707,7 @@ async fn remove_intent_from_portfolio(
     _p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    if !state.store().backend().remove_membership(&id, &intent_id).await? {
+    if !state.store().remove_membership(&id, &intent_id).await? {
         return Err(ApiError::not_found("Membership not found"));
     }
     let data = json!({"portfolio_id": id, "intent_id": intent_id});
@@ -723,7 +720,7 @@ async fn intent_portfolios(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().backend().intent_portfolios(&id).await?))
+    Ok(list(&state.store().intent_portfolios(&id).await?))
 }
 
 // ----- subscriptions ------------------------------------------------------------------------
@@ -734,16 +731,13 @@ async fn create_subscription(
     JsonBody(body): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<Json<Value>> {
     let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
-    let sub = state.store().backend().create_subscription(&body, &subscriber).await?;
+    let sub = state.store().create_subscription(&body, &subscriber).await?;
     Ok(Json(wire(&sub)))
 }
 
 async fn list_subscriptions(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
-    let subs = state
-        .store()
-        .backend()
-        .list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), q.get("subscriber_id"))
-        .await?;
+    let subs =
+        state.store().list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), q.get("subscriber_id")).await?;
     let items: Vec<Value> = subs.iter().map(wire).collect();
     Ok(Json(json!({"subscriptions": items})))
 }
@@ -753,7 +747,7 @@ async fn delete_subscription(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if state.store().backend().delete_subscription(&id).await? {
+    if state.store().delete_subscription(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("Subscription not found"))

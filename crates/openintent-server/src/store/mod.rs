@@ -10,13 +10,18 @@ mod sqlite;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use openintent_types::patch::parse_pointer;
-use openintent_types::{IntentEvent, IntentStatus, JsonObject, Lease, StatePatch};
+use openintent_types::{
+    AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
+    EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole, Portfolio,
+    PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest, RetryPolicy, SetRetryPolicyRequest,
+    StatePatch, Subscription,
+};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 
-pub(crate) use sqlite::SqliteStore;
+use sqlite::SqliteStore;
 
 /// The server's storage.
 ///
@@ -56,12 +61,64 @@ impl Store {
             Backend::Sqlite(s) => s.close().await,
         }
     }
+}
 
-    pub(crate) fn backend(&self) -> &SqliteStore {
-        match &self.backend {
-            Backend::Sqlite(s) => s,
+/// Generates the `Store` operations, each dispatching to the backend's method of the same name
+/// and signature. A new backend adds a `Backend` variant and implements every listed method.
+macro_rules! operations {
+    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
+        impl Store {
+            $(
+                pub(crate) async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        Backend::Sqlite(s) => s.$name($($arg),*).await,
+                    }
+                }
+            )*
         }
-    }
+    };
+}
+
+operations! {
+    fn ping(&self) -> ApiResult<()>;
+    fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>>;
+    fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>>;
+    fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)>;
+    fn update_state(&self, id: &str, expected_version: i64, principal: &str, patches: &[StatePatch]) -> ApiResult<Written<Intent>>;
+    fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> ApiResult<Written<Intent>>;
+    fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> ApiResult<IntentEvent>;
+    fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>>;
+    fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> ApiResult<Written<AgentAssignment>>;
+    fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>>;
+    fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent>;
+    fn acquire_lease(&self, intent_id: &str, scope: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
+    fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>>;
+    fn renew_lease(&self, intent_id: &str, lease_id: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
+    fn release_lease(&self, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Option<IntentEvent>>;
+    fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration>;
+    fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>>;
+    fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision>;
+    fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>>;
+    fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> ApiResult<Attachment>;
+    fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>>;
+    fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool>;
+    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str) -> ApiResult<CostRecord>;
+    fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>>;
+    fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> ApiResult<RetryPolicy>;
+    fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>>;
+    fn record_failure(&self, intent_id: &str, req: &RecordFailureRequest, agent_id: Option<String>) -> ApiResult<FailureRecord>;
+    fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>>;
+    fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio>;
+    fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>>;
+    fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>>;
+    fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio>;
+    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> ApiResult<PortfolioMembership>;
+    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool>;
+    fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>>;
+    fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>>;
+    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str) -> ApiResult<Subscription>;
+    fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> ApiResult<Vec<Subscription>>;
+    fn delete_subscription(&self, id: &str) -> ApiResult<bool>;
 }
 
 /// The current time at the precision stored (microseconds).

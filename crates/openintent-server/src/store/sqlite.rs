@@ -96,6 +96,11 @@ impl SqliteStore {
         Ok(SqliteStore { pool, write_lock: Mutex::new(()) })
     }
 
+    pub(crate) async fn ping(&self) -> ApiResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub(crate) async fn close(&self) {
         self.pool.close().await;
     }
@@ -850,14 +855,14 @@ impl SqliteStore {
         .bind(ts(&t))
         .execute(&mut *tx)
         .await?;
-        let policy = load_policy(&mut *tx, intent_id).await?;
+        let policy = load_policy(&mut tx, intent_id).await?;
         tx.commit().await?;
         policy.ok_or_else(|| ApiError::Internal("retry policy vanished after write".into()))
     }
 
     pub(crate) async fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
         let mut conn = self.pool.acquire().await?;
-        load_policy(&mut *conn, intent_id).await
+        load_policy(&mut conn, intent_id).await
     }
 
     pub(crate) async fn record_failure(
