@@ -46,7 +46,9 @@ pub struct Client {
     pub(crate) inner: Arc<ClientInner>,
 }
 
+#[derive(Clone)]
 pub(crate) struct ClientInner {
+    pub(crate) options: CallOptions,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) agent_id: String,
     pub(crate) api_key: Option<SecretString>,
@@ -133,6 +135,7 @@ impl Client {
     ) -> Client {
         Client {
             inner: Arc::new(ClientInner {
+                options: CallOptions::default(),
                 transport,
                 agent_id,
                 api_key,
@@ -143,6 +146,32 @@ impl Client {
                 runtime: None,
             }),
         }
+    }
+
+    /// A handle sharing this client's transport and settings whose calls all use `options`
+    /// (timeout, retry mode, extra headers such as an idempotency key).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use openintent_client::{CallOptions, RetryMode};
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let patient = client.with_options(CallOptions::new().timeout(Duration::from_secs(120)));
+    /// let report = patient.get_intent("7f1c…").await?;
+    /// let once = client.with_options(
+    ///     CallOptions::new().retry(RetryMode::Always).header("Idempotency-Key", "create-42"),
+    /// );
+    /// once.create_intent("Exactly once").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        let mut inner = (*self.inner).clone();
+        inner.options = options;
+        Client { inner: Arc::new(inner) }
+    }
+
+    /// The call options of this handle.
+    pub fn options(&self) -> &CallOptions {
+        &self.inner.options
     }
 
     /// The agent id sent as `X-Agent-ID` and used for identity fields (`actor`, `created_by`,
@@ -193,6 +222,18 @@ impl Client {
     // ----- plumbing shared by the area modules -----
 
     pub(crate) fn decorate(&self, mut request: Request) -> Request {
+        let opts = &self.inner.options;
+        if request.timeout.is_none() {
+            request.timeout = opts.timeout;
+        }
+        if let Some(mode) = opts.retry {
+            request.retry = mode;
+        }
+        for (name, value) in &opts.headers {
+            if !request.headers.contains(name) {
+                request.headers.insert(name.clone(), value.clone());
+            }
+        }
         if !request.headers.contains("x-agent-id") {
             request.headers.insert("X-Agent-ID", self.inner.agent_id.clone());
         }
@@ -259,6 +300,43 @@ impl Client {
                 "send_blocking() needs a client created by blocking::Client; use .send().await on an async client",
             ))),
         }
+    }
+}
+
+/// Settings applied to every call of a handle made by [`Client::with_options`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// Overrides the transport's request timeout (per attempt; streams are exempt).
+    pub timeout: Option<std::time::Duration>,
+    /// Whether the retry layer may repeat the calls (default: when safe).
+    pub retry: Option<openintent_transport::RetryMode>,
+    /// Extra headers, added unless a call sets the same name.
+    pub headers: Vec<(String, String)>,
+}
+
+impl CallOptions {
+    /// No overrides.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the timeout.
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the retry mode.
+    pub fn retry(mut self, mode: openintent_transport::RetryMode) -> Self {
+        self.retry = Some(mode);
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 

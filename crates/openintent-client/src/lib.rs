@@ -177,7 +177,7 @@ pub mod subscriptions;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-pub use client::{Client, ClientBuilder, DEFAULT_CONFLICT_ATTEMPTS, ENV_AGENT_ID, ENV_API_KEY, ENV_URL};
+pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_CONFLICT_ATTEMPTS, ENV_AGENT_ID, ENV_API_KEY, ENV_URL};
 pub use error::{ApiError, ApiErrorKind, ConfigError, DecodeError, Error, Result};
 pub use intents::{Page, PageStream};
 pub use openintent_transport::sse::ReconnectConfig;
