@@ -236,7 +236,9 @@ impl CreateIntent {
         self
     }
 
-    /// Dependencies (RFC-0002; the reference server ignores them on create).
+    /// Dependencies (RFC-0002). Servers that ignore them on create (the reference does) get
+    /// them through `POST …/dependencies` right after, and the call returns the intent as it
+    /// is then.
     pub fn depends_on<I, S>(mut self, ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -266,8 +268,25 @@ impl CreateIntent {
         if req.created_by.is_none() {
             req.created_by = Some(self.client.agent_id().to_owned());
         }
+        let wanted = req.depends_on.clone().unwrap_or_default();
         let request = Client::with_body(Request::post("/api/v1/intents"), &req)?;
-        self.client.json(request).await
+        let intent: Intent = self.client.json(request).await?;
+        let missing: Vec<String> = wanted.into_iter().filter(|d| !intent.depends_on.contains(d)).collect();
+        if missing.is_empty() {
+            return Ok(intent);
+        }
+        // The server ignored `depends_on` on create (the reference does): add each dependency
+        // through the dependency route, which is version-checked.
+        let mut version = intent.version;
+        for dep in missing {
+            let body = serde_json::json!({ "dependency_id": dep }).to_string();
+            let request = Request::post(intent_path(&intent.id, "/dependencies")?)
+                .header("If-Match", version.to_string())
+                .json_body(body);
+            let answer: Value = self.client.json(request).await?;
+            version = answer.get("version").and_then(Value::as_i64).unwrap_or(version + 1);
+        }
+        self.client.get_intent(&intent.id).await
     }
 }
 impl_send!(CreateIntent, Intent);

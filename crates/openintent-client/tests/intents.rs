@@ -268,3 +268,24 @@ async fn update_state_with_gives_up_after_the_bound() {
     assert_eq!(same.version, 9);
     assert_eq!(mock.request_count(), 7);
 }
+
+#[tokio::test]
+async fn depends_on_ignored_on_create_is_added_afterwards() {
+    let (client, mock) = client();
+    mock.push(json(200, json!({"id": "c", "title": "child", "version": 1, "depends_on": []})));
+    mock.push(json(200, json!({"id": "c", "title": "child", "version": 2, "depends_on": ["a"]})));
+    mock.push(json(200, json!({"id": "c", "title": "child", "version": 3, "depends_on": ["a", "b"]})));
+    mock.push(json(200, json!({"id": "c", "title": "child", "version": 3, "depends_on": ["a", "b"]})));
+    let intent = client.create_intent("child").depends_on(["a", "b"]).send().await.unwrap();
+    assert_eq!(intent.depends_on, ["a", "b"]);
+    let reqs = mock.requests();
+    assert_eq!(body(&reqs[0])["depends_on"], json!(["a", "b"]));
+    assert_request(&reqs[1], Method::Post, "/api/v1/intents/c/dependencies", Some("1"));
+    assert_eq!(body(&reqs[1]), json!({"dependency_id": "a"}));
+    assert_request(&reqs[2], Method::Post, "/api/v1/intents/c/dependencies", Some("2"));
+    assert_request(&reqs[3], Method::Get, "/api/v1/intents/c", None);
+    // A server that honours depends_on on create: one call.
+    mock.push(json(200, json!({"id": "d", "title": "t", "version": 1, "depends_on": ["a"]})));
+    client.create_intent("t").depends_on(["a"]).send().await.unwrap();
+    assert_eq!(mock.request_count(), 5);
+}
