@@ -132,6 +132,7 @@ impl DatabaseLocation {
 /// A configuration value that could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting}: {message}")]
+#[non_exhaustive]
 pub struct ConfigError {
     /// The setting (`database-url`, `api-keys`, ...).
     pub setting: String,

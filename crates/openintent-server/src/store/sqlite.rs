@@ -1395,3 +1395,59 @@ fn portfolio_from_row(r: &SqliteRow) -> ApiResult<Portfolio> {
     p.updated_at = parse_ts(&r.try_get::<String, _>("updated_at")?)?;
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_event_log_is_append_only() {
+        let store = SqliteStore::open(&DatabaseLocation::Memory).await.unwrap();
+        let new = NewIntent {
+            title: "t".into(),
+            description: String::new(),
+            created_by: "me".into(),
+            parent_id: None,
+            depends_on: Vec::new(),
+            constraints: Map::new(),
+            state: Map::new(),
+            status: IntentStatus::Draft,
+            governance_policy: None,
+        };
+        let (intent, event) = store.create_intent(new).await.unwrap();
+        let update =
+            sqlx::query("UPDATE events SET actor = 'forged' WHERE id = ?").bind(&event.id).execute(&store.pool).await;
+        assert!(update.unwrap_err().to_string().contains("append-only"));
+        let delete = sqlx::query("DELETE FROM events WHERE id = ?").bind(&event.id).execute(&store.pool).await;
+        assert!(delete.is_err());
+        let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].actor, "me");
+    }
+
+    #[tokio::test]
+    async fn a_version_mismatch_writes_nothing() {
+        let store = SqliteStore::open(&DatabaseLocation::Memory).await.unwrap();
+        let new = NewIntent {
+            title: "t".into(),
+            description: String::new(),
+            created_by: "me".into(),
+            parent_id: None,
+            depends_on: Vec::new(),
+            constraints: Map::new(),
+            state: Map::new(),
+            status: IntentStatus::Draft,
+            governance_policy: None,
+        };
+        let (intent, _) = store.create_intent(new).await.unwrap();
+        let patch = [StatePatch::set("/a", json!(1))];
+        let err = store.update_state(&intent.id, 7, "me", &patch).await.unwrap_err();
+        assert_eq!(err, ApiError::conflict_with("Version conflict", "current_version", json!(1)));
+        let err = store.set_status(&intent.id, 0, "me", &IntentStatus::Active, None).await.unwrap_err();
+        assert!(matches!(err, ApiError::Conflict { .. }));
+        let again = store.get_intent(&intent.id).await.unwrap().unwrap();
+        assert_eq!((again.version, again.state.len()), (1, 0));
+        let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(events.len(), 1);
+    }
+}
