@@ -50,13 +50,15 @@ pub use store::{Store, StoreError};
 /// Unknown routes answer 404 `{"detail":"Not Found"}` and known paths with a wrong method 405
 /// `{"detail":"Method Not Allowed"}`, which clients use to detect unsupported operations.
 pub fn app(state: AppState) -> Router {
-    let api = routes::api_routes();
+    let api = routes::api_routes(&state);
     // ---------------------------------------------------------------------------------------
-    // Server-sent-event routes (`/api/v1/subscribe/...`) are merged here, behind the same
-    // API-key check, from `src/sse.rs`:
-    //     let api = api.merge(sse::routes());
+    // Server-sent-event routes (`/api/v1/subscribe/...`, from `src/sse.rs`) are merged here,
+    // behind the same API-key check (which must answer 401 before the stream starts):
+    //     let api = api.merge(sse::routes().route_layer(
+    //         axum::middleware::from_fn_with_state(state.clone(), http::require_api_key)));
+    // Handlers read the caller with the `Principal` extractor and follow changes with
+    // `AppState::subscribe()` (see `Notification` and `Channel`).
     // ---------------------------------------------------------------------------------------
-    let api = api.route_layer(axum::middleware::from_fn_with_state(state.clone(), http::require_api_key));
     Router::new()
         .merge(routes::public_routes())
         // The OpenAPI document (`/openapi.json`, keyless) is merged here from `src/openapi.rs`.

@@ -4,8 +4,9 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 use openintent_types::wire::to_superset_value;
 use openintent_types::{
     AcquireLeaseRequest, AddIntentToPortfolioRequest, AggregateStatus, AssignAgentRequest, CostSummary,
@@ -18,7 +19,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req};
+use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req, require_api_key};
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio};
 
@@ -167,35 +168,37 @@ impl BodySchema for CreateSubscriptionRequest {
 
 // ----- router -------------------------------------------------------------------------------
 
-/// The authenticated `/api/v1` routes (without the auth layer).
-pub fn api_routes() -> Router<AppState> {
+/// The `/api/v1` routes. Each method of each route requires a valid API key; a wrong method
+/// answers 405 and an unknown path 404 without looking at the key (as the reference does).
+pub fn api_routes(state: &AppState) -> Router<AppState> {
+    let s = |m: MethodRouter<AppState>| m.route_layer(from_fn_with_state(state.clone(), require_api_key));
     Router::new()
-        .route("/api/v1/intents", post(create_intent).get(list_intents))
-        .route("/api/v1/intents/{id}", get(get_intent))
-        .route("/api/v1/intents/{id}/state", post(update_state))
-        .route("/api/v1/intents/{id}/status", post(set_status))
-        .route("/api/v1/intents/{id}/events", post(log_event).get(list_events))
-        .route("/api/v1/intents/{id}/agents", post(assign_agent).get(list_agents))
-        .route("/api/v1/intents/{id}/agents/{agent_id}", delete(unassign_agent))
-        .route("/api/v1/intents/{id}/leases", post(acquire_lease).get(list_leases))
-        .route("/api/v1/intents/{id}/leases/{lease_id}", patch(renew_lease).delete(release_lease))
-        .route("/api/v1/intents/{id}/arbitrate", post(request_arbitration))
-        .route("/api/v1/intents/{id}/arbitrations", get(list_arbitrations))
-        .route("/api/v1/intents/{id}/decisions", post(record_decision).get(list_decisions))
-        .route("/api/v1/intents/{id}/attachments", post(add_attachment).get(list_attachments))
-        .route("/api/v1/intents/{id}/attachments/{attachment_id}", delete(delete_attachment))
-        .route("/api/v1/intents/{id}/costs", post(record_cost).get(list_costs))
-        .route("/api/v1/intents/{id}/costs/summary", get(cost_summary))
-        .route("/api/v1/intents/{id}/retry-policy", get(get_retry_policy).put(set_retry_policy))
-        .route("/api/v1/intents/{id}/failures", post(record_failure).get(list_failures))
-        .route("/api/v1/intents/{id}/portfolios", get(intent_portfolios))
-        .route("/api/v1/portfolios", post(create_portfolio).get(list_portfolios))
-        .route("/api/v1/portfolios/{id}", get(get_portfolio))
-        .route("/api/v1/portfolios/{id}/status", patch(update_portfolio_status))
-        .route("/api/v1/portfolios/{id}/intents", post(add_intent_to_portfolio).get(portfolio_intents))
-        .route("/api/v1/portfolios/{id}/intents/{intent_id}", delete(remove_intent_from_portfolio))
-        .route("/api/v1/subscriptions", post(create_subscription).get(list_subscriptions))
-        .route("/api/v1/subscriptions/{id}", delete(delete_subscription))
+        .route("/api/v1/intents", s(post(create_intent).get(list_intents)))
+        .route("/api/v1/intents/{id}", s(get(get_intent)))
+        .route("/api/v1/intents/{id}/state", s(post(update_state)))
+        .route("/api/v1/intents/{id}/status", s(post(set_status)))
+        .route("/api/v1/intents/{id}/events", s(post(log_event).get(list_events)))
+        .route("/api/v1/intents/{id}/agents", s(post(assign_agent).get(list_agents)))
+        .route("/api/v1/intents/{id}/agents/{agent_id}", s(delete(unassign_agent)))
+        .route("/api/v1/intents/{id}/leases", s(post(acquire_lease).get(list_leases)))
+        .route("/api/v1/intents/{id}/leases/{lease_id}", s(patch(renew_lease).delete(release_lease)))
+        .route("/api/v1/intents/{id}/arbitrate", s(post(request_arbitration)))
+        .route("/api/v1/intents/{id}/arbitrations", s(get(list_arbitrations)))
+        .route("/api/v1/intents/{id}/decisions", s(post(record_decision).get(list_decisions)))
+        .route("/api/v1/intents/{id}/attachments", s(post(add_attachment).get(list_attachments)))
+        .route("/api/v1/intents/{id}/attachments/{attachment_id}", s(delete(delete_attachment)))
+        .route("/api/v1/intents/{id}/costs", s(post(record_cost).get(list_costs)))
+        .route("/api/v1/intents/{id}/costs/summary", s(get(cost_summary)))
+        .route("/api/v1/intents/{id}/retry-policy", s(get(get_retry_policy).put(set_retry_policy)))
+        .route("/api/v1/intents/{id}/failures", s(post(record_failure).get(list_failures)))
+        .route("/api/v1/intents/{id}/portfolios", s(get(intent_portfolios)))
+        .route("/api/v1/portfolios", s(post(create_portfolio).get(list_portfolios)))
+        .route("/api/v1/portfolios/{id}", s(get(get_portfolio)))
+        .route("/api/v1/portfolios/{id}/status", s(patch(update_portfolio_status)))
+        .route("/api/v1/portfolios/{id}/intents", s(post(add_intent_to_portfolio).get(portfolio_intents)))
+        .route("/api/v1/portfolios/{id}/intents/{intent_id}", s(delete(remove_intent_from_portfolio)))
+        .route("/api/v1/subscriptions", s(post(create_subscription).get(list_subscriptions)))
+        .route("/api/v1/subscriptions/{id}", s(delete(delete_subscription)))
 }
 
 /// The keyless routes: discovery, server configuration, health.

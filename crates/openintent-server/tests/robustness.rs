@@ -219,6 +219,11 @@ async fn unknown_routes_and_methods() {
     assert!(r.headers["allow"].to_str().unwrap().contains("POST"));
     let r = app.as_agent(Some("a"), "GET", &format!("/api/v1/intents/{id}/arbitrate"), None).await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    // Route and method are resolved before the key is looked at, as on the reference.
+    let r = app.send("PUT", "/api/v1/intents", &[], None).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"));
+    let r = app.send("GET", "/api/v1/subscriptions/x/y", &[], None).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Not Found"));
     // A missing resource never uses the bare route text.
     let r = app.get("/api/v1/intents/unknown").await;
     assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
