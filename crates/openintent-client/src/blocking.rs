@@ -5,7 +5,12 @@
 //! use serde_json::json;
 //!
 //! fn main() -> openintent_client::Result<()> {
-//!     let client = Client::new("http://localhost:8000", "dev-user-key", "my-agent")?;
+//!     let client = Client::from_builder(
+//!         openintent_client::Client::builder()
+//!             .base_url("http://localhost:8000")
+//!             .api_key("dev-user-key")
+//!             .agent_id("my-agent"),
+//!     )?;
 //!     let intent = client.create_intent("Research market trends").description("Q4 data").send_blocking()?;
 //!     let intent = client.update_state(&intent.id, intent.version).set("progress", json!(0.5)).send_blocking()?;
 //!     {
@@ -158,13 +163,12 @@ impl Client {
     /// A client from a fully configured [`ClientBuilder`](crate::ClientBuilder).
     ///
     /// ```no_run
-    /// use std::time::Duration;
     /// let client = openintent_client::blocking::Client::from_builder(
     ///     openintent_client::Client::builder()
     ///         .base_url("http://localhost:8000")
     ///         .api_key("dev-user-key")
     ///         .agent_id("my-agent")
-    ///         .request_timeout(Duration::from_secs(10)),
+    ///         .no_retry(),
     /// )?;
     /// # Ok::<(), openintent_client::Error>(())
     /// ```

@@ -36,7 +36,11 @@ pub const ENV_AGENT_ID: &str = "OPENINTENT_AGENT_ID";
 /// ```no_run
 /// use openintent_client::Client;
 /// # async fn run() -> openintent_client::Result<()> {
-/// let client = Client::new("http://localhost:8000", "dev-user-key", "my-agent")?;
+/// let client = Client::builder()
+///     .base_url("http://localhost:8000")
+///     .api_key("dev-user-key")
+///     .agent_id("my-agent")
+///     .build()?;
 /// let intent = client.create_intent("Research market trends").send().await?;
 /// println!("{} v{}", intent.id, intent.version);
 /// # Ok(()) }
@@ -99,14 +103,13 @@ impl Client {
     /// A builder for every setting: timeouts, retries, user agent, a custom transport...
     ///
     /// ```no_run
-    /// use std::time::Duration;
     /// use openintent_client::{Client, RetryConfig};
     /// let client = Client::builder()
     ///     .base_url("http://localhost:8000")
     ///     .api_key("dev-user-key")
     ///     .agent_id("my-agent")
-    ///     .request_timeout(Duration::from_secs(10))
     ///     .retry(RetryConfig::default().max_attempts(5))
+    ///     .conflict_attempts(10)
     ///     .build()?;
     /// # Ok::<(), openintent_client::Error>(())
     /// ```

@@ -12,7 +12,12 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Error> {
-//!     let client = Client::new("http://localhost:8000", "dev-user-key", "my-agent")?;
+//!     // Or Client::new(url, key, agent) / Client::from_env() with the default `reqwest` feature.
+//!     let client = Client::builder()
+//!         .base_url("http://localhost:8000")
+//!         .api_key("dev-user-key")
+//!         .agent_id("my-agent")
+//!         .build()?;
 //!
 //!     // Create an intent (optional values through the builder).
 //!     let intent = client
