@@ -102,7 +102,11 @@ fn with_lease_and_conflicts() {
 fn lease_guard_auto_renews() {
     let (client, mock) = blocking();
     mock.push(json(200, live_lease(1)));
-    mock.push_for(Method::Patch, format!("/api/v1/intents/{INTENT}/leases/{LEASE}"), json(200, live_lease(1)));
+    // Enough renewal replies for a slow machine; how many get used depends on timing.
+    for _ in 0..20 {
+        mock.push_for(Method::Patch, format!("/api/v1/intents/{INTENT}/leases/{LEASE}"), json(200, live_lease(1)));
+    }
+    mock.allow_unused();
     mock.push_for(
         Method::Delete,
         format!("/api/v1/intents/{INTENT}/leases/{LEASE}"),
