@@ -398,8 +398,10 @@ async fn list_events(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let since = match q.get("since") {
+        // An unencoded `+` of a zone offset arrives as a space.
         Some(s) => Some(
             openintent_types::time::parse_timestamp(s)
+                .or_else(|e| openintent_types::time::parse_timestamp(&s.replace(' ', "+")).map_err(|_| e))
                 .map_err(|e| ApiError::invalid_query("since", "datetime_parsing", e.to_string(), Some(json!(s))))?,
         ),
         None => None,

@@ -249,6 +249,9 @@ async fn event_log_filters_in_order() {
     assert!(newer.as_array().unwrap().len() >= 2);
     let zoned = app.get(&format!("{path}?since=2000-01-01T00:00:00Z")).await.body;
     assert_eq!(zoned.as_array().unwrap().len(), 7);
+    let plus = app.get(&format!("{path}?since=2999-01-01T00:00:00+01:00")).await;
+    assert_eq!(plus.status, StatusCode::OK, "an unencoded + reads as a zone offset");
+    assert!(plus.body.as_array().unwrap().is_empty());
     for q in ["since=yesterday", "limit=0", "limit=5000"] {
         assert_eq!(app.get(&format!("{path}?{q}")).await.status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
     }
