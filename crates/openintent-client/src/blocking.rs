@@ -40,6 +40,9 @@
 //!   (`send_blocking()` on a builder made by an async client returns an [`Error::Config`].)
 //! - Dropping the last clone shuts the runtime down in the background: it neither blocks nor
 //!   panics, whether or not the drop happens inside another runtime.
+//! - Do not make blocking calls from code that itself runs on the client's runtime (for
+//!   example inside the closure of `update_state_with(..).send_blocking()`): that closure
+//!   occupies one of the runtime's two workers while it waits.
 //!
 //! The seed's `with client.lease(...)` becomes the RAII [`LeaseGuard`] of [`Client::lease`],
 //! which releases the lease when dropped (also while unwinding from a panic).

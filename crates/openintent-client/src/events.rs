@@ -176,17 +176,25 @@ impl GetEvents {
         if let Some(o) = self.offset {
             req = req.query("offset", o.to_string());
         }
-        let mut events = self.client.list::<IntentEvent>(req).await?.items;
-        if let Some(t) = &self.event_type {
-            events.retain(|e| &e.event_type == t);
-        }
-        if let Some(s) = self.since {
-            events.retain(|e| e.created_at > s);
-        }
+        let page = self.client.list::<IntentEvent>(req).await?.items;
+        let paged = self.limit.is_some() || self.offset.is_some();
+        let mut events: Vec<IntentEvent> = if paged && page.iter().any(|e| !self.matches(e)) {
+            // The server ignored a filter but applied `limit`/`offset` (the reference does):
+            // the page is a slice of the unfiltered log, so filter and page the whole log here.
+            let all = self.client.all_events(&self.intent_id).await?;
+            all.into_iter().filter(|e| self.matches(e)).skip(self.offset.unwrap_or(0) as usize).collect()
+        } else {
+            page.into_iter().filter(|e| self.matches(e)).collect()
+        };
         if let Some(l) = self.limit {
             events.truncate(l as usize);
         }
         Ok(events)
+    }
+
+    /// Whether an event passes the type and `since` filters.
+    fn matches(&self, e: &IntentEvent) -> bool {
+        self.event_type.as_ref().is_none_or(|t| &e.event_type == t) && self.since.is_none_or(|s| e.created_at > s)
     }
 }
 impl_send!(GetEvents, Vec<IntentEvent>);

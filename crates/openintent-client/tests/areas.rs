@@ -51,13 +51,20 @@ async fn get_events_filters_client_side() {
     assert_request(&req, Method::Get, &ipath("/events"), None);
     assert_eq!(query(&req, "event_type"), Some("decision_recorded"));
 
+    // The page ignores `since` but applies `limit`: the whole log is read and filtered here.
     mock.push(example_response("get_events"));
+    mock.push(example_response("get_events"));
+    let before = mock.request_count();
     let since = chrono::DateTime::parse_from_rfc3339("2026-11-24T13:50:27.500000Z").unwrap().to_utc();
     let recent = client.get_events(INTENT).since(since).limit(10).send().await.unwrap();
     assert_eq!(recent.len(), 1, "only the status change is after the cut-off");
-    let req = mock.last_request().unwrap();
-    assert_eq!(query(&req, "since"), Some("2026-11-24T13:50:27.500000Z"));
-    assert_eq!(query(&req, "limit"), Some("10"));
+    let requests = mock.requests();
+    assert_eq!(requests.len(), before + 2);
+    let (paged, whole) = (&requests[before], &requests[before + 1]);
+    assert_eq!(query(paged, "since"), Some("2026-11-24T13:50:27.500000Z"));
+    assert_eq!(query(paged, "limit"), Some("10"));
+    assert_eq!(query(whole, "limit"), Some("1000"));
+    assert_eq!(query(whole, "offset"), Some("0"));
 
     mock.push(example_response("get_events"));
     assert_eq!(client.get_events(INTENT).limit(2).send().await.unwrap().len(), 2);
