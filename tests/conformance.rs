@@ -1,0 +1,45 @@
+//! End-to-end conformance suite: every seed operation through the Rust client against a live
+//! server.
+//!
+//! # Target
+//!
+//! | Variable | Meaning |
+//! |---|---|
+//! | `OPENINTENT_CONFORMANCE_URL` | the server to test; else `OPENINTENT_REFERENCE_URL` (set by `scripts/reference-server.sh run`, profile `reference`); else an in-process `openintent-server` |
+//! | `OPENINTENT_CONFORMANCE_KEYS` | comma-separated API keys, at least two (default `dev-user-key,agent-research-key,agent-synth-key`) |
+//! | `OPENINTENT_CONFORMANCE_PROFILE` | `reference` or `full`: which operations the target serves |
+//!
+//! Under the `reference` profile the operations the Python reference server lacks
+//! (`list_intents`, webhook subscriptions, `unassign_agent`) must fail with the typed
+//! unsupported error; under `full` they must work. Everything else is asserted the same way on
+//! both. Every test works on intents of its own, so the tests run in parallel against one
+//! server.
+//!
+//! ```text
+//! cargo test -p openintent --test conformance
+//! scripts/reference-server.sh run -- cargo test -p openintent --test conformance
+//! ```
+
+#[path = "conformance/common.rs"]
+mod common;
+
+#[path = "conformance/intents.rs"]
+mod intents;
+
+#[path = "conformance/events.rs"]
+mod events;
+
+#[path = "conformance/leases.rs"]
+mod leases;
+
+#[path = "conformance/resources.rs"]
+mod resources;
+
+#[path = "conformance/portfolios.rs"]
+mod portfolios;
+
+#[path = "conformance/errors.rs"]
+mod errors;
+
+#[path = "conformance/blocking.rs"]
+mod blocking;

@@ -1,0 +1,135 @@
+//! The event log and the live event stream.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use openintent::types::{EventType, StreamEvent};
+use serde_json::json;
+
+use crate::common::{Must, new_intent, target, unique};
+
+/// `log_event` and `get_events` with the type, `since` and `limit` filters: correct results
+/// whether the server filters or the client does.
+#[tokio::test]
+async fn log_and_filter_events() {
+    let agent = unique("events-agent");
+    let client = target().client(&agent);
+    let intent = new_intent(&client, "events").await;
+
+    let mut logged = Vec::new();
+    for n in 0..3 {
+        let event = client
+            .log_event(&intent.id, "comment")
+            .payload(json!({"message": format!("note {n}"), "n": n}))
+            .send()
+            .await
+            .must("log_event");
+        assert_eq!(event.event_type, EventType::Comment);
+        assert_eq!(event.intent_id, intent.id);
+        assert_eq!(event.actor, agent, "the actor defaults to the agent id");
+        assert_eq!(event.payload.get("n"), Some(&json!(n)));
+        logged.push(event);
+        // Distinct timestamps, so that `since` has something to cut.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    client.update_state(&intent.id, intent.version).set("k", "v").send().await.must("update_state");
+
+    let all = client.get_events(&intent.id).send().await.must("get_events");
+    assert!(all.len() >= 5, "created + 3 comments + state patch: {all:?}");
+    for e in &logged {
+        assert!(all.iter().any(|a| a.id == e.id), "logged event {} is listed", e.id);
+    }
+    assert!(all.iter().any(|e| e.event_type == EventType::StatePatched));
+
+    let comments = client.get_events(&intent.id).event_type("comment").send().await.must("type filter");
+    assert_eq!(comments.len(), 3, "only the comments: {comments:?}");
+    assert!(comments.iter().all(|e| e.event_type == EventType::Comment));
+
+    let since = logged[0].created_at;
+    let later = client.get_events(&intent.id).event_type("comment").since(since).send().await.must("since filter");
+    let mut later_n: Vec<i64> = later.iter().filter_map(|e| e.payload.get("n").and_then(|v| v.as_i64())).collect();
+    later_n.sort_unstable();
+    assert_eq!(later_n, vec![1, 2], "comments strictly after the first");
+    assert!(later.iter().all(|e| e.created_at > since));
+
+    let limited = client.get_events(&intent.id).limit(2).send().await.must("limit");
+    assert_eq!(limited.len(), 2, "at most `limit` events");
+    assert!(limited.iter().all(|e| all.iter().any(|a| a.id == e.id)));
+
+    let one_comment = client.get_events(&intent.id).event_type("comment").limit(1).send().await.must("type + limit");
+    assert_eq!(one_comment.len(), 1);
+    assert_eq!(one_comment[0].event_type, EventType::Comment);
+
+    let none = client.get_events(&intent.id).event_type("decision_recorded").send().await.must("no match");
+    assert!(none.is_empty(), "no decisions were recorded: {none:?}");
+}
+
+/// `stream_intent_events` yields the intent after a state patch, then a logged event. Both
+/// profiles serve event streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_intent_events_after_a_state_patch() {
+    let client = target().client(&unique("stream-agent"));
+    let intent = new_intent(&client, "stream").await;
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut stream = client.stream_intent_events(&intent.id).into_stream();
+    let reader = tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            let stop = item.is_err();
+            if tx.send(item).is_err() || stop {
+                break;
+            }
+        }
+    });
+
+    // The stream connects in the background: patch until the change shows up, so that a patch
+    // made before the subscription was in place does not make the test flaky.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut version = intent.version;
+    let mut step = 0;
+    let changed = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no state_patched item within 15 s");
+        step += 1;
+        let written = client.update_state(&intent.id, version).set("step", step).send().await.must("update_state");
+        version = written.version;
+        let wait = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(wait);
+        let mut found = None;
+        loop {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(Ok(StreamEvent::IntentChanged { event_type: EventType::StatePatched, intent: changed })) => {
+                        found = Some(changed);
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => panic!("the event stream failed: {e}"),
+                    None => panic!("the event stream ended"),
+                },
+                () = &mut wait => break,
+            }
+        }
+        if let Some(changed) = found {
+            break changed;
+        }
+    };
+    assert_eq!(changed.id, intent.id);
+    assert!(changed.state.get("step").and_then(|v| v.as_i64()).is_some(), "the item carries the new state");
+    assert!(changed.version > intent.version);
+
+    client.log_event(&intent.id, "comment").payload(json!({"message": "live"})).send().await.must("log_event");
+    let logged = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match rx.recv().await {
+                Some(Ok(StreamEvent::Event(e))) if e.event_type == EventType::Comment => break e,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("the event stream failed: {e}"),
+                None => panic!("the event stream ended"),
+            }
+        }
+    })
+    .await
+    .expect("the logged comment arrives on the stream");
+    assert_eq!(logged.payload.get("message"), Some(&json!("live")));
+    reader.abort();
+}
