@@ -1,0 +1,536 @@
+//! The client commands: each one calls the server and prints a table, a key/value block or JSON.
+
+use futures_util::{StreamExt, TryStreamExt};
+use openintent_client::Client;
+use openintent_client::types::{
+    CostRecord, CostSummary, Intent, IntentEvent, Lease, Portfolio, StatePatch, StreamEvent,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::args::{CostsCommand, EventsCommand, IntentsCommand, LeasesCommand, PortfoliosCommand};
+use crate::errors::CliError;
+use crate::output::{Fields, Table, amount, compact, cut, pretty, time};
+
+/// How to print.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    /// JSON instead of text.
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `value` as pretty JSON, or `text()` for people.
+    fn show<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
+        if self.json {
+            let s = serde_json::to_string_pretty(value).map_err(|e| CliError::Other(e.to_string()))?;
+            println!("{s}");
+        } else {
+            print!("{}", text());
+        }
+        Ok(())
+    }
+}
+
+type Res = Result<(), CliError>;
+
+/// Parses a JSON object given on the command line, naming the option when it is not one.
+pub fn json_object(option: &str, text: &str) -> Result<Map<String, Value>, CliError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(CliError::Usage(format!("{option} must be a JSON object, like '{{\"key\": 1}}'"))),
+        Err(e) => Err(CliError::Usage(format!("{option} is not valid JSON: {e}"))),
+    }
+}
+
+/// Parses `key=value`: the value is JSON when it parses as JSON, else a string.
+pub fn key_value(text: &str) -> Result<(String, Value), CliError> {
+    let (k, v) =
+        text.split_once('=').ok_or_else(|| CliError::Usage(format!("--set expects KEY=VALUE, got {text:?}")))?;
+    let k = k.trim();
+    if k.is_empty() {
+        return Err(CliError::Usage(format!("--set expects KEY=VALUE with a non-empty key, got {text:?}")));
+    }
+    let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_owned()));
+    Ok((k.to_owned(), value))
+}
+
+// ----- intents -----
+
+/// `openintent intents ...`
+pub async fn intents(client: &Client, out: Out, cmd: IntentsCommand) -> Res {
+    match cmd {
+        IntentsCommand::Create { title, description, constraints, state, status, parent_id } => {
+            let mut b = client.create_intent(title);
+            if let Some(d) = description {
+                b = b.description(d);
+            }
+            if let Some(c) = constraints {
+                b = b.constraints(Value::Object(json_object("--constraints", &c)?));
+            }
+            if let Some(s) = state {
+                b = b.initial_state(Value::Object(json_object("--state", &s)?));
+            }
+            if let Some(s) = status {
+                b = b.status(s);
+            }
+            if let Some(p) = parent_id {
+                b = b.parent_id(p);
+            }
+            let intent = b.send().await?;
+            out.show(&intent, || format!("Created intent {}\n{}", intent.id, intent_fields(&intent)))
+        }
+        IntentsCommand::Get { id } => {
+            let intent = client.get_intent(&id).await?;
+            out.show(&intent, || intent_fields(&intent))
+        }
+        IntentsCommand::List { status, limit, offset, all } => {
+            let mut b = client.list_intents().limit(limit).offset(offset);
+            if let Some(s) = status {
+                b = b.status(s);
+            }
+            let intents: Vec<Intent> = if all { b.into_stream().try_collect().await? } else { b.send().await?.items };
+            out.show(&intents, || {
+                if intents.is_empty() {
+                    return "No intents.\n".to_owned();
+                }
+                let mut t = Table::new(["ID", "TITLE", "STATUS", "VERSION", "UPDATED"]).keep_whole(0);
+                for i in &intents {
+                    t.row([
+                        i.id.clone(),
+                        i.title.clone(),
+                        i.status.to_string(),
+                        i.version.to_string(),
+                        time(&i.updated_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        IntentsCommand::Patch { id, set, merge, remove, version } => {
+            let mut patches = Vec::new();
+            for kv in &set {
+                let (k, v) = key_value(kv)?;
+                patches.push(StatePatch::set_key(&k, v));
+            }
+            if let Some(m) = merge {
+                for (k, v) in json_object("--merge", &m)? {
+                    patches.push(StatePatch::set_key(&k, v));
+                }
+            }
+            for r in remove {
+                patches.push(StatePatch::remove(r));
+            }
+            if patches.is_empty() {
+                return Err(CliError::Usage("nothing to change: give --set, --merge or --remove".to_owned()));
+            }
+            let intent = match version {
+                Some(v) => client.update_state(&id, v).patches(patches).send().await?,
+                None => client.update_state_with(&id, move |_| patches.clone()).send().await?,
+            };
+            out.show(&intent, || {
+                format!("Intent {} is now at version {}\n{}", intent.id, intent.version, intent_fields(&intent))
+            })
+        }
+        IntentsCommand::Status { id, status, version, reason } => {
+            let version = match version {
+                Some(v) => v,
+                None => client.get_intent(&id).await?.version,
+            };
+            let mut b = client.set_status(&id, version, status);
+            if let Some(r) = reason {
+                b = b.reason(r);
+            }
+            let intent = b.send().await?;
+            out.show(&intent, || {
+                format!("Intent {} is now {} (version {})\n", intent.id, intent.status, intent.version)
+            })
+        }
+    }
+}
+
+fn intent_fields(i: &Intent) -> String {
+    let mut f = Fields::new();
+    f.add("id", i.id.clone())
+        .add("title", i.title.clone())
+        .add_nonempty("description", i.description.clone())
+        .add("status", i.status.to_string())
+        .add("version", i.version.to_string())
+        .add_nonempty("created by", i.created_by.clone())
+        .add_nonempty("parent", i.parent_id.clone().unwrap_or_default())
+        .add_nonempty("depends on", i.depends_on.join(", "));
+    if !i.constraints.is_empty() {
+        f.add("constraints", compact(&i.constraints));
+    }
+    f.add("state", pretty(&i.state)).add("created", time(&i.created_at)).add("updated", time(&i.updated_at));
+    f.render()
+}
+
+// ----- events -----
+
+/// `openintent events ...`
+pub async fn events(client: &Client, out: Out, cmd: EventsCommand) -> Res {
+    match cmd {
+        EventsCommand::List { id, event_type, limit, follow } => {
+            let mut b = client.get_events(&id);
+            if let Some(t) = &event_type {
+                b = b.event_type(t.as_str());
+            }
+            if let Some(l) = limit {
+                b = b.limit(l);
+            }
+            let mut events = b.send().await?;
+            // Servers answer newest first; a log reads top-down.
+            events.reverse();
+            if follow {
+                follow_events(client, out, &id, events, event_type.as_deref()).await
+            } else {
+                out.show(&events, || {
+                    if events.is_empty() { "No events.\n".to_owned() } else { event_table(&events).render() }
+                })
+            }
+        }
+        EventsCommand::Log { id, event_type, payload } => {
+            let mut b = client.log_event(&id, event_type);
+            if let Some(p) = payload {
+                b = b.payload(Value::Object(json_object("--payload", &p)?));
+            }
+            let event = b.send().await?;
+            out.show(&event, || {
+                format!("Logged {} event {} on intent {}\n", event.event_type, event.id, event.intent_id)
+            })
+        }
+    }
+}
+
+fn event_table(events: &[IntentEvent]) -> Table {
+    let mut t = Table::new(["TIME", "TYPE", "ACTOR", "PAYLOAD"]).keep_whole(3);
+    for e in events {
+        t.row([time(&e.created_at), e.event_type.to_string(), e.actor.clone(), cut(&compact(&e.payload), 100)]);
+    }
+    t
+}
+
+/// Prints the history, then every new event until the stream ends or Ctrl-C.
+async fn follow_events(client: &Client, out: Out, id: &str, history: Vec<IntentEvent>, only: Option<&str>) -> Res {
+    let mut seen: std::collections::HashSet<String> = history.iter().map(|e| e.id.clone()).collect();
+    let widths = [20usize, 18, 16];
+    let line = |time: &str, kind: &str, actor: &str, rest: &str| {
+        format!("{time:<w0$}  {kind:<w1$}  {actor:<w2$}  {rest}", w0 = widths[0], w1 = widths[1], w2 = widths[2])
+    };
+    if out.json {
+        for e in &history {
+            println!("{}", serde_json::to_string(e).unwrap_or_default());
+        }
+    } else {
+        println!("{}", line("TIME", "TYPE", "ACTOR", "DETAILS").trim_end());
+        for e in &history {
+            println!("{}", line(&time(&e.created_at), e.event_type.as_str(), &e.actor, &compact(&e.payload)));
+        }
+        eprintln!("-- following intent {id}; Ctrl-C to stop");
+    }
+    let mut stream = client.stream_intent_events(id).into_stream();
+    loop {
+        let next = tokio::select! {
+            next = stream.next() => next,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+        };
+        let Some(item) = next else { return Ok(()) };
+        let ev = item?;
+        let (kind, json_value, text) = match &ev {
+            StreamEvent::Event(e) => {
+                if !seen.insert(e.id.clone()) {
+                    continue; // already printed with the history (a resumed stream may repeat it)
+                }
+                (
+                    e.event_type.to_string(),
+                    serde_json::to_value(e).unwrap_or(Value::Null),
+                    line(&time(&e.created_at), e.event_type.as_str(), &e.actor, &compact(&e.payload)),
+                )
+            }
+            StreamEvent::IntentChanged { event_type, intent } => (
+                event_type.to_string(),
+                json!({ "event_type": event_type.as_str(), "intent": intent }),
+                line(
+                    &time(&intent.updated_at),
+                    event_type.as_str(),
+                    "",
+                    &format!(
+                        "status={} version={} state={}",
+                        intent.status,
+                        intent.version,
+                        cut(&compact(&intent.state), 80)
+                    ),
+                ),
+            ),
+            other => {
+                let kind = other.event_type();
+                let value = match other {
+                    StreamEvent::AgentAssigned(a) => json!({ "event_type": kind, "assignment": a }),
+                    StreamEvent::PortfolioChanged { data, .. } => json!({ "event_type": kind, "data": data }),
+                    StreamEvent::Other { data, .. } => json!({ "event_type": kind, "data": data }),
+                    _ => json!({ "event_type": kind }),
+                };
+                let text = line("", &kind, "", &value.to_string());
+                (kind, value, text)
+            }
+        };
+        if only.is_some_and(|t| t != kind) {
+            continue;
+        }
+        if out.json {
+            println!("{json_value}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+// ----- leases -----
+
+/// `openintent leases ...`
+pub async fn leases(client: &Client, out: Out, cmd: LeasesCommand) -> Res {
+    match cmd {
+        LeasesCommand::List { id, all } => {
+            let b = client.get_leases(&id);
+            let leases = if all { b.all().send().await? } else { b.send().await? };
+            out.show(&leases, || {
+                if leases.is_empty() {
+                    return if all { "No leases.\n".to_owned() } else { "No active leases.\n".to_owned() };
+                }
+                let mut t = Table::new(["ID", "SCOPE", "HOLDER", "STATUS", "EXPIRES"]).keep_whole(0);
+                for l in &leases {
+                    t.row([
+                        l.id.clone(),
+                        l.scope.clone(),
+                        l.agent_id.clone(),
+                        l.status.as_ref().map(ToString::to_string).unwrap_or_default(),
+                        time(&l.expires_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        LeasesCommand::Acquire { id, scope, duration } => {
+            let lease = client.acquire_lease(&id, scope).duration_seconds(duration).send().await?;
+            out.show(&lease, || format!("Acquired lease {}\n{}", lease.id, lease_fields(&lease)))
+        }
+        LeasesCommand::Renew { id, lease_id, duration } => {
+            let lease = client.renew_lease(&id, &lease_id).duration_seconds(duration).send().await?;
+            out.show(&lease, || format!("Renewed lease {}\n{}", lease.id, lease_fields(&lease)))
+        }
+        LeasesCommand::Release { id, lease_id } => {
+            client.release_lease(&id, &lease_id).await?;
+            let ack = json!({ "released": true, "intent_id": id, "lease_id": lease_id });
+            out.show(&ack, || format!("Released lease {lease_id}\n"))
+        }
+    }
+}
+
+fn lease_fields(l: &Lease) -> String {
+    let mut f = Fields::new();
+    f.add("intent", l.intent_id.clone())
+        .add("scope", l.scope.clone())
+        .add("holder", l.agent_id.clone())
+        .add("status", l.status.as_ref().map(ToString::to_string).unwrap_or_default())
+        .add("acquired", time(&l.acquired_at))
+        .add("expires", time(&l.expires_at));
+    f.render()
+}
+
+// ----- costs -----
+
+/// `openintent costs ...`
+pub async fn costs(client: &Client, out: Out, cmd: CostsCommand) -> Res {
+    match cmd {
+        CostsCommand::List { id } => {
+            let records = client.get_costs(&id).await?;
+            let summary = CostSummary::from_records(&records);
+            let body = json!({ "costs": records, "summary": summary });
+            out.show(&body, || cost_text(&records, &summary))
+        }
+        CostsCommand::Record { id, cost_type, amount: value, unit, provider, metadata } => {
+            let mut b = client.record_cost(&id, cost_type, value, unit);
+            if let Some(p) = provider {
+                b = b.provider(p);
+            }
+            if let Some(m) = metadata {
+                b = b.metadata(Value::Object(json_object("--metadata", &m)?));
+            }
+            let c = b.send().await?;
+            out.show(&c, || {
+                format!(
+                    "Recorded {} {} of {} on intent {} ({})\n",
+                    amount(c.amount),
+                    c.unit,
+                    c.cost_type,
+                    c.intent_id,
+                    c.id
+                )
+            })
+        }
+    }
+}
+
+fn cost_text(records: &[CostRecord], summary: &CostSummary) -> String {
+    if records.is_empty() {
+        return "No costs recorded.\n".to_owned();
+    }
+    let mut t = Table::new(["TIME", "TYPE", "AMOUNT", "UNIT", "PROVIDER", "AGENT"]);
+    for c in records {
+        t.row([
+            time(&c.recorded_at),
+            c.cost_type.clone(),
+            amount(c.amount),
+            c.unit.clone(),
+            c.provider.clone().unwrap_or_default(),
+            c.agent_id.clone(),
+        ]);
+    }
+    let mut s = t.render();
+    s.push('\n');
+    let mut f = Fields::new();
+    f.add("records", summary.count.to_string());
+    let by_unit: Vec<String> = summary.by_unit.iter().map(|(u, v)| format!("{} {u}", amount(*v))).collect();
+    f.add("total", by_unit.join(", "));
+    let by_type: Vec<String> = summary.by_type.iter().map(|(k, v)| format!("{k} {}", amount(*v))).collect();
+    f.add("by type", by_type.join(", "));
+    let by_agent: Vec<String> = summary.by_agent.iter().map(|(k, v)| format!("{k} {}", amount(*v))).collect();
+    f.add("by agent", by_agent.join(", "));
+    s.push_str(&f.render());
+    s
+}
+
+// ----- portfolios -----
+
+/// `openintent portfolios ...`
+pub async fn portfolios(client: &Client, out: Out, cmd: PortfoliosCommand) -> Res {
+    match cmd {
+        PortfoliosCommand::Create { name, description, governance_policy } => {
+            let mut b = client.create_portfolio(name);
+            if let Some(d) = description {
+                b = b.description(d);
+            }
+            if let Some(p) = governance_policy {
+                b = b.governance_policy(Value::Object(json_object("--governance-policy", &p)?));
+            }
+            let p = b.send().await?;
+            out.show(&p, || format!("Created portfolio {}\n{}", p.id, portfolio_fields(&p)))
+        }
+        PortfoliosCommand::Get { id } => {
+            let p = client.get_portfolio(&id).await?;
+            out.show(&p, || {
+                let mut s = portfolio_fields(&p);
+                if let Some(intents) = p.intents.as_ref().filter(|i| !i.is_empty()) {
+                    s.push('\n');
+                    let mut t = Table::new(["INTENT", "TITLE", "STATUS", "VERSION"]).keep_whole(0);
+                    for i in intents {
+                        t.row([i.id.clone(), i.title.clone(), i.status.to_string(), i.version.to_string()]);
+                    }
+                    s.push_str(&t.render());
+                }
+                s
+            })
+        }
+        PortfoliosCommand::List { created_by } => {
+            let mut b = client.list_portfolios();
+            if let Some(c) = created_by {
+                b = b.created_by(c);
+            }
+            let list = b.send().await?;
+            out.show(&list, || {
+                if list.is_empty() {
+                    return "No portfolios.\n".to_owned();
+                }
+                let mut t = Table::new(["ID", "NAME", "STATUS", "CREATED BY", "CREATED"]).keep_whole(0);
+                for p in &list {
+                    t.row([
+                        p.id.clone(),
+                        p.name.clone(),
+                        p.status.to_string(),
+                        p.created_by.clone(),
+                        time(&p.created_at),
+                    ]);
+                }
+                t.render()
+            })
+        }
+        PortfoliosCommand::Add { portfolio_id, intent_id, role, priority } => {
+            let mut b = client.add_intent_to_portfolio(&portfolio_id, intent_id);
+            if let Some(r) = role {
+                b = b.role(r);
+            }
+            if let Some(p) = priority {
+                b = b.priority(p);
+            }
+            let m = b.send().await?;
+            out.show(&m, || {
+                format!(
+                    "Added intent {} to portfolio {} (role {}, priority {})\n",
+                    m.intent_id.as_deref().unwrap_or("?"),
+                    m.portfolio_id.as_deref().unwrap_or("?"),
+                    m.role.as_ref().map(ToString::to_string).unwrap_or_else(|| "member".to_owned()),
+                    m.priority.unwrap_or(0)
+                )
+            })
+        }
+    }
+}
+
+fn portfolio_fields(p: &Portfolio) -> String {
+    let mut f = Fields::new();
+    f.add("id", p.id.clone())
+        .add("name", p.name.clone())
+        .add_nonempty("description", p.description.clone())
+        .add("status", p.status.to_string())
+        .add_nonempty("created by", p.created_by.clone());
+    if !p.governance_policy.is_empty() {
+        f.add("policy", compact(&p.governance_policy));
+    }
+    if let Some(a) = &p.aggregate_status {
+        let by: Vec<String> = a.by_status.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        f.add("progress", format!("{}% of {} intents completed", a.completion_percentage, a.total));
+        f.add_nonempty("by status", by.join(", "));
+    }
+    f.add("created", time(&p.created_at));
+    f.render()
+}
+
+// ----- discovery -----
+
+/// `openintent discover`
+pub async fn discover(client: &Client, out: Out) -> Res {
+    let d = client.discover().await?;
+    out.show(&d, || {
+        let mut f = Fields::new();
+        f.add("protocol", d.protocol.clone())
+            .add("version", d.version.clone())
+            .add("capabilities", d.capabilities.join(", "))
+            .add_nonempty("openapi", d.openapi_url.clone().unwrap_or_default());
+        f.render()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_parse_json_or_fall_back_to_text() {
+        assert_eq!(key_value("progress=0.5").unwrap(), ("progress".to_owned(), json!(0.5)));
+        assert_eq!(key_value("phase=analysis").unwrap(), ("phase".to_owned(), json!("analysis")));
+        assert_eq!(key_value("tags=[\"a\"]").unwrap(), ("tags".to_owned(), json!(["a"])));
+        assert_eq!(key_value("note=a=b").unwrap(), ("note".to_owned(), json!("a=b")));
+        assert!(matches!(key_value("novalue"), Err(CliError::Usage(_))));
+        assert!(matches!(key_value("=1"), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn json_objects_are_checked() {
+        assert_eq!(json_object("--x", r#"{"a":1}"#).unwrap()["a"], 1);
+        let Err(CliError::Usage(m)) = json_object("--constraints", "[1]") else { panic!() };
+        assert!(m.contains("--constraints must be a JSON object"));
+        let Err(CliError::Usage(m)) = json_object("--state", "{oops") else { panic!() };
+        assert!(m.contains("--state is not valid JSON"));
+    }
+}
