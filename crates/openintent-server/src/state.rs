@@ -1,15 +1,20 @@
 //! Shared application state and the in-process notification hook.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::config::{ApiKey, ServerConfig};
 use crate::store::{Store, StoreError};
 
 /// How many notifications a slow subscriber may fall behind before it loses some.
 pub const NOTIFICATION_BUFFER: usize = 1024;
+
+/// How long an event stream may stay idle before it sends a `: ping` comment.
+pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The stream a notification belongs to (the `/api/v1/subscribe/{kind}/{id}` routes).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,6 +75,10 @@ struct Inner {
     api_keys: Vec<ApiKey>,
     body_limit: usize,
     notifier: broadcast::Sender<Notification>,
+    /// Keep-alive interval of event streams, in milliseconds (0: no pings).
+    sse_keep_alive_ms: AtomicU64,
+    /// Becomes `true` when the server shuts down: open event streams end.
+    closing: watch::Sender<bool>,
 }
 
 impl AppState {
@@ -82,6 +91,8 @@ impl AppState {
                 api_keys: config.api_keys().to_vec(),
                 body_limit: config.body_limit(),
                 notifier,
+                sse_keep_alive_ms: AtomicU64::new(duration_ms(DEFAULT_SSE_KEEP_ALIVE)),
+                closing: watch::Sender::new(false),
             }),
         }
     }
@@ -121,4 +132,37 @@ impl AppState {
     pub fn publish(&self, notification: Notification) {
         let _ = self.inner.notifier.send(notification);
     }
+
+    /// How long an event stream may stay idle before it sends a `: ping` comment
+    /// ([`DEFAULT_SSE_KEEP_ALIVE`] unless changed); `None` when pings are off.
+    pub fn sse_keep_alive(&self) -> Option<Duration> {
+        match self.inner.sse_keep_alive_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    /// Sets the keep-alive interval of event streams opened from now on (in whole milliseconds,
+    /// at least one; zero turns pings off).
+    pub fn set_sse_keep_alive(&self, interval: Duration) {
+        self.inner.sse_keep_alive_ms.store(duration_ms(interval), Ordering::Relaxed);
+    }
+
+    /// Ends every open event stream, and makes streams opened later end at once, so that a
+    /// graceful shutdown does not wait for subscribers that never disconnect.
+    pub fn close_streams(&self) {
+        self.inner.closing.send_replace(true);
+    }
+
+    /// Whether [`AppState::close_streams`] was called, as a receiver that is notified when it is.
+    pub fn streams_closing(&self) -> watch::Receiver<bool> {
+        self.inner.closing.subscribe()
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    if d.is_zero() {
+        return 0;
+    }
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
