@@ -161,6 +161,23 @@ pub struct Field {
     required: bool,
 }
 
+impl Field {
+    /// The canonical name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The kind of value it holds.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Whether the body must carry it.
+    pub fn required(&self) -> bool {
+        self.required
+    }
+}
+
 /// A required field.
 pub const fn req(name: &'static str, kind: Kind) -> Field {
     Field { name, kind, required: true }
