@@ -1,0 +1,723 @@
+//! The OpenAPI 3.1 document, served keyless at `GET /openapi.json`.
+//!
+//! The document is generated from code, not kept as a file:
+//!
+//! - every operation comes from one table ([`OPERATIONS`]) of method, path, summary, request
+//!   body, response, query parameters and headers; the integration tests check the table
+//!   against the router in both directions (each operation is served, and each route the
+//!   source registers is in the table), so a route cannot exist without being documented;
+//! - request body schemas come from the same field lists the server validates bodies with
+//!   ([`BodySchema::FIELDS`]): names, JSON kinds and which fields are required;
+//! - response schemas are derived from the serialized `Default` instance of each model, in
+//!   the superset wire form the server writes (so they list every field an answer carries;
+//!   fields that are `null` by default accept any JSON value).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::get;
+use openintent_types::wire::{WireModel, to_superset_value};
+use openintent_types::{
+    AcquireLeaseRequest, AddIntentToPortfolioRequest, AgentAssignment, Arbitration, AssignAgentRequest, Attachment,
+    CostRecord, CostSummary, CreateArbitrationRequest, CreateAttachmentRequest, CreateIntentRequest,
+    CreatePortfolioRequest, CreateSubscriptionRequest, Decision, FailureRecord, Intent, IntentEvent, Lease,
+    LogEventRequest, PatchOp, Portfolio, PortfolioMembership, RecordCostRequest, RecordDecisionRequest,
+    RecordFailureRequest, RenewLeaseRequest, RetryPolicy, SetRetryPolicyRequest, SetStatusRequest, Subscription,
+    UpdatePortfolioStatusRequest, UpdateStateRequest,
+};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::http::{BodySchema, Kind};
+use crate::state::AppState;
+
+/// The route serving the document (keyless).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(serve))
+}
+
+async fn serve() -> Json<Value> {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    Json(DOC.get_or_init(document).clone())
+}
+
+// ----- the table ----------------------------------------------------------------------------
+
+/// A named schema and the function that builds it.
+#[derive(Clone, Copy)]
+struct Schema {
+    name: &'static str,
+    build: fn() -> Value,
+}
+
+/// What a successful call answers.
+#[derive(Clone, Copy)]
+enum Reply {
+    /// 200 with one model.
+    Model(&'static str),
+    /// 200 with an array of a model.
+    List(&'static str),
+    /// 200 with a JSON value built by the function.
+    Json(fn() -> Value),
+    /// 204 without a body.
+    NoContent,
+    /// 200 with a server-sent event stream.
+    Stream(&'static str),
+}
+
+/// A request header an operation reads.
+#[derive(Clone, Copy, PartialEq)]
+enum Header {
+    /// `If-Match: "N"` (required).
+    IfMatch,
+    /// `Last-Event-ID` (optional).
+    LastEventId,
+}
+
+/// A query parameter: name, JSON schema type, description.
+type Query = (&'static str, &'static str, &'static str);
+
+/// One operation of the API.
+#[derive(Clone, Copy)]
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    keyless: bool,
+    body: Option<Schema>,
+    reply: Reply,
+    query: &'static [Query],
+    headers: &'static [Header],
+    /// Error statuses beyond the ones implied (401/403/503 when keyed, 404 with path
+    /// parameters, 413/422 with a body or query).
+    errors: &'static [u16],
+}
+
+const fn op(
+    method: &'static str,
+    path: &'static str,
+    id: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+) -> Op {
+    Op {
+        method,
+        path,
+        id,
+        tag,
+        summary,
+        keyless: false,
+        body: None,
+        reply: Reply::Json(any_object),
+        query: &[],
+        headers: &[],
+        errors: &[],
+    }
+}
+
+impl Op {
+    const fn keyless(mut self) -> Op {
+        self.keyless = true;
+        self
+    }
+    const fn body(mut self, schema: Schema) -> Op {
+        self.body = Some(schema);
+        self
+    }
+    const fn reply(mut self, reply: Reply) -> Op {
+        self.reply = reply;
+        self
+    }
+    const fn query(mut self, query: &'static [Query]) -> Op {
+        self.query = query;
+        self
+    }
+    const fn headers(mut self, headers: &'static [Header]) -> Op {
+        self.headers = headers;
+        self
+    }
+    const fn errors(mut self, errors: &'static [u16]) -> Op {
+        self.errors = errors;
+        self
+    }
+}
+
+macro_rules! request {
+    ($t:ident) => {
+        Schema { name: stringify!($t), build: request_schema::<$t> }
+    };
+}
+
+const INTENT_QUERY: &[Query] = &[
+    ("status", "string", "Only intents with this status"),
+    ("created_by", "string", "Only intents created by this principal"),
+    ("parent_id", "string", "Only children of this intent (also read as `parent_intent_id`)"),
+    ("limit", "integer", "Page size, 1 to 1000 (default 50)"),
+    ("offset", "integer", "Intents to skip (default 0)"),
+];
+
+const EVENT_QUERY: &[Query] = &[
+    ("event_type", "string", "Only events of this type"),
+    ("since", "string", "Only events created after this ISO 8601 timestamp"),
+    ("limit", "integer", "Page size, 1 to 1000 (default 100)"),
+    ("offset", "integer", "Events to skip (default 0)"),
+];
+
+const SUBSCRIPTION_QUERY: &[Query] = &[
+    ("intent_id", "string", "Only subscriptions of this intent"),
+    ("portfolio_id", "string", "Only subscriptions of this portfolio"),
+    ("subscriber_id", "string", "Only subscriptions of this subscriber"),
+];
+
+const INTENT_STREAM: &str = "Server-sent events of one intent: `state_patched` and `status_changed` (data = the \
+    intent) and every event logged through `POST /api/v1/intents/{id}/events` (name = its type, data = the \
+    event). Each message has an `id:` (the event-log id); reconnecting with `Last-Event-ID` first replays \
+    the messages missed since that id. `: ping` comments keep an idle stream open.";
+const PORTFOLIO_STREAM: &str = "Server-sent events of one portfolio: `intent_added` and `intent_removed` \
+    (data = `{\"portfolio_id\", \"intent_id\"}`).";
+const AGENT_STREAM: &str = "Server-sent events of one agent: `agent_assigned` (data = the assignment).";
+
+/// Every operation the server answers.
+const OPERATIONS: &[Op] = &[
+    // Discovery and service.
+    op("get", "/.well-known/openintent.json", "discovery", "discovery", "Protocol discovery document")
+        .keyless()
+        .reply(Reply::Json(discovery_schema)),
+    op("get", "/.well-known/openintent-compat.json", "compatibility", "discovery", "RFC compliance and features")
+        .keyless(),
+    op("get", "/api/v1/server/config", "serverConfig", "discovery", "Server configuration").keyless(),
+    op("get", "/health", "health", "discovery", "Liveness and database reachability")
+        .keyless()
+        .reply(Reply::Json(health_schema))
+        .errors(&[503]),
+    op("get", "/openapi.json", "openapi", "discovery", "This OpenAPI document").keyless(),
+    // Intents.
+    op("post", "/api/v1/intents", "createIntent", "intents", "Create an intent")
+        .body(request!(CreateIntentRequest))
+        .reply(Reply::Model("Intent")),
+    op("get", "/api/v1/intents", "listIntents", "intents", "List intents, newest first")
+        .query(INTENT_QUERY)
+        .reply(Reply::Json(intent_page_schema)),
+    op("get", "/api/v1/intents/{id}", "getIntent", "intents", "Read an intent (with its `ETag`)")
+        .reply(Reply::Model("Intent")),
+    op("post", "/api/v1/intents/{id}/state", "updateState", "intents", "Patch the state (version-checked)")
+        .body(request!(UpdateStateRequest))
+        .headers(&[Header::IfMatch])
+        .reply(Reply::Model("Intent"))
+        .errors(&[400, 409]),
+    op("post", "/api/v1/intents/{id}/status", "setStatus", "intents", "Change the status (version-checked)")
+        .body(request!(SetStatusRequest))
+        .headers(&[Header::IfMatch])
+        .reply(Reply::Model("Intent"))
+        .errors(&[400, 409]),
+    op("get", "/api/v1/intents/{id}/portfolios", "intentPortfolios", "portfolios", "Portfolios holding an intent")
+        .reply(Reply::List("Portfolio")),
+    // Events.
+    op("post", "/api/v1/intents/{id}/events", "logEvent", "events", "Append an event to the log")
+        .body(request!(LogEventRequest))
+        .reply(Reply::Model("IntentEvent")),
+    op("get", "/api/v1/intents/{id}/events", "listEvents", "events", "Read the event log, newest first")
+        .query(EVENT_QUERY)
+        .reply(Reply::List("IntentEvent")),
+    // Agents.
+    op("post", "/api/v1/intents/{id}/agents", "assignAgent", "agents", "Assign an agent (default: the caller)")
+        .body(request!(AssignAgentRequest))
+        .reply(Reply::Model("AgentAssignment")),
+    op("get", "/api/v1/intents/{id}/agents", "listAgents", "agents", "Agents assigned to an intent")
+        .reply(Reply::List("AgentAssignment")),
+    op("delete", "/api/v1/intents/{id}/agents/{agent_id}", "unassignAgent", "agents", "Unassign an agent")
+        .reply(Reply::NoContent),
+    // Leases.
+    op("post", "/api/v1/intents/{id}/leases", "acquireLease", "leases", "Acquire the lease of a scope")
+        .body(request!(AcquireLeaseRequest))
+        .reply(Reply::Model("Lease"))
+        .errors(&[409]),
+    op("get", "/api/v1/intents/{id}/leases", "listLeases", "leases", "Leases of an intent")
+        .query(&[("status", "string", "Only leases with this derived status (active, expired, released)")])
+        .reply(Reply::List("Lease")),
+    op("patch", "/api/v1/intents/{id}/leases/{lease_id}", "renewLease", "leases", "Renew a lease you hold")
+        .body(request!(RenewLeaseRequest))
+        .reply(Reply::Model("Lease"))
+        .errors(&[409]),
+    op("delete", "/api/v1/intents/{id}/leases/{lease_id}", "releaseLease", "leases", "Release a lease you hold")
+        .reply(Reply::Json(release_schema)),
+    // Arbitration and decisions.
+    op("post", "/api/v1/intents/{id}/arbitrate", "requestArbitration", "governance", "Request arbitration")
+        .body(request!(CreateArbitrationRequest))
+        .reply(Reply::Model("Arbitration")),
+    op("get", "/api/v1/intents/{id}/arbitrations", "listArbitrations", "governance", "Arbitration requests")
+        .reply(Reply::List("Arbitration")),
+    op("post", "/api/v1/intents/{id}/decisions", "recordDecision", "governance", "Record a decision")
+        .body(request!(RecordDecisionRequest))
+        .reply(Reply::Model("Decision")),
+    op("get", "/api/v1/intents/{id}/decisions", "listDecisions", "governance", "Decisions of an intent")
+        .reply(Reply::List("Decision")),
+    // Attachments.
+    op("post", "/api/v1/intents/{id}/attachments", "addAttachment", "attachments", "Attach a file reference")
+        .body(request!(CreateAttachmentRequest))
+        .reply(Reply::Model("Attachment")),
+    op("get", "/api/v1/intents/{id}/attachments", "listAttachments", "attachments", "Attachments of an intent")
+        .reply(Reply::List("Attachment")),
+    op(
+        "delete",
+        "/api/v1/intents/{id}/attachments/{attachment_id}",
+        "deleteAttachment",
+        "attachments",
+        "Delete an attachment",
+    )
+    .reply(Reply::NoContent),
+    // Costs.
+    op("post", "/api/v1/intents/{id}/costs", "recordCost", "costs", "Record a cost")
+        .body(request!(RecordCostRequest))
+        .reply(Reply::Model("CostRecord")),
+    op("get", "/api/v1/intents/{id}/costs", "listCosts", "costs", "Costs of an intent")
+        .reply(Reply::List("CostRecord")),
+    op("get", "/api/v1/intents/{id}/costs/summary", "costSummary", "costs", "Totals per type, agent and unit")
+        .reply(Reply::Model("CostSummary")),
+    // Retry policies and failures.
+    op("put", "/api/v1/intents/{id}/retry-policy", "setRetryPolicy", "retries", "Set the retry policy")
+        .body(request!(SetRetryPolicyRequest))
+        .reply(Reply::Model("RetryPolicy")),
+    op("get", "/api/v1/intents/{id}/retry-policy", "getRetryPolicy", "retries", "Read the retry policy")
+        .reply(Reply::Model("RetryPolicy")),
+    op("post", "/api/v1/intents/{id}/failures", "recordFailure", "retries", "Record a failure")
+        .body(request!(RecordFailureRequest))
+        .reply(Reply::Model("FailureRecord")),
+    op("get", "/api/v1/intents/{id}/failures", "listFailures", "retries", "Failures of an intent")
+        .reply(Reply::List("FailureRecord")),
+    // Portfolios.
+    op("post", "/api/v1/portfolios", "createPortfolio", "portfolios", "Create a portfolio")
+        .body(request!(CreatePortfolioRequest))
+        .reply(Reply::Model("Portfolio")),
+    op("get", "/api/v1/portfolios", "listPortfolios", "portfolios", "List portfolios")
+        .query(&[("created_by", "string", "Only portfolios created by this principal")])
+        .reply(Reply::List("Portfolio")),
+    op("get", "/api/v1/portfolios/{id}", "getPortfolio", "portfolios", "Read a portfolio with its intents")
+        .reply(Reply::Model("Portfolio")),
+    op("patch", "/api/v1/portfolios/{id}/status", "updatePortfolioStatus", "portfolios", "Change a portfolio's status")
+        .body(request!(UpdatePortfolioStatusRequest))
+        .reply(Reply::Model("Portfolio")),
+    op("post", "/api/v1/portfolios/{id}/intents", "addIntentToPortfolio", "portfolios", "Add an intent")
+        .body(request!(AddIntentToPortfolioRequest))
+        .reply(Reply::Model("PortfolioMembership"))
+        .errors(&[409]),
+    op("get", "/api/v1/portfolios/{id}/intents", "portfolioIntents", "portfolios", "Intents of a portfolio")
+        .reply(Reply::List("Intent")),
+    op(
+        "delete",
+        "/api/v1/portfolios/{id}/intents/{intent_id}",
+        "removeIntentFromPortfolio",
+        "portfolios",
+        "Remove an intent",
+    )
+    .reply(Reply::Json(message_schema)),
+    // Webhook subscriptions.
+    op("post", "/api/v1/subscriptions", "createSubscription", "subscriptions", "Create a webhook subscription")
+        .body(request!(CreateSubscriptionRequest))
+        .reply(Reply::Model("Subscription")),
+    op("get", "/api/v1/subscriptions", "listSubscriptions", "subscriptions", "List webhook subscriptions")
+        .query(SUBSCRIPTION_QUERY)
+        .reply(Reply::Json(subscription_page_schema)),
+    op("delete", "/api/v1/subscriptions/{id}", "deleteSubscription", "subscriptions", "Delete a subscription")
+        .reply(Reply::NoContent),
+    // Server-sent event streams (and their aliases).
+    op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
+        .headers(&[Header::LastEventId])
+        .reply(Reply::Stream(INTENT_STREAM)),
+    op("get", "/api/v1/intents/{id}/subscribe", "streamIntentAlias", "streams", "Stream an intent's changes (alias)")
+        .headers(&[Header::LastEventId])
+        .reply(Reply::Stream(INTENT_STREAM)),
+    op("get", "/api/v1/subscribe/portfolios/{id}", "streamPortfolio", "streams", "Stream a portfolio's membership")
+        .reply(Reply::Stream(PORTFOLIO_STREAM)),
+    op(
+        "get",
+        "/api/v1/portfolios/{id}/subscribe",
+        "streamPortfolioAlias",
+        "streams",
+        "Stream a portfolio's membership (alias)",
+    )
+    .reply(Reply::Stream(PORTFOLIO_STREAM)),
+    op("get", "/api/v1/subscribe/agents/{id}", "streamAgent", "streams", "Stream an agent's assignments")
+        .reply(Reply::Stream(AGENT_STREAM)),
+    op("get", "/api/v1/agents/{id}/subscribe", "streamAgentAlias", "streams", "Stream an agent's assignments (alias)")
+        .reply(Reply::Stream(AGENT_STREAM)),
+];
+
+/// The models answered by the API, as `components.schemas`.
+const MODELS: &[Schema] = &[
+    Schema { name: "Intent", build: wire_model::<Intent> },
+    Schema { name: "IntentEvent", build: wire_model::<IntentEvent> },
+    Schema { name: "AgentAssignment", build: wire_model::<AgentAssignment> },
+    Schema { name: "Lease", build: wire_model::<Lease> },
+    Schema { name: "Arbitration", build: wire_model::<Arbitration> },
+    Schema { name: "Decision", build: wire_model::<Decision> },
+    Schema { name: "Attachment", build: wire_model::<Attachment> },
+    Schema { name: "CostRecord", build: wire_model::<CostRecord> },
+    Schema { name: "CostSummary", build: plain_model::<CostSummary> },
+    Schema { name: "RetryPolicy", build: wire_model::<RetryPolicy> },
+    Schema { name: "FailureRecord", build: wire_model::<FailureRecord> },
+    Schema { name: "Portfolio", build: wire_model::<Portfolio> },
+    Schema { name: "PortfolioMembership", build: wire_model::<PortfolioMembership> },
+    Schema { name: "Subscription", build: wire_model::<Subscription> },
+    Schema { name: "Error", build: error_schema },
+];
+
+// ----- schema builders ----------------------------------------------------------------------
+
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn any_object() -> Value {
+    json!({"type": "object"})
+}
+
+fn kind_schema(kind: Kind) -> Value {
+    match kind {
+        Kind::Str => json!({"type": "string"}),
+        Kind::Int => json!({"type": "integer"}),
+        Kind::Num => json!({"type": "number"}),
+        Kind::Bool => json!({"type": "boolean"}),
+        Kind::Obj => json!({"type": "object"}),
+        Kind::ObjOrList => json!({"type": ["object", "array"]}),
+        Kind::List => json!({"type": "array"}),
+        Kind::StrList => json!({"type": "array", "items": {"type": "string"}}),
+        Kind::Patches => {
+            let ops: Vec<&str> = PatchOp::KNOWN.iter().map(PatchOp::as_str).collect();
+            json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "op": {"type": "string", "enum": ops},
+                        "path": {"type": "string", "description": "An RFC 6901 JSON pointer"},
+                        "value": {},
+                    },
+                    "required": ["op", "path"],
+                },
+            })
+        }
+    }
+}
+
+/// The schema of a request body, from the field list the server validates it with.
+fn request_schema<T: BodySchema>() -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for field in T::FIELDS {
+        let mut schema = kind_schema(field.kind());
+        let aliases: Vec<&str> = T::READ_ALIASES
+            .iter()
+            .filter(|(canonical, _)| *canonical == field.name())
+            .flat_map(|(_, synonyms)| synonyms.iter().copied())
+            .collect();
+        if !aliases.is_empty()
+            && let Value::Object(m) = &mut schema
+        {
+            m.insert("description".into(), json!(format!("Also read as: {}", aliases.join(", "))));
+        }
+        properties.insert(field.name().to_owned(), schema);
+        if field.required() {
+            required.push(field.name());
+        }
+    }
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+/// The schema of a model, from its default instance in the superset wire form.
+fn wire_model<T: Default + Serialize + WireModel>() -> Value {
+    infer(&to_superset_value(&T::default()))
+}
+
+/// The schema of a plain serialized model.
+fn plain_model<T: Default + Serialize>() -> Value {
+    infer(&serde_json::to_value(T::default()).unwrap_or(Value::Null))
+}
+
+/// A JSON schema describing the shape of an example value.
+fn infer(value: &Value) -> Value {
+    match value {
+        // A field without a default value: any JSON value (usually optional).
+        Value::Null => json!({}),
+        Value::Bool(_) => json!({"type": "boolean"}),
+        Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "integer"}),
+        Value::Number(_) => json!({"type": "number"}),
+        Value::String(s) if openintent_types::time::parse_timestamp(s).is_ok() => {
+            json!({"type": "string", "format": "date-time"})
+        }
+        Value::String(_) => json!({"type": "string"}),
+        Value::Array(items) => match items.first() {
+            Some(first) => json!({"type": "array", "items": infer(first)}),
+            None => json!({"type": "array"}),
+        },
+        Value::Object(map) if map.is_empty() => json!({"type": "object"}),
+        Value::Object(map) => {
+            let properties: Map<String, Value> = map.iter().map(|(k, v)| (k.clone(), infer(v))).collect();
+            json!({"type": "object", "properties": properties})
+        }
+    }
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "detail": {
+                "description": "A message, or (422) a list of field errors `{type, loc, msg, input}`",
+                "type": ["string", "array"],
+            },
+        },
+        "required": ["detail"],
+    })
+}
+
+fn discovery_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "protocol": {"type": "string"},
+            "version": {"type": "string"},
+            "rfcUrls": {"type": "array", "items": {"type": "string"}},
+            "capabilities": {"type": "array", "items": {"type": "string"}},
+            "openApiUrl": {"type": "string"},
+        },
+    })
+}
+
+fn health_schema() -> Value {
+    json!({"type": "object", "properties": {"status": {"type": "string"}}, "required": ["status"]})
+}
+
+fn message_schema() -> Value {
+    json!({"type": "object", "properties": {"message": {"type": "string"}}})
+}
+
+fn release_schema() -> Value {
+    json!({"type": "object", "properties": {"message": {"type": "string"}, "lease_id": {"type": "string"}}})
+}
+
+fn intent_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "intents": {"type": "array", "items": reference("Intent")},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+        "required": ["intents", "total"],
+    })
+}
+
+fn subscription_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"subscriptions": {"type": "array", "items": reference("Subscription")}},
+        "required": ["subscriptions"],
+    })
+}
+
+// ----- the document -------------------------------------------------------------------------
+
+fn status_text(status: u16) -> &'static str {
+    match status {
+        400 => "Bad request (a missing or unreadable `If-Match`)",
+        401 => "Invalid or missing API key",
+        403 => "The API key may not act as the claimed agent",
+        404 => "Not found",
+        409 => "Conflict (stale version, lease held by another agent, duplicate)",
+        413 => "Request body too large",
+        422 => "Invalid input; `detail` lists the fields",
+        503 => "The database is busy or unreachable; retry",
+        _ => "Error",
+    }
+}
+
+fn path_parameters(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+fn operation(op: &Op) -> Value {
+    let mut parameters = path_parameters(op.path);
+    for (name, ty, description) in op.query {
+        let mut schema = json!({ "type": ty });
+        if *name == "since" {
+            schema["format"] = json!("date-time");
+        }
+        parameters.push(
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema}),
+        );
+    }
+    for header in op.headers {
+        parameters.push(match header {
+            Header::IfMatch => json!({
+                "name": "If-Match", "in": "header", "required": true,
+                "description": "The version the change applies to: `\"N\"`, `N` or `W/\"N\"`",
+                "schema": {"type": "string"},
+            }),
+            Header::LastEventId => json!({
+                "name": "Last-Event-ID", "in": "header", "required": false,
+                "description": "Resume after this event-log id: the missed messages are replayed first",
+                "schema": {"type": "string"},
+            }),
+        });
+    }
+    if !op.keyless {
+        parameters.push(json!({"$ref": "#/components/parameters/AgentId"}));
+    }
+
+    let mut responses = Map::new();
+    let (code, success) = match op.reply {
+        Reply::Model(name) => {
+            ("200", json!({"description": "OK", "content": {"application/json": {"schema": reference(name)}}}))
+        }
+        Reply::List(name) => (
+            "200",
+            json!({"description": "OK", "content": {"application/json": {"schema": {"type": "array", "items": reference(name)}}}}),
+        ),
+        Reply::Json(build) => {
+            ("200", json!({"description": "OK", "content": {"application/json": {"schema": build()}}}))
+        }
+        Reply::NoContent => ("204", json!({"description": "Done"})),
+        Reply::Stream(description) => (
+            "200",
+            json!({"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
+        ),
+    };
+    responses.insert(code.to_owned(), success);
+    let mut errors: Vec<u16> = op.errors.to_vec();
+    if !op.keyless {
+        errors.extend([401, 403, 503]);
+    }
+    if op.path.contains('{') {
+        errors.push(404);
+    }
+    if op.body.is_some() {
+        errors.extend([413, 422]);
+    }
+    if !op.query.is_empty() {
+        errors.push(422);
+    }
+    errors.sort_unstable();
+    errors.dedup();
+    for status in errors {
+        responses.insert(
+            status.to_string(),
+            json!({"description": status_text(status), "content": {"application/json": {"schema": reference("Error")}}}),
+        );
+    }
+
+    let mut out = json!({
+        "operationId": op.id,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": responses,
+    });
+    if !parameters.is_empty() {
+        out["parameters"] = Value::Array(parameters);
+    }
+    if let Some(body) = op.body {
+        out["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": reference(body.name)}},
+        });
+    }
+    if op.keyless {
+        out["security"] = json!([]);
+    }
+    out
+}
+
+/// The OpenAPI 3.1 document of this server.
+///
+/// Every route the server answers is listed (the tests check it against the router), with its
+/// request body schema (from the server's own validation rules), its responses and their
+/// statuses. Calls need the `X-API-Key` header unless their `security` is empty.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for op in OPERATIONS {
+        let item = paths.entry(op.path.to_owned()).or_insert_with(|| json!({}));
+        item[op.method] = operation(op);
+    }
+    let mut schemas = Map::new();
+    for model in MODELS {
+        schemas.insert(model.name.to_owned(), (model.build)());
+    }
+    for op in OPERATIONS {
+        if let Some(body) = op.body {
+            schemas.insert(body.name.to_owned(), (body.build)());
+        }
+    }
+    let mut tags: Vec<&str> = OPERATIONS.iter().map(|op| op.tag).collect();
+    tags.dedup();
+    let mut seen = std::collections::HashSet::new();
+    tags.retain(|t| seen.insert(*t));
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "OpenIntent Coordination Protocol",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The REST API of the openintent-rs server: intents with versioned state, \
+                an append-only event log, leases, arbitration, attachments, costs, retry policies, \
+                portfolios, webhook subscriptions and server-sent event streams.",
+        },
+        "servers": [{"url": "/"}],
+        "tags": tags.iter().map(|t| json!({"name": t})).collect::<Vec<_>>(),
+        "security": [{"ApiKey": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "parameters": {
+                "AgentId": {
+                    "name": "X-Agent-ID", "in": "header", "required": false,
+                    "description": "The acting agent (defaults to the API key, or the agent the key is bound to)",
+                    "schema": {"type": "string", "maxLength": 255},
+                },
+            },
+            "schemas": schemas,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_are_unique() {
+        let mut keys = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        for op in OPERATIONS {
+            assert!(keys.insert((op.method, op.path)), "{} {} listed twice", op.method, op.path);
+            assert!(ids.insert(op.id), "operationId {} used twice", op.id);
+        }
+    }
+
+    #[test]
+    fn request_schema_follows_validation() {
+        let s = request_schema::<CreateIntentRequest>();
+        assert_eq!(s["required"], json!(["title"]));
+        assert_eq!(s["properties"]["title"]["type"], "string");
+        assert_eq!(s["properties"]["depends_on"]["items"]["type"], "string");
+        let s = request_schema::<UpdateStateRequest>();
+        assert_eq!(s["properties"]["patches"]["items"]["required"], json!(["op", "path"]));
+    }
+
+    #[test]
+    fn model_schema_from_defaults() {
+        let s = wire_model::<Intent>();
+        assert_eq!(s["type"], "object");
+        assert_eq!(s["properties"]["title"]["type"], "string");
+        assert_eq!(s["properties"]["version"]["type"], "integer");
+        assert!(s["properties"].get("parent_intent_id").is_some(), "{s}");
+        assert_eq!(s["properties"]["created_at"]["format"], "date-time");
+    }
+}

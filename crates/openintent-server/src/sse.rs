@@ -1,0 +1,474 @@
+//! Server-sent event streams (PROTOCOL.md §6.8.2).
+//!
+//! Routes, behind the API-key check (a missing or wrong key is a 401 JSON answer before any
+//! stream starts):
+//!
+//! | Route | Alias (C017) | Delivers |
+//! |---|---|---|
+//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | `state_patched`, `status_changed` (data = the intent), every event logged through `POST …/events` (name = its type, data = the event) |
+//! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
+//! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
+//!
+//! Each message is `event: <name>`, `id: <id>` and `data: <JSON on one line>` followed by an empty
+//! line; the JSON uses the reference server's `", "` / `": "` separators and ASCII escapes.
+//! While a stream is idle it sends a `: ping` comment every [`AppState::sse_keep_alive`].
+//!
+//! Beyond the reference server:
+//!
+//! - **Ids.** On intent and agent streams the `id:` is the event-log id of the change; on
+//!   portfolio streams (membership changes are not logged) it is a number that increases for
+//!   the life of the process.
+//! - **Resume.** An intent stream opened with `Last-Event-ID: <log id>` first replays, oldest
+//!   first, every message the stream would have carried after that event, then continues live,
+//!   with no duplicate and no gap: the stream subscribes to notifications before it reads the
+//!   log, and skips live messages it already replayed. The log keeps patches, not snapshots, so
+//!   a replayed `state_patched` / `status_changed` carries the intent as it is when the replay
+//!   is read (its `id:` is still the original event's). Server bookkeeping events that are never
+//!   published on intent streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease,
+//!   arbitration and decision events) are not replayed either. An id that is not in the
+//!   intent's log is ignored (the stream starts live). Portfolio and agent streams ignore
+//!   `Last-Event-ID`.
+//! - **Slow subscribers.** A subscriber that falls more than
+//!   [`NOTIFICATION_BUFFER`](crate::NOTIFICATION_BUFFER) notifications behind does not lose
+//!   data silently: an intent stream recovers the missed messages from the log; a portfolio or
+//!   agent stream ends, so that the client reconnects.
+//! - **Unknown ids.** Intent and portfolio streams answer 404 (`Intent not found`,
+//!   `Portfolio not found`) for ids that do not exist, instead of an idle stream; agents are
+//!   not registered anywhere, so an agent stream always opens.
+//! - **Shutdown.** [`AppState::close_streams`] (called when the server stops) ends every open
+//!   stream, so a graceful shutdown does not wait for subscribers.
+
+use std::collections::{HashSet, VecDeque};
+use std::convert::Infallible;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use openintent_types::wire::to_superset_value;
+use openintent_types::{EventType, IntentEvent};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+use crate::error::{ApiError, ApiResult};
+use crate::http::Principal;
+use crate::state::{AppState, Channel, Notification};
+use crate::store::{EventFilter, Store};
+
+/// The `Content-Type` of every stream.
+pub(crate) const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+
+/// The keep-alive comment block.
+const PING: &[u8] = b": ping\n\n";
+
+/// How many log events one page of a replay reads.
+const REPLAY_PAGE: i64 = 500;
+
+/// How many recently sent ids a stream remembers to drop duplicates.
+const RECENT_IDS: usize = 4096;
+
+/// Ids of portfolio messages (their changes have no log event).
+static NEXT_MESSAGE_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The event-stream routes (without the auth layer).
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/subscribe/intents/{id}", get(intent_stream))
+        .route("/api/v1/subscribe/portfolios/{id}", get(portfolio_stream))
+        .route("/api/v1/subscribe/agents/{id}", get(agent_stream))
+        .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
+        .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
+        .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
+}
+
+async fn intent_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // Subscribe before reading anything, so nothing committed from now on can be missed.
+    let mut feed = Feed::new(&state, Channel::Intent(id.clone()));
+    if state.store().get_intent(&id).await?.is_none() {
+        return Err(ApiError::not_found("Intent not found"));
+    }
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let resumed = match &last {
+        Some(last) => feed.replay(Some(last)).await?,
+        None => false,
+    };
+    if !resumed {
+        feed.cursor = newest_event_id(state.store(), &id).await?;
+    }
+    Ok(feed.into_response())
+}
+
+async fn portfolio_stream(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+    let feed = Feed::new(&state, Channel::Portfolio(id.clone()));
+    if state.store().get_portfolio(&id).await?.is_none() {
+        return Err(ApiError::not_found("Portfolio not found"));
+    }
+    Ok(feed.into_response())
+}
+
+async fn agent_stream(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> Response {
+    Feed::new(&state, Channel::Agent(id)).into_response()
+}
+
+/// One open stream: its notification receiver, the messages waiting to be sent, and what it
+/// needs to resume from the log.
+struct Feed {
+    state: AppState,
+    channel: Channel,
+    rx: broadcast::Receiver<Notification>,
+    closing: watch::Receiver<bool>,
+    keep_alive: Option<Duration>,
+    queue: VecDeque<Bytes>,
+    /// Ids recently sent (replayed or live), to drop a message that arrives twice.
+    recent: RecentIds,
+    /// The newest log event of the intent this stream has accounted for.
+    cursor: Option<String>,
+    done: bool,
+}
+
+enum Step {
+    Close,
+    Ping,
+    Received(Result<Notification, broadcast::error::RecvError>),
+}
+
+impl Feed {
+    fn new(state: &AppState, channel: Channel) -> Feed {
+        Feed {
+            rx: state.subscribe(),
+            closing: state.streams_closing(),
+            keep_alive: state.sse_keep_alive(),
+            state: state.clone(),
+            channel,
+            queue: VecDeque::new(),
+            recent: RecentIds::default(),
+            cursor: None,
+            done: false,
+        }
+    }
+
+    fn into_response(self) -> Response {
+        let stream = futures_util::stream::unfold(self, |mut feed| async move {
+            let chunk = feed.next_chunk().await?;
+            Some((Ok::<_, Infallible>(chunk), feed))
+        });
+        let mut resp = Body::from_stream(stream).into_response();
+        let headers = resp.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(EVENT_STREAM));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+        resp
+    }
+
+    /// The next bytes to send, or `None` when the stream ends.
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.queue.pop_front() {
+                return Some(chunk);
+            }
+            if self.done || *self.closing.borrow() {
+                return None;
+            }
+            let keep_alive = self.keep_alive;
+            let ping = async move {
+                match keep_alive {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let step = tokio::select! {
+                // The flag only ever turns on (and its sender lives in the state this feed holds).
+                _ = self.closing.changed() => Step::Close,
+                received = self.rx.recv() => Step::Received(received),
+                () = ping => Step::Ping,
+            };
+            match step {
+                Step::Close => return None,
+                Step::Ping => return Some(Bytes::from_static(PING)),
+                Step::Received(Ok(n)) => self.accept(n),
+                Step::Received(Err(broadcast::error::RecvError::Closed)) => return None,
+                Step::Received(Err(broadcast::error::RecvError::Lagged(missed))) => self.recover(missed).await,
+            }
+        }
+    }
+
+    /// Queues a live notification of this stream's channel.
+    fn accept(&mut self, n: Notification) {
+        if n.channel != self.channel {
+            return;
+        }
+        match &self.channel {
+            Channel::Intent(_) => {
+                if !self.recent.insert(&n.id) {
+                    return;
+                }
+                self.cursor = Some(n.id.clone());
+                self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
+            }
+            Channel::Portfolio(_) => {
+                let id = NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed).to_string();
+                self.queue.push_back(frame(&n.event, Some(&id), &n.data));
+            }
+            _ => {
+                if !self.recent.insert(&n.id) {
+                    return;
+                }
+                self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
+            }
+        }
+    }
+
+    /// After notifications were dropped: an intent stream re-reads them from the log; any other
+    /// stream ends, so the client reconnects.
+    async fn recover(&mut self, missed: u64) {
+        if matches!(self.channel, Channel::Intent(_)) {
+            let cursor = self.cursor.clone();
+            match self.replay(cursor.as_deref()).await {
+                Ok(true) => {
+                    tracing::debug!(missed, "event stream fell behind; recovered from the log");
+                    return;
+                }
+                Ok(false) => tracing::warn!(missed, "event stream fell behind and its position left the log"),
+                Err(e) => tracing::warn!(missed, error = %e, "event stream fell behind; the log could not be read"),
+            }
+        } else {
+            tracing::warn!(missed, "event stream fell behind; ending it so the client reconnects");
+        }
+        self.done = true;
+    }
+
+    /// Queues, oldest first, the messages this intent stream carries for the log events after
+    /// `after` (all of them when `None`). `Ok(false)` when `after` is not in the intent's log.
+    async fn replay(&mut self, after: Option<&str>) -> ApiResult<bool> {
+        let Channel::Intent(intent_id) = &self.channel else { return Ok(false) };
+        let store = self.state.store().clone();
+        let Some(events) = events_after(&store, intent_id, after).await? else { return Ok(false) };
+        if let Some(after) = after {
+            self.cursor = Some(after.to_owned());
+        }
+        let needs_intent = events.iter().any(|e| carries_intent(&e.event_type) && !self.recent.contains(&e.id));
+        let intent =
+            if needs_intent { store.get_intent(intent_id).await?.map(|i| to_superset_value(&i)) } else { None };
+        for event in events {
+            self.cursor = Some(event.id.clone());
+            if never_streamed(&event.event_type) || self.recent.contains(&event.id) {
+                continue;
+            }
+            let data = if carries_intent(&event.event_type) {
+                match &intent {
+                    Some(i) => i.clone(),
+                    None => continue,
+                }
+            } else {
+                to_superset_value(&event)
+            };
+            self.recent.insert(&event.id);
+            self.queue.push_back(frame(event.event_type.as_str(), Some(&event.id), &data));
+        }
+        Ok(true)
+    }
+}
+
+/// Events whose stream message carries the intent, not the event.
+fn carries_intent(t: &EventType) -> bool {
+    matches!(t, EventType::StatePatched | EventType::StatusChanged)
+}
+
+/// Bookkeeping events the server logs for operations that publish nothing on intent streams.
+fn never_streamed(t: &EventType) -> bool {
+    matches!(
+        t,
+        EventType::IntentCreated
+            | EventType::AgentAssigned
+            | EventType::AgentUnassigned
+            | EventType::LeaseAcquired
+            | EventType::LeaseRenewed
+            | EventType::LeaseReleased
+            | EventType::ArbitrationRequested
+            | EventType::DecisionRecorded
+    )
+}
+
+/// The id of the newest event in an intent's log.
+async fn newest_event_id(store: &Store, intent_id: &str) -> ApiResult<Option<String>> {
+    let filter = EventFilter { event_type: None, since: None, limit: 1, offset: 0 };
+    Ok(store.list_events(intent_id, &filter).await?.into_iter().next().map(|e| e.id))
+}
+
+/// The events of an intent after the one with id `after` (all when `None`), oldest first;
+/// `None` when `after` is not in the log.
+///
+/// Reads newest-first pages until it meets `after`. An event appended meanwhile shifts later
+/// pages by one, so an event may be read twice (dropped by id) but never skipped.
+async fn events_after(store: &Store, intent_id: &str, after: Option<&str>) -> ApiResult<Option<Vec<IntentEvent>>> {
+    let mut newest_first: Vec<IntentEvent> = Vec::new();
+    let mut ids = HashSet::new();
+    let mut offset = 0;
+    loop {
+        let filter = EventFilter { event_type: None, since: None, limit: REPLAY_PAGE, offset };
+        let page = store.list_events(intent_id, &filter).await?;
+        let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= REPLAY_PAGE;
+        for event in page {
+            if after == Some(event.id.as_str()) {
+                newest_first.reverse();
+                return Ok(Some(newest_first));
+            }
+            if ids.insert(event.id.clone()) {
+                newest_first.push(event);
+            }
+        }
+        if !full {
+            break;
+        }
+        offset += REPLAY_PAGE;
+    }
+    if after.is_some() {
+        return Ok(None);
+    }
+    newest_first.reverse();
+    Ok(Some(newest_first))
+}
+
+/// A bounded set of recently sent ids.
+#[derive(Default)]
+struct RecentIds {
+    order: VecDeque<String>,
+    set: HashSet<String>,
+}
+
+impl RecentIds {
+    fn contains(&self, id: &str) -> bool {
+        self.set.contains(id)
+    }
+
+    /// Remembers `id`; `false` when it was already there.
+    fn insert(&mut self, id: &str) -> bool {
+        if !self.set.insert(id.to_owned()) {
+            return false;
+        }
+        self.order.push_back(id.to_owned());
+        if self.order.len() > RECENT_IDS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        true
+    }
+}
+
+/// One message: `event:`, `id:` and `data:` lines and the empty line that ends it.
+pub(crate) fn frame(event: &str, id: Option<&str>, data: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"event: ");
+    push_field(&mut out, event);
+    if let Some(id) = id {
+        out.extend_from_slice(b"id: ");
+        push_field(&mut out, id);
+    }
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(python_json(data).as_bytes());
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// A field value without the characters that would end it early.
+fn push_field(out: &mut Vec<u8>, value: &str) {
+    out.extend(value.bytes().filter(|b| !matches!(b, b'\r' | b'\n' | b'\0')));
+    out.push(b'\n');
+}
+
+/// JSON on one line as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII
+/// characters as `\uXXXX` escapes.
+pub(crate) fn python_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
+    if serde::Serialize::serialize(value, &mut ser).is_err() {
+        return "null".to_owned();
+    }
+    // The formatter writes ASCII only.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+        if first { Ok(()) } else { writer.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W, first: bool) -> io::Result<()> {
+        if first { Ok(()) } else { writer.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        writer.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, writer: &mut W, fragment: &str) -> io::Result<()> {
+        if fragment.is_ascii() {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut units = [0u16; 2];
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                writer.write_all(&[c as u8])?;
+            } else {
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_like_python() {
+        let v = json!({"a": [1, 2.5, null, true], "b": {"c": "é😀\n\"x"}, "d": {}, "e": []});
+        assert_eq!(
+            python_json(&v),
+            r#"{"a": [1, 2.5, null, true], "b": {"c": "\u00e9\ud83d\ude00\n\"x"}, "d": {}, "e": []}"#
+        );
+    }
+
+    #[test]
+    fn frame_layout() {
+        let f = frame("state_patched", Some("e1"), &json!({"k": "v"}));
+        assert_eq!(&f[..], b"event: state_patched\nid: e1\ndata: {\"k\": \"v\"}\n\n");
+        let f = frame("bad\r\nname", None, &json!({}));
+        assert_eq!(&f[..], b"event: badname\ndata: {}\n\n");
+    }
+
+    #[test]
+    fn recent_ids_are_bounded() {
+        let mut r = RecentIds::default();
+        assert!(r.insert("a"));
+        assert!(!r.insert("a"));
+        for i in 0..RECENT_IDS {
+            r.insert(&i.to_string());
+        }
+        assert!(!r.contains("a"));
+        assert!(r.contains(&(RECENT_IDS - 1).to_string()));
+        assert_eq!(r.order.len(), RECENT_IDS);
+    }
+}
