@@ -23,7 +23,9 @@
 mod config;
 mod error;
 mod http;
+mod openapi;
 mod routes;
+mod sse;
 mod state;
 mod store;
 
@@ -42,7 +44,8 @@ pub use config::{
 };
 pub use error::{ApiError, ApiResult};
 pub use http::{Principal, authenticate};
-pub use state::{AppState, Channel, NOTIFICATION_BUFFER, Notification};
+pub use openapi::document as openapi_document;
+pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
@@ -51,17 +54,13 @@ pub use store::{Store, StoreError};
 /// `{"detail":"Method Not Allowed"}`, which clients use to detect unsupported operations.
 pub fn app(state: AppState) -> Router {
     let api = routes::api_routes(&state);
-    // ---------------------------------------------------------------------------------------
-    // Server-sent-event routes (`/api/v1/subscribe/...`, from `src/sse.rs`) are merged here,
-    // behind the same API-key check (which must answer 401 before the stream starts):
-    //     let api = api.merge(sse::routes().route_layer(
-    //         axum::middleware::from_fn_with_state(state.clone(), http::require_api_key)));
-    // Handlers read the caller with the `Principal` extractor and follow changes with
-    // `AppState::subscribe()` (see `Notification` and `Channel`).
-    // ---------------------------------------------------------------------------------------
+    // Server-sent-event routes, behind the same API-key check (401 before the stream starts).
+    let api = api
+        .merge(sse::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), http::require_api_key)));
     Router::new()
         .merge(routes::public_routes())
-        // The OpenAPI document (`/openapi.json`, keyless) is merged here from `src/openapi.rs`.
+        // The OpenAPI document (`/openapi.json`, keyless).
+        .merge(openapi::routes())
         .merge(api)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(http::json_errors))
@@ -130,10 +129,13 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
+    let streams = state.clone();
     let task = tokio::spawn(async move {
         axum::serve(listener, router)
-            .with_graceful_shutdown(async {
+            .with_graceful_shutdown(async move {
                 let _ = stopped.await;
+                // Open event streams never end by themselves; end them so shutdown can finish.
+                streams.close_streams();
             })
             .await
     });
@@ -150,6 +152,12 @@ pub async fn serve(
     let state = AppState::open(&config).await?;
     let listener = TcpListener::bind(config.bind_addr()).await?;
     on_bound(listener.local_addr()?);
+    let streams = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Open event streams never end by themselves; end them so shutdown can finish.
+        streams.close_streams();
+    };
     axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
     state.store().close().await;
     Ok(())
