@@ -54,6 +54,7 @@ use openintent_types::wire::to_superset_value;
 use openintent_types::{EventType, IntentEvent};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::Principal;
@@ -133,6 +134,9 @@ struct Feed {
     rx: broadcast::Receiver<Notification>,
     closing: watch::Receiver<bool>,
     keep_alive: Option<Duration>,
+    /// When the next `: ping` is due if nothing is sent before (notifications of other
+    /// channels do not count as activity).
+    ping_at: Option<Instant>,
     queue: VecDeque<Bytes>,
     /// Ids recently sent (replayed or live), to drop a message that arrives twice.
     recent: RecentIds,
@@ -153,6 +157,7 @@ impl Feed {
             rx: state.subscribe(),
             closing: state.streams_closing(),
             keep_alive: state.sse_keep_alive(),
+            ping_at: state.sse_keep_alive().map(|d| Instant::now() + d),
             state: state.clone(),
             channel,
             queue: VecDeque::new(),
@@ -177,6 +182,12 @@ impl Feed {
 
     /// The next bytes to send, or `None` when the stream ends.
     async fn next_chunk(&mut self) -> Option<Bytes> {
+        let chunk = self.next_unpaced().await?;
+        self.ping_at = self.keep_alive.map(|d| Instant::now() + d);
+        Some(chunk)
+    }
+
+    async fn next_unpaced(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.queue.pop_front() {
                 return Some(chunk);
@@ -184,10 +195,10 @@ impl Feed {
             if self.done || *self.closing.borrow() {
                 return None;
             }
-            let keep_alive = self.keep_alive;
+            let ping_at = self.ping_at;
             let ping = async move {
-                match keep_alive {
-                    Some(d) => tokio::time::sleep(d).await,
+                match ping_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending::<()>().await,
                 }
             };

@@ -399,6 +399,30 @@ async fn idle_streams_send_pings() {
 }
 
 #[tokio::test]
+async fn pings_continue_while_other_channels_are_busy() {
+    let (server, _api) = server().await;
+    server.state().set_sse_keep_alive(Duration::from_millis(150));
+    let mut s = subscribe(&server, "/api/v1/subscribe/agents/quiet-agent", &[]).await;
+    let state = server.state().clone();
+    let noise = tokio::spawn(async move {
+        for i in 0..200 {
+            state.publish(Notification::new(
+                Channel::Agent("busy-agent".into()),
+                "agent_assigned",
+                json!({}),
+                i.to_string(),
+            ));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    let started = std::time::Instant::now();
+    let first = s.next_block().await.unwrap();
+    assert_eq!(first.comment.as_deref(), Some("ping"));
+    assert!(started.elapsed() < Duration::from_millis(1500), "the ping took {:?}", started.elapsed());
+    noise.abort();
+}
+
+#[tokio::test]
 async fn streams_need_a_valid_key() {
     let (server, api) = server().await;
     let id = api.intent("secret").await;
