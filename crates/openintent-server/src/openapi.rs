@@ -9,8 +9,9 @@
 //! - request body schemas come from the same field lists the server validates bodies with
 //!   ([`BodySchema::FIELDS`]): names, JSON kinds and which fields are required;
 //! - response schemas are derived from the serialized `Default` instance of each model, in
-//!   the superset wire form the server writes (so they list every field an answer carries;
-//!   fields that are `null` by default accept any JSON value).
+//!   the superset wire form the server writes: every field the default instance writes is
+//!   listed with its JSON type (`null` by default: any value); fields written only when set
+//!   (such as a lease's derived `status`) are not listed, and extra properties are allowed.
 
 use std::sync::OnceLock;
 
