@@ -537,3 +537,23 @@ async fn a_lagging_agent_stream_ends_so_the_client_reconnects() {
     flood(&api);
     assert!(next_in_process(&mut body, &mut pending).await.is_none());
 }
+
+#[tokio::test]
+async fn a_live_notification_of_a_replayed_event_is_not_sent_twice() {
+    let api = TestApp::memory().await;
+    let id = api.intent("overlap").await;
+    let a = log_event(&api, &id, "comment", 1).await;
+    let b = log_event(&api, &id, "comment", 2).await;
+    let c = log_event(&api, &id, "comment", 3).await;
+    let mut body = open_in_process(&api, &format!("/api/v1/subscribe/intents/{id}"), a["id"].as_str()).await;
+    let mut pending = String::new();
+    // The notification of an event committed while the backlog was read arrives after the replay.
+    api.state.publish(Notification::new(Channel::Intent(id.clone()), "comment", c.clone(), c["id"].as_str().unwrap()));
+    let d = log_event(&api, &id, "comment", 4).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(next_in_process(&mut body, &mut pending).await.unwrap().id().to_owned());
+    }
+    let expected: Vec<String> = [&b, &c, &d].iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, expected);
+}
