@@ -27,3 +27,33 @@ pub use openintent_client::*;
 
 /// The transport layer (re-export of `openintent-transport`).
 pub use openintent_transport as transport;
+
+/// The guides of `docs/` and the README, compiled (and, where no server is needed, run) as
+/// doc tests, so that every Rust block in them stays correct.
+#[cfg(doctest)]
+pub mod guides {
+    #[doc = include_str!("../README.md")]
+    pub struct Readme;
+    #[doc = include_str!("../docs/intents.md")]
+    pub struct IntentsGuide;
+    #[doc = include_str!("../docs/events.md")]
+    pub struct EventsGuide;
+    #[doc = include_str!("../docs/leases.md")]
+    pub struct LeasesGuide;
+    #[doc = include_str!("../docs/governance.md")]
+    pub struct GovernanceGuide;
+    #[doc = include_str!("../docs/attachments.md")]
+    pub struct AttachmentsGuide;
+    #[doc = include_str!("../docs/subscriptions.md")]
+    pub struct SubscriptionsGuide;
+    #[doc = include_str!("../docs/costs.md")]
+    pub struct CostsGuide;
+    #[doc = include_str!("../docs/retries.md")]
+    pub struct RetriesGuide;
+    #[doc = include_str!("../docs/portfolios.md")]
+    pub struct PortfoliosGuide;
+    #[doc = include_str!("../docs/testing.md")]
+    pub struct TestingGuide;
+    #[doc = include_str!("../docs/README.md")]
+    pub struct DocsIndex;
+}
