@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `OPENINTENT_CONFORMANCE_URL` | the server to test; else `OPENINTENT_REFERENCE_URL` (set by `scripts/reference-server.sh run`, profile `reference`); else an in-process `openintent-server` |
 //! | `OPENINTENT_CONFORMANCE_KEYS` | comma-separated API keys, at least two (default `dev-user-key,agent-research-key,agent-synth-key`) |
-//! | `OPENINTENT_CONFORMANCE_PROFILE` | `reference` or `full`: which operations the target serves |
+//! | `OPENINTENT_CONFORMANCE_PROFILE` | `reference` or `full`: which operations the target serves (default `reference` for the reference server's URL, else `full`) |
 //!
 //! Under the `reference` profile the operations the Python reference server lacks
 //! (`list_intents`, webhook subscriptions, `unassign_agent`) must fail with the typed

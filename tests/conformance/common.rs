@@ -45,9 +45,12 @@ pub fn target() -> &'static Target {
             .filter(|k| !k.is_empty())
             .collect();
         assert!(keys.len() >= 2, "OPENINTENT_CONFORMANCE_KEYS needs at least two keys");
+        let reference = env("OPENINTENT_REFERENCE_URL");
         let (url, default_profile) = if let Some(url) = env("OPENINTENT_CONFORMANCE_URL") {
-            (url, Profile::Full)
-        } else if let Some(url) = env("OPENINTENT_REFERENCE_URL") {
+            // The reference server's URL given explicitly still means the reference profile.
+            let is_reference = reference.as_deref().map(|r| r.trim_end_matches('/')) == Some(url.trim_end_matches('/'));
+            (url, if is_reference { Profile::Reference } else { Profile::Full })
+        } else if let Some(url) = reference {
             (url, Profile::Reference)
         } else {
             (start_in_process(), Profile::Full)
@@ -133,6 +136,7 @@ pub async fn new_intent(client: &Client, test: &str) -> Intent {
 
 /// Asserts an operation the reference lacks: unsupported under the `reference` profile, a
 /// result under `full` (returned for further checks).
+#[track_caller]
 pub fn expect_served<T: Debug>(what: &str, result: Result<T, Error>) -> Option<T> {
     match (target().profile, result) {
         (Profile::Full, Ok(value)) => Some(value),
@@ -152,7 +156,11 @@ pub trait Must<T> {
 }
 
 impl<T> Must<T> for Result<T, Error> {
+    #[track_caller]
     fn must(self, what: &str) -> T {
-        self.unwrap_or_else(|e| panic!("{what}: {e}"))
+        match self {
+            Ok(value) => value,
+            Err(e) => panic!("{what}: {e}"),
+        }
     }
 }
