@@ -6,7 +6,7 @@
 //! added beside it and run the same tests. Rules shared by every backend (patch application, the
 //! lifecycle table, lease coverage) live in this module and in `openintent-types`.
 
-mod sqlite;
+mod sql;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use openintent_types::patch::parse_pointer;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
 
-use sqlite::SqliteStore;
+use sql::SqliteStore;
 
 /// The server's storage.
 ///
