@@ -66,9 +66,11 @@ pub fn target() -> &'static Target {
     })
 }
 
-/// Starts our server on a temporary SQLite file, on a runtime of its own that outlives every
+/// Starts our server on a temporary SQLite file (real concurrent connections, unlike the
+/// single-connection in-memory database), on a runtime of its own that outlives every
 /// test (each `#[tokio::test]` has its own runtime, which ends with the test).
 fn start_in_process() -> String {
+    remove_stale_databases(Duration::from_secs(3600));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("conformance-server".to_owned())
@@ -79,7 +81,12 @@ fn start_in_process() -> String {
                 .build()
                 .expect("server runtime");
             runtime.block_on(async move {
-                let dir = tempfile::tempdir().expect("temporary directory");
+                // Under target/tmp: the process ends without running destructors, so the
+                // directory stays until `cargo clean` rather than piling up in /tmp.
+                let dir = tempfile::Builder::new()
+                    .prefix("conformance-")
+                    .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                    .expect("temporary directory");
                 let config = openintent_server::ServerConfig::builder()
                     .database(openintent_server::DatabaseLocation::SqliteFile(dir.path().join("conformance.db")))
                     .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -161,6 +168,19 @@ impl<T> Must<T> for Result<T, Error> {
         match self {
             Ok(value) => value,
             Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}
+
+/// Removes the database directories of earlier runs (older than `age`, so that a run going on
+/// beside this one keeps its own).
+fn remove_stale_databases(age: Duration) {
+    let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) else { return };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with("conformance-")
+            && entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().is_ok_and(|e| e > age));
+        if stale {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
