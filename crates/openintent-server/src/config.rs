@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::webhook::WebhookConfig;
+
 /// The development keys used when no key is configured.
 pub const DEV_API_KEYS: &[&str] = &["dev-user-key", "agent-research-key", "agent-synth-key"];
 
@@ -166,6 +168,7 @@ pub struct ServerConfig {
     api_keys: Vec<ApiKey>,
     body_limit: usize,
     bind: SocketAddr,
+    webhooks: WebhookConfig,
 }
 
 impl ServerConfig {
@@ -182,6 +185,7 @@ impl ServerConfig {
             api_keys: dev_keys(),
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            webhooks: WebhookConfig::default(),
         }
     }
 
@@ -204,6 +208,18 @@ impl ServerConfig {
     pub fn bind_addr(&self) -> SocketAddr {
         self.bind
     }
+
+    /// How webhooks are delivered.
+    pub fn webhooks(&self) -> &WebhookConfig {
+        &self.webhooks
+    }
+
+    /// Replaces the webhook settings (checked when the server starts).
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
 }
 
 fn dev_keys() -> Vec<ApiKey> {
@@ -217,6 +233,7 @@ pub struct ServerConfigBuilder {
     api_keys: Option<Vec<ApiKey>>,
     body_limit: usize,
     bind: SocketAddr,
+    webhooks: WebhookConfig,
 }
 
 impl Default for ServerConfigBuilder {
@@ -226,6 +243,7 @@ impl Default for ServerConfigBuilder {
             api_keys: None,
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -279,6 +297,13 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// How webhooks are delivered (default: [`WebhookConfig::default`]).
+    #[must_use]
+    pub fn webhooks(mut self, webhooks: WebhookConfig) -> Self {
+        self.webhooks = webhooks;
+        self
+    }
+
     /// Whether no key was configured (the development keys will be used).
     pub fn uses_dev_keys(&self) -> bool {
         self.api_keys.is_none()
@@ -297,7 +322,8 @@ impl ServerConfigBuilder {
         if self.body_limit == 0 {
             return Err(ConfigError::new("body-limit", "must be positive"));
         }
-        Ok(ServerConfig { database, api_keys, body_limit: self.body_limit, bind: self.bind })
+        self.webhooks.check()?;
+        Ok(ServerConfig { database, api_keys, body_limit: self.body_limit, bind: self.bind, webhooks: self.webhooks })
     }
 }
 

@@ -28,6 +28,7 @@ mod routes;
 mod sse;
 mod state;
 mod store;
+pub mod webhook;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,6 +48,7 @@ pub use http::{Principal, authenticate};
 pub use openapi::document as openapi_document;
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
+pub use webhook::WebhookConfig;
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///
@@ -83,6 +85,12 @@ pub enum ServeError {
     /// The address could not be bound, or serving failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The configuration was refused (webhook settings, ...).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HTTP client of the webhook workers could not be built.
+    #[error("webhook client: {0}")]
+    Webhooks(#[from] reqwest::Error),
 }
 
 /// A server running on a background task. Dropping it does not stop the server; call
@@ -93,6 +101,7 @@ pub struct RunningServer {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    webhooks: Option<webhook::WorkerPool>,
 }
 
 impl RunningServer {
@@ -111,21 +120,28 @@ impl RunningServer {
         &self.state
     }
 
-    /// Stops accepting connections, lets running requests finish, and closes the database.
+    /// Stops accepting connections, lets running requests finish, stops the webhook workers
+    /// (releasing their claims), and closes the database.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let result = (&mut self.task).await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some(webhooks) = self.webhooks.take() {
+            webhooks.stop().await;
+        }
         self.state.store().close().await;
         result
     }
 }
 
-/// Opens the database, binds the configured address and serves on a background task.
+/// Opens the database, binds the configured address and serves on a background task, with the
+/// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
+    config.webhooks().check()?;
     let state = AppState::open(&config).await?;
     let listener = TcpListener::bind(config.bind_addr()).await?;
+    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -139,18 +155,21 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
             })
             .await
     });
-    Ok(RunningServer { addr, state, stop: Some(stop), task })
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
 }
 
-/// Opens the database, binds the configured address, calls `on_bound` with the bound address,
-/// and serves until `shutdown` completes (then finishes running requests).
+/// Opens the database, binds the configured address, starts the webhook delivery workers (unless
+/// disabled), calls `on_bound` with the bound address, and serves until `shutdown` completes
+/// (then finishes running requests and stops the workers).
 pub async fn serve(
     config: ServerConfig,
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    config.webhooks().check()?;
     let state = AppState::open(&config).await?;
     let listener = TcpListener::bind(config.bind_addr()).await?;
+    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -158,7 +177,11 @@ pub async fn serve(
         // Open event streams never end by themselves; end them so shutdown can finish.
         streams.close_streams();
     };
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    if let Some(webhooks) = webhooks {
+        webhooks.stop().await;
+    }
     state.store().close().await;
+    served?;
     Ok(())
 }

@@ -736,8 +736,14 @@ async fn create_subscription(
     JsonBody(body): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<Json<Value>> {
     let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
-    let sub = state.store().create_subscription(&body, &subscriber).await?;
-    Ok(Json(wire(&sub)))
+    // The signing secret of webhook deliveries: returned here once, never listed again.
+    let secret = crate::webhook::new_secret();
+    let sub = state.store().create_subscription(&body, &subscriber, &secret).await?;
+    let mut out = wire(&sub);
+    if let Value::Object(map) = &mut out {
+        map.insert("secret".into(), Value::String(secret));
+    }
+    Ok(Json(out))
 }
 
 async fn list_subscriptions(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {

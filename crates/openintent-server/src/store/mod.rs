@@ -116,9 +116,12 @@ operations! {
     fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool>;
     fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>>;
     fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>>;
-    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str) -> ApiResult<Subscription>;
+    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> ApiResult<Subscription>;
     fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> ApiResult<Vec<Subscription>>;
     fn delete_subscription(&self, id: &str) -> ApiResult<bool>;
+    fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> ApiResult<Vec<crate::webhook::ClaimedDelivery>>;
+    fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
+    fn release_claims(&self, claim: &str) -> ApiResult<u64>;
 }
 
 /// The current time at the precision stored (microseconds).

@@ -29,6 +29,7 @@ use super::{
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
+use crate::webhook::{self, ClaimedDelivery, DeliveryTarget, DeliveryUpdate};
 
 const INTENT_NOT_FOUND: &str = "Intent not found";
 const LEASE_NOT_FOUND: &str = "Lease not found or not owned by you";
@@ -136,7 +137,7 @@ impl SqliteStore {
         sqlx::query(
             "INSERT INTO intents (id, title, description, created_by, parent_id, depends_on, constraints_doc, state, \
              status, confidence, version, governance_policy, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 1, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 1, $10, $11, $12)",
         )
         .bind(&intent.id)
         .bind(&intent.title)
@@ -164,7 +165,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>> {
-        let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -174,17 +175,11 @@ impl SqliteStore {
     pub(crate) async fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)> {
         let mut clauses = Vec::new();
         let mut binds: Vec<&str> = Vec::new();
-        if let Some(s) = &f.status {
-            clauses.push("status = ?");
-            binds.push(s);
-        }
-        if let Some(c) = &f.created_by {
-            clauses.push("created_by = ?");
-            binds.push(c);
-        }
-        if let Some(p) = &f.parent_id {
-            clauses.push("parent_id = ?");
-            binds.push(p);
+        for (col, value) in [("status", &f.status), ("created_by", &f.created_by), ("parent_id", &f.parent_id)] {
+            if let Some(v) = value {
+                binds.push(v);
+                clauses.push(format!("{col} = ${}", binds.len()));
+            }
         }
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
@@ -193,8 +188,12 @@ impl SqliteStore {
             count = count.bind(*b);
         }
         let total = count.fetch_one(&self.pool).await?;
-        let sql =
-            format!("SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?");
+        let n = binds.len();
+        let sql = format!(
+            "SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
         let mut q = sqlx::query(&sql);
         for b in &binds {
             q = q.bind(*b);
@@ -232,7 +231,7 @@ impl SqliteStore {
             openintent_types::patch::apply_patches(&intent.state, patches).map_err(crate::http::patch_error)?;
         let new_version = expected_version + 1;
         let done = sqlx::query(
-            "UPDATE intents SET state = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+            "UPDATE intents SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
         )
         .bind(to_json(&new_state))
         .bind(ts(&t))
@@ -274,7 +273,7 @@ impl SqliteStore {
         let t = now();
         let new_version = expected_version + 1;
         let done = sqlx::query(
-            "UPDATE intents SET status = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ?",
+            "UPDATE intents SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
         )
         .bind(status.as_str())
         .bind(ts(&t))
@@ -318,15 +317,18 @@ impl SqliteStore {
 
     pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>> {
         let mut sql = String::from(
-            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE intent_id = ?",
+            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE intent_id = $1",
         );
+        let mut n = 1;
         if f.event_type.is_some() {
-            sql.push_str(" AND event_type = ?");
+            n += 1;
+            sql.push_str(&format!(" AND event_type = ${n}"));
         }
         if f.since.is_some() {
-            sql.push_str(" AND created_at > ?");
+            n += 1;
+            sql.push_str(&format!(" AND created_at > ${n}"));
         }
-        sql.push_str(" ORDER BY created_at DESC, seq DESC LIMIT ? OFFSET ?");
+        sql.push_str(&format!(" ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}", n + 1, n + 2));
         let mut q = sqlx::query(&sql).bind(intent_id);
         if let Some(t) = &f.event_type {
             q = q.bind(t);
@@ -357,7 +359,7 @@ impl SqliteStore {
         a.role = role.to_owned();
         a.assigned_at = t;
         sqlx::query(
-            "INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&a.id)
         .bind(intent_id)
@@ -374,7 +376,7 @@ impl SqliteStore {
 
     pub(crate) async fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>> {
         let rows = sqlx::query(
-            "SELECT id, intent_id, agent_id, role, assigned_at FROM agent_assignments WHERE intent_id = ? ORDER BY seq",
+            "SELECT id, intent_id, agent_id, role, assigned_at FROM agent_assignments WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -395,7 +397,7 @@ impl SqliteStore {
     pub(crate) async fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent> {
         let (_guard, mut tx) = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
-        let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = ? AND agent_id = ?")
+        let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
             .bind(intent_id)
             .bind(agent_id)
             .execute(&mut *tx)
@@ -425,10 +427,10 @@ impl SqliteStore {
         let lease_id = new_id();
         // Take the slot only when it is free or its lease has expired.
         let taken = sqlx::query(
-            "INSERT INTO lease_slots (intent_id, scope, lease_id, holder, expires_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO lease_slots (intent_id, scope, lease_id, holder, expires_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (intent_id, scope) DO UPDATE SET lease_id = excluded.lease_id, holder = excluded.holder, \
              expires_at = excluded.expires_at \
-             WHERE lease_slots.lease_id IS NULL OR lease_slots.expires_at <= ?",
+             WHERE lease_slots.lease_id IS NULL OR lease_slots.expires_at <= $6",
         )
         .bind(intent_id)
         .bind(scope)
@@ -443,7 +445,7 @@ impl SqliteStore {
             return Err(lease_conflict(existing));
         }
         sqlx::query(
-            "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&lease_id)
         .bind(intent_id)
@@ -463,7 +465,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>> {
-        let rows = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = ? ORDER BY seq"))
+        let rows = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = $1 ORDER BY seq"))
             .bind(intent_id)
             .fetch_all(&self.pool)
             .await?;
@@ -487,8 +489,8 @@ impl SqliteStore {
         let expires = t + chrono::Duration::seconds(duration_seconds);
         // Keep (or take back) the slot only if no other live lease holds it.
         let kept = sqlx::query(
-            "UPDATE lease_slots SET lease_id = ?, holder = ?, expires_at = ? \
-             WHERE intent_id = ? AND scope = ? AND (lease_id = ? OR lease_id IS NULL OR expires_at <= ?)",
+            "UPDATE lease_slots SET lease_id = $1, holder = $2, expires_at = $3 \
+             WHERE intent_id = $4 AND scope = $5 AND (lease_id = $6 OR lease_id IS NULL OR expires_at <= $7)",
         )
         .bind(lease_id)
         .bind(principal)
@@ -503,7 +505,7 @@ impl SqliteStore {
             let existing = slot_lease(&mut tx, intent_id, &lease.scope).await?;
             return Err(lease_conflict(existing));
         }
-        sqlx::query("UPDATE leases SET expires_at = ? WHERE id = ?")
+        sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
             .bind(ts(&expires))
             .bind(lease_id)
             .execute(&mut *tx)
@@ -528,14 +530,14 @@ impl SqliteStore {
             return Ok(None);
         }
         let t = now();
-        sqlx::query("UPDATE leases SET released_at = ? WHERE id = ? AND released_at IS NULL")
+        sqlx::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
             .bind(ts(&t))
             .bind(lease_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "UPDATE lease_slots SET lease_id = NULL, holder = NULL, expires_at = NULL \
-             WHERE intent_id = ? AND scope = ? AND lease_id = ?",
+             WHERE intent_id = $1 AND scope = $2 AND lease_id = $3",
         )
         .bind(intent_id)
         .bind(&lease.scope)
@@ -558,7 +560,7 @@ impl SqliteStore {
             append_event(&mut tx, intent_id, EventType::ArbitrationRequested, &new.requested_by, payload).await?;
         sqlx::query(
             "INSERT INTO arbitrations (id, intent_id, requested_by, reason, context, options, status, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
         )
         .bind(&event.id)
         .bind(intent_id)
@@ -585,7 +587,7 @@ impl SqliteStore {
     pub(crate) async fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, requested_by, reason, context, options, status, created_at FROM arbitrations \
-             WHERE intent_id = ? ORDER BY seq",
+             WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -618,7 +620,7 @@ impl SqliteStore {
         let event = append_event(&mut tx, intent_id, EventType::DecisionRecorded, &new.decided_by, payload).await?;
         sqlx::query(
             "INSERT INTO decisions (id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&event.id)
         .bind(intent_id)
@@ -646,7 +648,7 @@ impl SqliteStore {
     pub(crate) async fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at FROM decisions \
-             WHERE intent_id = ? ORDER BY seq",
+             WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -693,7 +695,7 @@ impl SqliteStore {
         a.created_at = t;
         sqlx::query(
             "INSERT INTO attachments (id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, \
-             created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&a.id)
         .bind(intent_id)
@@ -713,7 +715,7 @@ impl SqliteStore {
     pub(crate) async fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, created_at \
-             FROM attachments WHERE intent_id = ? ORDER BY seq",
+             FROM attachments WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -738,7 +740,7 @@ impl SqliteStore {
     /// Deletes an attachment of the intent; `false` when there is none.
     pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool> {
         let (_guard, mut tx) = self.begin().await?;
-        let done = sqlx::query("DELETE FROM attachments WHERE id = ? AND intent_id = ?")
+        let done = sqlx::query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
             .bind(attachment_id)
             .bind(intent_id)
             .execute(&mut *tx)
@@ -770,7 +772,7 @@ impl SqliteStore {
         c.recorded_at = t;
         sqlx::query(
             "INSERT INTO costs (id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&c.id)
         .bind(intent_id)
@@ -790,7 +792,7 @@ impl SqliteStore {
     pub(crate) async fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at FROM costs \
-             WHERE intent_id = ? ORDER BY seq",
+             WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -838,7 +840,7 @@ impl SqliteStore {
         // Full replacement that keeps the id and the original created_at.
         sqlx::query(
             "INSERT INTO retry_policies (id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, \
-             extras, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             extras, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (intent_id) DO UPDATE SET strategy = excluded.strategy, max_retries = excluded.max_retries, \
              base_delay_ms = excluded.base_delay_ms, max_delay_ms = excluded.max_delay_ms, jitter = excluded.jitter, \
              extras = excluded.extras, updated_at = excluded.updated_at",
@@ -887,7 +889,7 @@ impl SqliteStore {
         f.occurred_at = t;
         sqlx::query(
             "INSERT INTO failures (id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
-             retry_scheduled_at, metadata, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             retry_scheduled_at, metadata, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&f.id)
         .bind(intent_id)
@@ -908,7 +910,7 @@ impl SqliteStore {
     pub(crate) async fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
-             retry_scheduled_at, metadata, occurred_at FROM failures WHERE intent_id = ? ORDER BY seq",
+             retry_scheduled_at, metadata, occurred_at FROM failures WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
         .fetch_all(&self.pool)
@@ -948,7 +950,7 @@ impl SqliteStore {
         p.updated_at = t;
         sqlx::query(
             "INSERT INTO portfolios (id, name, description, created_by, status, governance_policy, metadata, \
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&p.id)
         .bind(&p.name)
@@ -968,7 +970,7 @@ impl SqliteStore {
     pub(crate) async fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>> {
         let rows = match created_by {
             Some(c) => {
-                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = ? ORDER BY seq"))
+                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = $1 ORDER BY seq"))
                     .bind(c)
                     .fetch_all(&self.pool)
                     .await?
@@ -983,7 +985,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>> {
-        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -993,7 +995,7 @@ impl SqliteStore {
     pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio> {
         let (_guard, mut tx) = self.begin().await?;
         let t = now();
-        let done = sqlx::query("UPDATE portfolios SET status = ?, updated_at = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE portfolios SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(ts(&t))
             .bind(id)
@@ -1002,7 +1004,7 @@ impl SqliteStore {
         if done.rows_affected() == 0 {
             return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
         }
-        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -1019,7 +1021,7 @@ impl SqliteStore {
         priority: i64,
     ) -> ApiResult<PortfolioMembership> {
         let (_guard, mut tx) = self.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = ?")
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
             .bind(portfolio_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -1030,7 +1032,7 @@ impl SqliteStore {
         let t = now();
         sqlx::query(
             "INSERT INTO portfolio_memberships (id, portfolio_id, intent_id, role, priority, added_at) \
-             VALUES (?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (portfolio_id, intent_id) DO UPDATE SET role = excluded.role, priority = excluded.priority",
         )
         .bind(new_id())
@@ -1043,7 +1045,7 @@ impl SqliteStore {
         .await?;
         let row = sqlx::query(
             "SELECT id, portfolio_id, intent_id, role, priority, added_at FROM portfolio_memberships \
-             WHERE portfolio_id = ? AND intent_id = ?",
+             WHERE portfolio_id = $1 AND intent_id = $2",
         )
         .bind(portfolio_id)
         .bind(intent_id)
@@ -1063,7 +1065,7 @@ impl SqliteStore {
     /// Removes an intent from a portfolio; `false` when it was not a member.
     pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool> {
         let (_guard, mut tx) = self.begin().await?;
-        let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = ? AND intent_id = ?")
+        let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
             .bind(intent_id)
             .execute(&mut *tx)
@@ -1077,7 +1079,7 @@ impl SqliteStore {
         let cols: Vec<String> = INTENT_COLS.split(", ").map(|c| format!("i.{}", c.trim())).collect();
         let rows = sqlx::query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN intents i ON i.id = m.intent_id \
-             WHERE m.portfolio_id = ? ORDER BY m.priority DESC, m.seq",
+             WHERE m.portfolio_id = $1 ORDER BY m.priority DESC, m.seq",
             cols.join(", ")
         ))
         .bind(portfolio_id)
@@ -1090,7 +1092,7 @@ impl SqliteStore {
         let cols: Vec<String> = PORTFOLIO_COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let rows = sqlx::query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN portfolios p ON p.id = m.portfolio_id \
-             WHERE m.intent_id = ? ORDER BY m.seq",
+             WHERE m.intent_id = $1 ORDER BY m.seq",
             cols.join(", ")
         ))
         .bind(intent_id)
@@ -1105,6 +1107,7 @@ impl SqliteStore {
         &self,
         req: &CreateSubscriptionRequest,
         subscriber_id: &str,
+        secret: &str,
     ) -> ApiResult<Subscription> {
         let (_guard, mut tx) = self.begin().await?;
         if let Some(i) = &req.intent_id {
@@ -1112,7 +1115,7 @@ impl SqliteStore {
         }
         if let Some(p) = &req.portfolio_id {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = ?").bind(p).fetch_optional(&mut *tx).await?;
+                sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1").bind(p).fetch_optional(&mut *tx).await?;
             if exists.is_none() {
                 return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
             }
@@ -1130,7 +1133,7 @@ impl SqliteStore {
         s.created_at = t;
         sqlx::query(
             "INSERT INTO subscriptions (id, intent_id, portfolio_id, subscriber_id, event_types, webhook_url, active, \
-             expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
+             expires_at, created_at, secret) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
         )
         .bind(&s.id)
         .bind(&s.intent_id)
@@ -1140,6 +1143,7 @@ impl SqliteStore {
         .bind(&s.webhook_url)
         .bind(s.expires_at.as_ref().map(ts))
         .bind(ts(&t))
+        .bind(secret)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1159,8 +1163,8 @@ impl SqliteStore {
         let mut binds = Vec::new();
         for (col, v) in [("intent_id", intent_id), ("portfolio_id", portfolio_id), ("subscriber_id", subscriber_id)] {
             if let Some(v) = v {
-                sql.push_str(&format!(" AND {col} = ?"));
                 binds.push(v);
+                sql.push_str(&format!(" AND {col} = ${}", binds.len()));
             }
         }
         sql.push_str(" ORDER BY seq");
@@ -1188,9 +1192,112 @@ impl SqliteStore {
 
     pub(crate) async fn delete_subscription(&self, id: &str) -> ApiResult<bool> {
         let (_guard, mut tx) = self.begin().await?;
-        let done = sqlx::query("DELETE FROM subscriptions WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    // ----- webhook deliveries --------------------------------------------------------------
+
+    /// Claims up to `limit` due deliveries (pending, due at `now_ms`, unclaimed or with an
+    /// expired claim) for `claim` until `until_ms`, and returns them with their subscriptions.
+    pub(crate) async fn claim_deliveries(
+        &self,
+        claim: &str,
+        now_ms: i64,
+        until_ms: i64,
+        limit: i64,
+    ) -> ApiResult<Vec<ClaimedDelivery>> {
+        let (_guard, mut tx) = self.begin().await?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 WHERE id IN \
+             (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+              AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY next_attempt_at, seq LIMIT $5)",
+        )
+        .bind(claim)
+        .bind(until_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await?;
+        let rows = sqlx::query(
+            "SELECT d.id, d.subscription_id, d.event_type, d.payload, d.attempts, s.id AS sub_id, s.webhook_url, \
+             s.secret, s.active, s.expires_at FROM webhook_deliveries d \
+             LEFT JOIN subscriptions s ON s.id = d.subscription_id \
+             WHERE d.claimed_by = $1 AND d.status = 'pending' ORDER BY d.next_attempt_at, d.seq",
+        )
+        .bind(claim)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|r| {
+                let target = match r.try_get::<Option<String>, _>("sub_id")? {
+                    None => None,
+                    Some(_) => Some(DeliveryTarget {
+                        url: r.try_get("webhook_url")?,
+                        secret: r.try_get("secret")?,
+                        active: r.try_get("active")?,
+                        expires_at: opt_ts(r.try_get("expires_at")?)?,
+                    }),
+                };
+                Ok(ClaimedDelivery {
+                    id: r.try_get("id")?,
+                    subscription_id: r.try_get("subscription_id")?,
+                    event_type: r.try_get("event_type")?,
+                    payload: r.try_get("payload")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    target,
+                })
+            })
+            .collect()
+    }
+
+    /// Records the outcome of an attempt on a delivery still held by `claim`; `false` when the
+    /// claim was lost (expired and taken over) and nothing was written.
+    pub(crate) async fn settle_delivery(&self, id: &str, claim: &str, update: &DeliveryUpdate) -> ApiResult<bool> {
+        let (attempts, next, error, code) = match update {
+            DeliveryUpdate::Delivered { attempts, status_code } => (Some(*attempts), None, None, Some(*status_code)),
+            DeliveryUpdate::Retry { attempts, next_attempt_ms, error } => {
+                (Some(*attempts), Some(*next_attempt_ms), Some(error.as_str()), None)
+            }
+            DeliveryUpdate::Failed { attempts, error } => (Some(*attempts), None, Some(error.as_str()), None),
+            DeliveryUpdate::Cancelled { reason } => (None, None, Some(reason.as_str()), None),
+        };
+        let finished = (update.status() != "pending").then(|| ts(&now()));
+        let (_guard, mut tx) = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = $1, attempts = COALESCE($2, attempts), \
+             next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4, last_status = $5, finished_at = $6, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $7 AND claimed_by = $8 AND status = 'pending'",
+        )
+        .bind(update.status())
+        .bind(attempts.map(i64::from))
+        .bind(next)
+        .bind(error)
+        .bind(code.map(i64::from))
+        .bind(finished)
+        .bind(id)
+        .bind(claim)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Releases the pending deliveries held by `claim` (a worker stopping), so they are due again.
+    pub(crate) async fn release_claims(&self, claim: &str) -> ApiResult<u64> {
+        let (_guard, mut tx) = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
+             WHERE claimed_by = $1 AND status = 'pending'",
+        )
+        .bind(claim)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 }
 
@@ -1215,12 +1322,12 @@ fn check_version(intent: &Intent, expected: i64) -> ApiResult<()> {
 }
 
 async fn current_version(tx: &mut Tx, id: &str) -> ApiResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = ?").bind(id).fetch_optional(&mut **tx).await?)
+    Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?)
 }
 
 async fn intent_exists(tx: &mut Tx, id: &str) -> ApiResult<bool> {
     let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM intents WHERE id = ?").bind(id).fetch_optional(&mut **tx).await?;
+        sqlx::query_scalar("SELECT 1 FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
 }
 
@@ -1229,7 +1336,7 @@ async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
 }
 
 async fn load_intent(tx: &mut Tx, id: &str) -> ApiResult<Intent> {
-    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = ?"))
+    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -1244,7 +1351,7 @@ async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> ApiR
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
     let rows = sqlx::query(&format!(
         "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id \
-         WHERE s.intent_id = ? AND s.lease_id IS NOT NULL AND s.expires_at > ?",
+         WHERE s.intent_id = $1 AND s.lease_id IS NOT NULL AND s.expires_at > $2",
         cols.join(", ")
     ))
     .bind(intent_id)
@@ -1258,7 +1365,7 @@ async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> ApiR
 async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> ApiResult<Option<Lease>> {
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
     let row = sqlx::query(&format!(
-        "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id WHERE s.intent_id = ? AND s.scope = ?",
+        "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id WHERE s.intent_id = $1 AND s.scope = $2",
         cols.join(", ")
     ))
     .bind(intent_id)
@@ -1271,7 +1378,7 @@ async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> ApiResult<Opti
 /// A lease of `intent_id` held by `principal`: 404 when unknown or of another intent, 403 when
 /// another principal holds it.
 async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Lease> {
-    let row = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = ?"))
+    let row = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = $1"))
         .bind(lease_id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -1298,22 +1405,73 @@ async fn append_event(
     let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
     event.payload = payload;
     event.created_at = now();
-    sqlx::query("INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+    sqlx::query(
+        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&event.id)
+    .bind(intent_id)
+    .bind(event.event_type.as_str())
+    .bind(actor)
+    .bind(to_json(&event.payload))
+    .bind(ts(&event.created_at))
+    .execute(&mut **tx)
+    .await?;
+    enqueue_deliveries(tx, &event).await?;
+    Ok(event)
+}
+
+/// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
+/// unexpired subscription with a URL whose scope (intent, portfolio membership of the event's
+/// intent, or global) and event-type filter match.
+async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
+    let rows = sqlx::query(
+        "SELECT id, event_types, expires_at FROM subscriptions \
+         WHERE active = 1 AND webhook_url IS NOT NULL \
+         AND (intent_id IS NULL OR intent_id = $1) \
+         AND (portfolio_id IS NULL OR portfolio_id IN \
+              (SELECT portfolio_id FROM portfolio_memberships WHERE intent_id = $2)) \
+         ORDER BY seq",
+    )
+    .bind(&event.intent_id)
+    .bind(&event.intent_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut targets = Vec::new();
+    for r in &rows {
+        let expires_at = opt_ts(r.try_get("expires_at")?)?;
+        let event_types: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("event_types")?)?;
+        if webhook::subscription_matches(&event_types, expires_at, event) {
+            targets.push(r.try_get::<String, _>("id")?);
+        }
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let event_wire = openintent_types::wire::to_superset_value(event);
+    let due = Utc::now().timestamp_millis();
+    for subscription_id in targets {
+        let payload = json!({"subscription_id": subscription_id, "event": event_wire});
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, payload, status, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)",
+        )
+        .bind(new_id())
+        .bind(&subscription_id)
         .bind(&event.id)
-        .bind(intent_id)
         .bind(event.event_type.as_str())
-        .bind(actor)
-        .bind(to_json(&event.payload))
+        .bind(payload.to_string())
+        .bind(due)
         .bind(ts(&event.created_at))
         .execute(&mut **tx)
         .await?;
-    Ok(event)
+    }
+    Ok(())
 }
 
 async fn load_policy(conn: &mut sqlx::SqliteConnection, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
     let row = sqlx::query(
         "SELECT id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, extras, created_at, \
-         updated_at FROM retry_policies WHERE intent_id = ?",
+         updated_at FROM retry_policies WHERE intent_id = $1",
     )
     .bind(intent_id)
     .fetch_optional(&mut *conn)
@@ -1416,9 +1574,9 @@ mod tests {
         };
         let (intent, event) = store.create_intent(new).await.unwrap();
         let update =
-            sqlx::query("UPDATE events SET actor = 'forged' WHERE id = ?").bind(&event.id).execute(&store.pool).await;
+            sqlx::query("UPDATE events SET actor = 'forged' WHERE id = $1").bind(&event.id).execute(&store.pool).await;
         assert!(update.unwrap_err().to_string().contains("append-only"));
-        let delete = sqlx::query("DELETE FROM events WHERE id = ?").bind(&event.id).execute(&store.pool).await;
+        let delete = sqlx::query("DELETE FROM events WHERE id = $1").bind(&event.id).execute(&store.pool).await;
         assert!(delete.is_err());
         let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(events.len(), 1);

@@ -1,0 +1,217 @@
+//! The delivery workers: claim due deliveries, POST them, record the outcome.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{
+    ATTEMPT_HEADER, ClaimedDelivery, DELIVERY_HEADER, DeliveryUpdate, EVENT_HEADER, SIGNATURE_HEADER,
+    SUBSCRIPTION_HEADER, TIMESTAMP_HEADER, WebhookConfig, deliverable_url, signature_header,
+};
+use crate::store::Store;
+
+/// The running delivery workers of one server instance.
+#[derive(Debug)]
+pub(crate) struct WorkerPool {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl WorkerPool {
+    /// Starts `config.workers` workers over `store` (none when delivery is disabled).
+    pub(crate) fn start(store: &Store, config: &WebhookConfig) -> Result<Option<WorkerPool>, reqwest::Error> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let client = reqwest::Client::builder()
+            // A redirect could lead anywhere (another scheme, an internal host): not followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("openintent-server/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+            .connect_timeout(config.request_timeout)
+            .build()?;
+        let (stop, _) = watch::channel(false);
+        let tasks = (0..config.workers)
+            .map(|_| {
+                let worker = Worker {
+                    id: crate::store::new_id(),
+                    store: store.clone(),
+                    client: client.clone(),
+                    config: config.clone(),
+                };
+                tokio::spawn(worker.run(stop.subscribe()))
+            })
+            .collect();
+        Ok(Some(WorkerPool { stop, tasks }))
+    }
+
+    /// Stops the workers: attempts in flight are abandoned and their claims released, so the
+    /// deliveries are sent again (with the same delivery id) by whichever worker claims them next.
+    pub(crate) async fn stop(self) {
+        self.stop.send_replace(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+struct Worker {
+    id: String,
+    store: Store,
+    client: reqwest::Client,
+    config: WebhookConfig,
+}
+
+impl Worker {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::debug!(worker = %self.id, "webhook worker started");
+        let batch_size = i64::try_from(self.config.batch_size).unwrap_or(i64::MAX);
+        let ttl = millis(self.config.claim_ttl);
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let claim = format!("{}/{}", self.id, crate::store::new_id());
+            let now = Utc::now().timestamp_millis();
+            let batch = match self.store.claim_deliveries(&claim, now, now.saturating_add(ttl), batch_size).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(worker = %self.id, error = %e, "could not claim webhook deliveries");
+                    Vec::new()
+                }
+            };
+            let full = batch.len() == self.config.batch_size;
+            if !batch.is_empty() {
+                let work = join_all(batch.into_iter().map(|d| self.deliver(&claim, d)));
+                tokio::select! {
+                    _ = work => {}
+                    _ = stopped(&mut stop) => {
+                        if let Err(e) = self.store.release_claims(&claim).await {
+                            tracing::warn!(worker = %self.id, error = %e, "could not release webhook claims");
+                        }
+                        break;
+                    }
+                }
+            }
+            if !full {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = stopped(&mut stop) => break,
+                }
+            }
+        }
+        tracing::debug!(worker = %self.id, "webhook worker stopped");
+    }
+
+    /// Makes one attempt and records it.
+    async fn deliver(&self, claim: &str, d: ClaimedDelivery) {
+        let update = self.attempt(&d).await;
+        match &update {
+            DeliveryUpdate::Delivered { attempts, status_code } => {
+                tracing::debug!(delivery = %d.id, subscription = %d.subscription_id, attempts, status_code, "webhook delivered");
+            }
+            DeliveryUpdate::Retry { attempts, error, .. } => {
+                tracing::info!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook attempt failed; will retry");
+            }
+            DeliveryUpdate::Failed { attempts, error } => {
+                tracing::warn!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook delivery failed for good");
+            }
+            DeliveryUpdate::Cancelled { reason } => {
+                tracing::debug!(delivery = %d.id, subscription = %d.subscription_id, %reason, "webhook delivery cancelled");
+            }
+        }
+        match self.store.settle_delivery(&d.id, claim, &update).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(delivery = %d.id, "webhook claim lost before the outcome was recorded");
+            }
+            Err(e) => tracing::warn!(delivery = %d.id, error = %e, "could not record a webhook outcome"),
+        }
+    }
+
+    async fn attempt(&self, d: &ClaimedDelivery) -> DeliveryUpdate {
+        let cancelled = |reason: &str| DeliveryUpdate::Cancelled { reason: reason.to_owned() };
+        let Some(target) = &d.target else { return cancelled("subscription deleted") };
+        if !target.active {
+            return cancelled("subscription inactive");
+        }
+        if target.expires_at.is_some_and(|e| e <= Utc::now()) {
+            return cancelled("subscription expired");
+        }
+        let Some(url) = &target.url else { return cancelled("subscription has no webhook_url") };
+        if !deliverable_url(url) {
+            return DeliveryUpdate::Failed { attempts: d.attempts, error: "webhook_url is not an http(s) URL".into() };
+        }
+        let attempt = d.attempts.saturating_add(1);
+        let timestamp = Utc::now().timestamp();
+        let mut request = self
+            .client
+            .post(url)
+            .timeout(self.config.request_timeout)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(DELIVERY_HEADER, &d.id)
+            .header(EVENT_HEADER, &d.event_type)
+            .header(SUBSCRIPTION_HEADER, &d.subscription_id)
+            .header(ATTEMPT_HEADER, attempt.to_string())
+            .header(TIMESTAMP_HEADER, timestamp.to_string());
+        if let Some(secret) = &target.secret {
+            request = request.header(SIGNATURE_HEADER, signature_header(secret, timestamp, d.payload.as_bytes()));
+        }
+        let error = match request.body(d.payload.clone()).send().await {
+            Ok(response) if response.status().is_success() => {
+                return DeliveryUpdate::Delivered { attempts: attempt, status_code: response.status().as_u16() };
+            }
+            Ok(response) => format!("receiver answered {}", response.status()),
+            Err(e) if e.is_timeout() => "receiver timed out".to_owned(),
+            Err(e) => format!("request failed: {}", e.without_url()),
+        };
+        if attempt >= self.config.max_attempts {
+            DeliveryUpdate::Failed { attempts: attempt, error }
+        } else {
+            let delay = retry_delay(&self.config, attempt, fastrand::f64());
+            let next_attempt_ms = Utc::now().timestamp_millis().saturating_add(millis(delay));
+            DeliveryUpdate::Retry { attempts: attempt, next_attempt_ms, error }
+        }
+    }
+}
+
+/// The delay after failed attempt number `attempt` (from 1): `base * 2^(attempt-1)` capped at
+/// `max_backoff`, of which the upper half is jittered by `unit` (in `[0, 1)`), so retries of
+/// many deliveries failing together spread out.
+pub(crate) fn retry_delay(config: &WebhookConfig, attempt: u32, unit: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(32);
+    let full = config.base_backoff.saturating_mul(1u32 << exponent.min(31)).min(config.max_backoff);
+    let half = full / 2;
+    half + half.mul_f64(unit.clamp(0.0, 1.0))
+}
+
+/// Completes when the pool is told to stop (or is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_is_capped_and_jittered() {
+        let c = WebhookConfig::default().base_backoff(Duration::from_secs(2)).max_backoff(Duration::from_secs(60));
+        assert_eq!(retry_delay(&c, 1, 0.0), Duration::from_secs(1));
+        assert_eq!(retry_delay(&c, 1, 1.0), Duration::from_secs(2));
+        assert_eq!(retry_delay(&c, 2, 1.0), Duration::from_secs(4));
+        assert_eq!(retry_delay(&c, 3, 0.5), Duration::from_secs(6));
+        assert_eq!(retry_delay(&c, 10, 1.0), Duration::from_secs(60));
+        assert_eq!(retry_delay(&c, u32::MAX, 0.0), Duration::from_secs(30));
+        for attempt in 1..20 {
+            let d = retry_delay(&c, attempt, fastrand::f64());
+            assert!(d <= Duration::from_secs(60));
+        }
+    }
+}
