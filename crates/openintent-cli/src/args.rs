@@ -23,7 +23,7 @@ Exit codes:
 
 /// Look at and poke an OpenIntent Coordination Protocol server, or run one.
 #[derive(Debug, Parser)]
-#[command(name = "openintent", version, about, after_help = EXIT_CODES)]
+#[command(name = "openintent", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The server's base URL.
     #[arg(long, global = true, env = "OPENINTENT_URL", default_value = DEFAULT_URL)]
@@ -81,8 +81,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENINTENT_PORT", default_value_t = 8000)]
     pub port: u16,
 
-    /// Database URL: `sqlite:///relative.db`, `sqlite:////abs/path.db`, `sqlite://path`,
-    /// `sqlite:path` or `sqlite::memory:`.
+    /// Database URL, as `openintent-server` takes it: `sqlite:///relative.db`,
+    /// `sqlite:////abs/path.db`, `sqlite://path`, `sqlite:path`, `sqlite::memory:`, ...
     #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
     pub database_url: String,
 
