@@ -133,3 +133,88 @@ async fn stream_intent_events_after_a_state_patch() {
     assert_eq!(logged.payload.get("message"), Some(&json!("live")));
     reader.abort();
 }
+
+/// The items of a live stream, read on a task of their own.
+type Items = tokio::sync::mpsc::UnboundedReceiver<openintent::Result<StreamEvent>>;
+
+fn follow(mut stream: openintent::EventStream) -> (Items, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let reader = tokio::spawn(async move {
+        while let Some(item) = stream.next().await {
+            let stop = item.is_err();
+            if tx.send(item).is_err() || stop {
+                break;
+            }
+        }
+    });
+    (rx, reader)
+}
+
+/// The first item within `wait` that `pick` accepts (others are skipped); `None` when none
+/// came in time. A failed or ended stream fails the test.
+async fn next_matching<T>(rx: &mut Items, wait: Duration, mut pick: impl FnMut(StreamEvent) -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Err(_) => return None,
+            Ok(None) => panic!("the event stream ended"),
+            Ok(Some(Err(e))) => panic!("the event stream failed: {e}"),
+            Ok(Some(Ok(item))) => {
+                if let Some(found) = pick(item) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+}
+
+/// `stream_agent_events` yields the assignment when the followed agent is assigned. Each try
+/// uses a fresh intent, so that an assignment made before the stream was connected does not
+/// matter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_agent_events_on_assignment() {
+    let client = target().client(&unique("agent-stream-owner"));
+    let followed = unique("followed-agent");
+    let (mut rx, reader) = follow(client.stream_agent_events(&followed).into_stream());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let (intent_id, assignment) = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no assignment item within 15 s");
+        let intent = new_intent(&client, "agent stream").await;
+        client.assign_agent(&intent.id).agent_id(followed.clone()).send().await.must("assign_agent");
+        let item = next_matching(&mut rx, Duration::from_millis(500), |item| match item {
+            StreamEvent::AgentAssigned(a) => Some(a),
+            _ => None,
+        });
+        if let Some(a) = item.await {
+            break (intent.id, a);
+        }
+    };
+    assert_eq!(assignment.agent_id, followed);
+    assert!(!intent_id.is_empty() && !assignment.intent_id.is_empty());
+    reader.abort();
+}
+
+/// `stream_portfolio_events` reports a member added to the portfolio.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_portfolio_events_on_membership() {
+    let client = target().client(&unique("portfolio-stream-owner"));
+    let portfolio = client.create_portfolio(unique("streamed portfolio")).send().await.must("create_portfolio");
+    let (mut rx, reader) = follow(client.stream_portfolio_events(&portfolio.id).into_stream());
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let event_type = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no membership item within 15 s");
+        let intent = new_intent(&client, "portfolio stream").await;
+        client.add_intent_to_portfolio(&portfolio.id, intent.id.clone()).send().await.must("add_intent_to_portfolio");
+        let item = next_matching(&mut rx, Duration::from_millis(500), |item| match item {
+            StreamEvent::PortfolioChanged { event_type, .. } => Some(event_type),
+            _ => None,
+        });
+        if let Some(t) = item.await {
+            break t;
+        }
+    };
+    assert_eq!(event_type, "intent_added");
+    reader.abort();
+}
