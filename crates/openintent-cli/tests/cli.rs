@@ -220,6 +220,27 @@ fn tables_for_people() {
 }
 
 #[test]
+fn listing_pages_and_renewing_leases() {
+    let s = Server::start();
+    let ids: Vec<String> = (0..3).map(|i| s.create_intent(&format!("Paged {i}"))).collect();
+    let page = s.json(&["intents", "list", "--limit", "2"]);
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    let all = s.json(&["intents", "list", "--limit", "2", "--all"]);
+    let listed: Vec<&str> = all.as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(ids.iter().all(|id| listed.contains(&id.as_str())));
+    let rest = s.json(&["intents", "list", "--limit", "2", "--offset", "2"]);
+    assert_eq!(rest.as_array().unwrap().len(), 1);
+
+    let lease = s.json(&["leases", "acquire", &ids[0], "drafting", "--duration", "30"]);
+    let renewed = s.json(&["leases", "renew", &ids[0], lease["id"].as_str().unwrap(), "--duration", "600"]);
+    assert_eq!(renewed["id"], lease["id"]);
+    assert!(renewed["expires_at"].as_str().unwrap() > lease["expires_at"].as_str().unwrap(), "{renewed}");
+    let out = s.run(&["leases", "renew", &ids[0], "no-such-lease"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}
+
+#[test]
 fn costs_with_their_summary() {
     let s = Server::start();
     let id = s.create_intent("Costly");
