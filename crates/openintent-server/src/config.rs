@@ -69,19 +69,49 @@ impl fmt::Debug for ApiKey {
 }
 
 /// Where the data lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The `Debug` form of a PostgreSQL URL hides its password.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DatabaseLocation {
     /// A private in-memory SQLite database (gone when the server stops).
     Memory,
     /// A SQLite file (created when missing).
     SqliteFile(PathBuf),
+    /// A PostgreSQL database, as a `postgres://` or `postgresql://` URL (query parameters such as
+    /// `sslmode` are passed to the driver). Several server processes may share one.
+    Postgres(String),
+}
+
+impl fmt::Debug for DatabaseLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseLocation::Memory => f.write_str("Memory"),
+            DatabaseLocation::SqliteFile(p) => f.debug_tuple("SqliteFile").field(p).finish(),
+            DatabaseLocation::Postgres(url) => f.debug_tuple("Postgres").field(&redact_password(url)).finish(),
+        }
+    }
+}
+
+/// `url` with the password of its `user:password@` part replaced by `<redacted>`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 impl DatabaseLocation {
-    /// Parses a database URL: `sqlite::memory:`, `sqlite:///relative.db`,
-    /// `sqlite:////abs/path.db` (SQLAlchemy style), `sqlite://path`, `sqlite:path`, or a bare
-    /// file path. A `?query` suffix is ignored.
+    /// Parses a database URL: `postgres://...` or `postgresql://...` (kept whole), or for
+    /// SQLite `sqlite::memory:`, `sqlite:///relative.db`, `sqlite:////abs/path.db` (SQLAlchemy
+    /// style), `sqlite://path`, `sqlite:path`, or a bare file path (a `?query` suffix of a SQLite
+    /// URL is ignored).
     ///
     /// ```
     /// use openintent_server::DatabaseLocation;
@@ -91,10 +121,19 @@ impl DatabaseLocation {
     ///            DatabaseLocation::SqliteFile(PathBuf::from("data/x.db")));
     /// assert_eq!(DatabaseLocation::parse("sqlite:////tmp/x.db").unwrap(),
     ///            DatabaseLocation::SqliteFile(PathBuf::from("/tmp/x.db")));
-    /// assert!(DatabaseLocation::parse("postgres://db/x").is_err());
+    /// assert_eq!(DatabaseLocation::parse("postgres://oi:pw@db:5432/oi").unwrap(),
+    ///            DatabaseLocation::Postgres("postgres://oi:pw@db:5432/oi".into()));
+    /// assert!(DatabaseLocation::parse("mysql://db/x").is_err());
     /// ```
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let url = url.trim();
+        let lower = url.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            if url.split_once("://").is_some_and(|(_, rest)| rest.is_empty()) {
+                return Err(ConfigError::new("database-url", "no server in the PostgreSQL URL"));
+            }
+            return Ok(DatabaseLocation::Postgres(url.to_owned()));
+        }
         let url = url.split_once('?').map_or(url, |(u, _)| u);
         if url.is_empty() {
             return Err(ConfigError::new("database-url", "cannot be empty"));
@@ -106,7 +145,7 @@ impl DatabaseLocation {
         } else if url.contains("://") {
             return Err(ConfigError::new(
                 "database-url",
-                format!("unsupported database {url:?}: only sqlite URLs are supported"),
+                format!("unsupported database {:?}: use a sqlite or postgres URL", redact_password(url)),
             ));
         } else {
             return Ok(DatabaseLocation::SqliteFile(PathBuf::from(url)));
@@ -343,6 +382,25 @@ mod tests {
         assert_eq!(DatabaseLocation::parse("plain.db").unwrap(), f("plain.db"));
         assert!(DatabaseLocation::parse("mysql://x").is_err());
         assert!(DatabaseLocation::parse("").is_err());
+        let pg = |s: &str| DatabaseLocation::Postgres(s.to_owned());
+        assert_eq!(DatabaseLocation::parse(" postgres://h/db ").unwrap(), pg("postgres://h/db"));
+        assert_eq!(
+            DatabaseLocation::parse("postgresql://u@h/db?sslmode=disable").unwrap(),
+            pg("postgresql://u@h/db?sslmode=disable")
+        );
+        assert!(DatabaseLocation::parse("postgres://").is_err());
+    }
+
+    #[test]
+    fn postgres_passwords_are_redacted() {
+        let loc = DatabaseLocation::parse("postgres://oi:s3cret@db:5432/oi?sslmode=require").unwrap();
+        let shown = format!("{loc:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("oi:<redacted>@db:5432/oi?sslmode=require"), "{shown}");
+        assert_eq!(redact_password("postgres://u@h/d"), "postgres://u@h/d");
+        assert_eq!(redact_password("postgres://u:p@w@h/d"), "postgres://u:<redacted>@h/d");
+        let err = DatabaseLocation::parse("mysql://u:pw@h/d").unwrap_err();
+        assert!(!err.to_string().contains("pw@"), "{err}");
     }
 
     #[test]

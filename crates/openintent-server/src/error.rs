@@ -126,6 +126,14 @@ impl From<sqlx::Error> for ApiError {
             if msg.contains("database is locked") || msg.contains("busy") {
                 return ApiError::Unavailable("The database is busy; retry the request".to_owned());
             }
+            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021).
+            if db.code().as_deref() == Some("22021") {
+                return ApiError::BadRequest("Text values may not contain NUL characters".to_owned());
+            }
+            // A serialization failure or deadlock of PostgreSQL: nothing was written.
+            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                return ApiError::Unavailable("The database is busy; retry the request".to_owned());
+            }
         }
         if matches!(e, sqlx::Error::PoolTimedOut) {
             return ApiError::Unavailable("The database is busy; retry the request".to_owned());

@@ -1,4 +1,4 @@
-//! `openintent-server`: runs the OpenIntent server on an embedded SQLite database.
+//! `openintent-server`: runs the OpenIntent server on an embedded SQLite database or on PostgreSQL.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -20,7 +20,8 @@ struct Args {
     port: u16,
 
     /// Database URL: `sqlite:///relative.db`, `sqlite:////abs/path.db`, `sqlite://path`,
-    /// `sqlite:path` or `sqlite::memory:`.
+    /// `sqlite:path`, `sqlite::memory:`, or `postgres://user:password@host:5432/db` (several
+    /// server processes may share one PostgreSQL database).
     #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
     database_url: String,
 

@@ -4,13 +4,14 @@ mod common;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use openintent_server::{DatabaseLocation, ServerConfig};
+use openintent_server::ServerConfig;
 use serde_json::json;
 
-async fn file_app(dir: &tempfile::TempDir) -> TestApp {
-    let config =
-        ServerConfig::builder().database(DatabaseLocation::SqliteFile(dir.path().join("oi.db"))).build().unwrap();
-    TestApp::with_config(config).await
+/// Two apps over one fresh database (a SQLite file, or PostgreSQL when the tests run on it).
+async fn two_apps(dir: &tempfile::TempDir) -> (TestApp, TestApp) {
+    let db = common::shared_test_database(dir.path()).await;
+    let config = ServerConfig::builder().database(db).build().unwrap();
+    (TestApp::with_config(config.clone()).await, TestApp::with_config(config).await)
 }
 
 /// Read-modify-write increments with retry on 409; returns the number of successful writes.
@@ -46,8 +47,7 @@ async fn sixteen_writers_lose_no_increment() {
     let dir = tempfile::tempdir().unwrap();
     // Two app instances over one file: atomicity must come from the database, not from one
     // process's lock.
-    let a = file_app(&dir).await;
-    let b = file_app(&dir).await;
+    let (a, b) = two_apps(&dir).await;
     let id = a.intent("counter").await;
     let per_writer = 6;
     let mut tasks = Vec::new();
@@ -73,8 +73,7 @@ async fn sixteen_writers_lose_no_increment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn thirty_two_acquirers_one_winner() {
     let dir = tempfile::tempdir().unwrap();
-    let a = file_app(&dir).await;
-    let b = file_app(&dir).await;
+    let (a, b) = two_apps(&dir).await;
     let id = a.intent("leased").await;
     let mut tasks = Vec::new();
     for n in 0..32 {

@@ -157,7 +157,7 @@ fn assert_json_error(r: &common::Reply, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_requests_never_5xx() {
-    let config = ServerConfig::builder().database_url("sqlite::memory:").body_limit(64 * 1024).build().unwrap();
+    let config = ServerConfig::builder().database(common::test_database().await).body_limit(64 * 1024).build().unwrap();
     let app = TestApp::with_config(config).await;
     let id = app.intent("target").await;
     let pid = app.post("/api/v1/portfolios", json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
@@ -264,7 +264,7 @@ async fn authentication_first_and_keyless_discovery() {
 #[tokio::test]
 async fn principal_and_bound_keys() {
     let config = ServerConfig::builder()
-        .database_url("sqlite::memory:")
+        .database(common::test_database().await)
         .api_keys([ApiKey::new("open-key"), ApiKey::bound("bot-key", "bot-7")])
         .build()
         .unwrap();

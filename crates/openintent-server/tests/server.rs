@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use openintent_server::{Channel, DatabaseLocation, ServerConfig, spawn};
+use openintent_server::{Channel, ServerConfig, spawn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,7 +44,7 @@ async fn http(
 
 #[tokio::test]
 async fn serves_over_tcp_and_shuts_down() {
-    let server = spawn(ServerConfig::in_memory()).await.unwrap();
+    let server = spawn(common::test_config().await).await.unwrap();
     let addr = server.addr();
     assert_ne!(addr.port(), 0);
     assert!(server.url().starts_with("http://127.0.0.1:"));
@@ -66,8 +66,8 @@ async fn serves_over_tcp_and_shuts_down() {
 #[tokio::test]
 async fn data_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("persist.db");
-    let config = || ServerConfig::builder().database(DatabaseLocation::SqliteFile(db.clone())).build().unwrap();
+    let db = common::shared_test_database(dir.path()).await;
+    let config = || ServerConfig::builder().database(db.clone()).build().unwrap();
     let (id, pid, lease_id) = {
         let app = TestApp::with_config(config()).await;
         let id = app.intent("durable").await;

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{KEY, TestApp};
 use futures_util::StreamExt;
-use openintent_server::{Channel, Notification, RunningServer, ServerConfig, app, spawn};
+use openintent_server::{Channel, Notification, RunningServer, app, spawn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -185,7 +185,7 @@ impl Client {
 }
 
 async fn server() -> (RunningServer, TestApp) {
-    let server = spawn(ServerConfig::in_memory()).await.unwrap();
+    let server = spawn(common::test_config().await).await.unwrap();
     let state = server.state().clone();
     let api = TestApp { router: app(state.clone()), state };
     (server, api)

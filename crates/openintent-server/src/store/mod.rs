@@ -1,10 +1,13 @@
 //! Storage seam.
 //!
-//! [`Store`] is the one type handlers talk to. It dispatches to a backend; each backend keeps all
-//! of its SQL in one module (`sqlite.rs` today) and implements every operation as one
-//! transaction that also appends the operation's event, so a second backend (PostgreSQL) can be
-//! added beside it and run the same tests. Rules shared by every backend (patch application, the
-//! lifecycle table, lease coverage) live in this module and in `openintent-types`.
+//! [`Store`] is the one type handlers talk to. It dispatches every operation to the SQL store
+//! (`sql.rs`), which holds all of the server's SQL, one body for SQLite and PostgreSQL, and
+//! implements every operation as one transaction that also appends the operation's event. The
+//! few differences between the databases are its `Dialect`. Rules that need no SQL (patch
+//! application, the lifecycle table, lease coverage) live in this module and in
+//! `openintent-types`.
+//!
+//! A new operation is a method of `SqlStore` plus a line in the `operations!` list below.
 
 mod sql;
 
@@ -21,19 +24,14 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
 
-use sql::SqliteStore;
+pub(crate) use sql::SqlStore;
 
 /// The server's storage.
 ///
-/// Cheap to clone (backends share their connection pool).
+/// Cheap to clone (clones share the connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    backend: Backend,
-}
-
-#[derive(Clone, Debug)]
-enum Backend {
-    Sqlite(std::sync::Arc<SqliteStore>),
+    sql: std::sync::Arc<SqlStore>,
 }
 
 /// Why storage could not be opened.
@@ -51,28 +49,23 @@ pub enum StoreError {
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
     pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
-        let sqlite = SqliteStore::open(location).await?;
-        Ok(Store { backend: Backend::Sqlite(std::sync::Arc::new(sqlite)) })
+        Ok(Store { sql: std::sync::Arc::new(SqlStore::open(location).await?) })
     }
 
     /// Closes the connections (waits for running queries).
     pub async fn close(&self) {
-        match &self.backend {
-            Backend::Sqlite(s) => s.close().await,
-        }
+        self.sql.close().await;
     }
 }
 
-/// Generates the `Store` operations, each dispatching to the backend's method of the same name
-/// and signature. A new backend adds a `Backend` variant and implements every listed method.
+/// Generates the `Store` operations, each dispatching to the `SqlStore` method of the same name
+/// and signature.
 macro_rules! operations {
     ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
         impl Store {
             $(
                 pub(crate) async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    match &self.backend {
-                        Backend::Sqlite(s) => s.$name($($arg),*).await,
-                    }
+                    self.sql.$name($($arg),*).await
                 }
             )*
         }

@@ -1,13 +1,28 @@
-//! The SQLite backend: every SQL statement of the server lives here.
+//! The SQL backend: every SQL statement of the server lives here, one body of SQL for SQLite
+//! and PostgreSQL.
 //!
-//! Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front, so a
-//! transaction never fails to upgrade from reader to writer) behind an in-process mutex (so
-//! writers of one process queue instead of spinning on SQLite's busy handler). Version-checked
-//! writes are conditional `UPDATE ... WHERE id = ? AND version = ?` statements checked by rows
-//! affected; lease acquisition is a conditional upsert on the one-row-per-scope `lease_slots`
-//! table. Each operation appends its event in the same transaction.
+//! Statements go through sqlx's `Any` driver with `$1`-style placeholders (SQLite reads `$N`
+//! as the N-th argument too), store timestamps and JSON documents as text and booleans as
+//! integers, so they mean the same on both databases. What differs is kept in [`Dialect`]: how a
+//! write transaction starts and what it locks, the migrations folder, and the notifications
+//! other server processes receive.
+//!
+//! - **SQLite.** Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front,
+//!   so a transaction never fails to upgrade from reader to writer) behind an in-process mutex
+//!   (so writers of one process queue instead of spinning on SQLite's busy handler).
+//! - **PostgreSQL** (READ COMMITTED). A write transaction that touches an intent first locks the
+//!   intent's row (`SELECT ... FOR NO KEY UPDATE`), so the writes of one intent, and the appends
+//!   to its event log, happen one after another whichever server process runs them, and always
+//!   lock rows in the same order (the intent first), which rules out deadlocks between them.
+//!
+//! On both, version-checked writes are conditional `UPDATE ... WHERE id = $n AND version = $m`
+//! statements checked by rows affected; lease acquisition is a conditional upsert on the
+//! one-row-per-scope `lease_slots` table (atomic on PostgreSQL too: a concurrent upsert waits
+//! for the row and re-evaluates the condition on its newest version). Each operation appends
+//! its event in the same transaction.
 
-use std::str::FromStr;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
@@ -19,9 +34,10 @@ use openintent_types::{
     RetryPolicy, RetryStrategy, SetRetryPolicyRequest, StatePatch, Subscription,
 };
 use serde_json::{Map, Value, json};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
-use tokio::sync::{Mutex, MutexGuard};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, Written,
@@ -41,14 +57,65 @@ const LEASE_COLS: &str = "id, intent_id, agent_id, scope, acquired_at, expires_a
 const PORTFOLIO_COLS: &str =
     "id, name, description, created_by, status, governance_policy, metadata, created_at, updated_at";
 
-/// The SQLite backend.
-#[derive(Debug)]
-pub(crate) struct SqliteStore {
-    pool: SqlitePool,
-    write_lock: Mutex<()>,
+/// The database behind a [`SqlStore`], and what its SQL does differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// An embedded SQLite file or in-memory database, used by one process.
+    Sqlite,
+    /// A PostgreSQL database, possibly shared by several server processes.
+    Postgres,
 }
 
-type Tx = Transaction<'static, Sqlite>;
+impl Dialect {
+    /// The clause that locks the rows a write transaction reads before changing them.
+    fn row_lock(self) -> &'static str {
+        match self {
+            // `BEGIN IMMEDIATE` already holds the database's write lock.
+            Dialect::Sqlite => "",
+            // Does not block inserts that only reference the row (foreign keys).
+            Dialect::Postgres => " FOR NO KEY UPDATE",
+        }
+    }
+}
+
+/// The SQL store.
+#[derive(Debug)]
+pub(crate) struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    /// SQLite only: serializes the writers of this process.
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    dialect: Dialect,
+    /// Released after the transaction ended (fields drop in order).
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+type Tx = WriteTx;
 
 fn ts(dt: &DateTime<Utc>) -> String {
     format_wire(dt)
@@ -74,27 +141,47 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned())
 }
 
-impl SqliteStore {
+impl SqlStore {
+    /// Connects (creating a missing SQLite file) and applies the dialect's embedded migrations.
     pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
-        let (options, pool_options) = match location {
+        sqlx::any::install_default_drivers();
+        let (dialect, url, pool_options) = match location {
             DatabaseLocation::Memory => (
-                SqliteConnectOptions::from_str("sqlite::memory:")?,
+                Dialect::Sqlite,
+                "sqlite::memory:".to_owned(),
                 // One connection that never closes: the in-memory database lives as long as it.
-                SqlitePoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
+                AnyPoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
             ),
             DatabaseLocation::SqliteFile(path) => (
-                SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal),
-                SqlitePoolOptions::new().max_connections(4),
+                Dialect::Sqlite,
+                SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy().to_string(),
+                AnyPoolOptions::new().max_connections(4),
             ),
+            DatabaseLocation::Postgres(url) => {
+                (Dialect::Postgres, url.clone(), AnyPoolOptions::new().max_connections(16))
+            }
         };
-        let options = options.foreign_keys(true).busy_timeout(Duration::from_secs(10));
-        let pool = pool_options.acquire_timeout(Duration::from_secs(30)).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(SqliteStore { pool, write_lock: Mutex::new(()) })
+        let file = matches!(location, DatabaseLocation::SqliteFile(_));
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                        if file {
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(SqlStore { pool, dialect, write_lock: Arc::new(Mutex::new(())) })
     }
 
     pub(crate) async fn ping(&self) -> ApiResult<()> {
@@ -106,17 +193,23 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    /// Starts a write transaction (the guard serializes writers of this process).
-    async fn begin(&self) -> ApiResult<(MutexGuard<'_, ()>, Tx)> {
-        let guard = self.write_lock.lock().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((guard, tx))
+    /// Starts a write transaction.
+    async fn begin(&self) -> ApiResult<Tx> {
+        let dialect = self.dialect;
+        match dialect {
+            Dialect::Sqlite => {
+                let guard = self.write_lock.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx { tx, dialect, _guard: Some(guard) })
+            }
+            Dialect::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, dialect, _guard: None }),
+        }
     }
 
     // ----- intents -------------------------------------------------------------------------
 
     pub(crate) async fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         for dep in &new.depends_on {
             if !intent_exists(&mut tx, dep).await? {
                 return Err(ApiError::BadRequest(format!("Dependency not found: {dep}")));
@@ -211,7 +304,7 @@ impl SqliteStore {
         principal: &str,
         patches: &[StatePatch],
     ) -> ApiResult<Written<Intent>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
         check_version(&intent, expected_version)?;
         let t = now();
@@ -260,7 +353,7 @@ impl SqliteStore {
         status: &IntentStatus,
         reason: Option<&str>,
     ) -> ApiResult<Written<Intent>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
         check_version(&intent, expected_version)?;
         if let Err(e) = check_transition(&intent.status, status) {
@@ -308,7 +401,7 @@ impl SqliteStore {
         actor: &str,
         payload: JsonObject,
     ) -> ApiResult<IntentEvent> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
         tx.commit().await?;
@@ -349,7 +442,7 @@ impl SqliteStore {
         role: &str,
         actor: &str,
     ) -> ApiResult<Written<AgentAssignment>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let mut a = AgentAssignment::default();
@@ -395,7 +488,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
             .bind(intent_id)
@@ -420,7 +513,7 @@ impl SqliteStore {
         duration_seconds: i64,
         principal: &str,
     ) -> ApiResult<Written<Lease>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let expires = t + chrono::Duration::seconds(duration_seconds);
@@ -480,7 +573,8 @@ impl SqliteStore {
         duration_seconds: i64,
         principal: &str,
     ) -> ApiResult<Written<Lease>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
+        lock_intent(&mut tx, intent_id).await?;
         let mut lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
         if lease.released_at.is_some() {
             return Err(ApiError::not_found(LEASE_NOT_FOUND));
@@ -524,7 +618,8 @@ impl SqliteStore {
         lease_id: &str,
         principal: &str,
     ) -> ApiResult<Option<IntentEvent>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
+        lock_intent(&mut tx, intent_id).await?;
         let lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
         if lease.released_at.is_some() {
             return Ok(None);
@@ -553,7 +648,7 @@ impl SqliteStore {
     // ----- arbitration and decisions -------------------------------------------------------
 
     pub(crate) async fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let payload = as_obj(json!({"reason": new.reason, "context": new.context}));
         let event =
@@ -609,7 +704,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let mut payload = as_obj(json!({
             "decision_type": new.decision_type, "outcome": new.outcome, "rationale": new.rationale,
@@ -680,7 +775,7 @@ impl SqliteStore {
         req: &CreateAttachmentRequest,
         created_by: &str,
     ) -> ApiResult<Attachment> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let mut a = Attachment::default();
@@ -739,7 +834,7 @@ impl SqliteStore {
 
     /// Deletes an attachment of the intent; `false` when there is none.
     pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
             .bind(attachment_id)
             .bind(intent_id)
@@ -757,7 +852,7 @@ impl SqliteStore {
         req: &RecordCostRequest,
         agent_id: &str,
     ) -> ApiResult<CostRecord> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let mut c = CostRecord::default();
@@ -821,7 +916,7 @@ impl SqliteStore {
         intent_id: &str,
         req: &SetRetryPolicyRequest,
     ) -> ApiResult<RetryPolicy> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let mut extras = Map::new();
@@ -851,7 +946,7 @@ impl SqliteStore {
         .bind(req.max_retries)
         .bind(req.base_delay_ms)
         .bind(req.max_delay_ms)
-        .bind(req.jitter.unwrap_or(true))
+        .bind(i64::from(req.jitter.unwrap_or(true)))
         .bind(to_json(&extras))
         .bind(ts(&t))
         .bind(ts(&t))
@@ -873,7 +968,7 @@ impl SqliteStore {
         req: &RecordFailureRequest,
         agent_id: Option<String>,
     ) -> ApiResult<FailureRecord> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
         let mut f = FailureRecord::default();
@@ -897,7 +992,7 @@ impl SqliteStore {
         .bind(&f.error_type)
         .bind(&f.error_message)
         .bind(f.attempt_number)
-        .bind(f.will_retry)
+        .bind(f.will_retry.map(i64::from))
         .bind(f.retry_scheduled_at.as_ref().map(ts))
         .bind(f.metadata.as_ref().map(to_json))
         .bind(ts(&t))
@@ -924,7 +1019,7 @@ impl SqliteStore {
                 f.error_type = r.try_get("error_type")?;
                 f.error_message = r.try_get("error_message")?;
                 f.attempt_number = r.try_get("attempt_number")?;
-                f.will_retry = r.try_get("will_retry")?;
+                f.will_retry = r.try_get::<Option<i64>, _>("will_retry")?.map(|v| v != 0);
                 f.retry_scheduled_at = opt_ts(r.try_get("retry_scheduled_at")?)?;
                 f.metadata = opt_obj(r.try_get("metadata")?)?;
                 f.occurred_at = parse_ts(&r.try_get::<String, _>("occurred_at")?)?;
@@ -936,7 +1031,7 @@ impl SqliteStore {
     // ----- portfolios ----------------------------------------------------------------------
 
     pub(crate) async fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let t = now();
         let mut p = Portfolio::default();
         p.id = new_id();
@@ -993,7 +1088,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let t = now();
         let done = sqlx::query("UPDATE portfolios SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
@@ -1020,7 +1115,7 @@ impl SqliteStore {
         role: &MembershipRole,
         priority: i64,
     ) -> ApiResult<PortfolioMembership> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
             .bind(portfolio_id)
             .fetch_optional(&mut *tx)
@@ -1064,7 +1159,7 @@ impl SqliteStore {
 
     /// Removes an intent from a portfolio; `false` when it was not a member.
     pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
             .bind(intent_id)
@@ -1109,7 +1204,7 @@ impl SqliteStore {
         subscriber_id: &str,
         secret: &str,
     ) -> ApiResult<Subscription> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(i) = &req.intent_id {
             require_intent(&mut tx, i).await?;
         }
@@ -1182,7 +1277,7 @@ impl SqliteStore {
                 s.subscriber_id = r.try_get("subscriber_id")?;
                 s.event_types = serde_json::from_str(&r.try_get::<String, _>("event_types")?)?;
                 s.webhook_url = r.try_get("webhook_url")?;
-                s.active = r.try_get("active")?;
+                s.active = r.try_get::<i64, _>("active")? != 0;
                 s.expires_at = opt_ts(r.try_get("expires_at")?)?;
                 s.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
                 Ok(s)
@@ -1191,7 +1286,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn delete_subscription(&self, id: &str) -> ApiResult<bool> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
@@ -1208,7 +1303,7 @@ impl SqliteStore {
         until_ms: i64,
         limit: i64,
     ) -> ApiResult<Vec<ClaimedDelivery>> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 WHERE id IN \
              (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
@@ -1238,7 +1333,7 @@ impl SqliteStore {
                     Some(_) => Some(DeliveryTarget {
                         url: r.try_get("webhook_url")?,
                         secret: r.try_get("secret")?,
-                        active: r.try_get("active")?,
+                        active: r.try_get::<Option<i64>, _>("active")?.is_some_and(|v| v != 0),
                         expires_at: opt_ts(r.try_get("expires_at")?)?,
                     }),
                 };
@@ -1266,7 +1361,7 @@ impl SqliteStore {
             DeliveryUpdate::Cancelled { reason } => (None, None, Some(reason.as_str()), None),
         };
         let finished = (update.status() != "pending").then(|| ts(&now()));
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET status = $1, attempts = COALESCE($2, attempts), \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4, last_status = $5, finished_at = $6, \
@@ -1288,7 +1383,7 @@ impl SqliteStore {
 
     /// Releases the pending deliveries held by `claim` (a worker stopping), so they are due again.
     pub(crate) async fn release_claims(&self, claim: &str) -> ApiResult<u64> {
-        let (_guard, mut tx) = self.begin().await?;
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
              WHERE claimed_by = $1 AND status = 'pending'",
@@ -1331,12 +1426,23 @@ async fn intent_exists(tx: &mut Tx, id: &str) -> ApiResult<bool> {
     Ok(found.is_some())
 }
 
-async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
-    if intent_exists(tx, id).await? { Ok(()) } else { Err(ApiError::not_found(INTENT_NOT_FOUND)) }
+/// Locks the intent's row for the rest of the transaction (see [`Dialect::row_lock`]); `false`
+/// when there is no such intent. Every write transaction that appends to an intent's log takes
+/// this lock before any other, so appends to one log are serialized across processes.
+async fn lock_intent(tx: &mut Tx, id: &str) -> ApiResult<bool> {
+    let sql = format!("SELECT id FROM intents WHERE id = $1{}", tx.dialect.row_lock());
+    let found: Option<String> = sqlx::query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
 }
 
+/// Locks the intent (404 when it does not exist).
+async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
+    if lock_intent(tx, id).await? { Ok(()) } else { Err(ApiError::not_found(INTENT_NOT_FOUND)) }
+}
+
+/// Locks and reads the intent (404 when it does not exist).
 async fn load_intent(tx: &mut Tx, id: &str) -> ApiResult<Intent> {
-    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
+    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1{}", tx.dialect.row_lock()))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -1404,7 +1510,17 @@ async fn append_event(
 ) -> ApiResult<IntentEvent> {
     let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
     event.payload = payload;
-    event.created_at = now();
+    // Never before the log's newest event, even when the clocks of several server processes
+    // disagree, so that the log's order by time is its order of appends (the caller holds the
+    // intent's lock, see `lock_intent`).
+    let newest: Option<String> = sqlx::query_scalar("SELECT MAX(created_at) FROM events WHERE intent_id = $1")
+        .bind(intent_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    event.created_at = match opt_ts(newest)? {
+        Some(newest) => now().max(newest),
+        None => now(),
+    };
     sqlx::query(
         "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -1468,7 +1584,7 @@ async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
     Ok(())
 }
 
-async fn load_policy(conn: &mut sqlx::SqliteConnection, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
+async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
     let row = sqlx::query(
         "SELECT id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, extras, created_at, \
          updated_at FROM retry_policies WHERE intent_id = $1",
@@ -1485,7 +1601,7 @@ async fn load_policy(conn: &mut sqlx::SqliteConnection, intent_id: &str) -> ApiR
     p.max_retries = r.try_get("max_retries")?;
     p.base_delay_ms = r.try_get("base_delay_ms")?;
     p.max_delay_ms = r.try_get("max_delay_ms")?;
-    p.jitter = r.try_get("jitter")?;
+    p.jitter = r.try_get::<i64, _>("jitter")? != 0;
     p.backoff_multiplier = extras.get("backoff_multiplier").and_then(Value::as_f64);
     p.retryable_errors = extras.get("retryable_errors").and_then(|v| serde_json::from_value(v.clone()).ok());
     p.fallback_agent_id = extras.get("fallback_agent_id").and_then(Value::as_str).map(str::to_owned);
@@ -1495,7 +1611,7 @@ async fn load_policy(conn: &mut sqlx::SqliteConnection, intent_id: &str) -> ApiR
     Ok(Some(p))
 }
 
-fn intent_from_row(r: &SqliteRow) -> ApiResult<Intent> {
+fn intent_from_row(r: &AnyRow) -> ApiResult<Intent> {
     let mut i = Intent::default();
     i.id = r.try_get("id")?;
     i.title = r.try_get("title")?;
@@ -1514,7 +1630,7 @@ fn intent_from_row(r: &SqliteRow) -> ApiResult<Intent> {
     Ok(i)
 }
 
-fn event_from_row(r: &SqliteRow) -> ApiResult<IntentEvent> {
+fn event_from_row(r: &AnyRow) -> ApiResult<IntentEvent> {
     let mut e = IntentEvent::new(
         r.try_get::<String, _>("id")?,
         r.try_get::<String, _>("intent_id")?,
@@ -1526,7 +1642,7 @@ fn event_from_row(r: &SqliteRow) -> ApiResult<IntentEvent> {
     Ok(e)
 }
 
-fn lease_from_row(r: &SqliteRow) -> ApiResult<Lease> {
+fn lease_from_row(r: &AnyRow) -> ApiResult<Lease> {
     let mut l = Lease::new(
         r.try_get::<String, _>("id")?,
         r.try_get::<String, _>("intent_id")?,
@@ -1540,7 +1656,7 @@ fn lease_from_row(r: &SqliteRow) -> ApiResult<Lease> {
     Ok(l)
 }
 
-fn portfolio_from_row(r: &SqliteRow) -> ApiResult<Portfolio> {
+fn portfolio_from_row(r: &AnyRow) -> ApiResult<Portfolio> {
     let mut p = Portfolio::default();
     p.id = r.try_get("id")?;
     p.name = r.try_get("name")?;
@@ -1560,7 +1676,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_event_log_is_append_only() {
-        let store = SqliteStore::open(&DatabaseLocation::Memory).await.unwrap();
+        let store = SqlStore::open(&DatabaseLocation::Memory).await.unwrap();
         let new = NewIntent {
             title: "t".into(),
             description: String::new(),
@@ -1585,7 +1701,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_version_mismatch_writes_nothing() {
-        let store = SqliteStore::open(&DatabaseLocation::Memory).await.unwrap();
+        let store = SqlStore::open(&DatabaseLocation::Memory).await.unwrap();
         let new = NewIntent {
             title: "t".into(),
             description: String::new(),

@@ -1,14 +1,74 @@
-//! Helpers shared by the integration tests: an in-process app driven with `oneshot`.
+//! Helpers shared by the integration tests: an in-process app driven with `oneshot`, over a
+//! fresh database of the backend under test.
+//!
+//! With `OPENINTENT_TEST_DATABASE_URL` set to a PostgreSQL URL (a role allowed to create
+//! databases, e.g. `postgres://postgres@127.0.0.1:5432/postgres`), every test database is a new
+//! PostgreSQL database created through it, so tests stay parallel and independent; unset, tests
+//! use SQLite (in memory, or a file where a test needs one).
 #![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
-use openintent_server::{AppState, ServerConfig, app};
+use openintent_server::{AppState, DatabaseLocation, ServerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 pub const KEY: &str = "dev-user-key";
+
+/// The environment variable naming the PostgreSQL server the tests run against.
+pub const PG_ENV: &str = "OPENINTENT_TEST_DATABASE_URL";
+
+/// The PostgreSQL URL the tests run against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var(PG_ENV).ok().map(|u| u.trim().to_owned()).filter(|u| !u.is_empty())
+}
+
+/// A new, empty PostgreSQL database on the server of `admin_url`; returns its URL.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let name = format!("oi_test_{}_{n}_{nanos}", std::process::id());
+    let mut conn = sqlx::PgConnection::connect(admin_url).await.expect("connect to the test PostgreSQL server");
+    sqlx::raw_sql(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create a test database");
+    conn.close().await.ok();
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let (scheme, rest) = base.split_once("://").expect("a URL");
+    let server = rest.split_once('/').map_or(rest, |(s, _)| s);
+    format!("{scheme}://{server}/{name}{query}")
+}
+
+/// A fresh database for one test: a new PostgreSQL database when [`PG_ENV`] is set, else a
+/// private in-memory SQLite database.
+pub async fn test_database() -> DatabaseLocation {
+    match postgres_url() {
+        Some(admin) => DatabaseLocation::Postgres(fresh_postgres_database(&admin).await),
+        None => DatabaseLocation::Memory,
+    }
+}
+
+/// A fresh database that several stores may open one after another or at once: a new
+/// PostgreSQL database when [`PG_ENV`] is set, else a SQLite file in `dir`.
+pub async fn shared_test_database(dir: &std::path::Path) -> DatabaseLocation {
+    match postgres_url() {
+        Some(admin) => DatabaseLocation::Postgres(fresh_postgres_database(&admin).await),
+        None => DatabaseLocation::SqliteFile(dir.join("oi.db")),
+    }
+}
+
+/// [`ServerConfig::in_memory`] (development keys, `127.0.0.1:0`) over [`test_database`].
+pub async fn test_config() -> ServerConfig {
+    ServerConfig::builder()
+        .database(test_database().await)
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build()
+        .unwrap()
+}
 
 /// An app over its own database.
 #[derive(Clone)]
@@ -33,8 +93,10 @@ impl Reply {
 }
 
 impl TestApp {
+    /// An app over a fresh database ([`test_database`]: in-memory SQLite unless the tests run
+    /// against PostgreSQL).
     pub async fn memory() -> TestApp {
-        TestApp::with_config(ServerConfig::in_memory()).await
+        TestApp::with_config(test_config().await).await
     }
 
     pub async fn with_config(config: ServerConfig) -> TestApp {
