@@ -318,7 +318,7 @@ const OPERATIONS: &[Op] = &[
     // Webhook subscriptions.
     op("post", "/api/v1/subscriptions", "createSubscription", "subscriptions", "Create a webhook subscription")
         .body(request!(CreateSubscriptionRequest))
-        .reply(Reply::Model("Subscription")),
+        .reply(Reply::Json(created_subscription_schema)),
     op("get", "/api/v1/subscriptions", "listSubscriptions", "subscriptions", "List webhook subscriptions")
         .query(SUBSCRIPTION_QUERY)
         .reply(Reply::Json(subscription_page_schema)),
@@ -510,6 +510,24 @@ fn intent_page_schema() -> Value {
             "offset": {"type": "integer"},
         },
         "required": ["intents", "total"],
+    })
+}
+
+/// The created subscription, with the webhook signing secret (returned only here).
+fn created_subscription_schema() -> Value {
+    json!({
+        "allOf": [
+            reference("Subscription"),
+            {
+                "type": "object",
+                "properties": {"secret": {
+                    "type": "string",
+                    "description": "The HMAC-SHA256 key of the X-OpenIntent-Signature header of webhook deliveries. \
+                                    Returned once, on creation; never listed again.",
+                }},
+                "required": ["secret"],
+            },
+        ],
     })
 }
 
