@@ -3,10 +3,14 @@
 //! delivery id, signatures verify with the subscription's secret, filters and scopes are
 //! honoured, deleted subscriptions stop receiving, failures end dead after the retry cap, two
 //! instances share the outbox without double sends, and pending deliveries survive a restart.
+//!
+//! On SQLite files by default; on fresh PostgreSQL databases with `OPENINTENT_TEST_DATABASE_URL`
+//! set (see `common`).
+
+mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,8 +28,7 @@ use openintent_server::{DatabaseLocation, RunningServer, ServerConfig, WebhookCo
 use openintent_types::WebhookDelivery;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::AnyPool;
 
 const KEY: &str = "dev-user-key";
 const WAIT: Duration = Duration::from_secs(20);
@@ -171,9 +174,9 @@ fn fast() -> WebhookConfig {
         .max_attempts(8)
 }
 
-async fn server_on(db: &Path, webhooks: WebhookConfig) -> RunningServer {
+async fn server_on(db: &DatabaseLocation, webhooks: WebhookConfig) -> RunningServer {
     let config = ServerConfig::builder()
-        .database(DatabaseLocation::SqliteFile(db.to_owned()))
+        .database(db.clone())
         .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .webhooks(webhooks)
         .build()
@@ -238,12 +241,24 @@ impl Api {
     }
 }
 
-async fn db(path: &Path) -> SqlitePool {
-    SqlitePool::connect_with(SqliteConnectOptions::new().filename(path)).await.unwrap()
+/// A fresh database that several servers may open one after another or at once.
+async fn database(dir: &tempfile::TempDir) -> DatabaseLocation {
+    common::shared_test_database(dir.path()).await
+}
+
+/// A direct connection to the server's database, to look at the outbox.
+async fn db(location: &DatabaseLocation) -> AnyPool {
+    sqlx::any::install_default_drivers();
+    let url = match location {
+        DatabaseLocation::SqliteFile(path) => format!("sqlite://{}", path.display()),
+        DatabaseLocation::Postgres(url) => url.clone(),
+        other => panic!("no shared database: {other:?}"),
+    };
+    AnyPool::connect(&url).await.unwrap()
 }
 
 /// Delivery rows per status.
-async fn statuses(pool: &SqlitePool) -> BTreeMap<String, i64> {
+async fn statuses(pool: &AnyPool) -> BTreeMap<String, i64> {
     sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status")
         .fetch_all(pool)
         .await
@@ -253,7 +268,7 @@ async fn statuses(pool: &SqlitePool) -> BTreeMap<String, i64> {
 }
 
 /// Waits until no delivery is pending (every row delivered, failed or cancelled).
-async fn drained(pool: &SqlitePool) {
+async fn drained(pool: &AnyPool) {
     eventually("the outbox drains", || async {
         let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
             .fetch_one(pool)
@@ -289,7 +304,7 @@ fn independent_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
 #[tokio::test]
 async fn every_event_arrives_signed_despite_failures_and_a_timeout() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hooks.db");
+    let path = database(&dir).await;
     let receiver = Receiver::start().await;
     let server = server_on(&path, fast()).await;
     let api = Api::new(&server);
@@ -367,7 +382,7 @@ async fn every_event_arrives_signed_despite_failures_and_a_timeout() {
 #[tokio::test]
 async fn filters_and_scopes_are_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("scopes.db");
+    let path = database(&dir).await;
     let receiver = Receiver::start().await;
     let server = server_on(&path, fast()).await;
     let api = Api::new(&server);
@@ -428,7 +443,7 @@ async fn filters_and_scopes_are_honoured() {
 #[tokio::test]
 async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("delete.db");
+    let path = database(&dir).await;
     let receiver = Receiver::start().await;
     let server = server_on(&path, fast().max_attempts(3)).await;
     let api = Api::new(&server);
@@ -455,7 +470,7 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     assert_eq!(hits.len(), 3, "{hits:?}");
     assert!(hits.iter().all(|h| h.delivery_id == hits[0].delivery_id && h.delivery().event.id == dead));
     let (status, attempts, error): (String, i64, Option<String>) =
-        sqlx::query_as("SELECT status, attempts, last_error FROM webhook_deliveries WHERE id = ?")
+        sqlx::query_as("SELECT status, attempts, last_error FROM webhook_deliveries WHERE id = $1")
             .bind(&hits[0].delivery_id)
             .fetch_one(&pool)
             .await
@@ -477,7 +492,7 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     assert_eq!(status, 204);
     drained(&pool).await;
     assert_eq!(receiver.hits("doomed").len(), 1);
-    let cancelled: String = sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE subscription_id = ?")
+    let cancelled: String = sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE subscription_id = $1")
         .bind(&doomed)
         .fetch_one(&pool)
         .await
@@ -489,7 +504,7 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
 #[tokio::test]
 async fn pending_deliveries_are_sent_after_a_restart_and_expired_claims_are_taken_over() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("restart.db");
+    let path = database(&dir).await;
     let receiver = Receiver::start().await;
 
     // An instance without workers records deliveries and stops before any is sent.
@@ -509,7 +524,7 @@ async fn pending_deliveries_are_sent_after_a_restart_and_expired_claims_are_take
     let held: String =
         sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY seq LIMIT 1").fetch_one(&pool).await.unwrap();
     let until = chrono::Utc::now() + chrono::Duration::milliseconds(600);
-    sqlx::query("UPDATE webhook_deliveries SET claimed_by = 'dead-instance', claimed_until = ? WHERE id = ?")
+    sqlx::query("UPDATE webhook_deliveries SET claimed_by = 'dead-instance', claimed_until = $1 WHERE id = $2")
         .bind(until.timestamp_millis())
         .bind(&held)
         .execute(&pool)
@@ -536,7 +551,7 @@ async fn pending_deliveries_are_sent_after_a_restart_and_expired_claims_are_take
 #[tokio::test]
 async fn two_instances_share_the_outbox_without_double_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shared.db");
+    let path = database(&dir).await;
     let receiver = Receiver::start().await;
     let config = fast().batch_size(3).workers(2);
     let one = server_on(&path, config.clone()).await;

@@ -76,6 +76,15 @@ impl Dialect {
             Dialect::Postgres => " FOR NO KEY UPDATE",
         }
     }
+
+    /// The clause that makes a queue read skip the rows another transaction is claiming.
+    fn skip_locked(self) -> &'static str {
+        match self {
+            // `BEGIN IMMEDIATE`: no other transaction is writing.
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 /// The SQL store.
@@ -1304,18 +1313,25 @@ impl SqlStore {
         limit: i64,
     ) -> ApiResult<Vec<ClaimedDelivery>> {
         let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 WHERE id IN \
-             (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
-              AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY next_attempt_at, seq LIMIT $5)",
-        )
-        .bind(claim)
-        .bind(until_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(limit)
-        .execute(&mut *tx)
-        .await?;
+        // The outer condition repeats the claimability test, so that a row claimed by a
+        // concurrent transaction since the subquery read it is left alone (PostgreSQL re-checks
+        // the outer condition on the row's new version); PostgreSQL also skips rows being claimed.
+        let sql = format!(
+            "UPDATE webhook_deliveries SET claimed_by = $1, claimed_until = $2 \
+             WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until < $3) AND id IN \
+             (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $4 \
+              AND (claimed_until IS NULL OR claimed_until < $5) ORDER BY next_attempt_at, seq LIMIT $6{})",
+            self.dialect.skip_locked()
+        );
+        sqlx::query(&sql)
+            .bind(claim)
+            .bind(until_ms)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT d.id, d.subscription_id, d.event_type, d.payload, d.attempts, s.id AS sub_id, s.webhook_url, \
              s.secret, s.active, s.expires_at FROM webhook_deliveries d \
