@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod http;
 mod openapi;
+mod relay;
 mod routes;
 mod sse;
 mod state;

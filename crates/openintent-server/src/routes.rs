@@ -20,7 +20,8 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req, require_api_key};
-use crate::state::{AppState, Channel, Notification};
+use crate::relay;
+use crate::state::AppState;
 use crate::store::{EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio};
 
 const INTENT_NOT_FOUND: &str = "Intent not found";
@@ -357,7 +358,7 @@ async fn update_state(
     let version = if_match(&headers)?;
     let patches = body.effective_patches();
     let (intent, event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
-    state.publish(Notification::new(Channel::Intent(id), "state_patched", wire(&intent), event.id));
+    state.publish(relay::intent_changed("state_patched", &intent, &event.id));
     Ok(intent_response(&intent))
 }
 
@@ -372,7 +373,7 @@ async fn set_status(
     let version = if_match(&headers)?;
     let (intent, event) =
         state.store().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
-    state.publish(Notification::new(Channel::Intent(id), "status_changed", wire(&intent), event.id));
+    state.publish(relay::intent_changed("status_changed", &intent, &event.id));
     Ok(intent_response(&intent))
 }
 
@@ -386,8 +387,9 @@ async fn log_event(
 ) -> ApiResult<Json<Value>> {
     let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
     let event = state.store().log_event(&id, body.event_type, &actor, body.payload).await?;
-    let data = wire(&event);
-    state.publish(Notification::new(Channel::Intent(id), event.event_type.as_str(), data.clone(), event.id.clone()));
+    let notification = relay::event_logged(&event);
+    let data = notification.data.clone();
+    state.publish(notification);
     Ok(Json(data))
 }
 
@@ -427,8 +429,9 @@ async fn assign_agent(
     let agent_id = non_empty(body.agent_id).unwrap_or_else(|| principal.0.clone());
     let role = non_empty(body.role).unwrap_or_else(|| "worker".to_owned());
     let (assignment, event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
-    let data = wire(&assignment);
-    state.publish(Notification::new(Channel::Agent(agent_id), "agent_assigned", data.clone(), event.id));
+    let notification = relay::agent_assigned(&assignment, &event.id);
+    let data = notification.data.clone();
+    state.publish(notification);
     Ok(Json(data))
 }
 
@@ -693,8 +696,7 @@ async fn add_intent_to_portfolio(
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
     let membership = state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
-    let data = json!({"portfolio_id": id, "intent_id": body.intent_id});
-    state.publish(Notification::new(Channel::Portfolio(id), "intent_added", data, membership.id.clone()));
+    state.publish(relay::membership_changed("intent_added", &id, &body.intent_id, &membership.id));
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
     Ok(Json(merge(wire(&membership), ack)))
 }
@@ -715,8 +717,7 @@ async fn remove_intent_from_portfolio(
     if !state.store().remove_membership(&id, &intent_id).await? {
         return Err(ApiError::not_found("Membership not found"));
     }
-    let data = json!({"portfolio_id": id, "intent_id": intent_id});
-    state.publish(Notification::new(Channel::Portfolio(id), "intent_removed", data, intent_id));
+    state.publish(relay::membership_changed("intent_removed", &id, &intent_id, &intent_id));
     Ok(Json(json!({"message": "Intent removed from portfolio"})))
 }
 

@@ -98,9 +98,15 @@ impl AppState {
     }
 
     /// Opens the configured database (applying migrations) and builds the state.
+    ///
+    /// On PostgreSQL it also starts listening for the notifications of the other server
+    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
+    /// here, so that event streams carry changes made through any process.
     pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
         let store = Store::open(config.database()).await?;
-        Ok(AppState::new(store, config))
+        let state = AppState::new(store, config);
+        crate::relay::start(&state).await?;
+        Ok(state)
     }
 
     /// The storage.

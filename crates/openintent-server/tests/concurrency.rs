@@ -114,3 +114,41 @@ async fn thirty_two_acquirers_one_winner() {
     let acquired = a.get(&format!("/api/v1/intents/{id}/events?event_type=lease_acquired")).await;
     assert_eq!(acquired.body.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_reach_the_notifications_of_another_instance() {
+    if common::postgres_url().is_none() {
+        eprintln!("skipped: set {} to a PostgreSQL URL to relay notifications between instances", common::PG_ENV);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = two_apps(&dir).await;
+    let mut on_b = b.state.subscribe();
+    let id = a.intent("relayed").await;
+    let big = "x".repeat(10_000);
+    let w = a.patch_state("writer", &id, 1, json!({"patches": [{"op": "set", "path": "/big", "value": big}]})).await;
+    assert_eq!(w.status, StatusCode::OK);
+    let logged =
+        a.post(&format!("/api/v1/intents/{id}/events"), json!({"event_type": "note", "payload": {"k": 1}})).await;
+    assert_eq!(logged.status, StatusCode::OK);
+    // Larger than a NOTIFY payload: announced by reference and re-read on b.
+    let n = next(&mut on_b).await;
+    assert_eq!((n.event.as_str(), n.channel.key()), ("state_patched", format!("intent:{id}")));
+    assert_eq!(n.data["state"]["big"].as_str().map(str::len), Some(10_000));
+    assert_eq!(n.id, a.events(&id).await[1]["id"].as_str().unwrap());
+    let n = next(&mut on_b).await;
+    assert_eq!((n.event.as_str(), &n.data), ("note", &logged.body));
+    // b's own changes reach b once, from b itself.
+    let pid = b.post("/api/v1/portfolios", json!({"name": "p"})).await.body["id"].as_str().unwrap().to_owned();
+    b.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
+    let n = next(&mut on_b).await;
+    assert_eq!(n.event, "intent_added");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(on_b.try_recv().is_err(), "no echo of b's own change");
+}
+
+async fn next(
+    rx: &mut tokio::sync::broadcast::Receiver<openintent_server::Notification>,
+) -> openintent_server::Notification {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("relayed in time").unwrap()
+}

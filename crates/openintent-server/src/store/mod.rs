@@ -56,6 +56,16 @@ impl Store {
     pub async fn close(&self) {
         self.sql.close().await;
     }
+
+    /// Names this store in the notifications it announces to other server processes.
+    pub(crate) fn origin(&self) -> &str {
+        self.sql.origin()
+    }
+
+    /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
+    pub(crate) fn listen_url(&self) -> Option<&str> {
+        self.sql.listen_url()
+    }
 }
 
 /// Generates the `Store` operations, each dispatching to the `SqlStore` method of the same name
@@ -81,6 +91,7 @@ operations! {
     fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> ApiResult<Written<Intent>>;
     fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> ApiResult<IntentEvent>;
     fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>>;
+    fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>>;
     fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> ApiResult<Written<AgentAssignment>>;
     fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>>;
     fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent>;

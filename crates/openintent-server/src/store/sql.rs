@@ -45,6 +45,8 @@ use super::{
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
+use crate::relay;
+use crate::state::Notification;
 use crate::webhook::{self, ClaimedDelivery, DeliveryTarget, DeliveryUpdate};
 
 const INTENT_NOT_FOUND: &str = "Intent not found";
@@ -92,6 +94,10 @@ impl Dialect {
 pub(crate) struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Names this store in the announcements it makes (see `crate::relay`).
+    origin: String,
+    /// PostgreSQL: the database URL, on which the relay listens.
+    listen_url: Option<String>,
     /// SQLite only: serializes the writers of this process.
     write_lock: Arc<Mutex<()>>,
 }
@@ -190,7 +196,37 @@ impl SqlStore {
             Dialect::Sqlite => sqlx::migrate!("./migrations").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(SqlStore { pool, dialect, write_lock: Arc::new(Mutex::new(())) })
+        let listen_url = match location {
+            DatabaseLocation::Postgres(url) => Some(url.clone()),
+            _ => None,
+        };
+        Ok(SqlStore { pool, dialect, origin: new_id(), listen_url, write_lock: Arc::new(Mutex::new(())) })
+    }
+
+    /// Names this store in its announcements.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// PostgreSQL: the URL the relay listens on; `None` on SQLite.
+    pub(crate) fn listen_url(&self) -> Option<&str> {
+        self.listen_url.as_deref()
+    }
+
+    /// PostgreSQL: announces a notification to the other server processes, delivered when `tx`
+    /// commits (see `crate::relay`); nothing on SQLite.
+    async fn announce(&self, tx: &mut Tx, notification: impl FnOnce() -> Notification) -> ApiResult<()> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(());
+        }
+        let n = notification();
+        let Some(payload) = relay::encode(&self.origin, &n) else {
+            tracing::warn!(event = %n.event, "notification too large to announce to other servers");
+            return Ok(());
+        };
+        // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
+        sqlx::query("SELECT 1 FROM pg_notify($1, $2)").bind(relay::CHANNEL).bind(payload).execute(&mut **tx).await?;
+        Ok(())
     }
 
     pub(crate) async fn ping(&self) -> ApiResult<()> {
@@ -346,10 +382,11 @@ impl SqlStore {
         }
         let payload = json!({"patches": patches, "version": new_version});
         let event = append_event(&mut tx, id, EventType::StatePatched, principal, as_obj(payload)).await?;
-        tx.commit().await?;
         intent.state = new_state;
         intent.version = new_version;
         intent.updated_at = t;
+        self.announce(&mut tx, || relay::intent_changed("state_patched", &intent, &event.id)).await?;
+        tx.commit().await?;
         Ok((intent, event))
     }
 
@@ -394,10 +431,11 @@ impl SqlStore {
             payload.insert("reason".into(), json!(r));
         }
         let event = append_event(&mut tx, id, EventType::StatusChanged, principal, payload).await?;
-        tx.commit().await?;
         intent.status = status.clone();
         intent.version = new_version;
         intent.updated_at = t;
+        self.announce(&mut tx, || relay::intent_changed("status_changed", &intent, &event.id)).await?;
+        tx.commit().await?;
         Ok((intent, event))
     }
 
@@ -413,8 +451,21 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
+        self.announce(&mut tx, || relay::event_logged(&event)).await?;
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// One event of an intent's log.
+    pub(crate) async fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>> {
+        let row = sqlx::query(
+            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE id = $1 AND intent_id = $2",
+        )
+        .bind(id)
+        .bind(intent_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(event_from_row).transpose()
     }
 
     pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>> {
@@ -472,6 +523,7 @@ impl SqlStore {
         .await?;
         let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
+        self.announce(&mut tx, || relay::agent_assigned(&a, &event.id)).await?;
         tx.commit().await?;
         Ok((a, event))
     }
@@ -1155,6 +1207,9 @@ impl SqlStore {
         .bind(intent_id)
         .fetch_one(&mut *tx)
         .await?;
+        let membership_id: String = row.try_get("id")?;
+        self.announce(&mut tx, || relay::membership_changed("intent_added", portfolio_id, intent_id, &membership_id))
+            .await?;
         tx.commit().await?;
         let mut m = PortfolioMembership::default();
         m.id = row.try_get("id")?;
@@ -1174,6 +1229,10 @@ impl SqlStore {
             .bind(intent_id)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() > 0 {
+            self.announce(&mut tx, || relay::membership_changed("intent_removed", portfolio_id, intent_id, intent_id))
+                .await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
