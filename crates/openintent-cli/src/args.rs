@@ -1,8 +1,6 @@
 //! The command line, declared with clap's derive API.
 
-use std::net::IpAddr;
-
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// The default server URL.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8000";
@@ -70,35 +68,7 @@ pub enum Command {
     Discover,
 }
 
-/// `openintent serve`: the same settings as `openintent-server`.
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OPENINTENT_HOST", default_value = "127.0.0.1")]
-    pub host: IpAddr,
-
-    /// Port to listen on (0 picks a free port).
-    #[arg(long, env = "OPENINTENT_PORT", default_value_t = 8000)]
-    pub port: u16,
-
-    /// Database URL, as `openintent-server` takes it: `sqlite:///relative.db`,
-    /// `sqlite:////abs/path.db`, `sqlite://path`, `sqlite:path`, `sqlite::memory:`, ...
-    #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
-    pub database_url: String,
-
-    /// Comma-separated API keys; an entry `key=agent` binds the key to one agent id.
-    /// Defaults to the development keys.
-    #[arg(long, env = "OPENINTENT_API_KEYS", hide_env_values = true)]
-    pub api_keys: Option<String>,
-
-    /// Log level or filter (`info`, `debug`, `openintent_server=debug,tower_http=info`, ...).
-    #[arg(long, env = "OPENINTENT_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-
-    /// Largest accepted request body, in bytes.
-    #[arg(long, env = "OPENINTENT_BODY_LIMIT", default_value_t = openintent_server::DEFAULT_BODY_LIMIT)]
-    pub body_limit: usize,
-}
+pub use openintent_server::cli::ServeArgs;
 
 /// `openintent intents ...`
 #[derive(Debug, Subcommand)]

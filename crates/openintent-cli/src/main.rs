@@ -42,7 +42,7 @@ fn main() -> ExitCode {
     let url = cli.url.clone();
 
     if let Command::Serve(args) = cli.command {
-        return serve::run(args);
+        return serve::run(&args);
     }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {

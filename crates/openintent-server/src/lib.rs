@@ -20,6 +20,7 @@
 //!
 //! Or build the router yourself with [`AppState::open`] and [`app`].
 
+pub mod cli;
 mod config;
 mod error;
 mod http;

@@ -1,0 +1,121 @@
+//! The command line shared by the `openintent-server` binary and `openintent serve`: the flags
+//! (with their environment variables), logging, and running until Ctrl-C or SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+
+use tracing_subscriber::EnvFilter;
+
+use crate::{ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, ServeError, ServerConfig};
+
+/// The server's settings, as flags and environment variables (the reference server's names).
+#[derive(Debug, Clone, clap::Args)]
+#[non_exhaustive]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OPENINTENT_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on (0 picks a free port).
+    #[arg(long, env = "OPENINTENT_PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Database URL: `sqlite:///relative.db`, `sqlite:////abs/path.db`, `sqlite://path`,
+    /// `sqlite:path`, `sqlite::memory:`, or `postgres://user:password@host:5432/db` (several
+    /// server processes may share one PostgreSQL database).
+    #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
+    pub database_url: String,
+
+    /// Comma-separated API keys; an entry `key=agent` binds the key to one agent id.
+    /// Defaults to the development keys.
+    #[arg(long, env = "OPENINTENT_API_KEYS", hide_env_values = true)]
+    pub api_keys: Option<String>,
+
+    /// Log level or filter (`info`, `debug`, `openintent_server=debug,tower_http=info`, ...).
+    #[arg(long, env = "OPENINTENT_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "OPENINTENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
+    pub body_limit: usize,
+}
+
+impl ServeArgs {
+    /// The server configuration these settings describe.
+    pub fn config(&self) -> Result<ServerConfig, ConfigError> {
+        let mut builder = ServerConfig::builder()
+            .database_url(&self.database_url)
+            .bind(SocketAddr::new(self.host, self.port))
+            .body_limit(self.body_limit);
+        if let Some(list) = &self.api_keys {
+            builder = builder.api_keys(ApiKey::parse_list(list));
+        }
+        builder.build()
+    }
+}
+
+/// Why [`run`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A setting was refused (a usage error).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The server could not start or stopped on an error.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// Sets up logging to stderr (stdout carries the one line scripts wait for), builds the
+/// configuration, and serves until Ctrl-C or SIGTERM, printing
+/// `OpenIntent server listening on http://ADDR` once bound.
+pub fn run(args: &ServeArgs) -> Result<(), RunError> {
+    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let config = args.config()?;
+    if args.api_keys.is_none() {
+        tracing::warn!(
+            "no API keys configured: accepting the development keys {DEV_API_KEYS:?}; set --api-keys or OPENINTENT_API_KEYS"
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    runtime.block_on(crate::serve(
+        config,
+        |addr| {
+            println!("OpenIntent server listening on http://{addr}");
+            tracing::info!(%addr, "listening");
+        },
+        shutdown_signal(),
+    ))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
