@@ -1,0 +1,379 @@
+//! Two server processes on one PostgreSQL database: version-checked writes and lease
+//! acquisitions raced across both, an event stream on one seeing changes made on the other
+//! (live and resumed), and acknowledged writes surviving the SIGKILL of one process.
+//!
+//! Runs when `OPENINTENT_TEST_DATABASE_URL` names a PostgreSQL server (see `common`); skipped
+//! with a notice otherwise.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const KEY: &str = "dev-user-key";
+
+/// A server process, killed when dropped.
+struct Instance {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Instance {
+    /// Starts `openintent-server` on a free port of 127.0.0.1 and waits until it listens.
+    async fn start(database_url: &str) -> Instance {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_openintent-server"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--log-level",
+                "warn",
+                "--api-keys",
+                KEY,
+                "--database-url",
+                database_url,
+            ])
+            .env_remove("OPENINTENT_API_KEYS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start openintent-server");
+        let stdout = child.stdout.take().unwrap();
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("server started in time");
+        let line = line.unwrap().unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap().parse().unwrap_or_else(|_| panic!("{line:?}"));
+        Instance { child, addr }
+    }
+
+    /// SIGKILL: no graceful shutdown, no chance to finish anything.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response: status and JSON body (`Null` when empty or not JSON).
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Value,
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`), as `agent`.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    agent: &str,
+    extra: &[(&str, &str)],
+    body: Option<Value>,
+) -> std::io::Result<Reply> {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nX-API-Key: {KEY}\r\nX-Agent-ID: {agent}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body.as_bytes()).await?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| std::io::Error::other("response timed out"))??;
+    let text = String::from_utf8_lossy(&raw);
+    let (headers, rest) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other("no complete response"))?;
+    let status = headers
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let body = if headers.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
+    Ok(Reply { status, body: serde_json::from_str(&body).unwrap_or(Value::Null) })
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+async fn ok(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
+    let r = request(addr, method, path, "tester", &[], body).await.unwrap();
+    assert_eq!(r.status, 200, "{method} {path}: {:?}", r.body);
+    r.body
+}
+
+/// Read-modify-write increments of `/counter` with `If-Match`, retrying on 409.
+async fn increment(addr: SocketAddr, id: String, agent: String, times: usize) -> usize {
+    let mut done = 0;
+    while done < times {
+        let intent = ok(addr, "GET", &format!("/api/v1/intents/{id}"), None).await;
+        let version = intent["version"].as_i64().unwrap();
+        let counter = intent["state"]["counter"].as_i64().unwrap_or(0);
+        let patch = json!({"patches": [{"op": "set", "path": "/counter", "value": counter + 1}]});
+        let v = version.to_string();
+        let path = format!("/api/v1/intents/{id}/state");
+        let w = request(addr, "POST", &path, &agent, &[("If-Match", &v)], Some(patch)).await.unwrap();
+        match w.status {
+            200 => done += 1,
+            409 => assert!(w.body["current_version"].as_i64().unwrap() > version, "{:?}", w.body),
+            other => panic!("unexpected {other}: {:?}", w.body),
+        }
+    }
+    done
+}
+
+/// An event stream read over raw TCP.
+struct Stream {
+    tcp: TcpStream,
+    text: String,
+}
+
+impl Stream {
+    async fn open(addr: SocketAddr, path: &str, last_event_id: Option<&str>) -> Stream {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let mut head =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-API-Key: {KEY}\r\nAccept: text/event-stream\r\n");
+        if let Some(id) = last_event_id {
+            head.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        head.push_str("\r\n");
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        let mut stream = Stream { tcp, text: String::new() };
+        stream.wait_for("\r\n\r\n").await;
+        assert!(stream.text.starts_with("HTTP/1.1 200"), "{}", stream.text);
+        stream
+    }
+
+    /// Reads until the stream's text contains `needle` (10 s at most).
+    async fn wait_for(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 4096];
+        while !self.text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let n = tokio::time::timeout(left, self.tcp.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{needle:?} not seen in time; got {:?}", self.text))
+                .unwrap();
+            assert!(n > 0, "stream ended before {needle:?}: {:?}", self.text);
+            self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+}
+
+/// The newest event of an intent's log.
+async fn newest_event(addr: SocketAddr, id: &str) -> Value {
+    ok(addr, "GET", &format!("/api/v1/intents/{id}/events?limit=1"), None).await[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_share_one_postgres_database() {
+    let Some(admin) = common::postgres_url() else {
+        eprintln!("skipped: set {} to a PostgreSQL URL to run two server processes on it", common::PG_ENV);
+        return;
+    };
+    let database = common::fresh_postgres_database(&admin).await;
+    let mut a = Instance::start(&database).await;
+    let mut b = Instance::start(&database).await;
+    let (a_addr, b_addr) = (a.addr, b.addr);
+
+    // 16 writers, alternating between the instances: no increment is lost.
+    let id = ok(a_addr, "POST", "/api/v1/intents", Some(json!({"title": "counter"}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let per_writer = 5;
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let addr = if w % 2 == 0 { a_addr } else { b_addr };
+            tokio::spawn(increment(addr, id.clone(), format!("writer-{w}"), per_writer))
+        })
+        .collect();
+    let mut successes = 0;
+    for w in writers {
+        successes += w.await.unwrap();
+    }
+    assert_eq!(successes, 16 * per_writer);
+    for addr in [a_addr, b_addr] {
+        let intent = ok(addr, "GET", &format!("/api/v1/intents/{id}"), None).await;
+        assert_eq!(intent["state"]["counter"].as_u64(), Some(successes as u64));
+        assert_eq!(intent["version"].as_u64(), Some(successes as u64 + 1));
+    }
+    let patched =
+        ok(b_addr, "GET", &format!("/api/v1/intents/{id}/events?event_type=state_patched&limit=1000"), None).await;
+    let patched = patched.as_array().unwrap();
+    assert_eq!(patched.len(), successes);
+    // The log, newest first, lists the versions in order: appends of one intent are serialized.
+    let versions: Vec<u64> = patched.iter().map(|e| e["payload"]["version"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = (2..=successes as u64 + 1).rev().collect();
+    assert_eq!(versions, expected);
+
+    // 32 acquirers of one scope across both instances: exactly one winner.
+    let acquirers: Vec<_> = (0..32)
+        .map(|n| {
+            let addr = if n % 2 == 0 { a_addr } else { b_addr };
+            let path = format!("/api/v1/intents/{id}/leases");
+            tokio::spawn(async move {
+                let body = json!({"scope": "hotel_search", "duration_seconds": 60});
+                request(addr, "POST", &path, &format!("agent-{n}"), &[], Some(body)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in acquirers {
+        let r = t.await.unwrap();
+        match r.status {
+            200 => winners.push(r.body["id"].as_str().unwrap().to_owned()),
+            409 => assert_eq!(r.body["existing_lease"]["scope"], "hotel_search"),
+            other => panic!("unexpected {other}: {:?}", r.body),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let leases = ok(a_addr, "GET", &format!("/api/v1/intents/{id}/leases"), None).await;
+    let live: Vec<&Value> = leases.as_array().unwrap().iter().filter(|l| l["status"] == "active").collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0]["id"], winners[0].as_str());
+
+    // A subscriber on A sees a change made on B, with B's log id.
+    let stream_path = format!("/api/v1/subscribe/intents/{id}");
+    let mut on_a = Stream::open(a_addr, &stream_path, None).await;
+    let v = (successes + 1).to_string();
+    let w = request(
+        b_addr,
+        "POST",
+        &format!("/api/v1/intents/{id}/state"),
+        "from-b",
+        &[("If-Match", &v)],
+        Some(json!({"patches": [{"op": "set", "path": "/seen_on_a", "value": true}]})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(w.status, 200, "{:?}", w.body);
+    let from_b = newest_event(b_addr, &id).await;
+    let from_b_id = from_b["id"].as_str().unwrap().to_owned();
+    on_a.wait_for(&format!("id: {from_b_id}")).await;
+    assert!(on_a.text.contains("event: state_patched"));
+    assert!(on_a.text.contains("\"seen_on_a\": true"));
+    // A logged event made on A reaches a subscriber on B.
+    let mut on_b = Stream::open(b_addr, &stream_path, None).await;
+    let logged = ok(
+        a_addr,
+        "POST",
+        &format!("/api/v1/intents/{id}/events"),
+        Some(json!({"event_type": "note", "payload": {"from": "a"}})),
+    )
+    .await;
+    on_b.wait_for(&format!("id: {}", logged["id"].as_str().unwrap())).await;
+    assert!(on_b.text.contains("event: note"));
+    // Resuming on A with an id B wrote replays what came after it, whichever process wrote it.
+    let mut resumed = Stream::open(a_addr, &stream_path, Some(&from_b_id)).await;
+    resumed.wait_for(&format!("id: {}", logged["id"].as_str().unwrap())).await;
+    assert!(!resumed.text.contains(&format!("id: {from_b_id}")), "the resume point itself is not replayed");
+    drop((on_a, on_b, resumed));
+
+    // Writers on both instances; B is SIGKILLed while writes are in flight. Every write
+    // acknowledged with 200 must be there afterwards, read through A.
+    let target = ok(a_addr, "POST", "/api/v1/intents", Some(json!({"title": "survivor"}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let acked = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (target, acked) = (target.clone(), acked.clone());
+            let mut addr = if w % 2 == 0 { a_addr } else { b_addr };
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let mut n = 0;
+                while mine.len() < 12 {
+                    let r = request(addr, "GET", &format!("/api/v1/intents/{target}"), "reader", &[], None).await;
+                    let Ok(r) = r else {
+                        addr = a_addr; // B is gone: carry on through A.
+                        continue;
+                    };
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                    let v = r.body["version"].as_i64().unwrap().to_string();
+                    let patch = json!({"patches": [{"op": "set", "path": format!("/w{w}_{n}"), "value": n}]});
+                    let path = format!("/api/v1/intents/{target}/state");
+                    match request(addr, "POST", &path, &format!("w{w}"), &[("If-Match", &v)], Some(patch)).await {
+                        Ok(r) if r.status == 200 => {
+                            mine.push((format!("w{w}_{n}"), r.body["version"].as_i64().unwrap()));
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => assert_eq!(r.status, 409, "{:?}", r.body),
+                        // Killed mid-request: not acknowledged, so nothing is claimed.
+                        Err(_) => addr = a_addr,
+                    }
+                    n += 1;
+                }
+                mine
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.load(Ordering::SeqCst) < 24 {
+        assert!(Instant::now() < deadline, "writes are not progressing");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    b.kill();
+    let killed_at = acked.load(Ordering::SeqCst);
+    let mut acknowledged = BTreeMap::new();
+    for w in writers {
+        for (key, version) in w.await.unwrap() {
+            acknowledged.insert(key, version);
+        }
+    }
+    assert_eq!(acknowledged.len(), 8 * 12);
+    assert!(killed_at < acknowledged.len(), "B was killed while writes were still going on");
+    let survivor = ok(a_addr, "GET", &format!("/api/v1/intents/{target}"), None).await;
+    let state = survivor["state"].as_object().unwrap();
+    for key in acknowledged.keys() {
+        assert!(state.contains_key(key), "acknowledged write {key} lost; state: {state:?}");
+    }
+    // Each acknowledged version is unique, and each successful write logged exactly one event.
+    let versions: HashSet<i64> = acknowledged.values().copied().collect();
+    assert_eq!(versions.len(), acknowledged.len());
+    let events =
+        ok(a_addr, "GET", &format!("/api/v1/intents/{target}/events?event_type=state_patched&limit=1000"), None).await;
+    assert_eq!(events.as_array().unwrap().len() as i64, survivor["version"].as_i64().unwrap() - 1);
+    assert_eq!(state.len() as i64, survivor["version"].as_i64().unwrap() - 1);
+    a.kill();
+}
