@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use tracing_subscriber::EnvFilter;
 
-use crate::{ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, ServeError, ServerConfig};
+use crate::{ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, ServeError, ServerConfig, WebhookConfig};
 
 /// The server's settings, as flags and environment variables (the reference server's names).
 #[derive(Debug, Clone, clap::Args)]
@@ -37,6 +37,23 @@ pub struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "OPENINTENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
+
+    /// Do not send webhooks from this process (deliveries are still recorded, and sent by the
+    /// processes that do, or by this one once restarted without the flag).
+    #[arg(long, env = "OPENINTENT_NO_WEBHOOKS")]
+    pub no_webhooks: bool,
+
+    /// Concurrent webhook delivery workers.
+    #[arg(long, env = "OPENINTENT_WEBHOOK_WORKERS", default_value_t = 1)]
+    pub webhook_workers: usize,
+
+    /// Attempts of one webhook delivery before it is marked failed.
+    #[arg(long, env = "OPENINTENT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 10)]
+    pub webhook_max_attempts: u32,
+
+    /// Seconds a webhook receiver may take to answer.
+    #[arg(long, env = "OPENINTENT_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout: u64,
 }
 
 impl ServeArgs {
@@ -45,11 +62,26 @@ impl ServeArgs {
         let mut builder = ServerConfig::builder()
             .database_url(&self.database_url)
             .bind(SocketAddr::new(self.host, self.port))
-            .body_limit(self.body_limit);
+            .body_limit(self.body_limit)
+            .webhooks(self.webhook_config());
         if let Some(list) = &self.api_keys {
             builder = builder.api_keys(ApiKey::parse_list(list));
         }
         builder.build()
+    }
+
+    /// The webhook settings of these flags: the library defaults, with the workers, attempts
+    /// and receiver timeout given (the claim outlasts the timeout by at least 30 s).
+    fn webhook_config(&self) -> WebhookConfig {
+        let timeout = std::time::Duration::from_secs(self.webhook_timeout);
+        let defaults = WebhookConfig::default();
+        let claim = defaults.claim_ttl.max(timeout.saturating_add(std::time::Duration::from_secs(30)));
+        defaults
+            .enabled(!self.no_webhooks)
+            .workers(self.webhook_workers)
+            .max_attempts(self.webhook_max_attempts)
+            .request_timeout(timeout)
+            .claim_ttl(claim)
     }
 }
 
@@ -118,4 +150,39 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod webhook_flag_tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::ServeArgs;
+
+    #[derive(Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn config(flags: &[&str]) -> Result<crate::ServerConfig, crate::ConfigError> {
+        let argv = std::iter::once("test").chain(flags.iter().copied()).chain(["--database-url", "sqlite::memory:"]);
+        Cmd::try_parse_from(argv).expect("flags parse").args.config()
+    }
+
+    #[test]
+    fn webhook_flags() {
+        let on = config(&[]).unwrap();
+        assert!(on.webhooks().enabled);
+        assert_eq!(on.webhooks().max_attempts, 10);
+        assert!(!config(&["--no-webhooks"]).unwrap().webhooks().enabled);
+        let tuned =
+            config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
+        let w = tuned.webhooks();
+        assert_eq!((w.workers, w.max_attempts, w.request_timeout), (3, 4, Duration::from_secs(90)));
+        assert!(w.claim_ttl > w.request_timeout);
+        assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
+        assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
+    }
 }

@@ -32,7 +32,7 @@ use sqlx::AnyPool;
 
 const KEY: &str = "dev-user-key";
 const WAIT: Duration = Duration::from_secs(20);
-const RECEIVER_TIMEOUT: Duration = Duration::from_millis(300);
+const RECEIVER_TIMEOUT: Duration = Duration::from_secs(1);
 
 // ----- the receiver -----------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ async fn receive(
         500 => StatusCode::INTERNAL_SERVER_ERROR,
         _ => {
             // Longer than the sender waits: it gives up and retries.
-            tokio::time::sleep(RECEIVER_TIMEOUT * 4).await;
+            tokio::time::sleep(RECEIVER_TIMEOUT * 2).await;
             StatusCode::OK
         }
     }
