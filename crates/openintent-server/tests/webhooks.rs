@@ -492,12 +492,13 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     assert_eq!(status, 204);
     drained(&pool).await;
     assert_eq!(receiver.hits("doomed").len(), 1);
-    let cancelled: String = sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE subscription_id = $1")
-        .bind(&doomed)
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(cancelled, "cancelled");
+    let (cancelled, why): (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM webhook_deliveries WHERE subscription_id = $1")
+            .bind(&doomed)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((cancelled.as_str(), why.as_deref()), ("cancelled", Some("subscription deleted")));
     server.shutdown().await.unwrap();
 }
 
@@ -574,4 +575,28 @@ async fn two_instances_share_the_outbox_without_double_sends() {
     assert_eq!((hits.len(), ids.len()), (expected.len(), expected.len()), "one attempt per delivery");
     one.shutdown().await.unwrap();
     two.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn finished_deliveries_are_pruned_after_the_retention_and_pending_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let receiver = Receiver::start().await;
+    let config = fast().max_attempts(1000).retention(Some(Duration::from_millis(200)));
+    let server = server_on(&path, config).await;
+    let api = Api::new(&server);
+    let pool = db(&path).await;
+    let a = api.intent("a").await;
+    api.subscribe(json!({"intent_id": a, "webhook_url": receiver.url("fine", Behaviour::default())})).await;
+    let down = Behaviour { always_fail: true, ..Behaviour::default() };
+    api.subscribe(json!({"intent_id": a, "webhook_url": receiver.url("down", down)})).await;
+    let event = api.log(&a, "comment", 1).await;
+    eventually("the event is delivered", || async { receiver.delivered("fine").contains_key(&event) }).await;
+    eventually("the delivered row is pruned", || async {
+        let s = statuses(&pool).await;
+        !s.contains_key("delivered") && s.get("pending") == Some(&1)
+    })
+    .await;
+    assert!(receiver.hits("down").len() >= 2, "the pending delivery is still being retried");
+    server.shutdown().await.unwrap();
 }

@@ -126,6 +126,7 @@ operations! {
     fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> ApiResult<Vec<crate::webhook::ClaimedDelivery>>;
     fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
     fn release_claims(&self, claim: &str) -> ApiResult<u64>;
+    fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64>;
 }
 
 /// The current time at the precision stored (microseconds).

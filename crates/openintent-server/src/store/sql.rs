@@ -1356,6 +1356,16 @@ impl SqlStore {
     pub(crate) async fn delete_subscription(&self, id: &str) -> ApiResult<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        // Its webhook deliveries still waiting (for a first attempt or a retry) are not sent.
+        sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'subscription deleted', \
+             finished_at = $1, claimed_by = NULL, claimed_until = NULL \
+             WHERE subscription_id = $2 AND status = 'pending'",
+        )
+        .bind(ts(&now()))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -1464,6 +1474,21 @@ impl SqlStore {
              WHERE claimed_by = $1 AND status = 'pending'",
         )
         .bind(claim)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Deletes the finished (delivered, failed or cancelled) deliveries that finished before
+    /// `before`; returns how many.
+    pub(crate) async fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND finished_at IS NOT NULL \
+             AND finished_at < $1",
+        )
+        .bind(ts(&before))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -278,11 +278,14 @@ pub struct WebhookConfig {
     /// How long a claim lasts; must exceed `request_timeout`. A claim left by an instance that
     /// died is taken over by another worker after this long.
     pub claim_ttl: Duration,
+    /// How long finished deliveries (delivered, failed, cancelled) are kept before they are
+    /// deleted; `None` keeps them forever. Pending deliveries are never deleted.
+    pub retention: Option<Duration>,
 }
 
 impl Default for WebhookConfig {
     /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
-    /// 10 min, 10 s receiver timeout, 60 s claims.
+    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days.
     fn default() -> Self {
         WebhookConfig {
             enabled: true,
@@ -294,6 +297,7 @@ impl Default for WebhookConfig {
             max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(10),
             claim_ttl: Duration::from_secs(60),
+            retention: Some(Duration::from_secs(7 * 24 * 3600)),
         }
     }
 }
@@ -364,6 +368,13 @@ impl WebhookConfig {
     #[must_use]
     pub fn claim_ttl(mut self, d: Duration) -> Self {
         self.claim_ttl = d;
+        self
+    }
+
+    /// Sets [`WebhookConfig::retention`].
+    #[must_use]
+    pub fn retention(mut self, keep: Option<Duration>) -> Self {
+        self.retention = keep;
         self
     }
 

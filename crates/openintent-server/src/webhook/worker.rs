@@ -34,12 +34,14 @@ impl WorkerPool {
             .build()?;
         let (stop, _) = watch::channel(false);
         let tasks = (0..config.workers)
-            .map(|_| {
+            .map(|n| {
                 let worker = Worker {
                     id: crate::store::new_id(),
                     store: store.clone(),
                     client: client.clone(),
                     config: config.clone(),
+                    // One worker per instance deletes old finished deliveries.
+                    prunes: n == 0 && config.retention.is_some(),
                 };
                 tokio::spawn(worker.run(stop.subscribe()))
             })
@@ -62,6 +64,7 @@ struct Worker {
     store: Store,
     client: reqwest::Client,
     config: WebhookConfig,
+    prunes: bool,
 }
 
 impl Worker {
@@ -69,9 +72,16 @@ impl Worker {
         tracing::debug!(worker = %self.id, "webhook worker started");
         let batch_size = i64::try_from(self.config.batch_size).unwrap_or(i64::MAX);
         let ttl = millis(self.config.claim_ttl);
+        // Pruning runs at most once a minute (more often only with a shorter retention).
+        let prune_every = self.config.retention.unwrap_or_default().min(Duration::from_secs(60));
+        let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             if *stop.borrow() {
                 break;
+            }
+            if self.prunes && last_prune.is_none_or(|t| t.elapsed() >= prune_every) {
+                last_prune = Some(tokio::time::Instant::now());
+                self.prune().await;
             }
             let claim = format!("{}/{}", self.id, crate::store::new_id());
             let now = Utc::now().timestamp_millis();
@@ -103,6 +113,18 @@ impl Worker {
             }
         }
         tracing::debug!(worker = %self.id, "webhook worker stopped");
+    }
+
+    /// Deletes the finished deliveries older than the retention.
+    async fn prune(&self) {
+        let Some(keep) = self.config.retention else { return };
+        let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+        let Some(before) = Utc::now().checked_sub_signed(keep) else { return };
+        match self.store.prune_deliveries(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(worker = %self.id, deleted = n, "pruned finished webhook deliveries"),
+            Err(e) => tracing::warn!(worker = %self.id, error = %e, "could not prune webhook deliveries"),
+        }
     }
 
     /// Makes one attempt and records it.
