@@ -600,3 +600,26 @@ async fn finished_deliveries_are_pruned_after_the_retention_and_pending_ones_kep
     assert!(receiver.hits("down").len() >= 2, "the pending delivery is still being retried");
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn new_deliveries_wake_the_workers_without_waiting_for_the_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let receiver = Receiver::start().await;
+    // The poll alone would take a minute; the commit of the event wakes the worker instead.
+    let server = server_on(&path, fast().poll_interval(Duration::from_secs(60))).await;
+    let api = Api::new(&server);
+    let a = api.intent("a").await;
+    api.subscribe(json!({"intent_id": a, "webhook_url": receiver.url("prompt", Behaviour::default())})).await;
+    // Let the worker go back to sleep after its first (empty) poll.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    for n in 0..3 {
+        let event = api.log(&a, "comment", n).await;
+        eventually("the event arrives", || async { receiver.delivered("prompt").contains_key(&event) }).await;
+    }
+    assert!(start.elapsed() < Duration::from_secs(10), "delivered in {:?}", start.elapsed());
+    let stopping = Instant::now();
+    server.shutdown().await.unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(10), "the sleeping worker stops at once");
+}

@@ -57,6 +57,11 @@ impl Store {
         self.sql.close().await;
     }
 
+    /// Signalled when this process committed new webhook deliveries (wakes the workers).
+    pub(crate) fn deliveries_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.sql.deliveries_signal()
+    }
+
     /// Names this store in the notifications it announces to other server processes.
     pub(crate) fn origin(&self) -> &str {
         self.sql.origin()

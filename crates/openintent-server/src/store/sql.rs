@@ -37,7 +37,7 @@ use serde_json::{Map, Value, json};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, Written,
@@ -100,19 +100,30 @@ pub(crate) struct SqlStore {
     listen_url: Option<String>,
     /// SQLite only: serializes the writers of this process.
     write_lock: Arc<Mutex<()>>,
+    /// Signalled when a committed transaction wrote webhook deliveries (wakes this process's
+    /// delivery workers; other processes find them when they poll).
+    deliveries: Arc<Notify>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
+    /// Signalled on commit when `enqueued`.
+    deliveries: Arc<Notify>,
+    /// Whether the transaction wrote webhook deliveries.
+    enqueued: bool,
     /// Released after the transaction ended (fields drop in order).
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        self.tx.commit().await?;
+        if self.enqueued {
+            self.deliveries.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -200,7 +211,14 @@ impl SqlStore {
             DatabaseLocation::Postgres(url) => Some(url.clone()),
             _ => None,
         };
-        Ok(SqlStore { pool, dialect, origin: new_id(), listen_url, write_lock: Arc::new(Mutex::new(())) })
+        Ok(SqlStore {
+            pool,
+            dialect,
+            origin: new_id(),
+            listen_url,
+            write_lock: Arc::new(Mutex::new(())),
+            deliveries: Arc::new(Notify::new()),
+        })
     }
 
     /// Names this store in its announcements.
@@ -238,16 +256,24 @@ impl SqlStore {
         self.pool.close().await;
     }
 
+    /// Signalled when this process committed new webhook deliveries.
+    pub(crate) fn deliveries_signal(&self) -> Arc<Notify> {
+        self.deliveries.clone()
+    }
+
     /// Starts a write transaction.
     async fn begin(&self) -> ApiResult<Tx> {
         let dialect = self.dialect;
+        let deliveries = self.deliveries.clone();
         match dialect {
             Dialect::Sqlite => {
                 let guard = self.write_lock.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, dialect, _guard: Some(guard) })
+                Ok(WriteTx { tx, dialect, deliveries, enqueued: false, _guard: Some(guard) })
             }
-            Dialect::Postgres => Ok(WriteTx { tx: self.pool.begin().await?, dialect, _guard: None }),
+            Dialect::Postgres => {
+                Ok(WriteTx { tx: self.pool.begin().await?, dialect, deliveries, enqueued: false, _guard: None })
+            }
         }
     }
 
@@ -1681,6 +1707,7 @@ async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
         .execute(&mut **tx)
         .await?;
     }
+    tx.enqueued = true;
     Ok(())
 }
 

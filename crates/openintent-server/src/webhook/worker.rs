@@ -75,6 +75,7 @@ impl Worker {
         // Pruning runs at most once a minute (more often only with a shorter retention).
         let prune_every = self.config.retention.unwrap_or_default().min(Duration::from_secs(60));
         let mut last_prune: Option<tokio::time::Instant> = None;
+        let new_deliveries = self.store.deliveries_signal();
         loop {
             if *stop.borrow() {
                 break;
@@ -108,6 +109,9 @@ impl Worker {
             if !full {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    // Deliveries written by this process are sent at once; those of other
+                    // processes sharing the database, and retries, when the poll finds them.
+                    _ = new_deliveries.notified() => {}
                     _ = stopped(&mut stop) => break,
                 }
             }
