@@ -45,6 +45,8 @@ struct Behaviour {
     hang_once: bool,
     /// Every attempt answers 500.
     always_fail: bool,
+    /// The first attempt of every delivery does not answer for a long time.
+    stall_first: bool,
 }
 
 /// One request the receiver got.
@@ -58,7 +60,7 @@ struct Hit {
     timestamp: String,
     signature: String,
     body: Bytes,
-    /// What was answered: 200, 500, or 0 for "hung until the sender gave up".
+    /// What was answered: 200, 500, 0 for "hung until the sender gave up", or 1 for "stalled".
     answered: u16,
     at: chrono::DateTime<chrono::Utc>,
 }
@@ -129,7 +131,9 @@ async fn receive(
             *n += 1;
             *n
         };
-        let answer = if b.always_fail || n <= b.fail_first {
+        let answer = if b.stall_first && n == 1 {
+            1
+        } else if b.always_fail || n <= b.fail_first {
             500
         } else if b.hang_once && !s.hung {
             s.hung = true;
@@ -154,6 +158,11 @@ async fn receive(
     match answer {
         200 => StatusCode::OK,
         500 => StatusCode::INTERNAL_SERVER_ERROR,
+        1 => {
+            // Until the sender goes away.
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            StatusCode::OK
+        }
         _ => {
             // Longer than the sender waits: it gives up and retries.
             tokio::time::sleep(RECEIVER_TIMEOUT * 2).await;
@@ -308,7 +317,7 @@ async fn every_event_arrives_signed_despite_failures_and_a_timeout() {
     let receiver = Receiver::start().await;
     let server = server_on(&path, fast()).await;
     let api = Api::new(&server);
-    let flaky = Behaviour { fail_first: 2, hang_once: true, always_fail: false };
+    let flaky = Behaviour { fail_first: 2, hang_once: true, ..Behaviour::default() };
     let (sub, secret) = api.subscribe(json!({"webhook_url": receiver.url("flaky", flaky)})).await;
     assert!(secret.starts_with("whsec_"));
 
@@ -622,4 +631,32 @@ async fn new_deliveries_wake_the_workers_without_waiting_for_the_poll() {
     let stopping = Instant::now();
     server.shutdown().await.unwrap();
     assert!(stopping.elapsed() < Duration::from_secs(10), "the sleeping worker stops at once");
+}
+
+#[tokio::test]
+async fn an_attempt_in_flight_at_shutdown_is_released_and_sent_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let receiver = Receiver::start().await;
+    // Claims that would outlive the test: only their release on shutdown lets the restarted
+    // server send the delivery at once.
+    let patient = fast().request_timeout(Duration::from_secs(60)).claim_ttl(Duration::from_secs(600));
+    let server = server_on(&path, patient.clone()).await;
+    let api = Api::new(&server);
+    let a = api.intent("a").await;
+    let stall = Behaviour { stall_first: true, ..Behaviour::default() };
+    api.subscribe(json!({"intent_id": a, "webhook_url": receiver.url("stall", stall)})).await;
+    let event = api.log(&a, "comment", 1).await;
+    eventually("the first attempt is in flight", || async { receiver.hits("stall").len() == 1 }).await;
+    let stopping = Instant::now();
+    server.shutdown().await.unwrap();
+    assert!(stopping.elapsed() < Duration::from_secs(10), "shutdown does not wait for the receiver");
+
+    let server = server_on(&path, patient).await;
+    eventually("the delivery is sent again", || async { receiver.delivered("stall").contains_key(&event) }).await;
+    let hits = receiver.hits("stall");
+    assert_eq!(hits.len(), 2);
+    assert_eq!(hits[0].delivery_id, hits[1].delivery_id, "the retry keeps the delivery id");
+    assert_eq!((hits[0].answered, hits[1].answered), (1, 200));
+    server.shutdown().await.unwrap();
 }
