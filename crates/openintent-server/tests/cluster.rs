@@ -211,8 +211,8 @@ async fn two_processes_share_one_postgres_database() {
         return;
     };
     let database = common::fresh_postgres_database(&admin).await;
-    let mut a = Instance::start(&database).await;
-    let mut b = Instance::start(&database).await;
+    // Started together on an empty database: the migrations run once (under a lock).
+    let (mut a, mut b) = tokio::join!(Instance::start(&database), Instance::start(&database));
     let (a_addr, b_addr) = (a.addr, b.addr);
 
     // 16 writers, alternating between the instances: no increment is lost.
