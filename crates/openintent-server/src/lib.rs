@@ -7,6 +7,10 @@
 //! state paths they cover, values outside the protocol's sets are refused with 422, the
 //! lifecycle is enforced, and bad input never produces a 500.
 //!
+//! Webhook subscriptions are delivered at least once by background workers from a durable
+//! outbox written with each event, signed with a per-subscription secret and retried with
+//! backoff (see [`webhook`] and [`WebhookConfig`]).
+//!
 //! # Running in-process
 //!
 //! ```no_run
@@ -18,7 +22,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Or build the router yourself with [`AppState::open`] and [`app`].
+//! Or build the router yourself with [`AppState::open`] and [`app`] (webhook deliveries are then
+//! recorded, and sent by whichever [`spawn`]ed or [`serve`]d instance shares the database).
 
 pub mod cli;
 mod config;
