@@ -1,5 +1,7 @@
 //! Governance, attachments, subscriptions, costs, retry policies, failures and discovery.
 
+use std::time::Duration;
+
 use openintent::types::RetryStrategy;
 use serde_json::json;
 
@@ -85,16 +87,18 @@ async fn attachments_round_trip() {
     assert!(matches!(err, openintent::Error::Invalid(_)) && !err.may_have_been_sent(), "{err:?}");
 }
 
-/// Webhook subscriptions (the reference has none) — subscribe, list, unsubscribe.
+/// Webhook subscriptions (the reference has none) — subscribe, list, a delivery to a receiver
+/// on 127.0.0.1, unsubscribe.
 #[tokio::test]
 async fn webhook_subscriptions() {
     let client = target().client(&unique("subscriber"));
     let intent = new_intent(&client, "subscriptions").await;
+    let (hook_url, mut deliveries) = webhook_receiver().await;
 
     let created = client
         .subscribe(&intent.id)
         .subscriber_id("service:dashboard")
-        .callback_url("https://dashboard.example.com/webhooks/intent")
+        .callback_url(hook_url.clone())
         .event_types(["state_patched", "status_changed"])
         .send()
         .await;
@@ -106,18 +110,69 @@ async fn webhook_subscriptions() {
     };
     assert_eq!(created.intent_id.as_deref(), Some(intent.id.as_str()));
     assert_eq!(created.subscriber_id, "service:dashboard");
-    assert_eq!(created.webhook_url.as_deref(), Some("https://dashboard.example.com/webhooks/intent"));
+    assert_eq!(created.webhook_url.as_deref(), Some(hook_url.as_str()));
     assert_eq!(created.event_types, ["state_patched", "status_changed"]);
     assert!(created.active);
 
     let listed = listed.must("get_subscriptions");
     assert_eq!(listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![created.id.as_str()]);
 
+    // A comment does not match the filter; the state patch does and is delivered as
+    // {"subscription_id", "event"}.
+    client.log_event(&intent.id, "comment").send().await.must("log_event");
+    client.update_state(&intent.id, intent.version).set("phase", json!("hooked")).send().await.must("update_state");
+    let delivery = tokio::time::timeout(Duration::from_secs(20), deliveries.recv())
+        .await
+        .expect("no webhook delivery within 20 s")
+        .expect("receiver closed");
+    let body: openintent::types::WebhookDelivery = serde_json::from_str(&delivery).expect("delivery body");
+    assert_eq!(body.subscription_id, created.id);
+    assert_eq!(body.event.intent_id, intent.id);
+    assert_eq!(body.event.event_type, openintent::types::EventType::StatePatched);
+
     client.unsubscribe(&intent.id, &created.id).await.must("unsubscribe");
     let listed = client.get_subscriptions(&intent.id).await.must("get_subscriptions after unsubscribe");
     assert!(listed.iter().all(|s| s.id != created.id || !s.active), "{listed:?}");
     let err = client.unsubscribe(&intent.id, &created.id).await.expect_err("unsubscribe twice");
     assert!(err.is_not_found(), "{err}");
+}
+
+/// A webhook receiver on 127.0.0.1: answers every request 200 and hands over the bodies of the
+/// POSTs it receives.
+async fn webhook_receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+    let url = format!("http://{}/webhooks/intent", listener.local_addr().expect("receiver address"));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = conn.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+                    }
+                };
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                let _ = tx.send(body);
+            });
+        }
+    });
+    (url, rx)
 }
 
 /// `record_cost`, `get_costs` and the summary by type, agent and unit.
