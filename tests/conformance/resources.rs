@@ -116,6 +116,9 @@ async fn webhook_subscriptions() {
 
     let listed = listed.must("get_subscriptions");
     assert_eq!(listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![created.id.as_str()]);
+    // A signing secret, when the server issues one, is handed out once and never listed.
+    assert!(created.secret.as_ref().is_none_or(|s| !s.expose().is_empty()), "empty secret");
+    assert!(listed.iter().all(|s| s.secret.is_none()), "a listing exposes a secret");
 
     // A comment does not match the filter; the state patch does and is delivered as
     // {"subscription_id", "event"}.

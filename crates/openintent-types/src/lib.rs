@@ -77,7 +77,7 @@ pub use portfolio::{
 };
 pub use retry::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
 pub use subscription::{
-    CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery,
+    CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery, WebhookSecret,
 };
 pub use validation::{InputValidationError, Validate};
 pub use wire::WireModel;

@@ -38,6 +38,10 @@ wire_model! {
         /// When it was made.
         #[serde(with = "crate::time::wire", default)]
         pub created_at: DateTime<Utc>,
+        /// The key that signs webhook deliveries. Servers that sign return it once, in the answer
+        /// to the subscription's creation, and never in listings; keep it then.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub secret: Option<WebhookSecret>,
     }
     aliases {
         "webhook_url" <= ["callback_url", "webhookUrl", "callbackUrl"],
@@ -49,6 +53,37 @@ wire_model! {
         "created_at" <= ["createdAt"],
     }
     also_emit { "webhook_url" => "callback_url" }
+}
+
+/// A webhook signing secret. Its `Debug` output is redacted; read it with
+/// [`WebhookSecret::expose`].
+///
+/// ```
+/// use openintent_types::WebhookSecret;
+/// let s = WebhookSecret::new("whsec_abc");
+/// assert_eq!(format!("{s:?}"), "WebhookSecret(<redacted>)");
+/// assert_eq!(s.expose(), "whsec_abc");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        WebhookSecret(secret.into())
+    }
+
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret(<redacted>)")
+    }
 }
 
 fn yes() -> bool {
