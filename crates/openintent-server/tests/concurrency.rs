@@ -174,7 +174,7 @@ async fn mixed_writers_never_deadlock() {
             let mut logged = 0;
             for round in 0..6 {
                 let scope = format!("scope-{}", (w + round) % 3);
-                let replies = vec![
+                let replies = [
                     app.as_agent(
                         Some(&agent),
                         "POST",
