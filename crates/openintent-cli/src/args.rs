@@ -47,7 +47,7 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the OpenIntent server (axum + embedded SQLite) until Ctrl-C.
+    /// Run the OpenIntent server (axum, on embedded SQLite or PostgreSQL) until Ctrl-C.
     Serve(ServeArgs),
     /// Create, read, list and change intents.
     #[command(subcommand)]

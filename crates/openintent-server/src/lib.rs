@@ -1,4 +1,5 @@
-//! A correct server for the **OpenIntent Coordination Protocol**, on axum with embedded SQLite.
+//! A correct server for the **OpenIntent Coordination Protocol**, on axum with embedded SQLite
+//! or on PostgreSQL.
 //!
 //! It speaks the wire protocol of the Python reference server (same paths, verbs, status codes,
 //! top-level shapes and field names, with superset fields older clients read) and is correct
@@ -6,6 +7,11 @@
 //! committed together with their event, at most one live lease holds a scope, leases guard the
 //! state paths they cover, values outside the protocol's sets are refused with 422, the
 //! lifecycle is enforced, and bad input never produces a 500.
+//!
+//! On PostgreSQL ([`DatabaseLocation::Postgres`]) several server processes may share one
+//! database behind a load balancer: these guarantees are database transactions, so they hold
+//! across processes, and each process relays the notifications of the others to its event
+//! streams (`docs/deployment.md` in the repository).
 //!
 //! Webhook subscriptions are delivered at least once by background workers from a durable
 //! outbox written with each event, signed with a per-subscription secret and retried with
