@@ -234,3 +234,40 @@ async fn mixed_writers_never_deadlock() {
     let notes = a.get(&format!("/api/v1/intents/{id}/events?event_type=note&limit=1000")).await;
     assert_eq!(notes.body.as_array().unwrap().len(), logged);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_reconnects_after_losing_its_connection() {
+    use sqlx::Connection;
+    let Some(admin) = common::postgres_url() else {
+        eprintln!("skipped: set {} to a PostgreSQL URL to relay notifications between instances", common::PG_ENV);
+        return;
+    };
+    let url = common::fresh_postgres_database(&admin).await;
+    let name = url.rsplit('/').next().unwrap().split('?').next().unwrap().to_owned();
+    let config = ServerConfig::builder().database(openintent_server::DatabaseLocation::Postgres(url)).build().unwrap();
+    let (a, b) = (TestApp::with_config(config.clone()).await, TestApp::with_config(config).await);
+    let id = a.intent("reconnect").await;
+    let mut on_b = b.state.subscribe();
+    // Cut both instances' listening connections, as a database restart or a proxy would.
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'",
+    )
+    .bind(&name)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(cut, [true, true]);
+    // Changes made while the relay reconnects may go unrelayed; a later one arrives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "the relay did not come back");
+        let logged = a.post(&format!("/api/v1/intents/{id}/events"), json!({"event_type": "note"})).await;
+        assert_eq!(logged.status, StatusCode::OK);
+        let got = tokio::time::timeout(std::time::Duration::from_millis(500), on_b.recv()).await;
+        if let Ok(Ok(n)) = got {
+            assert_eq!(n.channel.key(), format!("intent:{id}"));
+            break;
+        }
+    }
+}
