@@ -21,15 +21,31 @@ async fn connect(location: &DatabaseLocation) -> sqlx::AnyConnection {
     sqlx::AnyConnection::connect(&url).await.unwrap()
 }
 
-#[tokio::test]
-async fn the_event_log_cannot_be_rewritten() {
+/// An app over a fresh database, one intent in it whose state `/k` was set to 1 (version 2),
+/// and a raw connection to the database.
+struct Fixture {
+    /// Holds the SQLite file: bind it for as long as the test runs.
+    _dir: tempfile::TempDir,
+    location: DatabaseLocation,
+    app: TestApp,
+    id: String,
+    raw: sqlx::AnyConnection,
+}
+
+async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let location = common::shared_test_database(dir.path()).await;
     let app = TestApp::with_config(ServerConfig::builder().database(location.clone()).build().unwrap()).await;
-    let id = app.intent("audited").await;
+    let id = app.intent("stored").await;
     let w = app.patch_state("a", &id, 1, json!({"patches": [{"op": "set", "path": "/k", "value": 1}]})).await;
     assert_eq!(w.status, StatusCode::OK);
-    let mut raw = connect(&location).await;
+    let raw = connect(&location).await;
+    Fixture { _dir: dir, location, app, id, raw }
+}
+
+#[tokio::test]
+async fn the_event_log_cannot_be_rewritten() {
+    let Fixture { _dir, location, app, id, mut raw } = fixture().await;
     let attempts = [
         "UPDATE events SET actor = 'forged'".to_owned(),
         format!("DELETE FROM events WHERE intent_id = '{id}'"),
@@ -51,12 +67,7 @@ async fn the_event_log_cannot_be_rewritten() {
 
 #[tokio::test]
 async fn a_refused_write_leaves_no_trace() {
-    let dir = tempfile::tempdir().unwrap();
-    let location = common::shared_test_database(dir.path()).await;
-    let app = TestApp::with_config(ServerConfig::builder().database(location.clone()).build().unwrap()).await;
-    let id = app.intent("cas").await;
-    let ok = app.patch_state("a", &id, 1, json!({"patches": [{"op": "set", "path": "/k", "value": 1}]})).await;
-    assert_eq!(ok.status, StatusCode::OK);
+    let Fixture { _dir, app, id, mut raw, .. } = fixture().await;
     // A stale version, a lease conflict and a half-bad patch list: each one is refused whole.
     let stale = app.patch_state("b", &id, 1, json!({"patches": [{"op": "set", "path": "/k", "value": 2}]})).await;
     assert_eq!((stale.status, stale.body["current_version"].as_i64()), (StatusCode::CONFLICT, Some(2)));
@@ -75,7 +86,6 @@ async fn a_refused_write_leaves_no_trace() {
         )
         .await;
     assert!(bad.status.is_client_error(), "{:?}", bad.body);
-    let mut raw = connect(&location).await;
     let (version, state): (i64, String) =
         sqlx::query_as("SELECT version, state FROM intents WHERE id = $1").bind(&id).fetch_one(&mut raw).await.unwrap();
     assert_eq!((version, serde_json::from_str::<serde_json::Value>(&state).unwrap()), (2, json!({"k": 1})));
