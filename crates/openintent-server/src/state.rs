@@ -83,6 +83,9 @@ struct Inner {
 
 impl AppState {
     /// State over an opened store.
+    ///
+    /// Its event streams carry the changes made through this state only; [`AppState::open`]
+    /// also relays, on PostgreSQL, the changes made by other server processes.
     pub fn new(store: Store, config: &ServerConfig) -> Self {
         let (notifier, _) = broadcast::channel(NOTIFICATION_BUFFER);
         AppState {
