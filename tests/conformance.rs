@@ -5,7 +5,7 @@
 //!
 //! | Variable | Meaning |
 //! |---|---|
-//! | `OPENINTENT_CONFORMANCE_URL` | the server to test; else `OPENINTENT_REFERENCE_URL` (set by `scripts/reference-server.sh run`, profile `reference`); else an in-process `openintent-server` |
+//! | `OPENINTENT_CONFORMANCE_URL` | the server to test (comma-separated URLs of several instances on one database: each client sends its requests to them in turn); else `OPENINTENT_REFERENCE_URL` (set by `scripts/reference-server.sh run`, profile `reference`); else an in-process `openintent-server` |
 //! | `OPENINTENT_CONFORMANCE_KEYS` | comma-separated API keys, at least two (default `dev-user-key,agent-research-key,agent-synth-key`) |
 //! | `OPENINTENT_CONFORMANCE_PROFILE` | `reference` or `full`: which operations the target serves (default `reference` for the reference server's URL, else `full`) |
 //!

@@ -5,6 +5,12 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use openintent::transport::{
+    Request, ReqwestTransport, Response, RetryConfig, RetryingTransport, StreamResponse, Transport, TransportError,
+};
 use openintent::types::Intent;
 use openintent::{Client, Error};
 
@@ -21,8 +27,11 @@ pub enum Profile {
 /// The server under test.
 #[derive(Debug)]
 pub struct Target {
-    /// Its base URL.
+    /// Its base URL (the first instance's, when several are given).
     pub url: String,
+    /// Every instance's base URL: several instances of one server on one database, which the
+    /// clients of [`Target::client`] use in turn, request by request.
+    pub urls: Vec<String>,
     /// Accepted API keys; the first is the user's, the others belong to other agents.
     pub keys: Vec<String>,
     /// Which operations it serves.
@@ -62,7 +71,9 @@ pub fn target() -> &'static Target {
             Some(other) => panic!("OPENINTENT_CONFORMANCE_PROFILE must be `reference` or `full`, not {other:?}"),
         };
         eprintln!("conformance target: {url} (profile {profile:?})");
-        Target { url: url.trim_end_matches('/').to_owned(), keys, profile }
+        let urls: Vec<String> =
+            url.split(',').map(|u| u.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty()).collect();
+        Target { url: urls[0].clone(), urls, keys, profile }
     })
 }
 
@@ -114,15 +125,57 @@ impl Target {
         self.client_with_key(0, agent_id)
     }
 
-    /// A client with key number `index` and `agent_id`.
+    /// A client with key number `index` and `agent_id`. With several instances, its requests
+    /// go to each instance in turn.
     pub fn client_with_key(&self, index: usize, agent_id: &str) -> Client {
+        let key = self.keys[index % self.keys.len()].clone();
+        if self.urls.len() > 1 {
+            let instances = self
+                .urls
+                .iter()
+                .map(|url| {
+                    let http = ReqwestTransport::builder(url.clone())
+                        .api_key(key.clone())
+                        .agent_id(agent_id)
+                        .request_timeout(Duration::from_secs(20))
+                        .build()
+                        .expect("transport");
+                    Arc::new(RetryingTransport::new(http, RetryConfig::default())) as Arc<dyn Transport>
+                })
+                .collect();
+            return Client::from_transport(InTurn { instances, next: AtomicUsize::new(0) }, agent_id);
+        }
         Client::builder()
             .base_url(self.url.clone())
-            .api_key(self.keys[index % self.keys.len()].clone())
+            .api_key(key)
             .agent_id(agent_id)
             .request_timeout(Duration::from_secs(20))
             .build()
             .expect("client")
+    }
+}
+
+/// A transport that sends each request to the next of several server instances.
+#[derive(Debug)]
+struct InTurn {
+    instances: Vec<Arc<dyn Transport>>,
+    next: AtomicUsize,
+}
+
+impl InTurn {
+    fn pick(&self) -> &Arc<dyn Transport> {
+        &self.instances[self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len()]
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for InTurn {
+    async fn send(&self, request: Request) -> Result<Response, TransportError> {
+        self.pick().send(request).await
+    }
+
+    async fn send_stream(&self, request: Request) -> Result<StreamResponse, TransportError> {
+        self.pick().send_stream(request).await
     }
 }
 
