@@ -17,6 +17,17 @@ pub enum ApiError {
     Unauthorized,
     /// 403 with a text detail.
     Forbidden(String),
+    /// 403: the intent's governance policy refused the request. The body is shape C:
+    /// `{"detail": {"error": "governance_violation", "rule", "message"}}` (plus `mode` for
+    /// `completion_mode` refusals).
+    Governance {
+        /// The rule that refused it (`write_scope`, `allowed_agents`, `max_cost`, ...).
+        rule: String,
+        /// Human text naming the agent and the rule.
+        message: String,
+        /// The completion mode, for `completion_mode` refusals.
+        mode: Option<String>,
+    },
     /// 404 with the resource's text (`Intent not found`, ...).
     NotFound(String),
     /// 409 with a text detail and extra top-level keys.
@@ -76,7 +87,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Governance { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -92,6 +103,16 @@ impl ApiError {
         let detail = match self {
             ApiError::BadRequest(t) | ApiError::Forbidden(t) | ApiError::NotFound(t) => json!(t),
             ApiError::Unauthorized => json!("Invalid or missing API key"),
+            ApiError::Governance { rule, message, mode } => {
+                let mut d = Map::new();
+                d.insert("error".to_owned(), json!("governance_violation"));
+                d.insert("rule".to_owned(), json!(rule));
+                if let Some(m) = mode {
+                    d.insert("mode".to_owned(), json!(m));
+                }
+                d.insert("message".to_owned(), json!(message));
+                Value::Object(d)
+            }
             ApiError::Conflict { detail, extra } => {
                 for (k, v) in extra {
                     body.insert(k.clone(), v.clone());

@@ -6,7 +6,10 @@
 //! where the reference is not: version-checked writes are atomic compare-and-set operations
 //! committed together with their event, at most one live lease holds a scope, leases guard the
 //! state paths they cover, values outside the protocol's sets are refused with 422, the
-//! lifecycle is enforced, and bad input never produces a 500.
+//! lifecycle is enforced, and bad input never produces a 500. An intent's `governance_policy`
+//! (`write_scope`, `allowed_agents`, `max_cost`, `require_status_reason`, `completion_mode`) is
+//! validated on create and enforced inside each write's transaction, with the reference's 403
+//! body and `governance.violation` event.
 //!
 //! On PostgreSQL ([`DatabaseLocation::Postgres`]) several server processes may share one
 //! database behind a load balancer: these guarantees are database transactions, so they hold
@@ -34,6 +37,7 @@
 pub mod cli;
 mod config;
 mod error;
+mod governance;
 mod http;
 mod openapi;
 mod relay;

@@ -545,7 +545,9 @@ fn status_text(status: u16) -> &'static str {
     match status {
         400 => "Bad request (a missing or unreadable `If-Match`)",
         401 => "Invalid or missing API key",
-        403 => "The API key may not act as the claimed agent",
+        403 => {
+            "Forbidden: the API key may not act as the claimed agent, or the intent's governance policy refuses the write (`detail.rule` names the rule)"
+        }
         404 => "Not found",
         409 => "Conflict (stale version, lease held by another agent, duplicate)",
         413 => "Request body too large",

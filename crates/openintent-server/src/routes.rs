@@ -255,7 +255,8 @@ async fn discovery() -> Json<Value> {
         "rfcUrls": RFC_URLS,
         "capabilities": [
             "intents", "events", "agents", "state-patches", "optimistic-concurrency", "portfolios",
-            "attachments", "subscriptions", "cost-tracking", "retry-policies", "leasing",
+            "attachments", "subscriptions", "cost-tracking", "retry-policies", "leasing", "governance",
+            "governance-enforcement",
         ],
         // Served by the OpenAPI module.
         "openApiUrl": "/openapi.json",
@@ -275,7 +276,7 @@ async fn compat() -> Json<Value> {
         "features": {
             "intents": true, "events": true, "agents": true, "statePatches": true,
             "optimisticConcurrency": true, "leasing": true, "leaseGuardedState": true,
-            "governance": false, "governanceEnforcement": false, "portfolios": true,
+            "governance": true, "governanceEnforcement": true, "portfolios": true,
             "attachments": true, "subscriptions": true, "costTracking": true, "retryPolicies": true,
             "accessControl": false, "intentListing": true, "arbitrationRecords": true,
         },
@@ -315,6 +316,9 @@ async fn create_intent(
 ) -> ApiResult<Response> {
     let status = body.status.clone().unwrap_or_default();
     known_status(&status)?;
+    if let Some(policy) = &body.governance_policy {
+        crate::governance::validate(policy)?;
+    }
     let new = NewIntent {
         title: body.title,
         description: body.description.unwrap_or_default(),
@@ -585,7 +589,7 @@ async fn record_cost(
     JsonBody(body): JsonBody<RecordCostRequest>,
 ) -> ApiResult<Json<Value>> {
     let agent = non_empty(body.agent_id.clone()).unwrap_or_else(|| principal.0.clone());
-    let cost = state.store().record_cost(&id, &body, &agent).await?;
+    let cost = state.store().record_cost(&id, &body, &agent, &principal.0).await?;
     Ok(Json(wire(&cost)))
 }
 

@@ -256,7 +256,8 @@ async fn authentication_first_and_keyless_discovery() {
     assert_eq!(d["version"], "0.1");
     let caps: Vec<&str> = d["capabilities"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert!(caps.contains(&"leasing") && caps.contains(&"subscriptions"));
-    assert!(!caps.contains(&"governance") && !caps.contains(&"federation"), "only served capabilities");
+    assert!(caps.contains(&"governance") && caps.contains(&"governance-enforcement"));
+    assert!(!caps.contains(&"federation") && !caps.contains(&"access-control"), "only served capabilities");
     let c = app.send("GET", "/api/v1/server/config", &[], None).await.body;
     assert_eq!(c, json!({"protocol_version": "0.1", "suspension": {"default_retry_policy": null}}));
 }

@@ -111,7 +111,7 @@ operations! {
     fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> ApiResult<Attachment>;
     fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>>;
     fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool>;
-    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str) -> ApiResult<CostRecord>;
+    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str, principal: &str) -> ApiResult<CostRecord>;
     fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>>;
     fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> ApiResult<RetryPolicy>;
     fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>>;

@@ -45,6 +45,7 @@ use super::{
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
+use crate::governance::{CompletionMode, Policy, Violation};
 use crate::relay;
 use crate::state::Notification;
 use crate::webhook::{self, ClaimedDelivery, DeliveryTarget, DeliveryUpdate};
@@ -377,6 +378,10 @@ impl SqlStore {
     ) -> ApiResult<Written<Intent>> {
         let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        if let Err(v) = check_writer(&mut tx, &policy, id, principal).await? {
+            return refuse(tx, id, principal, v).await;
+        }
         check_version(&intent, expected_version)?;
         let t = now();
         let leases = active_leases(&mut tx, id, &t).await?;
@@ -427,6 +432,22 @@ impl SqlStore {
     ) -> ApiResult<Written<Intent>> {
         let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        let mut verdict = check_writer(&mut tx, &policy, id, principal).await?;
+        if verdict.is_ok() {
+            verdict = policy.check_status_reason(reason);
+        }
+        if verdict.is_ok() && *status == IntentStatus::Completed {
+            let assigned = if policy.completion_mode == CompletionMode::Quorum {
+                assigned_agent_count(&mut tx, id).await?
+            } else {
+                0
+            };
+            verdict = policy.check_completion(assigned);
+        }
+        if let Err(v) = verdict {
+            return refuse(tx, id, principal, v).await;
+        }
         check_version(&intent, expected_version)?;
         if let Err(e) = check_transition(&intent.status, status) {
             let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
@@ -529,7 +550,11 @@ impl SqlStore {
         actor: &str,
     ) -> ApiResult<Written<AgentAssignment>> {
         let mut tx = self.begin().await?;
-        require_intent(&mut tx, intent_id).await?;
+        let intent = load_intent(&mut tx, intent_id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        if let Err(v) = policy.check_assignment(agent_id) {
+            return refuse(tx, intent_id, actor, v).await;
+        }
         let t = now();
         let mut a = AgentAssignment::default();
         a.id = new_id();
@@ -938,9 +963,19 @@ impl SqlStore {
         intent_id: &str,
         req: &RecordCostRequest,
         agent_id: &str,
+        principal: &str,
     ) -> ApiResult<CostRecord> {
         let mut tx = self.begin().await?;
-        require_intent(&mut tx, intent_id).await?;
+        let intent = load_intent(&mut tx, intent_id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        let mut verdict = check_writer(&mut tx, &policy, intent_id, principal).await?;
+        if verdict.is_ok() && policy.max_cost.is_some() {
+            // The intent's row is locked: no other cost of this intent commits before this one.
+            verdict = policy.check_cost(cost_total(&mut tx, intent_id).await?, req.amount);
+        }
+        if let Err(v) = verdict {
+            return refuse(tx, intent_id, principal, v).await;
+        }
         let t = now();
         let mut c = CostRecord::default();
         c.id = new_id();
@@ -1564,6 +1599,56 @@ async fn lock_intent(tx: &mut Tx, id: &str) -> ApiResult<bool> {
 /// Locks the intent (404 when it does not exist).
 async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
     if lock_intent(tx, id).await? { Ok(()) } else { Err(ApiError::not_found(INTENT_NOT_FOUND)) }
+}
+
+/// Refuses a request by a governance rule: appends the rule's `governance.violation` event (if
+/// it logs one) and commits it, alone (the caller wrote nothing yet), then answers the 403.
+async fn refuse<T>(mut tx: Tx, intent_id: &str, actor: &str, v: Violation) -> ApiResult<T> {
+    if let Some(payload) = v.event_payload() {
+        append_event(&mut tx, intent_id, EventType::GovernanceViolation, actor, payload).await?;
+        tx.commit().await?;
+    }
+    Err(v.into())
+}
+
+/// The `write_scope` and `allowed_agents` rules for a write by `principal`, read in the write's
+/// transaction (the intent is locked, so an assignment cannot change meanwhile).
+async fn check_writer(
+    tx: &mut Tx,
+    policy: &Policy,
+    intent_id: &str,
+    principal: &str,
+) -> ApiResult<Result<(), Violation>> {
+    let assigned = if policy.assigned_only {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2 LIMIT 1")
+                .bind(intent_id)
+                .bind(principal)
+                .fetch_optional(&mut **tx)
+                .await?;
+        found.is_some()
+    } else {
+        true
+    };
+    Ok(policy.check_writer(principal, assigned))
+}
+
+/// How many distinct agents are assigned to the intent.
+async fn assigned_agent_count(tx: &mut Tx, intent_id: &str) -> ApiResult<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT agent_id) FROM agent_assignments WHERE intent_id = $1")
+        .bind(intent_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The sum of the intent's recorded costs.
+async fn cost_total(tx: &mut Tx, intent_id: &str) -> ApiResult<f64> {
+    let total: Option<f64> = sqlx::query_scalar("SELECT SUM(amount) FROM costs WHERE intent_id = $1")
+        .bind(intent_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(total.unwrap_or(0.0))
 }
 
 /// Locks and reads the intent (404 when it does not exist).

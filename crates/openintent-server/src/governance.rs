@@ -1,0 +1,357 @@
+//! Intent governance policies (PROTOCOL.md §4.5): validation on create, and the rules the
+//! write routes enforce.
+//!
+//! The rules are pure functions of the policy and of facts the store reads inside the write's
+//! own transaction (whether the caller is assigned, how many agents are, the running cost
+//! total), so a check and the write it guards cannot be separated by another writer. A refusal
+//! is a [`Violation`]: the store appends its `governance.violation` event (when the rule logs
+//! one), commits that event alone, and answers the 403.
+
+use openintent_types::{FieldError, JsonObject};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// The known keys of an intent's `governance_policy`; other keys are stored and ignored.
+const COMPLETION_MODES: &[&str] = &["auto", "require_approval", "quorum"];
+const WRITE_SCOPES: &[&str] = &["any", "assigned_only"];
+const DEFAULT_QUORUM_THRESHOLD: f64 = 0.6;
+
+/// How an intent may reach `completed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum CompletionMode {
+    /// No gate.
+    #[default]
+    Auto,
+    /// An approved approval request is needed (none can exist on this server).
+    RequireApproval,
+    /// A quorum of the assigned agents must approve (no approvals exist on this server).
+    Quorum,
+}
+
+/// An intent's policy as the rules read it. Missing or `null` keys take their defaults.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Policy {
+    pub completion_mode: CompletionMode,
+    pub quorum_threshold: f64,
+    pub assigned_only: bool,
+    pub allowed_agents: Vec<String>,
+    pub max_cost: Option<f64>,
+    pub require_status_reason: bool,
+}
+
+/// A refusal by one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Violation {
+    /// The rule's name (`write_scope`, `allowed_agents`, `max_cost`, ...).
+    pub rule: &'static str,
+    /// The human text of the 403.
+    pub message: String,
+    /// The completion mode, for `completion_mode` refusals (the reference adds it to the body).
+    pub mode: Option<&'static str>,
+    /// The `detail` of the `governance.violation` event; `None` when the rule logs no event.
+    pub event_detail: Option<String>,
+}
+
+impl Violation {
+    /// The `governance.violation` event payload, when the rule logs one.
+    pub(crate) fn event_payload(&self) -> Option<JsonObject> {
+        let detail = self.event_detail.as_ref()?;
+        let mut payload = JsonObject::new();
+        payload.insert("rule".into(), json!(self.rule));
+        payload.insert("detail".into(), json!(detail));
+        Some(payload)
+    }
+}
+
+impl From<Violation> for ApiError {
+    fn from(v: Violation) -> Self {
+        ApiError::Governance { rule: v.rule.to_owned(), message: v.message, mode: v.mode.map(str::to_owned) }
+    }
+}
+
+/// A float the way the reference prints it (`5.0`, `0.25`).
+fn py_float(f: f64) -> String {
+    if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e16 { format!("{f:.1}") } else { format!("{f}") }
+}
+
+impl Policy {
+    /// Reads a stored policy. Lenient: a value of the wrong type (only possible for policies
+    /// stored before validation existed) counts as absent, except a non-empty
+    /// `allowed_agents`, whose string entries still restrict.
+    pub(crate) fn from_stored(policy: Option<&JsonObject>) -> Policy {
+        let mut p = Policy { quorum_threshold: DEFAULT_QUORUM_THRESHOLD, ..Policy::default() };
+        let Some(map) = policy else { return p };
+        p.completion_mode = match map.get("completion_mode").and_then(Value::as_str) {
+            Some("require_approval") => CompletionMode::RequireApproval,
+            Some("quorum") => CompletionMode::Quorum,
+            _ => CompletionMode::Auto,
+        };
+        if let Some(t) = map.get("quorum_threshold").and_then(Value::as_f64) {
+            p.quorum_threshold = t;
+        }
+        p.assigned_only = map.get("write_scope").and_then(Value::as_str) == Some("assigned_only");
+        if let Some(Value::Array(items)) = map.get("allowed_agents") {
+            p.allowed_agents = items.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            if p.allowed_agents.is_empty() && !items.is_empty() {
+                // Entries that are not strings admit nobody rather than everybody.
+                p.allowed_agents.push(String::new());
+            }
+        }
+        p.max_cost = map.get("max_cost").and_then(Value::as_f64);
+        p.require_status_reason = map.get("require_status_reason").and_then(Value::as_bool) == Some(true);
+        p
+    }
+
+    /// `write_scope` and `allowed_agents` for a write by `principal` (state, status, costs).
+    pub(crate) fn check_writer(&self, principal: &str, assigned: bool) -> Result<(), Violation> {
+        if self.assigned_only && !assigned {
+            return Err(Violation {
+                rule: "write_scope",
+                message: format!(
+                    "Governance policy requires write_scope='assigned_only'. \
+                     Agent '{principal}' is not assigned to this intent."
+                ),
+                mode: None,
+                event_detail: Some(format!("Agent '{principal}' is not assigned to this intent")),
+            });
+        }
+        if !self.allowed_agents.is_empty() && !self.allowed_agents.iter().any(|a| a == principal) {
+            return Err(Violation {
+                rule: "allowed_agents",
+                message: format!(
+                    "Governance policy restricts writes to allowed agents. \
+                     Agent '{principal}' is not in the allowed list."
+                ),
+                mode: None,
+                event_detail: Some(format!("Agent '{principal}' is not in the allowed_agents list")),
+            });
+        }
+        Ok(())
+    }
+
+    /// `allowed_agents` for assigning `agent_id`.
+    pub(crate) fn check_assignment(&self, agent_id: &str) -> Result<(), Violation> {
+        if !self.allowed_agents.is_empty() && !self.allowed_agents.iter().any(|a| a == agent_id) {
+            return Err(Violation {
+                rule: "allowed_agents",
+                message: format!(
+                    "Governance policy restricts assignment to allowed agents. Agent '{agent_id}' is not permitted."
+                ),
+                mode: None,
+                event_detail: Some(format!("Agent '{agent_id}' is not in the allowed agents list for assignment")),
+            });
+        }
+        Ok(())
+    }
+
+    /// `require_status_reason` (no event, as the reference).
+    pub(crate) fn check_status_reason(&self, reason: Option<&str>) -> Result<(), Violation> {
+        if self.require_status_reason && reason.is_none_or(|r| r.trim().is_empty()) {
+            return Err(Violation {
+                rule: "require_status_reason",
+                message: "Governance policy requires a 'reason' field for all status transitions.".to_owned(),
+                mode: None,
+                event_detail: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// The `completion_mode` gate of a transition to `completed`, given how many distinct
+    /// agents are assigned. This server has no approval routes, so `require_approval` and
+    /// `quorum` never find the approvals they need.
+    pub(crate) fn check_completion(&self, assigned_agents: u64) -> Result<(), Violation> {
+        match self.completion_mode {
+            CompletionMode::Auto => Ok(()),
+            CompletionMode::RequireApproval => Err(Violation {
+                rule: "completion_mode",
+                message: "Governance policy requires an approved approval request for action='complete' \
+                          before this intent can be completed. This server has no approval requests, so \
+                          change the policy's completion_mode to complete it."
+                    .to_owned(),
+                mode: Some("require_approval"),
+                event_detail: Some("No approved approval request for action='complete'".to_owned()),
+            }),
+            // As the reference: refused without an event when nobody could approve.
+            CompletionMode::Quorum if assigned_agents == 0 => Err(Violation {
+                rule: "completion_mode",
+                message: "Governance policy requires quorum approval, but no agents are assigned to this intent."
+                    .to_owned(),
+                mode: Some("quorum"),
+                event_detail: None,
+            }),
+            CompletionMode::Quorum => {
+                let threshold = self.quorum_threshold;
+                // The reference truncates: int(total * threshold), at least 1.
+                let required = ((assigned_agents as f64 * threshold) as u64).max(1);
+                Err(Violation {
+                    rule: "completion_mode",
+                    message: format!(
+                        "Governance policy requires quorum approval. 0 of {required} required approvals received \
+                         (threshold={}, {assigned_agents} assigned agents).",
+                        py_float(threshold)
+                    ),
+                    mode: Some("quorum"),
+                    event_detail: Some(format!(
+                        "Quorum not met: 0/{required} approvals (threshold={})",
+                        py_float(threshold)
+                    )),
+                })
+            }
+        }
+    }
+
+    /// `max_cost`: refuses when `total + amount` exceeds the ceiling.
+    pub(crate) fn check_cost(&self, total: f64, amount: f64) -> Result<(), Violation> {
+        let Some(max) = self.max_cost else { return Ok(()) };
+        if total + amount > max {
+            let (max, total, amount) = (py_float(max), py_float(total), py_float(amount));
+            return Err(Violation {
+                rule: "max_cost",
+                message: format!(
+                    "Governance policy sets max_cost={max}. Current total is {total}; adding {amount} \
+                     would exceed the ceiling."
+                ),
+                mode: None,
+                event_detail: Some(format!("Cost ceiling exceeded: current={total}, new={amount}, max={max}")),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks the known keys of a policy given on create; unknown keys pass. A 422 names the field
+/// (`governance_policy.write_scope`). `null` means "not set".
+pub(crate) fn validate(policy: &JsonObject) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let mut bad = |key: &str, kind: &str, msg: String, input: &Value| {
+        let mut e = FieldError::body(&format!("governance_policy.{key}"), kind, msg);
+        e.input = Some(input.clone());
+        errors.push(e);
+    };
+    let one_of = |allowed: &[&str]| {
+        let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+        format!("Input should be {}", quoted.join(" or "))
+    };
+    for (key, value) in policy {
+        if value.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "completion_mode" | "write_scope" => {
+                let allowed = if key == "completion_mode" { COMPLETION_MODES } else { WRITE_SCOPES };
+                match value.as_str() {
+                    Some(s) if allowed.contains(&s) => {}
+                    Some(_) => bad(key, "enum", one_of(allowed), value),
+                    None => bad(key, "string_type", "Input should be a valid string".into(), value),
+                }
+            }
+            "quorum_threshold" => match value.as_f64() {
+                Some(t) if t > 0.0 && t <= 1.0 => {}
+                Some(_) => bad(key, "value_error", "Input should be greater than 0 and at most 1".into(), value),
+                None => bad(key, "float_type", "Input should be a valid number".into(), value),
+            },
+            "allowed_agents" => match value {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if !item.is_string() {
+                            bad(&format!("{key}.{i}"), "string_type", "Input should be a valid string".into(), item);
+                        }
+                    }
+                }
+                _ => bad(key, "list_type", "Input should be a valid list".into(), value),
+            },
+            "max_cost" => match value.as_f64() {
+                Some(m) if m >= 0.0 => {}
+                Some(_) => bad(key, "greater_than_equal", "Input should be greater than or equal to 0".into(), value),
+                None => bad(key, "float_type", "Input should be a valid number".into(), value),
+            },
+            "require_status_reason" if !value.is_boolean() => {
+                bad(key, "bool_type", "Input should be a valid boolean".into(), value);
+            }
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    // Indexes of `allowed_agents` items are numbers in `loc`, as elsewhere.
+    for e in &mut errors {
+        for part in &mut e.loc {
+            if let Some(n) = part.as_str().and_then(|s| s.parse::<u64>().ok()) {
+                *part = json!(n);
+            }
+        }
+    }
+    Err(ApiError::Validation(errors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(v: Value) -> JsonObject {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn defaults_allow_everything() {
+        let p = Policy::from_stored(None);
+        assert!(p.check_writer("a", false).is_ok());
+        assert!(p.check_assignment("a").is_ok());
+        assert!(p.check_status_reason(None).is_ok());
+        assert!(p.check_completion(0).is_ok());
+        assert!(p.check_cost(1e9, 1e9).is_ok());
+        assert_eq!(p.quorum_threshold, 0.6);
+    }
+
+    #[test]
+    fn rules_refuse() {
+        let p = Policy::from_stored(Some(&policy(json!({
+            "write_scope": "assigned_only", "allowed_agents": ["a"], "max_cost": 5,
+            "require_status_reason": true, "completion_mode": "quorum", "quorum_threshold": 0.5,
+        }))));
+        assert_eq!(p.check_writer("b", false).unwrap_err().rule, "write_scope");
+        assert_eq!(p.check_writer("b", true).unwrap_err().rule, "allowed_agents");
+        assert!(p.check_writer("a", true).is_ok());
+        assert!(p.check_assignment("a").is_ok());
+        assert_eq!(p.check_assignment("b").unwrap_err().rule, "allowed_agents");
+        let v = p.check_status_reason(Some("  ")).unwrap_err();
+        assert_eq!((v.rule, v.event_detail), ("require_status_reason", None));
+        assert!(p.check_status_reason(Some("why")).is_ok());
+        assert!(p.check_completion(0).unwrap_err().event_detail.is_none());
+        let v = p.check_completion(4).unwrap_err();
+        assert_eq!(v.event_detail.as_deref(), Some("Quorum not met: 0/2 approvals (threshold=0.5)"));
+        assert!(p.check_cost(4.0, 1.0).is_ok());
+        let v = p.check_cost(4.0, 1.5).unwrap_err();
+        assert_eq!(
+            v.message,
+            "Governance policy sets max_cost=5.0. Current total is 4.0; adding 1.5 would exceed the ceiling."
+        );
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        assert!(validate(&policy(json!({"write_scope": "any", "custom": [1], "max_cost": null}))).is_ok());
+        let cases = [
+            (json!({"write_scope": "sometimes"}), "governance_policy.write_scope"),
+            (json!({"completion_mode": 3}), "governance_policy.completion_mode"),
+            (json!({"max_cost": -1}), "governance_policy.max_cost"),
+            (json!({"max_cost": "10"}), "governance_policy.max_cost"),
+            (json!({"allowed_agents": "a"}), "governance_policy.allowed_agents"),
+            (json!({"allowed_agents": ["a", 2]}), "governance_policy.allowed_agents.1"),
+            (json!({"require_status_reason": "yes"}), "governance_policy.require_status_reason"),
+            (json!({"quorum_threshold": 1.5}), "governance_policy.quorum_threshold"),
+        ];
+        for (input, field) in cases {
+            match validate(&policy(input.clone())) {
+                Err(ApiError::Validation(items)) => assert_eq!(items[0].field(), field, "{input}"),
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+}
