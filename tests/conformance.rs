@@ -43,3 +43,6 @@ mod errors;
 
 #[path = "conformance/blocking.rs"]
 mod blocking;
+
+#[path = "conformance/governance.rs"]
+mod governance;
