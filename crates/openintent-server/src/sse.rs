@@ -25,7 +25,7 @@
 //!   a replayed `state_patched` / `status_changed` carries the intent as it is when the replay
 //!   is read (its `id:` is still the original event's). Server bookkeeping events that are never
 //!   published on intent streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease,
-//!   arbitration and decision events) are not replayed either. An id that is not in the
+//!   arbitration, decision and `governance.violation` events) are not replayed either. An id that is not in the
 //!   intent's log is ignored (the stream starts live). Portfolio and agent streams ignore
 //!   `Last-Event-ID`.
 //! - **Slow subscribers.** A subscriber that falls more than
@@ -312,6 +312,7 @@ fn never_streamed(t: &EventType) -> bool {
             | EventType::LeaseReleased
             | EventType::ArbitrationRequested
             | EventType::DecisionRecorded
+            | EventType::GovernanceViolation
     )
 }
 

@@ -384,6 +384,34 @@ async fn last_event_id_replays_exactly_the_missed_messages() {
 }
 
 #[tokio::test]
+async fn governance_violations_are_neither_streamed_nor_replayed() {
+    let (server, api) = server().await;
+    let r = api
+        .post("/api/v1/intents", json!({"title": "governed", "governance_policy": {"allowed_agents": ["tester"]}}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/subscribe/intents/{id}");
+    let mut live = subscribe(&server, &path, &[]).await;
+    let seen = patch(&api, &id, 1, 1).await;
+    let first = live.next().await;
+    assert_eq!((first.event(), first.data()["version"].clone()), ("state_patched", seen["version"].clone()));
+
+    // A refused write logs a violation, which the live stream does not carry.
+    let refused = api.patch_state("intruder", &id, 2, json!({"state": {"n": 9}})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    assert_eq!(newest_id(&api, &id, "governance.violation").await.len(), 36);
+    let c = log_event(&api, &id, "comment", 2).await;
+    let next = live.next().await;
+    assert_eq!((next.event(), next.id()), ("comment", c["id"].as_str().unwrap()));
+
+    // Nor does a resumed stream replay it.
+    let mut again = subscribe(&server, &path, &[("Last-Event-ID", first.id())]).await;
+    let replayed = again.next().await;
+    assert_eq!((replayed.event(), replayed.id()), ("comment", c["id"].as_str().unwrap()));
+}
+
+#[tokio::test]
 async fn idle_streams_send_pings() {
     let (server, api) = server().await;
     server.state().set_sse_keep_alive(Duration::from_millis(100));
