@@ -109,12 +109,16 @@ pub struct AddAttachment {
 
 impl AddAttachment {
     /// A description (sent as `metadata.description`).
+    ///
+    /// Example: [`Client::add_attachment`].
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.upload.description = Some(description.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::add_attachment`].
     pub async fn send(self) -> Result<Attachment> {
         self.upload.validate()?;
         let request = self.upload.into_request()?;

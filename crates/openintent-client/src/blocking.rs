@@ -197,11 +197,15 @@ impl Client {
 
     /// The async client underneath (sharing transport and settings), e.g. to hand to async
     /// code. Its builders also accept `send_blocking()`.
+    ///
+    /// Example: [`Client`].
     pub fn async_client(&self) -> &crate::Client {
         &self.inner
     }
 
     /// The agent id.
+    ///
+    /// Example: [`Client`].
     pub fn agent_id(&self) -> &str {
         self.inner.agent_id()
     }
@@ -479,11 +483,15 @@ impl Client {
     }
 
     /// An iterator over a portfolio's live events.
+    ///
+    /// Example: [`Client`].
     pub fn stream_portfolio_events(&self, portfolio_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_portfolio_events(portfolio_id).into_stream())
     }
 
     /// An iterator over an agent's live events.
+    ///
+    /// Example: [`Client`].
     pub fn stream_agent_events(&self, agent_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_agent_events(agent_id).into_stream())
     }
@@ -636,11 +644,15 @@ impl std::fmt::Debug for AbortOnDrop {
 
 impl LeaseGuard {
     /// The lease as last returned by the server.
+    ///
+    /// Example: [`Client::lease`].
     pub fn lease(&self) -> &Lease {
         &self.lease
     }
 
     /// Extends the lease by `duration_seconds` from now.
+    ///
+    /// Example: [`Client::lease`].
     pub fn renew(&mut self, duration_seconds: i64) -> Result<&Lease> {
         self.lease = self
             .client
@@ -653,6 +665,8 @@ impl LeaseGuard {
 
     /// Renews the lease in the background at half its duration until the guard is released
     /// or dropped.
+    ///
+    /// Example: [`Client::lease`].
     pub fn auto_renew(&mut self) -> Result<()> {
         if self.renewer.is_none() {
             let rt = self.client.rt();
@@ -665,6 +679,8 @@ impl LeaseGuard {
     }
 
     /// Releases the lease now, reporting errors.
+    ///
+    /// Example: [`Client::lease`].
     pub fn release(mut self) -> Result<()> {
         self.released = true;
         self.renewer = None;
@@ -707,6 +723,8 @@ impl<T> std::fmt::Debug for BlockingStream<T> {
 impl<T> BlockingStream<T> {
     /// The next item, waiting at most `timeout`; `None` when nothing arrived in time or the
     /// stream ended.
+    ///
+    /// Example: [`Client::stream_intent_events`](crate::blocking::Client::stream_intent_events).
     pub fn next_timeout(&mut self, timeout: Duration) -> Option<T> {
         self.rx.recv_timeout(timeout).ok()
     }

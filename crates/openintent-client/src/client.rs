@@ -173,22 +173,30 @@ impl Client {
     }
 
     /// The call options of this handle.
+    ///
+    /// Example: [`Client`].
     pub fn options(&self) -> &CallOptions {
         &self.inner.options
     }
 
     /// The agent id sent as `X-Agent-ID` and used for identity fields (`actor`, `created_by`,
     /// `requested_by`, `decided_by`, cost and failure `agent_id`).
+    ///
+    /// Example: [`Client`].
     pub fn agent_id(&self) -> &str {
         &self.inner.agent_id
     }
 
     /// The server URL, when the client was built with one.
+    ///
+    /// Example: [`Client`].
     pub fn base_url(&self) -> Option<&str> {
         self.inner.base_url.as_deref()
     }
 
     /// The transport requests go through.
+    ///
+    /// Example: [`Client`].
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.inner.transport
     }
@@ -320,23 +328,31 @@ pub struct CallOptions {
 
 impl CallOptions {
     /// No overrides.
+    ///
+    /// Example: [`Client::with_options`].
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Sets the timeout.
+    ///
+    /// Example: [`Client::with_options`].
     pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
 
     /// Sets the retry mode.
+    ///
+    /// Example: [`Client::with_options`].
     pub fn retry(mut self, mode: openintent_transport::RetryMode) -> Self {
         self.retry = Some(mode);
         self
     }
 
     /// Adds a header.
+    ///
+    /// Example: [`Client::with_options`].
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
@@ -468,18 +484,24 @@ impl fmt::Debug for ClientBuilder {
 
 impl ClientBuilder {
     /// The server URL, e.g. `http://localhost:8000` (required unless a transport is given).
+    ///
+    /// Example: [`Client::builder`].
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = Some(url.into());
         self
     }
 
     /// The API key sent as `X-API-Key` (kept in a `SecretString`, redacted in `Debug`).
+    ///
+    /// Example: [`Client::builder`].
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(SecretString::from(key.into()));
         self
     }
 
     /// The agent id (required).
+    ///
+    /// Example: [`Client::builder`].
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
         self.agent_id = Some(agent_id.into());
         self
@@ -487,6 +509,8 @@ impl ClientBuilder {
 
     /// Reads `OPENINTENT_URL`, `OPENINTENT_API_KEY` and `OPENINTENT_AGENT_ID`; a missing or
     /// empty variable is an error naming it.
+    ///
+    /// Example: [`Client::builder`].
     pub fn from_env(self) -> Result<Self> {
         fn var(name: &str) -> Result<String> {
             match std::env::var(name) {
@@ -499,6 +523,8 @@ impl ClientBuilder {
     }
 
     /// Time allowed to connect (reqwest transport; default 10 s).
+    ///
+    /// Example: [`Client::builder`].
     #[cfg(feature = "reqwest")]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = Some(timeout);
@@ -507,6 +533,8 @@ impl ClientBuilder {
 
     /// Time allowed for a whole call, per attempt (reqwest transport; default 30 s; streams
     /// are exempt).
+    ///
+    /// Example: [`Client::builder`].
     #[cfg(feature = "reqwest")]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
@@ -514,6 +542,8 @@ impl ClientBuilder {
     }
 
     /// The `User-Agent` (reqwest transport; default `openintent-rs/<version>`).
+    ///
+    /// Example: [`Client::builder`].
     #[cfg(feature = "reqwest")]
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = Some(user_agent.into());
@@ -521,17 +551,23 @@ impl ClientBuilder {
     }
 
     /// The HTTP retry settings of the retry layer (see the crate docs, "Where retries happen").
+    ///
+    /// Example: [`Client::builder`].
     pub fn retry(mut self, config: RetryConfig) -> Self {
         self.retry = config;
         self
     }
 
     /// Disables HTTP retries.
+    ///
+    /// Example: [`Client::builder`].
     pub fn no_retry(self) -> Self {
         self.retry(RetryConfig::disabled())
     }
 
     /// Uses this transport instead of reqwest; it is still wrapped in the retry layer.
+    ///
+    /// Example: [`Client::builder`].
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Some(Arc::new(transport));
         self
@@ -545,12 +581,16 @@ impl ClientBuilder {
     }
 
     /// How event streams reconnect.
+    ///
+    /// Example: [`Client::builder`].
     pub fn stream_reconnect(mut self, config: ReconnectConfig) -> Self {
         self.reconnect = config;
         self
     }
 
     /// Creates the client.
+    ///
+    /// Example: [`Client::builder`].
     pub fn build(self) -> Result<Client> {
         let agent_id =
             self.agent_id.clone().filter(|a| !a.trim().is_empty()).ok_or_else(|| {

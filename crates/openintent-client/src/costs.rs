@@ -93,24 +93,32 @@ pub struct RecordCost {
 
 impl RecordCost {
     /// The provider (`openai`, ...).
+    ///
+    /// Example: [`Client::record_cost`].
     pub fn provider(mut self, provider: impl Into<String>) -> Self {
         self.req.provider = Some(provider.into());
         self
     }
 
     /// Metadata (a JSON object).
+    ///
+    /// Example: [`Client::record_cost`].
     pub fn metadata(mut self, metadata: impl Into<Value>) -> Self {
         self.metadata = Some(metadata.into());
         self
     }
 
     /// Who incurred it (default: the agent id).
+    ///
+    /// Example: [`Client::record_cost`].
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
         self.req.agent_id = Some(agent_id.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::record_cost`].
     pub async fn send(self) -> Result<CostRecord> {
         let mut req = self.req;
         if let Some(m) = self.metadata {

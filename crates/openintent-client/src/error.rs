@@ -70,6 +70,8 @@ pub enum Error {
 
 impl Error {
     /// The API error, when the server answered with an error status.
+    ///
+    /// Example: [`Error`].
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(e) => Some(e),
@@ -78,11 +80,15 @@ impl Error {
     }
 
     /// The kind of API error, when the server answered with an error status.
+    ///
+    /// Example: [`Error`].
     pub fn api_kind(&self) -> Option<&ApiErrorKind> {
         self.api().map(ApiError::kind)
     }
 
     /// The HTTP status, when the server answered.
+    ///
+    /// Example: [`Error`].
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status()),
@@ -92,6 +98,8 @@ impl Error {
     }
 
     /// The server's `Retry-After`, when it sent one.
+    ///
+    /// Example: [`Error`].
     pub fn retry_after(&self) -> Option<Duration> {
         self.api().and_then(ApiError::retry_after)
     }
@@ -112,36 +120,50 @@ impl Error {
     }
 
     /// Any 409: a version conflict or a lease conflict.
+    ///
+    /// Example: [`Error`].
     pub fn is_conflict(&self) -> bool {
         self.is_version_conflict() || self.is_lease_conflict()
     }
 
     /// A 409 because the `If-Match` version is stale.
+    ///
+    /// Example: [`Error`].
     pub fn is_version_conflict(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::VersionConflict { .. }))
     }
 
     /// A 409 because another lease holds the scope.
+    ///
+    /// Example: [`Error`].
     pub fn is_lease_conflict(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::LeaseConflict { .. }))
     }
 
     /// The server does not have this route (405, 501, or a 404 whose detail is `Not Found`).
+    ///
+    /// Example: [`Error`].
     pub fn is_unsupported(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Unsupported))
     }
 
     /// A 401: the API key is missing or unknown.
+    ///
+    /// Example: [`Error`].
     pub fn is_unauthorized(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Unauthorized))
     }
 
     /// A 403, e.g. a governance rule refused the write.
+    ///
+    /// Example: [`Error`].
     pub fn is_forbidden(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Forbidden { .. }))
     }
 
     /// A 429.
+    ///
+    /// Example: [`Error`].
     pub fn is_rate_limited(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::RateLimited))
     }
@@ -152,11 +174,15 @@ impl Error {
     }
 
     /// A 5xx.
+    ///
+    /// Example: [`Error`].
     pub fn is_server_error(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Server))
     }
 
     /// No answer arrived.
+    ///
+    /// Example: [`Error`].
     pub fn is_transport(&self) -> bool {
         matches!(self, Error::Transport(_))
     }
@@ -238,6 +264,8 @@ struct ApiErrorInner {
 
 impl ApiError {
     /// Classifies an error response to `method path` (see the [module docs](self)).
+    ///
+    /// Example: [`Error`].
     pub fn from_response(method: Method, path: &str, resp: &Response) -> ApiError {
         let body = resp.text().into_owned();
         let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
@@ -286,32 +314,44 @@ impl ApiError {
     }
 
     /// The HTTP status.
+    ///
+    /// Example: [`Error`].
     pub fn status(&self) -> u16 {
         self.0.status
     }
 
     /// The classification of the status and body.
+    ///
+    /// Example: [`Error`].
     pub fn kind(&self) -> &ApiErrorKind {
         &self.0.kind
     }
 
     /// A human-readable message: the server's `detail` (or the first field error), else the
     /// start of the body.
+    ///
+    /// Example: [`Error`].
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
     /// The response body as received (lossily decoded as UTF-8), JSON or not.
+    ///
+    /// Example: [`Error`].
     pub fn body(&self) -> &str {
         &self.0.body
     }
 
     /// The parsed error body, when the body was a JSON object.
+    ///
+    /// Example: [`Error`].
     pub fn error_body(&self) -> Option<&ErrorBody> {
         self.0.parsed.as_ref()
     }
 
     /// The field errors of a 422, if any.
+    ///
+    /// Example: [`Error`].
     pub fn field_errors(&self) -> &[FieldError] {
         match &self.0.kind {
             ApiErrorKind::Validation { errors } => errors,
@@ -320,6 +360,8 @@ impl ApiError {
     }
 
     /// The governance rule of a 403, if any.
+    ///
+    /// Example: [`Error`].
     pub fn rule(&self) -> Option<&str> {
         match &self.0.kind {
             ApiErrorKind::Forbidden { rule } => rule.as_deref(),
@@ -328,16 +370,22 @@ impl ApiError {
     }
 
     /// The `Retry-After` the server sent (seconds or an HTTP date), if any.
+    ///
+    /// Example: [`Error`].
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }
 
     /// The method of the failed request.
+    ///
+    /// Example: [`Error`].
     pub fn method(&self) -> Method {
         self.0.method
     }
 
     /// The path of the failed request.
+    ///
+    /// Example: [`Error`].
     pub fn path(&self) -> &str {
         &self.0.path
     }
@@ -393,26 +441,36 @@ impl DecodeError {
     }
 
     /// The HTTP status of the answer.
+    ///
+    /// Example: [`Error`].
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// Where in the JSON document decoding failed.
+    ///
+    /// Example: [`Error`].
     pub fn json_path(&self) -> &str {
         &self.json_path
     }
 
     /// The body as received.
+    ///
+    /// Example: [`Error`].
     pub fn body(&self) -> &str {
         &self.body
     }
 
     /// The path of the request.
+    ///
+    /// Example: [`Error`].
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The method of the request.
+    ///
+    /// Example: [`Error`].
     pub fn method(&self) -> Method {
         self.method
     }
@@ -445,6 +503,8 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A configuration error with a message.
+    ///
+    /// Example: [`Client::from_env`](crate::Client::from_env).
     pub fn new(message: impl Into<String>) -> Self {
         ConfigError { message: message.into() }
     }

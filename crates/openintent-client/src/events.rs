@@ -98,18 +98,24 @@ pub struct LogEvent {
 
 impl LogEvent {
     /// The payload (a JSON object; default `{}`).
+    ///
+    /// Example: [`Client::log_event`].
     pub fn payload(mut self, payload: impl Into<Value>) -> Self {
         self.payload = Some(payload.into());
         self
     }
 
     /// The author (default: the agent id).
+    ///
+    /// Example: [`Client::log_event`].
     pub fn actor(mut self, actor: impl Into<String>) -> Self {
         self.req.actor = Some(actor.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::log_event`].
     pub async fn send(self) -> Result<IntentEvent> {
         let mut req = self.req;
         if let Some(p) = self.payload {
@@ -138,30 +144,40 @@ pub struct GetEvents {
 
 impl GetEvents {
     /// Only events of this type (also filtered here, since some servers ignore it).
+    ///
+    /// Example: [`Client::get_events`].
     pub fn event_type(mut self, event_type: impl Into<EventType>) -> Self {
         self.event_type = Some(event_type.into());
         self
     }
 
     /// Only events created strictly after this instant (also filtered here).
+    ///
+    /// Example: [`Client::get_events`].
     pub fn since(mut self, since: DateTime<Utc>) -> Self {
         self.since = Some(since);
         self
     }
 
     /// At most this many events (servers accept 1-1000; default 100).
+    ///
+    /// Example: [`Client::get_events`].
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
 
     /// Skip this many events.
+    ///
+    /// Example: [`Client::get_events`].
     pub fn offset(mut self, offset: u32) -> Self {
         self.offset = Some(offset);
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::get_events`].
     pub async fn send(self) -> Result<Vec<IntentEvent>> {
         let mut req = Request::get(intent_path(&self.intent_id, "/events")?);
         if let Some(t) = &self.event_type {

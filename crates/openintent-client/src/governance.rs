@@ -86,24 +86,32 @@ pub struct RequestArbitration {
 
 impl RequestArbitration {
     /// Context for the arbiter (a JSON object).
+    ///
+    /// Example: [`Client::request_arbitration`].
     pub fn context(mut self, context: impl Into<Value>) -> Self {
         self.context = Some(context.into());
         self
     }
 
     /// The options on the table (RFC-0003).
+    ///
+    /// Example: [`Client::request_arbitration`].
     pub fn options(mut self, options: impl IntoIterator<Item = ArbitrationOption>) -> Self {
         self.req.options = Some(options.into_iter().collect());
         self
     }
 
     /// Who asks (default: the agent id).
+    ///
+    /// Example: [`Client::request_arbitration`].
     pub fn requested_by(mut self, who: impl Into<String>) -> Self {
         self.req.requested_by = Some(who.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::request_arbitration`].
     pub async fn send(self) -> Result<Arbitration> {
         let mut req = self.req;
         if let Some(c) = self.context {
@@ -139,30 +147,40 @@ pub struct RecordDecision {
 
 impl RecordDecision {
     /// Why.
+    ///
+    /// Example: [`Client::record_decision`].
     pub fn rationale(mut self, rationale: impl Into<String>) -> Self {
         self.req.rationale = Some(rationale.into());
         self
     }
 
     /// The kind of decision (default `decision`).
+    ///
+    /// Example: [`Client::record_decision`].
     pub fn decision_type(mut self, decision_type: impl Into<String>) -> Self {
         self.req.decision_type = Some(decision_type.into());
         self
     }
 
     /// Who decided (default: the agent id).
+    ///
+    /// Example: [`Client::record_decision`].
     pub fn decided_by(mut self, who: impl Into<String>) -> Self {
         self.req.decided_by = Some(who.into());
         self
     }
 
     /// Supporting evidence (RFC-0003: `{source, summary}` objects).
+    ///
+    /// Example: [`Client::record_decision`].
     pub fn evidence(mut self, evidence: impl IntoIterator<Item = Value>) -> Self {
         self.req.evidence = Some(evidence.into_iter().collect());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::record_decision`].
     pub async fn send(self) -> Result<Decision> {
         let mut req = self.req;
         req.decision_type.get_or_insert_with(|| DEFAULT_DECISION_TYPE.to_owned());

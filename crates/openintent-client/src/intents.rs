@@ -195,42 +195,56 @@ pub struct CreateIntent {
 
 impl CreateIntent {
     /// The description.
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.req.description = Some(description.into());
         self
     }
 
     /// Constraints (a JSON object, e.g. `json!({"deadline": "2024-02-01"})`).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn constraints(mut self, constraints: impl Into<Value>) -> Self {
         self.constraints = Some(constraints.into());
         self
     }
 
     /// The initial state (a JSON object; the seed's `initial_state`).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn initial_state(mut self, state: impl Into<Value>) -> Self {
         self.state = Some(state.into());
         self
     }
 
     /// The initial status (servers default to `draft`).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn status(mut self, status: impl Into<IntentStatus>) -> Self {
         self.req.status = Some(status.into());
         self
     }
 
     /// The creator (defaults to the client's agent id).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
         self.req.created_by = Some(created_by.into());
         self
     }
 
     /// The parent intent.
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn parent_id(mut self, parent_id: impl Into<String>) -> Self {
         self.req.parent_intent_id = Some(parent_id.into());
         self
     }
 
     /// The governance policy (a JSON object: `write_scope`, `max_cost`, ...).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn governance_policy(mut self, policy: impl Into<Value>) -> Self {
         self.policy = Some(policy.into());
         self
@@ -239,6 +253,8 @@ impl CreateIntent {
     /// Dependencies (RFC-0002). Servers that ignore them on create (the reference does) get
     /// them through `POST …/dependencies` right after, and the call returns the intent as it
     /// is then.
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn depends_on<I, S>(mut self, ids: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -249,11 +265,15 @@ impl CreateIntent {
     }
 
     /// The request body as it stands (before defaults are filled in).
+    ///
+    /// Example: [`Client::create_intent`].
     pub fn request(&self) -> &CreateIntentRequest {
         &self.req
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::create_intent`].
     pub async fn send(self) -> Result<Intent> {
         let mut req = self.req;
         if let Some(c) = self.constraints {
@@ -308,6 +328,8 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Whether more pages may follow: the page was full and the total (if known) is not
     /// reached.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn has_more(&self) -> bool {
         let full = self.items.len() as u64 >= u64::from(self.limit) && self.limit > 0;
         let below_total = self.total.is_none_or(|t| u64::from(self.offset) + (self.items.len() as u64) < t);
@@ -315,6 +337,8 @@ impl<T> Page<T> {
     }
 
     /// The offset of the next page.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn next_offset(&self) -> u32 {
         self.offset.saturating_add(self.items.len() as u32)
     }
@@ -340,30 +364,40 @@ pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 
 impl ListIntents {
     /// Only intents with this status.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn status(mut self, status: impl Into<IntentStatus>) -> Self {
         self.status = Some(status.into());
         self
     }
 
     /// Page size (default 50).
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn limit(mut self, limit: u32) -> Self {
         self.limit = Some(limit);
         self
     }
 
     /// Items to skip.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn offset(mut self, offset: u32) -> Self {
         self.offset = offset;
         self
     }
 
     /// Only intents created by this principal.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
         self.created_by = Some(created_by.into());
         self
     }
 
     /// Only children of this intent.
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn parent_id(mut self, parent_id: impl Into<String>) -> Self {
         self.parent_id = Some(parent_id.into());
         self
@@ -391,6 +425,8 @@ impl ListIntents {
     }
 
     /// Fetches one page.
+    ///
+    /// Example: [`Client::list_intents`].
     pub async fn send(self) -> Result<Page<Intent>> {
         self.page(self.offset).await
     }
@@ -398,6 +434,8 @@ impl ListIntents {
     /// Every matching intent, fetching the next page only when the previous one is used up.
     /// Stops after a short page, at the total, or when a server ignores `offset` (the same
     /// first item twice).
+    ///
+    /// Example: [`Client::list_intents`].
     pub fn into_stream(self) -> PageStream<Intent> {
         struct St {
             b: ListIntents,
@@ -451,12 +489,16 @@ pub struct UpdateState {
 
 impl UpdateState {
     /// Sets one top-level key (sent as a `set` patch at `/<key>`, escaped).
+    ///
+    /// Example: [`Client::update_state`].
     pub fn set(mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Self {
         self.patches.push(StatePatch::set_key(key.as_ref(), value.into()));
         self
     }
 
     /// Sets every top-level key of a JSON object (the seed's `update_state(id, v, dict)`).
+    ///
+    /// Example: [`Client::update_state`].
     pub fn merge(mut self, values: impl Into<Value>) -> Self {
         match object("state", values.into()) {
             Ok(map) => self.patches.extend(map.into_iter().map(|(k, v)| StatePatch::set_key(&k, v))),
@@ -466,30 +508,40 @@ impl UpdateState {
     }
 
     /// Appends a value to the array at a JSON pointer.
+    ///
+    /// Example: [`Client::update_state`].
     pub fn append(mut self, path: impl Into<String>, value: impl Into<Value>) -> Self {
         self.patches.push(StatePatch::append(path, value.into()));
         self
     }
 
     /// Removes the member at a JSON pointer.
+    ///
+    /// Example: [`Client::update_state`].
     pub fn remove(mut self, path: impl Into<String>) -> Self {
         self.patches.push(StatePatch::remove(path));
         self
     }
 
     /// Adds any patch.
+    ///
+    /// Example: [`Client::update_state`].
     pub fn patch(mut self, patch: StatePatch) -> Self {
         self.patches.push(patch);
         self
     }
 
     /// Adds several patches.
+    ///
+    /// Example: [`Client::update_state`].
     pub fn patches(mut self, patches: impl IntoIterator<Item = StatePatch>) -> Self {
         self.patches.extend(patches);
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::update_state`].
     pub async fn send(self) -> Result<Intent> {
         if let Some(e) = self.error {
             return Err(e);
@@ -514,12 +566,16 @@ pub struct SetStatus {
 
 impl SetStatus {
     /// Why (required by some governance policies).
+    ///
+    /// Example: [`Client::set_status`].
     pub fn reason(mut self, reason: impl Into<String>) -> Self {
         self.req.reason = Some(reason.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::set_status`].
     pub async fn send(self) -> Result<Intent> {
         let request =
             Request::post(intent_path(&self.intent_id, "/status")?).header("If-Match", self.version.to_string());
@@ -539,18 +595,24 @@ pub struct AssignAgent {
 
 impl AssignAgent {
     /// The agent to assign (default: this client's agent id).
+    ///
+    /// Example: [`Client::assign_agent`].
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
         self.req.agent_id = Some(agent_id.into());
         self
     }
 
     /// The role (servers default to `worker`).
+    ///
+    /// Example: [`Client::assign_agent`].
     pub fn role(mut self, role: impl Into<String>) -> Self {
         self.req.role = Some(role.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::assign_agent`].
     pub async fn send(self) -> Result<AgentAssignment> {
         let mut req = self.req;
         if req.agent_id.is_none() {
@@ -585,12 +647,16 @@ where
     F: FnMut(&Intent) -> Vec<StatePatch> + Send,
 {
     /// How many read-compute-write rounds to try before returning the conflict (at least 1).
+    ///
+    /// Example: [`Client::update_state_with`].
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
 
     /// Runs the read-compute-write loop.
+    ///
+    /// Example: [`Client::update_state_with`].
     pub async fn send(mut self) -> Result<Intent> {
         let mut attempt = 1;
         loop {

@@ -141,12 +141,16 @@ pub struct AcquireLease {
 
 impl AcquireLease {
     /// Duration in seconds (1-86400; default 300).
+    ///
+    /// Example: [`Client::acquire_lease`].
     pub fn duration_seconds(mut self, seconds: i64) -> Self {
         self.req.duration_seconds = seconds;
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::acquire_lease`].
     pub async fn send(self) -> Result<Lease> {
         let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/leases")?), &self.req)?;
         self.client.json(request).await.map(with_status)
@@ -166,12 +170,16 @@ pub struct RenewLease {
 
 impl RenewLease {
     /// New duration in seconds from now (1-86400; default 300).
+    ///
+    /// Example: [`Client::renew_lease`].
     pub fn duration_seconds(mut self, seconds: i64) -> Self {
         self.req.duration_seconds = seconds;
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::renew_lease`].
     pub async fn send(self) -> Result<Lease> {
         let request = Client::with_body(Request::patch(lease_path(&self.intent_id, &self.lease_id)?), &self.req)?;
         self.client.json(request).await.map(with_status)
@@ -190,12 +198,16 @@ pub struct GetLeases {
 
 impl GetLeases {
     /// Include released and expired leases.
+    ///
+    /// Example: [`Client::get_leases`].
     pub fn all(mut self) -> Self {
         self.all = true;
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::get_leases`].
     pub async fn send(self) -> Result<Vec<Lease>> {
         let leases = self.client.list::<Lease>(Request::get(intent_path(&self.intent_id, "/leases")?)).await?.items;
         let now = Utc::now();
@@ -301,24 +313,32 @@ where
     E: From<Error>,
 {
     /// Lease duration in seconds (1-86400; default 300).
+    ///
+    /// Example: [`Client::with_lease`].
     pub fn duration_seconds(mut self, seconds: i64) -> Self {
         self.duration_seconds = seconds;
         self
     }
 
     /// Renew the lease in the background while the work runs, every half duration.
+    ///
+    /// Example: [`Client::with_lease`].
     pub fn auto_renew(mut self) -> Self {
         self.renew_every = Some(renew_interval(self.duration_seconds));
         self
     }
 
     /// Renew the lease in the background at this interval.
+    ///
+    /// Example: [`Client::with_lease`].
     pub fn renew_every(mut self, every: Duration) -> Self {
         self.renew_every = Some(every);
         self
     }
 
     /// Acquires, runs the work, releases.
+    ///
+    /// Example: [`Client::with_lease`].
     pub async fn send(self) -> std::result::Result<T, E> {
         let lease = self
             .client

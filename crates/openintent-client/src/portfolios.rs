@@ -158,30 +158,40 @@ pub struct CreatePortfolio {
 
 impl CreatePortfolio {
     /// The description.
+    ///
+    /// Example: [`Client::create_portfolio`].
     pub fn description(mut self, description: impl Into<String>) -> Self {
         self.req.description = Some(description.into());
         self
     }
 
     /// The governance policy (a JSON object: `require_all_completed`, `shared_constraints`...).
+    ///
+    /// Example: [`Client::create_portfolio`].
     pub fn governance_policy(mut self, policy: impl Into<Value>) -> Self {
         self.policy = Some(policy.into());
         self
     }
 
     /// Metadata (a JSON object).
+    ///
+    /// Example: [`Client::create_portfolio`].
     pub fn metadata(mut self, metadata: impl Into<Value>) -> Self {
         self.metadata = Some(metadata.into());
         self
     }
 
     /// The creator (default: the agent id).
+    ///
+    /// Example: [`Client::create_portfolio`].
     pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
         self.req.created_by = Some(created_by.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::create_portfolio`].
     pub async fn send(self) -> Result<Portfolio> {
         let mut req = self.req;
         if let Some(p) = self.policy {
@@ -207,12 +217,16 @@ pub struct ListPortfolios {
 
 impl ListPortfolios {
     /// Only portfolios created by this principal.
+    ///
+    /// Example: [`Client::list_portfolios`].
     pub fn created_by(mut self, created_by: impl Into<String>) -> Self {
         self.created_by = Some(created_by.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::list_portfolios`].
     pub async fn send(self) -> Result<Vec<Portfolio>> {
         let mut req = Request::get("/api/v1/portfolios");
         if let Some(c) = self.created_by {
@@ -234,18 +248,24 @@ pub struct AddIntentToPortfolio {
 
 impl AddIntentToPortfolio {
     /// The role (`primary`, `member`, `dependency`; servers default to `member`).
+    ///
+    /// Example: [`Client::add_intent_to_portfolio`].
     pub fn role(mut self, role: impl Into<MembershipRole>) -> Self {
         self.req.role = Some(role.into());
         self
     }
 
     /// The priority (higher first; servers default to 0).
+    ///
+    /// Example: [`Client::add_intent_to_portfolio`].
     pub fn priority(mut self, priority: i64) -> Self {
         self.req.priority = Some(priority);
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::add_intent_to_portfolio`].
     pub async fn send(self) -> Result<PortfolioMembership> {
         let request = Client::with_body(Request::post(portfolio_path(&self.portfolio_id, "/intents")?), &self.req)?;
         let mut m: PortfolioMembership = self.client.json(request).await?;

@@ -160,30 +160,40 @@ pub struct SetRetryPolicy {
 
 impl SetRetryPolicy {
     /// Retries after the first attempt (sent as `max_retries`; default 3).
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn max_attempts(mut self, n: i64) -> Self {
         self.max_attempts = n;
         self
     }
 
     /// First delay in seconds (sent as `base_delay_ms`; default 1.0).
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn base_delay_seconds(mut self, s: f64) -> Self {
         self.base_delay_seconds = s;
         self
     }
 
     /// Delay cap in seconds (sent as `max_delay_ms`; default 60.0).
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn max_delay_seconds(mut self, s: f64) -> Self {
         self.max_delay_seconds = s;
         self
     }
 
     /// Growth factor (default 2.0; 1.0 selects the `fixed` strategy).
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn backoff_multiplier(mut self, m: f64) -> Self {
         self.backoff_multiplier = m;
         self
     }
 
     /// Error types worth retrying (default: all).
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn retryable_errors<I, S>(mut self, errors: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -194,30 +204,40 @@ impl SetRetryPolicy {
     }
 
     /// The strategy, instead of the one derived from the multiplier.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn strategy(mut self, strategy: impl Into<RetryStrategy>) -> Self {
         self.strategy = Some(strategy.into());
         self
     }
 
     /// Whether delays are randomized.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn jitter(mut self, jitter: bool) -> Self {
         self.jitter = Some(jitter);
         self
     }
 
     /// The agent to hand over to when retries run out.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn fallback_agent_id(mut self, agent_id: impl Into<String>) -> Self {
         self.fallback_agent_id = Some(agent_id.into());
         self
     }
 
     /// Failures before the fallback.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn failure_threshold(mut self, n: i64) -> Self {
         self.failure_threshold = Some(n);
         self
     }
 
     /// The wire request this builder sends.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub fn to_request(&self) -> SetRetryPolicyRequest {
         let mut req = SetRetryPolicyRequest::from_seed(
             self.max_attempts,
@@ -237,6 +257,8 @@ impl SetRetryPolicy {
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::set_retry_policy`].
     pub async fn send(self) -> Result<RetryPolicy> {
         let req = self.to_request();
         self.client.set_retry_policy_wire(&self.intent_id, req).await
@@ -256,36 +278,48 @@ pub struct RecordFailure {
 
 impl RecordFailure {
     /// The attempt number, 1-based (sent as `attempt_number`; default 1).
+    ///
+    /// Example: [`Client::record_failure`].
     pub fn attempt(mut self, attempt: i64) -> Self {
         self.req.attempt_number = attempt;
         self
     }
 
     /// Whether another attempt is planned.
+    ///
+    /// Example: [`Client::record_failure`].
     pub fn will_retry(mut self, will_retry: bool) -> Self {
         self.req.will_retry = Some(will_retry);
         self
     }
 
     /// When the next attempt is planned.
+    ///
+    /// Example: [`Client::record_failure`].
     pub fn retry_scheduled_at(mut self, at: DateTime<Utc>) -> Self {
         self.req.retry_scheduled_at = Some(at);
         self
     }
 
     /// The failing agent (default: the agent id).
+    ///
+    /// Example: [`Client::record_failure`].
     pub fn agent_id(mut self, agent_id: impl Into<String>) -> Self {
         self.req.agent_id = Some(agent_id.into());
         self
     }
 
     /// Extra data (a JSON object).
+    ///
+    /// Example: [`Client::record_failure`].
     pub fn metadata(mut self, metadata: impl Into<Value>) -> Self {
         self.metadata = Some(metadata.into());
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::record_failure`].
     pub async fn send(self) -> Result<FailureRecord> {
         let mut req = self.req;
         if let Some(m) = self.metadata {

@@ -168,12 +168,16 @@ pub struct Subscribe {
 
 impl Subscribe {
     /// Who subscribes (default: the agent id).
+    ///
+    /// Example: [`Client::subscribe`].
     pub fn subscriber_id(mut self, subscriber_id: impl Into<String>) -> Self {
         self.req.subscriber_id = Some(subscriber_id.into());
         self
     }
 
     /// The http(s) URL events are POSTed to (sent as `webhook_url`).
+    ///
+    /// Example: [`Client::subscribe`].
     pub fn callback_url(mut self, url: impl Into<String>) -> Self {
         self.req.webhook_url = Some(url.into());
         self
@@ -185,6 +189,8 @@ impl Subscribe {
     }
 
     /// Only these event types (default: all).
+    ///
+    /// Example: [`Client::subscribe`].
     pub fn event_types<I, S>(mut self, types: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -195,12 +201,16 @@ impl Subscribe {
     }
 
     /// When the subscription ends.
+    ///
+    /// Example: [`Client::subscribe`].
     pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
         self.req.expires_at = Some(at);
         self
     }
 
     /// Sends the call.
+    ///
+    /// Example: [`Client::subscribe`].
     pub async fn send(self) -> Result<Subscription> {
         let mut req = self.req;
         req.subscriber_id.get_or_insert_with(|| self.client.agent_id().to_owned());
@@ -223,6 +233,8 @@ pub struct EventStreamBuilder {
 
 impl EventStreamBuilder {
     /// Resume after this event id (sent as `Last-Event-ID` on the first connection).
+    ///
+    /// Example: [`Client::stream_intent_events`].
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
         self
@@ -235,6 +247,8 @@ impl EventStreamBuilder {
     }
 
     /// The stream. Nothing is sent until it is first polled.
+    ///
+    /// Example: [`Client::stream_intent_events`].
     pub fn into_stream(self) -> EventStream {
         let last = Arc::new(Mutex::new(self.last_event_id.clone()));
         let primary = match seg("id", &self.id) {
@@ -285,6 +299,8 @@ impl std::fmt::Debug for EventStream {
 impl EventStream {
     /// The id of the last event received (or the one given to start from), sent as
     /// `Last-Event-ID` when reconnecting.
+    ///
+    /// Example: [`Client::stream_intent_events`].
     pub fn last_event_id(&self) -> Option<String> {
         self.last_event_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
