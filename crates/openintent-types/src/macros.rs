@@ -152,7 +152,7 @@ macro_rules! wire_model {
                         &mut value,
                         <$name as $crate::wire::WireModel>::READ_ALIASES,
                     );
-                    let raw: Raw = ::serde_json::from_value(value)?;
+                    let raw: Raw = $crate::wire::from_value_with_path(value)?;
                     Ok($name { $($field: raw.$field),* })
                 }
             }

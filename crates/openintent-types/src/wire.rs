@@ -36,6 +36,32 @@ pub fn normalize_aliases(value: &mut Value, aliases: &[(&str, &[&str])]) {
     }
 }
 
+/// Deserializes `value` as `T`; a failure below the top level names the path of the offending
+/// value (`patches[1].op: unknown variant ...`), which plain `serde_json::from_value` loses.
+#[doc(hidden)]
+pub fn from_value_with_path<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let text = inner.to_string();
+        if path.is_empty() || path == "." || text.contains(&format!("`{path}`")) {
+            return inner;
+        }
+        // A nested model already prefixed its own path (`path: ...`): join the two.
+        let nested = text.split_once(": ").is_some_and(|(head, _)| {
+            !head.is_empty() && head.chars().all(|c| c.is_alphanumeric() || "_[].".contains(c))
+        });
+        let sep = if nested && !text.starts_with('[') {
+            "."
+        } else if nested {
+            ""
+        } else {
+            ": "
+        };
+        serde::de::Error::custom(format!("{path}{sep}{text}"))
+    })
+}
+
 /// Serializes a model with its canonical keys plus the extra keys it declares in
 /// [`WireModel::ALSO_EMIT`], so that clients reading either name find the value.
 ///
@@ -198,6 +224,17 @@ mod tests {
         let mut v = serde_json::json!({"a": 0, "b": 1});
         normalize_aliases(&mut v, &[("a", &["b"])]);
         assert_eq!(v, serde_json::json!({"a": 0}));
+    }
+
+    #[test]
+    fn nested_errors_name_their_path() {
+        let err = serde_json::from_value::<crate::UpdateStateRequest>(serde_json::json!({
+            "patches": [{"op": "set", "path": "/a"}, {"op": "set", "path": 3}]
+        }))
+        .unwrap_err();
+        assert!(err.to_string().starts_with("patches[1].path: invalid type: integer `3`"), "{err}");
+        let err = serde_json::from_value::<crate::CreateIntentRequest>(serde_json::json!({})).unwrap_err();
+        assert_eq!(err.to_string(), "missing field `title`");
     }
 
     #[test]
