@@ -54,6 +54,12 @@ pub struct ServeArgs {
     /// Seconds a webhook receiver may take to answer.
     #[arg(long, env = "OPENINTENT_WEBHOOK_TIMEOUT", default_value_t = 10)]
     pub webhook_timeout: u64,
+
+    /// Refuse to deliver webhooks to loopback, private, link-local (cloud metadata),
+    /// unspecified, multicast and broadcast addresses, checked on every address the host name
+    /// resolves to. Off by default for local development; turn it on in production.
+    #[arg(long, env = "OPENINTENT_WEBHOOK_DENY_PRIVATE")]
+    pub webhook_deny_private: bool,
 }
 
 impl ServeArgs {
@@ -80,6 +86,7 @@ impl ServeArgs {
             .enabled(!self.no_webhooks)
             .workers(self.webhook_workers)
             .max_attempts(self.webhook_max_attempts)
+            .deny_private(self.webhook_deny_private)
             .request_timeout(timeout)
             .claim_ttl(claim)
     }
@@ -177,6 +184,8 @@ mod webhook_flag_tests {
         assert!(on.webhooks().enabled);
         assert_eq!(on.webhooks().max_attempts, 10);
         assert!(!config(&["--no-webhooks"]).unwrap().webhooks().enabled);
+        assert!(!on.webhooks().deny_private);
+        assert!(config(&["--webhook-deny-private"]).unwrap().webhooks().deny_private);
         let tuned =
             config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
         let w = tuned.webhooks();

@@ -173,6 +173,12 @@ const SUBSCRIPTION_QUERY: &[Query] = &[
     ("subscriber_id", "string", "Only subscriptions of this subscriber"),
 ];
 
+const DELIVERY_QUERY: &[Query] = &[
+    ("status", "string", "Only deliveries with this status: pending, delivered, failed or cancelled"),
+    ("limit", "integer", "Page size, 1 to 1000 (default 50)"),
+    ("offset", "integer", "Deliveries to skip (default 0)"),
+];
+
 const INTENT_STREAM: &str = "Server-sent events of one intent: `state_patched` and `status_changed` (data = the \
     intent) and every event logged through `POST /api/v1/intents/{id}/events` (name = its type, data = the \
     event). Each message has an `id:` (the event-log id); reconnecting with `Last-Event-ID` first replays \
@@ -324,6 +330,15 @@ const OPERATIONS: &[Op] = &[
         .reply(Reply::Json(subscription_page_schema)),
     op("delete", "/api/v1/subscriptions/{id}", "deleteSubscription", "subscriptions", "Delete a subscription")
         .reply(Reply::NoContent),
+    op(
+        "get",
+        "/api/v1/subscriptions/{id}/deliveries",
+        "listSubscriptionDeliveries",
+        "subscriptions",
+        "A subscription's webhook deliveries, newest first (its subscriber only)",
+    )
+    .query(DELIVERY_QUERY)
+    .reply(Reply::Json(delivery_page_schema)),
     // Server-sent event streams (and their aliases).
     op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
         .headers(&[Header::LastEventId])
@@ -536,6 +551,39 @@ fn subscription_page_schema() -> Value {
         "type": "object",
         "properties": {"subscriptions": {"type": "array", "items": reference("Subscription")}},
         "required": ["subscriptions"],
+    })
+}
+
+/// A page of a subscription's webhook deliveries.
+fn delivery_page_schema() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let nullable = |t: &str| json!({"type": [t, "null"]});
+    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let delivery = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "The delivery id (the X-OpenIntent-Delivery header)"},
+            "event_id": {"type": "string"},
+            "event_type": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]},
+            "attempts": {"type": "integer"},
+            "last_error": nullable("string"),
+            "last_status": {"type": ["integer", "null"], "description": "HTTP status of the last attempt"},
+            "next_attempt_at": nullable_time,
+            "created_at": time,
+            "delivered_at": nullable_time,
+        },
+        "required": ["id", "event_id", "event_type", "status", "attempts", "created_at"],
+    });
+    json!({
+        "type": "object",
+        "properties": {
+            "deliveries": {"type": "array", "items": delivery},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+        "required": ["deliveries", "total"],
     })
 }
 

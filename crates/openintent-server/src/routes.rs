@@ -200,6 +200,7 @@ pub fn api_routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/portfolios/{id}/intents/{intent_id}", s(delete(remove_intent_from_portfolio)))
         .route("/api/v1/subscriptions", s(post(create_subscription).get(list_subscriptions)))
         .route("/api/v1/subscriptions/{id}", s(delete(delete_subscription)))
+        .route("/api/v1/subscriptions/{id}/deliveries", s(get(list_deliveries)))
 }
 
 /// The keyless routes: discovery, server configuration, health.
@@ -740,6 +741,20 @@ async fn create_subscription(
     principal: Principal,
     JsonBody(body): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<Json<Value>> {
+    if state.webhook_deny_private()
+        && let Some(url) = &body.webhook_url
+        && let Some(ip) = crate::webhook::literal_non_public_host(url)
+    {
+        return Err(ApiError::invalid_field(
+            "webhook_url",
+            "value_error",
+            format!(
+                "Value error, webhook_url host {ip} is a loopback, private, link-local or otherwise non-public \
+                 address, which this server does not deliver to"
+            ),
+            Some(json!(url)),
+        ));
+    }
     let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
     // The signing secret of webhook deliveries: returned here once, never listed again.
     let secret = crate::webhook::new_secret();
@@ -768,4 +783,39 @@ async fn delete_subscription(
     } else {
         Err(ApiError::not_found("Subscription not found"))
     }
+}
+
+/// The delivery statuses `GET /api/v1/subscriptions/{id}/deliveries` filters on.
+const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
+
+/// The webhook deliveries of one subscription, newest first; only its subscriber may look.
+async fn list_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let status = q.get("status");
+    if let Some(s) = status
+        && !DELIVERY_STATUSES.contains(&s)
+    {
+        return Err(ApiError::invalid_query(
+            "status",
+            "enum",
+            "Input should be 'pending', 'delivered', 'failed' or 'cancelled'",
+            Some(json!(s)),
+        ));
+    }
+    let limit = q.int("limit", 50, 1, 1000)?;
+    let offset = q.int("offset", 0, 0, i64::from(i32::MAX))?;
+    let subscriber = state
+        .store()
+        .subscription_subscriber(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Subscription not found"))?;
+    if subscriber != principal.0 {
+        return Err(ApiError::Forbidden("Only the subscription's subscriber may list its deliveries".into()));
+    }
+    let (deliveries, total) = state.store().list_deliveries(&id, status, limit, offset).await?;
+    Ok(Json(json!({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})))
 }

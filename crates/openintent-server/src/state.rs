@@ -74,6 +74,8 @@ struct Inner {
     store: Store,
     api_keys: Vec<ApiKey>,
     body_limit: usize,
+    /// [`crate::WebhookConfig::deny_private`]: subscriptions to literal non-public IPs are refused.
+    webhook_deny_private: bool,
     notifier: broadcast::Sender<Notification>,
     /// Keep-alive interval of event streams, in milliseconds (0: no pings).
     sse_keep_alive_ms: AtomicU64,
@@ -93,6 +95,7 @@ impl AppState {
                 store,
                 api_keys: config.api_keys().to_vec(),
                 body_limit: config.body_limit(),
+                webhook_deny_private: config.webhooks().deny_private,
                 notifier,
                 sse_keep_alive_ms: AtomicU64::new(duration_ms(DEFAULT_SSE_KEEP_ALIVE)),
                 closing: watch::Sender::new(false),
@@ -125,6 +128,12 @@ impl AppState {
     /// The largest accepted request body, in bytes.
     pub fn body_limit(&self) -> usize {
         self.inner.body_limit
+    }
+
+    /// Whether webhook subscriptions to non-public destinations are refused
+    /// ([`crate::WebhookConfig::deny_private`]).
+    pub fn webhook_deny_private(&self) -> bool {
+        self.inner.webhook_deny_private
     }
 
     /// A receiver of every notification published from now on.

@@ -128,6 +128,8 @@ operations! {
     fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> ApiResult<Subscription>;
     fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> ApiResult<Vec<Subscription>>;
     fn delete_subscription(&self, id: &str) -> ApiResult<bool>;
+    fn subscription_subscriber(&self, id: &str) -> ApiResult<Option<String>>;
+    fn list_deliveries(&self, subscription_id: &str, status: Option<&str>, limit: i64, offset: i64) -> ApiResult<(Vec<crate::webhook::DeliveryRecord>, u64)>;
     fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> ApiResult<Vec<crate::webhook::ClaimedDelivery>>;
     fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
     fn release_claims(&self, claim: &str) -> ApiResult<u64>;

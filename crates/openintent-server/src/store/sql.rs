@@ -48,7 +48,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::governance::{CompletionMode, Policy, Violation};
 use crate::relay;
 use crate::state::Notification;
-use crate::webhook::{self, ClaimedDelivery, DeliveryTarget, DeliveryUpdate};
+use crate::webhook::{self, ClaimedDelivery, DeliveryRecord, DeliveryTarget, DeliveryUpdate};
 
 const INTENT_NOT_FOUND: &str = "Intent not found";
 const LEASE_NOT_FOUND: &str = "Lease not found or not owned by you";
@@ -1433,6 +1433,66 @@ impl SqlStore {
 
     // ----- webhook deliveries --------------------------------------------------------------
 
+    /// The subscriber of subscription `id`; `None` when there is no such subscription.
+    pub(crate) async fn subscription_subscriber(&self, id: &str) -> ApiResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT subscriber_id FROM subscriptions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// A page of the deliveries of subscription `id` (with `status` only, when given), newest
+    /// first, and how many there are in all.
+    pub(crate) async fn list_deliveries(
+        &self,
+        subscription_id: &str,
+        status: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> ApiResult<(Vec<DeliveryRecord>, u64)> {
+        let filter = if status.is_some() { " AND status = $2" } else { "" };
+        let count_sql = format!("SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = $1{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(subscription_id);
+        let page_sql = format!(
+            "SELECT id, event_id, event_type, status, attempts, last_error, last_status, next_attempt_at, created_at, \
+             finished_at FROM webhook_deliveries WHERE subscription_id = $1{filter} ORDER BY seq DESC LIMIT {} OFFSET {}",
+            if status.is_some() { "$3" } else { "$2" },
+            if status.is_some() { "$4" } else { "$3" },
+        );
+        let mut page = sqlx::query(&page_sql).bind(subscription_id);
+        if let Some(s) = status {
+            count = count.bind(s);
+            page = page.bind(s);
+        }
+        let total = count.fetch_one(&self.pool).await?;
+        let rows = page.bind(limit).bind(offset).fetch_all(&self.pool).await?;
+        let records = rows
+            .iter()
+            .map(|r| {
+                let status: String = r.try_get("status")?;
+                let next_ms: i64 = r.try_get("next_attempt_at")?;
+                let finished = opt_ts(r.try_get("finished_at")?)?;
+                Ok(DeliveryRecord {
+                    id: r.try_get("id")?,
+                    event_id: r.try_get("event_id")?,
+                    event_type: r.try_get("event_type")?,
+                    attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                    last_error: r.try_get("last_error")?,
+                    last_status: r.try_get::<Option<i64>, _>("last_status")?.and_then(|c| u16::try_from(c).ok()),
+                    next_attempt_at: if status == "pending" {
+                        DateTime::<Utc>::from_timestamp_millis(next_ms)
+                    } else {
+                        None
+                    },
+                    created_at: parse_ts(&r.try_get::<String, _>("created_at")?)?,
+                    delivered_at: if status == "delivered" { finished } else { None },
+                    status,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok((records, u64::try_from(total).unwrap_or(0)))
+    }
+
     /// Claims up to `limit` due deliveries (pending, due at `now_ms`, unclaimed or with an
     /// expired claim) for `claim` until `until_ms`, and returns them with their subscriptions.
     pub(crate) async fn claim_deliveries(
@@ -1500,10 +1560,12 @@ impl SqlStore {
     pub(crate) async fn settle_delivery(&self, id: &str, claim: &str, update: &DeliveryUpdate) -> ApiResult<bool> {
         let (attempts, next, error, code) = match update {
             DeliveryUpdate::Delivered { attempts, status_code } => (Some(*attempts), None, None, Some(*status_code)),
-            DeliveryUpdate::Retry { attempts, next_attempt_ms, error } => {
-                (Some(*attempts), Some(*next_attempt_ms), Some(error.as_str()), None)
+            DeliveryUpdate::Retry { attempts, next_attempt_ms, error, status_code } => {
+                (Some(*attempts), Some(*next_attempt_ms), Some(error.as_str()), *status_code)
             }
-            DeliveryUpdate::Failed { attempts, error } => (Some(*attempts), None, Some(error.as_str()), None),
+            DeliveryUpdate::Failed { attempts, error, status_code } => {
+                (Some(*attempts), None, Some(error.as_str()), *status_code)
+            }
             DeliveryUpdate::Cancelled { reason } => (None, None, Some(reason.as_str()), None),
         };
         let finished = (update.status() != "pending").then(|| ts(&now()));

@@ -33,6 +33,7 @@
 mod worker;
 
 use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -170,6 +171,74 @@ pub(crate) fn deliverable_url(url: &str) -> bool {
     }
 }
 
+/// Whether [`WebhookConfig::deny_private`] refuses to deliver to `ip`: a loopback
+/// (127.0.0.0/8, `::1`), private (10/8, 172.16/12, 192.168/16, `fc00::/7`), shared
+/// carrier-grade NAT (100.64/10), link-local (169.254/16, which holds cloud metadata services
+/// such as 169.254.169.254, and `fe80::/10`), "this network" (0/8), unspecified, multicast or
+/// broadcast address, or a site-local (`fec0::/10`) or IPv4-compatible (`::/96`) IPv6 address.
+/// IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`) IPv6 addresses are judged by
+/// the IPv4 address they carry.
+///
+/// ```
+/// use openintent_server::webhook::is_non_public_address;
+/// assert!(is_non_public_address("127.0.0.1".parse().unwrap()));
+/// assert!(is_non_public_address("169.254.169.254".parse().unwrap()));
+/// assert!(is_non_public_address("::ffff:10.0.0.1".parse().unwrap()));
+/// assert!(!is_non_public_address("93.184.215.14".parse().unwrap()));
+/// assert!(!is_non_public_address("2606:2800:21f:cb07:6820:80da:af6b:8b2c".parse().unwrap()));
+/// ```
+pub fn is_non_public_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => non_public_v4(v4),
+        IpAddr::V6(v6) => non_public_v6(v6),
+    }
+}
+
+fn non_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+}
+
+fn non_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return non_public_v4(v4);
+    }
+    let s = ip.segments();
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        let [a, b] = s[6].to_be_bytes();
+        let [c, d] = s[7].to_be_bytes();
+        return non_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || s[..6] == [0; 6] // IPv4-compatible (deprecated), including :: and ::1
+        || (s[0] & 0xfe00) == 0xfc00 // unique local, fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local, fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated), fec0::/10
+}
+
+/// The host of `url` when it is a literal IP address that [`is_non_public_address`] refuses.
+pub(crate) fn literal_non_public_host(url: &str) -> Option<IpAddr> {
+    let ip = host_ip(&reqwest::Url::parse(url).ok()?)?;
+    is_non_public_address(ip).then_some(ip)
+}
+
+/// The host of `url` when it is a literal IP address (the URL parser has already normalized
+/// forms such as `0x7f.1`; IPv6 literals come bracketed).
+pub(crate) fn host_ip(url: &reqwest::Url) -> Option<IpAddr> {
+    let host = url.host_str()?;
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    bare.parse().ok()
+}
+
 /// Whether a subscription already matched by scope (intent, portfolio or global) takes `event`:
 /// it has not expired, and its `event_types` is empty or lists the event's type.
 pub(crate) fn subscription_matches(
@@ -223,10 +292,11 @@ impl std::fmt::Debug for DeliveryTarget {
 pub(crate) enum DeliveryUpdate {
     /// A 2xx answer: done.
     Delivered { attempts: u32, status_code: u16 },
-    /// Failed; try again at `next_attempt_ms` (Unix milliseconds).
-    Retry { attempts: u32, next_attempt_ms: i64, error: String },
+    /// Failed; try again at `next_attempt_ms` (Unix milliseconds). `status_code` is the
+    /// receiver's answer, when it answered.
+    Retry { attempts: u32, next_attempt_ms: i64, error: String, status_code: Option<u16> },
     /// Failed for the last time, or cannot be sent at all: dead.
-    Failed { attempts: u32, error: String },
+    Failed { attempts: u32, error: String, status_code: Option<u16> },
     /// The subscription was deleted, deactivated or expired, or has no URL: not sent.
     Cancelled { reason: String },
 }
@@ -241,6 +311,28 @@ impl DeliveryUpdate {
             DeliveryUpdate::Cancelled { .. } => "cancelled",
         }
     }
+}
+
+/// One delivery as `GET /api/v1/subscriptions/{id}/deliveries` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct DeliveryRecord {
+    /// The delivery id (the [`DELIVERY_HEADER`] receivers get).
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed (or why the delivery was cancelled).
+    pub last_error: Option<String>,
+    /// The HTTP status the receiver answered to the last attempt, when it answered.
+    pub last_status: Option<u16>,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When a receiver accepted it (delivered deliveries only).
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How webhooks are delivered. Part of [`ServerConfig`](crate::ServerConfig).
@@ -281,11 +373,21 @@ pub struct WebhookConfig {
     /// How long finished deliveries (delivered, failed, cancelled) are kept before they are
     /// deleted; `None` keeps them forever. Pending deliveries are never deleted.
     pub retention: Option<Duration>,
+    /// Refuse to deliver to non-public addresses ([`is_non_public_address`]): loopback,
+    /// private, link-local (cloud metadata), unspecified, multicast and broadcast. The host
+    /// name is resolved at send time, every address it resolves to is checked, and the
+    /// request connects only to the checked addresses (so a DNS answer that changes between
+    /// the check and the connection cannot redirect it). A refused delivery is marked failed
+    /// at once, without retries; a subscription whose `webhook_url` host is such a literal IP
+    /// is refused with 422. Off by default so that receivers on `127.0.0.1` work during
+    /// development; production deployments should turn it on.
+    pub deny_private: bool,
 }
 
 impl Default for WebhookConfig {
     /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
-    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days.
+    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days, non-public
+    /// destinations allowed.
     fn default() -> Self {
         WebhookConfig {
             enabled: true,
@@ -298,6 +400,7 @@ impl Default for WebhookConfig {
             request_timeout: Duration::from_secs(10),
             claim_ttl: Duration::from_secs(60),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            deny_private: false,
         }
     }
 }
@@ -375,6 +478,13 @@ impl WebhookConfig {
     #[must_use]
     pub fn retention(mut self, keep: Option<Duration>) -> Self {
         self.retention = keep;
+        self
+    }
+
+    /// Sets [`WebhookConfig::deny_private`].
+    #[must_use]
+    pub fn deny_private(mut self, on: bool) -> Self {
+        self.deny_private = on;
         self
     }
 
@@ -458,6 +568,84 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 6 + 64);
         assert!(a[6..].bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    fn refused(ip: &str) -> bool {
+        is_non_public_address(ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}")))
+    }
+
+    #[test]
+    fn non_public_ipv4_addresses_are_recognized() {
+        for ip in [
+            "127.0.0.1",
+            "127.255.0.9",
+            "10.0.0.1",
+            "10.255.255.255",
+            "172.16.0.1",
+            "172.31.255.254",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "0.0.0.0",
+            "0.1.2.3",
+            "100.64.0.1",
+            "100.127.255.255",
+            "224.0.0.1",
+            "239.255.255.250",
+            "255.255.255.255",
+        ] {
+            assert!(refused(ip), "{ip} should be refused");
+        }
+        for ip in
+            ["8.8.8.8", "93.184.215.14", "172.15.255.255", "172.32.0.1", "100.63.255.255", "100.128.0.1", "1.1.1.1"]
+        {
+            assert!(!refused(ip), "{ip} should be allowed");
+        }
+    }
+
+    #[test]
+    fn non_public_ipv6_addresses_are_recognized() {
+        for ip in [
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456:789a::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "ff02::1",
+            "ff0e::101",
+            "::127.0.0.1",
+            // IPv4-mapped and NAT64 forms of non-public IPv4 addresses.
+            "::ffff:127.0.0.1",
+            "::ffff:10.1.2.3",
+            "::ffff:169.254.169.254",
+            "::ffff:192.168.0.1",
+            "::ffff:0.0.0.0",
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(refused(ip), "{ip} should be refused");
+        }
+        for ip in
+            ["2001:4860:4860::8888", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808", "fbff::1", "fe7f::1"]
+        {
+            assert!(!refused(ip), "{ip} should be allowed");
+        }
+    }
+
+    #[test]
+    fn literal_hosts_of_urls() {
+        let host = |u: &str| literal_non_public_host(u).map(|ip| ip.to_string());
+        assert_eq!(host("http://127.0.0.1:8080/hook").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host("https://[::1]/hook").as_deref(), Some("::1"));
+        assert_eq!(host("http://[::ffff:169.254.169.254]/latest").as_deref(), Some("::ffff:169.254.169.254"));
+        // Alternative IPv4 spellings are normalized by the URL parser before the check.
+        assert_eq!(host("http://0x7f.1/").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host("http://2130706433/").as_deref(), Some("127.0.0.1"));
+        assert_eq!(host("https://8.8.8.8/hook"), None);
+        assert_eq!(host("https://example.com/hook"), None);
+        assert_eq!(host("not a url"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The delivery workers: claim due deliveries, POST them, record the outcome.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -9,7 +10,8 @@ use tokio::task::JoinHandle;
 
 use super::{
     ATTEMPT_HEADER, ClaimedDelivery, DELIVERY_HEADER, DeliveryUpdate, EVENT_HEADER, SIGNATURE_HEADER,
-    SUBSCRIPTION_HEADER, TIMESTAMP_HEADER, WebhookConfig, deliverable_url, signature_header,
+    SUBSCRIPTION_HEADER, TIMESTAMP_HEADER, WebhookConfig, deliverable_url, host_ip, is_non_public_address,
+    signature_header,
 };
 use crate::store::Store;
 
@@ -26,12 +28,7 @@ impl WorkerPool {
         if !config.enabled {
             return Ok(None);
         }
-        let client = reqwest::Client::builder()
-            // A redirect could lead anywhere (another scheme, an internal host): not followed.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("openintent-server/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
-            .connect_timeout(config.request_timeout)
-            .build()?;
+        let client = client_builder(config).build()?;
         let (stop, _) = watch::channel(false);
         let tasks = (0..config.workers)
             .map(|n| {
@@ -141,7 +138,7 @@ impl Worker {
             DeliveryUpdate::Retry { attempts, error, .. } => {
                 tracing::info!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook attempt failed; will retry");
             }
-            DeliveryUpdate::Failed { attempts, error } => {
+            DeliveryUpdate::Failed { attempts, error, .. } => {
                 tracing::warn!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook delivery failed for good");
             }
             DeliveryUpdate::Cancelled { reason } => {
@@ -168,12 +165,78 @@ impl Worker {
         }
         let Some(url) = &target.url else { return cancelled("subscription has no webhook_url") };
         if !deliverable_url(url) {
-            return DeliveryUpdate::Failed { attempts: d.attempts, error: "webhook_url is not an http(s) URL".into() };
+            let error = "webhook_url is not an http(s) URL".into();
+            return DeliveryUpdate::Failed { attempts: d.attempts, error, status_code: None };
         }
         let attempt = d.attempts.saturating_add(1);
+        let result = match self.client_for(url).await {
+            Ok(client) => self.send(&client, url, d, target.secret.as_deref(), attempt).await,
+            Err(Destination::Refused(error)) => {
+                return DeliveryUpdate::Failed { attempts: d.attempts, error, status_code: None };
+            }
+            Err(Destination::Unresolved(error)) => Err((error, None)),
+        };
+        let (error, status_code) = match result {
+            Ok(status_code) => return DeliveryUpdate::Delivered { attempts: attempt, status_code },
+            Err(failure) => failure,
+        };
+        if attempt >= self.config.max_attempts {
+            DeliveryUpdate::Failed { attempts: attempt, error, status_code }
+        } else {
+            let delay = retry_delay(&self.config, attempt, fastrand::f64());
+            let next_attempt_ms = Utc::now().timestamp_millis().saturating_add(millis(delay));
+            DeliveryUpdate::Retry { attempts: attempt, next_attempt_ms, error, status_code }
+        }
+    }
+
+    /// The client to send to `url` with: the shared one, or with
+    /// [`WebhookConfig::deny_private`] one pinned to the checked addresses of the URL's host.
+    async fn client_for(&self, url: &str) -> Result<reqwest::Client, Destination> {
+        if !self.config.deny_private {
+            return Ok(self.client.clone());
+        }
+        let parsed = reqwest::Url::parse(url).map_err(|e| Destination::Refused(format!("bad webhook_url: {e}")))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let refused = |ip| {
+            Destination::Refused(format!(
+                "destination refused: {host} resolves to {ip}, a loopback, private, link-local or otherwise \
+                 non-public address (webhook deny-private is on)"
+            ))
+        };
+        if let Some(ip) = host_ip(&parsed) {
+            // A literal address: nothing to resolve, so nothing can change before the connection.
+            return if is_non_public_address(ip) { Err(refused(ip)) } else { Ok(self.client.clone()) };
+        }
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(addrs) => addrs.collect(),
+            Err(e) => return Err(Destination::Unresolved(format!("could not resolve {host}: {e}"))),
+        };
+        if addrs.is_empty() {
+            return Err(Destination::Unresolved(format!("{host} resolves to no address")));
+        }
+        if let Some(bad) = addrs.iter().find(|a| is_non_public_address(a.ip())) {
+            return Err(refused(bad.ip()));
+        }
+        // Connect only to the addresses just checked: the client does not resolve the host again.
+        client_builder(&self.config)
+            .resolve_to_addrs(&host, &addrs)
+            .build()
+            .map_err(|e| Destination::Unresolved(format!("could not build the request: {e}")))
+    }
+
+    /// Sends one attempt; the 2xx status, or why it failed (with the status the receiver
+    /// answered, when it answered).
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        d: &ClaimedDelivery,
+        secret: Option<&str>,
+        attempt: u32,
+    ) -> Result<u16, (String, Option<u16>)> {
         let timestamp = Utc::now().timestamp();
-        let mut request = self
-            .client
+        let mut request = client
             .post(url)
             .timeout(self.config.request_timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -182,25 +245,33 @@ impl Worker {
             .header(SUBSCRIPTION_HEADER, &d.subscription_id)
             .header(ATTEMPT_HEADER, attempt.to_string())
             .header(TIMESTAMP_HEADER, timestamp.to_string());
-        if let Some(secret) = &target.secret {
+        if let Some(secret) = secret {
             request = request.header(SIGNATURE_HEADER, signature_header(secret, timestamp, d.payload.as_bytes()));
         }
-        let error = match request.body(d.payload.clone()).send().await {
-            Ok(response) if response.status().is_success() => {
-                return DeliveryUpdate::Delivered { attempts: attempt, status_code: response.status().as_u16() };
-            }
-            Ok(response) => format!("receiver answered {}", response.status()),
-            Err(e) if e.is_timeout() => "receiver timed out".to_owned(),
-            Err(e) => format!("request failed: {}", e.without_url()),
-        };
-        if attempt >= self.config.max_attempts {
-            DeliveryUpdate::Failed { attempts: attempt, error }
-        } else {
-            let delay = retry_delay(&self.config, attempt, fastrand::f64());
-            let next_attempt_ms = Utc::now().timestamp_millis().saturating_add(millis(delay));
-            DeliveryUpdate::Retry { attempts: attempt, next_attempt_ms, error }
+        match request.body(d.payload.clone()).send().await {
+            Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
+            Ok(response) => Err((format!("receiver answered {}", response.status()), Some(response.status().as_u16()))),
+            Err(e) if e.is_timeout() => Err(("receiver timed out".to_owned(), None)),
+            Err(e) => Err((format!("request failed: {}", e.without_url()), None)),
         }
     }
+}
+
+/// Why a destination cannot be sent to now.
+enum Destination {
+    /// Not allowed at all ([`WebhookConfig::deny_private`]): the delivery fails without retries.
+    Refused(String),
+    /// Not reachable now (the name did not resolve): a failed attempt, retried.
+    Unresolved(String),
+}
+
+/// The settings of every webhook client.
+fn client_builder(config: &WebhookConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        // A redirect could lead anywhere (another scheme, an internal host): not followed.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("openintent-server/", env!("CARGO_PKG_VERSION"), " (webhooks)"))
+        .connect_timeout(config.request_timeout)
 }
 
 /// The delay after failed attempt number `attempt` (from 1): `base * 2^(attempt-1)` capped at
