@@ -17,6 +17,11 @@
 //! [`SIGNATURE_HEADER`] = `t=<unix seconds>,v1=<hex HMAC-SHA256 of "{t}.{body}">`, keyed with
 //! the subscription's secret (returned once, as `secret`, when the subscription is created).
 //!
+//! The subscriber reads a subscription's deliveries (status, attempts, last error and HTTP status,
+//! next attempt) with `GET /api/v1/subscriptions/{id}/deliveries`. With
+//! [`WebhookConfig::deny_private`] on, deliveries to non-public addresses
+//! ([`is_non_public_address`]) are refused, checked on every address the host name resolves to.
+//!
 //! ```
 //! use std::time::Duration;
 //! use openintent_server::webhook::{signature_header, verify_signature, DEFAULT_TOLERANCE};

@@ -208,9 +208,11 @@ impl Worker {
             return if is_non_public_address(ip) { Err(refused(ip)) } else { Ok(self.client.clone()) };
         }
         let port = parsed.port_or_known_default().unwrap_or(80);
-        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
-            Ok(addrs) => addrs.collect(),
-            Err(e) => return Err(Destination::Unresolved(format!("could not resolve {host}: {e}"))),
+        let lookup = tokio::net::lookup_host((host.as_str(), port));
+        let addrs: Vec<SocketAddr> = match tokio::time::timeout(self.config.request_timeout, lookup).await {
+            Ok(Ok(addrs)) => addrs.collect(),
+            Ok(Err(e)) => return Err(Destination::Unresolved(format!("could not resolve {host}: {e}"))),
+            Err(_) => return Err(Destination::Unresolved(format!("resolving {host} timed out"))),
         };
         if addrs.is_empty() {
             return Err(Destination::Unresolved(format!("{host} resolves to no address")));
