@@ -20,7 +20,9 @@ Exit codes:
   6  connection failed or no answer: is the server running at --url / OPENINTENT_URL?";
 
 /// Look at and poke an OpenIntent Coordination Protocol server, or run one.
-#[derive(Debug, Parser)]
+///
+/// `Debug` hides the API key.
+#[derive(Parser)]
 #[command(name = "openintent", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// The server's base URL.
@@ -69,6 +71,18 @@ pub enum Command {
 }
 
 pub use openintent_server::cli::ServeArgs;
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("url", &self.url)
+            .field("api_key", &"<redacted>")
+            .field("agent_id", &self.agent_id)
+            .field("json", &self.json)
+            .field("command", &self.command)
+            .finish()
+    }
+}
 
 /// `openintent intents ...`
 #[derive(Debug, Subcommand)]

@@ -8,7 +8,9 @@ use tracing_subscriber::EnvFilter;
 use crate::{ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, ServeError, ServerConfig, WebhookConfig};
 
 /// The server's settings, as flags and environment variables (the reference server's names).
-#[derive(Debug, Clone, clap::Args)]
+///
+/// `Debug` hides the API keys and a database password.
+#[derive(Clone, clap::Args)]
 #[non_exhaustive]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -60,6 +62,23 @@ pub struct ServeArgs {
     /// resolves to. Off by default for local development; turn it on in production.
     #[arg(long, env = "OPENINTENT_WEBHOOK_DENY_PRIVATE")]
     pub webhook_deny_private: bool,
+}
+
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let database = match crate::DatabaseLocation::parse(&self.database_url) {
+            Ok(location) => format!("{location:?}"),
+            Err(_) => "<unparsed>".to_owned(),
+        };
+        f.debug_struct("ServeArgs")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database", &database)
+            .field("api_keys", &self.api_keys.as_ref().map(|_| "<redacted>"))
+            .field("log_level", &self.log_level)
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeArgs {

@@ -121,17 +121,28 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Parses `If-Match` (`N`, `"N"` or `W/"N"`); missing or unreadable is 400.
+/// Parses `If-Match` (`N`, `"N"` or `W/"N"`). Missing (or empty) is 400 with the reference's
+/// text, `If-Match header required`; a value that is not a version is 400 saying so.
 pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
     let missing = || ApiError::BadRequest("If-Match header required".into());
-    let raw = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).ok_or_else(missing)?.trim();
-    let raw = raw.strip_prefix("W/").unwrap_or(raw);
+    let given = headers.get(header::IF_MATCH).ok_or_else(missing)?;
+    let text = given.to_str().unwrap_or("").trim();
+    if given.is_empty() || (text.is_empty() && given.to_str().is_ok()) {
+        return Err(missing());
+    }
+    let raw = text.strip_prefix("W/").unwrap_or(text);
     let raw = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
-    raw.trim().parse::<i64>().map_err(|_| missing())
+    raw.trim().parse::<i64>().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "If-Match header must be the intent's version, an integer such as 3, \"3\" or W/\"3\" (got {:?})",
+            String::from_utf8_lossy(given.as_bytes())
+        ))
+    })
 }
 
 /// The kind of JSON value a body field must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// A string.
     Str,

@@ -341,6 +341,16 @@ async fn get_intent(State(state): State<AppState>, _p: Principal, Path(id): Path
 }
 
 async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    if let Some(s) = q.get("status")
+        && !IntentStatus::parse(s).is_known()
+    {
+        return Err(ApiError::invalid_query(
+            "status",
+            "enum",
+            "Input should be 'draft', 'active', 'blocked', 'suspended_awaiting_input', 'completed' or 'abandoned'",
+            Some(json!(s)),
+        ));
+    }
     let filter = IntentFilter {
         status: q.get("status").map(str::to_owned),
         created_by: q.get("created_by").map(str::to_owned),

@@ -91,7 +91,7 @@ async fn list_intents_filters_and_pages() {
     assert_eq!(r.body["intents"][0]["id"], ids[0].as_str());
     let r = app.get("/api/v1/intents?created_by=nobody").await;
     assert_eq!(r.body["total"], 0);
-    for q in ["limit=0", "limit=1001", "limit=x", "offset=-1"] {
+    for q in ["limit=0", "limit=1001", "limit=x", "offset=-1", "status=bogus"] {
         let r = app.get(&format!("/api/v1/intents?{q}")).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
         assert_eq!(r.body["detail"][0]["loc"][0], "query");
@@ -110,10 +110,15 @@ async fn if_match_forms_and_conflicts() {
         assert_eq!(r.body["version"], expect);
         assert_eq!(r.headers["etag"], format!("\"{expect}\"").as_str());
     }
-    for header in [None, Some("abc"), Some("")] {
+    for header in [None, Some("")] {
         let extra: Vec<(&str, &str)> = header.map(|h| vec![("if-match", h)]).unwrap_or_default();
         let r = app.as_agent_with(Some("x"), "POST", &path, Some(body.clone()), &extra).await;
         assert_eq!((r.status, r.detail()), (StatusCode::BAD_REQUEST, "If-Match header required"));
+    }
+    for header in ["abc", "\"x\"", "99999999999999999999"] {
+        let r = app.as_agent_with(Some("x"), "POST", &path, Some(body.clone()), &[("if-match", header)]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{header}");
+        assert!(r.detail().starts_with("If-Match header must be the intent's version"), "{}", r.detail());
     }
     let r = app.as_agent_with(Some("x"), "POST", &path, Some(body.clone()), &[("if-match", "2")]).await;
     assert_eq!((r.status, r.detail()), (StatusCode::CONFLICT, "Version conflict"));
