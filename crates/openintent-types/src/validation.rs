@@ -164,8 +164,11 @@ pub fn validate_event(event_type: &str) -> Result {
     require_text_max("event_type", event_type, 100)
 }
 
-/// `validate_cost_record(cost_type, amount, unit)`: type and unit non-blank, amount finite and
-/// not negative.
+/// The largest amount one cost record may carry, so that sums over records stay finite.
+pub const MAX_COST_AMOUNT: f64 = 1e15;
+
+/// `validate_cost_record(cost_type, amount, unit)`: type and unit non-blank, amount finite, not
+/// negative and at most [`MAX_COST_AMOUNT`].
 pub fn validate_cost_record(cost_type: &str, amount: f64, unit: &str) -> Result {
     require_text_max("cost_type", cost_type, 100)?;
     if !amount.is_finite() {
@@ -173,6 +176,9 @@ pub fn validate_cost_record(cost_type: &str, amount: f64, unit: &str) -> Result 
     }
     if amount < 0.0 {
         return fail("amount", format_args!("cannot be negative, got {amount}"));
+    }
+    if amount > MAX_COST_AMOUNT {
+        return fail("amount", format_args!("must be at most {MAX_COST_AMOUNT:e}, got {amount:e}"));
     }
     require_text_max("unit", unit, 32)
 }

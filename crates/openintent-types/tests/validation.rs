@@ -81,6 +81,8 @@ fn cost_record() {
     fails(validate_cost_record("api_call", -0.01, "USD"), "amount", "cannot be negative");
     fails(validate_cost_record("api_call", f64::NAN, "USD"), "amount", "finite");
     fails(validate_cost_record("api_call", f64::INFINITY, "USD"), "amount", "finite");
+    fails(validate_cost_record("api_call", 1.7e308, "USD"), "amount", "at most 1e15");
+    validate_cost_record("tokens", MAX_COST_AMOUNT, "tokens").unwrap();
     fails(validate_cost_record("", 1.0, "USD"), "cost_type", "cannot be empty");
     fails(validate_cost_record("api_call", 1.0, " "), "unit", "cannot be empty");
     validate_cost_record("api_call", 0.0, "USD").unwrap();
