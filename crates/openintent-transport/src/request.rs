@@ -79,6 +79,7 @@ impl FromStr for Method {
 /// Whether a retry layer (see [`RetryingTransport`](crate::RetryingTransport))
 /// may send a request more than once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum RetryMode {
     /// Retry when it is safe: idempotent methods (`GET`, `HEAD`, `OPTIONS`,
     /// `PUT`, `DELETE`) and requests carrying `If-Match`. Any request may be

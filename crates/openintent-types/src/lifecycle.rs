@@ -53,6 +53,7 @@ pub fn is_terminal(status: &IntentStatus) -> bool {
 
 /// A refused status transition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error("Invalid status transition: {from} -> {to} ({})", explain(.from, .allowed))]
 pub struct TransitionError {
     /// The current status.
