@@ -1,9 +1,12 @@
-//! Two server processes on one PostgreSQL database: version-checked writes and lease
-//! acquisitions raced across both, an event stream on one seeing changes made on the other
-//! (live and resumed), and acknowledged writes surviving the SIGKILL of one process.
+//! Real `openintent-server` processes, killed with SIGKILL.
 //!
-//! Runs when `OPENINTENT_TEST_DATABASE_URL` names a PostgreSQL server (see `common`); skipped
-//! with a notice otherwise.
+//! - One process on a SQLite file, killed while writes are in flight and started again on the
+//!   same file: every acknowledged write, lease and membership is there. Always runs.
+//! - Two processes on one PostgreSQL database: version-checked writes and lease acquisitions
+//!   raced across both, an event stream on one seeing changes made on the other (live and
+//!   resumed), and acknowledged writes surviving the SIGKILL of one process. Runs when
+//!   `OPENINTENT_TEST_DATABASE_URL` names a PostgreSQL server (see `common`); skipped with a
+//!   notice otherwise.
 
 mod common;
 
@@ -197,6 +200,121 @@ impl Stream {
             self.text.push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     }
+}
+
+/// Writers 0..`writers` make version-checked writes of `/w{writer}_{n}` to `target` through
+/// `addr`, retrying on 409, until each has `per_writer` acknowledged or the server is gone.
+/// Returns every acknowledged key with the version the server answered, and counts
+/// acknowledgements in `acked` as they arrive.
+fn spawn_writers(
+    addr: SocketAddr,
+    target: &str,
+    writers: usize,
+    per_writer: usize,
+    acked: &Arc<AtomicUsize>,
+) -> Vec<tokio::task::JoinHandle<Vec<(String, i64)>>> {
+    (0..writers)
+        .map(|w| {
+            let (target, acked) = (target.to_owned(), acked.clone());
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let mut n = 0;
+                while mine.len() < per_writer {
+                    let Ok(r) = request(addr, "GET", &format!("/api/v1/intents/{target}"), "reader", &[], None).await
+                    else {
+                        break; // the server is gone
+                    };
+                    assert_eq!(r.status, 200, "{:?}", r.body);
+                    let v = r.body["version"].as_i64().unwrap().to_string();
+                    let patch = json!({"patches": [{"op": "set", "path": format!("/w{w}_{n}"), "value": n}]});
+                    let path = format!("/api/v1/intents/{target}/state");
+                    match request(addr, "POST", &path, &format!("w{w}"), &[("If-Match", &v)], Some(patch)).await {
+                        Ok(r) if r.status == 200 => {
+                            mine.push((format!("w{w}_{n}"), r.body["version"].as_i64().unwrap()));
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => assert_eq!(r.status, 409, "{:?}", r.body),
+                        // Killed mid-request: not acknowledged, so nothing is claimed.
+                        Err(_) => break,
+                    }
+                    n += 1;
+                }
+                mine
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_sqlite_server_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:///{}", dir.path().join("oi.db").display());
+    let mut first = Instance::start(&url).await;
+    let addr = first.addr;
+    let target = ok(addr, "POST", "/api/v1/intents", Some(json!({"title": "survivor"}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lease =
+        ok(addr, "POST", &format!("/api/v1/intents/{target}/leases"), Some(json!({"scope": "held"}))).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let portfolio =
+        ok(addr, "POST", "/api/v1/portfolios", Some(json!({"name": "kept"}))).await["id"].as_str().unwrap().to_owned();
+    ok(addr, "POST", &format!("/api/v1/portfolios/{portfolio}/intents"), Some(json!({"intent_id": target}))).await;
+
+    // Writers run until the process is SIGKILLed under them, well before they could finish.
+    let acked = Arc::new(AtomicUsize::new(0));
+    let writers = spawn_writers(addr, &target, 4, 1_000, &acked);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.load(Ordering::SeqCst) < 40 {
+        assert!(Instant::now() < deadline, "writes are not progressing");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    first.kill();
+    let mut acknowledged = BTreeMap::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    // Well under the event listing's page limit (1000), so that one page holds the whole log.
+    assert!(acknowledged.len() >= 40 && acknowledged.len() < 900, "{}", acknowledged.len());
+
+    // A new process on the same file: everything acknowledged is there, nothing half-written.
+    let second = Instance::start(&url).await;
+    let addr = second.addr;
+    let survivor = ok(addr, "GET", &format!("/api/v1/intents/{target}"), None).await;
+    let state = survivor["state"].as_object().unwrap();
+    for key in acknowledged.keys() {
+        assert!(state.contains_key(key), "acknowledged write {key} lost; state: {state:?}");
+    }
+    let version = survivor["version"].as_i64().unwrap();
+    assert_eq!(state.len() as i64, version - 1, "one key per committed version");
+    assert!(acknowledged.values().all(|v| *v <= version));
+    let events =
+        ok(addr, "GET", &format!("/api/v1/intents/{target}/events?event_type=state_patched&limit=1000"), None).await;
+    assert_eq!(events.as_array().unwrap().len() as i64, version - 1, "one event per committed write");
+    // The lease still holds its scope, the membership is kept, and writing goes on.
+    let r = request(
+        addr,
+        "POST",
+        &format!("/api/v1/intents/{target}/leases"),
+        "other",
+        &[],
+        Some(json!({"scope": "held"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 409, "{:?}", r.body);
+    assert_eq!(r.body["existing_lease"]["id"], lease.as_str());
+    let members = ok(addr, "GET", &format!("/api/v1/portfolios/{portfolio}/intents"), None).await;
+    assert_eq!(members.as_array().unwrap().len(), 1, "{members:?}");
+    let v = version.to_string();
+    let after = json!({"patches": [{"op": "set", "path": "/after_restart", "value": true}]});
+    let r = request(addr, "POST", &format!("/api/v1/intents/{target}/state"), "w0", &[("If-Match", &v)], Some(after))
+        .await
+        .unwrap();
+    assert_eq!((r.status, r.body["version"].as_i64()), (200, Some(version + 1)), "{:?}", r.body);
 }
 
 /// The newest event of an intent's log.
