@@ -282,3 +282,136 @@ async fn works_as_a_trait_object() {
     }
     assert_eq!(counter.load(Ordering::SeqCst), 4);
 }
+
+/// Spans recorded by [`SpanLog`]: name, parent's name, and every field as text, including
+/// fields recorded after the span was created (status, latency). Events are kept as their
+/// field dumps, so a test can look for a secret anywhere in the output.
+mod span_log {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex};
+
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+    use tracing_subscriber::registry::LookupSpan;
+
+    #[derive(Debug, Clone)]
+    pub struct SpanRecord {
+        pub name: &'static str,
+        pub parent: Option<&'static str>,
+        pub fields: BTreeMap<&'static str, String>,
+    }
+
+    #[derive(Default)]
+    struct Inner {
+        open: HashMap<Id, SpanRecord>,
+        closed: Vec<SpanRecord>,
+        events: Vec<String>,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct SpanLog(Arc<Mutex<Inner>>);
+
+    struct Fields<'a>(&'a mut BTreeMap<&'static str, String>);
+
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name(), value.to_owned());
+        }
+    }
+
+    impl SpanLog {
+        /// Closed spans, in the order they closed.
+        pub fn closed(&self) -> Vec<SpanRecord> {
+            self.0.lock().unwrap().closed.clone()
+        }
+
+        /// Everything recorded, spans and events, as one text.
+        pub fn dump(&self) -> String {
+            let inner = self.0.lock().unwrap();
+            format!("{:?}\n{:?}\n{:?}", inner.open, inner.closed, inner.events)
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for SpanLog {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let mut fields = BTreeMap::new();
+            attrs.record(&mut Fields(&mut fields));
+            let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name());
+            let record = SpanRecord { name: attrs.metadata().name(), parent, fields };
+            self.0.lock().unwrap().open.insert(id.clone(), record);
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
+            if let Some(span) = self.0.lock().unwrap().open.get_mut(id) {
+                values.record(&mut Fields(&mut span.fields));
+            }
+        }
+
+        fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+            let mut fields = BTreeMap::new();
+            event.record(&mut Fields(&mut fields));
+            self.0.lock().unwrap().events.push(format!("{fields:?}"));
+        }
+
+        fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+            let mut inner = self.0.lock().unwrap();
+            if let Some(span) = inner.open.remove(&id) {
+                inner.closed.push(span);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_attempt_and_request_has_a_span_with_method_path_status_latency_and_no_key() {
+    use openintent_transport::{RetryConfig, RetryingTransport};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let flaky = Router::new().route(
+        "/flaky",
+        get(move || {
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            async move { if n == 0 { axum::http::StatusCode::SERVICE_UNAVAILABLE } else { axum::http::StatusCode::OK } }
+        }),
+    );
+    let addr = serve(flaky).await;
+    let secret = "sk-span-test-5f1e";
+    let raw = ReqwestTransport::builder(format!("http://{addr}")).api_key(secret).build().unwrap();
+    let config = RetryConfig::default().base_delay(Duration::from_millis(1)).max_delay(Duration::from_millis(5));
+    let t = RetryingTransport::new(raw, config);
+
+    let log = span_log::SpanLog::default();
+    let subscriber = tracing_subscriber::registry().with(log.clone());
+    let resp = {
+        // A current-thread runtime: the default subscriber covers every poll of this request.
+        let _guard = tracing::subscriber::set_default(subscriber);
+        t.send(Request::get("/flaky").query("k", "v")).await.unwrap()
+    };
+    assert_eq!(resp.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+    let spans = log.closed();
+    let attempts: Vec<_> = spans.iter().filter(|s| s.name == "openintent.attempt").collect();
+    let requests: Vec<_> = spans.iter().filter(|s| s.name == "openintent.http").collect();
+    assert_eq!(attempts.len(), 2, "{spans:#?}");
+    assert_eq!(requests.len(), 2, "{spans:#?}");
+    for (n, (attempt, request)) in attempts.iter().zip(&requests).enumerate() {
+        assert_eq!(attempt.fields["attempt"], (n + 1).to_string(), "{attempt:?}");
+        assert_eq!(attempt.fields["method"], "GET");
+        assert_eq!(request.parent, Some("openintent.attempt"), "{request:?}");
+        assert_eq!(request.fields["method"], "GET");
+        assert_eq!(request.fields["path"], "/flaky");
+        let latency: u64 = request.fields["latency_ms"].parse().unwrap();
+        assert!(latency < 10_000, "{request:?}");
+    }
+    assert_eq!(requests[0].fields["status"], "503");
+    assert_eq!(requests[1].fields["status"], "200");
+    assert!(!log.dump().contains(secret), "the API key reached the trace: {}", log.dump());
+}
