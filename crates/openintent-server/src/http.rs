@@ -146,6 +146,8 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
 pub enum Kind {
     /// A string.
     Str,
+    /// An ISO-8601 timestamp string, naive (read as UTC) or with an offset.
+    Time,
     /// An integer.
     Int,
     /// Any number.
@@ -225,6 +227,14 @@ fn check_kind(kind: Kind, v: &Value, at: Vec<Value>, out: &mut Vec<FieldError>) 
     let bad = |t: &str, m: &str, out: &mut Vec<FieldError>| out.push(err(t, at.clone(), m, Some(v.clone())));
     match kind {
         Kind::Str if !v.is_string() => bad("string_type", "Input should be a valid string", out),
+        Kind::Time => match v {
+            Value::String(s) => {
+                if let Err(e) = openintent_types::time::parse_timestamp(s) {
+                    bad("datetime_from_date_parsing", &format!("Input should be a valid datetime: {e}"), out)
+                }
+            }
+            _ => bad("datetime_type", "Input should be a valid datetime", out),
+        },
         Kind::Int => match v {
             Value::Number(n) if n.is_i64() => {}
             Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() != 0.0) => {

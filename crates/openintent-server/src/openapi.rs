@@ -394,6 +394,7 @@ fn any_object() -> Value {
 fn kind_schema(kind: Kind) -> Value {
     match kind {
         Kind::Str => json!({"type": "string"}),
+        Kind::Time => json!({"type": "string", "format": "date-time"}),
         Kind::Int => json!({"type": "integer"}),
         Kind::Num => json!({"type": "number"}),
         Kind::Bool => json!({"type": "boolean"}),

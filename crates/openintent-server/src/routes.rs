@@ -131,7 +131,7 @@ impl BodySchema for RecordFailureRequest {
         req("attempt_number", Kind::Int),
         opt("agent_id", Kind::Str),
         opt("will_retry", Kind::Bool),
-        opt("retry_scheduled_at", Kind::Str),
+        opt("retry_scheduled_at", Kind::Time),
         opt("metadata", Kind::Obj),
     ];
 }
@@ -162,7 +162,7 @@ impl BodySchema for CreateSubscriptionRequest {
         opt("subscriber_id", Kind::Str),
         opt("event_types", Kind::StrList),
         opt("webhook_url", Kind::Str),
-        opt("expires_at", Kind::Str),
+        opt("expires_at", Kind::Time),
     ];
     const EMPTY_OK: bool = true;
 }

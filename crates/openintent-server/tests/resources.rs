@@ -275,6 +275,26 @@ async fn subscriptions_crud() {
         app.post("/api/v1/subscriptions", json!({"webhook_url": "ftp://x"})).await.status,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // Timestamps are checked before anything is stored; the error names the field.
+    let before = app.get("/api/v1/subscriptions").await.body["subscriptions"].as_array().unwrap().len();
+    for (bad, kind) in [(json!("next tuesday"), "datetime_from_date_parsing"), (json!(1700000000), "datetime_type")] {
+        let r =
+            app.post("/api/v1/subscriptions", json!({"webhook_url": "https://example.com/h", "expires_at": bad})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], json!(["body", "expires_at"]), "{:?}", r.body);
+        assert_eq!(r.body["detail"][0]["type"], kind);
+    }
+    let after = app.get("/api/v1/subscriptions").await.body["subscriptions"].as_array().unwrap().len();
+    assert_eq!(after, before);
+    let failure = json!({"error_type": "x", "error_message": "y", "attempt_number": 1, "retry_scheduled_at": "soon"});
+    let r = app.post(&format!("/api/v1/intents/{id}/failures"), failure).await;
+    assert_eq!(r.body["detail"][0]["loc"], json!(["body", "retry_scheduled_at"]), "{:?}", r.body);
+    for ok in ["2030-01-02T03:04:05", "2030-01-02T03:04:05.123456+02:00", "2030-01-02T03:04:05Z"] {
+        let r =
+            app.post("/api/v1/subscriptions", json!({"webhook_url": "https://example.com/h", "expires_at": ok})).await;
+        assert_eq!(r.status, StatusCode::OK, "{ok}: {:?}", r.body);
+    }
+
     let r = app.as_agent(Some("x"), "DELETE", &format!("/api/v1/subscriptions/{sid}"), None).await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = app.as_agent(Some("x"), "DELETE", &format!("/api/v1/subscriptions/{sid}"), None).await;
