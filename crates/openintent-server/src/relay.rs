@@ -15,8 +15,8 @@
 //! replayed message (see `sse.rs`).
 //!
 //! When the listener's connection drops it reconnects; announcements made meanwhile are not
-//! delivered live, and a client that resumes its intent stream with `Last-Event-ID` gets them
-//! from the shared event log.
+//! delivered live, and a client that resumes its stream with `Last-Event-ID` gets them from the
+//! shared database (the event log, or the kept portfolio and agent stream messages).
 
 use std::time::Duration;
 

@@ -710,8 +710,9 @@ async fn add_intent_to_portfolio(
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
-    let membership = state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
-    state.publish(relay::membership_changed("intent_added", &id, &body.intent_id, &membership.id));
+    let (membership, message) =
+        state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
+    state.publish(message);
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
     Ok(Json(merge(wire(&membership), ack)))
 }
@@ -729,10 +730,10 @@ async fn remove_intent_from_portfolio(
     _p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    if !state.store().remove_membership(&id, &intent_id).await? {
+    let Some(message) = state.store().remove_membership(&id, &intent_id).await? else {
         return Err(ApiError::not_found("Membership not found"));
-    }
-    state.publish(relay::membership_changed("intent_removed", &id, &intent_id, &intent_id));
+    };
+    state.publish(message);
     Ok(Json(json!({"message": "Intent removed from portfolio"})))
 }
 

@@ -16,22 +16,24 @@
 //! Beyond the reference server:
 //!
 //! - **Ids.** On intent and agent streams the `id:` is the event-log id of the change; on
-//!   portfolio streams (membership changes are not logged) it is a number that increases for
-//!   the life of the process.
-//! - **Resume.** An intent stream opened with `Last-Event-ID: <log id>` first replays, oldest
-//!   first, every message the stream would have carried after that event, then continues live,
-//!   with no duplicate and no gap: the stream subscribes to notifications before it reads the
-//!   log, and skips live messages it already replayed. The log keeps patches, not snapshots, so
-//!   a replayed `state_patched` / `status_changed` carries the intent as it is when the replay
-//!   is read (its `id:` is still the original event's). Server bookkeeping events that are never
-//!   published on intent streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease,
-//!   arbitration, decision and `governance.violation` events) are not replayed either. An id that is not in the
-//!   intent's log is ignored (the stream starts live). Portfolio and agent streams ignore
-//!   `Last-Event-ID`.
+//!   portfolio streams (membership changes are not in any intent's log) it is the id of the
+//!   kept stream message. Portfolio and agent messages are kept in the database, written in the
+//!   transaction of the change (`stream_messages`), in commit order per stream.
+//! - **Resume.** A stream opened with `Last-Event-ID: <id>` first replays, oldest first, every
+//!   message the stream would have carried after that one, then continues live, with no
+//!   duplicate and no gap: the stream subscribes to notifications before it reads the stored
+//!   messages, and skips live messages it already replayed. An intent stream replays from the
+//!   event log, which keeps patches, not snapshots, so a replayed `state_patched` /
+//!   `status_changed` carries the intent as it is when the replay is read (its `id:` is still
+//!   the original event's). Server bookkeeping events that are never published on intent
+//!   streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease, arbitration,
+//!   decision and `governance.violation` events) are not replayed either. Portfolio and agent
+//!   streams replay the kept messages byte for byte. An id unknown to the stream is ignored
+//!   (the stream starts live).
 //! - **Slow subscribers.** A subscriber that falls more than
 //!   [`NOTIFICATION_BUFFER`](crate::NOTIFICATION_BUFFER) notifications behind does not lose
-//!   data silently: an intent stream recovers the missed messages from the log; a portfolio or
-//!   agent stream ends, so that the client reconnects.
+//!   data silently: the stream recovers the missed messages from the log or the kept messages,
+//!   and ends (so that the client reconnects and resumes) only when that read fails.
 //! - **Unknown ids.** Intent and portfolio streams answer 404 (`Intent not found`,
 //!   `Portfolio not found`) for ids that do not exist, instead of an idle stream; agents are
 //!   not registered anywhere, so an agent stream always opens.
@@ -41,7 +43,6 @@
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -73,9 +74,6 @@ const REPLAY_PAGE: i64 = 500;
 /// How many recently sent ids a stream remembers to drop duplicates.
 const RECENT_IDS: usize = 4096;
 
-/// Ids of portfolio messages (their changes have no log event).
-static NEXT_MESSAGE_ID: AtomicU64 = AtomicU64::new(1);
-
 /// The event-stream routes (without the auth layer).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -94,36 +92,44 @@ async fn intent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let mut feed = Feed::new(&state, Channel::Intent(id.clone()));
+    let feed = Feed::new(&state, Channel::Intent(id.clone()));
     if state.store().get_intent(&id).await?.is_none() {
         return Err(ApiError::not_found("Intent not found"));
     }
-    let last = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    let resumed = match &last {
-        Some(last) => feed.replay(Some(last)).await?,
-        None => false,
-    };
-    if !resumed {
-        feed.cursor = newest_event_id(state.store(), &id).await?;
-    }
-    Ok(feed.into_response())
+    Ok(feed.start(&headers).await?.into_response())
 }
 
-async fn portfolio_stream(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+async fn portfolio_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    // Subscribe before reading anything, so nothing committed from now on can be missed.
     let feed = Feed::new(&state, Channel::Portfolio(id.clone()));
     if state.store().get_portfolio(&id).await?.is_none() {
         return Err(ApiError::not_found("Portfolio not found"));
     }
-    Ok(feed.into_response())
+    Ok(feed.start(&headers).await?.into_response())
 }
 
-async fn agent_stream(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> Response {
-    Feed::new(&state, Channel::Agent(id)).into_response()
+async fn agent_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    Ok(Feed::new(&state, Channel::Agent(id)).start(&headers).await?.into_response())
+}
+
+/// The `Last-Event-ID` of a request, when it has a non-blank one.
+fn last_event_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// One open stream: its notification receiver, the messages waiting to be sent, and what it
@@ -165,6 +171,23 @@ impl Feed {
             cursor: None,
             done: false,
         }
+    }
+
+    /// Replays what came after the request's `Last-Event-ID`, when it names a message of this
+    /// stream; else starts live, with the newest stored message as the recovery point.
+    async fn start(mut self, headers: &HeaderMap) -> ApiResult<Feed> {
+        let resumed = match last_event_id(headers) {
+            Some(last) => self.replay(Some(&last)).await?,
+            None => false,
+        };
+        if !resumed {
+            let store = self.state.store();
+            self.cursor = match &self.channel {
+                Channel::Intent(id) => newest_event_id(store, id).await?,
+                other => store.newest_stream_message(&other.key()).await?,
+            };
+        }
+        Ok(self)
     }
 
     fn into_response(self) -> Response {
@@ -223,50 +246,32 @@ impl Feed {
         if n.channel != self.channel {
             return;
         }
-        match &self.channel {
-            Channel::Intent(_) => {
-                if !self.recent.insert(&n.id) {
-                    return;
-                }
-                self.cursor = Some(n.id.clone());
-                self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
-            }
-            Channel::Portfolio(_) => {
-                let id = NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed).to_string();
-                self.queue.push_back(frame(&n.event, Some(&id), &n.data));
-            }
-            _ => {
-                if !self.recent.insert(&n.id) {
-                    return;
-                }
-                self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
-            }
+        if !self.recent.insert(&n.id) {
+            return;
         }
+        self.cursor = Some(n.id.clone());
+        self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
     }
 
-    /// After notifications were dropped: an intent stream re-reads them from the log; any other
-    /// stream ends, so the client reconnects.
+    /// After notifications were dropped: re-reads them from the log or the kept messages; ends
+    /// the stream, so that the client reconnects, only when that fails.
     async fn recover(&mut self, missed: u64) {
-        if matches!(self.channel, Channel::Intent(_)) {
-            let cursor = self.cursor.clone();
-            match self.replay(cursor.as_deref()).await {
-                Ok(true) => {
-                    tracing::debug!(missed, "event stream fell behind; recovered from the log");
-                    return;
-                }
-                Ok(false) => tracing::warn!(missed, "event stream fell behind and its position left the log"),
-                Err(e) => tracing::warn!(missed, error = %e, "event stream fell behind; the log could not be read"),
+        let cursor = self.cursor.clone();
+        match self.replay(cursor.as_deref()).await {
+            Ok(true) => {
+                tracing::debug!(missed, "event stream fell behind; recovered from storage");
+                return;
             }
-        } else {
-            tracing::warn!(missed, "event stream fell behind; ending it so the client reconnects");
+            Ok(false) => tracing::warn!(missed, "event stream fell behind and its position left storage"),
+            Err(e) => tracing::warn!(missed, error = %e, "event stream fell behind; storage could not be read"),
         }
         self.done = true;
     }
 
-    /// Queues, oldest first, the messages this intent stream carries for the log events after
-    /// `after` (all of them when `None`). `Ok(false)` when `after` is not in the intent's log.
+    /// Queues, oldest first, the messages this stream carries after the one with id `after`
+    /// (all of them when `None`). `Ok(false)` when `after` is not a message of this stream.
     async fn replay(&mut self, after: Option<&str>) -> ApiResult<bool> {
-        let Channel::Intent(intent_id) = &self.channel else { return Ok(false) };
+        let Channel::Intent(intent_id) = &self.channel else { return self.replay_kept(after).await };
         let store = self.state.store().clone();
         let Some(events) = events_after(&store, intent_id, after).await? else { return Ok(false) };
         if let Some(after) = after {
@@ -292,6 +297,32 @@ impl Feed {
             self.queue.push_back(frame(event.event_type.as_str(), Some(&event.id), &data));
         }
         Ok(true)
+    }
+}
+
+impl Feed {
+    /// [`Feed::replay`] for portfolio and agent streams: their kept messages, page by page.
+    async fn replay_kept(&mut self, after: Option<&str>) -> ApiResult<bool> {
+        let store = self.state.store().clone();
+        let channel = self.channel.key();
+        let mut position = after.map(str::to_owned);
+        loop {
+            let Some(page) = store.stream_messages_after(&channel, position.as_deref(), REPLAY_PAGE).await? else {
+                // Only the first read can miss: later positions are ids just read.
+                return Ok(false);
+            };
+            let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= REPLAY_PAGE;
+            for message in page {
+                position = Some(message.id.clone());
+                self.cursor = Some(message.id.clone());
+                if self.recent.insert(&message.id) {
+                    self.queue.push_back(frame(&message.event, Some(&message.id), &message.data));
+                }
+            }
+            if !full {
+                return Ok(true);
+            }
+        }
     }
 }
 

@@ -427,6 +427,25 @@ async fn two_processes_share_one_postgres_database() {
     assert!(!resumed.text.contains(&format!("id: {from_b_id}")), "the resume point itself is not replayed");
     drop((on_a, on_b, resumed));
 
+    // Portfolio streams too: a membership change made on B reaches a subscriber on A, and
+    // resuming on A from the id B gave it replays what B did next.
+    let pid = ok(a_addr, "POST", "/api/v1/portfolios", Some(json!({"name": "across"}))).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let portfolio_path = format!("/api/v1/subscribe/portfolios/{pid}");
+    let mut members_on_a = Stream::open(a_addr, &portfolio_path, None).await;
+    ok(b_addr, "POST", &format!("/api/v1/portfolios/{pid}/intents"), Some(json!({"intent_id": id}))).await;
+    members_on_a.wait_for("event: intent_added\n").await;
+    members_on_a.wait_for("\"intent_id\"").await; // the data line, which follows the id line
+    let added = members_on_a.text.split("event: intent_added\nid: ").nth(1).unwrap();
+    let added_id = added.split('\n').next().unwrap().to_owned();
+    ok(b_addr, "DELETE", &format!("/api/v1/portfolios/{pid}/intents/{id}"), None).await;
+    let mut members_resumed = Stream::open(a_addr, &portfolio_path, Some(&added_id)).await;
+    members_resumed.wait_for("event: intent_removed").await;
+    assert!(!members_resumed.text.contains("event: intent_added"), "{}", members_resumed.text);
+    drop((members_on_a, members_resumed));
+
     // Writers on both instances; B is SIGKILLed while writes are in flight. Every write
     // acknowledged with 200 must be there afterwards, read through A.
     let target = ok(a_addr, "POST", "/api/v1/intents", Some(json!({"title": "survivor"}))).await["id"]

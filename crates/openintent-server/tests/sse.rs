@@ -335,8 +335,76 @@ async fn portfolio_stream_carries_membership_changes() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let removed = s.next().await;
     assert_eq!(removed.event(), "intent_removed");
-    let (a, b): (u64, u64) = (added.id().parse().unwrap(), removed.id().parse().unwrap());
-    assert!(b > a, "ids must increase: {a} then {b}");
+    assert_ne!(added.id(), removed.id());
+    drop(s);
+
+    // While disconnected: the intent is added again, a second one is added and removed.
+    let other = api.intent("second").await;
+    let members = format!("/api/v1/portfolios/{pid}/intents");
+    api.post(&members, json!({"intent_id": id})).await;
+    api.post(&members, json!({"intent_id": other, "priority": 5})).await;
+    let r = api.as_agent(Some("tester"), "DELETE", &format!("{members}/{other}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Resuming replays exactly those, in order, then goes on live.
+    let mut again =
+        subscribe(&server, &format!("/api/v1/subscribe/portfolios/{pid}"), &[("Last-Event-ID", removed.id())]).await;
+    let replayed: Vec<(String, Value)> = {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let m = again.next().await;
+            v.push((m.event().to_owned(), m.data()));
+        }
+        v
+    };
+    assert_eq!(
+        replayed,
+        vec![
+            ("intent_added".to_owned(), json!({"portfolio_id": pid, "intent_id": id})),
+            ("intent_added".to_owned(), json!({"portfolio_id": pid, "intent_id": other})),
+            ("intent_removed".to_owned(), json!({"portfolio_id": pid, "intent_id": other})),
+        ]
+    );
+    let r = api.as_agent(Some("tester"), "DELETE", &format!("{members}/{id}"), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let live = again.next().await;
+    assert_eq!((live.event(), live.data()["intent_id"].clone()), ("intent_removed", json!(id)));
+    // An id of another stream is not a position in this one: the stream starts live.
+    let mut foreign = subscribe(
+        &server,
+        &format!("/api/v1/subscribe/portfolios/{pid}"),
+        &[("Last-Event-ID", added.id().replace('-', "0").as_str())],
+    )
+    .await;
+    api.post(&members, json!({"intent_id": other})).await;
+    assert_eq!(foreign.next().await.data()["intent_id"], json!(other));
+}
+
+#[tokio::test]
+async fn agent_stream_resumes_after_the_last_event_id() {
+    let (server, api) = server().await;
+    let path = "/api/v1/subscribe/agents/agent-resume";
+    let (one, two, three) = (api.intent("one").await, api.intent("two").await, api.intent("three").await);
+    let mut s = subscribe(&server, path, &[]).await;
+    api.post(&format!("/api/v1/intents/{one}/agents"), json!({"agent_id": "agent-resume"})).await;
+    let first = s.next().await;
+    drop(s);
+    // While disconnected: two assignments of this agent, one of another.
+    api.post(&format!("/api/v1/intents/{two}/agents"), json!({"agent_id": "agent-resume", "role": "lead"})).await;
+    api.post(&format!("/api/v1/intents/{two}/agents"), json!({"agent_id": "someone-else"})).await;
+    api.post(&format!("/api/v1/intents/{three}/agents"), json!({"agent_id": "agent-resume"})).await;
+    let mut again = subscribe(&server, path, &[("Last-Event-ID", first.id())]).await;
+    let (a, b) = (again.next().await, again.next().await);
+    assert_eq!((a.data()["intent_id"].clone(), a.data()["role"].clone()), (json!(two), json!("lead")));
+    assert_eq!(b.data()["intent_id"], json!(three));
+    // Each id is the assignment's event in its intent's log, as on the live stream.
+    let logged: Vec<String> = api
+        .events(&two)
+        .await
+        .iter()
+        .filter(|e| e["event_type"] == "agent_assigned" && e["payload"]["agent_id"] == "agent-resume")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(logged, vec![a.id().to_owned()]);
 }
 
 #[tokio::test]
@@ -558,12 +626,30 @@ async fn a_lagging_intent_stream_recovers_from_the_log() {
 }
 
 #[tokio::test]
-async fn a_lagging_agent_stream_ends_so_the_client_reconnects() {
+async fn lagging_agent_and_portfolio_streams_recover_their_messages() {
     let api = TestApp::memory().await;
-    let mut body = open_in_process(&api, "/api/v1/subscribe/agents/slow", None).await;
-    let mut pending = String::new();
+    let (one, two) = (api.intent("one").await, api.intent("two").await);
+    let pid = api.post("/api/v1/portfolios", json!({"name": "slow"})).await.body["id"].as_str().unwrap().to_owned();
+    let mut agent = open_in_process(&api, "/api/v1/subscribe/agents/slow", None).await;
+    let mut portfolio = open_in_process(&api, &format!("/api/v1/subscribe/portfolios/{pid}"), None).await;
+    let (mut agent_pending, mut portfolio_pending) = (String::new(), String::new());
+    // Nothing reads the streams while these are published and then pushed out of the buffer.
+    for id in [&one, &two] {
+        api.post(&format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "slow"})).await;
+        api.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
+    }
     flood(&api);
-    assert!(next_in_process(&mut body, &mut pending).await.is_none());
+    for id in [&one, &two] {
+        let m = next_in_process(&mut agent, &mut agent_pending).await.expect("the agent stream ended");
+        assert_eq!((m.event(), m.data()["intent_id"].clone()), ("agent_assigned", json!(id)));
+        let m = next_in_process(&mut portfolio, &mut portfolio_pending).await.expect("the portfolio stream ended");
+        assert_eq!((m.event(), m.data()["intent_id"].clone()), ("intent_added", json!(id)));
+    }
+    // And both go on live.
+    let three = api.intent("three").await;
+    api.post(&format!("/api/v1/intents/{three}/agents"), json!({"agent_id": "slow"})).await;
+    let m = next_in_process(&mut agent, &mut agent_pending).await.unwrap();
+    assert_eq!(m.data()["intent_id"], json!(three));
 }
 
 #[tokio::test]

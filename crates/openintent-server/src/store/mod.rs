@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
+use crate::state::Notification;
 
 pub(crate) use sql::SqlStore;
 
@@ -121,8 +122,10 @@ operations! {
     fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>>;
     fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>>;
     fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio>;
-    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> ApiResult<PortfolioMembership>;
-    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool>;
+    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> ApiResult<(PortfolioMembership, Notification)>;
+    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<Option<Notification>>;
+    fn newest_stream_message(&self, channel: &str) -> ApiResult<Option<String>>;
+    fn stream_messages_after(&self, channel: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<StreamMessage>>>;
     fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>>;
     fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>>;
     fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> ApiResult<Subscription>;
@@ -134,6 +137,17 @@ operations! {
     fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
     fn release_claims(&self, claim: &str) -> ApiResult<u64>;
     fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64>;
+}
+
+/// A kept message of a portfolio or agent event stream.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StreamMessage {
+    /// The SSE id.
+    pub id: String,
+    /// The SSE event name.
+    pub event: String,
+    /// The JSON data, as sent live.
+    pub data: Value,
 }
 
 /// The current time at the precision stored (microseconds).

@@ -40,8 +40,8 @@ use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transacti
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use super::{
-    EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, Written,
-    check_transition, guarding_lease, lease_conflict, new_id, now, with_status,
+    EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
+    Written, check_transition, guarding_lease, lease_conflict, new_id, now, with_status,
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
@@ -246,6 +246,81 @@ impl SqlStore {
         // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
         sqlx::query("SELECT 1 FROM pg_notify($1, $2)").bind(relay::CHANNEL).bind(payload).execute(&mut **tx).await?;
         Ok(())
+    }
+
+    /// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
+    /// it with `Last-Event-ID`, and announces it to the other server processes.
+    ///
+    /// On PostgreSQL a transaction-scoped advisory lock on the channel is taken first: writers
+    /// of one channel then allocate `seq` and commit one after the other, so `seq` order is
+    /// commit order and a resume (`seq` greater than the last one seen) skips nothing. The
+    /// lock is taken last in the transaction, after any intent row lock, so it adds no
+    /// deadlock. SQLite runs one write transaction at a time.
+    async fn keep_stream_message(&self, tx: &mut Tx, n: &Notification) -> ApiResult<()> {
+        let channel = n.channel.key();
+        if self.dialect == Dialect::Postgres {
+            // The function returns `void`, which the Any driver cannot read: select a constant.
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtext($1))").bind(&channel).execute(&mut **tx).await?;
+        }
+        sqlx::query("INSERT INTO stream_messages (id, channel, event, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&n.id)
+            .bind(&channel)
+            .bind(&n.event)
+            .bind(n.data.to_string())
+            .bind(ts(&now()))
+            .execute(&mut **tx)
+            .await?;
+        self.announce(tx, || n.clone()).await
+    }
+
+    /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
+    pub(crate) async fn newest_stream_message(&self, channel: &str) -> ApiResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(channel)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Up to `limit` messages of a channel after the one with id `after` (from the first when
+    /// `None`), oldest first; `None` when `after` is not a message of that channel.
+    pub(crate) async fn stream_messages_after(
+        &self,
+        channel: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> ApiResult<Option<Vec<StreamMessage>>> {
+        let seq: i64 = match after {
+            None => 0,
+            Some(after) => {
+                let seq = sqlx::query_scalar("SELECT seq FROM stream_messages WHERE id = $1 AND channel = $2")
+                    .bind(after)
+                    .bind(channel)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(seq) = seq else { return Ok(None) };
+                seq
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT id, event, data FROM stream_messages WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(channel)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(StreamMessage {
+                    id: r.try_get("id")?,
+                    event: r.try_get("event")?,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| ApiError::Internal(format!("stored stream message data: {e}")))?,
+                })
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some)
     }
 
     pub(crate) async fn ping(&self) -> ApiResult<()> {
@@ -574,7 +649,7 @@ impl SqlStore {
         .await?;
         let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
-        self.announce(&mut tx, || relay::agent_assigned(&a, &event.id)).await?;
+        self.keep_stream_message(&mut tx, &relay::agent_assigned(&a, &event.id)).await?;
         tx.commit().await?;
         Ok((a, event))
     }
@@ -1236,7 +1311,7 @@ impl SqlStore {
         intent_id: &str,
         role: &MembershipRole,
         priority: i64,
-    ) -> ApiResult<PortfolioMembership> {
+    ) -> ApiResult<(PortfolioMembership, Notification)> {
         let mut tx = self.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
             .bind(portfolio_id)
@@ -1268,9 +1343,8 @@ impl SqlStore {
         .bind(intent_id)
         .fetch_one(&mut *tx)
         .await?;
-        let membership_id: String = row.try_get("id")?;
-        self.announce(&mut tx, || relay::membership_changed("intent_added", portfolio_id, intent_id, &membership_id))
-            .await?;
+        let message = relay::membership_changed("intent_added", portfolio_id, intent_id, &new_id());
+        self.keep_stream_message(&mut tx, &message).await?;
         tx.commit().await?;
         let mut m = PortfolioMembership::default();
         m.id = row.try_get("id")?;
@@ -1279,23 +1353,29 @@ impl SqlStore {
         m.role = Some(MembershipRole::parse(&row.try_get::<String, _>("role")?));
         m.priority = Some(row.try_get("priority")?);
         m.added_at = Some(parse_ts(&row.try_get::<String, _>("added_at")?)?);
-        Ok(m)
+        Ok((m, message))
     }
 
     /// Removes an intent from a portfolio; `false` when it was not a member.
-    pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<bool> {
+    /// Removes a membership; the stream message announcing it, or `None` when there was none.
+    pub(crate) async fn remove_membership(
+        &self,
+        portfolio_id: &str,
+        intent_id: &str,
+    ) -> ApiResult<Option<Notification>> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
             .bind(intent_id)
             .execute(&mut *tx)
             .await?;
-        if done.rows_affected() > 0 {
-            self.announce(&mut tx, || relay::membership_changed("intent_removed", portfolio_id, intent_id, intent_id))
-                .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
         }
+        let message = relay::membership_changed("intent_removed", portfolio_id, intent_id, &new_id());
+        self.keep_stream_message(&mut tx, &message).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() > 0)
+        Ok(Some(message))
     }
 
     /// The member intents, highest priority first.
