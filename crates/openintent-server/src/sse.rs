@@ -29,7 +29,8 @@
 //!   streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease, arbitration,
 //!   decision and `governance.violation` events) are not replayed either. Portfolio and agent
 //!   streams replay the kept messages byte for byte. An id unknown to the stream is ignored
-//!   (the stream starts live).
+//!   (the stream starts live). A replay is read one page (500 messages) at a time, as the
+//!   client takes them, so resuming from far back never holds the whole backlog in memory.
 //! - **Slow subscribers.** A subscriber that falls more than
 //!   [`NOTIFICATION_BUFFER`](crate::NOTIFICATION_BUFFER) notifications behind does not lose
 //!   data silently: the stream recovers the missed messages from the log or the kept messages,
@@ -51,8 +52,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use openintent_types::EventType;
 use openintent_types::wire::to_superset_value;
-use openintent_types::{EventType, IntentEvent};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -146,8 +147,11 @@ struct Feed {
     queue: VecDeque<Bytes>,
     /// Ids recently sent (replayed or live), to drop a message that arrives twice.
     recent: RecentIds,
-    /// The newest log event of the intent this stream has accounted for.
+    /// The newest message (log event, or kept message) this stream has accounted for: where a
+    /// replay goes on from.
     cursor: Option<String>,
+    /// A replay has more pages to read after `cursor` before the stream goes live.
+    replaying: bool,
     done: bool,
 }
 
@@ -169,6 +173,7 @@ impl Feed {
             queue: VecDeque::new(),
             recent: RecentIds::default(),
             cursor: None,
+            replaying: false,
             done: false,
         }
     }
@@ -218,6 +223,24 @@ impl Feed {
             if self.done || *self.closing.borrow() {
                 return None;
             }
+            if self.replaying {
+                // One page at a time, so a long backlog never sits in memory whole. Live
+                // notifications wait in the receiver meanwhile (they are in storage too: if
+                // the receiver overflows, `recover` reads them from there).
+                let cursor = self.cursor.clone();
+                match self.replay(cursor.as_deref()).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!("event stream replay lost its position in storage");
+                        self.done = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream replay could not read storage");
+                        self.done = true;
+                    }
+                }
+                continue;
+            }
             let ping_at = self.ping_at;
             let ping = async move {
                 match ping_at {
@@ -246,11 +269,11 @@ impl Feed {
         if n.channel != self.channel {
             return;
         }
-        if !self.recent.insert(&n.id) {
+        if self.recent.contains(&n.id) {
             return;
         }
         self.cursor = Some(n.id.clone());
-        self.queue.push_back(frame(&n.event, Some(&n.id), &n.data));
+        self.queue_once(&n.event, &n.id, &n.data);
     }
 
     /// After notifications were dropped: re-reads them from the log or the kept messages; ends
@@ -268,62 +291,68 @@ impl Feed {
         self.done = true;
     }
 
-    /// Queues, oldest first, the messages this stream carries after the one with id `after`
-    /// (all of them when `None`). `Ok(false)` when `after` is not a message of this stream.
+    /// Queues, oldest first, one page of the messages this stream carries after the one with
+    /// id `after` (from the first when `None`), and leaves `replaying` set when more pages
+    /// follow. `Ok(false)` when `after` is not a message of this stream.
     async fn replay(&mut self, after: Option<&str>) -> ApiResult<bool> {
-        let Channel::Intent(intent_id) = &self.channel else { return self.replay_kept(after).await };
         let store = self.state.store().clone();
-        let Some(events) = events_after(&store, intent_id, after).await? else { return Ok(false) };
-        if let Some(after) = after {
+        let full = match &self.channel {
+            Channel::Intent(intent_id) => {
+                let intent_id = intent_id.clone();
+                let Some(events) = store.events_after(&intent_id, after, REPLAY_PAGE).await? else {
+                    return Ok(false);
+                };
+                let full = is_full(events.len());
+                let needs_intent = events.iter().any(|e| carries_intent(&e.event_type) && !self.recent.contains(&e.id));
+                let intent = if needs_intent {
+                    store.get_intent(&intent_id).await?.map(|i| to_superset_value(&i))
+                } else {
+                    None
+                };
+                for event in events {
+                    self.cursor = Some(event.id.clone());
+                    if never_streamed(&event.event_type) {
+                        continue;
+                    }
+                    let data = match (carries_intent(&event.event_type), &intent) {
+                        (false, _) => to_superset_value(&event),
+                        (true, Some(i)) => i.clone(),
+                        (true, None) => continue,
+                    };
+                    self.queue_once(event.event_type.as_str(), &event.id, &data);
+                }
+                full
+            }
+            other => {
+                let Some(page) = store.stream_messages_after(&other.key(), after, REPLAY_PAGE).await? else {
+                    return Ok(false);
+                };
+                let full = is_full(page.len());
+                for message in page {
+                    self.cursor = Some(message.id.clone());
+                    self.queue_once(&message.event, &message.id, &message.data);
+                }
+                full
+            }
+        };
+        if let (None, Some(after)) = (&self.cursor, after) {
             self.cursor = Some(after.to_owned());
         }
-        let needs_intent = events.iter().any(|e| carries_intent(&e.event_type) && !self.recent.contains(&e.id));
-        let intent =
-            if needs_intent { store.get_intent(intent_id).await?.map(|i| to_superset_value(&i)) } else { None };
-        for event in events {
-            self.cursor = Some(event.id.clone());
-            if never_streamed(&event.event_type) || self.recent.contains(&event.id) {
-                continue;
-            }
-            let data = if carries_intent(&event.event_type) {
-                match &intent {
-                    Some(i) => i.clone(),
-                    None => continue,
-                }
-            } else {
-                to_superset_value(&event)
-            };
-            self.recent.insert(&event.id);
-            self.queue.push_back(frame(event.event_type.as_str(), Some(&event.id), &data));
-        }
+        self.replaying = full;
         Ok(true)
+    }
+
+    /// Queues a message unless it was sent recently.
+    fn queue_once(&mut self, event: &str, id: &str, data: &Value) {
+        if self.recent.insert(id) {
+            self.queue.push_back(frame(event, Some(id), data));
+        }
     }
 }
 
-impl Feed {
-    /// [`Feed::replay`] for portfolio and agent streams: their kept messages, page by page.
-    async fn replay_kept(&mut self, after: Option<&str>) -> ApiResult<bool> {
-        let store = self.state.store().clone();
-        let channel = self.channel.key();
-        let mut position = after.map(str::to_owned);
-        loop {
-            let Some(page) = store.stream_messages_after(&channel, position.as_deref(), REPLAY_PAGE).await? else {
-                // Only the first read can miss: later positions are ids just read.
-                return Ok(false);
-            };
-            let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= REPLAY_PAGE;
-            for message in page {
-                position = Some(message.id.clone());
-                self.cursor = Some(message.id.clone());
-                if self.recent.insert(&message.id) {
-                    self.queue.push_back(frame(&message.event, Some(&message.id), &message.data));
-                }
-            }
-            if !full {
-                return Ok(true);
-            }
-        }
-    }
+/// Whether a replay page came back full (so another may follow).
+fn is_full(len: usize) -> bool {
+    i64::try_from(len).unwrap_or(i64::MAX) >= REPLAY_PAGE
 }
 
 /// Events whose stream message carries the intent, not the event.
@@ -351,40 +380,6 @@ fn never_streamed(t: &EventType) -> bool {
 async fn newest_event_id(store: &Store, intent_id: &str) -> ApiResult<Option<String>> {
     let filter = EventFilter { event_type: None, since: None, limit: 1, offset: 0 };
     Ok(store.list_events(intent_id, &filter).await?.into_iter().next().map(|e| e.id))
-}
-
-/// The events of an intent after the one with id `after` (all when `None`), oldest first;
-/// `None` when `after` is not in the log.
-///
-/// Reads newest-first pages until it meets `after`. An event appended meanwhile shifts later
-/// pages by one, so an event may be read twice (dropped by id) but never skipped.
-async fn events_after(store: &Store, intent_id: &str, after: Option<&str>) -> ApiResult<Option<Vec<IntentEvent>>> {
-    let mut newest_first: Vec<IntentEvent> = Vec::new();
-    let mut ids = HashSet::new();
-    let mut offset = 0;
-    loop {
-        let filter = EventFilter { event_type: None, since: None, limit: REPLAY_PAGE, offset };
-        let page = store.list_events(intent_id, &filter).await?;
-        let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= REPLAY_PAGE;
-        for event in page {
-            if after == Some(event.id.as_str()) {
-                newest_first.reverse();
-                return Ok(Some(newest_first));
-            }
-            if ids.insert(event.id.clone()) {
-                newest_first.push(event);
-            }
-        }
-        if !full {
-            break;
-        }
-        offset += REPLAY_PAGE;
-    }
-    if after.is_some() {
-        return Ok(None);
-    }
-    newest_first.reverse();
-    Ok(Some(newest_first))
 }
 
 /// A bounded set of recently sent ids.

@@ -671,3 +671,29 @@ async fn a_live_notification_of_a_replayed_event_is_not_sent_twice() {
     let expected: Vec<String> = [&b, &c, &d].iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, expected);
 }
+
+#[tokio::test]
+async fn a_long_backlog_is_replayed_page_by_page_in_order_then_live() {
+    let api = TestApp::memory().await;
+    let id = api.intent("backlog").await;
+    let first = log_event(&api, &id, "comment", 0).await;
+    // More than two replay pages (500 events each), with bookkeeping events in between.
+    let total = 1_150;
+    for n in 1..=total {
+        log_event(&api, &id, "comment", n).await;
+        if n % 400 == 0 {
+            let scope = format!("s{n}");
+            let r = api.post(&format!("/api/v1/intents/{id}/leases"), json!({"scope": scope})).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+    }
+    let mut body = open_in_process(&api, &format!("/api/v1/subscribe/intents/{id}"), first["id"].as_str()).await;
+    let mut pending = String::new();
+    for n in 1..=total {
+        let m = next_in_process(&mut body, &mut pending).await.expect("the stream ended");
+        assert_eq!((m.event(), m.data()["payload"]["n"].as_i64()), ("comment", Some(n)), "message {n}");
+    }
+    let live = log_event(&api, &id, "comment", total + 1).await;
+    let m = next_in_process(&mut body, &mut pending).await.unwrap();
+    assert_eq!(m.id(), live["id"].as_str().unwrap());
+}

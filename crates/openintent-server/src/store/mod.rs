@@ -98,6 +98,7 @@ operations! {
     fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> ApiResult<IntentEvent>;
     fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>>;
     fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>>;
+    fn events_after(&self, intent_id: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<IntentEvent>>>;
     fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> ApiResult<Written<AgentAssignment>>;
     fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>>;
     fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent>;

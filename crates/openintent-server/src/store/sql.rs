@@ -615,6 +615,41 @@ impl SqlStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// Up to `limit` events of an intent after the one with id `after` (from the first when
+    /// `None`), in log order, oldest first; `None` when `after` is not in this intent's log.
+    pub(crate) async fn events_after(
+        &self,
+        intent_id: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> ApiResult<Option<Vec<IntentEvent>>> {
+        // Log order is (created_at, seq), as in `list_events`; start after `after`'s place in it.
+        let (created_at, seq) = match after {
+            None => (String::new(), 0),
+            Some(after) => {
+                let row = sqlx::query("SELECT created_at, seq FROM events WHERE id = $1 AND intent_id = $2")
+                    .bind(after)
+                    .bind(intent_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else { return Ok(None) };
+                (row.try_get::<String, _>("created_at")?, row.try_get::<i64, _>("seq")?)
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
+             WHERE intent_id = $1 AND (created_at > $2 OR (created_at = $2 AND seq > $3)) \
+             ORDER BY created_at, seq LIMIT $4",
+        )
+        .bind(intent_id)
+        .bind(created_at)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect::<ApiResult<Vec<_>>>().map(Some)
+    }
+
     // ----- agents --------------------------------------------------------------------------
 
     pub(crate) async fn assign_agent(
