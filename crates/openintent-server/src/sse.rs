@@ -92,12 +92,7 @@ async fn intent_stream(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(&state, Channel::Intent(id.clone()));
-    if state.store().get_intent(&id).await?.is_none() {
-        return Err(ApiError::not_found("Intent not found"));
-    }
-    Ok(feed.start(&headers).await?.into_response())
+    open(&state, Channel::Intent(id), &headers).await
 }
 
 async fn portfolio_stream(
@@ -106,12 +101,7 @@ async fn portfolio_stream(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(&state, Channel::Portfolio(id.clone()));
-    if state.store().get_portfolio(&id).await?.is_none() {
-        return Err(ApiError::not_found("Portfolio not found"));
-    }
-    Ok(feed.start(&headers).await?.into_response())
+    open(&state, Channel::Portfolio(id), &headers).await
 }
 
 async fn agent_stream(
@@ -120,7 +110,25 @@ async fn agent_stream(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    Ok(Feed::new(&state, Channel::Agent(id)).start(&headers).await?.into_response())
+    open(&state, Channel::Agent(id), &headers).await
+}
+
+/// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
+/// not registered anywhere), else the replay after `Last-Event-ID`, then live messages.
+async fn open(state: &AppState, channel: Channel, headers: &HeaderMap) -> ApiResult<Response> {
+    // Subscribe before reading anything, so nothing committed from now on can be missed.
+    let feed = Feed::new(state, channel);
+    let store = state.store();
+    match &feed.channel {
+        Channel::Intent(id) if store.get_intent(id).await?.is_none() => {
+            return Err(ApiError::not_found("Intent not found"));
+        }
+        Channel::Portfolio(id) if store.get_portfolio(id).await?.is_none() => {
+            return Err(ApiError::not_found("Portfolio not found"));
+        }
+        _ => {}
+    }
+    Ok(feed.start(headers).await?.into_response())
 }
 
 /// The `Last-Event-ID` of a request, when it has a non-blank one.

@@ -202,12 +202,14 @@ impl Stream {
     }
 }
 
-/// Writers 0..`writers` make version-checked writes of `/w{writer}_{n}` to `target` through
-/// `addr`, retrying on 409, until each has `per_writer` acknowledged or the server is gone.
-/// Returns every acknowledged key with the version the server answered, and counts
-/// acknowledgements in `acked` as they arrive.
+/// Writers 0..`writers` make version-checked writes of `/w{writer}_{n}` to `target`, writer
+/// `w` through `addrs[w % addrs.len()]`, retrying on 409, until each has `per_writer`
+/// acknowledged. A writer whose server is gone carries on through `fallback`, or stops when
+/// there is none. Returns every acknowledged key with the version the server answered, and
+/// counts acknowledgements in `acked` as they arrive.
 fn spawn_writers(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
+    fallback: Option<SocketAddr>,
     target: &str,
     writers: usize,
     per_writer: usize,
@@ -216,13 +218,21 @@ fn spawn_writers(
     (0..writers)
         .map(|w| {
             let (target, acked) = (target.to_owned(), acked.clone());
+            let mut addr = addrs[w % addrs.len()];
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 let mut n = 0;
                 while mine.len() < per_writer {
                     let Ok(r) = request(addr, "GET", &format!("/api/v1/intents/{target}"), "reader", &[], None).await
                     else {
-                        break; // the server is gone
+                        // The server is gone.
+                        match fallback {
+                            Some(other) => {
+                                addr = other;
+                                continue;
+                            }
+                            None => break,
+                        }
                     };
                     assert_eq!(r.status, 200, "{:?}", r.body);
                     let v = r.body["version"].as_i64().unwrap().to_string();
@@ -235,7 +245,10 @@ fn spawn_writers(
                         }
                         Ok(r) => assert_eq!(r.status, 409, "{:?}", r.body),
                         // Killed mid-request: not acknowledged, so nothing is claimed.
-                        Err(_) => break,
+                        Err(_) => match fallback {
+                            Some(other) => addr = other,
+                            None => break,
+                        },
                     }
                     n += 1;
                 }
@@ -266,7 +279,7 @@ async fn a_killed_sqlite_server_keeps_every_acknowledged_write() {
 
     // Writers run until the process is SIGKILLed under them, well before they could finish.
     let acked = Arc::new(AtomicUsize::new(0));
-    let writers = spawn_writers(addr, &target, 4, 1_000, &acked);
+    let writers = spawn_writers(&[addr], None, &target, 4, 1_000, &acked);
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.load(Ordering::SeqCst) < 40 {
         assert!(Instant::now() < deadline, "writes are not progressing");
@@ -453,38 +466,8 @@ async fn two_processes_share_one_postgres_database() {
         .unwrap()
         .to_owned();
     let acked = Arc::new(AtomicUsize::new(0));
-    let writers: Vec<_> = (0..8)
-        .map(|w| {
-            let (target, acked) = (target.clone(), acked.clone());
-            let mut addr = if w % 2 == 0 { a_addr } else { b_addr };
-            tokio::spawn(async move {
-                let mut mine = Vec::new();
-                let mut n = 0;
-                while mine.len() < 12 {
-                    let r = request(addr, "GET", &format!("/api/v1/intents/{target}"), "reader", &[], None).await;
-                    let Ok(r) = r else {
-                        addr = a_addr; // B is gone: carry on through A.
-                        continue;
-                    };
-                    assert_eq!(r.status, 200, "{:?}", r.body);
-                    let v = r.body["version"].as_i64().unwrap().to_string();
-                    let patch = json!({"patches": [{"op": "set", "path": format!("/w{w}_{n}"), "value": n}]});
-                    let path = format!("/api/v1/intents/{target}/state");
-                    match request(addr, "POST", &path, &format!("w{w}"), &[("If-Match", &v)], Some(patch)).await {
-                        Ok(r) if r.status == 200 => {
-                            mine.push((format!("w{w}_{n}"), r.body["version"].as_i64().unwrap()));
-                            acked.fetch_add(1, Ordering::SeqCst);
-                        }
-                        Ok(r) => assert_eq!(r.status, 409, "{:?}", r.body),
-                        // Killed mid-request: not acknowledged, so nothing is claimed.
-                        Err(_) => addr = a_addr,
-                    }
-                    n += 1;
-                }
-                mine
-            })
-        })
-        .collect();
+    // B is gone after the kill: its writers carry on through A.
+    let writers = spawn_writers(&[a_addr, b_addr], Some(a_addr), &target, 8, 12, &acked);
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.load(Ordering::SeqCst) < 24 {
         assert!(Instant::now() < deadline, "writes are not progressing");
