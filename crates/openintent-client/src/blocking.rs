@@ -707,7 +707,8 @@ impl Drop for LeaseGuard {
     }
 }
 
-/// An iterator over a stream driven on the blocking client's runtime. Dropping it stops
+/// An iterator over a stream driven on the blocking client's runtime, from
+/// [`Client::stream_intent_events`] and the other streams (example there). Dropping it stops
 /// the stream.
 pub struct BlockingStream<T> {
     rx: std::sync::mpsc::Receiver<T>,

@@ -42,10 +42,23 @@ use std::time::{Duration, SystemTime};
 use openintent_transport::{Method, Response, TransportError, parse_retry_after};
 use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease};
 
-/// The result type of every client call.
+/// The result type of every client call; the error is [`Error`] (example there).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a client call.
+///
+/// ```no_run
+/// # async fn run(client: openintent_client::Client, id: &str) -> openintent_client::Result<()> {
+/// use openintent_client::{ApiErrorKind, Error};
+/// match client.set_status(id, 3, "completed").send().await {
+///     Ok(intent) => println!("now version {}", intent.version),
+///     Err(e) if e.is_version_conflict() => println!("someone else wrote first; read again"),
+///     Err(Error::Transport(t)) => println!("no answer (maybe sent: {})", t.may_have_been_sent()),
+///     Err(e) if matches!(e.api_kind(), Some(ApiErrorKind::Forbidden { .. })) => println!("refused: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -189,6 +202,21 @@ impl Error {
 }
 
 /// What kind of error status the server answered (PROTOCOL.md §2.4).
+///
+/// ```no_run
+/// # async fn run(client: openintent_client::Client, id: &str) -> openintent_client::Result<()> {
+/// use openintent_client::ApiErrorKind;
+/// if let Err(e) = client.acquire_lease(id, "research").send().await {
+///     match e.api_kind() {
+///         Some(ApiErrorKind::LeaseConflict { existing_lease: Some(lease) }) => {
+///             println!("{} holds the scope until {}", lease.agent_id, lease.expires_at)
+///         }
+///         Some(ApiErrorKind::Validation { errors }) => println!("bad input: {errors:?}"),
+///         _ => return Err(e),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ApiErrorKind {
@@ -407,7 +435,7 @@ fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max { s.to_owned() } else { format!("{}...", s.chars().take(max).collect::<String>()) }
 }
 
-/// A 2xx answer whose body is not what the call expects.
+/// A 2xx answer whose body is not what the call expects: [`Error::Decode`].
 ///
 /// Keeps the body and the JSON path where decoding failed (`.` for the top level, `[2]` for
 /// the third item of a list, `[2].lease.expires_at` for a nested field).
@@ -492,7 +520,9 @@ impl std::error::Error for DecodeError {
     }
 }
 
-/// The client is set up wrongly.
+/// The client is set up wrongly: [`Error::Config`], from
+/// [`ClientBuilder::build`](crate::ClientBuilder::build) or
+/// [`Client::from_env`](crate::Client::from_env).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("configuration error: {message}")]
 #[non_exhaustive]

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::client::{Client, impl_send, intent_path, object};
 use crate::error::Result;
 
-/// The `decision_type` sent when none is given.
+/// The `decision_type` [`Client::record_decision`] sends when none is given.
 pub const DEFAULT_DECISION_TYPE: &str = "decision";
 
 impl Client {

@@ -311,7 +311,7 @@ impl CreateIntent {
 }
 impl_send!(CreateIntent, Intent);
 
-/// One page of a list.
+/// One page of a list, from [`ListIntents::send`] (example: [`Client::list_intents`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Page<T> {
@@ -359,7 +359,8 @@ pub struct ListIntents {
     parent_id: Option<String>,
 }
 
-/// A stream of items that fetches pages lazily.
+/// A stream of items that fetches pages lazily, from [`ListIntents::into_stream`] (example:
+/// [`Client::list_intents`]).
 pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 
 impl ListIntents {

@@ -246,7 +246,8 @@ impl<F> std::fmt::Debug for WithLease<F> {
     }
 }
 
-/// Renews at this fraction of the lease duration when auto-renewing.
+/// Renews at this fraction of the lease duration when auto-renewing
+/// ([`WithLease::auto_renew`]).
 pub const AUTO_RENEW_FRACTION: f64 = 0.5;
 
 /// Releases a lease when dropped before being disarmed (the future holding it was cancelled).
