@@ -164,6 +164,32 @@ pub enum Kind {
     StrList,
     /// An array of `{op, path, value}` objects.
     Patches,
+    /// An array of arbitration options: `{label, rationale?}` objects.
+    Options,
+}
+
+/// A constraint on a field's value, documented in the OpenAPI document. The model's
+/// `Validate` rules enforce it (and may refuse more, such as a scope's grammar).
+#[derive(Debug, Clone, Copy)]
+pub enum Rule {
+    /// Any value of the field's kind.
+    Any,
+    /// A string with at least one character that is not whitespace, and at most this many
+    /// characters when given.
+    Text(Option<u32>),
+    /// An id: [`Rule::Text`], and none of `/`, `?`, `#` or control characters.
+    Id(u32),
+    /// A lease scope: dotted identifiers of ASCII letters, digits and `_`, such as
+    /// `content.draft` (no part starting with a digit).
+    Scope,
+    /// A media type `type/subtype` of at most this many characters.
+    Mime(u32),
+    /// An `http` or `https` URL.
+    HttpUrl,
+    /// One of the names the function lists.
+    OneOf(fn() -> Vec<&'static str>),
+    /// A number in this inclusive range (`None`: unbounded on that side).
+    Range(Option<f64>, Option<f64>),
 }
 
 /// One field of a request body schema.
@@ -172,6 +198,7 @@ pub struct Field {
     name: &'static str,
     kind: Kind,
     required: bool,
+    rule: Rule,
 }
 
 impl Field {
@@ -189,16 +216,69 @@ impl Field {
     pub fn required(&self) -> bool {
         self.required
     }
+
+    /// The constraint its value meets.
+    pub fn rule(&self) -> Rule {
+        self.rule
+    }
+
+    /// Not blank, and at most `max` characters (0: no limit).
+    pub const fn text(mut self, max: u32) -> Field {
+        self.rule = Rule::Text(if max == 0 { None } else { Some(max) });
+        self
+    }
+
+    /// An id of at most 255 characters ([`Rule::Id`]).
+    pub const fn id(mut self) -> Field {
+        self.rule = Rule::Id(255);
+        self
+    }
+
+    /// A lease scope ([`Rule::Scope`]).
+    pub const fn scope(mut self) -> Field {
+        self.rule = Rule::Scope;
+        self
+    }
+
+    /// A media type of at most `max` characters ([`Rule::Mime`]).
+    pub const fn mime(mut self, max: u32) -> Field {
+        self.rule = Rule::Mime(max);
+        self
+    }
+
+    /// An `http` or `https` URL ([`Rule::HttpUrl`]).
+    pub const fn http_url(mut self) -> Field {
+        self.rule = Rule::HttpUrl;
+        self
+    }
+
+    /// One of the names `names` lists.
+    pub const fn one_of(mut self, names: fn() -> Vec<&'static str>) -> Field {
+        self.rule = Rule::OneOf(names);
+        self
+    }
+
+    /// At least `min`.
+    pub const fn min(mut self, min: f64) -> Field {
+        self.rule = Rule::Range(Some(min), None);
+        self
+    }
+
+    /// From `min` to `max`, both included.
+    pub const fn range(mut self, min: f64, max: f64) -> Field {
+        self.rule = Rule::Range(Some(min), Some(max));
+        self
+    }
 }
 
 /// A required field.
 pub const fn req(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: true }
+    Field { name, kind, required: true, rule: Rule::Any }
 }
 
 /// An optional field (`null` counts as absent).
 pub const fn opt(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false }
+    Field { name, kind, required: false, rule: Rule::Any }
 }
 
 /// A request body with a declared schema, checked before deserialization so that 422s name the
@@ -208,6 +288,11 @@ pub trait BodySchema: DeserializeOwned + Validate + WireModel {
     const FIELDS: &'static [Field];
     /// Whether an empty body means "all defaults".
     const EMPTY_OK: bool = false;
+
+    /// Constraints across fields, added to the body's OpenAPI schema.
+    fn schema_extra() -> Option<Value> {
+        None
+    }
 }
 
 fn err(kind: &str, loc: Vec<Value>, msg: &str, input: Option<Value>) -> FieldError {
@@ -288,6 +373,37 @@ fn check_kind(kind: Kind, v: &Value, at: Vec<Value>, out: &mut Vec<FieldError>) 
             }
             _ => bad("list_type", "Input should be a valid list", out),
         },
+        Kind::Options => match v {
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let mut l = at.clone();
+                    l.push(json!(i));
+                    let Value::Object(m) = item else {
+                        out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
+                        continue;
+                    };
+                    let mut label = l.clone();
+                    label.push(json!("label"));
+                    match m.get("label") {
+                        Some(Value::String(_)) => {}
+                        None | Some(Value::Null) => {
+                            out.push(err("missing", label, "Field required", Some(item.clone())));
+                        }
+                        Some(other) => {
+                            out.push(err("string_type", label, "Input should be a valid string", Some(other.clone())))
+                        }
+                    }
+                    if let Some(r) = m.get("rationale")
+                        && !(r.is_string() || r.is_null())
+                    {
+                        let mut rl = l.clone();
+                        rl.push(json!("rationale"));
+                        out.push(err("string_type", rl, "Input should be a valid string", Some(r.clone())));
+                    }
+                }
+            }
+            _ => bad("list_type", "Input should be a valid list", out),
+        },
         _ => {}
     }
 }
@@ -315,6 +431,17 @@ pub fn check_schema(value: &mut Value, fields: &[Field]) -> Result<(), Vec<Field
                 }
             }
             Some(v) => check_kind(f.kind, v, loc(&[&name]), &mut errors),
+        }
+        // An integer written with a zero fraction (`30.0`) is that integer, as JSON Schema
+        // and the reference server read it.
+        if matches!(f.kind, Kind::Int)
+            && let Some(Value::Number(n)) = map.get(f.name)
+            && !n.is_i64()
+            && let Some(x) = n.as_f64()
+            && x.fract() == 0.0
+            && x.abs() < 9.0e15
+        {
+            map.insert(f.name.to_owned(), json!(x as i64));
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }

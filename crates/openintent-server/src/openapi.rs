@@ -7,7 +7,12 @@
 //!   against the router in both directions (each operation is served, and each route the
 //!   source registers is in the table), so a route cannot exist without being documented;
 //! - request body schemas come from the same field lists the server validates bodies with
-//!   ([`BodySchema::FIELDS`]): names, JSON kinds and which fields are required;
+//!   ([`BodySchema::FIELDS`]): names, JSON kinds, which fields are required (optional ones
+//!   also take `null`), and each field's value rule (not blank, length, enum, range, id,
+//!   scope, media type, URL), which the request's `Validate` enforces;
+//! - CI (`.ci/run openapi`) lets schemathesis generate requests from this document against
+//!   the server: no 5xx, and every status code, content type, header and response body as
+//!   documented;
 //! - response schemas are derived from the serialized `Default` instance of each model, in
 //!   the superset wire form the server writes: every field the default instance writes is
 //!   listed with its JSON type (`null` by default: any value); fields written only when set
@@ -22,15 +27,15 @@ use openintent_types::wire::{WireModel, to_superset_value};
 use openintent_types::{
     AcquireLeaseRequest, AddIntentToPortfolioRequest, AgentAssignment, Arbitration, AssignAgentRequest, Attachment,
     CostRecord, CostSummary, CreateArbitrationRequest, CreateAttachmentRequest, CreateIntentRequest,
-    CreatePortfolioRequest, CreateSubscriptionRequest, Decision, FailureRecord, Intent, IntentEvent, Lease,
-    LogEventRequest, PatchOp, Portfolio, PortfolioMembership, RecordCostRequest, RecordDecisionRequest,
+    CreatePortfolioRequest, CreateSubscriptionRequest, Decision, FailureRecord, Intent, IntentEvent, IntentStatus,
+    Lease, LogEventRequest, PatchOp, Portfolio, PortfolioMembership, RecordCostRequest, RecordDecisionRequest,
     RecordFailureRequest, RenewLeaseRequest, RetryPolicy, SetRetryPolicyRequest, SetStatusRequest, Subscription,
     UpdatePortfolioStatusRequest, UpdateStateRequest,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::http::{BodySchema, Kind};
+use crate::http::{BodySchema, Field, Kind, Rule};
 use crate::state::AppState;
 
 /// The route serving the document (keyless).
@@ -50,6 +55,8 @@ async fn serve() -> Json<Value> {
 struct Schema {
     name: &'static str,
     build: fn() -> Value,
+    /// A request body that may be left out (all defaults).
+    empty_ok: bool,
 }
 
 /// What a successful call answers.
@@ -76,8 +83,29 @@ enum Header {
     LastEventId,
 }
 
-/// A query parameter: name, JSON schema type, description.
-type Query = (&'static str, &'static str, &'static str);
+/// A query parameter: name, schema, description. An empty value counts as absent.
+type Query = (&'static str, fn() -> Value, &'static str);
+
+fn q_string() -> Value {
+    json!({"type": "string"})
+}
+
+fn q_limit() -> Value {
+    json!({"type": "integer", "minimum": 1, "maximum": 1000})
+}
+
+fn q_offset() -> Value {
+    json!({"type": "integer", "minimum": 0, "maximum": i32::MAX})
+}
+
+fn q_intent_status() -> Value {
+    let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
+    json!({"type": "string", "enum": names})
+}
+
+fn q_delivery_status() -> Value {
+    json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]})
+}
 
 /// One operation of the API.
 #[derive(Clone, Copy)]
@@ -148,35 +176,35 @@ impl Op {
 
 macro_rules! request {
     ($t:ident) => {
-        Schema { name: stringify!($t), build: request_schema::<$t> }
+        Schema { name: stringify!($t), build: request_schema::<$t>, empty_ok: <$t as BodySchema>::EMPTY_OK }
     };
 }
 
 const INTENT_QUERY: &[Query] = &[
-    ("status", "string", "Only intents with this status"),
-    ("created_by", "string", "Only intents created by this principal"),
-    ("parent_id", "string", "Only children of this intent (also read as `parent_intent_id`)"),
-    ("limit", "integer", "Page size, 1 to 1000 (default 50)"),
-    ("offset", "integer", "Intents to skip (default 0)"),
+    ("status", q_intent_status, "Only intents with this status"),
+    ("created_by", q_string, "Only intents created by this principal"),
+    ("parent_id", q_string, "Only children of this intent (also read as `parent_intent_id`)"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
+    ("offset", q_offset, "Intents to skip (default 0)"),
 ];
 
 const EVENT_QUERY: &[Query] = &[
-    ("event_type", "string", "Only events of this type"),
-    ("since", "string", "Only events created after this ISO 8601 timestamp"),
-    ("limit", "integer", "Page size, 1 to 1000 (default 100)"),
-    ("offset", "integer", "Events to skip (default 0)"),
+    ("event_type", q_string, "Only events of this type"),
+    ("since", timestamp_input_schema, "Only events created after this timestamp"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 100)"),
+    ("offset", q_offset, "Events to skip (default 0)"),
 ];
 
 const SUBSCRIPTION_QUERY: &[Query] = &[
-    ("intent_id", "string", "Only subscriptions of this intent"),
-    ("portfolio_id", "string", "Only subscriptions of this portfolio"),
-    ("subscriber_id", "string", "Only subscriptions of this subscriber"),
+    ("intent_id", q_string, "Only subscriptions of this intent"),
+    ("portfolio_id", q_string, "Only subscriptions of this portfolio"),
+    ("subscriber_id", q_string, "Only subscriptions of this subscriber"),
 ];
 
 const DELIVERY_QUERY: &[Query] = &[
-    ("status", "string", "Only deliveries with this status: pending, delivered, failed or cancelled"),
-    ("limit", "integer", "Page size, 1 to 1000 (default 50)"),
-    ("offset", "integer", "Deliveries to skip (default 0)"),
+    ("status", q_delivery_status, "Only deliveries with this status"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
+    ("offset", q_offset, "Deliveries to skip (default 0)"),
 ];
 
 const INTENT_STREAM: &str = "Server-sent events of one intent: `state_patched` and `status_changed` (data = the \
@@ -243,7 +271,7 @@ const OPERATIONS: &[Op] = &[
         .reply(Reply::Model("Lease"))
         .errors(&[409]),
     op("get", "/api/v1/intents/{id}/leases", "listLeases", "leases", "Leases of an intent")
-        .query(&[("status", "string", "Only leases with this derived status (active, expired, released)")])
+        .query(&[("status", q_string, "Only leases with this derived status (active, expired, released)")])
         .reply(Reply::List("Lease")),
     op("patch", "/api/v1/intents/{id}/leases/{lease_id}", "renewLease", "leases", "Renew a lease you hold")
         .body(request!(RenewLeaseRequest))
@@ -300,7 +328,7 @@ const OPERATIONS: &[Op] = &[
         .body(request!(CreatePortfolioRequest))
         .reply(Reply::Model("Portfolio")),
     op("get", "/api/v1/portfolios", "listPortfolios", "portfolios", "List portfolios")
-        .query(&[("created_by", "string", "Only portfolios created by this principal")])
+        .query(&[("created_by", q_string, "Only portfolios created by this principal")])
         .reply(Reply::List("Portfolio")),
     op("get", "/api/v1/portfolios/{id}", "getPortfolio", "portfolios", "Read a portfolio with its intents")
         .reply(Reply::Model("Portfolio")),
@@ -324,6 +352,7 @@ const OPERATIONS: &[Op] = &[
     // Webhook subscriptions.
     op("post", "/api/v1/subscriptions", "createSubscription", "subscriptions", "Create a webhook subscription")
         .body(request!(CreateSubscriptionRequest))
+        .errors(&[404])
         .reply(Reply::Json(created_subscription_schema)),
     op("get", "/api/v1/subscriptions", "listSubscriptions", "subscriptions", "List webhook subscriptions")
         .query(SUBSCRIPTION_QUERY)
@@ -364,21 +393,21 @@ const OPERATIONS: &[Op] = &[
 
 /// The models answered by the API, as `components.schemas`.
 const MODELS: &[Schema] = &[
-    Schema { name: "Intent", build: wire_model::<Intent> },
-    Schema { name: "IntentEvent", build: wire_model::<IntentEvent> },
-    Schema { name: "AgentAssignment", build: wire_model::<AgentAssignment> },
-    Schema { name: "Lease", build: wire_model::<Lease> },
-    Schema { name: "Arbitration", build: wire_model::<Arbitration> },
-    Schema { name: "Decision", build: wire_model::<Decision> },
-    Schema { name: "Attachment", build: wire_model::<Attachment> },
-    Schema { name: "CostRecord", build: wire_model::<CostRecord> },
-    Schema { name: "CostSummary", build: plain_model::<CostSummary> },
-    Schema { name: "RetryPolicy", build: wire_model::<RetryPolicy> },
-    Schema { name: "FailureRecord", build: wire_model::<FailureRecord> },
-    Schema { name: "Portfolio", build: wire_model::<Portfolio> },
-    Schema { name: "PortfolioMembership", build: wire_model::<PortfolioMembership> },
-    Schema { name: "Subscription", build: wire_model::<Subscription> },
-    Schema { name: "Error", build: error_schema },
+    Schema { name: "Intent", build: wire_model::<Intent>, empty_ok: false },
+    Schema { name: "IntentEvent", build: wire_model::<IntentEvent>, empty_ok: false },
+    Schema { name: "AgentAssignment", build: wire_model::<AgentAssignment>, empty_ok: false },
+    Schema { name: "Lease", build: wire_model::<Lease>, empty_ok: false },
+    Schema { name: "Arbitration", build: wire_model::<Arbitration>, empty_ok: false },
+    Schema { name: "Decision", build: wire_model::<Decision>, empty_ok: false },
+    Schema { name: "Attachment", build: wire_model::<Attachment>, empty_ok: false },
+    Schema { name: "CostRecord", build: wire_model::<CostRecord>, empty_ok: false },
+    Schema { name: "CostSummary", build: plain_model::<CostSummary>, empty_ok: false },
+    Schema { name: "RetryPolicy", build: wire_model::<RetryPolicy>, empty_ok: false },
+    Schema { name: "FailureRecord", build: wire_model::<FailureRecord>, empty_ok: false },
+    Schema { name: "Portfolio", build: wire_model::<Portfolio>, empty_ok: false },
+    Schema { name: "PortfolioMembership", build: wire_model::<PortfolioMembership>, empty_ok: false },
+    Schema { name: "Subscription", build: wire_model::<Subscription>, empty_ok: false },
+    Schema { name: "Error", build: error_schema, empty_ok: false },
 ];
 
 // ----- schema builders ----------------------------------------------------------------------
@@ -391,10 +420,142 @@ fn any_object() -> Value {
     json!({"type": "object"})
 }
 
+/// The characters Rust's `char::is_whitespace` matches (Unicode White_Space), as ranges.
+const WHITESPACE: &[(char, char)] = &[
+    ('\t', '\r'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// [`WHITESPACE`] as the body of a regular-expression class, in `\uXXXX` escapes that
+/// ECMA-262 and Python read alike.
+fn whitespace_class() -> String {
+    WHITESPACE
+        .iter()
+        .map(|&(a, b)| {
+            let esc = |c: char| format!("\\u{:04x}", u32::from(c));
+            if a == b { esc(a) } else { format!("{}-{}", esc(a), esc(b)) }
+        })
+        .collect()
+}
+
+/// A timestamp the server writes: ISO 8601 in UTC without an offset.
+fn timestamp_schema() -> Value {
+    json!({
+        "type": "string",
+        "description": "A UTC timestamp, ISO 8601 without an offset (such as 2026-11-24T13:46:05.778066)",
+    })
+}
+
+/// A timestamp the server reads: RFC 3339, or ISO 8601 without an offset (then UTC).
+fn timestamp_input_schema() -> Value {
+    json!({
+        "type": "string",
+        "format": "date-time",
+        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}",
+        "description": "An RFC 3339 timestamp such as 2026-11-24T13:46:05Z; one without an offset \
+                        (2026-11-24T13:46:05.778066) is also read, as UTC",
+    })
+}
+
+/// A string with a character that is not whitespace (what `trim` leaves non-empty).
+fn not_blank(m: &mut Map<String, Value>) {
+    m.insert("minLength".into(), json!(1));
+    m.insert("pattern".into(), json!(format!("[^{}]", whitespace_class())));
+}
+
+/// Adds `constraint` to the schema's `allOf` list.
+fn all_of(m: &mut Map<String, Value>, constraint: Value) {
+    match m.entry("allOf").or_insert_with(|| json!([])) {
+        Value::Array(list) => list.push(constraint),
+        other => *other = json!([constraint]),
+    }
+}
+
+/// The schema of one request field: its kind, narrowed by its rule; `null` is accepted (as
+/// absent) for optional fields.
+fn field_schema(field: &Field) -> Value {
+    let mut schema = kind_schema(field.kind());
+    let Value::Object(m) = &mut schema else { return schema };
+    match field.rule() {
+        Rule::Any => {}
+        Rule::Text(max) => {
+            not_blank(m);
+            if let Some(max) = max {
+                m.insert("maxLength".into(), json!(max));
+            }
+        }
+        Rule::Id(max) => {
+            not_blank(m);
+            m.insert("maxLength".into(), json!(max));
+            all_of(m, json!({"not": {"type": "string", "pattern": "[/?#\\u0000-\\u001f\\u007f-\\u009f]"}}));
+        }
+        Rule::Scope => {
+            // Equivalent to `^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$` (ASCII), written without an end
+            // anchor, which regular-expression dialects read differently before a final newline.
+            m.insert("pattern".into(), json!("^[A-Za-z_]"));
+            all_of(m, json!({"not": {"type": "string", "pattern": "[^A-Za-z0-9_.]"}}));
+            all_of(m, json!({"not": {"type": "string", "pattern": "\\.$"}}));
+            all_of(m, json!({"not": {"type": "string", "pattern": "\\.[^A-Za-z_]"}}));
+        }
+        Rule::Mime(max) => {
+            m.insert("maxLength".into(), json!(max));
+            // Something that is not whitespace before the first `/`, and after it.
+            let ws = whitespace_class();
+            m.insert("pattern".into(), json!(format!("^[^/]*[^/{ws}][^/]*/[\\s\\S]*[^{ws}]")));
+        }
+        Rule::HttpUrl => {
+            m.insert("format".into(), json!("uri"));
+            // A plain host name, an optional port and a simple path: what every URL parser reads
+            // alike. The server also accepts other URLs its parser reads.
+            m.insert(
+                "pattern".into(),
+                json!("^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"),
+            );
+        }
+        Rule::OneOf(names) => {
+            let mut names: Vec<Value> = names().into_iter().map(Value::from).collect();
+            if !field.required() {
+                names.push(Value::Null);
+            }
+            m.insert("enum".into(), Value::Array(names));
+        }
+        Rule::Range(min, max) => {
+            let integer = matches!(field.kind(), Kind::Int);
+            let bound = |v: f64| if integer { json!(v as i64) } else { json!(v) };
+            if let Some(min) = min {
+                m.insert("minimum".into(), bound(min));
+            }
+            if let Some(max) = max {
+                m.insert("maximum".into(), bound(max));
+            }
+        }
+    }
+    if !field.required()
+        && let Some(t) = m.get_mut("type")
+    {
+        *t = match t.take() {
+            Value::Array(mut list) => {
+                list.push(json!("null"));
+                Value::Array(list)
+            }
+            one => json!([one, "null"]),
+        };
+    }
+    schema
+}
+
 fn kind_schema(kind: Kind) -> Value {
     match kind {
         Kind::Str => json!({"type": "string"}),
-        Kind::Time => json!({"type": "string", "format": "date-time"}),
+        Kind::Time => timestamp_input_schema(),
         Kind::Int => json!({"type": "integer"}),
         Kind::Num => json!({"type": "number"}),
         Kind::Bool => json!({"type": "boolean"}),
@@ -410,13 +571,27 @@ fn kind_schema(kind: Kind) -> Value {
                     "type": "object",
                     "properties": {
                         "op": {"type": "string", "enum": ops},
-                        "path": {"type": "string", "description": "An RFC 6901 JSON pointer"},
+                        "path": {
+                            "type": "string",
+                            "description": "An RFC 6901 JSON pointer (empty: the whole state, for `set` only)",
+                            "pattern": "^(/([^~]|~[01])*)*$",
+                        },
                         "value": {},
                     },
                     "required": ["op", "path"],
+                    "if": {"properties": {"op": {"const": "set"}}},
+                    "else": {"properties": {"path": {"minLength": 1}}},
                 },
             })
         }
+        Kind::Options => json!({
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"label": {"type": "string"}, "rationale": {"type": ["string", "null"]}},
+                "required": ["label"],
+            },
+        }),
     }
 }
 
@@ -425,7 +600,7 @@ fn request_schema<T: BodySchema>() -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for field in T::FIELDS {
-        let mut schema = kind_schema(field.kind());
+        let mut schema = field_schema(field);
         let aliases: Vec<&str> = T::READ_ALIASES
             .iter()
             .filter(|(canonical, _)| *canonical == field.name())
@@ -441,7 +616,11 @@ fn request_schema<T: BodySchema>() -> Value {
             required.push(field.name());
         }
     }
-    json!({"type": "object", "properties": properties, "required": required})
+    let mut schema = json!({"type": "object", "properties": properties, "required": required});
+    if let (Some(Value::Object(extra)), Value::Object(m)) = (T::schema_extra(), &mut schema) {
+        m.extend(extra);
+    }
+    schema
 }
 
 /// The schema of a model, from its default instance in the superset wire form.
@@ -462,9 +641,7 @@ fn infer(value: &Value) -> Value {
         Value::Bool(_) => json!({"type": "boolean"}),
         Value::Number(n) if n.is_i64() || n.is_u64() => json!({"type": "integer"}),
         Value::Number(_) => json!({"type": "number"}),
-        Value::String(s) if openintent_types::time::parse_timestamp(s).is_ok() => {
-            json!({"type": "string", "format": "date-time"})
-        }
+        Value::String(s) if openintent_types::time::parse_timestamp(s).is_ok() => timestamp_schema(),
         Value::String(_) => json!({"type": "string"}),
         Value::Array(items) => match items.first() {
             Some(first) => json!({"type": "array", "items": infer(first)}),
@@ -557,9 +734,10 @@ fn subscription_page_schema() -> Value {
 
 /// A page of a subscription's webhook deliveries.
 fn delivery_page_schema() -> Value {
-    let time = json!({"type": "string", "format": "date-time"});
+    let time = timestamp_schema();
     let nullable = |t: &str| json!({"type": [t, "null"]});
-    let nullable_time = json!({"type": ["string", "null"], "format": "date-time"});
+    let mut nullable_time = timestamp_schema();
+    nullable_time["type"] = json!(["string", "null"]);
     let delivery = json!({
         "type": "object",
         "properties": {
@@ -592,7 +770,7 @@ fn delivery_page_schema() -> Value {
 
 fn status_text(status: u16) -> &'static str {
     match status {
-        400 => "Bad request (a missing or unreadable `If-Match`)",
+        400 => "Bad request: a missing or unreadable `If-Match`, or an unreadable `X-Agent-ID`",
         401 => "Invalid or missing API key",
         403 => {
             "Forbidden: the API key may not act as the claimed agent, or the intent's governance policy refuses the write (`detail.rule` names the rule)"
@@ -615,11 +793,8 @@ fn path_parameters(path: &str) -> Vec<Value> {
 
 fn operation(op: &Op) -> Value {
     let mut parameters = path_parameters(op.path);
-    for (name, ty, description) in op.query {
-        let mut schema = json!({ "type": ty });
-        if *name == "since" {
-            schema["format"] = json!("date-time");
-        }
+    for (name, schema, description) in op.query {
+        let schema = schema();
         parameters.push(
             json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema}),
         );
@@ -629,7 +804,7 @@ fn operation(op: &Op) -> Value {
             Header::IfMatch => json!({
                 "name": "If-Match", "in": "header", "required": true,
                 "description": "The version the change applies to: `\"N\"`, `N` or `W/\"N\"`",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": "^(W/)?(\"[0-9]{1,18}\"|[0-9]{1,18})$"},
             }),
             Header::LastEventId => json!({
                 "name": "Last-Event-ID", "in": "header", "required": false,
@@ -663,7 +838,7 @@ fn operation(op: &Op) -> Value {
     responses.insert(code.to_owned(), success);
     let mut errors: Vec<u16> = op.errors.to_vec();
     if !op.keyless {
-        errors.extend([401, 403, 503]);
+        errors.extend([400, 401, 403, 503]);
     }
     if op.path.contains('{') {
         errors.push(404);
@@ -694,7 +869,7 @@ fn operation(op: &Op) -> Value {
     }
     if let Some(body) = op.body {
         out["requestBody"] = json!({
-            "required": true,
+            "required": !body.empty_ok,
             "content": {"application/json": {"schema": reference(body.name)}},
         });
     }
@@ -782,12 +957,44 @@ mod tests {
     }
 
     #[test]
+    fn the_whitespace_class_is_rusts() {
+        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
+            let listed = WHITESPACE.iter().any(|&(a, b)| (a..=b).contains(&c));
+            assert_eq!(listed, c.is_whitespace(), "{c:?}");
+        }
+        assert!(whitespace_class().starts_with("\\u0009-\\u000d\\u0020"), "{}", whitespace_class());
+    }
+
+    #[test]
+    fn field_rules_become_schema_constraints() {
+        let s = request_schema::<CreateIntentRequest>();
+        let title = &s["properties"]["title"];
+        assert_eq!(
+            (title["type"].clone(), title["minLength"].clone(), title["maxLength"].clone()),
+            (json!("string"), json!(1), json!(500))
+        );
+        assert!(title["pattern"].as_str().unwrap().starts_with("[^\\u0009"), "{title}");
+        // Optional fields also take null (read as absent); an id may not hold `/`, `?`, `#`.
+        let parent = &s["properties"]["parent_intent_id"];
+        assert_eq!(parent["type"], json!(["string", "null"]));
+        assert_eq!(parent["allOf"][0]["not"]["type"], "string");
+        assert_eq!(s["properties"]["status"]["enum"].as_array().unwrap().last(), Some(&Value::Null));
+        let lease = request_schema::<AcquireLeaseRequest>();
+        assert_eq!(lease["properties"]["duration_seconds"]["maximum"], json!(openintent_types::MAX_LEASE_SECONDS));
+        assert_eq!(lease["properties"]["scope"]["pattern"], "^[A-Za-z_]");
+        let state = request_schema::<UpdateStateRequest>();
+        assert_eq!(state["anyOf"].as_array().map(Vec::len), Some(2), "{state}");
+        let policy = request_schema::<SetRetryPolicyRequest>();
+        assert!(policy["properties"]["strategy"]["enum"].as_array().unwrap().contains(&json!("exponential")));
+    }
+
+    #[test]
     fn model_schema_from_defaults() {
         let s = wire_model::<Intent>();
         assert_eq!(s["type"], "object");
         assert_eq!(s["properties"]["title"]["type"], "string");
         assert_eq!(s["properties"]["version"]["type"], "integer");
         assert!(s["properties"].get("parent_intent_id").is_some(), "{s}");
-        assert_eq!(s["properties"]["created_at"]["format"], "date-time");
+        assert!(s["properties"]["created_at"]["description"].as_str().unwrap().contains("without an offset"), "{s}");
     }
 }

@@ -11,9 +11,9 @@ use openintent_types::wire::to_superset_value;
 use openintent_types::{
     AcquireLeaseRequest, AddIntentToPortfolioRequest, AggregateStatus, AssignAgentRequest, CostSummary,
     CreateArbitrationRequest, CreateAttachmentRequest, CreateIntentRequest, CreatePortfolioRequest,
-    CreateSubscriptionRequest, Intent, IntentStatus, LogEventRequest, MembershipRole, RecordCostRequest,
-    RecordDecisionRequest, RecordFailureRequest, RenewLeaseRequest, SetRetryPolicyRequest, SetStatusRequest,
-    UpdatePortfolioStatusRequest, UpdateStateRequest, WireModel,
+    CreateSubscriptionRequest, Intent, IntentStatus, LogEventRequest, MembershipRole, PortfolioStatus,
+    RecordCostRequest, RecordDecisionRequest, RecordFailureRequest, RenewLeaseRequest, RetryStrategy,
+    SetRetryPolicyRequest, SetStatusRequest, UpdatePortfolioStatusRequest, UpdateStateRequest, WireModel,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -29,15 +29,36 @@ const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
 
 // ----- body schemas -------------------------------------------------------------------------
 
+// The rules repeat, for the OpenAPI document, what each request's `Validate` enforces.
+
+fn intent_statuses() -> Vec<&'static str> {
+    IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect()
+}
+
+fn portfolio_statuses() -> Vec<&'static str> {
+    PortfolioStatus::KNOWN.iter().map(PortfolioStatus::as_str).collect()
+}
+
+fn membership_roles() -> Vec<&'static str> {
+    MembershipRole::KNOWN.iter().map(MembershipRole::as_str).collect()
+}
+
+fn retry_strategies() -> Vec<&'static str> {
+    RetryStrategy::KNOWN.iter().map(RetryStrategy::as_str).collect()
+}
+
+/// The largest lease duration, as the schema's bound.
+const MAX_LEASE: f64 = openintent_types::MAX_LEASE_SECONDS as f64;
+
 impl BodySchema for CreateIntentRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("title", Kind::Str),
+        req("title", Kind::Str).text(500),
         opt("description", Kind::Str),
         opt("constraints", Kind::ObjOrList),
         opt("state", Kind::Obj),
-        opt("created_by", Kind::Str),
-        opt("status", Kind::Str),
-        opt("parent_intent_id", Kind::Str),
+        opt("created_by", Kind::Str).text(255),
+        opt("status", Kind::Str).one_of(intent_statuses),
+        opt("parent_intent_id", Kind::Str).id(),
         opt("governance_policy", Kind::Obj),
         opt("depends_on", Kind::StrList),
     ];
@@ -45,45 +66,55 @@ impl BodySchema for CreateIntentRequest {
 
 impl BodySchema for UpdateStateRequest {
     const FIELDS: &'static [crate::http::Field] = &[opt("patches", Kind::Patches), opt("state", Kind::Obj)];
+
+    /// Patches, or (the reference's form) a non-empty object of top-level keys to set.
+    fn schema_extra() -> Option<Value> {
+        Some(json!({"anyOf": [
+            {"required": ["patches"], "properties": {"patches": {"type": "array", "minItems": 1}}},
+            {"required": ["state"], "properties": {"state": {"type": "object", "minProperties": 1}}},
+        ]}))
+    }
 }
 
 impl BodySchema for SetStatusRequest {
-    const FIELDS: &'static [crate::http::Field] = &[req("status", Kind::Str), opt("reason", Kind::Str)];
+    const FIELDS: &'static [crate::http::Field] =
+        &[req("status", Kind::Str).one_of(intent_statuses), opt("reason", Kind::Str)];
 }
 
 impl BodySchema for LogEventRequest {
     const FIELDS: &'static [crate::http::Field] =
-        &[req("event_type", Kind::Str), opt("actor", Kind::Str), opt("payload", Kind::Obj)];
+        &[req("event_type", Kind::Str).text(100), opt("actor", Kind::Str).text(255), opt("payload", Kind::Obj)];
 }
 
 impl BodySchema for AssignAgentRequest {
-    const FIELDS: &'static [crate::http::Field] = &[opt("agent_id", Kind::Str), opt("role", Kind::Str)];
+    const FIELDS: &'static [crate::http::Field] = &[opt("agent_id", Kind::Str).id(), opt("role", Kind::Str).text(64)];
     const EMPTY_OK: bool = true;
 }
 
 impl BodySchema for AcquireLeaseRequest {
-    const FIELDS: &'static [crate::http::Field] = &[req("scope", Kind::Str), opt("duration_seconds", Kind::Int)];
+    const FIELDS: &'static [crate::http::Field] =
+        &[req("scope", Kind::Str).scope(), opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE)];
 }
 
 impl BodySchema for RenewLeaseRequest {
-    const FIELDS: &'static [crate::http::Field] = &[opt("duration_seconds", Kind::Int)];
+    const FIELDS: &'static [crate::http::Field] = &[opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE)];
     const EMPTY_OK: bool = true;
 }
 
 impl BodySchema for CreateArbitrationRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("reason", Kind::Str),
-        opt("requested_by", Kind::Str),
+        req("reason", Kind::Str).text(0),
+        opt("requested_by", Kind::Str).text(255),
         opt("context", Kind::Obj),
-        opt("options", Kind::List),
+        opt("options", Kind::Options),
     ];
 }
 
 impl BodySchema for RecordDecisionRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        opt("decision_type", Kind::Str),
-        opt("decided_by", Kind::Str),
-        req("outcome", Kind::Str),
+        opt("decision_type", Kind::Str).text(100),
+        opt("decided_by", Kind::Str).text(255),
+        req("outcome", Kind::Str).text(0),
         opt("rationale", Kind::Str),
         opt("evidence", Kind::List),
     ];
@@ -91,20 +122,20 @@ impl BodySchema for RecordDecisionRequest {
 
 impl BodySchema for CreateAttachmentRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("filename", Kind::Str),
-        req("mime_type", Kind::Str),
-        req("size", Kind::Int),
-        req("storage_url", Kind::Str),
+        req("filename", Kind::Str).text(255),
+        req("mime_type", Kind::Str).mime(255),
+        req("size", Kind::Int).min(0.0),
+        req("storage_url", Kind::Str).text(0),
         opt("metadata", Kind::Obj),
     ];
 }
 
 impl BodySchema for RecordCostRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        opt("agent_id", Kind::Str),
-        req("cost_type", Kind::Str),
-        req("amount", Kind::Num),
-        req("unit", Kind::Str),
+        opt("agent_id", Kind::Str).text(255),
+        req("cost_type", Kind::Str).text(100),
+        req("amount", Kind::Num).range(0.0, openintent_types::validation::MAX_COST_AMOUNT),
+        req("unit", Kind::Str).text(32),
         opt("provider", Kind::Str),
         opt("cost_metadata", Kind::Obj),
     ];
@@ -112,23 +143,23 @@ impl BodySchema for RecordCostRequest {
 
 impl BodySchema for SetRetryPolicyRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("strategy", Kind::Str),
-        opt("max_retries", Kind::Int),
-        opt("base_delay_ms", Kind::Int),
-        opt("max_delay_ms", Kind::Int),
+        req("strategy", Kind::Str).one_of(retry_strategies),
+        opt("max_retries", Kind::Int).range(0.0, 1000.0),
+        opt("base_delay_ms", Kind::Int).min(0.0),
+        opt("max_delay_ms", Kind::Int).min(0.0),
         opt("jitter", Kind::Bool),
-        opt("backoff_multiplier", Kind::Num),
+        opt("backoff_multiplier", Kind::Num).min(1.0),
         opt("retryable_errors", Kind::StrList),
         opt("fallback_agent_id", Kind::Str),
-        opt("failure_threshold", Kind::Int),
+        opt("failure_threshold", Kind::Int).min(1.0),
     ];
 }
 
 impl BodySchema for RecordFailureRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("error_type", Kind::Str),
-        req("error_message", Kind::Str),
-        req("attempt_number", Kind::Int),
+        req("error_type", Kind::Str).text(100),
+        req("error_message", Kind::Str).text(0),
+        req("attempt_number", Kind::Int).min(1.0),
         opt("agent_id", Kind::Str),
         opt("will_retry", Kind::Bool),
         opt("retry_scheduled_at", Kind::Time),
@@ -138,8 +169,8 @@ impl BodySchema for RecordFailureRequest {
 
 impl BodySchema for CreatePortfolioRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        req("name", Kind::Str),
-        opt("created_by", Kind::Str),
+        req("name", Kind::Str).text(255),
+        opt("created_by", Kind::Str).text(255),
         opt("description", Kind::Str),
         opt("governance_policy", Kind::Obj),
         opt("metadata", Kind::Obj),
@@ -147,21 +178,24 @@ impl BodySchema for CreatePortfolioRequest {
 }
 
 impl BodySchema for UpdatePortfolioStatusRequest {
-    const FIELDS: &'static [crate::http::Field] = &[req("status", Kind::Str)];
+    const FIELDS: &'static [crate::http::Field] = &[req("status", Kind::Str).one_of(portfolio_statuses)];
 }
 
 impl BodySchema for AddIntentToPortfolioRequest {
-    const FIELDS: &'static [crate::http::Field] =
-        &[req("intent_id", Kind::Str), opt("role", Kind::Str), opt("priority", Kind::Int)];
+    const FIELDS: &'static [crate::http::Field] = &[
+        req("intent_id", Kind::Str).id(),
+        opt("role", Kind::Str).one_of(membership_roles),
+        opt("priority", Kind::Int),
+    ];
 }
 
 impl BodySchema for CreateSubscriptionRequest {
     const FIELDS: &'static [crate::http::Field] = &[
-        opt("intent_id", Kind::Str),
-        opt("portfolio_id", Kind::Str),
-        opt("subscriber_id", Kind::Str),
+        opt("intent_id", Kind::Str).id(),
+        opt("portfolio_id", Kind::Str).id(),
+        opt("subscriber_id", Kind::Str).text(255),
         opt("event_types", Kind::StrList),
-        opt("webhook_url", Kind::Str),
+        opt("webhook_url", Kind::Str).http_url(),
         opt("expires_at", Kind::Time),
     ];
     const EMPTY_OK: bool = true;

@@ -60,6 +60,11 @@ async fn bad_durations_and_scopes_are_422() {
         assert!(r.body["detail"].is_array());
     }
     assert!(app.get(&format!("/api/v1/intents/{id}/leases")).await.body.as_array().unwrap().is_empty());
+    // An integer written with a zero fraction is that integer, as JSON Schema reads it.
+    let r = app.post(&format!("/api/v1/intents/{id}/leases"), json!({"scope": "a", "duration_seconds": 30.0})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let at = |k: &str| openintent_types::time::parse_timestamp(r.body[k].as_str().unwrap()).unwrap();
+    assert_eq!((at("expires_at") - at("acquired_at")).num_seconds(), 30);
 }
 
 #[tokio::test]

@@ -126,6 +126,18 @@ async fn arbitration_and_decisions_are_records() {
         (Some("Arbitration requested"), Some("pending"))
     );
     assert_eq!(r.body["requested_by"], "tester");
+    // Options are `{label, rationale?}` objects; a bad one is a 422 naming its place.
+    let arbitrate = format!("/api/v1/intents/{id}/arbitrate");
+    for (options, loc) in [
+        (json!([null]), json!(["body", "options", 0])),
+        (json!([{"label": "a"}, {}]), json!(["body", "options", 1, "label"])),
+        (json!([{"label": 1}]), json!(["body", "options", 0, "label"])),
+        (json!([{"label": "a", "rationale": 2}]), json!(["body", "options", 0, "rationale"])),
+    ] {
+        let r = app.post(&arbitrate, json!({"reason": "r", "options": options})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{options}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], loc, "{options}");
+    }
     assert_eq!(r.body["requester_id"], "tester");
     assert_eq!(r.body["intent_id"], id.as_str());
     assert_eq!(r.body["context"], json!({"o": [1]}));
