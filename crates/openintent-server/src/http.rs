@@ -347,64 +347,37 @@ fn check_kind(kind: Kind, v: &Value, at: Vec<Value>, out: &mut Vec<FieldError>) 
             }
             _ => bad("list_type", "Input should be a valid list", out),
         },
-        Kind::Patches => match v {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let mut l = at.clone();
-                    l.push(json!(i));
-                    let Value::Object(m) = item else {
-                        out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
-                        continue;
-                    };
-                    for name in ["op", "path"] {
-                        let mut fl = l.clone();
-                        fl.push(json!(name));
-                        match m.get(name) {
-                            None | Some(Value::Null) => {
-                                out.push(err("missing", fl, "Field required", Some(item.clone())));
-                            }
-                            Some(Value::String(_)) => {}
-                            Some(other) => {
-                                out.push(err("string_type", fl, "Input should be a valid string", Some(other.clone())))
-                            }
-                        }
-                    }
-                }
-            }
-            _ => bad("list_type", "Input should be a valid list", out),
-        },
-        Kind::Options => match v {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let mut l = at.clone();
-                    l.push(json!(i));
-                    let Value::Object(m) = item else {
-                        out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
-                        continue;
-                    };
-                    let mut label = l.clone();
-                    label.push(json!("label"));
-                    match m.get("label") {
-                        Some(Value::String(_)) => {}
-                        None | Some(Value::Null) => {
-                            out.push(err("missing", label, "Field required", Some(item.clone())));
-                        }
-                        Some(other) => {
-                            out.push(err("string_type", label, "Input should be a valid string", Some(other.clone())))
-                        }
-                    }
-                    if let Some(r) = m.get("rationale")
-                        && !(r.is_string() || r.is_null())
-                    {
-                        let mut rl = l.clone();
-                        rl.push(json!("rationale"));
-                        out.push(err("string_type", rl, "Input should be a valid string", Some(r.clone())));
-                    }
-                }
-            }
-            _ => bad("list_type", "Input should be a valid list", out),
-        },
+        Kind::Patches => check_object_items(v, &at, &["op", "path"], &[], out),
+        Kind::Options => check_object_items(v, &at, &["label"], &["rationale"], out),
         _ => {}
+    }
+}
+
+/// Checks an array of objects whose `required` members are strings and whose `optional`
+/// members are strings or `null`; errors name the item and member.
+fn check_object_items(v: &Value, at: &[Value], required: &[&str], optional: &[&str], out: &mut Vec<FieldError>) {
+    let Value::Array(items) = v else {
+        out.push(err("list_type", at.to_vec(), "Input should be a valid list", Some(v.clone())));
+        return;
+    };
+    for (i, item) in items.iter().enumerate() {
+        let mut l = at.to_vec();
+        l.push(json!(i));
+        let Value::Object(m) = item else {
+            out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
+            continue;
+        };
+        for (name, needed) in required.iter().map(|n| (n, true)).chain(optional.iter().map(|n| (n, false))) {
+            let mut fl = l.clone();
+            fl.push(json!(name));
+            match m.get(*name) {
+                None | Some(Value::Null) if needed => {
+                    out.push(err("missing", fl, "Field required", Some(item.clone())))
+                }
+                None | Some(Value::Null) | Some(Value::String(_)) => {}
+                Some(other) => out.push(err("string_type", fl, "Input should be a valid string", Some(other.clone()))),
+            }
+        }
     }
 }
 
