@@ -212,8 +212,11 @@ const INTENT_STREAM: &str = "Server-sent events of one intent: `state_patched` a
     event). Each message has an `id:` (the event-log id); reconnecting with `Last-Event-ID` first replays \
     the messages missed since that id. `: ping` comments keep an idle stream open.";
 const PORTFOLIO_STREAM: &str = "Server-sent events of one portfolio: `intent_added` and `intent_removed` \
-    (data = `{\"portfolio_id\", \"intent_id\"}`).";
-const AGENT_STREAM: &str = "Server-sent events of one agent: `agent_assigned` (data = the assignment).";
+    (data = `{\"portfolio_id\", \"intent_id\"}`). Each message has an `id:`; reconnecting with \
+    `Last-Event-ID` first replays the messages missed since that id.";
+const AGENT_STREAM: &str = "Server-sent events of one agent: `agent_assigned` (data = the assignment). Each \
+    message has an `id:` (the assignment's event-log id); reconnecting with `Last-Event-ID` first replays the \
+    messages missed since that id.";
 
 /// Every operation the server answers.
 const OPERATIONS: &[Op] = &[
@@ -376,6 +379,7 @@ const OPERATIONS: &[Op] = &[
         .headers(&[Header::LastEventId])
         .reply(Reply::Stream(INTENT_STREAM)),
     op("get", "/api/v1/subscribe/portfolios/{id}", "streamPortfolio", "streams", "Stream a portfolio's membership")
+        .headers(&[Header::LastEventId])
         .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op(
         "get",
@@ -384,10 +388,13 @@ const OPERATIONS: &[Op] = &[
         "streams",
         "Stream a portfolio's membership (alias)",
     )
+    .headers(&[Header::LastEventId])
     .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op("get", "/api/v1/subscribe/agents/{id}", "streamAgent", "streams", "Stream an agent's assignments")
+        .headers(&[Header::LastEventId])
         .reply(Reply::Stream(AGENT_STREAM)),
     op("get", "/api/v1/agents/{id}/subscribe", "streamAgentAlias", "streams", "Stream an agent's assignments (alias)")
+        .headers(&[Header::LastEventId])
         .reply(Reply::Stream(AGENT_STREAM)),
 ];
 
@@ -808,7 +815,7 @@ fn operation(op: &Op) -> Value {
             }),
             Header::LastEventId => json!({
                 "name": "Last-Event-ID", "in": "header", "required": false,
-                "description": "Resume after this event-log id: the missed messages are replayed first",
+                "description": "Resume after this message id: the missed messages are replayed first",
                 "schema": {"type": "string"},
             }),
         });
