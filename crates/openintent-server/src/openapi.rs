@@ -842,6 +842,11 @@ fn operation(op: &Op) -> Value {
             json!({"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}),
         ),
     };
+    let mut success = success;
+    let links = links(op.id);
+    if !links.is_empty() {
+        success["links"] = Value::Object(links);
+    }
     responses.insert(code.to_owned(), success);
     let mut errors: Vec<u16> = op.errors.to_vec();
     if !op.keyless {
@@ -882,6 +887,62 @@ fn operation(op: &Op) -> Value {
     }
     if op.keyless {
         out["security"] = json!([]);
+    }
+    out
+}
+
+/// Where the ids in a path come from: a response of `producer` names, for each path parameter,
+/// the JSON pointer of its value. Every operation under `prefix` (whose path parameters are all
+/// named here) gets an OpenAPI link from that response, so that tools (and readers) can chain
+/// the calls.
+struct LinkSource {
+    producer: &'static str,
+    prefix: &'static str,
+    params: &'static [(&'static str, &'static str)],
+}
+
+const LINK_SOURCES: &[LinkSource] = &[
+    LinkSource { producer: "createIntent", prefix: "/api/v1/intents/{id}", params: &[("id", "/id")] },
+    LinkSource {
+        producer: "acquireLease",
+        prefix: "/api/v1/intents/{id}/leases/{lease_id}",
+        params: &[("id", "/intent_id"), ("lease_id", "/id")],
+    },
+    LinkSource {
+        producer: "assignAgent",
+        prefix: "/api/v1/intents/{id}/agents/{agent_id}",
+        params: &[("id", "/intent_id"), ("agent_id", "/agent_id")],
+    },
+    LinkSource {
+        producer: "addAttachment",
+        prefix: "/api/v1/intents/{id}/attachments/{attachment_id}",
+        params: &[("id", "/intent_id"), ("attachment_id", "/id")],
+    },
+    LinkSource { producer: "createPortfolio", prefix: "/api/v1/portfolios/{id}", params: &[("id", "/id")] },
+    LinkSource {
+        producer: "addIntentToPortfolio",
+        prefix: "/api/v1/portfolios/{id}/intents/{intent_id}",
+        params: &[("id", "/portfolio_id"), ("intent_id", "/intent_id")],
+    },
+    LinkSource { producer: "createSubscription", prefix: "/api/v1/subscriptions/{id}", params: &[("id", "/id")] },
+];
+
+/// The links of `producer`'s success response (see [`LINK_SOURCES`]).
+fn links(producer: &str) -> Map<String, Value> {
+    let mut out = Map::new();
+    for source in LINK_SOURCES.iter().filter(|s| s.producer == producer) {
+        for op in OPERATIONS.iter().filter(|op| op.path.starts_with(source.prefix) && op.id != producer) {
+            let wanted: Vec<String> =
+                path_parameters(op.path).iter().filter_map(|p| p["name"].as_str().map(str::to_owned)).collect();
+            let mut parameters = Map::new();
+            for name in &wanted {
+                let Some((_, pointer)) = source.params.iter().find(|(n, _)| n == name) else { break };
+                parameters.insert(name.clone(), json!(format!("$response.body#{pointer}")));
+            }
+            if parameters.len() == wanted.len() {
+                out.insert(op.id.to_owned(), json!({"operationId": op.id, "parameters": parameters}));
+            }
+        }
     }
     out
 }
@@ -993,6 +1054,23 @@ mod tests {
         assert_eq!(state["anyOf"].as_array().map(Vec::len), Some(2), "{state}");
         let policy = request_schema::<SetRetryPolicyRequest>();
         assert!(policy["properties"]["strategy"]["enum"].as_array().unwrap().contains(&json!("exponential")));
+    }
+
+    #[test]
+    fn created_ids_link_to_the_operations_that_take_them() {
+        let doc = document();
+        let created = &doc["paths"]["/api/v1/intents"]["post"]["responses"]["200"]["links"];
+        assert_eq!(created["updateState"]["parameters"]["id"], "$response.body#/id");
+        assert_eq!(created["listEvents"]["operationId"], "listEvents");
+        // Operations that need another id too are linked from where that id comes from.
+        assert!(created.get("renewLease").is_none(), "{created}");
+        let lease = &doc["paths"]["/api/v1/intents/{id}/leases"]["post"]["responses"]["200"]["links"];
+        assert_eq!(lease["renewLease"]["parameters"]["lease_id"], "$response.body#/id");
+        assert_eq!(lease["renewLease"]["parameters"]["id"], "$response.body#/intent_id");
+        // Every producer links somewhere.
+        for source in LINK_SOURCES {
+            assert!(!links(source.producer).is_empty(), "{} links nowhere", source.producer);
+        }
     }
 
     #[test]
