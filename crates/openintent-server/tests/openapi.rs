@@ -257,3 +257,131 @@ fn every_route_in_the_source_is_documented_and_nothing_else() {
     let unregistered: Vec<_> = documented.difference(&registered).collect();
     assert!(unregistered.is_empty(), "documented but not registered: {unregistered:?}");
 }
+
+// ----- the document's value rules are the server's --------------------------------------------
+
+/// A body the server accepts for each request schema, with the operation it goes to.
+fn valid_body(schema: &str) -> Option<Value> {
+    use serde_json::json;
+    Some(match schema {
+        "CreateIntentRequest" => json!({"title": "t"}),
+        "SetStatusRequest" => json!({"status": "active"}),
+        "LogEventRequest" => json!({"event_type": "note"}),
+        "AssignAgentRequest" => json!({"agent_id": "a"}),
+        "AcquireLeaseRequest" => json!({"scope": "s"}),
+        "RenewLeaseRequest" => json!({"duration_seconds": 60}),
+        "CreateArbitrationRequest" => json!({"reason": "r"}),
+        "RecordDecisionRequest" => json!({"outcome": "o"}),
+        "CreateAttachmentRequest" => {
+            json!({"filename": "f", "mime_type": "text/plain", "size": 1, "storage_url": "s3://b/k"})
+        }
+        "RecordCostRequest" => json!({"cost_type": "tokens", "amount": 1, "unit": "t"}),
+        "SetRetryPolicyRequest" => json!({"strategy": "fixed", "base_delay_ms": 0, "max_delay_ms": 0}),
+        "RecordFailureRequest" => json!({"error_type": "e", "error_message": "m", "attempt_number": 1}),
+        "CreatePortfolioRequest" => json!({"name": "p"}),
+        "UpdatePortfolioStatusRequest" => json!({"status": "active"}),
+        "AddIntentToPortfolioRequest" => json!({"intent_id": "will-be-replaced"}),
+        "CreateSubscriptionRequest" => json!({}),
+        _ => return None,
+    })
+}
+
+/// Values that break one rule of a property schema, and values at its edges that keep it.
+/// Strings are grown from `valid` (the field's value in a valid body, if any), so that they
+/// keep its other rules (a media type keeps its `/`).
+fn cases(property: &Value, valid: Option<&str>) -> (Vec<Value>, Vec<Value>) {
+    use serde_json::json;
+    let (mut bad, mut good) = (Vec::new(), Vec::new());
+    let integer = property["type"] == "integer" || property["type"][0] == "integer";
+    if let Some(max) = property["maxLength"].as_u64() {
+        let seed = valid.unwrap_or("x");
+        let grown = |n: u64| json!(format!("{seed}{}", "x".repeat(n as usize - seed.chars().count())));
+        bad.push(grown(max + 1));
+        good.push(grown(max));
+    }
+    if property["minLength"] == 1 {
+        bad.extend([json!(""), json!(" \t\u{a0}\u{3000}")]);
+        good.push(json!("x"));
+    }
+    let step = if integer { 1.0 } else { 0.5 };
+    let number = |v: f64| if integer { json!(v as i64) } else { json!(v) };
+    if let Some(min) = property["minimum"].as_f64() {
+        bad.push(number(min - step));
+        good.push(number(min));
+    }
+    if let Some(max) = property["maximum"].as_f64() {
+        bad.push(number(max + step.max(max.abs() * 1e-9)));
+        good.push(number(max));
+    }
+    if let Some(names) = property["enum"].as_array() {
+        bad.push(json!("not-a-known-value"));
+        good.extend(names.iter().filter(|n| !n.is_null()).cloned());
+    }
+    (bad, good)
+}
+
+/// For every request field the document gives a length, range or enum: a value that breaks
+/// it is a 422 naming the field (or a name the document lists as its alias), and the values at
+/// its edges are not refused as invalid. The document and the server's validation are written
+/// separately; this holds them together.
+#[tokio::test]
+async fn documented_field_rules_are_the_rules_the_server_enforces() {
+    let app = TestApp::memory().await;
+    let doc = openapi_document();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(reference) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() else {
+                continue;
+            };
+            let name = reference.rsplit('/').next().unwrap();
+            let schema = &doc["components"]["schemas"][name];
+            let Some(base) = valid_body(name) else { continue };
+            for (field, property) in schema["properties"].as_object().unwrap() {
+                let mut names = vec![field.clone()];
+                if let Some(also) = property["description"].as_str().and_then(|d| d.strip_prefix("Also read as: ")) {
+                    names.extend(also.split(", ").map(str::to_owned));
+                }
+                let (bad, good) = cases(property, base[field].as_str());
+                for (value, must_refuse) in
+                    bad.into_iter().map(|v| (v, true)).chain(good.into_iter().map(|v| (v, false)))
+                {
+                    let mut body = base.clone();
+                    body[field] = value.clone();
+                    let r = send_to(&app, method, path, body).await;
+                    let what = format!("{method} {path} {field}={value}: {} {:?}", r.status, r.body);
+                    if must_refuse {
+                        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+                        let loc = r.body["detail"][0]["loc"][1].as_str().unwrap_or_default().to_owned();
+                        assert!(names.contains(&loc), "{what}: the error names {loc:?}");
+                    } else {
+                        assert_ne!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+                        assert!(!r.status.is_server_error(), "{what}");
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} values checked");
+}
+
+/// Sends `body` to the operation, with fresh resources for its path parameters.
+async fn send_to(app: &TestApp, method: &str, path: &str, mut body: Value) -> common::Reply {
+    let intent = app.intent("rules").await;
+    let mut concrete = path.replace("{id}", &intent);
+    if path.starts_with("/api/v1/portfolios/") {
+        let r = app.post("/api/v1/portfolios", serde_json::json!({"name": "p"})).await;
+        concrete = path.replace("{id}", r.body["id"].as_str().unwrap());
+        if body["intent_id"] == "will-be-replaced" {
+            body["intent_id"] = Value::from(intent.clone());
+        }
+    }
+    if path.contains("{lease_id}") {
+        let r = app.post(&format!("/api/v1/intents/{intent}/leases"), serde_json::json!({"scope": "s"})).await;
+        concrete = concrete.replace("{lease_id}", r.body["id"].as_str().unwrap());
+    }
+    let body = Body::from(body.to_string());
+    let headers = [("x-api-key", KEY), ("content-type", "application/json"), ("if-match", "1")];
+    app.send(&method.to_uppercase(), &concrete, &headers, Some(body)).await
+}
