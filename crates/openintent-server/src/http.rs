@@ -4,7 +4,7 @@
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openintent_types::wire::WireModel;
@@ -86,6 +86,28 @@ pub async fn require_api_key(State(state): State<AppState>, mut req: Request, ne
             next.run(req).await
         }
         Err(e) => e.into_response(),
+    }
+}
+
+/// Middleware that runs every request other than `GET`, `HEAD` and `OPTIONS` on a task of its
+/// own, so that a write, once started, runs to its commit or its rollback whatever happens to
+/// the connection that asked for it.
+///
+/// hyper drops a request's future when its client disconnects (a timeout, Ctrl-C). A write
+/// dropped at the wrong `.await` would stop halfway through its transaction, and a transaction
+/// dropped while it begins can leave a pooled connection inside a transaction that holds
+/// SQLite's write lock, wedging every later write. On its own task the request's work always
+/// finishes; only the answer is lost when nobody waits for it. Reads are left on the connection's
+/// task: dropping them is harmless, and event streams must end with their client.
+pub async fn run_writes_to_completion(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime that is shutting down cancels a task.
+        Err(_) => ApiError::Unavailable("The server is shutting down".to_owned()).into_response(),
     }
 }
 

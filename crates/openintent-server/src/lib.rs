@@ -83,6 +83,9 @@ pub fn app(state: AppState) -> Router {
         .merge(api)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(http::json_errors))
+        // Outside the error mapping and inside tracing: the whole handling of a write, error
+        // bodies included, runs on its own task (see `http::run_writes_to_completion`).
+        .layer(axum::middleware::from_fn(http::run_writes_to_completion))
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -338,19 +338,31 @@ impl SqlStore {
     }
 
     /// Starts a write transaction.
+    ///
+    /// The transaction is begun on a task of its own. sqlx's `begin` is not cancellation-safe:
+    /// a caller dropped after the database began the transaction but before sqlx recorded it
+    /// would return the connection to the pool inside a transaction (on SQLite, one holding the
+    /// write lock, which wedges every later writer). A task always runs to its end; when its
+    /// caller is gone, the transaction it produced is dropped with its output and rolled back.
+    /// Dropping a begun [`WriteTx`] is safe at any point: sqlx rolls it back before the
+    /// connection is used again.
     async fn begin(&self) -> ApiResult<Tx> {
         let dialect = self.dialect;
         let deliveries = self.deliveries.clone();
-        match dialect {
-            Dialect::Sqlite => {
-                let guard = self.write_lock.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, dialect, deliveries, enqueued: false, _guard: Some(guard) })
+        let guard = match dialect {
+            Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            Dialect::Postgres => None,
+        };
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move {
+            match dialect {
+                Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Dialect::Postgres => pool.begin().await,
             }
-            Dialect::Postgres => {
-                Ok(WriteTx { tx: self.pool.begin().await?, dialect, deliveries, enqueued: false, _guard: None })
-            }
-        }
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("could not begin a transaction: {e}")))?;
+        Ok(WriteTx { tx: begun?, dialect, deliveries, enqueued: false, _guard: guard })
     }
 
     // ----- intents -------------------------------------------------------------------------
