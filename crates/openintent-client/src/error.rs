@@ -9,6 +9,7 @@
 //! | [`Error::Decode`] | a 2xx answer could not be read | yes |
 //! | [`Error::Invalid`] | client-side validation refused the input | no |
 //! | [`Error::Config`] | the client is set up wrongly | no |
+//! | [`Error::State`] | [`Intent::state_at`](openintent_types::Intent::state_at) found a value of the wrong type | (no call) |
 //!
 //! The mapping of statuses to [`ApiErrorKind`] follows PROTOCOL.md §2.4:
 //!
@@ -40,7 +41,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use openintent_transport::{Method, Response, TransportError, parse_retry_after};
-use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease};
+use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease, StateReadError};
 
 /// The result type of every client call; the error is [`Error`] (example there).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,6 +80,10 @@ pub enum Error {
     /// without a blocking client...); nothing was sent.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Reading an intent's state with [`Intent::state_at`](openintent_types::Intent::state_at)
+    /// found a value of the wrong type (or a malformed pointer); the error names the pointer.
+    #[error(transparent)]
+    State(#[from] StateReadError),
 }
 
 impl Error {
@@ -123,7 +128,7 @@ impl Error {
         match self {
             Error::Api(_) | Error::Decode(_) => true,
             Error::Transport(e) => e.may_have_been_sent(),
-            Error::Invalid(_) | Error::Config(_) => false,
+            Error::Invalid(_) | Error::Config(_) | Error::State(_) => false,
         }
     }
 
