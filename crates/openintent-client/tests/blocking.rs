@@ -112,10 +112,13 @@ fn with_lease_custom_error_releases_and_returns_the_work_error() {
     }
     let (client, mock) = blocking();
     mock.push(json(200, live_lease(300)));
-    mock.push_for(Method::Delete, format!("/api/v1/intents/{INTENT}/leases/{LEASE}"), example_response("release_lease"));
-    let err = client
-        .with_lease_custom_error(INTENT, "analysis", |_, _| Err::<(), _>(JobError::NothingToDo))
-        .unwrap_err();
+    mock.push_for(
+        Method::Delete,
+        format!("/api/v1/intents/{INTENT}/leases/{LEASE}"),
+        example_response("release_lease"),
+    );
+    let err =
+        client.with_lease_custom_error(INTENT, "analysis", |_, _| Err::<(), _>(JobError::NothingToDo)).unwrap_err();
     assert_eq!(err, JobError::NothingToDo);
     // A refused acquire comes back as the work's error type, and the work never runs.
     mock.push(example_response("error_acquire_lease_conflict"));

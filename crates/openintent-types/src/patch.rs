@@ -349,9 +349,11 @@ mod tests {
 
     #[test]
     fn escaped_tokens_and_bare_paths() {
-        let n =
-            apply_patches(&Map::new(), &[StatePatch::set_path("/a~1b/c~0d", json!(1)), StatePatch::set_path("x/y", json!(2))])
-                .unwrap();
+        let n = apply_patches(
+            &Map::new(),
+            &[StatePatch::set_path("/a~1b/c~0d", json!(1)), StatePatch::set_path("x/y", json!(2))],
+        )
+        .unwrap();
         assert_eq!(Value::Object(n), json!({"a/b": {"c~d": 1}, "x": {"y": 2}}));
         assert!(matches!(
             apply_patches(&Map::new(), &[StatePatch::set_path("/a~2", json!(1))]),
@@ -375,7 +377,10 @@ mod tests {
         assert_eq!(Value::Object(n), json!({"log": [0, 3, 4]}));
         for bad in ["/log/9", "/log/01", "/log/x"] {
             assert!(
-                matches!(apply_patches(&s, &[StatePatch::set_path(bad, json!(1))]), Err(PatchError::TypeMismatch { .. })),
+                matches!(
+                    apply_patches(&s, &[StatePatch::set_path(bad, json!(1))]),
+                    Err(PatchError::TypeMismatch { .. })
+                ),
                 "{bad}"
             );
         }
@@ -385,7 +390,8 @@ mod tests {
     fn errors_leave_nothing_applied() {
         let s = obj(json!({"n": 1}));
         let err =
-            apply_patches(&s, &[StatePatch::set_path("/ok", json!(1)), StatePatch::set_path("/n/deeper", json!(2))]).unwrap_err();
+            apply_patches(&s, &[StatePatch::set_path("/ok", json!(1)), StatePatch::set_path("/n/deeper", json!(2))])
+                .unwrap_err();
         assert_eq!(err.index(), 1);
         assert!(err.to_string().starts_with("patches[1].path"), "{err}");
         let err = apply_patches(&s, &[StatePatch::new("merge", "/n", json!(1))]).unwrap_err();
@@ -395,7 +401,10 @@ mod tests {
             Err(PatchError::TypeMismatch { .. })
         ));
         assert!(matches!(apply_patches(&s, &[StatePatch::remove("")]), Err(PatchError::InvalidPath { .. })));
-        assert!(matches!(apply_patches(&s, &[StatePatch::set_path("", json!(1))]), Err(PatchError::TypeMismatch { .. })));
+        assert!(matches!(
+            apply_patches(&s, &[StatePatch::set_path("", json!(1))]),
+            Err(PatchError::TypeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -403,7 +412,11 @@ mod tests {
         let s = obj(json!({"n": 1}));
         let n = apply_patches(
             &s,
-            &[StatePatch::set_path("", json!({"m": 2})), StatePatch::remove("/gone"), StatePatch::remove("/gone/deeper")],
+            &[
+                StatePatch::set_path("", json!({"m": 2})),
+                StatePatch::remove("/gone"),
+                StatePatch::remove("/gone/deeper"),
+            ],
         )
         .unwrap();
         assert_eq!(Value::Object(n), json!({"m": 2}));

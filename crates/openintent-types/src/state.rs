@@ -204,7 +204,8 @@ mod tests {
     #[test]
     fn absent_members_are_none_not_a_panic() {
         let i = intent(json!({"a": {"b": [1, 2]}, "s": "x", "nul": null}));
-        for p in ["/missing", "/a/missing", "/a/b/2", "/a/b/-", "/a/b/01", "/a/b/x", "/s/deeper", "/nul/deeper", "/a/b/0/x"]
+        for p in
+            ["/missing", "/a/missing", "/a/b/2", "/a/b/-", "/a/b/01", "/a/b/x", "/s/deeper", "/nul/deeper", "/a/b/0/x"]
         {
             assert_eq!(i.state_value(p), None, "{p}");
             assert_eq!(i.state_at::<Value>(p), Ok(None), "{p}");
