@@ -192,4 +192,5 @@ pub use openintent_transport::{Method, Request, Response, RetryConfig, RetryMode
 pub use subscriptions::{EventStream, EventStreamBuilder};
 
 /// The protocol models and request bodies (re-export of `openintent-types`).
+#[doc(inline)]
 pub use openintent_types as types;
