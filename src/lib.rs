@@ -67,8 +67,8 @@
 
 pub use openintent_client::*;
 
-/// The transport layer (re-export of `openintent-transport`): [`Request`](transport::Request),
-/// [`Response`](transport::Response), the [`Transport`](transport::Transport) trait, retries,
+/// The transport layer (re-export of `openintent-transport`): [`Request`], [`Response`], the
+/// [`Transport`] trait, retries,
 /// Server-Sent Events and, with the `test-util` feature, the test transports of
 /// `transport::test_util` (`MockTransport`, `MockReply`, `FnTransport`, `NeverTransport`).
 #[doc(inline)]

@@ -199,14 +199,28 @@ impl Client {
     /// The async client underneath (sharing transport and settings), e.g. to hand to async
     /// code. Its builders also accept `send_blocking()`.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// let async_client: openintent_client::Client = client.async_client().clone();
+    /// // Its builders finish with send_blocking() too, on the blocking client's runtime.
+    /// let intent = async_client.create_intent("From a shared handle").send_blocking()?;
+    /// // Or hand it to async code.
+    /// let read_back = async move { async_client.get_intent(&intent.id).await };
+    /// # drop(read_back);
+    /// # Ok(()) }
+    /// ```
     pub fn async_client(&self) -> &crate::Client {
         &self.inner
     }
 
     /// The agent id.
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// use openintent_transport::test_util::MockTransport;
+    /// let client = openintent_client::blocking::Client::from_transport(MockTransport::new(), "my-agent")?;
+    /// assert_eq!(client.agent_id(), "my-agent");
+    /// # Ok::<(), openintent_client::Error>(())
+    /// ```
     pub fn agent_id(&self) -> &str {
         self.inner.agent_id()
     }
@@ -527,14 +541,26 @@ impl Client {
 
     /// An iterator over a portfolio's live events.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_portfolio_events("0b86…") {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stream_portfolio_events(&self, portfolio_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_portfolio_events(portfolio_id).into_stream())
     }
 
     /// An iterator over an agent's live events.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_agent_events(client.agent_id()) {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stream_agent_events(&self, agent_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_agent_events(agent_id).into_stream())
     }

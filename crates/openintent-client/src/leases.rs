@@ -110,7 +110,8 @@ impl Client {
     ///     .with_lease(&id, "analysis", |lease, client| async move {
     ///         let intent = client.get_intent(&lease.intent_id).await?;
     ///         let done = intent.state_at::<u32>("/sections_done")?.unwrap_or(0);
-    ///         let intent = client.update_state(&intent.id, intent.version).set("sections_done", done + 1).send().await?;
+    ///         let intent =
+    ///             client.update_state(&intent.id, intent.version).set("sections_done", done + 1).send().await?;
     ///         Ok(intent.version)
     ///     })
     ///     .duration_seconds(120)
