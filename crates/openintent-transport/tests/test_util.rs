@@ -42,11 +42,12 @@ async fn json_replies_take_anything_serialize() {
     let mock = MockTransport::new();
     let owned = String::from(r#"{"id":"i-1","version":1}"#);
     let borrowed: &str = &owned; // not 'static
-    mock.push_json(201, serde_json::json!({"id": "i-1", "version": 1}));
+    let value = serde_json::json!({"id": "i-1", "version": 1});
+    mock.push_json(201, &value);
     mock.push_json(201, Created { id: "i-1", version: 1 });
     mock.push_json(201, borrowed);
     mock.push_json(201, owned.clone());
-    mock.push_json(201, &serde_json::json!({"id": "i-1", "version": 1}));
+    mock.push_json(201, value);
     for _ in 0..5 {
         let r = mock.send(Request::post("/api/v1/intents")).await.unwrap();
         assert_eq!((r.status, r.text().into_owned()), (201, owned.clone()));

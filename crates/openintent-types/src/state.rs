@@ -65,9 +65,7 @@ impl StateReadError {
 /// The value at `pointer` in `state`, or `None` when absent. The empty pointer is the whole
 /// document.
 fn lookup<'a>(state: &'a Map<String, Value>, tokens: &[String]) -> Option<&'a Value> {
-    let Some((first, rest)) = tokens.split_first() else {
-        return None;
-    };
+    let (first, rest) = tokens.split_first()?;
     let mut cur = state.get(first.as_str())?;
     for token in rest {
         cur = match cur {
