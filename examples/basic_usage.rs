@@ -36,6 +36,9 @@ async fn main() -> Result<(), BoxError> {
         .send()
         .await?;
     println!("State is now {} (version {})", serde_json::Value::Object(intent.state.clone()), intent.version);
+    // Read one member by JSON pointer: `None` when absent, never a panic.
+    let progress: Option<f64> = intent.state_at("/progress")?;
+    println!("Progress read back: {progress:?}");
 
     // Writing with a stale version is refused; nothing is lost silently.
     match client.update_state(&intent.id, intent.version - 1).set("progress", 0.9).send().await {
@@ -48,9 +51,8 @@ async fn main() -> Result<(), BoxError> {
 
     // Work under an exclusive lease on the "analysis" scope; it is released afterwards,
     // whether the work succeeds or fails.
-    let worker = client.clone();
     let intent = client
-        .with_lease(&intent.id, "analysis", |lease| async move {
+        .with_lease(&intent.id, "analysis", |lease, worker| async move {
             println!("Holding lease {} on scope \"{}\" until {}", lease.id, lease.scope, lease.expires_at);
             worker
                 .log_event(&lease.intent_id, "comment")
@@ -58,12 +60,13 @@ async fn main() -> Result<(), BoxError> {
                 .send()
                 .await?;
             let current = worker.get_intent(&lease.intent_id).await?;
-            worker
+            let updated = worker
                 .update_state(&current.id, current.version)
                 .set("findings", json!(["demand up 12%", "prices flat"]))
                 .set("progress", 0.9)
                 .send()
-                .await
+                .await?;
+            Ok(updated)
         })
         .duration_seconds(300)
         .send()

@@ -42,13 +42,11 @@ async fn researcher(client: Client, intent_id: String) -> Result<(), Error> {
         // Read-modify-write that survives concurrent writers: retried on a version conflict.
         client
             .update_state_with(&intent_id, |intent| {
-                let mut notes = intent.state.get("research_notes").cloned().unwrap_or_else(|| json!([]));
-                if let Some(list) = notes.as_array_mut() {
-                    list.push(json!(fact));
-                }
+                let mut notes: Vec<String> = intent.state_at("/research_notes").ok().flatten().unwrap_or_default();
+                notes.push(fact.to_string());
                 vec![
                     openintent::types::StatePatch::set_key("research_notes", notes),
-                    openintent::types::StatePatch::set_key("research_progress", json!((i + 1) as f64 / 3.0)),
+                    openintent::types::StatePatch::set_key("research_progress", (i + 1) as f64 / 3.0),
                 ]
             })
             .send()
@@ -90,12 +88,7 @@ async fn synthesizer(client: Client, intent_id: String) -> Result<(), Error> {
     let comments = client.get_events(&intent_id).event_type(EventType::Comment).send().await?;
     let ready = comments.iter().any(|e| message(e) == "research notes ready");
     let intent = client.get_intent(&intent_id).await?;
-    let notes: Vec<String> = intent
-        .state
-        .get("research_notes")
-        .and_then(|n| n.as_array())
-        .map(|n| n.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
+    let notes: Vec<String> = intent.state_at("/research_notes")?.unwrap_or_default();
     let summary = format!("Q4 in brief: {}.", notes.join("; "));
     client
         .update_state(&intent.id, intent.version)
@@ -134,7 +127,7 @@ async fn main() -> Result<(), BoxError> {
     let intent = coordinator.get_intent(&intent.id).await?;
     let done = coordinator.set_status(&intent.id, intent.version, "completed").send().await?;
     println!("\n[coordinator] {} (version {})", done.status, done.version);
-    println!("[coordinator] summary: {}", done.state.get("summary").and_then(|s| s.as_str()).unwrap_or("(none)"));
+    println!("[coordinator] summary: {}", done.state_at::<&str>("/summary")?.unwrap_or("(none)"));
 
     println!("\nEvent log, oldest first:");
     let mut events = coordinator.get_events(&intent.id).send().await?;

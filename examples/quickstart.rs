@@ -91,9 +91,8 @@ async fn quick_start(client: &Client) -> Result<(), Box<dyn Error>> {
     // 3. Hold a lease on the "analysis" scope while doing the work; it is released
     //    afterwards, even if the work fails.
     step(3, "Working under a lease on scope \"analysis\"");
-    let c = client.clone();
     let intent = client
-        .with_lease(&intent.id, "analysis", |lease| async move {
+        .with_lease(&intent.id, "analysis", |lease, c| async move {
             println!(
                 "   lease {} held by {} until {}",
                 short(&lease.id),
@@ -123,11 +122,13 @@ async fn quick_start(client: &Client) -> Result<(), Box<dyn Error>> {
                 .await?;
             step(4, "Logged a comment event while holding the lease, and saved the findings");
             let current = c.get_intent(&lease.intent_id).await?;
-            c.update_state(&current.id, current.version)
-                .set("progress", json!(1.0))
+            let done = c
+                .update_state(&current.id, current.version)
+                .set("progress", 1.0)
                 .set("findings", json!(["demand up 12%", "churn down 3%"]))
                 .send()
-                .await
+                .await?;
+            Ok(done)
         })
         .duration_seconds(60)
         .send()

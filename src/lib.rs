@@ -1,8 +1,9 @@
 //! **openintent**: the Rust SDK for the OpenIntent Coordination Protocol, in one dependency.
 //!
-//! This crate re-exports [`openintent_client`] (the async [`Client`] and, with the default
-//! `blocking` feature, [`blocking::Client`]), the protocol models as [`types`]
-//! ([`openintent_types`]) and the transport layer as [`transport`] ([`openintent_transport`]).
+//! This crate re-exports the `openintent-client` crate (the async [`Client`] and, with the
+//! default `blocking` feature, [`blocking::Client`]), the protocol models as [`types`]
+//! (`openintent-types`) and the transport layer as [`transport`] (`openintent-transport`), so
+//! `openintent::` paths reach everything an agent needs.
 //!
 //! ```no_run
 //! use openintent::{Client, Error};
@@ -15,17 +16,62 @@
 //! # }
 //! ```
 //!
+//! Read an intent's state with [`Intent::state_at`](types::Intent::state_at) (typed, by JSON
+//! pointer, `None` when absent) rather than by indexing `intent.state`, which panics on a
+//! missing key. Work under a lease with [`Client::with_lease`]: the closure gets the lease and
+//! a client handle and returns `Result<T, Error>`.
+//!
 //! | You are writing | Depend on |
 //! |---|---|
 //! | an agent | `openintent` (or `openintent-client`) |
 //! | a server, or anything that only needs the models | `openintent-types` |
-//! | a custom transport or test double | `openintent-transport` (feature `test-util` for mocks) |
+//! | a custom transport or test double | `openintent-transport` (feature `test-util` for mocks), or `openintent` with `test-util` |
 //! | a program that embeds a server | `openintent-server` |
+//!
+//! # Features
+//!
+//! | Feature | Default | What it adds |
+//! |---|---|---|
+//! | `blocking` | yes | `blocking::Client`, for programs without an async runtime |
+//! | `test-util` | no | `transport::test_util`: `MockTransport`, `MockReply`, `FnTransport`, `NeverTransport` |
+//!
+//! # Testing an agent without a server
+//!
+//! With `openintent = { .., features = ["test-util"] }` in `[dev-dependencies]`, a client over a
+//! `MockTransport` answers from a script and records what was sent:
+//!
+//! ```
+//! use openintent::Client;
+//! use openintent::transport::Method;
+//! use openintent::transport::test_util::{MockReply, MockTransport};
+//! use serde_json::json;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), openintent::Error> {
+//! let mock = MockTransport::new();
+//! mock.push_for(Method::Get, "/api/v1/intents/i-1", MockReply::json(200, json!({
+//!     "id": "i-1", "title": "Book hotel", "status": "active", "version": 3,
+//!     "state": {"nights": 2}
+//! })));
+//! let client = Client::from_transport(mock.clone(), "my-agent");
+//!
+//! let intent = client.get_intent("i-1").await?;
+//! assert_eq!(intent.state_at::<u32>("/nights")?, Some(2));
+//! assert_eq!(intent.state_at::<u32>("/rooms")?, None);
+//! assert_eq!(mock.requests()[0].headers.get("x-agent-id"), Some("my-agent"));
+//! mock.assert_all_used();
+//! # Ok(())
+//! # }
+//! ```
 #![warn(missing_docs)]
 
 pub use openintent_client::*;
 
-/// The transport layer (re-export of `openintent-transport`).
+/// The transport layer (re-export of `openintent-transport`): [`Request`], [`Response`], the
+/// [`Transport`] trait, retries,
+/// Server-Sent Events and, with the `test-util` feature, the test transports of
+/// `transport::test_util` (`MockTransport`, `MockReply`, `FnTransport`, `NeverTransport`).
+#[doc(inline)]
 pub use openintent_transport as transport;
 
 /// The guides of `docs/` and the README, compiled (and, where no server is needed, run) as

@@ -57,9 +57,7 @@ fn blocking_lease_guard_releases_on_drop() {
     let lease = all.iter().find(|l| l.id == lease_id).expect("in the history");
     assert_eq!(lease.status, Some(LeaseStatus::Released), "dropping the guard releases the lease");
 
-    let scope = rival
-        .with_lease(&intent.id, "draft", |lease| Ok::<_, openintent::Error>(lease.scope.clone()))
-        .must("with_lease");
+    let scope = rival.with_lease(&intent.id, "draft", |lease, _client| Ok(lease.scope.clone())).must("with_lease");
     assert_eq!(scope, "draft");
     assert!(rival.get_leases(&intent.id).send_blocking().must("get_leases").is_empty());
 }

@@ -153,23 +153,28 @@ async fn update_state_merge_and_nested_patches() {
 
     let v4 = client
         .update_state(&intent.id, v3.version)
-        .patch(StatePatch::set("/config/depth", json!(3)))
+        .patch(StatePatch::set_path("/config/depth", json!(3)))
+        .set_path("/config/owner", "ana")
         .append("/sources", "b")
         .send()
         .await
         .must("nested patches");
     assert_eq!(v4.version, v3.version + 1);
     if t.full() {
-        assert_eq!(v4.state.get("config"), Some(&json!({"mode": "fast", "depth": 3})));
+        assert_eq!(v4.state.get("config"), Some(&json!({"mode": "fast", "depth": 3, "owner": "ana"})));
         assert_eq!(v4.state.get("sources"), Some(&json!(["a", "b"])));
+        assert_eq!(v4.state_at::<u32>("/config/depth").unwrap(), Some(3));
+        assert_eq!(v4.state_at::<Vec<String>>("/sources").unwrap(), Some(vec!["a".into(), "b".into()]));
         let read = client.get_intent(&intent.id).await.must("get_intent");
         assert_eq!(read.state, v4.state, "nested writes are stored");
     }
+    assert_eq!(v4.state_at::<u32>("/config/missing").unwrap(), None);
 
     // Keys needing JSON-pointer escapes round-trip as top-level keys.
     let v5 = client.update_state(&intent.id, v4.version).set("a/b~c", "odd").send().await.must("escaped key");
     if t.full() {
         assert_eq!(v5.state.get("a/b~c"), Some(&json!("odd")));
+        assert_eq!(v5.state_at::<&str>("/a~1b~0c").unwrap(), Some("odd"));
     }
 }
 

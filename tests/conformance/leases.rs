@@ -101,15 +101,14 @@ async fn with_lease_releases_on_success_and_error() {
     let rival = t.client_with_key(1, &unique("helper-rival"));
     let intent = new_intent(&owner, "with_lease").await;
 
-    let probe = owner.clone();
     let rival_probe = rival.clone();
     let seen = owner
-        .with_lease(&intent.id, "report", |lease| async move {
-            let active = probe.get_leases(&lease.intent_id).send().await?;
+        .with_lease(&intent.id, "report", |lease, client| async move {
+            let active = client.get_leases(&lease.intent_id).send().await?;
             assert!(active.iter().any(|l| l.id == lease.id), "held while the work runs");
             let err = rival_probe.acquire_lease(&lease.intent_id, "report").send().await.expect_err("held");
             assert!(err.is_lease_conflict(), "{err}");
-            Ok::<_, Error>(lease.id)
+            Ok(lease.id)
         })
         .duration_seconds(30)
         .send()
@@ -119,7 +118,9 @@ async fn with_lease_releases_on_success_and_error() {
     assert!(active.iter().all(|l| l.id != seen), "released after success: {active:?}");
 
     let failed = owner
-        .with_lease(&intent.id, "report", |_lease| async move { Err::<(), _>(WorkError::Failed("work failed")) })
+        .with_lease_custom_error(&intent.id, "report", |_lease, _client| async move {
+            Err::<(), _>(WorkError::Failed("work failed"))
+        })
         .duration_seconds(30)
         .send()
         .await;
@@ -131,7 +132,7 @@ async fn with_lease_releases_on_success_and_error() {
     // never runs the work.
     let held = rival.acquire_lease(&intent.id, "report").duration_seconds(30).send().await.must("rival acquires");
     let refused = owner
-        .with_lease(&intent.id, "report", |_lease| async move {
+        .with_lease_custom_error(&intent.id, "report", |_lease, _client| async move {
             panic!("the work must not run without the lease");
             #[allow(unreachable_code)]
             Ok::<(), WorkError>(())

@@ -44,8 +44,9 @@
 //!   example inside the closure of `update_state_with(..).send_blocking()`): that closure
 //!   occupies one of the runtime's two workers while it waits.
 //!
-//! The seed's `with client.lease(...)` becomes the RAII [`LeaseGuard`] of [`Client::lease`],
-//! which releases the lease when dropped (also while unwinding from a panic).
+//! The seed's `with client.lease(...)` becomes [`Client::with_lease`] (a closure that gets the
+//! lease and the client) or the RAII [`LeaseGuard`] of [`Client::lease`]; both release the lease
+//! afterwards, also while unwinding from a panic.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -198,14 +199,28 @@ impl Client {
     /// The async client underneath (sharing transport and settings), e.g. to hand to async
     /// code. Its builders also accept `send_blocking()`.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// let async_client: openintent_client::Client = client.async_client().clone();
+    /// // Its builders finish with send_blocking() too, on the blocking client's runtime.
+    /// let intent = async_client.create_intent("From a shared handle").send_blocking()?;
+    /// // Or hand it to async code.
+    /// let read_back = async move { async_client.get_intent(&intent.id).await };
+    /// # drop(read_back);
+    /// # Ok(()) }
+    /// ```
     pub fn async_client(&self) -> &crate::Client {
         &self.inner
     }
 
     /// The agent id.
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// use openintent_transport::test_util::MockTransport;
+    /// let client = openintent_client::blocking::Client::from_transport(MockTransport::new(), "my-agent")?;
+    /// assert_eq!(client.agent_id(), "my-agent");
+    /// # Ok::<(), openintent_client::Error>(())
+    /// ```
     pub fn agent_id(&self) -> &str {
         self.inner.agent_id()
     }
@@ -367,24 +382,66 @@ impl Client {
     }
 
     /// Runs `work` while holding a lease (300 s), releasing it afterwards, also on error or
-    /// panic. The blocking counterpart of [`crate::Client::with_lease`].
+    /// panic. The blocking counterpart of [`crate::Client::with_lease`]: `work` receives the
+    /// lease and this client and returns a [`Result<T>`](crate::Result), so `?` works inside
+    /// and a bare `Ok(value)` needs no annotation. For an error type of your own, use
+    /// [`with_lease_custom_error`](Self::with_lease_custom_error); for a lease held across
+    /// more code, the [`lease`](Self::lease) guard.
     ///
     /// ```no_run
     /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
-    /// let scope = client.with_lease("7f1c…", "analysis", |lease| Ok::<_, openintent_client::Error>(lease.scope.clone()))?;
+    /// let version = client.with_lease("7f1c…", "analysis", |lease, client| {
+    ///     let intent = client.get_intent(&lease.intent_id)?;
+    ///     let intent = client.update_state(&intent.id, intent.version).set("analysed", true).send_blocking()?;
+    ///     Ok(intent.version)
+    /// })?;
     /// # Ok(()) }
     /// ```
-    pub fn with_lease<T, E>(
+    pub fn with_lease<T>(
         &self,
         intent_id: &str,
         scope: impl Into<String>,
-        work: impl FnOnce(&Lease) -> std::result::Result<T, E>,
+        work: impl FnOnce(&Lease, &Client) -> Result<T>,
+    ) -> Result<T> {
+        self.with_lease_custom_error(intent_id, scope, work)
+    }
+
+    /// [`with_lease`](Self::with_lease) for work that returns an error type of its own, `E`,
+    /// which must convert from [`Error`] (a failure to acquire the lease is returned as `E`).
+    ///
+    /// ```no_run
+    /// #[derive(Debug)]
+    /// enum JobError {
+    ///     Client(openintent_client::Error),
+    ///     NothingToDo,
+    /// }
+    /// impl From<openintent_client::Error> for JobError {
+    ///     fn from(e: openintent_client::Error) -> Self {
+    ///         JobError::Client(e)
+    ///     }
+    /// }
+    ///
+    /// # fn run(client: openintent_client::blocking::Client) -> Result<(), JobError> {
+    /// let title = client.with_lease_custom_error("7f1c…", "analysis", |lease, client| {
+    ///     let intent = client.get_intent(&lease.intent_id)?;
+    ///     if intent.title.is_empty() {
+    ///         return Err(JobError::NothingToDo);
+    ///     }
+    ///     Ok(intent.title)
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_lease_custom_error<T, E>(
+        &self,
+        intent_id: &str,
+        scope: impl Into<String>,
+        work: impl FnOnce(&Lease, &Client) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E>
     where
         E: From<Error>,
     {
         let guard = self.lease(intent_id, scope)?;
-        let out = work(&guard);
+        let out = work(&guard, self);
         if let Err(e) = guard.release() {
             tracing::warn!(error = %e, "could not release the lease");
         }
@@ -484,14 +541,26 @@ impl Client {
 
     /// An iterator over a portfolio's live events.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_portfolio_events("0b86…") {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stream_portfolio_events(&self, portfolio_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_portfolio_events(portfolio_id).into_stream())
     }
 
     /// An iterator over an agent's live events.
     ///
-    /// Example: [`Client`].
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_agent_events(client.agent_id()) {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn stream_agent_events(&self, agent_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.iter(self.inner.stream_agent_events(agent_id).into_stream())
     }

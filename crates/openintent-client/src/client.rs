@@ -174,7 +174,15 @@ impl Client {
 
     /// The call options of this handle.
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// use std::time::Duration;
+    /// use openintent_client::CallOptions;
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # let client = openintent_client::Client::from_transport(MockTransport::new(), "my-agent");
+    /// assert_eq!(client.options(), &CallOptions::default());
+    /// let patient = client.with_options(CallOptions::new().timeout(Duration::from_secs(120)));
+    /// assert_eq!(patient.options(), &CallOptions::new().timeout(Duration::from_secs(120)));
+    /// ```
     pub fn options(&self) -> &CallOptions {
         &self.inner.options
     }
@@ -182,21 +190,51 @@ impl Client {
     /// The agent id sent as `X-Agent-ID` and used for identity fields (`actor`, `created_by`,
     /// `requested_by`, `decided_by`, cost and failure `agent_id`).
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # let client = openintent_client::Client::from_transport(MockTransport::new(), "my-agent");
+    /// assert_eq!(client.agent_id(), "my-agent");
+    /// ```
     pub fn agent_id(&self) -> &str {
         &self.inner.agent_id
     }
 
     /// The server URL, when the client was built with one.
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// # fn main() -> openintent_client::Result<()> {
+    /// let client = openintent_client::Client::builder()
+    ///     .base_url("http://127.0.0.1:8000")
+    ///     .agent_id("my-agent")
+    ///     .build()?;
+    /// assert_eq!(client.base_url(), Some("http://127.0.0.1:8000"));
+    ///
+    /// // A client over a transport of your own has no URL.
+    /// # use openintent_transport::test_util::MockTransport;
+    /// let mocked = openintent_client::Client::from_transport(MockTransport::new(), "my-agent");
+    /// assert_eq!(mocked.base_url(), None);
+    /// # Ok(()) }
+    /// ```
     pub fn base_url(&self) -> Option<&str> {
         self.inner.base_url.as_deref()
     }
 
     /// The transport requests go through.
     ///
-    /// Example: [`Client`].
+    /// ```
+    /// use openintent_transport::test_util::MockTransport;
+    /// use openintent_transport::{Request, Response};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push(Response::new(204));
+    /// let client = openintent_client::Client::from_transport(mock.clone(), "my-agent");
+    /// // Straight to the transport: no identity headers, no error mapping.
+    /// let resp = client.transport().send(Request::get("/healthz")).await.unwrap();
+    /// assert_eq!(resp.status, 204);
+    /// assert_eq!(mock.requests()[0].headers.get("x-agent-id"), None);
+    /// # }
+    /// ```
     pub fn transport(&self) -> &Arc<dyn Transport> {
         &self.inner.transport
     }

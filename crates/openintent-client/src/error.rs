@@ -9,6 +9,7 @@
 //! | [`Error::Decode`] | a 2xx answer could not be read | yes |
 //! | [`Error::Invalid`] | client-side validation refused the input | no |
 //! | [`Error::Config`] | the client is set up wrongly | no |
+//! | [`Error::State`] | [`Intent::state_at`](openintent_types::Intent::state_at) found a value of the wrong type | (no call) |
 //!
 //! The mapping of statuses to [`ApiErrorKind`] follows PROTOCOL.md §2.4:
 //!
@@ -40,7 +41,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use openintent_transport::{Method, Response, TransportError, parse_retry_after};
-use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease};
+use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease, StateReadError};
 
 /// The result type of every client call; the error is [`Error`] (example there).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -79,12 +80,23 @@ pub enum Error {
     /// without a blocking client...); nothing was sent.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Reading an intent's state with [`Intent::state_at`](openintent_types::Intent::state_at)
+    /// found a value of the wrong type (or a malformed pointer); the error names the pointer.
+    #[error(transparent)]
+    State(#[from] StateReadError),
 }
 
 impl Error {
     /// The API error, when the server answered with an error status.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(404).with_json(r#"{"detail": "Intent not found"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp));
+    /// let api = err.api().expect("the server answered");
+    /// assert_eq!((api.status(), api.message()), (404, "Intent not found"));
+    /// assert!(Error::from(openintent_client::TransportError::connect("refused")).api().is_none());
+    /// ```
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Api(e) => Some(e),
@@ -94,14 +106,26 @@ impl Error {
 
     /// The kind of API error, when the server answered with an error status.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::ApiErrorKind;
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp));
+    /// assert_eq!(err.api_kind(), Some(&ApiErrorKind::VersionConflict { current_version: Some(4) }));
+    /// ```
     pub fn api_kind(&self) -> Option<&ApiErrorKind> {
         self.api().map(ApiError::kind)
     }
 
     /// The HTTP status, when the server answered.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(422).with_json(r#"{"detail": [{"loc": ["body", "title"], "msg": "field required"}]}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents", &resp));
+    /// assert_eq!(err.status(), Some(422));
+    /// assert_eq!(Error::from(openintent_client::TransportError::timeout("no answer")).status(), None);
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) => Some(e.status()),
@@ -112,7 +136,14 @@ impl Error {
 
     /// The server's `Retry-After`, when it sent one.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use std::time::Duration;
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(429).with_header("Retry-After", "30").with_json(r#"{"detail": "Too many requests"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp));
+    /// assert!(err.is_rate_limited());
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.api().and_then(ApiError::retry_after)
     }
@@ -123,7 +154,7 @@ impl Error {
         match self {
             Error::Api(_) | Error::Decode(_) => true,
             Error::Transport(e) => e.may_have_been_sent(),
-            Error::Invalid(_) | Error::Config(_) => false,
+            Error::Invalid(_) | Error::Config(_) | Error::State(_) => false,
         }
     }
 
@@ -134,49 +165,93 @@ impl Error {
 
     /// Any 409: a version conflict or a lease conflict.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp));
+    /// assert!(err.is_conflict());
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Scope held by another agent"}"#);
+    /// let lease_err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/leases", &resp));
+    /// assert!(lease_err.is_conflict());
+    /// ```
     pub fn is_conflict(&self) -> bool {
         self.is_version_conflict() || self.is_lease_conflict()
     }
 
     /// A 409 because the `If-Match` version is stale.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp));
+    /// assert!(err.is_version_conflict() && !err.is_lease_conflict());
+    /// ```
     pub fn is_version_conflict(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::VersionConflict { .. }))
     }
 
     /// A 409 because another lease holds the scope.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Scope held by another agent"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/leases", &resp));
+    /// assert!(err.is_lease_conflict() && !err.is_version_conflict());
+    /// ```
     pub fn is_lease_conflict(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::LeaseConflict { .. }))
     }
 
     /// The server does not have this route (405, 501, or a 404 whose detail is `Not Found`).
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(405).with_json(r#"{"detail": "Method Not Allowed"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents", &resp));
+    /// assert!(err.is_unsupported());
+    /// // A 404 for a missing intent is not a missing route.
+    /// let resp2 = Response::new(404).with_json(r#"{"detail": "Intent not found"}"#);
+    /// let missing = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp2));
+    /// assert!(!missing.is_unsupported() && missing.is_not_found());
+    /// ```
     pub fn is_unsupported(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Unsupported))
     }
 
     /// A 401: the API key is missing or unknown.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(401).with_json(r#"{"detail": "Invalid API key"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp));
+    /// assert!(err.is_unauthorized());
+    /// ```
     pub fn is_unauthorized(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Unauthorized))
     }
 
     /// A 403, e.g. a governance rule refused the write.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let body = r#"{"detail": {"message": "Blocked by governance", "rule": "write_scope"}}"#;
+    /// let resp = Response::new(403).with_json(body);
+    /// let err = Error::from(ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp));
+    /// assert!(err.is_forbidden());
+    /// assert_eq!(err.api().and_then(|a| a.rule()), Some("write_scope"));
+    /// ```
     pub fn is_forbidden(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Forbidden { .. }))
     }
 
     /// A 429.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(429).with_json(r#"{"detail": "Too many requests"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp));
+    /// assert!(err.is_rate_limited());
+    /// ```
     pub fn is_rate_limited(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::RateLimited))
     }
@@ -188,14 +263,24 @@ impl Error {
 
     /// A 5xx.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Error, Method, Response};
+    /// let resp = Response::new(503).with_json(r#"{"detail": "Database unavailable"}"#);
+    /// let err = Error::from(ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp));
+    /// assert!(err.is_server_error());
+    /// ```
     pub fn is_server_error(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::Server))
     }
 
     /// No answer arrived.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// use openintent_client::{Error, TransportError};
+    /// let err = Error::from(TransportError::connect("connection refused"));
+    /// assert!(err.is_transport());
+    /// assert!(!err.may_have_been_sent(), "nothing left the machine");
+    /// ```
     pub fn is_transport(&self) -> bool {
         matches!(self, Error::Transport(_))
     }
@@ -293,7 +378,12 @@ struct ApiErrorInner {
 impl ApiError {
     /// Classifies an error response to `method path` (see the [module docs](self)).
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// use openintent_client::{ApiError, ApiErrorKind, Method, Response};
+    /// let resp = Response::new(404).with_json(r#"{"detail": "Not Found"}"#);
+    /// let err = ApiError::from_response(Method::Get, "/api/v1/intents", &resp);
+    /// assert_eq!(err.kind(), &ApiErrorKind::Unsupported, "a bare `Not Found` is a missing route");
+    /// ```
     pub fn from_response(method: Method, path: &str, resp: &Response) -> ApiError {
         let body = resp.text().into_owned();
         let parsed = serde_json::from_slice::<ErrorBody>(&resp.body).ok();
@@ -343,14 +433,28 @@ impl ApiError {
 
     /// The HTTP status.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp);
+    /// assert_eq!(err.status(), 409);
+    /// ```
     pub fn status(&self) -> u16 {
         self.0.status
     }
 
     /// The classification of the status and body.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::ApiErrorKind;
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp);
+    /// match err.kind() {
+    ///     ApiErrorKind::VersionConflict { current_version } => assert_eq!(*current_version, Some(4)),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub fn kind(&self) -> &ApiErrorKind {
         &self.0.kind
     }
@@ -358,28 +462,54 @@ impl ApiError {
     /// A human-readable message: the server's `detail` (or the first field error), else the
     /// start of the body.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(422).with_json(r#"{"detail": [{"loc": ["body", "title"], "msg": "field required"}]}"#);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents", &resp);
+    /// assert!(err.message().contains("field required"), "{}", err.message());
+    /// ```
     pub fn message(&self) -> &str {
         &self.0.message
     }
 
     /// The response body as received (lossily decoded as UTF-8), JSON or not.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// // Kept even when it is not JSON.
+    /// let resp = Response::new(502).with_body("<html>Bad gateway</html>");
+    /// let err = ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp);
+    /// assert_eq!(err.body(), "<html>Bad gateway</html>");
+    /// assert!(err.error_body().is_none());
+    /// ```
     pub fn body(&self) -> &str {
         &self.0.body
     }
 
     /// The parsed error body, when the body was a JSON object.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(409).with_json(r#"{"detail": "Version conflict", "current_version": 4}"#);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents/i-1/state", &resp);
+    /// let body = err.error_body().expect("a JSON object");
+    /// assert_eq!(body.current_version, Some(4));
+    /// ```
     pub fn error_body(&self) -> Option<&ErrorBody> {
         self.0.parsed.as_ref()
     }
 
     /// The field errors of a 422, if any.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let body = r#"{"detail": [{"loc": ["body", "title"], "msg": "field required", "type": "missing"}]}"#;
+    /// let resp = Response::new(422).with_json(body);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents", &resp);
+    /// let fields = err.field_errors();
+    /// assert_eq!(fields.len(), 1);
+    /// println!("{fields:?}");
+    /// ```
     pub fn field_errors(&self) -> &[FieldError] {
         match &self.0.kind {
             ApiErrorKind::Validation { errors } => errors,
@@ -389,7 +519,13 @@ impl ApiError {
 
     /// The governance rule of a 403, if any.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let body = r#"{"detail": {"message": "Blocked by governance", "rule": "max_cost"}}"#;
+    /// let resp = Response::new(403).with_json(body);
+    /// let err = ApiError::from_response(Method::Post, "/api/v1/intents/i-1/costs", &resp);
+    /// assert_eq!(err.rule(), Some("max_cost"));
+    /// ```
     pub fn rule(&self) -> Option<&str> {
         match &self.0.kind {
             ApiErrorKind::Forbidden { rule } => rule.as_deref(),
@@ -399,21 +535,38 @@ impl ApiError {
 
     /// The `Retry-After` the server sent (seconds or an HTTP date), if any.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use std::time::Duration;
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(503).with_header("Retry-After", "5").with_json(r#"{"detail": "Overloaded"}"#);
+    /// let err = ApiError::from_response(Method::Get, "/api/v1/intents/i-1", &resp);
+    /// assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.0.retry_after
     }
 
     /// The method of the failed request.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(404).with_json(r#"{"detail": "Lease not found"}"#);
+    /// let err = ApiError::from_response(Method::Delete, "/api/v1/intents/i-1/leases/l-1", &resp);
+    /// assert_eq!(err.method(), Method::Delete);
+    /// ```
     pub fn method(&self) -> Method {
         self.0.method
     }
 
     /// The path of the failed request.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_client::{ApiError, Method, Response};
+    /// let resp = Response::new(404).with_json(r#"{"detail": "Lease not found"}"#);
+    /// let err = ApiError::from_response(Method::Delete, "/api/v1/intents/i-1/leases/l-1", &resp);
+    /// assert_eq!(err.path(), "/api/v1/intents/i-1/leases/l-1");
+    /// assert!(err.to_string().ends_with("(DELETE /api/v1/intents/i-1/leases/l-1)"), "{err}");
+    /// ```
     pub fn path(&self) -> &str {
         &self.0.path
     }
@@ -470,35 +623,90 @@ impl DecodeError {
 
     /// The HTTP status of the answer.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push_json(200, r#"[{"id": "c1", "cost_type": "api_call", "amount": 1.5},
+    ///                         {"id": "c2", "cost_type": "api_call", "amount": "lots"}]"#);
+    /// let client = openintent_client::Client::from_transport(mock, "my-agent");
+    /// let Err(openintent_client::Error::Decode(err)) = client.get_costs("i-1").await else { panic!() };
+    /// assert_eq!(err.status(), 200);
+    /// # }
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
 
     /// Where in the JSON document decoding failed.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push_json(200, r#"[{"id": "c1", "cost_type": "api_call", "amount": 1.5},
+    ///                         {"id": "c2", "cost_type": "api_call", "amount": "lots"}]"#);
+    /// let client = openintent_client::Client::from_transport(mock, "my-agent");
+    /// let Err(openintent_client::Error::Decode(err)) = client.get_costs("i-1").await else { panic!() };
+    /// assert!(err.json_path().starts_with("[1]"), "the second record: {}", err.json_path());
+    /// # }
+    /// ```
     pub fn json_path(&self) -> &str {
         &self.json_path
     }
 
     /// The body as received.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push_json(200, r#"[{"id": "c1", "cost_type": "api_call", "amount": 1.5},
+    ///                         {"id": "c2", "cost_type": "api_call", "amount": "lots"}]"#);
+    /// let client = openintent_client::Client::from_transport(mock, "my-agent");
+    /// let Err(openintent_client::Error::Decode(err)) = client.get_costs("i-1").await else { panic!() };
+    /// assert!(err.body().contains(r#""amount": "lots""#));
+    /// # }
+    /// ```
     pub fn body(&self) -> &str {
         &self.body
     }
 
     /// The path of the request.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push_json(200, r#"[{"id": "c1", "cost_type": "api_call", "amount": 1.5},
+    ///                         {"id": "c2", "cost_type": "api_call", "amount": "lots"}]"#);
+    /// let client = openintent_client::Client::from_transport(mock, "my-agent");
+    /// let Err(openintent_client::Error::Decode(err)) = client.get_costs("i-1").await else { panic!() };
+    /// assert_eq!(err.path(), "/api/v1/intents/i-1/costs");
+    /// # }
+    /// ```
     pub fn path(&self) -> &str {
         &self.path
     }
 
     /// The method of the request.
     ///
-    /// Example: [`Error`].
+    /// ```
+    /// # use openintent_transport::test_util::MockTransport;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// mock.push_json(200, r#"[{"id": "c1", "cost_type": "api_call", "amount": 1.5},
+    ///                         {"id": "c2", "cost_type": "api_call", "amount": "lots"}]"#);
+    /// let client = openintent_client::Client::from_transport(mock, "my-agent");
+    /// let Err(openintent_client::Error::Decode(err)) = client.get_costs("i-1").await else { panic!() };
+    /// assert_eq!(err.method(), openintent_client::Method::Get);
+    /// # }
+    /// ```
     pub fn method(&self) -> Method {
         self.method
     }

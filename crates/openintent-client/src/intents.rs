@@ -80,20 +80,25 @@ impl Client {
     }
 
     /// Writes state (`POST …/state` with `If-Match: <version>`); add patches with the
-    /// builder's [`set`](UpdateState::set), [`merge`](UpdateState::merge),
+    /// builder's [`set`](UpdateState::set) (one top-level key),
+    /// [`set_path`](UpdateState::set_path) (a JSON pointer), [`merge`](UpdateState::merge),
     /// [`append`](UpdateState::append), [`remove`](UpdateState::remove) or
-    /// [`patch`](UpdateState::patch). Returns the intent at its new version.
+    /// [`patch`](UpdateState::patch). Returns the intent at its new version; read its state
+    /// with [`Intent::state_at`].
     ///
     /// ```no_run
     /// use serde_json::json;
     /// # async fn run(client: openintent_client::Client, intent: openintent_types::Intent) -> openintent_client::Result<()> {
     /// let updated = client
     ///     .update_state(&intent.id, intent.version)
-    ///     .set("progress", json!(0.5))
-    ///     .set("current_phase", json!("analysis"))
+    ///     .set("progress", 0.5)
+    ///     .set("current_phase", "analysis")
+    ///     .set_path("/trip/hotel/stars", 4)
+    ///     .append("/log", json!({"step": "analysis"}))
     ///     .send()
     ///     .await?;
     /// assert_eq!(updated.version, intent.version + 1);
+    /// assert_eq!(updated.state_at::<u8>("/trip/hotel/stars")?, Some(4));
     /// # Ok(()) }
     /// ```
     pub fn update_state(&self, intent_id: &str, version: i64) -> UpdateState {
@@ -162,8 +167,8 @@ impl Client {
     /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
     /// let intent = client
     ///     .update_state_with("7f1c…", |intent| {
-    ///         let n = intent.state.get("count").and_then(|v| v.as_i64()).unwrap_or(0);
-    ///         vec![StatePatch::set_key("count", json!(n + 1))]
+    ///         let n = intent.state_at::<i64>("/count").ok().flatten().unwrap_or(0);
+    ///         vec![StatePatch::set_key("count", n + 1)]
     ///     })
     ///     .send()
     ///     .await?;
@@ -489,11 +494,23 @@ pub struct UpdateState {
 }
 
 impl UpdateState {
-    /// Sets one top-level key (sent as a `set` patch at `/<key>`, escaped).
+    /// Sets one top-level key, taken literally: `"a/b"` is a single key (sent as a `set`
+    /// patch at `/a~1b`; see [`StatePatch::set_key`]). For a nested member use
+    /// [`set_path`](Self::set_path).
     ///
     /// Example: [`Client::update_state`].
     pub fn set(mut self, key: impl AsRef<str>, value: impl Into<Value>) -> Self {
-        self.patches.push(StatePatch::set_key(key.as_ref(), value.into()));
+        self.patches.push(StatePatch::set_key(key, value));
+        self
+    }
+
+    /// Sets the member at an RFC 6901 JSON pointer (`/trip/hotel/stars`), creating missing
+    /// parent objects (see [`StatePatch::set_path`]). For one top-level key use
+    /// [`set`](Self::set).
+    ///
+    /// Example: [`Client::update_state`].
+    pub fn set_path(mut self, path: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.patches.push(StatePatch::set_path(path, value));
         self
     }
 
@@ -512,7 +529,7 @@ impl UpdateState {
     ///
     /// Example: [`Client::update_state`].
     pub fn append(mut self, path: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.patches.push(StatePatch::append(path, value.into()));
+        self.patches.push(StatePatch::append(path, value));
         self
     }
 

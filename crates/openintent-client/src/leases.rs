@@ -6,7 +6,7 @@
 //! | `release_lease(id, lease_id)` | [`Client::release_lease`] | `DELETE …/leases/{lease_id}` |
 //! | `renew_lease(id, lease_id, duration_seconds)` | [`Client::renew_lease`] | `PATCH …/leases/{lease_id}` |
 //! | `get_leases(id)` | [`Client::get_leases`] (active ones; [`GetLeases::all`] for every lease) | `GET …/leases` |
-//! | `with client.lease(id, scope):` | [`Client::with_lease`] (async), [`blocking::Client::lease`](crate::blocking::Client::lease) (guard) | acquire + release |
+//! | `with client.lease(id, scope):` | [`Client::with_lease`] (async), [`blocking::Client::with_lease`](crate::blocking::Client::with_lease) (closure) or [`blocking::Client::lease`](crate::blocking::Client::lease) (guard) | acquire + release |
 //!
 //! Servers that do not send a lease `status` get one derived here (PROTOCOL.md §4.4):
 //! released when `released_at` is set, expired when `expires_at` has passed, else active.
@@ -98,14 +98,21 @@ impl Client {
     /// Release errors are logged and ignored (the lease may have expired). With
     /// [`WithLease::auto_renew`] the lease is renewed in the background while `work` runs.
     ///
+    /// `work` receives the lease and a handle on this client (a cheap clone), so it needs no
+    /// clone made beforehand, and returns a [`Result<T>`](crate::Result): `?` works on every
+    /// call inside, and a bare `Ok(value)` needs no type annotation. A failure to acquire the
+    /// lease is returned without running `work`. To return an error type of your own, use
+    /// [`with_lease_custom_error`](Self::with_lease_custom_error).
+    ///
     /// ```no_run
-    /// use serde_json::json;
     /// # async fn run(client: openintent_client::Client, id: String) -> openintent_client::Result<()> {
-    /// let c = client.clone();
-    /// let intent = client
-    ///     .with_lease(&id, "analysis", |lease| async move {
-    ///         let intent = c.get_intent(&lease.intent_id).await?;
-    ///         c.update_state(&intent.id, intent.version).set("draft", json!("...")).send().await
+    /// let version = client
+    ///     .with_lease(&id, "analysis", |lease, client| async move {
+    ///         let intent = client.get_intent(&lease.intent_id).await?;
+    ///         let done = intent.state_at::<u32>("/sections_done")?.unwrap_or(0);
+    ///         let intent =
+    ///             client.update_state(&intent.id, intent.version).set("sections_done", done + 1).send().await?;
+    ///         Ok(intent.version)
     ///     })
     ///     .duration_seconds(120)
     ///     .auto_renew()
@@ -113,16 +120,65 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn with_lease<F, Fut, T, E>(&self, intent_id: &str, scope: impl Into<String>, work: F) -> WithLease<F>
+    pub fn with_lease<F, Fut, T>(&self, intent_id: &str, scope: impl Into<String>, work: F) -> WithLease<F>
     where
-        F: FnOnce(Lease) -> Fut,
+        F: FnOnce(Lease, Client) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.with_lease_builder(intent_id, scope.into(), work)
+    }
+
+    /// [`with_lease`](Self::with_lease) for work that returns an error type of its own, `E`,
+    /// which must convert from [`Error`] (a failure to acquire the lease is returned as `E`, and
+    /// `?` on client calls inside `work` converts too). Name `E` once when the closure does
+    /// not make it plain, e.g. `Err::<(), _>(MyError::Missing)` or `Ok::<_, MyError>(())`.
+    ///
+    /// ```no_run
+    /// use openintent_client::Error;
+    ///
+    /// #[derive(Debug)]
+    /// enum JobError {
+    ///     Client(Error),
+    ///     NothingToDo,
+    /// }
+    /// impl From<Error> for JobError {
+    ///     fn from(e: Error) -> Self {
+    ///         JobError::Client(e)
+    ///     }
+    /// }
+    ///
+    /// # async fn run(client: openintent_client::Client, id: String) -> Result<(), JobError> {
+    /// let title = client
+    ///     .with_lease_custom_error(&id, "analysis", |lease, client| async move {
+    ///         let intent = client.get_intent(&lease.intent_id).await?;
+    ///         if intent.title.is_empty() {
+    ///             return Err(JobError::NothingToDo);
+    ///         }
+    ///         Ok(intent.title)
+    ///     })
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_lease_custom_error<F, Fut, T, E>(
+        &self,
+        intent_id: &str,
+        scope: impl Into<String>,
+        work: F,
+    ) -> WithLease<F>
+    where
+        F: FnOnce(Lease, Client) -> Fut,
         Fut: Future<Output = std::result::Result<T, E>>,
         E: From<Error>,
     {
+        self.with_lease_builder(intent_id, scope.into(), work)
+    }
+
+    fn with_lease_builder<F>(&self, intent_id: &str, scope: String, work: F) -> WithLease<F> {
         WithLease {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
-            scope: scope.into(),
+            scope,
             duration_seconds: DEFAULT_LEASE_SECONDS,
             renew_every: None,
             work,
@@ -224,7 +280,7 @@ impl GetLeases {
 }
 impl_send!(GetLeases, Vec<Lease>);
 
-/// Builder of [`Client::with_lease`].
+/// Builder of [`Client::with_lease`] and [`Client::with_lease_custom_error`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 pub struct WithLease<F> {
     client: Client,
@@ -309,7 +365,7 @@ pub(crate) fn renew_interval(duration_seconds: i64) -> Duration {
 
 impl<F, Fut, T, E> WithLease<F>
 where
-    F: FnOnce(Lease) -> Fut,
+    F: FnOnce(Lease, Client) -> Fut,
     Fut: Future<Output = std::result::Result<T, E>>,
     E: From<Error>,
 {
@@ -358,7 +414,7 @@ where
             let every = every.min(renew_interval(self.duration_seconds));
             spawn_renewer(self.client.clone(), &lease, every, self.duration_seconds)
         });
-        let outcome = AssertUnwindSafe((self.work)(lease)).catch_unwind().await;
+        let outcome = AssertUnwindSafe((self.work)(lease, self.client.clone())).catch_unwind().await;
         drop(renewer);
         guard.armed = false;
         if let Err(e) = self.client.release_lease(&self.intent_id, &guard.lease_id).await {
@@ -373,7 +429,7 @@ where
 
 impl<F, Fut, T, E> std::future::IntoFuture for WithLease<F>
 where
-    F: FnOnce(Lease) -> Fut + Send + 'static,
+    F: FnOnce(Lease, Client) -> Fut + Send + 'static,
     Fut: Future<Output = std::result::Result<T, E>> + Send + 'static,
     T: Send + 'static,
     E: From<Error> + Send + 'static,

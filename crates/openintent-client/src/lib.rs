@@ -30,16 +30,18 @@
 //!     // Update state with optimistic concurrency: the version is sent as `If-Match`.
 //!     let intent = client
 //!         .update_state(&intent.id, intent.version)
-//!         .set("progress", json!(0.5))
-//!         .set("current_phase", json!("analysis"))
+//!         .set("progress", 0.5)
+//!         .set("current_phase", "analysis")
 //!         .send()
 //!         .await?;
+//!     // Read state by JSON pointer: absent is `None`, never a panic.
+//!     let progress: Option<f64> = intent.state_at("/progress")?;
 //!
 //!     // Hold a lease on a scope while working; released afterwards, even on error or panic.
-//!     let c = client.clone();
 //!     client
-//!         .with_lease(&intent.id, "analysis", |lease| async move {
-//!             c.log_event(&lease.intent_id, "comment").payload(json!({"message": "analysing"})).send().await
+//!         .with_lease(&intent.id, "analysis", |lease, client| async move {
+//!             client.log_event(&lease.intent_id, "comment").payload(json!({"message": "analysing"})).send().await?;
+//!             Ok(())
 //!         })
 //!         .duration_seconds(300)
 //!         .send()
@@ -95,7 +97,7 @@
 //! | `create_intent(title, description=, constraints=)` | [`create_intent(title)`](Client::create_intent)`.description(..).constraints(..)` |
 //! | `get_intent(id)` | [`get_intent(id)`](Client::get_intent) |
 //! | `list_intents(status=, limit=, offset=)` | [`list_intents()`](Client::list_intents)`.status(..).limit(..)`, `.into_stream()` for all pages |
-//! | `update_state(id, version, {...})` | [`update_state(id, version)`](Client::update_state)`.set(k, v)` / `.merge(json!({...}))` |
+//! | `update_state(id, version, {...})` | [`update_state(id, version)`](Client::update_state)`.set(key, v)` / `.set_path("/a/b", v)` / `.merge(json!({...}))` |
 //! | `set_status(id, version, status)` | [`set_status(id, version, status)`](Client::set_status) |
 //! | `assign_agent(id, agent_id=)` | [`assign_agent(id)`](Client::assign_agent)`.agent_id(..)` |
 //! | `unassign_agent(id, agent_id)` | [`unassign_agent(id, agent_id)`](Client::unassign_agent) |
@@ -105,7 +107,7 @@
 //! | `release_lease(id, lease_id)` | [`release_lease(id, lease_id)`](Client::release_lease) |
 //! | `renew_lease(id, lease_id, duration_seconds=)` | [`renew_lease(id, lease_id)`](Client::renew_lease)`.duration_seconds(..)` |
 //! | `get_leases(id)` | [`get_leases(id)`](Client::get_leases) (`.all()` for released/expired too) |
-//! | `with client.lease(id, scope):` | [`with_lease(id, scope, closure)`](Client::with_lease); blocking: [`lease(id, scope)`](blocking::Client::lease) guard |
+//! | `with client.lease(id, scope):` | [`with_lease(id, scope, \|lease, client\| async move { .. })`](Client::with_lease); blocking: [`with_lease`](blocking::Client::with_lease) or the [`lease(id, scope)`](blocking::Client::lease) guard |
 //! | `request_arbitration(id, reason)` | [`request_arbitration(id, reason)`](Client::request_arbitration) |
 //! | `record_decision(id, decision, rationale)` | [`record_decision(id, decision)`](Client::record_decision)`.rationale(..)` |
 //! | `get_decisions(id)` | [`get_decisions(id)`](Client::get_decisions) |
@@ -190,4 +192,5 @@ pub use openintent_transport::{Method, Request, Response, RetryConfig, RetryMode
 pub use subscriptions::{EventStream, EventStreamBuilder};
 
 /// The protocol models and request bodies (re-export of `openintent-types`).
+#[doc(inline)]
 pub use openintent_types as types;

@@ -21,7 +21,8 @@ fn clients_errors_and_call_futures_are_thread_safe() {
     assert_send(&client.get_intent("i"));
     assert_send(&client.list_intents().into_stream());
     assert_send(&client.stream_intent_events("i").into_stream());
-    assert_send(&client.with_lease("i", "s", |_| async { Ok::<(), Error>(()) }).send());
+    assert_send(&client.with_lease("i", "s", |_, _| async { Ok(()) }).send());
+    assert_send(&client.with_lease_custom_error("i", "s", |_, _| async { Ok::<(), Error>(()) }).send());
     assert!(std::mem::size_of::<Error>() <= 128, "Error stays small: {}", std::mem::size_of::<Error>());
 }
 

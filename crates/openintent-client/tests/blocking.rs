@@ -91,11 +91,43 @@ fn with_lease_and_conflicts() {
     mock.push(json(200, live_lease(300)));
     mock.push(example_response("release_lease"));
     mock.push(example_response("error_acquire_lease_conflict"));
-    let scope = client.with_lease(INTENT, "analysis", |l| Ok::<_, Error>(l.scope.clone())).unwrap();
-    assert_eq!(scope, "analysis");
+    let scope = client.with_lease(INTENT, "analysis", |l, c| Ok(format!("{} for {}", l.scope, c.agent_id()))).unwrap();
+    assert_eq!(scope, format!("analysis for {AGENT}"));
     let err = client.lease(INTENT, "analysis").unwrap_err();
     assert!(err.is_lease_conflict());
     assert_eq!(mock.request_count(), 3);
+}
+
+#[test]
+fn with_lease_custom_error_releases_and_returns_the_work_error() {
+    #[derive(Debug, PartialEq)]
+    enum JobError {
+        Client(String),
+        NothingToDo,
+    }
+    impl From<Error> for JobError {
+        fn from(e: Error) -> Self {
+            JobError::Client(e.to_string())
+        }
+    }
+    let (client, mock) = blocking();
+    mock.push(json(200, live_lease(300)));
+    mock.push_for(
+        Method::Delete,
+        format!("/api/v1/intents/{INTENT}/leases/{LEASE}"),
+        example_response("release_lease"),
+    );
+    let err =
+        client.with_lease_custom_error(INTENT, "analysis", |_, _| Err::<(), _>(JobError::NothingToDo)).unwrap_err();
+    assert_eq!(err, JobError::NothingToDo);
+    // A refused acquire comes back as the work's error type, and the work never runs.
+    mock.push(example_response("error_acquire_lease_conflict"));
+    let err = client
+        .with_lease_custom_error(INTENT, "analysis", |_, _| -> Result<(), JobError> { panic!("must not run") })
+        .unwrap_err();
+    assert!(matches!(err, JobError::Client(_)), "{err:?}");
+    assert_eq!(mock.request_count(), 3);
+    mock.assert_all_used();
 }
 
 #[test]

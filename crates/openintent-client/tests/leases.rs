@@ -105,11 +105,12 @@ async fn with_lease_releases_on_success() {
     let (client, mock) = client();
     script_lease(&mock, 120);
     script_release(&mock);
-    let c = client.clone();
+    // No clone beforehand and no annotation on `Ok`: the work gets a client handle and
+    // returns the client's Result.
     let out = client
-        .with_lease(INTENT, "analysis", |lease| async move {
+        .with_lease(INTENT, "analysis", |lease, client| async move {
             assert_eq!(lease.scope, "analysis");
-            Ok::<_, Error>(c.agent_id().len())
+            Ok(client.agent_id().len())
         })
         .duration_seconds(120)
         .send()
@@ -119,6 +120,45 @@ async fn with_lease_releases_on_success() {
     let reqs = mock.requests();
     assert_eq!(body(&reqs[0]), json!({"scope": "analysis", "duration_seconds": 120}));
     assert_eq!(reqs[1].method, Method::Delete);
+    mock.assert_all_used();
+}
+
+#[tokio::test]
+async fn with_lease_work_calls_the_client_with_question_marks() {
+    let (client, mock) = client();
+    script_lease(&mock, 300);
+    mock.push_for(Method::Get, format!("/api/v1/intents/{INTENT}"), example_response("get_intent"));
+    script_release(&mock);
+    let title = client
+        .with_lease(INTENT, "analysis", |lease, client| async move {
+            let intent = client.get_intent(&lease.intent_id).await?;
+            let missing = intent.state_at::<u32>("/no/such/member")?;
+            assert_eq!(missing, None);
+            Ok(intent.title)
+        })
+        .await
+        .unwrap();
+    assert!(!title.is_empty());
+    let methods: Vec<_> = mock.requests().iter().map(|r| r.method).collect();
+    assert_eq!(methods, [Method::Post, Method::Get, Method::Delete]);
+    mock.assert_all_used();
+}
+
+#[tokio::test]
+async fn with_lease_releases_when_a_client_call_inside_fails() {
+    let (client, mock) = client();
+    script_lease(&mock, 300);
+    mock.push_for(Method::Get, format!("/api/v1/intents/{INTENT}"), example_response("error_get_intent_not_found"));
+    script_release(&mock);
+    let err = client
+        .with_lease(INTENT, "analysis", |lease, client| async move {
+            client.get_intent(&lease.intent_id).await?;
+            Ok(())
+        })
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert_eq!(mock.requests().last().unwrap().method, Method::Delete);
     mock.assert_all_used();
 }
 
@@ -137,14 +177,16 @@ async fn with_lease_releases_on_error() {
             AppError::Client
         }
     }
-    let err =
-        client.with_lease(INTENT, "analysis", |_| async { Err::<(), _>(AppError::Work("boom")) }).await.unwrap_err();
+    let err = client
+        .with_lease_custom_error(INTENT, "analysis", |_, _| async { Err::<(), _>(AppError::Work("boom")) })
+        .await
+        .unwrap_err();
     assert!(matches!(err, AppError::Work("boom")));
     assert_eq!(mock.request_count(), 2);
     // When the acquire fails, the work never runs and nothing is released.
     mock.push(example_response("error_acquire_lease_conflict"));
     let err = client
-        .with_lease(INTENT, "analysis", |_| async { panic!("must not run") as Result<(), AppError> })
+        .with_lease_custom_error(INTENT, "analysis", |_, _| async { panic!("must not run") as Result<(), AppError> })
         .await
         .unwrap_err();
     assert!(matches!(err, AppError::Client));
@@ -158,11 +200,11 @@ async fn with_lease_releases_on_panic_and_resumes_it() {
     script_release(&mock);
     let c = client.clone();
     let task = tokio::spawn(async move {
-        c.with_lease(INTENT, "analysis", |_| async {
+        c.with_lease(INTENT, "analysis", |_, _| async {
             if true {
                 panic!("work panicked");
             }
-            Ok::<(), Error>(())
+            Ok(())
         })
         .await
     });
@@ -182,10 +224,10 @@ async fn with_lease_auto_renews_while_the_work_runs() {
     }
     script_release(&mock);
     client
-        .with_lease(INTENT, "analysis", |_| async {
+        .with_lease(INTENT, "analysis", |_, _| async {
             // 12 s of work with a 10 s lease renewed every 5 s: two renewals.
             tokio::time::sleep(Duration::from_secs(12)).await;
-            Ok::<(), Error>(())
+            Ok(())
         })
         .duration_seconds(10)
         .auto_renew()
@@ -208,9 +250,9 @@ async fn cancelled_with_lease_still_releases() {
     script_lease(&mock, 300);
     script_release(&mock);
     let fut = client
-        .with_lease(INTENT, "analysis", |_| async {
+        .with_lease(INTENT, "analysis", |_, _| async {
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok::<(), Error>(())
+            Ok(())
         })
         .send();
     assert!(tokio::time::timeout(Duration::from_secs(1), fut).await.is_err());

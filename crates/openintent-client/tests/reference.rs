@@ -60,9 +60,13 @@ async fn seed_workflow_against_a_live_server() -> Result<(), Error> {
     client.release_lease(&intent.id, &lease.id).await?;
     assert!(client.get_leases(&intent.id).await?.is_empty());
     assert_eq!(client.get_leases(&intent.id).all().send().await?.len(), 1);
-    let c = client.clone();
-    let id = intent.id.clone();
-    client.with_lease(&intent.id, "content.draft", |_| async move { c.get_intent(&id).await.map(drop) }).send().await?;
+    client
+        .with_lease(&intent.id, "content.draft", |lease, client| async move {
+            client.get_intent(&lease.intent_id).await?;
+            Ok(())
+        })
+        .send()
+        .await?;
     assert!(client.get_leases(&intent.id).await?.is_empty(), "released after the work");
 
     client.request_arbitration(&intent.id, "Conflicting interpretations").send().await?;

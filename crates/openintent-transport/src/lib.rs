@@ -49,7 +49,7 @@
 //! | `reqwest` | yes | `ReqwestTransport`, over a pooled keep-alive `reqwest` client |
 //! | `rustls` | yes | TLS through rustls (pure Rust, bundled web PKI roots) |
 //! | `native-tls` | no | TLS through the platform library (OpenSSL, Schannel, Security.framework) |
-//! | `test-util` | no | `test_util::{MockTransport, FnTransport, NeverTransport}` |
+//! | `test-util` | no | `test_util::{MockTransport, FnTransport, NeverTransport}`; adds `serde`, `serde_json` for JSON replies from any `Serialize` value |
 //!
 //! Without `reqwest` the crate still provides the types, the trait, the
 //! retry layer and the SSE machinery, for use with a custom transport.

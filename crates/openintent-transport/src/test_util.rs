@@ -4,21 +4,28 @@
 //! - [`FnTransport`] answers with a closure.
 //! - [`NeverTransport`] never answers, for timeout tests.
 //!
+//! JSON replies ([`MockTransport::push_json`], [`MockReply::json`]) take anything
+//! `serde::Serialize`: a `serde_json::Value` built with `json!`, a struct of your own, or JSON
+//! text as a `&str` or `String`, sent as is. No dependency on `bytes` is needed.
+//!
 //! Copy this into a test of your own:
 //!
 //! ```
 //! use openintent_transport::test_util::{MockReply, MockTransport};
-//! use openintent_transport::{Method, Request, Response, Transport, TransportError};
+//! use openintent_transport::{Method, Request, Transport, TransportError};
+//! use serde_json::json;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let mock = MockTransport::new();
-//! mock.push_for(Method::Post, "/api/v1/intents", Response::new(200).with_json(r#"{"id":"i-1"}"#));
+//! mock.push_for(Method::Post, "/api/v1/intents", MockReply::json(201, json!({"id": "i-1"})));
+//! mock.push_json(409, r#"{"detail": "Version conflict"}"#);
 //! mock.push(TransportError::connect("refused"));
 //! mock.push(MockReply::sse("event: comment\ndata: {}\n\n"));
 //!
 //! let resp = mock.send(Request::post("/api/v1/intents").json_body(r#"{"title":"t"}"#)).await.unwrap();
-//! assert_eq!(resp.text(), r#"{"id":"i-1"}"#);
+//! assert_eq!((resp.status, resp.text().as_ref()), (201, r#"{"id":"i-1"}"#));
+//! assert_eq!(mock.send(Request::get("/api/v1/intents/i-1")).await.unwrap().status, 409);
 //! assert!(mock.send(Request::get("/x")).await.unwrap_err().is_connect());
 //! let stream = mock.send_stream(Request::get("/api/v1/subscribe/intents/i-1")).await.unwrap();
 //! assert_eq!(stream.status, 200);
@@ -26,7 +33,7 @@
 //! let sent = mock.requests();
 //! assert_eq!(sent[0].method, Method::Post);
 //! assert_eq!(sent[0].body.as_deref(), Some(&br#"{"title":"t"}"#[..]));
-//! assert_eq!(sent[2].path, "/api/v1/subscribe/intents/i-1");
+//! assert_eq!(sent[3].path, "/api/v1/subscribe/intents/i-1");
 //! mock.assert_all_used();
 //! # }
 //! ```
@@ -38,6 +45,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use serde::Serialize;
 
 use crate::{Headers, Method, Request, Response, StreamResponse, Transport, TransportError};
 
@@ -85,6 +93,41 @@ impl MockReply {
         Self::Stream { status, headers, chunks: chunks.into_iter().map(Into::into).collect(), end: StreamEnd::Close }
     }
 
+    /// A buffered response with `Content-Type: application/json` and `body` as its JSON body.
+    ///
+    /// `body` is anything `Serialize`: a `serde_json::Value`, a struct, a number... A string
+    /// (`&str`, `String`) is taken as JSON text and sent as is, so `r#"{"id": "i-1"}"#` is an
+    /// object and a malformed text stays malformed (to test decode errors); for a JSON string
+    /// value, pass its JSON text, `r#""done""#`. Raw bytes go through
+    /// `Response::new(status).with_json(bytes)`.
+    ///
+    /// ```
+    /// use openintent_transport::test_util::MockReply;
+    /// use serde_json::json;
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct Page { total: u32 }
+    ///
+    /// for reply in [
+    ///     MockReply::json(200, json!({"total": 2})),
+    ///     MockReply::json(200, Page { total: 2 }),
+    ///     MockReply::json(200, r#"{"total":2}"#),
+    ///     MockReply::json(200, String::from(r#"{"total":2}"#)),
+    /// ] {
+    ///     let MockReply::Response(resp) = reply else { unreachable!() };
+    ///     assert_eq!(resp.text(), r#"{"total":2}"#);
+    ///     assert_eq!(resp.headers.get("content-type"), Some("application/json"));
+    /// }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `body` cannot be serialized as JSON (a map with non-string keys, a failing
+    /// `Serialize` impl).
+    pub fn json(status: u16, body: impl Serialize) -> Self {
+        Self::Response(Response::new(status).with_json(json_bytes(&body)))
+    }
+
     /// A 200 `text/event-stream` response whose body is `text` in one chunk.
     pub fn sse(text: impl Into<String>) -> Self {
         let headers: Headers = [("content-type", "text/event-stream")].into_iter().collect();
@@ -119,6 +162,17 @@ impl From<Result<Response, TransportError>> for MockReply {
             Err(e) => Self::Error(e),
         }
     }
+}
+
+/// The JSON text of `body`; a string is JSON text already and is taken as is.
+fn json_bytes(body: &impl Serialize) -> Bytes {
+    let text = serde_json::to_vec(body)
+        .unwrap_or_else(|e| panic!("MockReply::json: the body does not serialize as JSON: {e}"));
+    if text.first() == Some(&b'"') {
+        let raw: String = serde_json::from_slice(&text).expect("serde_json reads back a string it wrote");
+        return Bytes::from(raw);
+    }
+    Bytes::from(text)
 }
 
 #[derive(Debug)]
@@ -200,9 +254,34 @@ impl MockTransport {
         self
     }
 
-    /// Adds a JSON reply with the given status for the next request.
-    pub fn push_json(&self, status: u16, body: impl Into<Bytes>) -> &Self {
-        self.push(Response::new(status).with_json(body))
+    /// Adds a JSON reply with the given status for the next request, whatever it is.
+    ///
+    /// `body` is anything `Serialize`, as for [`MockReply::json`]: `json!({...})`, a struct,
+    /// or JSON text as a `&str` or `String` (sent as is). For a reply to one method and path,
+    /// use `push_for(method, path, MockReply::json(status, body))`.
+    ///
+    /// ```
+    /// use openintent_transport::test_util::MockTransport;
+    /// use openintent_transport::{Request, Transport};
+    /// use serde_json::json;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let mock = MockTransport::new();
+    /// let id = String::from("i-1");
+    /// mock.push_json(201, json!({"id": id, "version": 1}));
+    /// mock.push_json(404, format!(r#"{{"detail": "Intent {id} not found"}}"#));
+    /// let created = mock.send(Request::post("/api/v1/intents")).await.unwrap();
+    /// assert_eq!(created.text(), r#"{"id":"i-1","version":1}"#);
+    /// assert_eq!(mock.send(Request::get("/api/v1/intents/i-1")).await.unwrap().status, 404);
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `body` cannot be serialized as JSON.
+    pub fn push_json(&self, status: u16, body: impl Serialize) -> &Self {
+        self.push(MockReply::json(status, body))
     }
 
     /// Disables the check on drop.

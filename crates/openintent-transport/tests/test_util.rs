@@ -33,6 +33,49 @@ async fn mock_answers_in_order_and_records_requests() {
 }
 
 #[tokio::test]
+async fn json_replies_take_anything_serialize() {
+    #[derive(serde::Serialize)]
+    struct Created<'a> {
+        id: &'a str,
+        version: i64,
+    }
+    let mock = MockTransport::new();
+    let owned = String::from(r#"{"id":"i-1","version":1}"#);
+    let borrowed: &str = &owned; // not 'static
+    let value = serde_json::json!({"id": "i-1", "version": 1});
+    mock.push_json(201, &value);
+    mock.push_json(201, Created { id: "i-1", version: 1 });
+    mock.push_json(201, borrowed);
+    mock.push_json(201, owned.clone());
+    mock.push_json(201, value);
+    for _ in 0..5 {
+        let r = mock.send(Request::post("/api/v1/intents")).await.unwrap();
+        assert_eq!((r.status, r.text().into_owned()), (201, owned.clone()));
+        assert_eq!(r.headers.get("content-type"), Some("application/json"));
+    }
+    // Strings are JSON text: a malformed body stays malformed, a JSON string is its own text.
+    mock.push_json(200, "{not json");
+    mock.push_json(200, r#""done""#);
+    mock.push_json(200, 42);
+    mock.push_for(Method::Get, "/n", MockReply::json(404, serde_json::json!({"detail": "gone"})));
+    assert_eq!(mock.send(Request::get("/a")).await.unwrap().text(), "{not json");
+    assert_eq!(mock.send(Request::get("/b")).await.unwrap().text(), r#""done""#);
+    assert_eq!(mock.send(Request::get("/c")).await.unwrap().text(), "42");
+    let gone = mock.send(Request::get("/n")).await.unwrap();
+    assert_eq!((gone.status, gone.text().into_owned()), (404, r#"{"detail":"gone"}"#.to_owned()));
+    mock.assert_all_used();
+}
+
+#[test]
+fn json_replies_that_cannot_serialize_panic_with_a_reason() {
+    let mut bad = std::collections::BTreeMap::new();
+    bad.insert((1, 2), "tuple keys are not JSON");
+    let caught = std::panic::catch_unwind(|| MockReply::json(200, &bad));
+    let msg = *caught.unwrap_err().downcast::<String>().unwrap();
+    assert!(msg.contains("MockReply::json") && msg.contains("key must be a string"), "{msg}");
+}
+
+#[tokio::test]
 async fn matched_replies_wait_for_their_request() {
     let mock = MockTransport::new();
     mock.push_for(Method::Get, "/b", Response::new(202));

@@ -8,8 +8,8 @@
 //!   so a client builds the same structs a server parses;
 //! - protocol enums with an `Unknown(String)` variant that keeps values this version does not
 //!   know ([`IntentStatus`], [`EventType`], ...);
-//! - [`patch::apply_patches`], the RFC 6901 state-patch function, and [`lifecycle`], the status
-//!   transition table;
+//! - [`patch::apply_patches`], the RFC 6901 state-patch function, [`Intent::state_at`] to read
+//!   state by JSON pointer, and [`lifecycle`], the status transition table;
 //! - derived values: [`Lease::is_active_at`], [`CostSummary::from_records`],
 //!   [`AggregateStatus::from_intents`], [`RetryPolicy::delay_for_attempt`];
 //! - [`validation`], one check per write, with errors that name the field.
@@ -30,8 +30,12 @@
 //!     "created_at": "2026-11-24T13:46:05.778066", "updated_at": "2026-11-24T13:46:05Z"
 //! }"#).unwrap();
 //! assert_eq!(intent.status, IntentStatus::Active);
-//! assert_eq!(intent.state["progress"], 0.5);
+//! assert_eq!(intent.state_at::<f64>("/progress").unwrap(), Some(0.5));
+//! assert_eq!(intent.state_at::<f64>("/missing").unwrap(), None);
 //! ```
+//!
+//! Read state through [`Intent::state_at`] (typed, by JSON pointer) or [`Intent::state_value`]
+//! (raw): `intent.state["key"]` is a map lookup that panics when the key is absent.
 #![warn(missing_docs)]
 
 #[macro_use]
@@ -52,6 +56,7 @@ pub mod lifecycle;
 pub mod patch;
 mod portfolio;
 mod retry;
+mod state;
 mod subscription;
 pub mod validation;
 
@@ -76,6 +81,7 @@ pub use portfolio::{
     PortfolioMembership, PortfolioStatus, UpdatePortfolioStatusRequest,
 };
 pub use retry::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
+pub use state::StateReadError;
 pub use subscription::{
     CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery, WebhookSecret,
 };

@@ -1,6 +1,11 @@
 //! State patches (RFC-0001): `set`, `append` and `remove` at RFC 6901 JSON-pointer paths, and a
 //! pure function that applies them to a state document.
 //!
+//! Two constructors write: [`StatePatch::set_path`] takes a JSON pointer (`/trip/hotel/stars`,
+//! nested members created as needed) and [`StatePatch::set_key`] one top-level key taken
+//! literally (`"a/b"` is a single key). Values are anything `Into<Value>`: `json!(..)`, numbers,
+//! strings, booleans.
+//!
 //! ```
 //! use openintent_types::patch::{apply_patches, StatePatch};
 //! use serde_json::{json, Map, Value};
@@ -8,11 +13,15 @@
 //! let state: Map<String, Value> = json!({"trip": {"hotel": {"name": "A"}}})
 //!     .as_object().cloned().unwrap();
 //! let next = apply_patches(&state, &[
-//!     StatePatch::set("/trip/hotel/stars", json!(4)),
-//!     StatePatch::append("/trip/log", json!("booked")),
+//!     StatePatch::set_path("/trip/hotel/stars", 4),
+//!     StatePatch::append("/trip/log", "booked"),
 //!     StatePatch::remove("/trip/hotel/name"),
+//!     StatePatch::set_key("a/b", json!({"kept": true})),
 //! ]).unwrap();
-//! assert_eq!(Value::Object(next), json!({"trip": {"hotel": {"stars": 4}, "log": ["booked"]}}));
+//! assert_eq!(
+//!     Value::Object(next),
+//!     json!({"trip": {"hotel": {"stars": 4}, "log": ["booked"]}, "a/b": {"kept": true}})
+//! );
 //! ```
 
 use serde::Serialize;
@@ -54,21 +63,38 @@ wire_model! {
 
 impl StatePatch {
     /// A patch with any operation.
-    pub fn new(op: impl Into<PatchOp>, path: impl Into<String>, value: Value) -> Self {
-        StatePatch { op: op.into(), path: path.into(), value }
+    pub fn new(op: impl Into<PatchOp>, path: impl Into<String>, value: impl Into<Value>) -> Self {
+        StatePatch { op: op.into(), path: path.into(), value: value.into() }
     }
-    /// `set` at a JSON pointer.
-    pub fn set(path: impl Into<String>, value: Value) -> Self {
+
+    /// `set` at a JSON pointer (`/trip/hotel/stars`): nested members are created as needed,
+    /// and `/` separates levels, so `/a/b` is the member `b` inside `a`.
+    /// [`set_key`](Self::set_key) writes one top-level key instead.
+    pub fn set_path(path: impl Into<String>, value: impl Into<Value>) -> Self {
         Self::new(PatchOp::Set, path, value)
     }
-    /// `set` of one top-level key (escaped into a pointer, so `a/b` is one key).
-    pub fn set_key(key: &str, value: Value) -> Self {
-        Self::set(format!("/{}", escape_token(key)), value)
+
+    /// `set` of one top-level key, taken literally (escaped into a pointer, so `a/b` is one
+    /// key). This is what the client's `update_state(..).set(key, value)` sends.
+    /// [`set_path`](Self::set_path) writes at a JSON pointer instead.
+    pub fn set_key(key: impl AsRef<str>, value: impl Into<Value>) -> Self {
+        Self::set_path(format!("/{}", escape_token(key.as_ref())), value)
     }
-    /// `append` at a JSON pointer.
-    pub fn append(path: impl Into<String>, value: Value) -> Self {
+
+    /// `set` at a JSON pointer.
+    #[deprecated(
+        since = "0.1.0",
+        note = "use `StatePatch::set_path` (a JSON pointer) or `StatePatch::set_key` (one top-level key)"
+    )]
+    pub fn set(path: impl Into<String>, value: impl Into<Value>) -> Self {
+        Self::set_path(path, value)
+    }
+
+    /// `append` to the array at a JSON pointer (created when missing).
+    pub fn append(path: impl Into<String>, value: impl Into<Value>) -> Self {
         Self::new(PatchOp::Append, path, value)
     }
+
     /// `remove` at a JSON pointer.
     pub fn remove(path: impl Into<String>) -> Self {
         Self::new(PatchOp::Remove, path, Value::Null)
@@ -317,18 +343,20 @@ mod tests {
     fn nested_write_into_existing_object_is_kept() {
         // The reference server loses this write; it must persist.
         let s = obj(json!({"a": {"b": {"c": 1}}}));
-        let n = apply_patches(&s, &[StatePatch::set("/a/b/d", json!(2))]).unwrap();
+        let n = apply_patches(&s, &[StatePatch::set_path("/a/b/d", json!(2))]).unwrap();
         assert_eq!(Value::Object(n), json!({"a": {"b": {"c": 1, "d": 2}}}));
     }
 
     #[test]
     fn escaped_tokens_and_bare_paths() {
-        let n =
-            apply_patches(&Map::new(), &[StatePatch::set("/a~1b/c~0d", json!(1)), StatePatch::set("x/y", json!(2))])
-                .unwrap();
+        let n = apply_patches(
+            &Map::new(),
+            &[StatePatch::set_path("/a~1b/c~0d", json!(1)), StatePatch::set_path("x/y", json!(2))],
+        )
+        .unwrap();
         assert_eq!(Value::Object(n), json!({"a/b": {"c~d": 1}, "x": {"y": 2}}));
         assert!(matches!(
-            apply_patches(&Map::new(), &[StatePatch::set("/a~2", json!(1))]),
+            apply_patches(&Map::new(), &[StatePatch::set_path("/a~2", json!(1))]),
             Err(PatchError::InvalidPath { index: 0, .. })
         ));
     }
@@ -339,8 +367,8 @@ mod tests {
         let n = apply_patches(
             &s,
             &[
-                StatePatch::set("/log/0", json!(0)),
-                StatePatch::set("/log/-", json!(3)),
+                StatePatch::set_path("/log/0", json!(0)),
+                StatePatch::set_path("/log/-", json!(3)),
                 StatePatch::remove("/log/1"),
                 StatePatch::append("/log", json!(4)),
             ],
@@ -349,7 +377,10 @@ mod tests {
         assert_eq!(Value::Object(n), json!({"log": [0, 3, 4]}));
         for bad in ["/log/9", "/log/01", "/log/x"] {
             assert!(
-                matches!(apply_patches(&s, &[StatePatch::set(bad, json!(1))]), Err(PatchError::TypeMismatch { .. })),
+                matches!(
+                    apply_patches(&s, &[StatePatch::set_path(bad, json!(1))]),
+                    Err(PatchError::TypeMismatch { .. })
+                ),
                 "{bad}"
             );
         }
@@ -359,7 +390,8 @@ mod tests {
     fn errors_leave_nothing_applied() {
         let s = obj(json!({"n": 1}));
         let err =
-            apply_patches(&s, &[StatePatch::set("/ok", json!(1)), StatePatch::set("/n/deeper", json!(2))]).unwrap_err();
+            apply_patches(&s, &[StatePatch::set_path("/ok", json!(1)), StatePatch::set_path("/n/deeper", json!(2))])
+                .unwrap_err();
         assert_eq!(err.index(), 1);
         assert!(err.to_string().starts_with("patches[1].path"), "{err}");
         let err = apply_patches(&s, &[StatePatch::new("merge", "/n", json!(1))]).unwrap_err();
@@ -369,7 +401,10 @@ mod tests {
             Err(PatchError::TypeMismatch { .. })
         ));
         assert!(matches!(apply_patches(&s, &[StatePatch::remove("")]), Err(PatchError::InvalidPath { .. })));
-        assert!(matches!(apply_patches(&s, &[StatePatch::set("", json!(1))]), Err(PatchError::TypeMismatch { .. })));
+        assert!(matches!(
+            apply_patches(&s, &[StatePatch::set_path("", json!(1))]),
+            Err(PatchError::TypeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -377,7 +412,11 @@ mod tests {
         let s = obj(json!({"n": 1}));
         let n = apply_patches(
             &s,
-            &[StatePatch::set("", json!({"m": 2})), StatePatch::remove("/gone"), StatePatch::remove("/gone/deeper")],
+            &[
+                StatePatch::set_path("", json!({"m": 2})),
+                StatePatch::remove("/gone"),
+                StatePatch::remove("/gone/deeper"),
+            ],
         )
         .unwrap();
         assert_eq!(Value::Object(n), json!({"m": 2}));
@@ -388,5 +427,34 @@ mod tests {
         let p: StatePatch = serde_json::from_value(json!({"op": "replace", "path": "/a"})).unwrap();
         assert_eq!(p.op, PatchOp::Set);
         assert_eq!(p.value, Value::Null);
+    }
+
+    #[test]
+    fn set_key_is_one_key_and_set_path_a_pointer() {
+        assert_eq!(StatePatch::set_key("a/b", 1).path, "/a~1b");
+        assert_eq!(StatePatch::set_key("t~x", 1).path, "/t~0x");
+        assert_eq!(StatePatch::set_path("/a/b", 1).path, "/a/b");
+        let n = apply_patches(&Map::new(), &[StatePatch::set_key("a/b", 1), StatePatch::set_path("/a/b", 2)]).unwrap();
+        assert_eq!(Value::Object(n), json!({"a/b": 1, "a": {"b": 2}}));
+    }
+
+    #[test]
+    fn constructors_take_anything_into_a_value() {
+        let key = String::from("name");
+        let patches = [
+            StatePatch::set_key(&key, "Alma"),
+            StatePatch::set_path("/n", 3),
+            StatePatch::set_path("/ok", true),
+            StatePatch::append("/log", String::from("x")),
+            StatePatch::new(PatchOp::Set, "/v", json!([1])),
+        ];
+        let n = apply_patches(&Map::new(), &patches).unwrap();
+        assert_eq!(Value::Object(n), json!({"name": "Alma", "n": 3, "ok": true, "log": ["x"], "v": [1]}));
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn deprecated_set_still_takes_a_pointer() {
+        assert_eq!(StatePatch::set("/a/b", 1), StatePatch::set_path("/a/b", 1));
     }
 }

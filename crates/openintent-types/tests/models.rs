@@ -160,7 +160,7 @@ fn update_state_forms() {
     let both: UpdateStateRequest =
         serde_json::from_value(json!({"patches": [{"op": "set", "path": "/x", "value": 1}], "state": {"y": 2}}))
             .unwrap();
-    assert_eq!(both.effective_patches(), vec![StatePatch::set("/x", json!(1))]);
+    assert_eq!(both.effective_patches(), vec![StatePatch::set_path("/x", json!(1))]);
     let built = UpdateStateRequest::merge(json!({"progress": 0.5}).as_object().cloned().unwrap());
     assert_eq!(
         serde_json::to_value(&built).unwrap(),

@@ -72,7 +72,7 @@ proptest! {
         let mut tokens = pick.get(&parents).clone();
         tokens.push(key);
         let path = pointer(&tokens);
-        let after_set = apply_patches(&s, &[StatePatch::set(path.clone(), v.clone())]).unwrap();
+        let after_set = apply_patches(&s, &[StatePatch::set_path(path.clone(), v.clone())]).unwrap();
         prop_assert_eq!(get(&after_set, &path), Some(v));
         let restored = apply_patches(&after_set, &[StatePatch::remove(path)]).unwrap();
         prop_assert_eq!(restored, s);
@@ -83,7 +83,7 @@ proptest! {
     #[test]
     fn nested_set_creates_parents(s in state(), keys in prop::collection::vec(new_key(), 1..4), v in value()) {
         let path = pointer(&keys);
-        let out = apply_patches(&s, &[StatePatch::set(path.clone(), v.clone())]).unwrap();
+        let out = apply_patches(&s, &[StatePatch::set_path(path.clone(), v.clone())]).unwrap();
         prop_assert_eq!(get(&out, &path), Some(v));
         for (k, old) in &s {
             prop_assert_eq!(out.get(k), Some(old));
@@ -107,9 +107,9 @@ proptest! {
     /// A list whose last patch fails returns an error naming that patch and no partial result.
     #[test]
     fn failure_is_all_or_nothing(s in state(), key in new_key(), n in 0usize..4) {
-        let mut patches: Vec<_> = (0..n).map(|i| StatePatch::set(format!("/ok{i}"), json!(i))).collect();
-        patches.push(StatePatch::set(pointer(std::slice::from_ref(&key)), json!(1)));
-        patches.push(StatePatch::set(format!("{}/below", pointer(&[key])), json!(2)));
+        let mut patches: Vec<_> = (0..n).map(|i| StatePatch::set_path(format!("/ok{i}"), json!(i))).collect();
+        patches.push(StatePatch::set_path(pointer(std::slice::from_ref(&key)), json!(1)));
+        patches.push(StatePatch::set_path(format!("{}/below", pointer(&[key])), json!(2)));
         let err = apply_patches(&s, &patches).unwrap_err();
         prop_assert_eq!(err.index(), n + 1);
         let is_type_mismatch = matches!(err, PatchError::TypeMismatch { .. });

@@ -51,18 +51,23 @@ fn lease_acquire_and_renew() {
 fn state_update() {
     fails(UpdateStateRequest::patches(vec![]).validate(), "patches", "cannot be empty");
     fails(
-        UpdateStateRequest::patches(vec![StatePatch::set("/a", json!(1)), StatePatch::new("merge", "/b", json!(1))])
-            .validate(),
+        UpdateStateRequest::patches(vec![
+            StatePatch::set_path("/a", json!(1)),
+            StatePatch::new("merge", "/b", json!(1)),
+        ])
+        .validate(),
         "patches.1.op",
         "set, append or remove",
     );
     fails(
-        UpdateStateRequest::patches(vec![StatePatch::set("/a~9", json!(1))]).validate(),
+        UpdateStateRequest::patches(vec![StatePatch::set_path("/a~9", json!(1))]).validate(),
         "patches.0.path",
         "JSON pointer",
     );
     fails(UpdateStateRequest::patches(vec![StatePatch::remove("")]).validate(), "patches.0.path", "cannot be empty");
-    UpdateStateRequest::patches(vec![StatePatch::set("/a/b", json!(1)), StatePatch::remove("/c")]).validate().unwrap();
+    UpdateStateRequest::patches(vec![StatePatch::set_path("/a/b", json!(1)), StatePatch::remove("/c")])
+        .validate()
+        .unwrap();
     let merge: UpdateStateRequest = serde_json::from_value(json!({"state": {"k": 1}})).unwrap();
     merge.validate().unwrap();
 }

@@ -2115,7 +2115,7 @@ mod tests {
             governance_policy: None,
         };
         let (intent, _) = store.create_intent(new).await.unwrap();
-        let patch = [StatePatch::set("/a", json!(1))];
+        let patch = [StatePatch::set_path("/a", json!(1))];
         let err = store.update_state(&intent.id, 7, "me", &patch).await.unwrap_err();
         assert_eq!(err, ApiError::conflict_with("Version conflict", "current_version", json!(1)));
         let err = store.set_status(&intent.id, 0, "me", &IntentStatus::Active, None).await.unwrap_err();
