@@ -416,10 +416,12 @@ where
         });
         let outcome = AssertUnwindSafe((self.work)(lease, self.client.clone())).catch_unwind().await;
         drop(renewer);
-        guard.armed = false;
+        // The guard stays armed until the release has been answered: if this future is dropped
+        // while the release is in flight, the guard sends it again from a task of its own.
         if let Err(e) = self.client.release_lease(&self.intent_id, &guard.lease_id).await {
             tracing::warn!(lease_id = %guard.lease_id, error = %e, "could not release the lease");
         }
+        guard.armed = false;
         match outcome {
             Ok(result) => result,
             Err(panic) => std::panic::resume_unwind(panic),

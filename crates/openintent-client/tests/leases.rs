@@ -260,3 +260,45 @@ async fn cancelled_with_lease_still_releases() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(mock.requests().last().unwrap().method, Method::Delete);
 }
+
+/// A transport whose first `DELETE` takes a minute to answer: the caller is gone by then.
+#[derive(Debug, Clone)]
+struct SlowFirstRelease {
+    inner: openintent_transport::test_util::MockTransport,
+    slowed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl openintent_transport::Transport for SlowFirstRelease {
+    async fn send(
+        &self,
+        req: openintent_transport::Request,
+    ) -> Result<openintent_transport::Response, openintent_transport::TransportError> {
+        if req.method == Method::Delete && !self.slowed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        self.inner.send(req).await
+    }
+
+    async fn send_stream(
+        &self,
+        req: openintent_transport::Request,
+    ) -> Result<openintent_transport::StreamResponse, openintent_transport::TransportError> {
+        self.inner.send_stream(req).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_lease_cancelled_while_releasing_still_releases() {
+    let mock = openintent_transport::test_util::MockTransport::new();
+    let transport = SlowFirstRelease { inner: mock.clone(), slowed: Default::default() };
+    let client = openintent_client::Client::from_transport(transport, AGENT);
+    script_lease(&mock, 300);
+    script_release(&mock);
+    let fut = client.with_lease(INTENT, "analysis", |_, _| async { Ok(()) }).send();
+    // The work ends at once; the release is in flight when the caller gives up.
+    assert!(tokio::time::timeout(Duration::from_secs(1), fut).await.is_err());
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let deletes = mock.requests().iter().filter(|r| r.method == Method::Delete).count();
+    assert_eq!(deletes, 1, "the release was sent again after the caller went away");
+}
