@@ -99,7 +99,16 @@ pub enum ServeError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The address could not be bound, or serving failed.
+    /// The address could not be listened on (in use, not an address of this machine, a
+    /// privileged port, ...).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why the system refused it (`ErrorKind::AddrInUse` when another process holds it).
+        source: std::io::Error,
+    },
+    /// Serving failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The configuration was refused (webhook settings, ...).
@@ -152,12 +161,20 @@ impl RunningServer {
     }
 }
 
-/// Opens the database, binds the configured address and serves on a background task, with the
+/// Listens on `addr`, naming it when that fails.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
+///
+/// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     config.webhooks().check()?;
+    // Bound before the database is opened: a taken port leaves no new database file behind.
+    let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(&config).await?;
-    let listener = TcpListener::bind(config.bind_addr()).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -175,17 +192,20 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
 }
 
-/// Opens the database, binds the configured address, starts the webhook delivery workers (unless
+/// Binds the configured address, opens the database, starts the webhook delivery workers (unless
 /// disabled), calls `on_bound` with the bound address, and serves until `shutdown` completes
 /// (then finishes running requests and stops the workers).
+///
+/// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn serve(
     config: ServerConfig,
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     config.webhooks().check()?;
+    // Bound before the database is opened: a taken port leaves no new database file behind.
+    let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(&config).await?;
-    let listener = TcpListener::bind(config.bind_addr()).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
