@@ -33,6 +33,20 @@
 //!
 //! Or build the router yourself with [`AppState::open`] and [`app`] (webhook deliveries are then
 //! recorded, and sent by whichever [`spawn`]ed or [`serve`]d instance shares the database).
+//!
+//! # Features
+//!
+//! - `postgres` (default): PostgreSQL storage ([`DatabaseLocation::Postgres`]) and the relay
+//!   between server processes.
+//! - `tls` (default): TLS through rustls, for webhooks to `https://` receivers and, with
+//!   `postgres`, for connections to PostgreSQL.
+//!
+//! The defaults give the `openintent-server` binary every capability. A program or test that
+//! embeds the server on SQLite leaves them out (`default-features = false`), and with them the
+//! PostgreSQL driver and the TLS stack. A PostgreSQL location is then refused with an error
+//! naming the feature ([`ConfigError`] from [`ServerConfigBuilder::build`],
+//! [`StoreError::Unsupported`] from [`Store::open`]), and a delivery to an `https://` webhook
+//! fails with such an error.
 
 pub mod cli;
 mod config;
