@@ -164,15 +164,16 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    runtime.block_on(crate::serve(
-        config,
-        |addr| {
-            println!("OpenIntent server listening on http://{addr}");
-            tracing::info!(%addr, "listening");
-        },
-        shutdown_signal(),
-    ))
-    .map_err(RunError::from_serve)?;
+    runtime
+        .block_on(crate::serve(
+            config,
+            |addr| {
+                println!("OpenIntent server listening on http://{addr}");
+                tracing::info!(%addr, "listening");
+            },
+            shutdown_signal(),
+        ))
+        .map_err(RunError::from_serve)?;
     tracing::info!("stopped");
     Ok(())
 }

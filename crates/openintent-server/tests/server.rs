@@ -187,8 +187,10 @@ fn a_taken_port_is_named_and_nothing_is_created() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let dir = tempfile::tempdir().unwrap();
-    let (status, stderr) =
-        run_server_binary(dir.path(), &["--host", "127.0.0.1", "--port", &port, "--database-url", "sqlite:///fresh.db"]);
+    let (status, stderr) = run_server_binary(
+        dir.path(),
+        &["--host", "127.0.0.1", "--port", &port, "--database-url", "sqlite:///fresh.db"],
+    );
     assert!(!status.success(), "{stderr}");
     assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
     assert!(stderr.contains("already in use") && stderr.contains("--port"), "{stderr}");
