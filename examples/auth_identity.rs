@@ -25,7 +25,11 @@ fn describe(e: &Error) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), BoxError> {
     let server = Server::start_with_keys(&[EMBEDDED_BOUND]).await?;
 
     // 1. One key, several agents: the agent id travels with every request and becomes the

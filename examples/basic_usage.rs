@@ -13,7 +13,11 @@ use openintent::Client;
 use serde_json::json;
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), BoxError> {
     let server = Server::start().await?;
     let client = Client::new(&server.url, &server.api_key, "my-agent")?;
 

@@ -103,7 +103,11 @@ async fn synthesizer(client: Client, intent_id: String) -> Result<(), Error> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), BoxError> {
     let server = Server::start().await?;
     let coordinator = Client::new(&server.url, &server.api_key, "coordinator")?;
     let research = Client::new(&server.url, key("OPENINTENT_RESEARCH_KEY", "agent-research-key"), "agent-research")?;

@@ -20,7 +20,11 @@ fn progress(p: &Portfolio) -> String {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), BoxError> {
     let server = Server::start().await?;
     let client = Client::new(&server.url, &server.api_key, "launch-planner")?;
 

@@ -11,6 +11,8 @@
 //! `OPENINTENT_API_KEY`, default `dev-user-key`, and `OPENINTENT_AGENT_ID`, default
 //! `quickstart-agent`), it talks to that server instead.
 
+mod common;
+
 use std::error::Error;
 use std::net::SocketAddr;
 
@@ -26,7 +28,11 @@ enum Target {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let (url, target) = match std::env::var(ENV_URL).ok().filter(|u| !u.trim().is_empty()) {
         Some(url) => (url, Target::Remote),
         None => {

@@ -85,7 +85,11 @@ async fn work(client: Client, intent_id: String, mut connected: oneshot::Receive
 }
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> std::process::ExitCode {
+    common::report::exit(run().await)
+}
+
+async fn run() -> Result<(), BoxError> {
     let server = Server::start().await?;
     let client = Client::new(&server.url, &server.api_key, "stream-demo")?;
     let intent = client.create_intent("Streamed analysis").send().await?;

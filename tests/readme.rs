@@ -1,6 +1,7 @@
 //! The README's promise, checked: its first screen shows exactly two commands, the quick start
-//! and the test command; the test command is the one CI runs; and the quick start runs, on the
-//! embedded server, to a completed intent and its event log.
+//! and the test command; the test command is the one CI runs; the quick start runs, on the
+//! embedded server, to a completed intent and its event log; and when the server it is pointed
+//! at cannot be reached, it says so in one line.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,11 +65,12 @@ fn built_example() -> Option<PathBuf> {
     let dir = exe.parent()?.parent()?.join("examples");
     let bin = dir.join(format!("quickstart{}", std::env::consts::EXE_SUFFIX));
     let built = bin.metadata().ok()?.modified().ok()?;
-    let newest_source = ["examples/quickstart.rs", "src/lib.rs", "Cargo.toml"]
-        .iter()
-        .filter_map(|p| root().join(p).metadata().ok()?.modified().ok())
-        .max()
-        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let newest_source =
+        ["examples/quickstart.rs", "examples/common/mod.rs", "examples/common/report.rs", "src/lib.rs", "Cargo.toml"]
+            .iter()
+            .filter_map(|p| root().join(p).metadata().ok()?.modified().ok())
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
     (built >= newest_source).then_some(bin)
 }
 
@@ -117,6 +119,63 @@ fn the_quickstart_runs_on_the_embedded_server() {
             .collect();
     assert!(order.windows(2).all(|w| w[0] < w[1]), "events out of order:\n{log}");
     assert!(stdout.trim_end().ends_with("is completed."), "{stdout}");
+}
+
+/// How the examples report a failure (shared by all of them).
+#[allow(dead_code)]
+#[path = "../examples/common/report.rs"]
+mod report;
+
+#[tokio::test]
+async fn a_failure_is_one_readable_line() {
+    let client = openintent::Client::builder()
+        .base_url("http://127.0.0.1:9")
+        .api_key("dev-user-key")
+        .agent_id("reporter")
+        .no_retry()
+        .build()
+        .unwrap();
+    let refused: Box<dyn std::error::Error> = Box::new(client.get_intent("x").await.unwrap_err());
+    assert_eq!(
+        report::describe(&*refused, Some("http://127.0.0.1:9")),
+        "cannot reach the server at http://127.0.0.1:9: connection refused"
+    );
+    let without_url = report::describe(&*refused, None);
+    assert!(without_url.starts_with("cannot reach the server: ") && without_url.ends_with(": connection refused"));
+    // Anything else: its text, then the causes it does not already give.
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("cannot save")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    assert_eq!(report::describe(&Outer(std::io::Error::other("disk full")), None), "cannot save: disk full");
+}
+
+#[test]
+fn the_quickstart_explains_an_unreachable_server() {
+    let out = quickstart_command()
+        .current_dir(root())
+        .env("OPENINTENT_URL", "http://127.0.0.1:9")
+        .env_remove("OPENINTENT_API_KEY")
+        .env_remove("OPENINTENT_AGENT_ID")
+        .output()
+        .expect("the quickstart runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    // The last line (`cargo run` writes its own lines first when it builds the example).
+    assert_eq!(
+        stderr.trim_end().lines().last(),
+        Some("error: cannot reach the server at http://127.0.0.1:9: connection refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Transport("), "a Debug dump: {stderr}");
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! SQLite file in a temporary directory that is removed afterwards.
 #![allow(dead_code)]
 
+pub mod report;
+
 use openintent_server::{ApiKey, DEV_API_KEYS, DatabaseLocation, RunningServer, ServerConfig};
 
 /// A boxed error, so that `?` works on every error type in the examples.

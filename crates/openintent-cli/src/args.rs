@@ -233,7 +233,8 @@ pub enum LeasesCommand {
 /// `openintent costs ...`
 #[derive(Debug, Subcommand)]
 pub enum CostsCommand {
-    /// List an intent's cost records and their totals.
+    /// List an intent's cost records and their totals per unit (amounts in different units are
+    /// never added).
     List {
         /// The intent id.
         id: String,

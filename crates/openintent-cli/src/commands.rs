@@ -1,16 +1,17 @@
 //! The client commands: each one calls the server and prints a table, a key/value block or JSON.
 
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
 use futures_util::{StreamExt, TryStreamExt};
 use openintent_client::Client;
-use openintent_client::types::{
-    CostRecord, CostSummary, Intent, IntentEvent, Lease, Portfolio, StatePatch, StreamEvent,
-};
+use openintent_client::types::{CostRecord, Intent, IntentEvent, Lease, Portfolio, StatePatch, StreamEvent};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::args::{CostsCommand, EventsCommand, IntentsCommand, LeasesCommand, PortfoliosCommand};
 use crate::errors::CliError;
-use crate::output::{Fields, Table, amount, compact, cut, pretty, time};
+use crate::output::{Fields, Table, amount, compact, cut, emit, pretty, time};
 
 /// How to print.
 #[derive(Debug, Clone, Copy)]
@@ -24,11 +25,10 @@ impl Out {
     fn show<T: Serialize + ?Sized>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), CliError> {
         if self.json {
             let s = serde_json::to_string_pretty(value).map_err(|e| CliError::Other(e.to_string()))?;
-            println!("{s}");
+            emit(&format!("{s}\n"))
         } else {
-            print!("{}", text());
+            emit(&text())
         }
-        Ok(())
     }
 }
 
@@ -203,30 +203,37 @@ pub async fn events(client: &Client, out: Out, cmd: EventsCommand) -> Res {
     }
 }
 
+/// The columns of an event, in the table of `events list` and the lines of `--follow`.
+const EVENT_COLUMNS: [&str; 4] = ["TIME", "TYPE", "ACTOR", "DETAILS"];
+
+/// The cells of an event under [`EVENT_COLUMNS`]: the one format of an event, listed or followed.
+fn event_cells(e: &IntentEvent) -> [String; 4] {
+    [time(&e.created_at), e.event_type.to_string(), e.actor.clone(), cut(&compact(&e.payload), 100)]
+}
+
 fn event_table(events: &[IntentEvent]) -> Table {
-    let mut t = Table::new(["TIME", "TYPE", "ACTOR", "PAYLOAD"]).keep_whole(3);
+    let mut t = Table::new(EVENT_COLUMNS).keep_whole(3);
     for e in events {
-        t.row([time(&e.created_at), e.event_type.to_string(), e.actor.clone(), cut(&compact(&e.payload), 100)]);
+        t.row(event_cells(e));
     }
     t
 }
 
-/// Prints the history, then every new event until the stream ends or Ctrl-C.
+/// How many of the newest events `--follow` reads after a live state or status change.
+const RECENT_EVENTS: u32 = 50;
+
+/// Prints the history, then every new event until the stream ends or Ctrl-C, each as one line of
+/// [`event_cells`] (a JSON event object with `--json`). A state or status change arrives on the
+/// stream as the changed intent; its event, with actor and payload, is read from the log.
 async fn follow_events(client: &Client, out: Out, id: &str, history: Vec<IntentEvent>, only: Option<&str>) -> Res {
-    let mut seen: std::collections::HashSet<String> = history.iter().map(|e| e.id.clone()).collect();
-    let widths = [20usize, 18, 16];
-    let line = |time: &str, kind: &str, actor: &str, rest: &str| {
-        format!("{time:<w0$}  {kind:<w1$}  {actor:<w2$}  {rest}", w0 = widths[0], w1 = widths[1], w2 = widths[2])
-    };
-    if out.json {
-        for e in &history {
-            println!("{}", serde_json::to_string(e).unwrap_or_default());
-        }
-    } else {
-        println!("{}", line("TIME", "TYPE", "ACTOR", "DETAILS").trim_end());
-        for e in &history {
-            println!("{}", line(&time(&e.created_at), e.event_type.as_str(), &e.actor, &compact(&e.payload)));
-        }
+    let mut follower = Follower { out, seen: std::collections::HashSet::new(), newest: None };
+    if !out.json {
+        emit(&format!("{}\n", line(&EVENT_COLUMNS.map(str::to_owned)).trim_end()))?;
+    }
+    for e in &history {
+        follower.event(e)?;
+    }
+    if !out.json {
         eprintln!("-- following intent {id}; Ctrl-C to stop");
     }
     let mut stream = client.stream_intent_events(id).into_stream();
@@ -237,52 +244,90 @@ async fn follow_events(client: &Client, out: Out, id: &str, history: Vec<IntentE
         };
         let Some(item) = next else { return Ok(()) };
         let ev = item?;
-        let (kind, json_value, text) = match &ev {
-            StreamEvent::Event(e) => {
-                if !seen.insert(e.id.clone()) {
-                    continue; // already printed with the history (a resumed stream may repeat it)
+        let kind = ev.event_type();
+        if only.is_some_and(|t| t != kind) {
+            continue;
+        }
+        match &ev {
+            StreamEvent::Event(e) => follower.event(e)?,
+            StreamEvent::IntentChanged { event_type, intent } => {
+                let mut recent = client.get_events(id).limit(RECENT_EVENTS);
+                if let Some(t) = only {
+                    recent = recent.event_type(t);
                 }
-                (
-                    e.event_type.to_string(),
-                    serde_json::to_value(e).unwrap_or(Value::Null),
-                    line(&time(&e.created_at), e.event_type.as_str(), &e.actor, &compact(&e.payload)),
-                )
+                match recent.send().await {
+                    Ok(events) => {
+                        // Newest first from the server; printed oldest first, each once.
+                        for e in events.iter().rev() {
+                            follower.recent(e)?;
+                        }
+                    }
+                    Err(_) => {
+                        // The log cannot be read now: the change as the stream told it.
+                        let details = format!(
+                            "status={} version={} state={}",
+                            intent.status,
+                            intent.version,
+                            cut(&compact(&intent.state), 80)
+                        );
+                        let value = json!({ "event_type": event_type.as_str(), "intent": intent });
+                        follower.other(&[time(&intent.updated_at), kind, String::new(), details], &value)?;
+                    }
+                }
             }
-            StreamEvent::IntentChanged { event_type, intent } => (
-                event_type.to_string(),
-                json!({ "event_type": event_type.as_str(), "intent": intent }),
-                line(
-                    &time(&intent.updated_at),
-                    event_type.as_str(),
-                    "",
-                    &format!(
-                        "status={} version={} state={}",
-                        intent.status,
-                        intent.version,
-                        cut(&compact(&intent.state), 80)
-                    ),
-                ),
-            ),
             other => {
-                let kind = other.event_type();
                 let value = match other {
                     StreamEvent::AgentAssigned(a) => json!({ "event_type": kind, "assignment": a }),
                     StreamEvent::PortfolioChanged { data, .. } => json!({ "event_type": kind, "data": data }),
                     StreamEvent::Other { data, .. } => json!({ "event_type": kind, "data": data }),
                     _ => json!({ "event_type": kind }),
                 };
-                let text = line("", &kind, "", &value.to_string());
-                (kind, value, text)
+                follower.other(&[String::new(), kind.clone(), String::new(), value.to_string()], &value)?;
             }
-        };
-        if only.is_some_and(|t| t != kind) {
-            continue;
         }
-        if out.json {
-            println!("{json_value}");
+    }
+}
+
+/// One followed line: the cells padded to fixed widths (later lines are not known yet).
+fn line(cells: &[String; 4]) -> String {
+    let [time, kind, actor, details] = cells;
+    format!("{time:<20}  {kind:<18}  {actor:<16}  {details}")
+}
+
+/// Prints the lines of `--follow`, each event once (a resumed stream, or a re-read of the log,
+/// may repeat it).
+struct Follower {
+    out: Out,
+    seen: std::collections::HashSet<String>,
+    /// When the newest printed event happened.
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Follower {
+    fn event(&mut self, e: &IntentEvent) -> Res {
+        if !self.seen.insert(e.id.clone()) {
+            return Ok(());
+        }
+        self.newest = self.newest.max(Some(e.created_at));
+        if self.out.json {
+            emit(&format!("{}\n", serde_json::to_string(e).unwrap_or_default()))
         } else {
-            println!("{text}");
+            emit(&format!("{}\n", line(&event_cells(e))))
         }
+    }
+
+    /// An event of a re-read of the log: printed unless it is older than the events printed (a
+    /// history cut by `--limit` leaves older events out, and they are not new).
+    fn recent(&mut self, e: &IntentEvent) -> Res {
+        if self.newest.is_some_and(|newest| e.created_at < newest) {
+            return Ok(());
+        }
+        self.event(e)
+    }
+
+    /// A stream message that is not an event of the log.
+    fn other(&self, cells: &[String; 4], value: &Value) -> Res {
+        if self.out.json { emit(&format!("{value}\n")) } else { emit(&format!("{}\n", line(cells))) }
     }
 }
 
@@ -345,9 +390,9 @@ pub async fn costs(client: &Client, out: Out, cmd: CostsCommand) -> Res {
     match cmd {
         CostsCommand::List { id } => {
             let records = client.get_costs(&id).await?;
-            let summary = CostSummary::from_records(&records);
-            let body = json!({ "costs": records, "summary": summary });
-            out.show(&body, || cost_text(&records, &summary))
+            let totals = UnitTotals::of(&records);
+            let body = json!({ "costs": records, "count": records.len(), "totals": totals });
+            out.show(&body, || cost_text(&records, &totals))
         }
         CostsCommand::Record { id, cost_type, amount: value, unit, provider, metadata } => {
             let mut b = client.record_cost(&id, cost_type, value, unit);
@@ -372,7 +417,35 @@ pub async fn costs(client: &Client, out: Out, cmd: CostsCommand) -> Res {
     }
 }
 
-fn cost_text(records: &[CostRecord], summary: &CostSummary) -> String {
+/// The sums of the cost records of one unit: amounts of different units are never added.
+#[derive(Debug, Default, Serialize)]
+struct UnitTotals {
+    /// Sum of the amounts.
+    total: f64,
+    /// Number of records.
+    count: u64,
+    /// Sum per cost type.
+    by_type: BTreeMap<String, f64>,
+    /// Sum per agent.
+    by_agent: BTreeMap<String, f64>,
+}
+
+impl UnitTotals {
+    /// The totals of `records`, per unit.
+    fn of(records: &[CostRecord]) -> BTreeMap<String, UnitTotals> {
+        let mut units: BTreeMap<String, UnitTotals> = BTreeMap::new();
+        for r in records {
+            let u = units.entry(r.unit.clone()).or_default();
+            u.total += r.amount;
+            u.count += 1;
+            *u.by_type.entry(r.cost_type.clone()).or_default() += r.amount;
+            *u.by_agent.entry(r.agent_id.clone()).or_default() += r.amount;
+        }
+        units
+    }
+}
+
+fn cost_text(records: &[CostRecord], totals: &BTreeMap<String, UnitTotals>) -> String {
     if records.is_empty() {
         return "No costs recorded.\n".to_owned();
     }
@@ -389,14 +462,20 @@ fn cost_text(records: &[CostRecord], summary: &CostSummary) -> String {
     }
     let mut s = t.render();
     s.push('\n');
+    // Every sum is of one unit and says which.
+    let per_unit = |sums: &dyn Fn(&UnitTotals) -> &BTreeMap<String, f64>| -> String {
+        let mut parts = Vec::new();
+        for (unit, u) in totals {
+            parts.extend(sums(u).iter().map(|(k, v)| format!("{k} {} {unit}", amount(*v))));
+        }
+        parts.join(", ")
+    };
     let mut f = Fields::new();
-    f.add("records", summary.count.to_string());
-    let by_unit: Vec<String> = summary.by_unit.iter().map(|(u, v)| format!("{} {u}", amount(*v))).collect();
-    f.add("total", by_unit.join(", "));
-    let by_type: Vec<String> = summary.by_type.iter().map(|(k, v)| format!("{k} {}", amount(*v))).collect();
-    f.add("by type", by_type.join(", "));
-    let by_agent: Vec<String> = summary.by_agent.iter().map(|(k, v)| format!("{k} {}", amount(*v))).collect();
-    f.add("by agent", by_agent.join(", "));
+    f.add("records", records.len().to_string());
+    let total: Vec<String> = totals.iter().map(|(unit, u)| format!("{} {unit}", amount(u.total))).collect();
+    f.add("total", total.join(", "));
+    f.add("by type", per_unit(&|u| &u.by_type));
+    f.add("by agent", per_unit(&|u| &u.by_agent));
     s.push_str(&f.render());
     s
 }

@@ -53,6 +53,8 @@ pub enum CliError {
     Usage(String),
     /// Anything else (the server could not start, ...).
     Other(String),
+    /// Standard output was closed by its reader (`| head`): the command stops quietly.
+    StdoutClosed,
 }
 
 impl From<Error> for CliError {
@@ -80,6 +82,10 @@ impl CliError {
         match self {
             CliError::Usage(m) => Report { message: m.clone(), hint: None, exit: Exit::Usage, status: None },
             CliError::Other(m) => Report { message: m.clone(), hint: None, exit: Exit::Other, status: None },
+            // Not printed (see `main`): nobody reads the output any more.
+            CliError::StdoutClosed => {
+                Report { message: "standard output was closed".to_owned(), hint: None, exit: Exit::Ok, status: None }
+            }
             CliError::Client(e) => client_report(e, url),
         }
     }

@@ -53,7 +53,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => Exit::Ok.code(),
+        // The reader of the output went away (`openintent ... | head`): nothing left to say.
+        Ok(()) | Err(CliError::StdoutClosed) => Exit::Ok.code(),
         Err(err) => {
             let report = err.report(&url);
             report.print(json);

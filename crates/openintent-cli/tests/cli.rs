@@ -259,22 +259,94 @@ fn costs_with_their_summary() {
     assert_eq!(c["amount"], 0.05);
     s.json(&["costs", "record", &id, "api_call", "0.10", "USD"]);
     s.json(&["costs", "record", &id, "tokens", "1500", "tokens"]);
+    // The same cost type in another unit: never added to the dollars.
+    s.json(&["costs", "record", &id, "api_call", "2", "credits"]);
 
     let all = s.json(&["costs", "list", &id]);
-    assert_eq!(all["costs"].as_array().unwrap().len(), 3);
-    assert_eq!(all["summary"]["count"], 3);
-    let usd = all["summary"]["by_unit"]["USD"].as_f64().unwrap();
-    assert!((usd - 0.15).abs() < 1e-9, "{usd}");
-    assert_eq!(all["summary"]["by_unit"]["tokens"], 1500.0);
+    assert_eq!(all["costs"].as_array().unwrap().len(), 4);
+    assert_eq!(all["count"], 4);
+    let totals = all["totals"].as_object().unwrap();
+    assert_eq!(totals.keys().collect::<Vec<_>>(), ["USD", "credits", "tokens"]);
+    let usd = &totals["USD"];
+    assert!((usd["total"].as_f64().unwrap() - 0.15).abs() < 1e-9, "{usd}");
+    assert_eq!(usd["count"], 2);
+    assert!((usd["by_type"]["api_call"].as_f64().unwrap() - 0.15).abs() < 1e-9, "{usd}");
+    assert_eq!(totals["credits"]["by_type"]["api_call"], 2.0);
+    assert_eq!(totals["credits"]["by_agent"]["openintent-cli"], 2.0);
+    assert_eq!(totals["tokens"]["total"], 1500.0);
+    assert!(all.get("summary").is_none(), "no sum across units: {all}");
 
     let out = s.run(&["costs", "list", &id]);
     assert_eq!(out.code, 0);
     assert!(out.stdout.contains("openai"), "{}", out.stdout);
-    assert!(
-        out.stdout.lines().any(|l| l.starts_with("total:") && l.contains("0.15 USD") && l.contains("1500 tokens")),
-        "{}",
-        out.stdout
+    let field = |name: &str| {
+        let prefix = format!("{name}:");
+        out.stdout.lines().find(|l| l.starts_with(&prefix)).unwrap_or_else(|| panic!("{}", out.stdout)).to_owned()
+    };
+    assert_eq!(field("total").split_once(':').unwrap().1.trim(), "0.15 USD, 2 credits, 1500 tokens");
+    assert_eq!(
+        field("by type").split_once(':').unwrap().1.trim(),
+        "api_call 0.15 USD, api_call 2 credits, tokens 1500 tokens"
     );
+    assert_eq!(
+        field("by agent").split_once(':').unwrap().1.trim(),
+        "openintent-cli 0.15 USD, openintent-cli 2 credits, openintent-cli 1500 tokens"
+    );
+}
+
+/// Runs `args`, reads the first ten bytes of its output and closes the pipe, as `| head -c 10`
+/// does, then calls `poke` every 250 ms until the process exits (at most 30 s); the exit
+/// status and stderr.
+fn run_head(args: &[&str], mut poke: impl FnMut()) -> (std::process::ExitStatus, String) {
+    let mut child = KillOnDrop(command(args, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap());
+    let mut stdout = child.0.stdout.take().unwrap();
+    let mut first = [0u8; 10];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "openintent {args:?} did not exit after its reader left");
+        poke();
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let mut stderr = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let s = Server::start();
+    let id = s.create_intent("Big");
+    // Far more output than a pipe holds (64 KiB): the writer is still writing when the reader
+    // leaves, so a write meets the closed pipe.
+    let sets: Vec<String> = (0..3).map(|i| format!("blob{i}={}", "x".repeat(100 * 1024))).collect();
+    let mut patch = vec!["intents", "patch", id.as_str()];
+    for set in &sets {
+        patch.extend(["--set", set.as_str()]);
+    }
+    assert_eq!(s.run(&patch).code, 0);
+    for json in [true, false] {
+        let mut args = vec!["--url", s.url.as_str()];
+        if json {
+            args.push("--json");
+        }
+        args.extend(["intents", "get", id.as_str()]);
+        let (status, stderr) = run_head(&args, || {});
+        assert_eq!(status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+    // Following: the history is read, the reader leaves, and the next live event is written to
+    // the closed pipe.
+    // Logged until the follower notices (its stream may connect a moment after the history).
+    let (status, stderr) = run_head(&["--url", &s.url, "--json", "events", "list", &id, "--follow"], || {
+        s.json(&["events", "log", &id, "comment"]);
+    });
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("failed printing"), "{stderr}");
 }
 
 #[test]
@@ -452,6 +524,22 @@ fn serve_refuses_a_bad_database_url() {
     assert!(out.stderr.contains("database-url"), "{}", out.stderr);
 }
 
+#[test]
+fn serve_names_a_taken_port_and_creates_nothing() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = std::env::temp_dir().join(format!("openintent-cli-taken-{}-{port}", std::process::id()));
+    let db = dir.join("fresh.db");
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite:///{}", db.display());
+    let out = run(&["serve", "--host", "127.0.0.1", "--port", &port, "--database-url", &url], &[]);
+    let created = db.exists();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("127.0.0.1:{port}")) && out.stderr.contains("--port"), "{}", out.stderr);
+    assert!(!created, "the database file was created before the port was bound");
+}
+
 /// A one-route HTTP stub: `GET …/events` answers `[]`, the event-stream route answers one
 /// comment event and stays open. Returns its URL.
 fn sse_stub() -> String {
@@ -549,4 +637,52 @@ fn follow_against_the_in_process_server() {
         }
         assert!(Instant::now() < deadline, "no live event within 20 s");
     }
+}
+
+/// A payload as the event lines show it: compact JSON, cut to 100 characters.
+fn details(payload: &Value) -> String {
+    let text = serde_json::to_string(payload).unwrap();
+    if text.chars().count() <= 100 { text } else { text.chars().take(99).chain(['…']).collect() }
+}
+
+#[test]
+fn followed_changes_name_their_actor_as_the_log_does() {
+    let s = Server::start();
+    let id = s.create_intent("Followed");
+    let mut child = KillOnDrop(
+        command(&["--url", &s.url, "events", "list", &id, "--follow"], &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = line_reader(&mut child.0);
+    let header = wait_for_line(&lines, Duration::from_secs(20), |l| l.starts_with("TIME")).expect("a header");
+    assert!(header.contains("ACTOR") && header.ends_with("DETAILS"), "{header}");
+    wait_for_line(&lines, Duration::from_secs(20), |l| l.contains("intent_created")).expect("the history is printed");
+    // A state change arrives on the stream as the intent; patch until one is followed.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let live = loop {
+        let out = s.run(&["--agent-id", "patcher-bot", "intents", "patch", &id, "--set", "step=1"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        if let Some(line) = wait_for_line(&lines, Duration::from_millis(500), |l| l.contains("state_patched")) {
+            break line;
+        }
+        assert!(Instant::now() < deadline, "no live state change within 20 s");
+    };
+    assert!(live.contains("patcher-bot"), "the ACTOR column: {live}");
+    // The details are those of the log's event, as `events list` shows them.
+    let events = s.json(&["events", "list", &id]);
+    let patched: Vec<String> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event_type"] == "state_patched")
+        .map(|e| details(&e["payload"]))
+        .collect();
+    assert!(patched.iter().any(|d| live.ends_with(d.as_str())), "{live} is none of {patched:?}");
+    let table = s.run(&["events", "list", &id]).stdout;
+    let row = table.lines().find(|l| l.contains("state_patched")).unwrap();
+    assert!(row.contains("patcher-bot") && patched.iter().any(|d| row.ends_with(d.as_str())), "{row}");
+    assert!(table.lines().next().unwrap().ends_with("DETAILS"), "{table}");
 }

@@ -121,9 +121,30 @@ pub enum RunError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// Another process listens on the address.
+    #[error(
+        "cannot listen on {addr}: the address is already in use (is another server running?); \
+         choose another port with --port (or OPENINTENT_PORT), or --port 0 for any free one"
+    )]
+    AddressInUse {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
     /// The server could not start or stopped on an error.
     #[error(transparent)]
     Serve(#[from] ServeError),
+}
+
+impl RunError {
+    /// The error of a server that stopped on `e`, with a hint when its address was taken.
+    fn from_serve(e: ServeError) -> Self {
+        match e {
+            ServeError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                RunError::AddressInUse { addr }
+            }
+            e => RunError::Serve(e),
+        }
+    }
 }
 
 /// Sets up logging to stderr (stdout carries the one line scripts wait for), builds the
@@ -143,14 +164,16 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    runtime.block_on(crate::serve(
-        config,
-        |addr| {
-            println!("OpenIntent server listening on http://{addr}");
-            tracing::info!(%addr, "listening");
-        },
-        shutdown_signal(),
-    ))?;
+    runtime
+        .block_on(crate::serve(
+            config,
+            |addr| {
+                println!("OpenIntent server listening on http://{addr}");
+                tracing::info!(%addr, "listening");
+            },
+            shutdown_signal(),
+        ))
+        .map_err(RunError::from_serve)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -68,6 +68,10 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// The forms of a database URL, as error messages list them.
+pub(crate) const DATABASE_URL_FORMS: &str = "sqlite:///relative.db (relative to the working directory), \
+     sqlite:////abs/path.db, sqlite::memory:, or postgres://user:password@host:5432/db";
+
 /// Where the data lives.
 ///
 /// The `Debug` form of a PostgreSQL URL hides its password.
@@ -80,6 +84,10 @@ pub enum DatabaseLocation {
     SqliteFile(PathBuf),
     /// A PostgreSQL database, as a `postgres://` or `postgresql://` URL (query parameters such as
     /// `sslmode` are passed to the driver). Several server processes may share one.
+    ///
+    /// Needs the crate's `postgres` feature (on by default): without it, building a
+    /// [`ServerConfig`] or opening a store on this location is refused with an error naming the
+    /// feature.
     Postgres(String),
 }
 
@@ -145,7 +153,7 @@ impl DatabaseLocation {
         } else if url.contains("://") {
             return Err(ConfigError::new(
                 "database-url",
-                format!("unsupported database {:?}: use a sqlite or postgres URL", redact_password(url)),
+                format!("unsupported database {:?}: use {DATABASE_URL_FORMS}", redact_password(url)),
             ));
         } else {
             return Ok(DatabaseLocation::SqliteFile(PathBuf::from(url)));
@@ -167,6 +175,25 @@ impl DatabaseLocation {
             return Err(ConfigError::new("database-url", format!("no file name in {url:?}")));
         }
         Ok(DatabaseLocation::SqliteFile(PathBuf::from(path)))
+    }
+}
+
+impl DatabaseLocation {
+    /// Whether this build of the server can open the location: PostgreSQL needs the `postgres`
+    /// feature.
+    pub(crate) fn check_supported(&self) -> Result<(), ConfigError> {
+        self.check_supported_by(cfg!(feature = "postgres"))
+    }
+
+    fn check_supported_by(&self, postgres_compiled: bool) -> Result<(), ConfigError> {
+        match self {
+            DatabaseLocation::Postgres(_) if !postgres_compiled => Err(ConfigError::new(
+                "database-url",
+                "this openintent-server was built without PostgreSQL support: enable its `postgres` feature \
+                 (on by default), or use a sqlite URL",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -351,6 +378,7 @@ impl ServerConfigBuilder {
     /// Checks and builds the configuration.
     pub fn build(self) -> Result<ServerConfig, ConfigError> {
         let database = self.database?;
+        database.check_supported()?;
         let api_keys = match self.api_keys {
             Some(keys) if keys.is_empty() => {
                 return Err(ConfigError::new("api-keys", "at least one key is required"));
@@ -401,6 +429,21 @@ mod tests {
         assert_eq!(redact_password("postgres://u:p@w@h/d"), "postgres://u:<redacted>@h/d");
         let err = DatabaseLocation::parse("mysql://u:pw@h/d").unwrap_err();
         assert!(!err.to_string().contains("pw@"), "{err}");
+    }
+
+    #[test]
+    fn postgres_without_the_feature_names_it() {
+        let pg = DatabaseLocation::Postgres("postgres://u:secret@h/d".into());
+        assert!(pg.check_supported_by(true).is_ok());
+        let err = pg.check_supported_by(false).unwrap_err();
+        assert_eq!(err.setting, "database-url");
+        assert!(err.message.contains("`postgres` feature"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(DatabaseLocation::Memory.check_supported_by(false).is_ok());
+        assert!(DatabaseLocation::SqliteFile("x.db".into()).check_supported_by(false).is_ok());
+        // This build's answer follows its features.
+        let built = ServerConfig::builder().database(pg).build();
+        assert_eq!(built.is_ok(), cfg!(feature = "postgres"), "{built:?}");
     }
 
     #[test]

@@ -33,6 +33,20 @@
 //!
 //! Or build the router yourself with [`AppState::open`] and [`app`] (webhook deliveries are then
 //! recorded, and sent by whichever [`spawn`]ed or [`serve`]d instance shares the database).
+//!
+//! # Features
+//!
+//! - `postgres` (default): PostgreSQL storage ([`DatabaseLocation::Postgres`]) and the relay
+//!   between server processes.
+//! - `tls` (default): TLS through rustls, for webhooks to `https://` receivers and, with
+//!   `postgres`, for connections to PostgreSQL.
+//!
+//! The defaults give the `openintent-server` binary every capability. A program or test that
+//! embeds the server on SQLite leaves them out (`default-features = false`), and with them the
+//! PostgreSQL driver and the TLS stack. A PostgreSQL location is then refused with an error
+//! naming the feature ([`ConfigError`] from [`ServerConfigBuilder::build`],
+//! [`StoreError::Unsupported`] from [`Store::open`]), and a delivery to an `https://` webhook
+//! fails with such an error.
 
 pub mod cli;
 mod config;
@@ -102,7 +116,16 @@ pub enum ServeError {
     /// The database could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The address could not be bound, or serving failed.
+    /// The address could not be listened on (in use, not an address of this machine, a
+    /// privileged port, ...).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why the system refused it (`ErrorKind::AddrInUse` when another process holds it).
+        source: std::io::Error,
+    },
+    /// Serving failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The configuration was refused (webhook settings, ...).
@@ -155,12 +178,20 @@ impl RunningServer {
     }
 }
 
-/// Opens the database, binds the configured address and serves on a background task, with the
+/// Listens on `addr`, naming it when that fails.
+async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
+///
+/// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     config.webhooks().check()?;
+    // Bound before the database is opened: a taken port leaves no new database file behind.
+    let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(&config).await?;
-    let listener = TcpListener::bind(config.bind_addr()).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -178,17 +209,20 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
 }
 
-/// Opens the database, binds the configured address, starts the webhook delivery workers (unless
+/// Binds the configured address, opens the database, starts the webhook delivery workers (unless
 /// disabled), calls `on_bound` with the bound address, and serves until `shutdown` completes
 /// (then finishes running requests and stops the workers).
+///
+/// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn serve(
     config: ServerConfig,
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     config.webhooks().check()?;
+    // Bound before the database is opened: a taken port leaves no new database file behind.
+    let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(&config).await?;
-    let listener = TcpListener::bind(config.bind_addr()).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();

@@ -18,14 +18,10 @@
 //! delivered live, and a client that resumes its stream with `Last-Event-ID` gets them from the
 //! shared database (the event log, or the kept portfolio and agent stream messages).
 
-use std::time::Duration;
-
 use openintent_types::wire::to_superset_value;
 use openintent_types::{AgentAssignment, Intent, IntentEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sqlx::postgres::PgListener;
-use tokio::sync::broadcast;
 
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{Store, StoreError};
@@ -35,9 +31,6 @@ pub(crate) const CHANNEL: &str = "openintent_notifications";
 
 /// The largest announcement sent whole (PostgreSQL's limit is 8000 bytes).
 const MAX_PAYLOAD: usize = 7900;
-
-/// How long the listener waits before connecting again after a failure.
-const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 // ----- the notifications the routes publish -------------------------------------------------
 
@@ -136,6 +129,7 @@ pub(crate) fn encode(origin: &str, n: &Notification) -> Option<String> {
 
 /// The notification an announcement of another process stands for; `None` for announcements
 /// of `own_origin`, unreadable ones, and re-reads of things gone meanwhile.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notification> {
     let a: Announcement = match serde_json::from_str(payload) {
         Ok(a) => a,
@@ -186,39 +180,18 @@ async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> crate::error::
 /// Returns once the first `LISTEN` is in place, so nothing committed after it is missed.
 pub(crate) async fn start(state: &AppState) -> Result<(), StoreError> {
     let Some(url) = state.store().listen_url().map(str::to_owned) else { return Ok(()) };
-    let mut listener = PgListener::connect(&url).await?;
-    listener.listen(CHANNEL).await?;
-    let store = state.store().clone();
-    let notifier = state.notifier().clone();
-    let mut closing = state.streams_closing();
-    tokio::spawn(async move {
-        let origin = store.origin().to_owned();
-        loop {
-            tokio::select! {
-                _ = closing.changed() => return,
-                received = listener.try_recv() => match received {
-                    Ok(Some(message)) => relay(&store, &origin, &notifier, message.payload()).await,
-                    // The connection dropped; the next call reconnects and listens again.
-                    Ok(None) => tracing::warn!("lost the PostgreSQL notification connection; reconnecting"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "PostgreSQL notification listener failed; retrying");
-                        tokio::select! {
-                            _ = closing.changed() => return,
-                            () = tokio::time::sleep(RECONNECT_DELAY) => {}
-                        }
-                    }
-                },
-            }
-        }
-    });
-    Ok(())
+    listen(state, url).await
 }
 
-async fn relay(store: &Store, origin: &str, notifier: &broadcast::Sender<Notification>, payload: &str) {
-    if let Some(n) = decode(store, origin, payload).await {
-        // Dropped when nobody listens, like a local publication.
-        let _ = notifier.send(n);
-    }
+#[cfg(feature = "postgres")]
+mod listener;
+#[cfg(feature = "postgres")]
+use listener::listen;
+
+/// Without the `postgres` feature no store has a PostgreSQL URL (`Store::open` refuses one).
+#[cfg(not(feature = "postgres"))]
+async fn listen(_state: &AppState, _url: String) -> Result<(), StoreError> {
+    crate::config::DatabaseLocation::Postgres(String::new()).check_supported().map_err(StoreError::Unsupported)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::TestApp;
-use openintent_server::{Channel, ServerConfig, spawn};
+use openintent_server::{Channel, DatabaseLocation, ServeError, ServerConfig, spawn};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -149,4 +149,87 @@ async fn mutations_publish_after_commit() {
     assert_eq!(got[3].data["agent_id"], "worker");
     assert_eq!(got[4].data["intent_id"], id.as_str());
     assert_eq!(Channel::Intent(id.clone()).key(), format!("intent:{id}"));
+}
+
+/// Runs the `openintent-server` binary with `args` in `dir` and waits (at most 60 s) for it to
+/// exit on its own; its status and stderr.
+fn run_server_binary(dir: &std::path::Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_openintent-server"))
+        .args(args)
+        .args(["--log-level", "warn"])
+        .current_dir(dir)
+        .env_remove("OPENINTENT_DATABASE_URL")
+        .env_remove("OPENINTENT_PORT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start openintent-server");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("openintent-server did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status, stderr)
+}
+
+#[test]
+fn a_taken_port_is_named_and_nothing_is_created() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stderr) = run_server_binary(
+        dir.path(),
+        &["--host", "127.0.0.1", "--port", &port, "--database-url", "sqlite:///fresh.db"],
+    );
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("already in use") && stderr.contains("--port"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "created before the port was bound: {left:?}");
+}
+
+#[tokio::test]
+async fn spawn_on_a_taken_port_names_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("never.db");
+    let config = ServerConfig::builder().bind(addr).database(DatabaseLocation::SqliteFile(db.clone())).build().unwrap();
+    match spawn(config).await {
+        Err(ServeError::Bind { addr: refused, source }) => {
+            assert_eq!(refused, addr);
+            assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+        }
+        other => panic!("expected a bind error, got {:?}", other.map(|s| s.addr())),
+    }
+    assert!(!db.exists());
+}
+
+#[test]
+fn a_missing_directory_names_the_path_and_the_url_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let (status, stderr) = run_server_binary(
+        dir.path(),
+        &["--host", "127.0.0.1", "--port", "0", "--database-url", "sqlite:///missing/oi.db"],
+    );
+    assert!(!status.success(), "{stderr}");
+    // The relative path is named as the absolute one it resolved to.
+    let tried = std::path::absolute(dir.path().join("missing/oi.db")).unwrap();
+    assert!(stderr.contains(&tried.display().to_string()), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    for form in ["sqlite:///relative.db", "sqlite:////abs/path.db", "postgres://"] {
+        assert!(stderr.contains(form), "{form} missing from: {stderr}");
+    }
+    assert!(!dir.path().join("missing").exists());
 }

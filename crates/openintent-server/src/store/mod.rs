@@ -45,11 +45,26 @@ pub enum StoreError {
     /// The embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The SQLite database file could not be opened or created (its directory is missing, it
+    /// is not writable, ...).
+    #[error("cannot open the SQLite database file {}: {reason}; database URLs: {}", path.display(), crate::config::DATABASE_URL_FORMS)]
+    SqliteFile {
+        /// The file, made absolute.
+        path: std::path::PathBuf,
+        /// Why, in words.
+        reason: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// This build cannot open the location (PostgreSQL without the `postgres` feature).
+    #[error(transparent)]
+    Unsupported(crate::config::ConfigError),
 }
 
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
     pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
+        location.check_supported().map_err(StoreError::Unsupported)?;
         Ok(Store { sql: std::sync::Arc::new(SqlStore::open(location).await?) })
     }
 
@@ -64,6 +79,7 @@ impl Store {
     }
 
     /// Names this store in the notifications it announces to other server processes.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn origin(&self) -> &str {
         self.sql.origin()
     }
@@ -71,6 +87,20 @@ impl Store {
     /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
     pub(crate) fn listen_url(&self) -> Option<&str> {
         self.sql.listen_url()
+    }
+}
+
+impl StoreError {
+    /// The error of a SQLite file `path` that `source` kept from being opened.
+    pub(crate) fn sqlite_file(path: &std::path::Path, source: sqlx::Error) -> Self {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let reason = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+                format!("the directory {} does not exist", dir.display())
+            }
+            _ => source.to_string(),
+        };
+        StoreError::SqliteFile { path, reason, source }
     }
 }
 

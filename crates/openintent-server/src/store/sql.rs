@@ -203,7 +203,11 @@ impl SqlStore {
                 })
             })
             .connect(&url)
-            .await?;
+            .await
+            .map_err(|e| match location {
+                DatabaseLocation::SqliteFile(path) => StoreError::sqlite_file(path, e),
+                _ => StoreError::Database(e),
+            })?;
         match dialect {
             Dialect::Sqlite => sqlx::migrate!("./migrations").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,

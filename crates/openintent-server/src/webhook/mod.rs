@@ -176,6 +176,21 @@ pub(crate) fn deliverable_url(url: &str) -> bool {
     }
 }
 
+/// Why this build cannot deliver to `url`, if it cannot: an `https` receiver needs the crate's
+/// `tls` feature (on by default).
+pub(crate) fn unsupported_scheme(url: &str) -> Option<String> {
+    unsupported_scheme_by(url, cfg!(feature = "tls"))
+}
+
+fn unsupported_scheme_by(url: &str, tls_compiled: bool) -> Option<String> {
+    let https = reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "https");
+    (https && !tls_compiled).then(|| {
+        "https webhook_url, but this openintent-server was built without TLS: enable its `tls` feature \
+         (on by default)"
+            .to_owned()
+    })
+}
+
 /// Whether [`WebhookConfig::deny_private`] refuses to deliver to `ip`: a loopback
 /// (127.0.0.0/8, `::1`), private (10/8, 172.16/12, 192.168/16, `fc00::/7`), shared
 /// carrier-grade NAT (100.64/10), link-local (169.254/16, which holds cloud metadata services
@@ -524,6 +539,16 @@ impl WebhookConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn https_without_tls_names_the_feature() {
+        let refused = unsupported_scheme_by("https://hooks.example/x", false).expect("refused");
+        assert!(refused.contains("`tls` feature"), "{refused}");
+        assert_eq!(unsupported_scheme_by("https://hooks.example/x", true), None);
+        assert_eq!(unsupported_scheme_by("http://hooks.example/x", false), None);
+        // This build's answer follows its features.
+        assert_eq!(unsupported_scheme("HTTPS://hooks.example/x").is_some(), !cfg!(feature = "tls"));
+    }
 
     #[test]
     fn signatures_round_trip_and_refuse_tampering() {

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use super::{
     ATTEMPT_HEADER, ClaimedDelivery, DELIVERY_HEADER, DeliveryUpdate, EVENT_HEADER, SIGNATURE_HEADER,
     SUBSCRIPTION_HEADER, TIMESTAMP_HEADER, WebhookConfig, deliverable_url, host_ip, is_non_public_address,
-    signature_header,
+    signature_header, unsupported_scheme,
 };
 use crate::store::Store;
 
@@ -166,6 +166,9 @@ impl Worker {
         let Some(url) = &target.url else { return cancelled("subscription has no webhook_url") };
         if !deliverable_url(url) {
             let error = "webhook_url is not an http(s) URL".into();
+            return DeliveryUpdate::Failed { attempts: d.attempts, error, status_code: None };
+        }
+        if let Some(error) = unsupported_scheme(url) {
             return DeliveryUpdate::Failed { attempts: d.attempts, error, status_code: None };
         }
         let attempt = d.attempts.saturating_add(1);
