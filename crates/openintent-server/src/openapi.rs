@@ -504,13 +504,10 @@ fn field_schema(field: &Field) -> Value {
             m.insert("maxLength".into(), json!(max));
             all_of(m, json!({"not": {"type": "string", "pattern": "[/?#\\u0000-\\u001f\\u007f-\\u009f]"}}));
         }
-        Rule::Scope => {
-            // Equivalent to `^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$` (ASCII), written without an end
-            // anchor, which regular-expression dialects read differently before a final newline.
-            m.insert("pattern".into(), json!("^[A-Za-z_]"));
-            all_of(m, json!({"not": {"type": "string", "pattern": "[^A-Za-z0-9_.]"}}));
-            all_of(m, json!({"not": {"type": "string", "pattern": "\\.$"}}));
-            all_of(m, json!({"not": {"type": "string", "pattern": "\\.[^A-Za-z_]"}}));
+        Rule::Scope(max) => {
+            not_blank(m);
+            m.insert("maxLength".into(), json!(max));
+            all_of(m, json!({"not": {"type": "string", "pattern": "[\\u0000-\\u001f\\u007f-\\u009f]"}}));
         }
         Rule::Mime(max) => {
             m.insert("maxLength".into(), json!(max));
@@ -1049,7 +1046,10 @@ mod tests {
         assert_eq!(s["properties"]["status"]["enum"].as_array().unwrap().last(), Some(&Value::Null));
         let lease = request_schema::<AcquireLeaseRequest>();
         assert_eq!(lease["properties"]["duration_seconds"]["maximum"], json!(openintent_types::MAX_LEASE_SECONDS));
-        assert_eq!(lease["properties"]["scope"]["pattern"], "^[A-Za-z_]");
+        // A scope is free text: not blank, at most 255 characters, no control characters.
+        let scope = &lease["properties"]["scope"];
+        assert_eq!((scope["minLength"].clone(), scope["maxLength"].clone()), (json!(1), json!(255)), "{scope}");
+        assert_eq!(scope["allOf"][0]["not"]["pattern"], "[\\u0000-\\u001f\\u007f-\\u009f]");
         let state = request_schema::<UpdateStateRequest>();
         assert_eq!(state["anyOf"].as_array().map(Vec::len), Some(2), "{state}");
         let policy = request_schema::<SetRetryPolicyRequest>();

@@ -12,7 +12,6 @@
 mod sql;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::patch::parse_pointer;
 use openintent_types::{
     AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
     EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole, Portfolio,
@@ -225,16 +224,11 @@ pub(crate) struct NewPortfolio {
 /// The outcome of a state write, with its event.
 pub(crate) type Written<T> = (T, IntentEvent);
 
-/// Whether a state path and a lease scope overlap: the path lies under the scope (the scope
-/// covers it) or the path is an ancestor of the scope (writing it would overwrite the leased
-/// subtree; the empty path is the whole document).
+/// Whether a state path and a lease scope overlap: the path lies under the state the scope
+/// guards (see [`openintent_types::scope_path`]), or it is an ancestor of it (writing it would
+/// overwrite the leased subtree; the empty path is the whole document).
 pub(crate) fn path_overlaps_scope(scope: &str, path: &str) -> bool {
-    if openintent_types::scope_covers_path(scope, path) {
-        return true;
-    }
-    let scope_parts: Vec<&str> = scope.split(['.', '/']).filter(|s| !s.is_empty()).collect();
-    let Ok(tokens) = parse_pointer(path) else { return false };
-    !scope_parts.is_empty() && tokens.len() < scope_parts.len() && tokens.iter().zip(&scope_parts).all(|(a, b)| a == b)
+    openintent_types::scope_overlaps_path(scope, path)
 }
 
 /// The lease of another principal that guards one of `patches`, if any.
@@ -286,5 +280,12 @@ mod tests {
         assert!(path_overlaps_scope("trip.hotel", ""));
         assert!(!path_overlaps_scope("trip.hotel", "/trip/flight"));
         assert!(!path_overlaps_scope("hotel_search", "/hotel_searches"));
+        // Free-form scopes name the key spelled like them (dots still separate keys).
+        assert!(path_overlaps_scope("data-processing", "/data-processing/x"));
+        assert!(path_overlaps_scope("a b", "/a b"));
+        assert!(path_overlaps_scope("a/b", "/a~1b"));
+        assert!(!path_overlaps_scope("a/b", "/a/b"));
+        assert!(!path_overlaps_scope("a/b", "/a"));
+        assert!(path_overlaps_scope("~x", "/~0x"));
     }
 }
