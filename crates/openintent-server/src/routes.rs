@@ -274,6 +274,18 @@ fn merge(mut base: Value, extra: Value) -> Value {
     base
 }
 
+/// The items of one of an intent's sub-resources; 404 `Intent not found` when the list is
+/// empty because the intent does not exist (as every other intent route answers), rather than
+/// an empty list.
+async fn of_intent<T>(state: &AppState, intent_id: &str, items: Vec<T>) -> ApiResult<Vec<T>> {
+    // Intents are never deleted and every item references its intent: a non-empty list
+    // proves the intent exists.
+    if items.is_empty() && state.store().get_intent(intent_id).await?.is_none() {
+        return Err(ApiError::not_found(INTENT_NOT_FOUND));
+    }
+    Ok(items)
+}
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
@@ -463,7 +475,7 @@ async fn list_events(
         limit: q.int("limit", 100, 1, 1000)?,
         offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
     };
-    let events = state.store().list_events(&id, &filter).await?;
+    let events = of_intent(&state, &id, state.store().list_events(&id, &filter).await?).await?;
     Ok(list(&events))
 }
 
@@ -485,7 +497,7 @@ async fn assign_agent(
 }
 
 async fn list_agents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_agents(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_agents(&id).await?).await?))
 }
 
 async fn unassign_agent(
@@ -515,7 +527,7 @@ async fn list_leases(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let mut leases = state.store().list_leases(&id).await?;
+    let mut leases = of_intent(&state, &id, state.store().list_leases(&id).await?).await?;
     if let Some(s) = q.get("status") {
         leases.retain(|l| l.status.as_ref().is_some_and(|st| st.as_str() == s));
     }
@@ -564,7 +576,7 @@ async fn list_arbitrations(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_arbitrations(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_arbitrations(&id).await?).await?))
 }
 
 async fn record_decision(
@@ -590,7 +602,7 @@ async fn list_decisions(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_decisions(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_decisions(&id).await?).await?))
 }
 
 // ----- attachments --------------------------------------------------------------------------
@@ -610,7 +622,7 @@ async fn list_attachments(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_attachments(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_attachments(&id).await?).await?))
 }
 
 async fn delete_attachment(
@@ -639,7 +651,7 @@ async fn record_cost(
 }
 
 async fn list_costs(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_costs(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_costs(&id).await?).await?))
 }
 
 async fn cost_summary(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -671,6 +683,7 @@ async fn get_retry_policy(
 ) -> ApiResult<Json<Value>> {
     match state.store().get_retry_policy(&id).await? {
         Some(p) => Ok(Json(wire(&p))),
+        None if state.store().get_intent(&id).await?.is_none() => Err(ApiError::not_found(INTENT_NOT_FOUND)),
         None => Err(ApiError::not_found("No retry policy set")),
     }
 }
@@ -687,7 +700,7 @@ async fn record_failure(
 }
 
 async fn list_failures(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_failures(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_failures(&id).await?).await?))
 }
 
 // ----- portfolios ---------------------------------------------------------------------------
@@ -776,7 +789,7 @@ async fn intent_portfolios(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().intent_portfolios(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().intent_portfolios(&id).await?).await?))
 }
 
 // ----- subscriptions ------------------------------------------------------------------------
