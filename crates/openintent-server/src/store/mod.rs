@@ -265,6 +265,22 @@ pub(crate) fn lease_conflict(existing: Option<Lease>) -> ApiError {
     }
 }
 
+/// The 409 of a refused status transition. `detail` keeps the reference-style text
+/// (`Invalid status transition: draft -> draft (allowed: ...)`); `error` tells it apart from a
+/// version conflict, which re-reading and retrying can resolve and this cannot; `from`, `to`
+/// and `allowed` say what was refused and which moves the current status allows
+/// (`current_status` repeats `from`, for older clients).
+pub(crate) fn transition_refused(e: openintent_types::lifecycle::TransitionError) -> ApiError {
+    let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert("error".into(), Value::from("invalid_transition"));
+    extra.insert("from".into(), Value::from(e.from.as_str()));
+    extra.insert("to".into(), Value::from(e.to.as_str()));
+    extra.insert("allowed".into(), Value::from(allowed));
+    extra.insert("current_status".into(), Value::from(e.from.as_str()));
+    ApiError::Conflict { detail: e.to_string(), extra }
+}
+
 // Re-exported for the backends.
 pub(crate) use openintent_types::lifecycle::check_transition;
 

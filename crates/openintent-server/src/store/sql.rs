@@ -41,7 +41,7 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
-    Written, check_transition, guarding_lease, lease_conflict, new_id, now, with_status,
+    Written, check_transition, guarding_lease, lease_conflict, new_id, now, transition_refused, with_status,
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
@@ -524,13 +524,7 @@ impl SqlStore {
             return refuse(tx, id, principal, v).await;
         }
         check_version(&intent, expected_version)?;
-        if let Err(e) = check_transition(&intent.status, status) {
-            let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
-            let mut extra = Map::new();
-            extra.insert("allowed".into(), json!(allowed));
-            extra.insert("current_status".into(), json!(intent.status.as_str()));
-            return Err(ApiError::Conflict { detail: e.to_string(), extra });
-        }
+        check_transition(&intent.status, status).map_err(transition_refused)?;
         let t = now();
         let new_version = expected_version + 1;
         let done = sqlx::query(
