@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req, require_api_key};
-use crate::relay;
 use crate::state::AppState;
 use crate::store::{EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio};
 
@@ -418,8 +417,7 @@ async fn update_state(
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
     let patches = body.effective_patches();
-    let (intent, event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
-    state.publish(relay::intent_changed("state_patched", &intent, &event.id));
+    let (intent, _event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
     Ok(intent_response(&intent))
 }
 
@@ -432,9 +430,8 @@ async fn set_status(
 ) -> ApiResult<Response> {
     known_status(&body.status)?;
     let version = if_match(&headers)?;
-    let (intent, event) =
+    let (intent, _event) =
         state.store().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
-    state.publish(relay::intent_changed("status_changed", &intent, &event.id));
     Ok(intent_response(&intent))
 }
 
@@ -448,10 +445,7 @@ async fn log_event(
 ) -> ApiResult<Json<Value>> {
     let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
     let event = state.store().log_event(&id, body.event_type, &actor, body.payload).await?;
-    let notification = relay::event_logged(&event);
-    let data = notification.data.clone();
-    state.publish(notification);
-    Ok(Json(data))
+    Ok(Json(wire(&event)))
 }
 
 async fn list_events(
@@ -489,11 +483,8 @@ async fn assign_agent(
 ) -> ApiResult<Json<Value>> {
     let agent_id = non_empty(body.agent_id).unwrap_or_else(|| principal.0.clone());
     let role = non_empty(body.role).unwrap_or_else(|| "worker".to_owned());
-    let (assignment, event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
-    let notification = relay::agent_assigned(&assignment, &event.id);
-    let data = notification.data.clone();
-    state.publish(notification);
-    Ok(Json(data))
+    let (assignment, _event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
+    Ok(Json(wire(&assignment)))
 }
 
 async fn list_agents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -757,9 +748,8 @@ async fn add_intent_to_portfolio(
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
-    let (membership, message) =
+    let (membership, _message) =
         state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
-    state.publish(message);
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
     Ok(Json(merge(wire(&membership), ack)))
 }
@@ -777,10 +767,9 @@ async fn remove_intent_from_portfolio(
     _p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let Some(message) = state.store().remove_membership(&id, &intent_id).await? else {
+    if state.store().remove_membership(&id, &intent_id).await?.is_none() {
         return Err(ApiError::not_found("Membership not found"));
-    };
-    state.publish(message);
+    }
     Ok(Json(json!({"message": "Intent removed from portfolio"})))
 }
 

@@ -67,6 +67,13 @@ impl Store {
         self.sql.origin()
     }
 
+    /// The sender on which committed writes publish their notifications (every event appended
+    /// to an intent's log, kept portfolio and agent stream messages); the event streams of
+    /// every [`AppState`](crate::AppState) over this store read it.
+    pub(crate) fn notifier(&self) -> &tokio::sync::broadcast::Sender<Notification> {
+        self.sql.notifier()
+    }
+
     /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
     pub(crate) fn listen_url(&self) -> Option<&str> {
         self.sql.listen_url()

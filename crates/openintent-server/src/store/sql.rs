@@ -37,7 +37,7 @@ use serde_json::{Map, Value, json};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
@@ -96,7 +96,7 @@ pub(crate) struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     /// Names this store in the announcements it makes (see `crate::relay`).
-    origin: String,
+    origin: Arc<str>,
     /// PostgreSQL: the database URL, on which the relay listens.
     listen_url: Option<String>,
     /// SQLite only: serializes the writers of this process.
@@ -104,17 +104,31 @@ pub(crate) struct SqlStore {
     /// Signalled when a committed transaction wrote webhook deliveries (wakes this process's
     /// delivery workers; other processes find them when they poll).
     deliveries: Arc<Notify>,
+    /// Where committed transactions publish their notifications (the event streams read it).
+    notifier: broadcast::Sender<Notification>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
+///
+/// Every notification the transaction makes ([`WriteTx::publish`]: each event appended to an
+/// intent's log, each kept portfolio or agent stream message) is announced to the other server
+/// processes inside the transaction (PostgreSQL), and published to this process's event streams
+/// once it committed, in the order made. On SQLite the publication happens before the write
+/// lock is released, so streams receive the notifications of one process in commit order.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
+    /// Names the store in announcements.
+    origin: Arc<str>,
     /// Signalled on commit when `enqueued`.
     deliveries: Arc<Notify>,
     /// Whether the transaction wrote webhook deliveries.
     enqueued: bool,
-    /// Released after the transaction ended (fields drop in order).
+    /// Published on commit, in this order.
+    published: Vec<Notification>,
+    notifier: broadcast::Sender<Notification>,
+    /// Released after the transaction ended and its notifications were published (fields drop
+    /// in order, after the body of `commit`).
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -124,6 +138,31 @@ impl WriteTx {
         if self.enqueued {
             self.deliveries.notify_one();
         }
+        for n in self.published {
+            // Dropped when nobody listens.
+            let _ = self.notifier.send(n);
+        }
+        Ok(())
+    }
+
+    /// Publishes `n` when the transaction commits; on PostgreSQL also announces it to the other
+    /// server processes, which receive it when, and only if, the transaction commits (see
+    /// `crate::relay`).
+    async fn publish(&mut self, n: Notification) -> ApiResult<()> {
+        if self.dialect == Dialect::Postgres {
+            match relay::encode(&self.origin, &n) {
+                // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
+                Some(payload) => {
+                    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                        .bind(relay::CHANNEL)
+                        .bind(payload)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                None => tracing::warn!(event = %n.event, "notification too large to announce to other servers"),
+            }
+        }
+        self.published.push(n);
         Ok(())
     }
 }
@@ -215,10 +254,11 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             dialect,
-            origin: new_id(),
+            origin: Arc::from(new_id()),
             listen_url,
             write_lock: Arc::new(Mutex::new(())),
             deliveries: Arc::new(Notify::new()),
+            notifier: broadcast::channel(crate::state::NOTIFICATION_BUFFER).0,
         })
     }
 
@@ -232,24 +272,13 @@ impl SqlStore {
         self.listen_url.as_deref()
     }
 
-    /// PostgreSQL: announces a notification to the other server processes, delivered when `tx`
-    /// commits (see `crate::relay`); nothing on SQLite.
-    async fn announce(&self, tx: &mut Tx, notification: impl FnOnce() -> Notification) -> ApiResult<()> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(());
-        }
-        let n = notification();
-        let Some(payload) = relay::encode(&self.origin, &n) else {
-            tracing::warn!(event = %n.event, "notification too large to announce to other servers");
-            return Ok(());
-        };
-        // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
-        sqlx::query("SELECT 1 FROM pg_notify($1, $2)").bind(relay::CHANNEL).bind(payload).execute(&mut **tx).await?;
-        Ok(())
+    /// The sender committed transactions publish their notifications on.
+    pub(crate) fn notifier(&self) -> &broadcast::Sender<Notification> {
+        &self.notifier
     }
 
     /// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
-    /// it with `Last-Event-ID`, and announces it to the other server processes.
+    /// it with `Last-Event-ID`, and publishes it ([`WriteTx::publish`]).
     ///
     /// On PostgreSQL a transaction-scoped advisory lock on the channel is taken first: writers
     /// of one channel then allocate `seq` and commit one after the other, so `seq` order is
@@ -270,7 +299,7 @@ impl SqlStore {
             .bind(ts(&now()))
             .execute(&mut **tx)
             .await?;
-        self.announce(tx, || n.clone()).await
+        tx.publish(n.clone()).await
     }
 
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
@@ -339,17 +368,26 @@ impl SqlStore {
 
     /// Starts a write transaction.
     async fn begin(&self) -> ApiResult<Tx> {
-        let dialect = self.dialect;
-        let deliveries = self.deliveries.clone();
-        match dialect {
+        match self.dialect {
             Dialect::Sqlite => {
                 let guard = self.write_lock.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx { tx, dialect, deliveries, enqueued: false, _guard: Some(guard) })
+                Ok(self.write_tx(tx, Some(guard)))
             }
-            Dialect::Postgres => {
-                Ok(WriteTx { tx: self.pool.begin().await?, dialect, deliveries, enqueued: false, _guard: None })
-            }
+            Dialect::Postgres => Ok(self.write_tx(self.pool.begin().await?, None)),
+        }
+    }
+
+    fn write_tx(&self, tx: Transaction<'static, Any>, guard: Option<OwnedMutexGuard<()>>) -> Tx {
+        WriteTx {
+            tx,
+            dialect: self.dialect,
+            origin: self.origin.clone(),
+            deliveries: self.deliveries.clone(),
+            enqueued: false,
+            published: Vec::new(),
+            notifier: self.notifier.clone(),
+            _guard: guard,
         }
     }
 
@@ -491,7 +529,6 @@ impl SqlStore {
         intent.state = new_state;
         intent.version = new_version;
         intent.updated_at = t;
-        self.announce(&mut tx, || relay::intent_changed("state_patched", &intent, &event.id)).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
@@ -550,7 +587,6 @@ impl SqlStore {
         intent.status = status.clone();
         intent.version = new_version;
         intent.updated_at = t;
-        self.announce(&mut tx, || relay::intent_changed("status_changed", &intent, &event.id)).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
@@ -567,7 +603,6 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
-        self.announce(&mut tx, || relay::event_logged(&event)).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -1883,6 +1918,9 @@ async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &s
     Ok(lease)
 }
 
+/// Appends an event to an intent's log (the caller holds the intent's lock), writes its webhook
+/// deliveries, and publishes it on the intent's event stream when the transaction commits:
+/// every event of the log, and only those, goes out on the stream, in log order.
 async fn append_event(
     tx: &mut Tx,
     intent_id: &str,
@@ -1915,6 +1953,14 @@ async fn append_event(
     .execute(&mut **tx)
     .await?;
     enqueue_deliveries(tx, &event).await?;
+    // The intent's stream carries every event of its log; a state or status change carries
+    // the intent as this transaction leaves it.
+    let notification = if relay::carries_intent(&event.event_type) {
+        relay::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
+    } else {
+        relay::event_logged(&event)
+    };
+    tx.publish(notification).await?;
     Ok(event)
 }
 
