@@ -283,10 +283,10 @@ impl EventStreamBuilder {
         self
     }
 
-    /// Connects now and returns the stream once the server answered it with 200: from then on
-    /// the stream is live, so every change made afterwards (by this program too) is on it. A
-    /// refused stream (401, 404...) is the error; transient failures are retried as
-    /// [`reconnect`](Self::reconnect) says.
+    /// Connects now and returns the stream once the server answered it with 200. The
+    /// openintent-rs server subscribes before it answers, so from then on every change made
+    /// (by this program too) is on the stream. A refused stream (401, 404...) is the error;
+    /// transient failures are retried as [`reconnect`](Self::reconnect) says.
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
