@@ -22,6 +22,19 @@ async fn unknown_resources_are_not_found() {
     let err = client.get_portfolio(UNKNOWN_ID).await.expect_err("unknown portfolio");
     assert!(err.is_not_found(), "unknown portfolio: {err}");
 
+    // The reference server lists an unknown intent's sub-resources as empty; openintent-rs
+    // answers 404 `Intent not found`, as for the intent itself.
+    let events = client.get_events(UNKNOWN_ID).send().await;
+    let leases = client.get_leases(UNKNOWN_ID).all().send().await.map(|l| l.len());
+    if target().full() {
+        for (what, r) in [("events", events.map(|e| e.len())), ("leases", leases)] {
+            let err = r.expect_err(what);
+            assert!(err.is_not_found(), "{what} of an unknown intent: {err}");
+        }
+    } else {
+        assert!(events.must("events of an unknown intent").is_empty());
+    }
+
     let intent = new_intent(&client, "unknown lease").await;
     let err = client.release_lease(&intent.id, UNKNOWN_ID).await.expect_err("unknown lease");
     assert!(err.is_not_found(), "unknown lease: {err}");

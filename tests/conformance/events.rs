@@ -218,3 +218,66 @@ async fn stream_portfolio_events_on_membership() {
     assert_eq!(event_type, "intent_added");
     reader.abort();
 }
+
+/// The next `n` items of a stream as `(id, event type)`, the id being the stream's last event id
+/// after each item.
+async fn take_ids(stream: &mut openintent::EventStream, n: usize) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let item = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("item {i} of {n} did not come; got {out:?}"))
+            .expect("the stream ended")
+            .must("stream item");
+        out.push((stream.last_event_id().unwrap_or_default(), item.event_type()));
+    }
+    out
+}
+
+/// Connected (`connect`) before the program writes, an intent's stream from the start is
+/// exactly its event log, and a live one the log after the connection: every kind of write, in
+/// log order, with the log's event ids. The reference server replays nothing, sends no ids and
+/// streams only some events, so there only the connection is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_intent_stream_is_the_event_log() {
+    let t = target();
+    let client = t.client(&unique("log-stream"));
+    let intent = new_intent(&client, "stream = log").await;
+    let id = intent.id.as_str();
+    let mut whole = client.stream_intent_events(id).from_start().connect().await.must("connect from the start");
+    let mut live = client.stream_intent_events(id).connect().await.must("connect live");
+    if !t.full() {
+        return;
+    }
+
+    let v = client.update_state(id, intent.version).set("step", 1).send().await.must("update_state").version;
+    let v = client.set_status(id, v, "active").send().await.must("set_status").version;
+    let refused = client.set_status(id, v, "draft").send().await.expect_err("active -> draft");
+    assert!(refused.is_invalid_transition() && !refused.is_version_conflict(), "{refused}");
+    let stale = client.set_status(id, v - 1, "blocked").send().await.expect_err("stale version");
+    assert!(stale.is_version_conflict(), "{stale}");
+    client.log_event(id, "comment").payload(json!({"n": 1})).send().await.must("log_event");
+    let lease = client.acquire_lease(id, "data-processing").duration_seconds(60).send().await.must("acquire");
+    client.renew_lease(id, &lease.id).duration_seconds(120).send().await.must("renew");
+    client.release_lease(id, &lease.id).await.must("release");
+    client.assign_agent(id).agent_id("helper").role("analyst").send().await.must("assign_agent");
+    client.unassign_agent(id, "helper").await.must("unassign_agent");
+    client.add_attachment(id, "a.txt", "text/plain", "aGk=").send().await.must("add_attachment");
+    client.record_cost(id, "tokens", 3.0, "tokens").send().await.must("record_cost");
+    client.record_failure(id, "timeout", "slow").send().await.must("record_failure");
+    client.set_retry_policy(id).max_attempts(2).send().await.must("set_retry_policy");
+    client.request_arbitration(id, "disagreement").send().await.must("request_arbitration");
+    client.record_decision(id, "go").send().await.must("record_decision");
+    let v = client.update_state(id, v).set("step", 2).send().await.must("update_state").version;
+    client.set_status(id, v, "completed").send().await.must("complete");
+
+    let mut log = client.get_events(id).limit(1000).send().await.must("get_events");
+    log.reverse();
+    let expected: Vec<(String, String)> = log.iter().map(|e| (e.id.clone(), e.event_type.to_string())).collect();
+    let kinds: Vec<&str> = expected.iter().map(|(_, k)| k.as_str()).collect();
+    for kind in ["intent_created", "lease_acquired", "lease_released", "agent_assigned", "decision_recorded"] {
+        assert!(kinds.contains(&kind), "the writes log {kind}: {kinds:?}");
+    }
+    assert_eq!(take_ids(&mut whole, expected.len()).await, expected, "from the start: the whole log");
+    assert_eq!(take_ids(&mut live, expected.len() - 1).await, expected[1..], "live: the log after connecting");
+}

@@ -58,6 +58,24 @@ async fn lease_acquire_conflict_renew_release() {
     rival.release_lease(&intent.id, &other.id).await.must("release");
 }
 
+/// Scopes are free strings on the wire: the forms upstream examples use (`data-processing`,
+/// `shared-scope`, `ev-scope`), and ones with dots, spaces and slashes, are leased like any
+/// other, and each is exclusive on its own.
+#[tokio::test]
+async fn free_form_scopes() {
+    let t = target();
+    let owner = t.client_with_key(0, &unique("scope-owner"));
+    let rival = t.client_with_key(1, &unique("scope-rival"));
+    let intent = new_intent(&owner, "free-form scopes").await;
+    for scope in ["data-processing", "shared-scope", "ev-scope", "v1.2", "with space", "a/b"] {
+        let lease = owner.acquire_lease(&intent.id, scope).duration_seconds(30).send().await.must(scope);
+        assert_eq!(lease.scope, scope);
+        let err = rival.acquire_lease(&intent.id, scope).duration_seconds(30).send().await.expect_err(scope);
+        assert!(err.is_lease_conflict(), "{scope} is held: {err}");
+        owner.release_lease(&intent.id, &lease.id).await.must("release");
+    }
+}
+
 /// A short lease expires: it leaves the active list, shows as expired in the history, and the
 /// scope is free again.
 #[tokio::test]

@@ -236,7 +236,12 @@ async fn follow_events(client: &Client, out: Out, id: &str, history: Vec<IntentE
     if !out.json {
         eprintln!("-- following intent {id}; Ctrl-C to stop");
     }
-    let mut stream = client.stream_intent_events(id).into_stream();
+    // Resume after the newest event shown, so that nothing logged meanwhile is missed.
+    let mut builder = client.stream_intent_events(id);
+    if let Some(newest) = history.last() {
+        builder = builder.last_event_id(newest.id.clone());
+    }
+    let mut stream = builder.into_stream();
     loop {
         let next = tokio::select! {
             next = stream.next() => next,

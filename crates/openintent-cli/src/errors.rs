@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use openintent_client::{ApiErrorKind, Error};
+use openintent_client::{ApiErrorKind, Error, TransitionRefused};
 use serde_json::json;
 
 /// The documented exit codes (see `openintent --help`).
@@ -153,6 +153,9 @@ fn client_report(e: &Error, url: &str) -> Report {
                     ),
                     Exit::Conflict,
                 ),
+                ApiErrorKind::InvalidTransition(refused) => {
+                    r(format!("status change refused (409): {detail}"), Some(transition_hint(refused)), Exit::Conflict)
+                }
                 ApiErrorKind::LeaseConflict { existing_lease } => r(
                     match existing_lease {
                         Some(l) => format!(
@@ -185,6 +188,24 @@ fn client_report(e: &Error, url: &str) -> Report {
         }
         other => r(other.to_string(), None, Exit::Other),
     }
+}
+
+/// What moves are allowed instead of a refused one (the server's list, else the protocol's
+/// lifecycle table), and that retrying does not help.
+fn transition_hint(refused: &TransitionRefused) -> String {
+    let allowed = refused.allowed.clone().or_else(|| {
+        refused.from.as_ref().map(|from| openintent_client::types::lifecycle::allowed_transitions(from).to_vec())
+    });
+    let from = refused.from.as_ref().map_or_else(|| "its current status".to_owned(), |f| f.to_string());
+    let moves = match allowed {
+        Some(list) if list.is_empty() => format!("{from} is final: no status change is allowed"),
+        Some(list) => {
+            let names: Vec<&str> = list.iter().map(|s| s.as_str()).collect();
+            format!("from {from} the intent may move to: {}", names.join(", "))
+        }
+        None => "see `openintent intents get <id>` for the current status".to_owned(),
+    };
+    format!("{moves} (retrying the same change will not succeed)")
 }
 
 impl Report {
@@ -245,6 +266,26 @@ mod tests {
                 .report("http://h");
         assert!(rep.message.contains("version 4"), "{}", rep.message);
         assert!(rep.hint.unwrap().contains("intents get"));
+    }
+
+    #[test]
+    fn a_refused_transition_says_which_moves_are_allowed() {
+        let path = "/api/v1/intents/x/status";
+        let ours = r#"{"detail":"Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
+            "error":"invalid_transition","from":"draft","to":"draft","allowed":["active","completed","abandoned"]}"#;
+        let rep = api(409, ours, Method::Post, path).report("http://h");
+        assert_eq!(rep.exit, Exit::Conflict);
+        assert!(rep.message.starts_with("status change refused (409): Invalid status transition"), "{}", rep.message);
+        let hint = rep.hint.unwrap();
+        assert!(hint.contains("from draft the intent may move to: active, completed, abandoned"), "{hint}");
+        assert!(!hint.contains("intents get <id>` and retry"), "{hint}");
+        // A text-only body: the protocol's table fills in.
+        let text = r#"{"detail":"Invalid status transition: blocked -> completed"}"#;
+        let hint = api(409, text, Method::Post, path).report("http://h").hint.unwrap();
+        assert!(hint.contains("from blocked the intent may move to: active, abandoned"), "{hint}");
+        let terminal = r#"{"detail":"Invalid status transition: completed -> active (completed is terminal)"}"#;
+        let hint = api(409, terminal, Method::Post, path).report("http://h").hint.unwrap();
+        assert!(hint.contains("completed is final"), "{hint}");
     }
 
     #[test]

@@ -418,6 +418,13 @@ fn conflicts_exit_4() {
     let out = s.run(&["intents", "status", &id, "active", "--version", "1"]);
     assert_eq!(out.code, 4, "{}", out.stderr);
 
+    // A move the lifecycle refuses is not a version conflict: the hint names the allowed moves.
+    let out = s.run(&["intents", "status", &id, "draft"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(out.stderr.contains("status change refused (409)"), "{}", out.stderr);
+    assert!(!out.stderr.contains("version conflict"), "{}", out.stderr);
+    assert!(out.stderr.contains("may move to: active, completed, abandoned"), "{}", out.stderr);
+
     // Without --version the write reads the current version and succeeds.
     assert_eq!(s.json(&["intents", "patch", &id, "--set", "a=2"])["version"], 3);
 

@@ -20,6 +20,7 @@
 //! | 403 | [`ApiErrorKind::Forbidden`] (with the governance `rule`) |
 //! | 404 whose `detail` is exactly `Not Found`, 405, 501 | [`ApiErrorKind::Unsupported`] (the server lacks the route) |
 //! | other 404 | [`ApiErrorKind::NotFound`] |
+//! | 409 whose body has `"error": "invalid_transition"` or whose `detail` starts with `Invalid status transition` | [`ApiErrorKind::InvalidTransition`] |
 //! | 409 from a lease acquire or renew, or whose body has `existing_lease` or mentions a lease | [`ApiErrorKind::LeaseConflict`] |
 //! | other 409 | [`ApiErrorKind::VersionConflict`] |
 //! | 429 | [`ApiErrorKind::RateLimited`] (see [`ApiError::retry_after`]) |
@@ -41,7 +42,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use openintent_transport::{Method, Response, TransportError, parse_retry_after};
-use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, Lease, StateReadError};
+use openintent_types::{ErrorBody, ErrorDetail, FieldError, InputValidationError, IntentStatus, Lease, StateReadError};
 
 /// The result type of every client call; the error is [`Error`] (example there).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -54,6 +55,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// match client.set_status(id, 3, "completed").send().await {
 ///     Ok(intent) => println!("now version {}", intent.version),
 ///     Err(e) if e.is_version_conflict() => println!("someone else wrote first; read again"),
+///     Err(e) if e.is_invalid_transition() => println!("not from this status: {e}"),
 ///     Err(Error::Transport(t)) => println!("no answer (maybe sent: {})", t.may_have_been_sent()),
 ///     Err(e) if matches!(e.api_kind(), Some(ApiErrorKind::Forbidden { .. })) => println!("refused: {e}"),
 ///     Err(e) => return Err(e),
@@ -163,7 +165,9 @@ impl Error {
         matches!(self.api_kind(), Some(ApiErrorKind::NotFound))
     }
 
-    /// Any 409: a version conflict or a lease conflict.
+    /// A 409 that waiting, or re-reading and retrying, may resolve: a version conflict or a
+    /// lease conflict. A refused status transition is a 409 too, but not one of these: no retry
+    /// makes it succeed ([`Error::is_invalid_transition`]).
     ///
     /// ```
     /// # use openintent_client::{ApiError, Error, Method, Response};
@@ -178,7 +182,7 @@ impl Error {
         self.is_version_conflict() || self.is_lease_conflict()
     }
 
-    /// A 409 because the `If-Match` version is stale.
+    /// A 409 because the `If-Match` version is stale: read the intent again and retry.
     ///
     /// ```
     /// # use openintent_client::{ApiError, Error, Method, Response};
@@ -188,6 +192,36 @@ impl Error {
     /// ```
     pub fn is_version_conflict(&self) -> bool {
         matches!(self.api_kind(), Some(ApiErrorKind::VersionConflict { .. }))
+    }
+
+    /// A 409 because the lifecycle does not allow the requested status change from the current
+    /// status (`draft` → `draft`, `completed` → `active`, ...). Retrying does not help; see
+    /// [`Error::invalid_transition`] for what is allowed.
+    ///
+    /// Example: [`Error`].
+    pub fn is_invalid_transition(&self) -> bool {
+        self.invalid_transition().is_some()
+    }
+
+    /// What a refused status transition was, and which moves are allowed, when this is one.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client, id: &str) -> openintent_client::Result<()> {
+    /// let intent = client.get_intent(id).await?;
+    /// match client.set_status(id, intent.version, "active").send().await {
+    ///     Err(e) if e.is_invalid_transition() => {
+    ///         let refused = e.invalid_transition().expect("a refused transition");
+    ///         println!("cannot go from {:?} to {:?}; allowed: {:?}", refused.from, refused.to, refused.allowed);
+    ///     }
+    ///     other => drop(other?),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn invalid_transition(&self) -> Option<&TransitionRefused> {
+        match self.api_kind() {
+            Some(ApiErrorKind::InvalidTransition(t)) => Some(t),
+            _ => None,
+        }
     }
 
     /// A 409 because another lease holds the scope.
@@ -324,6 +358,9 @@ pub enum ApiErrorKind {
         /// The lease holding the scope, when the server says.
         existing_lease: Option<Box<Lease>>,
     },
+    /// 409: the lifecycle refuses the status change from the current status. Not a version
+    /// conflict: re-reading and retrying cannot make it succeed.
+    InvalidTransition(TransitionRefused),
     /// 429: too many requests; see [`ApiError::retry_after`].
     RateLimited,
     /// 400 or 422: the server refused the input.
@@ -347,6 +384,7 @@ impl ApiErrorKind {
             ApiErrorKind::NotFound => "not found",
             ApiErrorKind::VersionConflict { .. } => "version conflict",
             ApiErrorKind::LeaseConflict { .. } => "lease conflict",
+            ApiErrorKind::InvalidTransition(_) => "invalid status transition",
             ApiErrorKind::RateLimited => "rate limited",
             ApiErrorKind::Validation { .. } => "invalid request",
             ApiErrorKind::Server => "server error",
@@ -397,27 +435,34 @@ impl ApiError {
             _ => format!("HTTP {}", resp.status),
         };
         let status = resp.status;
-        let kind = match status {
-            401 => ApiErrorKind::Unauthorized,
-            403 => ApiErrorKind::Forbidden { rule: parsed.as_ref().and_then(|b| b.rule()).map(str::to_owned) },
-            404 if detail_text == Some("Not Found") => ApiErrorKind::Unsupported,
-            404 => ApiErrorKind::NotFound,
-            405 | 501 => ApiErrorKind::Unsupported,
-            409 => {
-                let existing_lease = parsed.as_ref().and_then(|b| b.existing_lease.clone());
-                let lease_route = matches!(method, Method::Post | Method::Patch) && is_lease_path(path);
-                if lease_route || existing_lease.is_some() || message.to_ascii_lowercase().contains("lease") {
-                    ApiErrorKind::LeaseConflict { existing_lease: existing_lease.map(Box::new) }
-                } else {
-                    ApiErrorKind::VersionConflict { current_version: parsed.as_ref().and_then(|b| b.current_version) }
+        let refused = if status == 409 { TransitionRefused::from_body(parsed.as_ref(), detail_text) } else { None };
+        let kind = match refused {
+            // A refused status transition: no retry resolves it, unlike the other 409s.
+            Some(refused) => ApiErrorKind::InvalidTransition(refused),
+            None => match status {
+                401 => ApiErrorKind::Unauthorized,
+                403 => ApiErrorKind::Forbidden { rule: parsed.as_ref().and_then(|b| b.rule()).map(str::to_owned) },
+                404 if detail_text == Some("Not Found") => ApiErrorKind::Unsupported,
+                404 => ApiErrorKind::NotFound,
+                405 | 501 => ApiErrorKind::Unsupported,
+                409 => {
+                    let existing_lease = parsed.as_ref().and_then(|b| b.existing_lease.clone());
+                    let lease_route = matches!(method, Method::Post | Method::Patch) && is_lease_path(path);
+                    if lease_route || existing_lease.is_some() || message.to_ascii_lowercase().contains("lease") {
+                        ApiErrorKind::LeaseConflict { existing_lease: existing_lease.map(Box::new) }
+                    } else {
+                        ApiErrorKind::VersionConflict {
+                            current_version: parsed.as_ref().and_then(|b| b.current_version),
+                        }
+                    }
                 }
-            }
-            429 => ApiErrorKind::RateLimited,
-            400 | 422 => ApiErrorKind::Validation {
-                errors: parsed.as_ref().map(|b| b.field_errors().to_vec()).unwrap_or_default(),
+                429 => ApiErrorKind::RateLimited,
+                400 | 422 => ApiErrorKind::Validation {
+                    errors: parsed.as_ref().map(|b| b.field_errors().to_vec()).unwrap_or_default(),
+                },
+                500..=599 => ApiErrorKind::Server,
+                _ => ApiErrorKind::Other,
             },
-            500..=599 => ApiErrorKind::Server,
-            _ => ApiErrorKind::Other,
         };
         ApiError(Box::new(ApiErrorInner {
             status,
@@ -579,6 +624,67 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// A status change the server refused because its lifecycle does not allow it
+/// ([`ApiErrorKind::InvalidTransition`]).
+///
+/// Read from the openintent-rs server's machine-readable 409 body
+/// (`{"detail", "error": "invalid_transition", "from", "to", "allowed"}`), or, from servers that
+/// send only the text, from a `detail` such as
+/// `Invalid status transition: completed -> active (completed is terminal)`.
+///
+/// Example: [`Error::invalid_transition`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransitionRefused {
+    /// The intent's current status, when the server says.
+    pub from: Option<IntentStatus>,
+    /// The status asked for, when the server says.
+    pub to: Option<IntentStatus>,
+    /// The statuses the current one may move to (empty for a terminal status), when the
+    /// server says; [`openintent_types::lifecycle::allowed_transitions`] gives the protocol's
+    /// table.
+    pub allowed: Option<Vec<IntentStatus>>,
+}
+
+/// The start of the `detail` of a refused transition.
+const TRANSITION_PREFIX: &str = "Invalid status transition";
+
+impl TransitionRefused {
+    /// The refused transition a 409 body describes, if it describes one.
+    fn from_body(body: Option<&ErrorBody>, detail: Option<&str>) -> Option<TransitionRefused> {
+        let marked = body.and_then(|b| b.error.as_deref()) == Some("invalid_transition");
+        let text = detail.filter(|d| d.starts_with(TRANSITION_PREFIX));
+        if !marked && text.is_none() {
+            return None;
+        }
+        // `Invalid status transition: <from> -> <to>` then ` (allowed: a, b)` or ` (x is terminal)`.
+        let rest = text.and_then(|t| t.strip_prefix(TRANSITION_PREFIX)).map(|r| r.trim_start_matches(':').trim());
+        let (moves, note) = match rest {
+            Some(r) => match r.split_once(" (") {
+                Some((m, n)) => (Some(m), Some(n.trim_end_matches(')'))),
+                None => (Some(r), None),
+            },
+            None => (None, None),
+        };
+        let parsed = moves.and_then(|m| m.split_once("->")).map(|(a, b)| (a.trim(), b.trim()));
+        let status = |s: &str| (!s.is_empty()).then(|| IntentStatus::parse(s));
+        let field = |f: fn(&ErrorBody) -> Option<&String>| body.and_then(f).map(|s| IntentStatus::parse(s));
+        let from = field(|b| b.from.as_ref()).or_else(|| parsed.and_then(|(a, _)| status(a)));
+        let to = field(|b| b.to.as_ref()).or_else(|| parsed.and_then(|(_, b)| status(b)));
+        let allowed = match body.and_then(|b| b.allowed.as_ref()) {
+            Some(list) => Some(list.iter().map(|s| IntentStatus::parse(s)).collect()),
+            None => match note {
+                Some(n) if n.ends_with(" is terminal") => Some(Vec::new()),
+                Some(n) => n
+                    .strip_prefix("allowed:")
+                    .map(|l| l.split(',').map(str::trim).filter(|s| !s.is_empty()).map(IntentStatus::parse).collect()),
+                None => None,
+            },
+        };
+        Some(TransitionRefused { from, to, allowed })
+    }
+}
 
 fn is_lease_path(path: &str) -> bool {
     path.split('/').any(|s| s == "leases")
@@ -775,6 +881,42 @@ mod tests {
         // A release (DELETE) of a lease is not an acquire: only the text decides.
         let del = err(Method::Delete, "/api/v1/intents/i/leases/l", 409, r#"{"detail":"Version conflict"}"#);
         assert!(matches!(del.0.kind, ApiErrorKind::VersionConflict { .. }));
+    }
+
+    #[test]
+    fn refused_transitions_are_not_version_conflicts() {
+        let path = "/api/v1/intents/i/status";
+        let ours = r#"{"detail":"Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
+            "error":"invalid_transition","from":"draft","to":"draft","allowed":["active","completed","abandoned"],
+            "current_status":"draft"}"#;
+        let e = Error::Api(err(Method::Post, path, 409, ours));
+        assert!(e.is_invalid_transition() && !e.is_version_conflict() && !e.is_conflict(), "{e}");
+        let t = e.invalid_transition().unwrap();
+        assert_eq!((t.from.clone(), t.to.clone()), (Some(IntentStatus::Draft), Some(IntentStatus::Draft)));
+        use IntentStatus::{Abandoned, Active, Completed};
+        assert_eq!(t.allowed, Some(vec![Active, Completed, Abandoned]));
+        assert!(e.to_string().starts_with("409 invalid status transition: Invalid status transition: draft -> draft"));
+
+        // A server that sends only the text.
+        let text = r#"{"detail":"Invalid status transition: completed -> active (completed is terminal)"}"#;
+        let e = Error::Api(err(Method::Post, path, 409, text));
+        let t = e.invalid_transition().expect("recognised by its text");
+        assert_eq!((t.from.clone(), t.to.clone()), (Some(Completed), Some(Active)));
+        assert_eq!(t.allowed, Some(vec![]));
+        let bare = r#"{"detail":"Invalid status transition: blocked -> completed"}"#;
+        let t = err(Method::Post, path, 409, bare);
+        match t.kind() {
+            ApiErrorKind::InvalidTransition(t) => {
+                assert_eq!((t.from.clone(), t.allowed.clone()), (Some(IntentStatus::Blocked), None))
+            }
+            other => panic!("{other:?}"),
+        }
+        // The marker alone is enough.
+        let marked = err(Method::Post, path, 409, r#"{"detail":"no","error":"invalid_transition"}"#);
+        assert!(matches!(marked.kind(), ApiErrorKind::InvalidTransition(t) if t.from.is_none()));
+        // A version conflict stays one.
+        let v = Error::Api(err(Method::Post, path, 409, r#"{"detail":"Version conflict","current_version":3}"#));
+        assert!(v.is_version_conflict() && !v.is_invalid_transition());
     }
 
     #[test]

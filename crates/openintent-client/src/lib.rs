@@ -156,7 +156,9 @@
 //!   `PUT`, `DELETE` and requests with `If-Match` (a repeated state write cannot apply twice).
 //!   `Retry-After` wins over the jittered exponential backoff (capped).
 //! - **Version conflicts** are not retried blindly: [`Client::update_state_with`] re-reads the
-//!   intent and recomputes the patches, a bounded number of times.
+//!   intent and recomputes the patches, a bounded number of times. A refused status transition
+//!   ([`Error::is_invalid_transition`]) is a 409 too, but never a version conflict: nothing
+//!   retries it.
 //! - **Event streams** reconnect on their own ([`ReconnectConfig`]) and resume with
 //!   `Last-Event-ID`.
 //! - **Lease renewal** in the background is opt-in ([`leases::WithLease::auto_renew`],
@@ -185,7 +187,7 @@ pub mod subscriptions;
 pub mod blocking;
 
 pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_CONFLICT_ATTEMPTS, ENV_AGENT_ID, ENV_API_KEY, ENV_URL};
-pub use error::{ApiError, ApiErrorKind, ConfigError, DecodeError, Error, Result};
+pub use error::{ApiError, ApiErrorKind, ConfigError, DecodeError, Error, Result, TransitionRefused};
 pub use intents::{Page, PageStream};
 pub use openintent_transport::sse::ReconnectConfig;
 pub use openintent_transport::{Method, Request, Response, RetryConfig, RetryMode, Transport, TransportError};

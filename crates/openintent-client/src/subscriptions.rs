@@ -12,13 +12,24 @@
 //!
 //! # Event streams
 //!
-//! An [`EventStream`] yields typed [`StreamEvent`]s. It connects when first polled, skips
+//! An [`EventStream`] yields typed [`StreamEvent`]s. It connects when first polled (or at
+//! once with [`EventStreamBuilder::connect`], which returns when the server answered, so that a
+//! program can subscribe first and then act without missing its own first events), skips
 //! keep-alive comments, and when the connection ends or breaks it reconnects (waiting as the
 //! server's `retry:` asks, or backing off) and resumes with `Last-Event-ID` set to the last
 //! event id received (servers that send `id:` lines can then replay what was missed). A
 //! refused stream (401, 404...) ends it with an [`Error::Api`]. If the
 //! `/api/v1/subscribe/…` route does not exist on the server, the stream tries the older
 //! `/api/v1/{intents,portfolios,agents}/{id}/subscribe` path once.
+//!
+//! Where a stream starts: live (the default), after a given event id
+//! ([`EventStreamBuilder::last_event_id`]), or from the start
+//! ([`EventStreamBuilder::from_start`]). On the openintent-rs server an intent's stream is its
+//! event log: every event appended to it, in log order, with the log's ids
+//! ([`EventStream::last_event_id`] after each item), so a stream from the start, followed
+//! live, yields exactly what [`Client::get_events`] lists (oldest first). The Python reference
+//! server sends no ids, replays nothing, and carries only state and status changes and logged
+//! events.
 //!
 //! ```no_run
 //! use futures_util::StreamExt;
@@ -35,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -110,7 +122,8 @@ impl Client {
     }
 
     /// A live stream of an intent's events: state and status changes (with the full intent)
-    /// and every logged event. See the [module docs](self).
+    /// and the other events of its log (on the openintent-rs server: every event of the log,
+    /// in log order). See the [module docs](self).
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
@@ -153,6 +166,7 @@ impl Client {
             kind,
             id: id.to_owned(),
             last_event_id: None,
+            from_start: false,
             reconnect: self.inner.reconnect.clone(),
         }
     }
@@ -228,15 +242,38 @@ pub struct EventStreamBuilder {
     kind: StreamKind,
     id: String,
     last_event_id: Option<String>,
+    from_start: bool,
     reconnect: ReconnectConfig,
 }
 
 impl EventStreamBuilder {
-    /// Resume after this event id (sent as `Last-Event-ID` on the first connection).
+    /// Start after this event id: the stream first replays what came after it (sent as
+    /// `Last-Event-ID` on the first connection; servers that do not know the id start live, or
+    /// from the start with [`from_start`](Self::from_start)).
     ///
     /// Example: [`Client::stream_intent_events`].
     pub fn last_event_id(mut self, id: impl Into<String>) -> Self {
         self.last_event_id = Some(id.into());
+        self
+    }
+
+    /// Start from the beginning: the stream first replays everything it carried so far (an
+    /// intent's whole event log, from `intent_created` on), then goes on live (sent as
+    /// `?from=start`; a [`last_event_id`](Self::last_event_id) the server knows, and every
+    /// reconnection, resume after that id instead). The Python reference server ignores it and
+    /// starts live.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let mut events = client.stream_intent_events("7f1c…").from_start().connect().await?;
+    /// while let Some(event) = events.next().await {
+    ///     println!("{} ({:?})", event?.event_type(), events.last_event_id());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn from_start(mut self) -> Self {
+        self.from_start = true;
         self
     }
 
@@ -246,20 +283,45 @@ impl EventStreamBuilder {
         self
     }
 
-    /// The stream. Nothing is sent until it is first polled.
+    /// Connects now and returns the stream once the server answered it with 200. The
+    /// openintent-rs server subscribes before it answers, so from then on every change made
+    /// (by this program too) is on the stream. A refused stream (401, 404...) is the error;
+    /// transient failures are retried as [`reconnect`](Self::reconnect) says.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let intent = client.create_intent("Watched").send().await?;
+    /// let mut events = client.stream_intent_events(&intent.id).connect().await?;
+    /// client.log_event(&intent.id, "comment").send().await?;
+    /// let first = events.next().await.expect("the stream is open")?;
+    /// assert_eq!(first.event_type(), "comment");
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(self) -> Result<EventStream> {
+        let (mut state, last) = self.state()?;
+        state.wait_connected().await?;
+        Ok(EventStream::over(state, last))
+    }
+
+    /// The stream. Nothing is sent until it is first polled; see [`connect`](Self::connect)
+    /// to know when it is live.
     ///
     /// Example: [`Client::stream_intent_events`].
     pub fn into_stream(self) -> EventStream {
+        match self.state() {
+            Ok((state, last)) => EventStream::over(state, last),
+            Err(e) => EventStream {
+                inner: Box::pin(futures_util::stream::once(async { Err(e) })),
+                last_event_id: Arc::new(Mutex::new(None)),
+            },
+        }
+    }
+
+    /// The unconnected stream state, and the shared last event id.
+    fn state(self) -> Result<(StreamState, Arc<Mutex<Option<String>>>)> {
         let last = Arc::new(Mutex::new(self.last_event_id.clone()));
-        let primary = match seg("id", &self.id) {
-            Ok(id) => self.kind.path(&id),
-            Err(e) => {
-                return EventStream {
-                    inner: Box::pin(futures_util::stream::once(async { Err(e) })),
-                    last_event_id: last,
-                };
-            }
-        };
+        let primary = self.kind.path(&seg("id", &self.id)?);
         let kind_plural = match self.kind {
             StreamKind::Intent => "intents",
             StreamKind::Portfolio => "portfolios",
@@ -270,17 +332,15 @@ impl EventStreamBuilder {
             client: self.client,
             path: primary.clone(),
             fallback: Some(fallback),
+            from_start: self.from_start,
             reconnect: self.reconnect,
             source: None,
             connected: false,
             done: false,
+            early: VecDeque::new(),
             last: last.clone(),
         };
-        let inner = futures_util::stream::unfold(state, |mut st| async move {
-            let item = st.next_item().await?;
-            Some((item, st))
-        });
-        EventStream { inner: Box::pin(inner), last_event_id: last }
+        Ok((state, last))
     }
 }
 
@@ -297,6 +357,14 @@ impl std::fmt::Debug for EventStream {
 }
 
 impl EventStream {
+    fn over(state: StreamState, last: Arc<Mutex<Option<String>>>) -> EventStream {
+        let inner = futures_util::stream::unfold(state, |mut st| async move {
+            let item = st.next_item().await?;
+            Some((item, st))
+        });
+        EventStream { inner: Box::pin(inner), last_event_id: last }
+    }
+
     /// The id of the last event received (or the one given to start from), sent as
     /// `Last-Event-ID` when reconnecting.
     ///
@@ -318,70 +386,129 @@ struct StreamState {
     client: Client,
     path: String,
     fallback: Option<String>,
+    /// Ask the server to replay the stream from its start (`?from=start`).
+    from_start: bool,
     reconnect: ReconnectConfig,
     source: Option<EventSource>,
     connected: bool,
     done: bool,
+    /// Items that arrived while [`StreamState::wait_connected`] waited, yielded first.
+    early: VecDeque<Result<StreamEvent>>,
     last: Arc<Mutex<Option<String>>>,
+}
+
+/// What one item of the source means for the stream.
+enum Step {
+    /// Yield this.
+    Item(Result<StreamEvent>),
+    /// A connection opened.
+    Connected,
+    /// Nothing to yield; read on.
+    Continue,
+    /// The stream ended.
+    End,
 }
 
 impl StreamState {
     fn open(&self) -> EventSource {
-        let mut req = self.client.decorate(Request::get(self.path.clone())).header("Accept", "text/event-stream");
+        let mut req = Request::get(self.path.clone());
+        if self.from_start {
+            req = req.query("from", "start");
+        }
+        let mut req = self.client.decorate(req).header("Accept", "text/event-stream");
         if let Some(id) = self.last.lock().unwrap_or_else(|e| e.into_inner()).clone() {
             req = req.header("Last-Event-ID", id);
         }
         EventSource::with_config(self.client.transport().clone(), req, self.reconnect.clone())
     }
 
+    /// The next item of the source (connecting first when needed); `None` once done.
+    async fn next_step(&mut self) -> Option<Step> {
+        if self.done {
+            return None;
+        }
+        if self.source.is_none() {
+            self.source = Some(self.open());
+        }
+        let item = self.source.as_mut()?.next().await;
+        Some(self.step(item))
+    }
+
     async fn next_item(&mut self) -> Option<Result<StreamEvent>> {
+        if let Some(item) = self.early.pop_front() {
+            return Some(item);
+        }
         loop {
-            if self.done {
-                return None;
+            match self.next_step().await? {
+                Step::Item(item) => return Some(item),
+                Step::Connected | Step::Continue => {}
+                Step::End => return None,
             }
-            if self.source.is_none() {
-                self.source = Some(self.open());
+        }
+    }
+
+    /// Connects, and returns once the server answered 2xx (or the error that refused it).
+    async fn wait_connected(&mut self) -> Result<()> {
+        loop {
+            let Some(step) = self.next_step().await else { break };
+            match step {
+                Step::Connected => return Ok(()),
+                Step::Item(Err(e)) => return Err(e),
+                Step::Item(Ok(event)) => {
+                    // Only an open stream carries events.
+                    self.early.push_back(Ok(event));
+                    return Ok(());
+                }
+                Step::Continue => {}
+                Step::End => break,
             }
-            let item = self.source.as_mut()?.next().await;
-            match item {
-                None => {
-                    self.done = true;
-                    return None;
+        }
+        Err(Error::Transport(TransportError::other("the event stream ended before it was connected")))
+    }
+
+    fn step(&mut self, item: Option<std::result::Result<SseItem, EventSourceError>>) -> Step {
+        match item {
+            None => {
+                self.done = true;
+                Step::End
+            }
+            Some(Ok(SseItem::Connected { .. })) => {
+                self.connected = true;
+                Step::Connected
+            }
+            Some(Ok(SseItem::Event(ev))) => {
+                if let Some(id) = ev.id.clone().filter(|i| !i.is_empty()) {
+                    *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
                 }
-                Some(Ok(SseItem::Connected { .. })) => self.connected = true,
-                Some(Ok(SseItem::Event(ev))) => {
-                    if let Some(id) = ev.id.clone().filter(|i| !i.is_empty()) {
-                        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
-                    }
-                    let name = if ev.event.is_empty() { "message" } else { ev.event.as_str() };
-                    return Some(Ok(StreamEvent::parse(name, &ev.data)));
+                let name = if ev.event.is_empty() { "message" } else { ev.event.as_str() };
+                Step::Item(Ok(StreamEvent::parse(name, &ev.data)))
+            }
+            Some(Ok(SseItem::Reconnecting { attempt, delay, .. })) => {
+                tracing::debug!(attempt, ?delay, path = %self.path, "event stream reconnecting");
+                Step::Continue
+            }
+            Some(Ok(_)) => Step::Continue,
+            Some(Err(EventSourceError::Status(resp))) => {
+                let err = ApiError::from_response(Method::Get, &self.path, &resp);
+                if !self.connected
+                    && *err.kind() == ApiErrorKind::Unsupported
+                    && let Some(alt) = self.fallback.take()
+                {
+                    tracing::debug!(from = %self.path, to = %alt, "stream route missing; trying the older path");
+                    self.path = alt;
+                    self.source = None;
+                    return Step::Continue;
                 }
-                Some(Ok(SseItem::Reconnecting { attempt, delay, .. })) => {
-                    tracing::debug!(attempt, ?delay, path = %self.path, "event stream reconnecting");
-                }
-                Some(Ok(_)) => {}
-                Some(Err(EventSourceError::Status(resp))) => {
-                    let err = ApiError::from_response(Method::Get, &self.path, &resp);
-                    if !self.connected
-                        && *err.kind() == ApiErrorKind::Unsupported
-                        && let Some(alt) = self.fallback.take()
-                    {
-                        tracing::debug!(from = %self.path, to = %alt, "stream route missing; trying the older path");
-                        self.path = alt;
-                        self.source = None;
-                        continue;
-                    }
-                    self.done = true;
-                    return Some(Err(Error::Api(err)));
-                }
-                Some(Err(EventSourceError::Transport(e))) => {
-                    self.done = true;
-                    return Some(Err(Error::Transport(e)));
-                }
-                Some(Err(other)) => {
-                    self.done = true;
-                    return Some(Err(Error::Transport(TransportError::other(other.to_string()))));
-                }
+                self.done = true;
+                Step::Item(Err(Error::Api(err)))
+            }
+            Some(Err(EventSourceError::Transport(e))) => {
+                self.done = true;
+                Step::Item(Err(Error::Transport(e)))
+            }
+            Some(Err(other)) => {
+                self.done = true;
+                Step::Item(Err(Error::Transport(TransportError::other(other.to_string()))))
             }
         }
     }

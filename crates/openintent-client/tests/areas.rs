@@ -39,6 +39,19 @@ async fn log_event_sends_actor() {
     assert_eq!(mock.request_count(), 1);
 }
 
+/// An unknown intent's log: the reference server answers 200 `[]`, openintent-rs 404
+/// `Intent not found`; the client passes both on as the server said.
+#[tokio::test]
+async fn get_events_of_an_unknown_intent_on_either_server() {
+    let (client, mock) = client();
+    mock.push(json(200, json!([])));
+    mock.push(json(404, json!({"detail": "Intent not found"})));
+    assert!(client.get_events(INTENT).send().await.unwrap().is_empty());
+    let err = client.get_events(INTENT).send().await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_unsupported(), "{err}");
+    mock.assert_all_used();
+}
+
 #[tokio::test]
 async fn get_events_filters_client_side() {
     let (client, mock) = client();

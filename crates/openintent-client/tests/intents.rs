@@ -128,6 +128,39 @@ async fn version_conflicts_and_governance() {
     assert_eq!(err.api().unwrap().rule(), Some("write_scope"));
 }
 
+/// A refused status change is its own kind, in the openintent-rs server's body and in a
+/// text-only body, and never a version conflict.
+#[tokio::test]
+async fn refused_transitions_are_not_version_conflicts() {
+    let (client, mock) = client();
+    mock.push(json(
+        409,
+        json!({
+            "detail": "Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
+            "error": "invalid_transition", "from": "draft", "to": "draft",
+            "allowed": ["active", "completed", "abandoned"], "current_status": "draft",
+        }),
+    ));
+    mock.push(json(409, json!({"detail": "Invalid status transition: completed -> active (completed is terminal)"})));
+    let err = client.set_status(INTENT, 1, "draft").send().await.unwrap_err();
+    assert!(err.is_invalid_transition(), "{err}");
+    assert!(!err.is_version_conflict() && !err.is_conflict(), "{err}");
+    assert_eq!(err.status(), Some(409));
+    let refused = err.invalid_transition().unwrap();
+    assert_eq!(refused.from, Some(IntentStatus::Draft));
+    assert_eq!(refused.to, Some(IntentStatus::Draft));
+    let allowed = vec![IntentStatus::Active, IntentStatus::Completed, IntentStatus::Abandoned];
+    assert_eq!(refused.allowed.as_ref(), Some(&allowed));
+    assert!(!err.to_string().contains("version conflict"), "{err}");
+
+    let err = client.set_status(INTENT, 4, "active").send().await.unwrap_err();
+    let refused = err.invalid_transition().expect("recognised by the detail text alone");
+    assert_eq!((refused.from.clone(), refused.to.clone()), (Some(IntentStatus::Completed), Some(IntentStatus::Active)));
+    assert_eq!(refused.allowed, Some(Vec::new()));
+    assert!(!err.is_version_conflict());
+    mock.assert_all_used();
+}
+
 #[tokio::test]
 async fn set_status_with_reason() {
     let (client, mock) = client();
@@ -267,6 +300,19 @@ async fn update_state_with_gives_up_after_the_bound() {
     let same = client.update_state_with(INTENT, |_| Vec::new()).await.unwrap();
     assert_eq!(same.version, 9);
     assert_eq!(mock.request_count(), 7);
+}
+
+/// `update_state_with` retries version conflicts only: a 409 that is a refused transition (which
+/// no retry resolves) is returned at once.
+#[tokio::test]
+async fn update_state_with_never_retries_a_refused_transition() {
+    let (client, mock) = client();
+    mock.push(json(200, versioned(1, 0)));
+    mock.push(json(409, json!({"detail": "Invalid status transition: completed -> active"})));
+    let err = client.update_state_with(INTENT, |_| vec![StatePatch::set_key("x", json!(1))]).await.unwrap_err();
+    assert!(err.is_invalid_transition(), "{err}");
+    assert_eq!(mock.request_count(), 2, "one read, one write, no retry");
+    mock.assert_all_used();
 }
 
 #[tokio::test]

@@ -64,7 +64,7 @@ async fn lease_errors() {
     }
     // Validation: bad scope, bad durations; nothing sent.
     for bad in [
-        client.acquire_lease(INTENT, "not a scope").send().await,
+        client.acquire_lease(INTENT, "no\ncontrol characters").send().await,
         client.acquire_lease(INTENT, "ok").duration_seconds(0).send().await,
         client.acquire_lease(INTENT, "ok").duration_seconds(86_401).send().await,
     ] {

@@ -103,6 +103,82 @@ async fn a_given_last_event_id_is_sent_on_the_first_connection() {
     assert_eq!(mock.requests()[0].headers.get("last-event-id"), Some("e41"));
 }
 
+fn comment_frame(id: &str) -> String {
+    format!(
+        "id: {id}\nevent: comment\ndata: {{\"id\": \"{id}\", \"intent_id\": \"i1\", \"event_type\": \"comment\", \"actor\": \"a\", \"payload\": {{}}, \"created_at\": \"2026-11-24T13:50:36\"}}\n\n"
+    )
+}
+
+/// `from_start` asks for the whole stream (`?from=start`); a reconnection keeps asking, and
+/// names the last id received, which the server resumes after.
+#[tokio::test(start_paused = true)]
+async fn from_start_asks_for_the_whole_stream() {
+    let (client, mock) = client();
+    mock.push(MockReply::sse(comment_frame("e1")));
+    mock.push(MockReply::sse(comment_frame("e2")).then(StreamEnd::Hang));
+    let mut s = client
+        .stream_intent_events("i1")
+        .from_start()
+        .reconnect(ReconnectConfig::default().initial_delay(Duration::from_millis(10)))
+        .into_stream();
+    for want in ["e1", "e2"] {
+        s.next().await.unwrap().unwrap();
+        assert_eq!(s.last_event_id().as_deref(), Some(want));
+    }
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2);
+    for r in &reqs {
+        assert_eq!(r.query, vec![("from".to_owned(), "start".to_owned())]);
+    }
+    assert_eq!((reqs[0].headers.get("last-event-id"), reqs[1].headers.get("last-event-id")), (None, Some("e1")));
+    // Without it, no query.
+    mock.push(MockReply::sse(": ping\n\n").then(StreamEnd::Hang));
+    let _live = client.stream_intent_events("i1").connect().await.unwrap();
+    assert!(mock.last_request().unwrap().query.is_empty());
+}
+
+/// `connect` returns once the server answered, before any event, with the stream open; the
+/// events then follow in order. A refused stream is the error of `connect` itself.
+#[tokio::test]
+async fn connect_returns_once_the_server_answered() {
+    let (client, mock) = client();
+    mock.push(MockReply::sse(comment_frame("e1") + &comment_frame("e2")).then(StreamEnd::Hang));
+    let mut s = client.stream_intent_events("i1").connect().await.unwrap();
+    assert_eq!(mock.request_count(), 1, "connected: the request was sent and answered");
+    assert_eq!(s.last_event_id(), None, "no event taken yet");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        match s.next().await.unwrap().unwrap() {
+            StreamEvent::Event(e) => ids.push(e.id),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ids, ["e1", "e2"]);
+
+    mock.push(json(404, serde_json::json!({"detail": "Intent not found"})));
+    let err = client.stream_intent_events("nope").connect().await.unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    mock.push(example_response("error_sse_missing_api_key"));
+    assert!(client.stream_intent_events("i1").connect().await.unwrap_err().is_unauthorized());
+    // A missing route still falls back to the older path before connecting.
+    mock.push(json(404, serde_json::json!({"detail": "Not Found"})));
+    mock.push(MockReply::sse(comment_frame("e9")).then(StreamEnd::Hang));
+    let mut s = client.stream_intent_events("i1").connect().await.unwrap();
+    assert_eq!(mock.last_request().unwrap().path, "/api/v1/intents/i1/subscribe");
+    assert!(matches!(s.next().await.unwrap().unwrap(), StreamEvent::Event(e) if e.id == "e9"));
+    mock.assert_all_used();
+}
+
+/// `connect` waits for the answer: with a server that never answers it does not return.
+#[tokio::test(start_paused = true)]
+async fn connect_waits_for_the_answer() {
+    let never = openintent_transport::test_util::NeverTransport::new();
+    let client = openintent_client::Client::from_transport(never.clone(), AGENT);
+    let waited = tokio::time::timeout(Duration::from_secs(30), client.stream_intent_events("i1").connect()).await;
+    assert!(waited.is_err(), "connect returned before the server answered");
+    assert_eq!(never.calls(), 1);
+}
+
 #[tokio::test]
 async fn refused_streams_end_with_an_api_error() {
     let (client, mock) = client();

@@ -201,9 +201,9 @@ pub enum Rule {
     Text(Option<u32>),
     /// An id: [`Rule::Text`], and none of `/`, `?`, `#` or control characters.
     Id(u32),
-    /// A lease scope: dotted identifiers of ASCII letters, digits and `_`, such as
-    /// `content.draft` (no part starting with a digit).
-    Scope,
+    /// A lease scope: [`Rule::Text`] of at most this many characters, without control
+    /// characters (any other character is allowed: `data-processing`, `a b`, `a/b`).
+    Scope(u32),
     /// A media type `type/subtype` of at most this many characters.
     Mime(u32),
     /// An `http` or `https` URL.
@@ -256,9 +256,10 @@ impl Field {
         self
     }
 
-    /// A lease scope ([`Rule::Scope`]).
+    /// A lease scope of at most [`MAX_SCOPE_CHARS`](openintent_types::MAX_SCOPE_CHARS)
+    /// characters ([`Rule::Scope`]).
     pub const fn scope(mut self) -> Field {
-        self.rule = Rule::Scope;
+        self.rule = Rule::Scope(openintent_types::MAX_SCOPE_CHARS as u32);
         self
     }
 

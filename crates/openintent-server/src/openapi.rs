@@ -103,6 +103,10 @@ fn q_intent_status() -> Value {
     json!({"type": "string", "enum": names})
 }
 
+fn q_stream_from() -> Value {
+    json!({"type": "string", "enum": ["start"]})
+}
+
 fn q_delivery_status() -> Value {
     json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]})
 }
@@ -207,10 +211,21 @@ const DELIVERY_QUERY: &[Query] = &[
     ("offset", q_offset, "Deliveries to skip (default 0)"),
 ];
 
-const INTENT_STREAM: &str = "Server-sent events of one intent: `state_patched` and `status_changed` (data = the \
-    intent) and every event logged through `POST /api/v1/intents/{id}/events` (name = its type, data = the \
-    event). Each message has an `id:` (the event-log id); reconnecting with `Last-Event-ID` first replays \
-    the messages missed since that id. `: ping` comments keep an idle stream open.";
+/// The query of the event streams.
+const STREAM_QUERY: &[Query] = &[(
+    "from",
+    q_stream_from,
+    "`start`: first replay the whole stream (an intent's whole event log), then go on live; a \
+     `Last-Event-ID` of the stream takes precedence",
+)];
+
+const INTENT_STREAM: &str = "Server-sent events of one intent: every event appended to its log, in log order, \
+    named after its type, with the log's event id as `id:` (replayed from the start and then followed, the \
+    stream is exactly the event log). `state_patched` and `status_changed` carry the intent after the change; \
+    every other event (`intent_created`, events logged through `POST /api/v1/intents/{id}/events`, \
+    `agent_assigned`, `lease_acquired`, `decision_recorded`, ...) carries the event. Reconnecting with \
+    `Last-Event-ID` first replays the messages missed since that id. The stream subscribes before it \
+    answers: every change committed after the 200 is on it. `: ping` comments keep an idle stream open.";
 const PORTFOLIO_STREAM: &str = "Server-sent events of one portfolio: `intent_added` and `intent_removed` \
     (data = `{\"portfolio_id\", \"intent_id\"}`). Each message has an `id:`; reconnecting with \
     `Last-Event-ID` first replays the messages missed since that id.";
@@ -374,12 +389,15 @@ const OPERATIONS: &[Op] = &[
     // Server-sent event streams (and their aliases).
     op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
         .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
         .reply(Reply::Stream(INTENT_STREAM)),
     op("get", "/api/v1/intents/{id}/subscribe", "streamIntentAlias", "streams", "Stream an intent's changes (alias)")
         .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
         .reply(Reply::Stream(INTENT_STREAM)),
     op("get", "/api/v1/subscribe/portfolios/{id}", "streamPortfolio", "streams", "Stream a portfolio's membership")
         .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
         .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op(
         "get",
@@ -389,12 +407,15 @@ const OPERATIONS: &[Op] = &[
         "Stream a portfolio's membership (alias)",
     )
     .headers(&[Header::LastEventId])
+    .query(STREAM_QUERY)
     .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op("get", "/api/v1/subscribe/agents/{id}", "streamAgent", "streams", "Stream an agent's assignments")
         .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
         .reply(Reply::Stream(AGENT_STREAM)),
     op("get", "/api/v1/agents/{id}/subscribe", "streamAgentAlias", "streams", "Stream an agent's assignments (alias)")
         .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
         .reply(Reply::Stream(AGENT_STREAM)),
 ];
 
@@ -504,13 +525,10 @@ fn field_schema(field: &Field) -> Value {
             m.insert("maxLength".into(), json!(max));
             all_of(m, json!({"not": {"type": "string", "pattern": "[/?#\\u0000-\\u001f\\u007f-\\u009f]"}}));
         }
-        Rule::Scope => {
-            // Equivalent to `^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$` (ASCII), written without an end
-            // anchor, which regular-expression dialects read differently before a final newline.
-            m.insert("pattern".into(), json!("^[A-Za-z_]"));
-            all_of(m, json!({"not": {"type": "string", "pattern": "[^A-Za-z0-9_.]"}}));
-            all_of(m, json!({"not": {"type": "string", "pattern": "\\.$"}}));
-            all_of(m, json!({"not": {"type": "string", "pattern": "\\.[^A-Za-z_]"}}));
+        Rule::Scope(max) => {
+            not_blank(m);
+            m.insert("maxLength".into(), json!(max));
+            all_of(m, json!({"not": {"type": "string", "pattern": "[\\u0000-\\u001f\\u007f-\\u009f]"}}));
         }
         Rule::Mime(max) => {
             m.insert("maxLength".into(), json!(max));
@@ -1049,7 +1067,10 @@ mod tests {
         assert_eq!(s["properties"]["status"]["enum"].as_array().unwrap().last(), Some(&Value::Null));
         let lease = request_schema::<AcquireLeaseRequest>();
         assert_eq!(lease["properties"]["duration_seconds"]["maximum"], json!(openintent_types::MAX_LEASE_SECONDS));
-        assert_eq!(lease["properties"]["scope"]["pattern"], "^[A-Za-z_]");
+        // A scope is free text: not blank, at most 255 characters, no control characters.
+        let scope = &lease["properties"]["scope"];
+        assert_eq!((scope["minLength"].clone(), scope["maxLength"].clone()), (json!(1), json!(255)), "{scope}");
+        assert_eq!(scope["allOf"][0]["not"]["pattern"], "[\\u0000-\\u001f\\u007f-\\u009f]");
         let state = request_schema::<UpdateStateRequest>();
         assert_eq!(state["anyOf"].as_array().map(Vec::len), Some(2), "{state}");
         let policy = request_schema::<SetRetryPolicyRequest>();

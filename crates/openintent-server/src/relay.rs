@@ -1,9 +1,9 @@
 //! Notifications across server processes that share one PostgreSQL database.
 //!
-//! Every operation that publishes a [`Notification`] (state and status changes, logged events,
-//! agent assignments, portfolio membership changes) also announces it with `pg_notify` inside
-//! its write transaction, so PostgreSQL delivers the announcement to every listening process
-//! when, and only if, the transaction commits, in commit order. Each process runs one listener
+//! Every write transaction that publishes a [`Notification`] (each event appended to an
+//! intent's log, agent assignments, portfolio membership changes) also announces it with
+//! `pg_notify` inside the transaction, so PostgreSQL delivers the announcement to every
+//! listening process when, and only if, the transaction commits, in commit order. Each process runs one listener
 //! task ([`start`]) that publishes the announcements of *other* processes on its local
 //! broadcast, from which its event streams read; the process that made the change publishes it
 //! itself, at once, as on SQLite.
@@ -19,7 +19,7 @@
 //! shared database (the event log, or the kept portfolio and agent stream messages).
 
 use openintent_types::wire::to_superset_value;
-use openintent_types::{AgentAssignment, Intent, IntentEvent};
+use openintent_types::{AgentAssignment, EventType, Intent, IntentEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -32,14 +32,22 @@ pub(crate) const CHANNEL: &str = "openintent_notifications";
 /// The largest announcement sent whole (PostgreSQL's limit is 8000 bytes).
 const MAX_PAYLOAD: usize = 7900;
 
-// ----- the notifications the routes publish -------------------------------------------------
+// ----- the notifications the writes publish -------------------------------------------------
+
+/// Whether the intent-stream message of a log event carries the intent (after the change), not
+/// the event: `state_patched` and `status_changed`, as on the reference server.
+pub(crate) fn carries_intent(t: &EventType) -> bool {
+    matches!(t, EventType::StatePatched | EventType::StatusChanged)
+}
 
 /// `state_patched` / `status_changed` on the intent's stream; the data is the intent.
 pub(crate) fn intent_changed(event: &str, intent: &Intent, event_id: &str) -> Notification {
     Notification::new(Channel::Intent(intent.id.clone()), event, to_superset_value(intent), event_id)
 }
 
-/// An event logged through `POST .../events`, on its intent's stream.
+/// Any other event of an intent's log (logged through `POST .../events`, or written by the
+/// server: `intent_created`, `lease_acquired`, `agent_assigned`, ...), on its intent's stream;
+/// the data is the event.
 pub(crate) fn event_logged(event: &IntentEvent) -> Notification {
     let channel = Channel::Intent(event.intent_id.clone());
     Notification::new(channel, event.event_type.as_str(), to_superset_value(event), event.id.clone())

@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{BodySchema, JsonBody, Kind, Principal, QueryParams, if_match, opt, req, require_api_key};
-use crate::relay;
 use crate::state::AppState;
 use crate::store::{EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio};
 
@@ -274,6 +273,18 @@ fn merge(mut base: Value, extra: Value) -> Value {
     base
 }
 
+/// The items of one of an intent's sub-resources; 404 `Intent not found` when the list is
+/// empty because the intent does not exist (as every other intent route answers), rather than
+/// an empty list.
+async fn of_intent<T>(state: &AppState, intent_id: &str, items: Vec<T>) -> ApiResult<Vec<T>> {
+    // Intents are never deleted and every item references its intent: a non-empty list
+    // proves the intent exists.
+    if items.is_empty() && state.store().get_intent(intent_id).await?.is_none() {
+        return Err(ApiError::not_found(INTENT_NOT_FOUND));
+    }
+    Ok(items)
+}
+
 fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
@@ -406,8 +417,7 @@ async fn update_state(
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
     let patches = body.effective_patches();
-    let (intent, event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
-    state.publish(relay::intent_changed("state_patched", &intent, &event.id));
+    let (intent, _event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
     Ok(intent_response(&intent))
 }
 
@@ -420,9 +430,8 @@ async fn set_status(
 ) -> ApiResult<Response> {
     known_status(&body.status)?;
     let version = if_match(&headers)?;
-    let (intent, event) =
+    let (intent, _event) =
         state.store().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
-    state.publish(relay::intent_changed("status_changed", &intent, &event.id));
     Ok(intent_response(&intent))
 }
 
@@ -436,10 +445,7 @@ async fn log_event(
 ) -> ApiResult<Json<Value>> {
     let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
     let event = state.store().log_event(&id, body.event_type, &actor, body.payload).await?;
-    let notification = relay::event_logged(&event);
-    let data = notification.data.clone();
-    state.publish(notification);
-    Ok(Json(data))
+    Ok(Json(wire(&event)))
 }
 
 async fn list_events(
@@ -463,7 +469,7 @@ async fn list_events(
         limit: q.int("limit", 100, 1, 1000)?,
         offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
     };
-    let events = state.store().list_events(&id, &filter).await?;
+    let events = of_intent(&state, &id, state.store().list_events(&id, &filter).await?).await?;
     Ok(list(&events))
 }
 
@@ -477,15 +483,12 @@ async fn assign_agent(
 ) -> ApiResult<Json<Value>> {
     let agent_id = non_empty(body.agent_id).unwrap_or_else(|| principal.0.clone());
     let role = non_empty(body.role).unwrap_or_else(|| "worker".to_owned());
-    let (assignment, event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
-    let notification = relay::agent_assigned(&assignment, &event.id);
-    let data = notification.data.clone();
-    state.publish(notification);
-    Ok(Json(data))
+    let (assignment, _event) = state.store().assign_agent(&id, &agent_id, &role, &principal.0).await?;
+    Ok(Json(wire(&assignment)))
 }
 
 async fn list_agents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_agents(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_agents(&id).await?).await?))
 }
 
 async fn unassign_agent(
@@ -515,7 +518,7 @@ async fn list_leases(
     Path(id): Path<String>,
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let mut leases = state.store().list_leases(&id).await?;
+    let mut leases = of_intent(&state, &id, state.store().list_leases(&id).await?).await?;
     if let Some(s) = q.get("status") {
         leases.retain(|l| l.status.as_ref().is_some_and(|st| st.as_str() == s));
     }
@@ -564,7 +567,7 @@ async fn list_arbitrations(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_arbitrations(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_arbitrations(&id).await?).await?))
 }
 
 async fn record_decision(
@@ -590,7 +593,7 @@ async fn list_decisions(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_decisions(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_decisions(&id).await?).await?))
 }
 
 // ----- attachments --------------------------------------------------------------------------
@@ -610,7 +613,7 @@ async fn list_attachments(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_attachments(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_attachments(&id).await?).await?))
 }
 
 async fn delete_attachment(
@@ -639,7 +642,7 @@ async fn record_cost(
 }
 
 async fn list_costs(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_costs(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_costs(&id).await?).await?))
 }
 
 async fn cost_summary(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -671,6 +674,7 @@ async fn get_retry_policy(
 ) -> ApiResult<Json<Value>> {
     match state.store().get_retry_policy(&id).await? {
         Some(p) => Ok(Json(wire(&p))),
+        None if state.store().get_intent(&id).await?.is_none() => Err(ApiError::not_found(INTENT_NOT_FOUND)),
         None => Err(ApiError::not_found("No retry policy set")),
     }
 }
@@ -687,7 +691,7 @@ async fn record_failure(
 }
 
 async fn list_failures(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().list_failures(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().list_failures(&id).await?).await?))
 }
 
 // ----- portfolios ---------------------------------------------------------------------------
@@ -744,9 +748,8 @@ async fn add_intent_to_portfolio(
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
-    let (membership, message) =
+    let (membership, _message) =
         state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
-    state.publish(message);
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
     Ok(Json(merge(wire(&membership), ack)))
 }
@@ -764,10 +767,9 @@ async fn remove_intent_from_portfolio(
     _p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let Some(message) = state.store().remove_membership(&id, &intent_id).await? else {
+    if state.store().remove_membership(&id, &intent_id).await?.is_none() {
         return Err(ApiError::not_found("Membership not found"));
-    };
-    state.publish(message);
+    }
     Ok(Json(json!({"message": "Intent removed from portfolio"})))
 }
 
@@ -776,7 +778,7 @@ async fn intent_portfolios(
     _p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().intent_portfolios(&id).await?))
+    Ok(list(&of_intent(&state, &id, state.store().intent_portfolios(&id).await?).await?))
 }
 
 // ----- subscriptions ------------------------------------------------------------------------

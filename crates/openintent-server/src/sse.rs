@@ -5,7 +5,7 @@
 //!
 //! | Route | Alias (C017) | Delivers |
 //! |---|---|---|
-//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | `state_patched`, `status_changed` (data = the intent), every event logged through `POST …/events` (name = its type, data = the event) |
+//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
 //! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
 //! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
 //!
@@ -19,18 +19,29 @@
 //!   portfolio streams (membership changes are not in any intent's log) it is the id of the
 //!   kept stream message. Portfolio and agent messages are kept in the database, written in the
 //!   transaction of the change (`stream_messages`), in commit order per stream.
+//! - **The log is the stream.** An intent's stream, replayed from the start and then followed,
+//!   yields exactly the intent's event log, in log order, with the log's event ids as `id:`.
+//!   Every write that appends to the log publishes the event when its transaction commits (in
+//!   the store, not in the handlers), and the stream sends the events of the log in order: a
+//!   live notification makes it read the log after the last event it sent, up to the newest
+//!   event notified, so events committed by several writers (or server processes) at once come
+//!   out in log order too. A live `state_patched` / `status_changed` carries the intent as that
+//!   change left it.
 //! - **Resume.** A stream opened with `Last-Event-ID: <id>` first replays, oldest first, every
 //!   message the stream would have carried after that one, then continues live, with no
 //!   duplicate and no gap: the stream subscribes to notifications before it reads the stored
 //!   messages, and skips live messages it already replayed. An intent stream replays from the
 //!   event log, which keeps patches, not snapshots, so a replayed `state_patched` /
 //!   `status_changed` carries the intent as it is when the replay is read (its `id:` is still
-//!   the original event's). Server bookkeeping events that are never published on intent
-//!   streams (`intent_created`, `agent_assigned`, `agent_unassigned`, lease, arbitration,
-//!   decision and `governance.violation` events) are not replayed either. Portfolio and agent
-//!   streams replay the kept messages byte for byte. An id unknown to the stream is ignored
-//!   (the stream starts live). A replay is read one page (500 messages) at a time, as the
-//!   client takes them, so resuming from far back never holds the whole backlog in memory.
+//!   the original event's). Portfolio and agent streams replay the kept messages byte for
+//!   byte. An id unknown to the stream is ignored (the stream starts live, or from the start
+//!   with `?from=start`). A replay is read one page (500 messages) at a time, as the client
+//!   takes them, so resuming from far back never holds the whole backlog in memory.
+//! - **From the start.** `?from=start` (without a `Last-Event-ID` of the stream) replays the
+//!   whole stream first: the intent's whole log, or every kept portfolio or agent message.
+//!   Reconnecting with `Last-Event-ID` resumes after that id as usual.
+//! - **Connected means live.** A stream subscribes to notifications before it answers, so
+//!   every change committed after a client received the 200 is on the stream.
 //! - **Slow subscribers.** A subscriber that falls more than
 //!   [`NOTIFICATION_BUFFER`](crate::NOTIFICATION_BUFFER) notifications behind does not lose
 //!   data silently: the stream recovers the missed messages from the log or the kept messages,
@@ -41,7 +52,7 @@
 //! - **Shutdown.** [`AppState::close_streams`] (called when the server stops) ends every open
 //!   stream, so a graceful shutdown does not wait for subscribers.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::io;
 use std::time::Duration;
@@ -52,14 +63,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use openintent_types::EventType;
 use openintent_types::wire::to_superset_value;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
-use crate::http::Principal;
+use crate::http::{Principal, QueryParams};
+use crate::relay::carries_intent;
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, Store};
 
@@ -90,32 +101,54 @@ async fn intent_stream(
     State(state): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
+    q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Intent(id), &headers).await
+    let from_start = from_start(&q)?;
+    open(&state, Channel::Intent(id), &headers, from_start).await
 }
 
 async fn portfolio_stream(
     State(state): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
+    q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Portfolio(id), &headers).await
+    let from_start = from_start(&q)?;
+    open(&state, Channel::Portfolio(id), &headers, from_start).await
 }
 
 async fn agent_stream(
     State(state): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
+    q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Agent(id), &headers).await
+    let from_start = from_start(&q)?;
+    open(&state, Channel::Agent(id), &headers, from_start).await
+}
+
+/// The `from` query parameter: `start` replays the stream from its first message; absent, the
+/// stream starts live (or after `Last-Event-ID`); any other value is a 422.
+fn from_start(q: &QueryParams) -> ApiResult<bool> {
+    match q.get("from") {
+        None => Ok(false),
+        Some("start") => Ok(true),
+        Some(other) => Err(ApiError::invalid_query(
+            "from",
+            "enum",
+            "Input should be 'start'",
+            Some(serde_json::Value::from(other)),
+        )),
+    }
 }
 
 /// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
-/// not registered anywhere), else the replay after `Last-Event-ID`, then live messages.
-async fn open(state: &AppState, channel: Channel, headers: &HeaderMap) -> ApiResult<Response> {
+/// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
+/// `from_start`), then live messages.
+async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_start: bool) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
     let feed = Feed::new(state, channel);
     let store = state.store();
@@ -128,7 +161,7 @@ async fn open(state: &AppState, channel: Channel, headers: &HeaderMap) -> ApiRes
         }
         _ => {}
     }
-    Ok(feed.start(headers).await?.into_response())
+    Ok(feed.start(headers, from_start).await?.into_response())
 }
 
 /// The `Last-Event-ID` of a request, when it has a non-blank one.
@@ -160,6 +193,10 @@ struct Feed {
     cursor: Option<String>,
     /// A replay has more pages to read after `cursor` before the stream goes live.
     replaying: bool,
+    /// Intent streams: the live notifications received whose events are not sent yet, by event
+    /// id, with their data (for a state or status change: the intent as that change left it).
+    /// The events go out in log order, read from the log ([`Feed::catch_up`]).
+    pending: HashMap<String, Value>,
     done: bool,
 }
 
@@ -182,17 +219,22 @@ impl Feed {
             recent: RecentIds::default(),
             cursor: None,
             replaying: false,
+            pending: HashMap::new(),
             done: false,
         }
     }
 
     /// Replays what came after the request's `Last-Event-ID`, when it names a message of this
-    /// stream; else starts live, with the newest stored message as the recovery point.
-    async fn start(mut self, headers: &HeaderMap) -> ApiResult<Feed> {
-        let resumed = match last_event_id(headers) {
+    /// stream; else, with `from_start`, everything from the first message; else starts live,
+    /// with the newest stored message as the recovery point.
+    async fn start(mut self, headers: &HeaderMap, from_start: bool) -> ApiResult<Feed> {
+        let mut resumed = match last_event_id(headers) {
             Some(last) => self.replay(Some(&last)).await?,
             None => false,
         };
+        if !resumed && from_start {
+            resumed = self.replay(None).await?;
+        }
         if !resumed {
             let store = self.state.store();
             self.cursor = match &self.channel {
@@ -249,6 +291,13 @@ impl Feed {
                 }
                 continue;
             }
+            if !self.pending.is_empty() {
+                if let Err(e) = self.catch_up().await {
+                    tracing::warn!(error = %e, "event stream could not read the log");
+                    self.done = true;
+                }
+                continue;
+            }
             let ping_at = self.ping_at;
             let ping = async move {
                 match ping_at {
@@ -272,7 +321,9 @@ impl Feed {
         }
     }
 
-    /// Queues a live notification of this stream's channel.
+    /// Takes a live notification of this stream's channel: a portfolio or agent message is
+    /// queued; an intent's log event waits in `pending` for [`Feed::catch_up`], which sends
+    /// the log in order.
     fn accept(&mut self, n: Notification) {
         if n.channel != self.channel {
             return;
@@ -280,8 +331,86 @@ impl Feed {
         if self.recent.contains(&n.id) {
             return;
         }
+        if let Channel::Intent(_) = self.channel {
+            self.pending.insert(n.id, n.data);
+            return;
+        }
         self.cursor = Some(n.id.clone());
         self.queue_once(&n.event, &n.id, &n.data);
+    }
+
+    /// Intent streams: queues the log's events after `cursor`, oldest first, up to the newest
+    /// one a live notification announced, so that live events go out in log order whatever
+    /// order their notifications arrived in. Takes every notification already received first,
+    /// so that one read of the log serves them all.
+    async fn catch_up(&mut self) -> ApiResult<()> {
+        loop {
+            match self.rx.try_recv() {
+                Ok(n) => self.accept(n),
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    // The replay sends the whole log up to its end.
+                    self.recover(missed).await;
+                    return Ok(());
+                }
+                Err(_) => break,
+            }
+        }
+        let Channel::Intent(intent_id) = self.channel.clone() else {
+            self.pending.clear();
+            return Ok(());
+        };
+        while !self.pending.is_empty() {
+            let cursor = self.cursor.clone();
+            match self.log_page(&intent_id, cursor.as_deref(), true).await? {
+                None => {
+                    tracing::warn!("event stream lost its position in the log");
+                    self.done = true;
+                    return Ok(());
+                }
+                // The log ends here: what is still pending was sent before (or is not an event
+                // of this log).
+                Some(false) => self.pending.clear(),
+                Some(true) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues, oldest first, one page of the intent's log events after `after` (from the first
+    /// when `None`): all of them, or with `only_notified` those up to the last one in `pending`.
+    /// A state or status change carries its notification's intent when one arrived, else the
+    /// intent as it is now. `Ok(None)` when `after` is not in the log; else whether the page was
+    /// full (more may follow).
+    async fn log_page(&mut self, intent_id: &str, after: Option<&str>, only_notified: bool) -> ApiResult<Option<bool>> {
+        let store = self.state.store().clone();
+        let Some(events) = store.events_after(intent_id, after, REPLAY_PAGE).await? else {
+            return Ok(None);
+        };
+        let full = is_full(events.len());
+        // The intent as it is now, read once, when an unsent change has no snapshot.
+        let mut current: Option<Option<Value>> = None;
+        for event in events {
+            if only_notified && self.pending.is_empty() {
+                return Ok(Some(false));
+            }
+            self.cursor = Some(event.id.clone());
+            let data = match self.pending.remove(&event.id) {
+                Some(data) => data,
+                None if self.recent.contains(&event.id) => continue,
+                None if carries_intent(&event.event_type) => {
+                    if current.is_none() {
+                        current = Some(store.get_intent(intent_id).await?.map(|i| to_superset_value(&i)));
+                    }
+                    match current.clone().flatten() {
+                        Some(intent) => intent,
+                        None => continue,
+                    }
+                }
+                None => to_superset_value(&event),
+            };
+            self.queue_once(event.event_type.as_str(), &event.id, &data);
+        }
+        Ok(Some(full))
     }
 
     /// After notifications were dropped: re-reads them from the log or the kept messages; ends
@@ -304,33 +433,11 @@ impl Feed {
     /// follow. `Ok(false)` when `after` is not a message of this stream.
     async fn replay(&mut self, after: Option<&str>) -> ApiResult<bool> {
         let store = self.state.store().clone();
-        let full = match &self.channel {
-            Channel::Intent(intent_id) => {
-                let intent_id = intent_id.clone();
-                let Some(events) = store.events_after(&intent_id, after, REPLAY_PAGE).await? else {
-                    return Ok(false);
-                };
-                let full = is_full(events.len());
-                let needs_intent = events.iter().any(|e| carries_intent(&e.event_type) && !self.recent.contains(&e.id));
-                let intent = if needs_intent {
-                    store.get_intent(&intent_id).await?.map(|i| to_superset_value(&i))
-                } else {
-                    None
-                };
-                for event in events {
-                    self.cursor = Some(event.id.clone());
-                    if never_streamed(&event.event_type) {
-                        continue;
-                    }
-                    let data = match (carries_intent(&event.event_type), &intent) {
-                        (false, _) => to_superset_value(&event),
-                        (true, Some(i)) => i.clone(),
-                        (true, None) => continue,
-                    };
-                    self.queue_once(event.event_type.as_str(), &event.id, &data);
-                }
-                full
-            }
+        let full = match self.channel.clone() {
+            Channel::Intent(intent_id) => match self.log_page(&intent_id, after, false).await? {
+                Some(full) => full,
+                None => return Ok(false),
+            },
             other => {
                 let Some(page) = store.stream_messages_after(&other.key(), after, REPLAY_PAGE).await? else {
                     return Ok(false);
@@ -361,27 +468,6 @@ impl Feed {
 /// Whether a replay page came back full (so another may follow).
 fn is_full(len: usize) -> bool {
     i64::try_from(len).unwrap_or(i64::MAX) >= REPLAY_PAGE
-}
-
-/// Events whose stream message carries the intent, not the event.
-fn carries_intent(t: &EventType) -> bool {
-    matches!(t, EventType::StatePatched | EventType::StatusChanged)
-}
-
-/// Bookkeeping events the server logs for operations that publish nothing on intent streams.
-fn never_streamed(t: &EventType) -> bool {
-    matches!(
-        t,
-        EventType::IntentCreated
-            | EventType::AgentAssigned
-            | EventType::AgentUnassigned
-            | EventType::LeaseAcquired
-            | EventType::LeaseRenewed
-            | EventType::LeaseReleased
-            | EventType::ArbitrationRequested
-            | EventType::DecisionRecorded
-            | EventType::GovernanceViolation
-    )
 }
 
 /// The id of the newest event in an intent's log.

@@ -20,8 +20,9 @@ pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Channel {
-    /// Changes of one intent: `state_patched`, `status_changed` (data = the intent) and events
-    /// logged through `POST .../events` (data = the event).
+    /// Every event appended to one intent's log, named after its type, with the log's event id:
+    /// `state_patched` and `status_changed` carry the intent (after the change), every other
+    /// event (`intent_created`, logged events, `lease_acquired`, `agent_assigned`, ...) itself.
     Intent(String),
     /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
     Portfolio(String),
@@ -40,7 +41,8 @@ impl Channel {
     }
 }
 
-/// One notification, published after the change it describes was committed.
+/// One notification, published after the change it describes was committed (by the write
+/// transaction itself; see the store).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Notification {
@@ -86,10 +88,11 @@ struct Inner {
 impl AppState {
     /// State over an opened store.
     ///
-    /// Its event streams carry the changes made through this state only; [`AppState::open`]
-    /// also relays, on PostgreSQL, the changes made by other server processes.
+    /// Its event streams carry the changes committed through this store (by any state over
+    /// it); [`AppState::open`] also relays, on PostgreSQL, the changes made by other server
+    /// processes.
     pub fn new(store: Store, config: &ServerConfig) -> Self {
-        let (notifier, _) = broadcast::channel(NOTIFICATION_BUFFER);
+        let notifier = store.notifier().clone();
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -146,7 +149,8 @@ impl AppState {
         &self.inner.notifier
     }
 
-    /// Publishes a notification (dropped when nobody listens).
+    /// Publishes a notification (dropped when nobody listens). Writes publish their own when
+    /// they commit; this is for notifications from elsewhere (the relay of other processes).
     pub fn publish(&self, notification: Notification) {
         let _ = self.inner.notifier.send(notification);
     }

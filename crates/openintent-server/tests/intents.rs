@@ -210,6 +210,21 @@ async fn lifecycle_is_enforced() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.detail().starts_with("Invalid status transition: draft -> blocked"), "{}", r.detail());
     assert_eq!(r.body["allowed"], json!(["active", "completed", "abandoned"]));
+    // Staying put is no transition either; the body tells it apart from a version conflict.
+    let r = set("draft", "1").await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        r.body,
+        json!({
+            "detail": "Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
+            "error": "invalid_transition",
+            "from": "draft",
+            "to": "draft",
+            "allowed": ["active", "completed", "abandoned"],
+            "current_status": "draft",
+        })
+    );
+    assert!(r.body.get("current_version").is_none(), "not a version conflict: {}", r.body);
     let r = set("active", "1").await;
     assert_eq!((r.status, r.body["version"].clone()), (StatusCode::OK, json!(2)));
     let r = set("completed", "2").await;
@@ -262,5 +277,6 @@ async fn event_log_filters_in_order() {
     }
     let r = app.post("/api/v1/intents/missing/events", json!({"event_type": "comment"})).await;
     assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
-    assert_eq!(app.get("/api/v1/intents/missing/events").await.body, json!([]));
+    let r = app.get("/api/v1/intents/missing/events").await;
+    assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, json!({"detail": "Intent not found"})));
 }

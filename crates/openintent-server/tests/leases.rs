@@ -52,7 +52,9 @@ async fn bad_durations_and_scopes_are_422() {
         json!({"scope": "a", "duration_seconds": -5}),
         json!({"scope": "a", "duration_seconds": 1.5}),
         json!({"scope": ""}),
-        json!({"scope": "not a scope"}),
+        json!({"scope": "  "}),
+        json!({"scope": "line\nbreak"}),
+        json!({"scope": "x".repeat(256)}),
         json!({"duration_seconds": 10}),
     ] {
         let r = app.post(&format!("/api/v1/intents/{id}/leases"), body.clone()).await;
@@ -186,4 +188,54 @@ async fn leases_guard_state_paths() {
         .patch_state("bob", &id, 3, json!({"patches": [{"op": "set", "path": "/hotel_search/results", "value": []}]}))
         .await;
     assert_eq!(r.status, StatusCode::OK);
+}
+
+/// Scopes are free strings on the wire (PROTOCOL.md §1.3): the forms real clients use are
+/// accepted, and each guards the state its dot-separated keys name, whatever other characters
+/// it holds (JSON-pointer escaping included).
+#[tokio::test]
+async fn free_form_scopes_are_accepted_and_guard_their_keys() {
+    let app = TestApp::memory().await;
+    let id = app.intent("free scopes").await;
+    let long = "s".repeat(255);
+    let long_path = format!("/{long}");
+    // (scope, a guarded path, a path that stays free)
+    let cases = [
+        ("data-processing", "/data-processing/rows", "/data"),
+        ("shared-scope", "/shared-scope", "/shared"),
+        ("ev-scope", "/ev-scope/x", "/ev_scope"),
+        ("with space", "/with space", "/with"),
+        ("a/b", "/a~1b/c", "/a/b"),
+        ("t~x", "/t~0x", "/t~1x"),
+        ("v1.2", "/v1/2", "/v1.2"),
+        ("名前", "/名前", "/名"),
+        (long.as_str(), long_path.as_str(), "/s"),
+    ];
+    for (scope, _, _) in &cases {
+        let r = acquire(&app, "alice", &id, scope, 300).await;
+        assert_eq!(r.status, StatusCode::OK, "{scope}: {:?}", r.body);
+        assert_eq!(r.body["scope"], *scope);
+    }
+    let mut version = 1;
+    for (scope, guarded, free) in &cases {
+        let r = app
+            .patch_state("bob", &id, version, json!({"patches": [{"op": "set", "path": guarded, "value": 1}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::CONFLICT, "{scope} guards {guarded}: {:?}", r.body);
+        assert_eq!(r.body["existing_lease"]["scope"], *scope);
+        let r =
+            app.patch_state("bob", &id, version, json!({"patches": [{"op": "set", "path": free, "value": 1}]})).await;
+        assert_eq!(r.status, StatusCode::OK, "{scope} does not guard {free}: {:?}", r.body);
+        version += 1;
+        // The holder writes under its scope.
+        let r = app
+            .patch_state("alice", &id, version, json!({"patches": [{"op": "set", "path": guarded, "value": 2}]}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{scope}: {:?}", r.body);
+        version += 1;
+    }
+    // The merge form names top-level keys: `a/b` is the key the scope `a/b` guards.
+    let r = app.patch_state("bob", &id, version, json!({"state": {"a/b": 0}})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.body["existing_lease"]["scope"], "a/b");
 }

@@ -231,6 +231,49 @@ async fn unknown_routes_and_methods() {
     assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Portfolio not found"));
 }
 
+/// Every intent-scoped read answers 404 `Intent not found` for an intent that does not exist,
+/// the same as `GET /api/v1/intents/{id}`, never an empty list. The routes come from the OpenAPI
+/// document (which a test holds equal to the router), so a new route is covered as it is added.
+#[tokio::test]
+async fn every_intent_scoped_read_is_404_for_an_unknown_intent() {
+    use axum::http::{Request, header};
+    use tower::ServiceExt;
+
+    let app = TestApp::memory().await;
+    let known = app.intent("known").await;
+    let doc = openintent_server::openapi_document();
+    let mut paths: Vec<&String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, item)| path.contains("/intents/{id}") && item.get("get").is_some())
+        .map(|(path, _)| path)
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 14, "the document lists only {paths:?}");
+    for path in paths {
+        for (id, exists) in [("00000000-0000-4000-8000-000000000000", false), (known.as_str(), true)] {
+            let uri = path.replace("{id}", id).replace('{', "probe-").replace('}', "");
+            let req = Request::get(&uri).header("x-api-key", KEY).body(Body::empty()).unwrap();
+            let resp = app.router.clone().oneshot(req).await.unwrap();
+            let status = resp.status();
+            let json = resp.headers()[header::CONTENT_TYPE].as_bytes().starts_with(b"application/json");
+            // An event stream of a known intent never ends: its status is enough.
+            let body: Value = if json {
+                serde_json::from_slice(&axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap()).unwrap()
+            } else {
+                Value::Null
+            };
+            if exists {
+                assert_ne!(body["detail"], "Intent not found", "GET {uri}: {status} {body}");
+            } else {
+                assert_eq!(status, StatusCode::NOT_FOUND, "GET {uri}: {body}");
+                assert_eq!(body, json!({"detail": "Intent not found"}), "GET {uri}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn authentication_first_and_keyless_discovery() {
     let app = TestApp::memory().await;

@@ -130,24 +130,29 @@ async fn mutations_publish_after_commit() {
         got.push(n);
     }
     let summary: Vec<(Channel, String)> = got.iter().map(|n| (n.channel.clone(), n.event.clone())).collect();
+    // Every event of the intent's log on its channel (the assignment on the agent's too).
     assert_eq!(
         summary,
         vec![
+            (Channel::Intent(id.clone()), "intent_created".into()),
             (Channel::Intent(id.clone()), "state_patched".into()),
             (Channel::Intent(id.clone()), "status_changed".into()),
             (Channel::Intent(id.clone()), "comment".into()),
+            (Channel::Intent(id.clone()), "agent_assigned".into()),
             (Channel::Agent("worker".into()), "agent_assigned".into()),
             (Channel::Portfolio(pid.clone()), "intent_added".into()),
             (Channel::Portfolio(pid.clone()), "intent_removed".into()),
         ]
     );
-    assert_eq!(got[0].data["state"], json!({"x": 1}));
-    assert_eq!(got[0].data["parent_intent_id"], Value::Null);
-    assert_eq!(got[1].data["status"], "active");
-    assert_eq!(got[2].data, logged.body);
-    assert_eq!(got[2].id, logged.body["id"].as_str().unwrap());
-    assert_eq!(got[3].data["agent_id"], "worker");
-    assert_eq!(got[4].data["intent_id"], id.as_str());
+    assert_eq!(got[1].data["state"], json!({"x": 1}));
+    assert_eq!(got[1].data["parent_intent_id"], Value::Null);
+    assert_eq!(got[2].data["status"], "active");
+    assert_eq!(got[3].data, logged.body);
+    assert_eq!(got[3].id, logged.body["id"].as_str().unwrap());
+    assert_eq!(got[4].data["payload"]["agent_id"], "worker");
+    assert_eq!(got[4].id, got[5].id, "both streams name the assignment by its log event's id");
+    assert_eq!(got[5].data["agent_id"], "worker");
+    assert_eq!(got[6].data["intent_id"], id.as_str());
     assert_eq!(Channel::Intent(id.clone()).key(), format!("intent:{id}"));
 }
 

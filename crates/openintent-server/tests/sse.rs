@@ -262,9 +262,12 @@ async fn intent_stream_carries_patches_status_changes_and_logged_events() {
     assert_eq!(m.data()["status"], "active");
     assert_eq!(m.id(), newest_id(&api, &id, "status_changed").await);
 
-    // An assignment goes to the agent's stream, not this one.
+    // An assignment goes to the agent's stream, and, as an event of the log, to this one.
     let r = api.post(&format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "agent-x"})).await;
     assert_eq!(r.status, StatusCode::OK);
+    let m = s.next().await;
+    assert_eq!((m.event(), m.id()), ("agent_assigned", newest_id(&api, &id, "agent_assigned").await.as_str()));
+    assert_eq!(m.data()["payload"]["agent_id"], "agent-x");
     let logged = log_event(&api, &id, "comment", 1).await;
     let m = s.next().await;
     assert_eq!(m.event(), "comment");
@@ -418,22 +421,26 @@ async fn last_event_id_replays_exactly_the_missed_messages() {
     assert_eq!(seen.event(), "state_patched");
     drop(first);
 
-    // While disconnected: two logged events, a patch, and bookkeeping that is never streamed.
+    // While disconnected: two logged events, a patch, and a lease the server logs.
     let b = log_event(&api, &id, "comment", 2).await;
     patch(&api, &id, 2, 3).await;
     let c = newest_id(&api, &id, "state_patched").await;
     let r = api.post(&format!("/api/v1/intents/{id}/leases"), json!({"scope": "plan", "duration_seconds": 60})).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let lease = newest_id(&api, &id, "lease_acquired").await;
     let d = log_event(&api, &id, "progress", 4).await;
 
     let mut again = subscribe(&server, &path, &[("Last-Event-ID", seen.id())]).await;
     let m1 = again.next().await;
     let m2 = again.next().await;
+    let ml = again.next().await;
     let m3 = again.next().await;
     assert_eq!((m1.event(), m1.id()), ("comment", b["id"].as_str().unwrap()));
     assert_eq!(m1.data(), b);
     assert_eq!((m2.event(), m2.id()), ("state_patched", c.as_str()));
     assert_eq!(m2.data()["state"]["n"], 3);
+    assert_eq!((ml.event(), ml.id()), ("lease_acquired", lease.as_str()));
+    assert_eq!(ml.data()["payload"]["scope"], "plan");
     assert_eq!((m3.event(), m3.id()), ("progress", d["id"].as_str().unwrap()));
     // Then live, with nothing repeated.
     let e = log_event(&api, &id, "comment", 5).await;
@@ -452,7 +459,7 @@ async fn last_event_id_replays_exactly_the_missed_messages() {
 }
 
 #[tokio::test]
-async fn governance_violations_are_neither_streamed_nor_replayed() {
+async fn governance_violations_are_streamed_and_replayed() {
     let (server, api) = server().await;
     let r = api
         .post("/api/v1/intents", json!({"title": "governed", "governance_policy": {"allowed_agents": ["tester"]}}))
@@ -465,18 +472,23 @@ async fn governance_violations_are_neither_streamed_nor_replayed() {
     let first = live.next().await;
     assert_eq!((first.event(), first.data()["version"].clone()), ("state_patched", seen["version"].clone()));
 
-    // A refused write logs a violation, which the live stream does not carry.
+    // A refused write logs a violation (committed although the write was refused), which the
+    // stream carries like every other event of the log.
     let refused = api.patch_state("intruder", &id, 2, json!({"state": {"n": 9}})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
-    assert_eq!(newest_id(&api, &id, "governance.violation").await.len(), 36);
+    let violation = newest_id(&api, &id, "governance.violation").await;
+    let next = live.next().await;
+    assert_eq!((next.event(), next.id()), ("governance.violation", violation.as_str()));
+    assert_eq!(next.data()["payload"]["rule"], "allowed_agents");
     let c = log_event(&api, &id, "comment", 2).await;
     let next = live.next().await;
     assert_eq!((next.event(), next.id()), ("comment", c["id"].as_str().unwrap()));
 
-    // Nor does a resumed stream replay it.
+    // A resumed stream replays it too.
     let mut again = subscribe(&server, &path, &[("Last-Event-ID", first.id())]).await;
     let replayed = again.next().await;
-    assert_eq!((replayed.event(), replayed.id()), ("comment", c["id"].as_str().unwrap()));
+    assert_eq!((replayed.event(), replayed.id()), ("governance.violation", violation.as_str()));
+    assert_eq!(again.next().await.id(), c["id"].as_str().unwrap());
 }
 
 #[tokio::test]
@@ -677,7 +689,7 @@ async fn a_long_backlog_is_replayed_page_by_page_in_order_then_live() {
     let api = TestApp::memory().await;
     let id = api.intent("backlog").await;
     let first = log_event(&api, &id, "comment", 0).await;
-    // More than two replay pages (500 events each), with bookkeeping events in between.
+    // More than two replay pages (500 events each), with server-written events in between.
     let total = 1_150;
     for n in 1..=total {
         log_event(&api, &id, "comment", n).await;
@@ -692,6 +704,10 @@ async fn a_long_backlog_is_replayed_page_by_page_in_order_then_live() {
     for n in 1..=total {
         let m = next_in_process(&mut body, &mut pending).await.expect("the stream ended");
         assert_eq!((m.event(), m.data()["payload"]["n"].as_i64()), ("comment", Some(n)), "message {n}");
+        if n % 400 == 0 {
+            let m = next_in_process(&mut body, &mut pending).await.expect("the stream ended");
+            assert_eq!((m.event(), m.data()["payload"]["scope"].as_str()), ("lease_acquired", Some(&*format!("s{n}"))));
+        }
     }
     let live = log_event(&api, &id, "comment", total + 1).await;
     let m = next_in_process(&mut body, &mut pending).await.unwrap();

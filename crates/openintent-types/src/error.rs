@@ -94,6 +94,16 @@ pub struct ErrorBody {
     /// The lease holding the scope, on a lease conflict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub existing_lease: Option<Lease>,
+    /// A machine-readable error code beside the text `detail`, such as `invalid_transition`
+    /// (a refused status transition, which is not a version conflict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The current status, on a refused status transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The requested status, on a refused status transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
     /// Allowed targets, on a refused status transition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed: Option<Vec<String>>,

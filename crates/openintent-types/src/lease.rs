@@ -123,8 +123,8 @@ impl Lease {
         self.is_active_at(Utc::now())
     }
 
-    /// Whether this lease's scope covers a state path: scope `a.b` covers `/a/b` and everything
-    /// below it (dots and slashes both separate segments).
+    /// Whether this lease's scope covers a state path: the path is the scope's path
+    /// ([`scope_path`]) or lies below it.
     ///
     /// ```
     /// use openintent_types::Lease;
@@ -137,15 +137,62 @@ impl Lease {
     }
 }
 
-/// Whether `scope` (dotted, e.g. `content.draft`) covers the JSON-pointer `path`
-/// (`/content/draft/title`): the path's first segments equal the scope's segments.
+/// The longest scope, in characters.
+pub const MAX_SCOPE_CHARS: u64 = 255;
+
+/// The state path a lease scope guards, as unescaped keys from the top level down.
+///
+/// A scope is a dot-separated path into the intent's state: each part between dots is one key,
+/// taken literally (`-`, spaces, `/`, `~` and every other character but `.` belong to the key).
+/// So `analysis` guards the top-level key `analysis`, `content.draft` the key `draft` inside
+/// `content`, and `data-processing` the top-level key `data-processing`. An empty part (a
+/// leading, trailing or doubled dot) is the empty key.
+///
+/// ```
+/// use openintent_types::scope_path;
+/// assert_eq!(scope_path("content.draft"), ["content", "draft"]);
+/// assert_eq!(scope_path("data-processing"), ["data-processing"]);
+/// assert_eq!(scope_path("a/b c"), ["a/b c"]);
+/// ```
+pub fn scope_path(scope: &str) -> Vec<String> {
+    scope.split('.').map(str::to_owned).collect()
+}
+
+/// The JSON pointer ([RFC 6901](https://www.rfc-editor.org/rfc/rfc6901)) of the state a scope
+/// guards: [`scope_path`] with each key escaped (`~` → `~0`, `/` → `~1`).
+///
+/// ```
+/// use openintent_types::scope_pointer;
+/// assert_eq!(scope_pointer("content.draft"), "/content/draft");
+/// assert_eq!(scope_pointer("shared-scope"), "/shared-scope");
+/// assert_eq!(scope_pointer("a/b~c"), "/a~1b~0c");
+/// ```
+pub fn scope_pointer(scope: &str) -> String {
+    scope_path(scope).iter().map(|k| format!("/{}", crate::patch::escape_token(k))).collect()
+}
+
+/// Whether `scope` covers the JSON-pointer `path`: the path's first keys are the scope's
+/// [`scope_path`] (`content.draft` covers `/content/draft/title`; `a/b` covers `/a~1b`).
+/// An unparseable path is covered by nothing.
 pub fn scope_covers_path(scope: &str, path: &str) -> bool {
-    let scope_parts: Vec<&str> = scope.split(['.', '/']).filter(|s| !s.is_empty()).collect();
-    if scope_parts.is_empty() {
-        return false;
-    }
     let Ok(tokens) = crate::patch::parse_pointer(path) else { return false };
-    tokens.len() >= scope_parts.len() && scope_parts.iter().zip(&tokens).all(|(a, b)| *a == b)
+    tokens.starts_with(&scope_path(scope))
+}
+
+/// Whether writing `path` may change the state `scope` guards: the path is covered by the
+/// scope ([`scope_covers_path`]), or it is an ancestor of the scope's path (writing it would
+/// overwrite the guarded subtree; the empty path is the whole document).
+///
+/// ```
+/// use openintent_types::scope_overlaps_path;
+/// assert!(scope_overlaps_path("trip.hotel", "/trip"));
+/// assert!(scope_overlaps_path("trip.hotel", "/trip/hotel/name"));
+/// assert!(!scope_overlaps_path("trip.hotel", "/trip/flight"));
+/// ```
+pub fn scope_overlaps_path(scope: &str, path: &str) -> bool {
+    let Ok(tokens) = crate::patch::parse_pointer(path) else { return false };
+    let guarded = scope_path(scope);
+    tokens.starts_with(&guarded) || guarded.starts_with(&tokens)
 }
 
 wire_model! {
@@ -153,7 +200,8 @@ wire_model! {
     #[derive(Debug, Clone, PartialEq, Serialize)]
     #[non_exhaustive]
     pub struct AcquireLeaseRequest {
-        /// The scope (`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`).
+        /// The scope: any non-blank string of at most [`MAX_SCOPE_CHARS`] characters without
+        /// control characters; it guards the state at [`scope_path`].
         pub scope: String,
         /// Duration in seconds (default 300, 1-86400).
         #[serde(default = "default_duration")]

@@ -72,8 +72,8 @@ pub use intent::{
     CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,
 };
 pub use lease::{
-    AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, LeaseStatus, MAX_LEASE_SECONDS, RenewLeaseRequest,
-    scope_covers_path,
+    AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, LeaseStatus, MAX_LEASE_SECONDS, MAX_SCOPE_CHARS,
+    RenewLeaseRequest, scope_covers_path, scope_overlaps_path, scope_path, scope_pointer,
 };
 pub use patch::{PatchError, PatchOp, StatePatch};
 pub use portfolio::{

@@ -177,9 +177,10 @@ impl StreamKind {
 /// A typed server-sent event of an OpenIntent stream.
 ///
 /// The SSE `event:` name is the log event type; the `data:` JSON is the full intent for
-/// `state_patched`/`status_changed` (and `intent_created`), the assignment for `agent_assigned`
-/// on agent streams, the event for anything logged through `log_event`, and a small object for
-/// portfolio membership changes. See [`StreamEvent::parse`].
+/// `state_patched`/`status_changed`, the assignment for `agent_assigned` on agent streams, the
+/// event for every other event of an intent's log (logged through `log_event` or written by the
+/// server, such as `intent_created` or `lease_acquired`), and a small object for portfolio
+/// membership changes. See [`StreamEvent::parse`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum StreamEvent {

@@ -12,13 +12,13 @@
 //! assert_eq!(err.to_string(), "title cannot be empty");
 //! ```
 //!
-//! Length, range and URL checks use the `validator` crate's primitives; the rest (scope grammar,
+//! Length, range and URL checks use the `validator` crate's primitives; the rest (control characters,
 //! JSON-pointer paths, base64, ordering of limits, finiteness) is written here.
 
 use base64::Engine as _;
 use validator::{ValidateLength, ValidateRange, ValidateUrl};
 
-use crate::lease::MAX_LEASE_SECONDS;
+use crate::lease::{MAX_LEASE_SECONDS, MAX_SCOPE_CHARS};
 use crate::*;
 
 /// A request that failed validation: which field and why.
@@ -93,24 +93,28 @@ pub fn validate_intent_create(title: &str, creator: Option<&str>, description: O
     Ok(())
 }
 
-/// Whether `scope` matches `^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`.
+/// Whether `scope` is a usable lease scope: not blank, at most [`MAX_SCOPE_CHARS`]
+/// characters, no control characters. Scopes are free strings on the wire (`analysis`,
+/// `content.draft`, `data-processing`, `shared scope`); [`scope_path`](crate::scope_path) says
+/// which state each one guards.
 pub fn is_valid_scope(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope.split('.').all(|part| {
-            let mut chars = part.chars();
-            matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+    validate_scope(scope).is_ok()
 }
 
-/// `validate_lease_acquire(intent_id, scope, duration_seconds)`: scope a dotted identifier,
+/// A lease scope: not blank, at most [`MAX_SCOPE_CHARS`] characters, no control characters.
+pub fn validate_scope(scope: &str) -> Result {
+    require_text_max("scope", scope, MAX_SCOPE_CHARS)?;
+    if scope.chars().any(char::is_control) {
+        return fail("scope", "must not contain control characters");
+    }
+    Ok(())
+}
+
+/// `validate_lease_acquire(intent_id, scope, duration_seconds)`: scope per [`validate_scope`],
 /// duration 1-86400 seconds.
 pub fn validate_lease_acquire(intent_id: &str, scope: &str, duration_seconds: i64) -> Result {
     validate_id("intent_id", intent_id)?;
-    require_text("scope", scope)?;
-    if !is_valid_scope(scope) {
-        return fail("scope", "must be dotted identifiers such as `content.draft` (letters, digits, `_`)");
-    }
+    validate_scope(scope)?;
     validate_lease_duration(duration_seconds)
 }
 
@@ -337,10 +341,7 @@ impl Validate for AssignAgentRequest {
 
 impl Validate for AcquireLeaseRequest {
     fn validate(&self) -> Result {
-        require_text("scope", &self.scope)?;
-        if !is_valid_scope(&self.scope) {
-            return fail("scope", "must be dotted identifiers such as `content.draft` (letters, digits, `_`)");
-        }
+        validate_scope(&self.scope)?;
         validate_lease_duration(self.duration_seconds)
     }
 }

@@ -127,6 +127,20 @@ fn lease_status_is_derived() {
     assert!(scope_covers_path("content.draft", "/content/draft/title"));
     assert!(!scope_covers_path("content.draft", "/content/other"));
     assert!(!scope_covers_path("content.draft", "/content"));
+    // Every scope names a state path: dots separate keys, every other character is literal.
+    assert!(scope_covers_path("data-processing", "/data-processing/rows"));
+    assert!(!scope_covers_path("data-processing", "/data"));
+    assert!(scope_covers_path("a b", "/a b"));
+    assert!(scope_covers_path("a/b", "/a~1b/c"));
+    assert!(!scope_covers_path("a/b", "/a/b"));
+    assert!(scope_covers_path("t~x", "/t~0x"));
+    assert!(!scope_covers_path("t~x", "/t~x"), "an invalid pointer is covered by nothing");
+    assert!(scope_covers_path("v1.2", "/v1/2"));
+    assert_eq!(scope_pointer("a/b.c~d"), "/a~1b/c~0d");
+    assert_eq!(scope_path("a..b"), ["a", "", "b"]);
+    assert!(scope_overlaps_path("a/b", ""));
+    assert!(scope_overlaps_path("x.y", "/x"));
+    assert!(!scope_overlaps_path("a/b", "/a"));
 }
 
 #[test]

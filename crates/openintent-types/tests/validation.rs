@@ -32,18 +32,37 @@ fn intent_create() {
 fn lease_acquire_and_renew() {
     fails(validate_lease_acquire("", "s", 10), "intent_id", "cannot be empty");
     fails(validate_lease_acquire("i", "", 10), "scope", "cannot be empty");
-    for bad in ["1abc", "a..b", "a.", "has space", "a-b", "a/b"] {
-        fails(validate_lease_acquire("i", bad, 10), "scope", "dotted identifiers");
+    // Scopes are free strings: any non-blank text without control characters, up to 255.
+    fails(validate_lease_acquire("i", " \t", 10), "scope", "cannot be empty");
+    for bad in ["a\nb", "tab\there", "nul\0", "del\u{7f}", "c1\u{85}"] {
+        fails(validate_lease_acquire("i", bad, 10), "scope", "control characters");
     }
+    fails(validate_lease_acquire("i", &"s".repeat(256), 10), "scope", "at most 255 characters");
+    validate_lease_acquire("i", &"é".repeat(255), 10).unwrap();
     fails(validate_lease_acquire("i", "s", 0), "duration_seconds", "between 1 and 86400");
     fails(validate_lease_acquire("i", "s", -5), "duration_seconds", "between 1 and 86400");
     fails(validate_lease_acquire("i", "s", 86_401), "duration_seconds", "between 1 and 86400");
-    for good in ["analysis", "content.draft", "_a1.b_2"] {
+    for good in [
+        "analysis",
+        "content.draft",
+        "_a1.b_2",
+        "data-processing",
+        "shared-scope",
+        "ev-scope",
+        "1abc",
+        "a..b",
+        "a.",
+        "has space",
+        "a/b",
+        "~0~1",
+        "日本語",
+    ] {
         validate_lease_acquire("i", good, 86_400).unwrap();
     }
     fails(RenewLeaseRequest::new(0).validate(), "duration_seconds", "between");
     RenewLeaseRequest::new(1).validate().unwrap();
-    fails(AcquireLeaseRequest::new("x y", 5).validate(), "scope", "dotted");
+    fails(AcquireLeaseRequest::new("x\ny", 5).validate(), "scope", "control characters");
+    AcquireLeaseRequest::new("x y", 5).validate().unwrap();
     AcquireLeaseRequest::new("x", 5).validate().unwrap();
 }
 

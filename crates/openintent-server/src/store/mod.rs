@@ -12,7 +12,6 @@
 mod sql;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::patch::parse_pointer;
 use openintent_types::{
     AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
     EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole, Portfolio,
@@ -82,6 +81,13 @@ impl Store {
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn origin(&self) -> &str {
         self.sql.origin()
+    }
+
+    /// The sender on which committed writes publish their notifications (every event appended
+    /// to an intent's log, kept portfolio and agent stream messages); the event streams of
+    /// every [`AppState`](crate::AppState) over this store read it.
+    pub(crate) fn notifier(&self) -> &tokio::sync::broadcast::Sender<Notification> {
+        self.sql.notifier()
     }
 
     /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
@@ -255,16 +261,11 @@ pub(crate) struct NewPortfolio {
 /// The outcome of a state write, with its event.
 pub(crate) type Written<T> = (T, IntentEvent);
 
-/// Whether a state path and a lease scope overlap: the path lies under the scope (the scope
-/// covers it) or the path is an ancestor of the scope (writing it would overwrite the leased
-/// subtree; the empty path is the whole document).
+/// Whether a state path and a lease scope overlap: the path lies under the state the scope
+/// guards (see [`openintent_types::scope_path`]), or it is an ancestor of it (writing it would
+/// overwrite the leased subtree; the empty path is the whole document).
 pub(crate) fn path_overlaps_scope(scope: &str, path: &str) -> bool {
-    if openintent_types::scope_covers_path(scope, path) {
-        return true;
-    }
-    let scope_parts: Vec<&str> = scope.split(['.', '/']).filter(|s| !s.is_empty()).collect();
-    let Ok(tokens) = parse_pointer(path) else { return false };
-    !scope_parts.is_empty() && tokens.len() < scope_parts.len() && tokens.iter().zip(&scope_parts).all(|(a, b)| a == b)
+    openintent_types::scope_overlaps_path(scope, path)
 }
 
 /// The lease of another principal that guards one of `patches`, if any.
@@ -301,6 +302,22 @@ pub(crate) fn lease_conflict(existing: Option<Lease>) -> ApiError {
     }
 }
 
+/// The 409 of a refused status transition. `detail` keeps the reference-style text
+/// (`Invalid status transition: draft -> draft (allowed: ...)`); `error` tells it apart from a
+/// version conflict, which re-reading and retrying can resolve and this cannot; `from`, `to`
+/// and `allowed` say what was refused and which moves the current status allows
+/// (`current_status` repeats `from`, for older clients).
+pub(crate) fn transition_refused(e: openintent_types::lifecycle::TransitionError) -> ApiError {
+    let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
+    let mut extra = serde_json::Map::new();
+    extra.insert("error".into(), Value::from("invalid_transition"));
+    extra.insert("from".into(), Value::from(e.from.as_str()));
+    extra.insert("to".into(), Value::from(e.to.as_str()));
+    extra.insert("allowed".into(), Value::from(allowed));
+    extra.insert("current_status".into(), Value::from(e.from.as_str()));
+    ApiError::Conflict { detail: e.to_string(), extra }
+}
+
 // Re-exported for the backends.
 pub(crate) use openintent_types::lifecycle::check_transition;
 
@@ -316,5 +333,12 @@ mod tests {
         assert!(path_overlaps_scope("trip.hotel", ""));
         assert!(!path_overlaps_scope("trip.hotel", "/trip/flight"));
         assert!(!path_overlaps_scope("hotel_search", "/hotel_searches"));
+        // Free-form scopes name the key spelled like them (dots still separate keys).
+        assert!(path_overlaps_scope("data-processing", "/data-processing/x"));
+        assert!(path_overlaps_scope("a b", "/a b"));
+        assert!(path_overlaps_scope("a/b", "/a~1b"));
+        assert!(!path_overlaps_scope("a/b", "/a/b"));
+        assert!(!path_overlaps_scope("a/b", "/a"));
+        assert!(path_overlaps_scope("~x", "/~0x"));
     }
 }

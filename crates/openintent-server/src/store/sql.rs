@@ -37,11 +37,11 @@ use serde_json::{Map, Value, json};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
-    Written, check_transition, guarding_lease, lease_conflict, new_id, now, with_status,
+    Written, check_transition, guarding_lease, lease_conflict, new_id, now, transition_refused, with_status,
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
@@ -96,7 +96,7 @@ pub(crate) struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     /// Names this store in the announcements it makes (see `crate::relay`).
-    origin: String,
+    origin: Arc<str>,
     /// PostgreSQL: the database URL, on which the relay listens.
     listen_url: Option<String>,
     /// SQLite only: serializes the writers of this process.
@@ -104,17 +104,31 @@ pub(crate) struct SqlStore {
     /// Signalled when a committed transaction wrote webhook deliveries (wakes this process's
     /// delivery workers; other processes find them when they poll).
     deliveries: Arc<Notify>,
+    /// Where committed transactions publish their notifications (the event streams read it).
+    notifier: broadcast::Sender<Notification>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
+///
+/// Every notification the transaction makes ([`WriteTx::publish`]: each event appended to an
+/// intent's log, each kept portfolio or agent stream message) is announced to the other server
+/// processes inside the transaction (PostgreSQL), and published to this process's event streams
+/// once it committed, in the order made. On SQLite the publication happens before the write
+/// lock is released, so streams receive the notifications of one process in commit order.
 pub(crate) struct WriteTx {
     tx: Transaction<'static, Any>,
     dialect: Dialect,
+    /// Names the store in announcements.
+    origin: Arc<str>,
     /// Signalled on commit when `enqueued`.
     deliveries: Arc<Notify>,
     /// Whether the transaction wrote webhook deliveries.
     enqueued: bool,
-    /// Released after the transaction ended (fields drop in order).
+    /// Published on commit, in this order.
+    published: Vec<Notification>,
+    notifier: broadcast::Sender<Notification>,
+    /// Released after the transaction ended and its notifications were published (fields drop
+    /// in order, after the body of `commit`).
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -124,6 +138,31 @@ impl WriteTx {
         if self.enqueued {
             self.deliveries.notify_one();
         }
+        for n in self.published {
+            // Dropped when nobody listens.
+            let _ = self.notifier.send(n);
+        }
+        Ok(())
+    }
+
+    /// Publishes `n` when the transaction commits; on PostgreSQL also announces it to the other
+    /// server processes, which receive it when, and only if, the transaction commits (see
+    /// `crate::relay`).
+    async fn publish(&mut self, n: Notification) -> ApiResult<()> {
+        if self.dialect == Dialect::Postgres {
+            match relay::encode(&self.origin, &n) {
+                // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
+                Some(payload) => {
+                    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                        .bind(relay::CHANNEL)
+                        .bind(payload)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                None => tracing::warn!(event = %n.event, "notification too large to announce to other servers"),
+            }
+        }
+        self.published.push(n);
         Ok(())
     }
 }
@@ -219,10 +258,11 @@ impl SqlStore {
         Ok(SqlStore {
             pool,
             dialect,
-            origin: new_id(),
+            origin: Arc::from(new_id()),
             listen_url,
             write_lock: Arc::new(Mutex::new(())),
             deliveries: Arc::new(Notify::new()),
+            notifier: broadcast::channel(crate::state::NOTIFICATION_BUFFER).0,
         })
     }
 
@@ -236,24 +276,13 @@ impl SqlStore {
         self.listen_url.as_deref()
     }
 
-    /// PostgreSQL: announces a notification to the other server processes, delivered when `tx`
-    /// commits (see `crate::relay`); nothing on SQLite.
-    async fn announce(&self, tx: &mut Tx, notification: impl FnOnce() -> Notification) -> ApiResult<()> {
-        if self.dialect != Dialect::Postgres {
-            return Ok(());
-        }
-        let n = notification();
-        let Some(payload) = relay::encode(&self.origin, &n) else {
-            tracing::warn!(event = %n.event, "notification too large to announce to other servers");
-            return Ok(());
-        };
-        // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
-        sqlx::query("SELECT 1 FROM pg_notify($1, $2)").bind(relay::CHANNEL).bind(payload).execute(&mut **tx).await?;
-        Ok(())
+    /// The sender committed transactions publish their notifications on.
+    pub(crate) fn notifier(&self) -> &broadcast::Sender<Notification> {
+        &self.notifier
     }
 
     /// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
-    /// it with `Last-Event-ID`, and announces it to the other server processes.
+    /// it with `Last-Event-ID`, and publishes it ([`WriteTx::publish`]).
     ///
     /// On PostgreSQL a transaction-scoped advisory lock on the channel is taken first: writers
     /// of one channel then allocate `seq` and commit one after the other, so `seq` order is
@@ -274,7 +303,7 @@ impl SqlStore {
             .bind(ts(&now()))
             .execute(&mut **tx)
             .await?;
-        self.announce(tx, || n.clone()).await
+        tx.publish(n.clone()).await
     }
 
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
@@ -351,13 +380,11 @@ impl SqlStore {
     /// Dropping a begun [`WriteTx`] is safe at any point: sqlx rolls it back before the
     /// connection is used again.
     async fn begin(&self) -> ApiResult<Tx> {
-        let dialect = self.dialect;
-        let deliveries = self.deliveries.clone();
-        let guard = match dialect {
+        let guard = match self.dialect {
             Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Dialect::Postgres => None,
         };
-        let pool = self.pool.clone();
+        let (pool, dialect) = (self.pool.clone(), self.dialect);
         let begun = tokio::spawn(async move {
             match dialect {
                 Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
@@ -366,7 +393,20 @@ impl SqlStore {
         })
         .await
         .map_err(|e| ApiError::Unavailable(format!("could not begin a transaction: {e}")))?;
-        Ok(WriteTx { tx: begun?, dialect, deliveries, enqueued: false, _guard: guard })
+        Ok(self.write_tx(begun?, guard))
+    }
+
+    fn write_tx(&self, tx: Transaction<'static, Any>, guard: Option<OwnedMutexGuard<()>>) -> Tx {
+        WriteTx {
+            tx,
+            dialect: self.dialect,
+            origin: self.origin.clone(),
+            deliveries: self.deliveries.clone(),
+            enqueued: false,
+            published: Vec::new(),
+            notifier: self.notifier.clone(),
+            _guard: guard,
+        }
     }
 
     // ----- intents -------------------------------------------------------------------------
@@ -507,7 +547,6 @@ impl SqlStore {
         intent.state = new_state;
         intent.version = new_version;
         intent.updated_at = t;
-        self.announce(&mut tx, || relay::intent_changed("state_patched", &intent, &event.id)).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
@@ -540,13 +579,7 @@ impl SqlStore {
             return refuse(tx, id, principal, v).await;
         }
         check_version(&intent, expected_version)?;
-        if let Err(e) = check_transition(&intent.status, status) {
-            let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
-            let mut extra = Map::new();
-            extra.insert("allowed".into(), json!(allowed));
-            extra.insert("current_status".into(), json!(intent.status.as_str()));
-            return Err(ApiError::Conflict { detail: e.to_string(), extra });
-        }
+        check_transition(&intent.status, status).map_err(transition_refused)?;
         let t = now();
         let new_version = expected_version + 1;
         let done = sqlx::query(
@@ -572,7 +605,6 @@ impl SqlStore {
         intent.status = status.clone();
         intent.version = new_version;
         intent.updated_at = t;
-        self.announce(&mut tx, || relay::intent_changed("status_changed", &intent, &event.id)).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
@@ -589,7 +621,6 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
-        self.announce(&mut tx, || relay::event_logged(&event)).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -1905,6 +1936,9 @@ async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &s
     Ok(lease)
 }
 
+/// Appends an event to an intent's log (the caller holds the intent's lock), writes its webhook
+/// deliveries, and publishes it on the intent's event stream when the transaction commits:
+/// every event of the log, and only those, goes out on the stream, in log order.
 async fn append_event(
     tx: &mut Tx,
     intent_id: &str,
@@ -1937,6 +1971,14 @@ async fn append_event(
     .execute(&mut **tx)
     .await?;
     enqueue_deliveries(tx, &event).await?;
+    // The intent's stream carries every event of its log; a state or status change carries
+    // the intent as this transaction leaves it.
+    let notification = if relay::carries_intent(&event.event_type) {
+        relay::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
+    } else {
+        relay::event_logged(&event)
+    };
+    tx.publish(notification).await?;
     Ok(event)
 }
 
