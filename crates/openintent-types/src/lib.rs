@@ -40,12 +40,15 @@ mod macros;
 pub mod time;
 pub mod wire;
 
+mod agent;
 mod attachment;
 mod cost;
 mod discovery;
 mod error;
 mod event;
 mod governance;
+pub mod graph;
+mod hitl;
 mod intent;
 mod lease;
 pub mod lifecycle;
@@ -55,6 +58,11 @@ mod retry;
 mod subscription;
 pub mod validation;
 
+pub use agent::{
+    AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, DEFAULT_DEAD_AFTER_SECONDS,
+    DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
+    ListAgentsQuery, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
+};
 pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
 pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
@@ -62,6 +70,14 @@ pub use error::{ErrorBody, ErrorDetail, FieldError};
 pub use event::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
 pub use governance::{
     Arbitration, ArbitrationOption, ArbitrationStatus, CreateArbitrationRequest, Decision, RecordDecisionRequest,
+};
+pub use graph::{
+    AddDependencyRequest, CreateChildIntentRequest, EdgeKind, GraphEdge, GraphNode, GraphRelation, IntentGraph,
+};
+pub use hitl::{
+    EscalationStep, FallbackPolicy, HumanRetryPolicy, InputResponse, InvalidChoice, RespondToSuspensionRequest,
+    ResponseError, ResponseType, SUSPENSION_STATE_KEY, ServerConfig, SuspendRequest, SuspensionChoice,
+    SuspensionConfig, SuspensionRecord, SuspensionResolution,
 };
 pub use intent::{
     CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,
