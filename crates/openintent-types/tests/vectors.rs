@@ -83,6 +83,14 @@ fn assert_fields_kept(file: &str, captured: &Value, written: &Value) {
     }
 }
 
+/// Vectors of the agent-platform areas (PROTOCOL-AGENTS.md), checked by `agent_vectors.rs`.
+fn agent_area(file: &str) -> bool {
+    const CORE_SSE: &[&str] =
+        &["sse_subscribe_intent.json", "sse_subscribe_agent.json", "sse_subscribe_portfolio.json"];
+    ["agents_", "graph_", "hitl_", "governance_", "acl_", "messaging_", "tracing_"].iter().any(|p| file.starts_with(p))
+        || (file.starts_with("sse_") && !CORE_SSE.contains(&file))
+}
+
 fn segments(path: &str) -> Vec<&str> {
     path.trim_matches('/').split('/').collect()
 }
@@ -102,6 +110,9 @@ fn every_captured_vector_reads() {
     let mut requests = 0;
     for path in &files {
         let file = path.file_name().unwrap().to_string_lossy().to_string();
+        if agent_area(&file) {
+            continue;
+        }
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let method = doc["request"]["method"].as_str().unwrap().to_owned();
         let req_path = doc["request"]["path"].as_str().unwrap().to_owned();
