@@ -305,7 +305,7 @@ impl GovernancePolicy {
     /// use openintent_types::{CompletionMode, GovernancePolicy};
     /// let p: GovernancePolicy = serde_json::from_str(r#"{"completion_mode": "quorum"}"#).unwrap();
     /// let e = p.effective();
-    /// assert_eq!((e.completion_mode, e.quorum_threshold), (CompletionMode::Quorum, 0.6));
+    /// assert_eq!((&e.completion_mode, e.quorum_threshold), (&CompletionMode::Quorum, 0.6));
     /// assert_eq!(e.required_approvals(4), 2);
     /// ```
     pub fn effective(&self) -> EffectivePolicy {

@@ -188,10 +188,7 @@ impl GraphRelation {
 
 /// The dependencies of `depends_on` that are not met: unknown (the lookup answers `None`) or not
 /// `completed`, in their listed order.
-pub fn unmet_dependencies<'a>(
-    depends_on: &'a [String],
-    status_of: impl Fn(&str) -> Option<IntentStatus>,
-) -> Vec<&'a str> {
+pub fn unmet_dependencies(depends_on: &[String], status_of: impl Fn(&str) -> Option<IntentStatus>) -> Vec<&str> {
     depends_on.iter().map(String::as_str).filter(|id| status_of(id) != Some(IntentStatus::Completed)).collect()
 }
 
