@@ -73,13 +73,13 @@ use tower_http::trace::TraceLayer;
 
 pub use config::{
     ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder,
+    WebhookConfig,
 };
 pub use error::{ApiError, ApiResult};
 pub use http::{Principal, authenticate};
 pub use openapi::document as openapi_document;
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
-pub use webhook::WebhookConfig;
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///
