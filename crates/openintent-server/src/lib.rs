@@ -178,9 +178,37 @@ impl RunningServer {
     }
 }
 
+impl AppState {
+    /// Opens the configured database (applying migrations) and builds the state.
+    ///
+    /// On PostgreSQL it also starts listening for the notifications of the other server
+    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
+    /// here, so that event streams carry changes made through any process.
+    pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
+        let store = Store::open(config.database()).await?;
+        let state = AppState::new(store, config);
+        relay::start(&state).await?;
+        Ok(state)
+    }
+}
+
 /// Listens on `addr`, naming it when that fails.
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// What serving needs, started in order: the checked configuration, the bound address, the
+/// opened database with the relay of other processes' notifications ([`AppState::open`]), and
+/// the webhook delivery workers (none when disabled).
+///
+/// The address is bound before the database is opened: a taken port leaves no new database
+/// file behind.
+async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<webhook::WorkerPool>), ServeError> {
+    config.webhooks().check()?;
+    let listener = bind(config.bind_addr()).await?;
+    let state = AppState::open(config).await?;
+    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    Ok((listener, state, webhooks))
 }
 
 /// Binds the configured address, opens the database and serves on a background task, with the
@@ -188,11 +216,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    config.webhooks().check()?;
-    // Bound before the database is opened: a taken port leaves no new database file behind.
-    let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(&config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let (listener, state, webhooks) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -219,11 +243,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    config.webhooks().check()?;
-    // Bound before the database is opened: a taken port leaves no new database file behind.
-    let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(&config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let (listener, state, webhooks) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
