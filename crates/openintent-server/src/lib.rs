@@ -48,15 +48,13 @@
 //! [`StoreError::Unsupported`] from [`Store::open`]), and a delivery to an `https://` webhook
 //! fails with such an error.
 
+mod api;
 pub mod cli;
 mod config;
 mod error;
 mod governance;
 mod http;
-mod openapi;
 mod relay;
-mod routes;
-mod sse;
 mod state;
 mod store;
 pub mod webhook;
@@ -65,19 +63,20 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::middleware::from_fn;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
+pub use api::extract::{Principal, authenticate};
+pub use api::openapi::document as openapi_document;
 pub use config::{
     ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder,
     WebhookConfig,
 };
 pub use error::{ApiError, ApiResult};
-pub use http::{Principal, authenticate};
-pub use openapi::document as openapi_document;
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
 
@@ -86,27 +85,17 @@ pub use store::{Store, StoreError};
 /// Unknown routes answer 404 `{"detail":"Not Found"}` and known paths with a wrong method 405
 /// `{"detail":"Method Not Allowed"}`, which clients use to detect unsupported operations.
 pub fn app(state: AppState) -> Router {
-    let api = routes::api_routes(&state);
-    // Server-sent-event routes, behind the same API-key check (401 before the stream starts).
-    let api = api
-        .merge(sse::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), http::require_api_key)));
     Router::new()
-        .merge(routes::public_routes())
-        // The OpenAPI document (`/openapi.json`, keyless).
-        .merge(openapi::routes())
-        .merge(api)
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(http::json_errors))
+        .merge(api::public_routes())
+        .merge(api::api_routes(&state))
+        .fallback(api::not_found)
+        .layer(from_fn(api::json_errors))
         // Outside the error mapping and inside tracing: the whole handling of a write, error
-        // bodies included, runs on its own task (see `http::run_writes_to_completion`).
-        .layer(axum::middleware::from_fn(http::run_writes_to_completion))
+        // bodies included, runs on its own task (see `api::run_writes_to_completion`).
+        .layer(from_fn(api::run_writes_to_completion))
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("Not Found".to_owned())
 }
 
 /// Why a server could not start.
