@@ -8,9 +8,10 @@
 //!   router in both directions (each operation is served, and each route the source registers
 //!   is in a table), so a route cannot exist without being documented;
 //! - request body schemas come from the same field lists the server validates bodies with
-//!   ([`BodySchema::FIELDS`]): names, JSON kinds, which fields are required (optional ones
-//!   also take `null`), and each field's value rule (not blank, length, enum, range, id,
-//!   scope, media type, URL), which the request's `Validate` enforces;
+//!   ([`BodySchema::FIELDS`](super::extract::BodySchema::FIELDS)): names, JSON kinds, which
+//!   fields are required (optional ones also take `null`), and each field's value rule (not
+//!   blank, length, enum, range, id, scope, media type, URL), which the request's `Validate`
+//!   enforces;
 //! - CI (`.ci/run openapi`) lets schemathesis generate requests from this document against
 //!   the server: no 5xx, and every status code, content type, header and response body as
 //!   documented;

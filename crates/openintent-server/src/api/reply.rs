@@ -12,10 +12,12 @@ use crate::state::AppState;
 /// The 404 detail of every intent route whose intent does not exist.
 pub(super) const INTENT_NOT_FOUND: &str = "Intent not found";
 
+/// A model in the superset wire form (every field older clients read).
 pub(super) fn wire<T: Serialize + WireModel>(model: &T) -> Value {
     to_superset_value(model)
 }
 
+/// A JSON array of models in their wire form.
 pub(super) fn list<T: Serialize + WireModel>(items: &[T]) -> Json<Value> {
     Json(Value::Array(items.iter().map(wire).collect()))
 }
