@@ -367,16 +367,19 @@ impl EventStreamBuilder {
     fn state(self) -> Result<(StreamState, Arc<Mutex<Option<String>>>)> {
         let last = Arc::new(Mutex::new(self.last_event_id.clone()));
         let primary = self.kind.path(&seg("id", &self.id)?);
-        let kind_plural = match self.kind {
-            StreamKind::Intent => "intents",
-            StreamKind::Portfolio => "portfolios",
-            _ => "agents",
-        };
-        let fallback = format!("/api/v1/{kind_plural}/{}/subscribe", seg("id", &self.id).unwrap_or_default());
+        // The 0.17 SDK's paths (`/api/v1/{kind}/{id}/subscribe`), tried when the primary path
+        // is missing; channel streams have no such path.
+        let fallback = match self.kind {
+            StreamKind::Intent => Some("intents"),
+            StreamKind::Portfolio => Some("portfolios"),
+            StreamKind::Agent => Some("agents"),
+            _ => None,
+        }
+        .map(|kind| format!("/api/v1/{kind}/{}/subscribe", seg("id", &self.id).unwrap_or_default()));
         let state = StreamState {
             client: self.client,
             path: primary.clone(),
-            fallback: Some(fallback),
+            fallback,
             from_start: self.from_start,
             reconnect: self.reconnect,
             source: None,
