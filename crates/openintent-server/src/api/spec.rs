@@ -9,7 +9,9 @@ use openintent_types::wire::{WireModel, to_superset_value};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::extract::{BodySchema, Field, Kind, Rule};
+use openintent_types::schema::{Field, Kind, Rule};
+
+use super::extract::BodySchema;
 
 // ----- operations ---------------------------------------------------------------------------
 
@@ -138,7 +140,7 @@ macro_rules! request {
         $crate::api::spec::Schema {
             name: stringify!($t),
             build: $crate::api::spec::request_schema::<$t>,
-            empty_ok: <$t as $crate::api::extract::BodySchema>::EMPTY_OK,
+            empty_ok: <$t as openintent_types::schema::RequestSchema>::EMPTY_OK,
         }
     };
 }
@@ -270,6 +272,8 @@ fn field_schema(field: &Field) -> Value {
                 m.insert("maximum".into(), bound(max));
             }
         }
+        // A rule newer than this renderer documents no constraint beyond the kind.
+        _ => {}
     }
     if !field.required()
         && let Some(t) = m.get_mut("type")
@@ -325,6 +329,8 @@ fn kind_schema(kind: Kind) -> Value {
                 "required": ["label"],
             },
         }),
+        // A kind newer than this renderer: any value.
+        _ => json!({}),
     }
 }
 
