@@ -300,12 +300,7 @@ fn check_range(
 }
 
 fn err(kind: &str, loc: Vec<Value>, msg: &str, input: Option<Value>) -> FieldError {
-    let mut e = FieldError::default();
-    e.kind = kind.to_owned();
-    e.loc = loc;
-    e.msg = msg.to_owned();
-    e.input = input;
-    e
+    FieldError { kind: kind.to_owned(), loc, msg: msg.to_owned(), input, ..Default::default() }
 }
 
 fn loc(parts: &[&Value]) -> Vec<Value> {
@@ -424,4 +419,106 @@ pub fn check_schema(value: &mut Value, fields: &[Field]) -> Result<(), Vec<Field
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{
+        AcquireLeaseRequest, CreateIntentRequest, RecordCostRequest, RecordDecisionRequest, SetRetryPolicyRequest,
+        Validate,
+    };
+
+    fn names() -> Vec<&'static str> {
+        vec!["a", "b", "c"]
+    }
+
+    const FIELDS: &[Field] = &[
+        opt("text", Kind::Str).text(3),
+        opt("id", Kind::Str).id(),
+        opt("scope", Kind::Str).scope(),
+        opt("mime", Kind::Str).mime(20),
+        opt("url", Kind::Str).http_url(),
+        opt("pick", Kind::Str).one_of(names),
+        opt("known", Kind::Str).one_of(names).open(),
+        opt("secs", Kind::Int).range(1.0, 10.0).unit("seconds"),
+        opt("count", Kind::Int).min(0.0),
+        opt("attempt", Kind::Int).min(1.0),
+        opt("factor", Kind::Num).min(1.0),
+        opt("money", Kind::Num).range(0.0, 1e15),
+        opt("seed", Kind::Str).text(0).reported_as("legacy"),
+    ];
+
+    fn message(body: Value) -> String {
+        check_rules(&body, FIELDS).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn each_rule_refuses_with_a_message_naming_the_field() {
+        assert_eq!(message(json!({"text": " "})), "text cannot be empty");
+        assert_eq!(message(json!({"text": "abcd"})), "text must be at most 3 characters");
+        assert_eq!(message(json!({"id": "a/b"})), "id must not contain '/', '?', '#' or control characters");
+        assert_eq!(message(json!({"scope": "a\u{7}"})), "scope must not contain control characters");
+        assert_eq!(message(json!({"mime": "text"})), "mime must look like type/subtype, got \"text\"");
+        assert_eq!(message(json!({"url": "ftp://x"})), "url must be an http or https URL, got \"ftp://x\"");
+        assert_eq!(message(json!({"pick": "d"})), "pick must be a, b or c, got \"d\"");
+        assert_eq!(message(json!({"secs": 11})), "secs must be between 1 and 10 seconds, got 11");
+        assert_eq!(message(json!({"count": -1})), "count cannot be negative, got -1");
+        assert_eq!(message(json!({"attempt": 0})), "attempt must be at least 1, got 0");
+        assert_eq!(message(json!({"factor": 0.5})), "factor must be a finite number of at least 1, got 0.5");
+        assert_eq!(message(json!({"money": -0.5})), "money cannot be negative, got -0.5");
+        assert_eq!(message(json!({"money": 2e15})), "money must be at most 1e15, got 2e15");
+        assert_eq!(message(json!({"seed": ""})), "legacy cannot be empty");
+    }
+
+    #[test]
+    fn edges_absent_nulls_and_open_lists_pass() {
+        let ok = json!({
+            "text": "abc", "id": "x", "scope": "a b/c", "mime": "text/plain", "url": "https://e.x/p",
+            "pick": "c", "known": "anything", "secs": 10, "count": 0, "attempt": 1, "factor": 1.0,
+            "money": 1e15, "seed": "s",
+        });
+        assert_eq!(check_rules(&ok, FIELDS), Ok(()));
+        assert_eq!(check_rules(&json!({"text": null}), FIELDS), Ok(()));
+        assert_eq!(check_rules(&json!({}), FIELDS), Ok(()));
+        // Kinds are check_schema's: a number where text is declared passes the rules.
+        assert_eq!(check_rules(&json!({"text": 12345}), FIELDS), Ok(()));
+    }
+
+    #[test]
+    fn validate_enforces_the_declaration() {
+        let lease = AcquireLeaseRequest::new("s", 0);
+        let declared = check_rules(&serde_json::to_value(&lease).unwrap(), AcquireLeaseRequest::FIELDS);
+        assert_eq!(lease.validate(), declared);
+        assert_eq!(lease.validate().unwrap_err().field, "duration_seconds");
+        // The seed's name for the outcome.
+        assert_eq!(RecordDecisionRequest::new(" ").validate().unwrap_err().field, "decision");
+        // Rules the declaration cannot say stay code beside it.
+        let policy = SetRetryPolicyRequest { base_delay_ms: 10, max_delay_ms: 5, ..Default::default() };
+        assert_eq!(policy.validate().unwrap_err().field, "max_delay_ms");
+        let cost = RecordCostRequest::new("tokens", f64::NAN, "t");
+        assert_eq!(cost.validate().unwrap_err().to_string(), "amount must be a finite number");
+        // An intent status outside the known list is for the server to refuse.
+        let create: CreateIntentRequest = serde_json::from_value(json!({"title": "t", "status": "later"})).unwrap();
+        assert_eq!(create.validate(), Ok(()));
+    }
+
+    #[test]
+    fn check_schema_names_the_field_and_drops_null_optionals() {
+        let fields = &[req("title", Kind::Str), opt("n", Kind::Int), opt("note", Kind::Str)];
+        let mut body = json!({"title": 1, "n": 2.5});
+        let errors = check_schema(&mut body, fields).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert_eq!(
+            (errors[0].kind.as_str(), errors[0].loc.clone()),
+            ("string_type", vec![json!("body"), json!("title")])
+        );
+        assert_eq!(errors[1].kind, "int_from_float");
+        let mut body = json!({"title": "t", "n": 30.0, "note": null});
+        check_schema(&mut body, fields).unwrap();
+        assert_eq!(body, json!({"title": "t", "n": 30}));
+        assert_eq!(check_schema(&mut json!({}), fields).unwrap_err()[0].kind, "missing");
+    }
 }
