@@ -1,8 +1,9 @@
 //! The vocabulary an area describes its operations in, for the OpenAPI document ([`super::openapi`]):
 //! an [`Op`] per method and path (summary, request body, reply, query parameters, headers, extra
-//! error statuses), and the JSON schemas of request bodies (from the same field lists the server
-//! validates bodies with: [`BodySchema::FIELDS`]) and of models (from the serialized `Default`
-//! instance of each, in the superset wire form the server writes).
+//! error statuses), and the JSON schemas of request bodies (from the field declaration the server
+//! and the request's `Validate` enforce:
+//! [`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS)) and of models
+//! (from the serialized `Default` instance of each, in the superset wire form the server writes).
 
 use openintent_types::PatchOp;
 use openintent_types::wire::{WireModel, to_superset_value};
