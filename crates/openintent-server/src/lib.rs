@@ -51,11 +51,12 @@
 pub mod cli;
 mod config;
 mod error;
-mod governance;
 mod http;
+mod notify;
 mod openapi;
 mod relay;
 mod routes;
+mod rules;
 mod sse;
 mod state;
 mod store;

@@ -70,7 +70,7 @@ use tokio::time::Instant;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::{Principal, QueryParams};
-use crate::relay::carries_intent;
+use crate::notify::carries_intent;
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, Store};
 

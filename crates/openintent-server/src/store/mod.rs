@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
-use crate::state::Notification;
+use crate::notify::Notification;
 
 pub(crate) use sql::SqlStore;
 
@@ -261,44 +261,14 @@ pub(crate) struct NewPortfolio {
 /// The outcome of a state write, with its event.
 pub(crate) type Written<T> = (T, IntentEvent);
 
-/// Whether a state path and a lease scope overlap: the path lies under the state the scope
-/// guards (see [`openintent_types::scope_path`]), or it is an ancestor of it (writing it would
-/// overwrite the leased subtree; the empty path is the whole document).
-pub(crate) fn path_overlaps_scope(scope: &str, path: &str) -> bool {
-    openintent_types::scope_overlaps_path(scope, path)
-}
-
-/// The lease of another principal that guards one of `patches`, if any.
-pub(crate) fn guarding_lease<'a>(
-    leases: &'a [Lease],
-    patches: &[StatePatch],
-    principal: &str,
-) -> Option<(&'a Lease, String)> {
-    for p in patches {
-        for l in leases {
-            if l.agent_id != principal && path_overlaps_scope(&l.scope, &p.path) {
-                return Some((l, p.path.clone()));
-            }
-        }
-    }
-    None
-}
-
-/// Adds the derived `status` to a lease read from storage.
-pub(crate) fn with_status(mut lease: Lease, now: DateTime<Utc>) -> Lease {
-    lease.status = None;
-    lease.status = Some(lease.status_at(now));
-    lease
-}
-
-/// A 409 naming the lease that holds a scope.
-pub(crate) fn lease_conflict(existing: Option<Lease>) -> ApiError {
-    match existing {
+/// The 409 of a write a lease stands in the way of, naming the lease.
+pub(crate) fn lease_refused(c: crate::rules::leases::LeaseConflict) -> ApiError {
+    match c.existing {
         Some(l) => {
-            let value = openintent_types::wire::to_superset_value(&with_status(l, now()));
-            ApiError::conflict_with("Lease already held for this scope", "existing_lease", value)
+            let value = openintent_types::wire::to_superset_value(&l);
+            ApiError::conflict_with(c.detail, "existing_lease", value)
         }
-        None => ApiError::conflict("Lease already held for this scope"),
+        None => ApiError::conflict(c.detail),
     }
 }
 
@@ -316,29 +286,4 @@ pub(crate) fn transition_refused(e: openintent_types::lifecycle::TransitionError
     extra.insert("allowed".into(), Value::from(allowed));
     extra.insert("current_status".into(), Value::from(e.from.as_str()));
     ApiError::Conflict { detail: e.to_string(), extra }
-}
-
-// Re-exported for the backends.
-pub(crate) use openintent_types::lifecycle::check_transition;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overlap_both_ways() {
-        assert!(path_overlaps_scope("hotel_search", "/hotel_search/results"));
-        assert!(path_overlaps_scope("hotel_search", "/hotel_search"));
-        assert!(path_overlaps_scope("trip.hotel", "/trip"));
-        assert!(path_overlaps_scope("trip.hotel", ""));
-        assert!(!path_overlaps_scope("trip.hotel", "/trip/flight"));
-        assert!(!path_overlaps_scope("hotel_search", "/hotel_searches"));
-        // Free-form scopes name the key spelled like them (dots still separate keys).
-        assert!(path_overlaps_scope("data-processing", "/data-processing/x"));
-        assert!(path_overlaps_scope("a b", "/a b"));
-        assert!(path_overlaps_scope("a/b", "/a~1b"));
-        assert!(!path_overlaps_scope("a/b", "/a/b"));
-        assert!(!path_overlaps_scope("a/b", "/a"));
-        assert!(path_overlaps_scope("~x", "/~0x"));
-    }
 }

@@ -41,13 +41,15 @@ use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
 use super::{
     EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
-    Written, check_transition, guarding_lease, lease_conflict, new_id, now, transition_refused, with_status,
+    Written, lease_refused, new_id, now, transition_refused,
 };
 use crate::config::DatabaseLocation;
 use crate::error::{ApiError, ApiResult};
-use crate::governance::{CompletionMode, Policy, Violation};
+use crate::notify::{self, Notification};
 use crate::relay;
-use crate::state::Notification;
+use crate::rules::governance::{CompletionMode, Policy, Violation};
+use crate::rules::leases::{self, with_status};
+use crate::rules::lifecycle::check_transition;
 use crate::webhook::{self, ClaimedDelivery, DeliveryRecord, DeliveryTarget, DeliveryUpdate};
 
 const INTENT_NOT_FOUND: &str = "Intent not found";
@@ -262,7 +264,7 @@ impl SqlStore {
             listen_url,
             write_lock: Arc::new(Mutex::new(())),
             deliveries: Arc::new(Notify::new()),
-            notifier: broadcast::channel(crate::state::NOTIFICATION_BUFFER).0,
+            notifier: broadcast::channel(notify::NOTIFICATION_BUFFER).0,
         })
     }
 
@@ -515,18 +517,8 @@ impl SqlStore {
         }
         check_version(&intent, expected_version)?;
         let t = now();
-        let leases = active_leases(&mut tx, id, &t).await?;
-        if let Some((lease, path)) = guarding_lease(&leases, patches, principal) {
-            let detail = format!(
-                "Path {path:?} is under scope {:?}, leased by {} (lease {}) until {}",
-                lease.scope,
-                lease.agent_id,
-                lease.id,
-                format_wire(&lease.expires_at)
-            );
-            let value = openintent_types::wire::to_superset_value(&with_status(lease.clone(), t));
-            return Err(ApiError::conflict_with(detail, "existing_lease", value));
-        }
+        let live = active_leases(&mut tx, id, &t).await?;
+        leases::guard(&live, patches, principal, t).map_err(lease_refused)?;
         let new_state =
             openintent_types::patch::apply_patches(&intent.state, patches).map_err(crate::http::patch_error)?;
         let new_version = expected_version + 1;
@@ -731,7 +723,7 @@ impl SqlStore {
         .await?;
         let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
-        self.keep_stream_message(&mut tx, &relay::agent_assigned(&a, &event.id)).await?;
+        self.keep_stream_message(&mut tx, &notify::agent_assigned(&a, &event.id)).await?;
         tx.commit().await?;
         Ok((a, event))
     }
@@ -804,7 +796,7 @@ impl SqlStore {
         .await?;
         if taken.rows_affected() == 0 {
             let existing = slot_lease(&mut tx, intent_id, scope).await?;
-            return Err(lease_conflict(existing));
+            return Err(lease_refused(leases::held(existing, now())));
         }
         sqlx::query(
             "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -866,7 +858,7 @@ impl SqlStore {
         .await?;
         if kept.rows_affected() == 0 {
             let existing = slot_lease(&mut tx, intent_id, &lease.scope).await?;
-            return Err(lease_conflict(existing));
+            return Err(lease_refused(leases::held(existing, now())));
         }
         sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
             .bind(ts(&expires))
@@ -1425,7 +1417,7 @@ impl SqlStore {
         .bind(intent_id)
         .fetch_one(&mut *tx)
         .await?;
-        let message = relay::membership_changed("intent_added", portfolio_id, intent_id, &new_id());
+        let message = notify::membership_changed("intent_added", portfolio_id, intent_id, &new_id());
         self.keep_stream_message(&mut tx, &message).await?;
         tx.commit().await?;
         let mut m = PortfolioMembership::default();
@@ -1454,7 +1446,7 @@ impl SqlStore {
         if done.rows_affected() == 0 {
             return Ok(None);
         }
-        let message = relay::membership_changed("intent_removed", portfolio_id, intent_id, &new_id());
+        let message = notify::membership_changed("intent_removed", portfolio_id, intent_id, &new_id());
         self.keep_stream_message(&mut tx, &message).await?;
         tx.commit().await?;
         Ok(Some(message))
@@ -1832,7 +1824,7 @@ async fn refuse<T>(mut tx: Tx, intent_id: &str, actor: &str, v: Violation) -> Ap
         append_event(&mut tx, intent_id, EventType::GovernanceViolation, actor, payload).await?;
         tx.commit().await?;
     }
-    Err(v.into())
+    Err(ApiError::Governance { rule: v.rule.to_owned(), message: v.message, mode: v.mode.map(str::to_owned) })
 }
 
 /// The `write_scope` and `allowed_agents` rules for a write by `principal`, read in the write's
@@ -1973,10 +1965,10 @@ async fn append_event(
     enqueue_deliveries(tx, &event).await?;
     // The intent's stream carries every event of its log; a state or status change carries
     // the intent as this transaction leaves it.
-    let notification = if relay::carries_intent(&event.event_type) {
-        relay::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
+    let notification = if notify::carries_intent(&event.event_type) {
+        notify::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
     } else {
-        relay::event_logged(&event)
+        notify::event_logged(&event)
     };
     tx.publish(notification).await?;
     Ok(event)

@@ -19,11 +19,11 @@
 //! shared database (the event log, or the kept portfolio and agent stream messages).
 
 use openintent_types::wire::to_superset_value;
-use openintent_types::{AgentAssignment, EventType, Intent, IntentEvent};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use tokio::sync::watch;
 
-use crate::state::{AppState, Channel, Notification};
+use crate::notify::{Channel, Notification};
 use crate::store::{Store, StoreError};
 
 /// The PostgreSQL notification channel of the announcements.
@@ -31,39 +31,6 @@ pub(crate) const CHANNEL: &str = "openintent_notifications";
 
 /// The largest announcement sent whole (PostgreSQL's limit is 8000 bytes).
 const MAX_PAYLOAD: usize = 7900;
-
-// ----- the notifications the writes publish -------------------------------------------------
-
-/// Whether the intent-stream message of a log event carries the intent (after the change), not
-/// the event: `state_patched` and `status_changed`, as on the reference server.
-pub(crate) fn carries_intent(t: &EventType) -> bool {
-    matches!(t, EventType::StatePatched | EventType::StatusChanged)
-}
-
-/// `state_patched` / `status_changed` on the intent's stream; the data is the intent.
-pub(crate) fn intent_changed(event: &str, intent: &Intent, event_id: &str) -> Notification {
-    Notification::new(Channel::Intent(intent.id.clone()), event, to_superset_value(intent), event_id)
-}
-
-/// Any other event of an intent's log (logged through `POST .../events`, or written by the
-/// server: `intent_created`, `lease_acquired`, `agent_assigned`, ...), on its intent's stream;
-/// the data is the event.
-pub(crate) fn event_logged(event: &IntentEvent) -> Notification {
-    let channel = Channel::Intent(event.intent_id.clone());
-    Notification::new(channel, event.event_type.as_str(), to_superset_value(event), event.id.clone())
-}
-
-/// `agent_assigned` on the agent's stream; the data is the assignment.
-pub(crate) fn agent_assigned(assignment: &AgentAssignment, event_id: &str) -> Notification {
-    let channel = Channel::Agent(assignment.agent_id.clone());
-    Notification::new(channel, "agent_assigned", to_superset_value(assignment), event_id)
-}
-
-/// `intent_added` / `intent_removed` on the portfolio's stream.
-pub(crate) fn membership_changed(event: &str, portfolio_id: &str, intent_id: &str, id: &str) -> Notification {
-    let data = json!({"portfolio_id": portfolio_id, "intent_id": intent_id});
-    Notification::new(Channel::Portfolio(portfolio_id.to_owned()), event, data, id)
-}
 
 // ----- announcements ------------------------------------------------------------------------
 
@@ -183,12 +150,13 @@ async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> crate::error::
 // ----- the listener -------------------------------------------------------------------------
 
 /// On PostgreSQL, starts listening for the announcements of other server processes and
-/// publishes them on `state`'s broadcast until the state's streams close (on SQLite: nothing).
+/// publishes them on `store`'s notifier (from which the event streams read) until `closing`
+/// turns `true` (on SQLite: nothing).
 ///
 /// Returns once the first `LISTEN` is in place, so nothing committed after it is missed.
-pub(crate) async fn start(state: &AppState) -> Result<(), StoreError> {
-    let Some(url) = state.store().listen_url().map(str::to_owned) else { return Ok(()) };
-    listen(state, url).await
+pub(crate) async fn start(store: &Store, closing: watch::Receiver<bool>) -> Result<(), StoreError> {
+    let Some(url) = store.listen_url().map(str::to_owned) else { return Ok(()) };
+    listen(store, url, closing).await
 }
 
 #[cfg(feature = "postgres")]
@@ -198,13 +166,17 @@ use listener::listen;
 
 /// Without the `postgres` feature no store has a PostgreSQL URL (`Store::open` refuses one).
 #[cfg(not(feature = "postgres"))]
-async fn listen(_state: &AppState, _url: String) -> Result<(), StoreError> {
+async fn listen(_store: &Store, _url: String, _closing: watch::Receiver<bool>) -> Result<(), StoreError> {
     crate::config::DatabaseLocation::Postgres(String::new()).check_supported().map_err(StoreError::Unsupported)
 }
 
 #[cfg(test)]
 mod tests {
+    use openintent_types::{AgentAssignment, Intent, IntentEvent};
+    use serde_json::json;
+
     use super::*;
+    use crate::notify::{agent_assigned, event_logged, intent_changed, membership_changed};
 
     #[test]
     fn small_notifications_travel_whole() {
