@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use openintent_types::wire::WireModel;
-use openintent_types::{FieldError, PatchError, Validate};
+use openintent_types::{FieldError, Validate};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
@@ -579,18 +579,4 @@ impl QueryParams {
         }
         Ok(n)
     }
-}
-
-/// The 422 of a patch that cannot be applied; nothing was written.
-pub fn patch_error(e: PatchError) -> ApiError {
-    let index = e.index();
-    let field = match e {
-        PatchError::UnknownOp { .. } => "op",
-        _ => "path",
-    };
-    let mut fe = FieldError::default();
-    fe.kind = "value_error".into();
-    fe.loc = vec![json!("body"), json!("patches"), json!(index), json!(field)];
-    fe.msg = e.to_string();
-    ApiError::Validation(vec![fe])
 }

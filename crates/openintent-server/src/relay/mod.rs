@@ -137,7 +137,7 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
     Some(Notification::new(channel, a.n, data, a.i))
 }
 
-async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> crate::error::ApiResult<Option<Value>> {
+async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> Result<Option<Value>, StoreError> {
     Ok(match r {
         Reread::Intent => store.get_intent(key).await?.map(|i| to_superset_value(&i)),
         Reread::Event => store.get_event(key, id).await?.map(|e| to_superset_value(&e)),

@@ -14,15 +14,16 @@ mod sql;
 use chrono::{DateTime, SubsecRound, Utc};
 use openintent_types::{
     AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
-    EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole, Portfolio,
-    PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest, RetryPolicy, SetRetryPolicyRequest,
-    StatePatch, Subscription,
+    EventType, FailureRecord, FieldError, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole,
+    Portfolio, PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest, RetryPolicy,
+    SetRetryPolicyRequest, StatePatch, Subscription,
 };
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
-use crate::error::{ApiError, ApiResult};
 use crate::notify::Notification;
+use crate::rules::governance::Violation;
+use crate::rules::leases::LeaseConflict;
 
 pub(crate) use sql::SqlStore;
 
@@ -34,13 +35,19 @@ pub struct Store {
     sql: std::sync::Arc<SqlStore>,
 }
 
-/// Why storage could not be opened.
+/// Why a storage operation failed: the database could not be opened or queried, or the
+/// protocol refused the operation (nothing was written then, except a governance refusal's
+/// `governance.violation` event).
+///
+/// [`Store::open`] returns the first four variants; the others come from the operations the
+/// HTTP layer calls, which answers each with its status and body (`ApiError` implements
+/// `From<StoreError>`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The database could not be opened or queried.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     /// The embedded migrations failed.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
@@ -58,7 +65,92 @@ pub enum StoreError {
     /// This build cannot open the location (PostgreSQL without the `postgres` feature).
     #[error(transparent)]
     Unsupported(crate::config::ConfigError),
+    /// The database stayed busy (locked, a serialization failure or a deadlock, no free
+    /// connection); nothing was written, and retrying may succeed.
+    #[error("the database is busy; retry")]
+    Busy,
+    /// A write transaction could not be begun (the server is shutting down).
+    #[error("could not begin a transaction: {0}")]
+    Begin(#[source] tokio::task::JoinError),
+    /// What the operation names does not exist; the text says what (`Intent not found`,
+    /// `Lease not found or not owned by you`, ...).
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// The caller may not do this; the text says why (`Lease not owned by you`).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// The intent is no longer at the version the write expected.
+    #[error("version conflict: the intent is at version {current}")]
+    VersionConflict {
+        /// The intent's version now.
+        current: i64,
+    },
+    /// A lease of another principal holds the scope, or covers a path of the patch.
+    #[error("{detail}")]
+    LeaseConflict {
+        /// Human text naming the scope or path and the lease.
+        detail: String,
+        /// The lease in the way, with its status at the refusal; `None` when it could not be read.
+        existing: Option<Box<Lease>>,
+    },
+    /// The lifecycle does not allow the status change.
+    #[error(transparent)]
+    InvalidTransition(openintent_types::lifecycle::TransitionError),
+    /// The intent's governance policy refused the write.
+    #[error("governance policy ({rule}): {message}")]
+    Governance {
+        /// The rule that refused it (`write_scope`, `allowed_agents`, `max_cost`, ...).
+        rule: &'static str,
+        /// Human text naming the agent and the rule.
+        message: String,
+        /// The completion mode, for `completion_mode` refusals.
+        mode: Option<&'static str>,
+    },
+    /// Fields of the input cannot be applied (a state patch whose path does not exist, ...).
+    #[error("invalid input: {}", field_list(.0))]
+    Invalid(Vec<FieldError>),
+    /// The input refers to something missing or holds what the database cannot store
+    /// (`Dependency not found: <id>`, text with NUL characters).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Stored data could not be read back (a timestamp or JSON document that does not parse),
+    /// or a row that must exist is gone.
+    #[error("{0}")]
+    Corrupt(String),
 }
+
+fn field_list(items: &[FieldError]) -> String {
+    let parts: Vec<String> = items.iter().map(|e| format!("{}: {}", e.field(), e.msg)).collect();
+    parts.join("; ")
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Tells the database's refusals that retrying or other input can cure (a busy database,
+    /// text PostgreSQL cannot hold) from other database errors.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let msg = db.message();
+            if msg.contains("database is locked") || msg.contains("busy") {
+                return StoreError::Busy;
+            }
+            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021).
+            if db.code().as_deref() == Some("22021") {
+                return StoreError::BadRequest("Text values may not contain NUL characters".to_owned());
+            }
+            // A serialization failure or deadlock of PostgreSQL: nothing was written.
+            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
+                return StoreError::Busy;
+            }
+        }
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            return StoreError::Busy;
+        }
+        StoreError::Database(e)
+    }
+}
+
+/// The result of a storage operation.
+pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
@@ -97,6 +189,16 @@ impl Store {
 }
 
 impl StoreError {
+    /// The refusal of a write by a governance rule.
+    pub(crate) fn governance(v: Violation) -> Self {
+        StoreError::Governance { rule: v.rule, message: v.message, mode: v.mode }
+    }
+
+    /// The refusal of a write a lease stands in the way of.
+    pub(crate) fn lease(c: LeaseConflict) -> Self {
+        StoreError::LeaseConflict { detail: c.detail, existing: c.existing.map(Box::new) }
+    }
+
     /// The error of a SQLite file `path` that `source` kept from being opened.
     pub(crate) fn sqlite_file(path: &std::path::Path, source: sqlx::Error) -> Self {
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
@@ -125,55 +227,55 @@ macro_rules! operations {
 }
 
 operations! {
-    fn ping(&self) -> ApiResult<()>;
-    fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>>;
-    fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>>;
-    fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)>;
-    fn update_state(&self, id: &str, expected_version: i64, principal: &str, patches: &[StatePatch]) -> ApiResult<Written<Intent>>;
-    fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> ApiResult<Written<Intent>>;
-    fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> ApiResult<IntentEvent>;
-    fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>>;
-    fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>>;
-    fn events_after(&self, intent_id: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<IntentEvent>>>;
-    fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> ApiResult<Written<AgentAssignment>>;
-    fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>>;
-    fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent>;
-    fn acquire_lease(&self, intent_id: &str, scope: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
-    fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>>;
-    fn renew_lease(&self, intent_id: &str, lease_id: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
-    fn release_lease(&self, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Option<IntentEvent>>;
-    fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration>;
-    fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>>;
-    fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision>;
-    fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>>;
-    fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> ApiResult<Attachment>;
-    fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>>;
-    fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool>;
-    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str, principal: &str) -> ApiResult<CostRecord>;
-    fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>>;
-    fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> ApiResult<RetryPolicy>;
-    fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>>;
-    fn record_failure(&self, intent_id: &str, req: &RecordFailureRequest, agent_id: Option<String>) -> ApiResult<FailureRecord>;
-    fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>>;
-    fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio>;
-    fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>>;
-    fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>>;
-    fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio>;
-    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> ApiResult<(PortfolioMembership, Notification)>;
-    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<Option<Notification>>;
-    fn newest_stream_message(&self, channel: &str) -> ApiResult<Option<String>>;
-    fn stream_messages_after(&self, channel: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<StreamMessage>>>;
-    fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>>;
-    fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>>;
-    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> ApiResult<Subscription>;
-    fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> ApiResult<Vec<Subscription>>;
-    fn delete_subscription(&self, id: &str) -> ApiResult<bool>;
-    fn subscription_subscriber(&self, id: &str) -> ApiResult<Option<String>>;
-    fn list_deliveries(&self, subscription_id: &str, status: Option<&str>, limit: i64, offset: i64) -> ApiResult<(Vec<crate::webhook::DeliveryRecord>, u64)>;
-    fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> ApiResult<Vec<crate::webhook::ClaimedDelivery>>;
-    fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
-    fn release_claims(&self, claim: &str) -> ApiResult<u64>;
-    fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64>;
+    fn ping(&self) -> StoreResult<()>;
+    fn create_intent(&self, new: NewIntent) -> StoreResult<Written<Intent>>;
+    fn get_intent(&self, id: &str) -> StoreResult<Option<Intent>>;
+    fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)>;
+    fn update_state(&self, id: &str, expected_version: i64, principal: &str, patches: &[StatePatch]) -> StoreResult<Written<Intent>>;
+    fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> StoreResult<Written<Intent>>;
+    fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> StoreResult<IntentEvent>;
+    fn list_events(&self, intent_id: &str, f: &EventFilter) -> StoreResult<Vec<IntentEvent>>;
+    fn get_event(&self, intent_id: &str, id: &str) -> StoreResult<Option<IntentEvent>>;
+    fn events_after(&self, intent_id: &str, after: Option<&str>, limit: i64) -> StoreResult<Option<Vec<IntentEvent>>>;
+    fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> StoreResult<Written<AgentAssignment>>;
+    fn list_agents(&self, intent_id: &str) -> StoreResult<Vec<AgentAssignment>>;
+    fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> StoreResult<IntentEvent>;
+    fn acquire_lease(&self, intent_id: &str, scope: &str, duration_seconds: i64, principal: &str) -> StoreResult<Written<Lease>>;
+    fn list_leases(&self, intent_id: &str) -> StoreResult<Vec<Lease>>;
+    fn renew_lease(&self, intent_id: &str, lease_id: &str, duration_seconds: i64, principal: &str) -> StoreResult<Written<Lease>>;
+    fn release_lease(&self, intent_id: &str, lease_id: &str, principal: &str) -> StoreResult<Option<IntentEvent>>;
+    fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> StoreResult<Arbitration>;
+    fn list_arbitrations(&self, intent_id: &str) -> StoreResult<Vec<Arbitration>>;
+    fn record_decision(&self, intent_id: &str, new: NewDecision) -> StoreResult<Decision>;
+    fn list_decisions(&self, intent_id: &str) -> StoreResult<Vec<Decision>>;
+    fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> StoreResult<Attachment>;
+    fn list_attachments(&self, intent_id: &str) -> StoreResult<Vec<Attachment>>;
+    fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> StoreResult<bool>;
+    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str, principal: &str) -> StoreResult<CostRecord>;
+    fn list_costs(&self, intent_id: &str) -> StoreResult<Vec<CostRecord>>;
+    fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> StoreResult<RetryPolicy>;
+    fn get_retry_policy(&self, intent_id: &str) -> StoreResult<Option<RetryPolicy>>;
+    fn record_failure(&self, intent_id: &str, req: &RecordFailureRequest, agent_id: Option<String>) -> StoreResult<FailureRecord>;
+    fn list_failures(&self, intent_id: &str) -> StoreResult<Vec<FailureRecord>>;
+    fn create_portfolio(&self, new: NewPortfolio) -> StoreResult<Portfolio>;
+    fn list_portfolios(&self, created_by: Option<&str>) -> StoreResult<Vec<Portfolio>>;
+    fn get_portfolio(&self, id: &str) -> StoreResult<Option<Portfolio>>;
+    fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> StoreResult<Portfolio>;
+    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> StoreResult<(PortfolioMembership, Notification)>;
+    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> StoreResult<Option<Notification>>;
+    fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>>;
+    fn stream_messages_after(&self, channel: &str, after: Option<&str>, limit: i64) -> StoreResult<Option<Vec<StreamMessage>>>;
+    fn portfolio_intents(&self, portfolio_id: &str) -> StoreResult<Vec<Intent>>;
+    fn intent_portfolios(&self, intent_id: &str) -> StoreResult<Vec<Portfolio>>;
+    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> StoreResult<Subscription>;
+    fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> StoreResult<Vec<Subscription>>;
+    fn delete_subscription(&self, id: &str) -> StoreResult<bool>;
+    fn subscription_subscriber(&self, id: &str) -> StoreResult<Option<String>>;
+    fn list_deliveries(&self, subscription_id: &str, status: Option<&str>, limit: i64, offset: i64) -> StoreResult<(Vec<crate::webhook::DeliveryRecord>, u64)>;
+    fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> StoreResult<Vec<crate::webhook::ClaimedDelivery>>;
+    fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> StoreResult<bool>;
+    fn release_claims(&self, claim: &str) -> StoreResult<u64>;
+    fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// A kept message of a portfolio or agent event stream.
@@ -260,30 +362,3 @@ pub(crate) struct NewPortfolio {
 
 /// The outcome of a state write, with its event.
 pub(crate) type Written<T> = (T, IntentEvent);
-
-/// The 409 of a write a lease stands in the way of, naming the lease.
-pub(crate) fn lease_refused(c: crate::rules::leases::LeaseConflict) -> ApiError {
-    match c.existing {
-        Some(l) => {
-            let value = openintent_types::wire::to_superset_value(&l);
-            ApiError::conflict_with(c.detail, "existing_lease", value)
-        }
-        None => ApiError::conflict(c.detail),
-    }
-}
-
-/// The 409 of a refused status transition. `detail` keeps the reference-style text
-/// (`Invalid status transition: draft -> draft (allowed: ...)`); `error` tells it apart from a
-/// version conflict, which re-reading and retrying can resolve and this cannot; `from`, `to`
-/// and `allowed` say what was refused and which moves the current status allows
-/// (`current_status` repeats `from`, for older clients).
-pub(crate) fn transition_refused(e: openintent_types::lifecycle::TransitionError) -> ApiError {
-    let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
-    let mut extra = serde_json::Map::new();
-    extra.insert("error".into(), Value::from("invalid_transition"));
-    extra.insert("from".into(), Value::from(e.from.as_str()));
-    extra.insert("to".into(), Value::from(e.to.as_str()));
-    extra.insert("allowed".into(), Value::from(allowed));
-    extra.insert("current_status".into(), Value::from(e.from.as_str()));
-    ApiError::Conflict { detail: e.to_string(), extra }
-}

@@ -40,11 +40,10 @@ use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transacti
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
 use super::{
-    EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StreamMessage,
-    Written, lease_refused, new_id, now, transition_refused,
+    EventFilter, IntentFilter, NewArbitration, NewDecision, NewIntent, NewPortfolio, StoreError, StoreResult,
+    StreamMessage, Written, new_id, now,
 };
 use crate::config::DatabaseLocation;
-use crate::error::{ApiError, ApiResult};
 use crate::notify::{self, Notification};
 use crate::relay;
 use crate::rules::governance::{CompletionMode, Policy, Violation};
@@ -150,7 +149,7 @@ impl WriteTx {
     /// Publishes `n` when the transaction commits; on PostgreSQL also announces it to the other
     /// server processes, which receive it when, and only if, the transaction commits (see
     /// `crate::relay`).
-    async fn publish(&mut self, n: Notification) -> ApiResult<()> {
+    async fn publish(&mut self, n: Notification) -> StoreResult<()> {
         if self.dialect == Dialect::Postgres {
             match relay::encode(&self.origin, &n) {
                 // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
@@ -189,19 +188,24 @@ fn ts(dt: &DateTime<Utc>) -> String {
     format_wire(dt)
 }
 
-fn parse_ts(s: &str) -> ApiResult<DateTime<Utc>> {
-    parse_timestamp(s).map_err(|e| ApiError::Internal(format!("stored timestamp unreadable: {e}")))
+fn parse_ts(s: &str) -> StoreResult<DateTime<Utc>> {
+    parse_timestamp(s).map_err(|e| StoreError::Corrupt(format!("stored timestamp unreadable: {e}")))
 }
 
-fn opt_ts(s: Option<String>) -> ApiResult<Option<DateTime<Utc>>> {
+fn opt_ts(s: Option<String>) -> StoreResult<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-fn obj(s: &str) -> ApiResult<JsonObject> {
-    Ok(serde_json::from_str(s)?)
+/// A JSON document read back from storage.
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("stored JSON could not be read: {e}")))
 }
 
-fn opt_obj(s: Option<String>) -> ApiResult<Option<JsonObject>> {
+fn obj(s: &str) -> StoreResult<JsonObject> {
+    json(s)
+}
+
+fn opt_obj(s: Option<String>) -> StoreResult<Option<JsonObject>> {
     s.as_deref().map(obj).transpose()
 }
 
@@ -291,7 +295,7 @@ impl SqlStore {
     /// commit order and a resume (`seq` greater than the last one seen) skips nothing. The
     /// lock is taken last in the transaction, after any intent row lock, so it adds no
     /// deadlock. SQLite runs one write transaction at a time.
-    async fn keep_stream_message(&self, tx: &mut Tx, n: &Notification) -> ApiResult<()> {
+    async fn keep_stream_message(&self, tx: &mut Tx, n: &Notification) -> StoreResult<()> {
         let channel = n.channel.key();
         if self.dialect == Dialect::Postgres {
             // The function returns `void`, which the Any driver cannot read: select a constant.
@@ -309,7 +313,7 @@ impl SqlStore {
     }
 
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
-    pub(crate) async fn newest_stream_message(&self, channel: &str) -> ApiResult<Option<String>> {
+    pub(crate) async fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")
             .bind(channel)
             .fetch_optional(&self.pool)
@@ -323,7 +327,7 @@ impl SqlStore {
         channel: &str,
         after: Option<&str>,
         limit: i64,
-    ) -> ApiResult<Option<Vec<StreamMessage>>> {
+    ) -> StoreResult<Option<Vec<StreamMessage>>> {
         let seq: i64 = match after {
             None => 0,
             Some(after) => {
@@ -351,14 +355,14 @@ impl SqlStore {
                     id: r.try_get("id")?,
                     event: r.try_get("event")?,
                     data: serde_json::from_str(&data)
-                        .map_err(|e| ApiError::Internal(format!("stored stream message data: {e}")))?,
+                        .map_err(|e| StoreError::Corrupt(format!("stored stream message data: {e}")))?,
                 })
             })
-            .collect::<ApiResult<Vec<_>>>()
+            .collect::<StoreResult<Vec<_>>>()
             .map(Some)
     }
 
-    pub(crate) async fn ping(&self) -> ApiResult<()> {
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -381,7 +385,7 @@ impl SqlStore {
     /// caller is gone, the transaction it produced is dropped with its output and rolled back.
     /// Dropping a begun [`WriteTx`] is safe at any point: sqlx rolls it back before the
     /// connection is used again.
-    async fn begin(&self) -> ApiResult<Tx> {
+    async fn begin(&self) -> StoreResult<Tx> {
         let guard = match self.dialect {
             Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Dialect::Postgres => None,
@@ -394,7 +398,7 @@ impl SqlStore {
             }
         })
         .await
-        .map_err(|e| ApiError::Unavailable(format!("could not begin a transaction: {e}")))?;
+        .map_err(StoreError::Begin)?;
         Ok(self.write_tx(begun?, guard))
     }
 
@@ -413,11 +417,11 @@ impl SqlStore {
 
     // ----- intents -------------------------------------------------------------------------
 
-    pub(crate) async fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>> {
+    pub(crate) async fn create_intent(&self, new: NewIntent) -> StoreResult<Written<Intent>> {
         let mut tx = self.begin().await?;
         for dep in &new.depends_on {
             if !intent_exists(&mut tx, dep).await? {
-                return Err(ApiError::BadRequest(format!("Dependency not found: {dep}")));
+                return Err(StoreError::BadRequest(format!("Dependency not found: {dep}")));
             }
         }
         let t = now();
@@ -462,7 +466,7 @@ impl SqlStore {
         Ok((intent, event))
     }
 
-    pub(crate) async fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>> {
+    pub(crate) async fn get_intent(&self, id: &str) -> StoreResult<Option<Intent>> {
         let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -470,7 +474,7 @@ impl SqlStore {
         row.as_ref().map(intent_from_row).transpose()
     }
 
-    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)> {
+    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)> {
         let mut clauses = Vec::new();
         let mut binds: Vec<&str> = Vec::new();
         for (col, value) in [("status", &f.status), ("created_by", &f.created_by), ("parent_id", &f.parent_id)] {
@@ -497,7 +501,7 @@ impl SqlStore {
             q = q.bind(*b);
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.pool).await?;
-        let intents = rows.iter().map(intent_from_row).collect::<ApiResult<Vec<_>>>()?;
+        let intents = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok((intents, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -508,7 +512,7 @@ impl SqlStore {
         expected_version: i64,
         principal: &str,
         patches: &[StatePatch],
-    ) -> ApiResult<Written<Intent>> {
+    ) -> StoreResult<Written<Intent>> {
         let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
         let policy = Policy::from_stored(intent.governance_policy.as_ref());
@@ -518,9 +522,8 @@ impl SqlStore {
         check_version(&intent, expected_version)?;
         let t = now();
         let live = active_leases(&mut tx, id, &t).await?;
-        leases::guard(&live, patches, principal, t).map_err(lease_refused)?;
-        let new_state =
-            openintent_types::patch::apply_patches(&intent.state, patches).map_err(crate::http::patch_error)?;
+        leases::guard(&live, patches, principal, t).map_err(StoreError::lease)?;
+        let new_state = openintent_types::patch::apply_patches(&intent.state, patches).map_err(patch_refused)?;
         let new_version = expected_version + 1;
         let done = sqlx::query(
             "UPDATE intents SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
@@ -551,7 +554,7 @@ impl SqlStore {
         principal: &str,
         status: &IntentStatus,
         reason: Option<&str>,
-    ) -> ApiResult<Written<Intent>> {
+    ) -> StoreResult<Written<Intent>> {
         let mut tx = self.begin().await?;
         let mut intent = load_intent(&mut tx, id).await?;
         let policy = Policy::from_stored(intent.governance_policy.as_ref());
@@ -571,7 +574,7 @@ impl SqlStore {
             return refuse(tx, id, principal, v).await;
         }
         check_version(&intent, expected_version)?;
-        check_transition(&intent.status, status).map_err(transition_refused)?;
+        check_transition(&intent.status, status).map_err(StoreError::InvalidTransition)?;
         let t = now();
         let new_version = expected_version + 1;
         let done = sqlx::query(
@@ -609,7 +612,7 @@ impl SqlStore {
         event_type: EventType,
         actor: &str,
         payload: JsonObject,
-    ) -> ApiResult<IntentEvent> {
+    ) -> StoreResult<IntentEvent> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
@@ -618,7 +621,7 @@ impl SqlStore {
     }
 
     /// One event of an intent's log.
-    pub(crate) async fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>> {
+    pub(crate) async fn get_event(&self, intent_id: &str, id: &str) -> StoreResult<Option<IntentEvent>> {
         let row = sqlx::query(
             "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE id = $1 AND intent_id = $2",
         )
@@ -629,7 +632,7 @@ impl SqlStore {
         row.as_ref().map(event_from_row).transpose()
     }
 
-    pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>> {
+    pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> StoreResult<Vec<IntentEvent>> {
         let mut sql = String::from(
             "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE intent_id = $1",
         );
@@ -661,7 +664,7 @@ impl SqlStore {
         intent_id: &str,
         after: Option<&str>,
         limit: i64,
-    ) -> ApiResult<Option<Vec<IntentEvent>>> {
+    ) -> StoreResult<Option<Vec<IntentEvent>>> {
         // Log order is (created_at, seq), as in `list_events`; start after `after`'s place in it.
         let (created_at, seq) = match after {
             None => (String::new(), 0),
@@ -686,7 +689,7 @@ impl SqlStore {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(event_from_row).collect::<ApiResult<Vec<_>>>().map(Some)
+        rows.iter().map(event_from_row).collect::<StoreResult<Vec<_>>>().map(Some)
     }
 
     // ----- agents --------------------------------------------------------------------------
@@ -697,7 +700,7 @@ impl SqlStore {
         agent_id: &str,
         role: &str,
         actor: &str,
-    ) -> ApiResult<Written<AgentAssignment>> {
+    ) -> StoreResult<Written<AgentAssignment>> {
         let mut tx = self.begin().await?;
         let intent = load_intent(&mut tx, intent_id).await?;
         let policy = Policy::from_stored(intent.governance_policy.as_ref());
@@ -728,7 +731,7 @@ impl SqlStore {
         Ok((a, event))
     }
 
-    pub(crate) async fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>> {
+    pub(crate) async fn list_agents(&self, intent_id: &str) -> StoreResult<Vec<AgentAssignment>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, agent_id, role, assigned_at FROM agent_assignments WHERE intent_id = $1 ORDER BY seq",
         )
@@ -748,7 +751,12 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent> {
+    pub(crate) async fn unassign_agent(
+        &self,
+        intent_id: &str,
+        agent_id: &str,
+        actor: &str,
+    ) -> StoreResult<IntentEvent> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
@@ -757,7 +765,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(ApiError::not_found("Agent not assigned to this intent"));
+            return Err(StoreError::NotFound("Agent not assigned to this intent"));
         }
         let payload = as_obj(json!({"agent_id": agent_id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentUnassigned, actor, payload).await?;
@@ -773,7 +781,7 @@ impl SqlStore {
         scope: &str,
         duration_seconds: i64,
         principal: &str,
-    ) -> ApiResult<Written<Lease>> {
+    ) -> StoreResult<Written<Lease>> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
@@ -796,7 +804,7 @@ impl SqlStore {
         .await?;
         if taken.rows_affected() == 0 {
             let existing = slot_lease(&mut tx, intent_id, scope).await?;
-            return Err(lease_refused(leases::held(existing, now())));
+            return Err(StoreError::lease(leases::held(existing, now())));
         }
         sqlx::query(
             "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -818,7 +826,7 @@ impl SqlStore {
         Ok((with_status(lease, t), event))
     }
 
-    pub(crate) async fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>> {
+    pub(crate) async fn list_leases(&self, intent_id: &str) -> StoreResult<Vec<Lease>> {
         let rows = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = $1 ORDER BY seq"))
             .bind(intent_id)
             .fetch_all(&self.pool)
@@ -833,12 +841,12 @@ impl SqlStore {
         lease_id: &str,
         duration_seconds: i64,
         principal: &str,
-    ) -> ApiResult<Written<Lease>> {
+    ) -> StoreResult<Written<Lease>> {
         let mut tx = self.begin().await?;
         lock_intent(&mut tx, intent_id).await?;
         let mut lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
         if lease.released_at.is_some() {
-            return Err(ApiError::not_found(LEASE_NOT_FOUND));
+            return Err(StoreError::NotFound(LEASE_NOT_FOUND));
         }
         let t = now();
         let expires = t + chrono::Duration::seconds(duration_seconds);
@@ -858,7 +866,7 @@ impl SqlStore {
         .await?;
         if kept.rows_affected() == 0 {
             let existing = slot_lease(&mut tx, intent_id, &lease.scope).await?;
-            return Err(lease_refused(leases::held(existing, now())));
+            return Err(StoreError::lease(leases::held(existing, now())));
         }
         sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
             .bind(ts(&expires))
@@ -878,7 +886,7 @@ impl SqlStore {
         intent_id: &str,
         lease_id: &str,
         principal: &str,
-    ) -> ApiResult<Option<IntentEvent>> {
+    ) -> StoreResult<Option<IntentEvent>> {
         let mut tx = self.begin().await?;
         lock_intent(&mut tx, intent_id).await?;
         let lease = owned_lease(&mut tx, intent_id, lease_id, principal).await?;
@@ -908,7 +916,7 @@ impl SqlStore {
 
     // ----- arbitration and decisions -------------------------------------------------------
 
-    pub(crate) async fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration> {
+    pub(crate) async fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> StoreResult<Arbitration> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let payload = as_obj(json!({"reason": new.reason, "context": new.context}));
@@ -940,7 +948,7 @@ impl SqlStore {
         Ok(a)
     }
 
-    pub(crate) async fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>> {
+    pub(crate) async fn list_arbitrations(&self, intent_id: &str) -> StoreResult<Vec<Arbitration>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, requested_by, reason, context, options, status, created_at FROM arbitrations \
              WHERE intent_id = $1 ORDER BY seq",
@@ -964,7 +972,7 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision> {
+    pub(crate) async fn record_decision(&self, intent_id: &str, new: NewDecision) -> StoreResult<Decision> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let mut payload = as_obj(json!({
@@ -1001,7 +1009,7 @@ impl SqlStore {
         Ok(d)
     }
 
-    pub(crate) async fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>> {
+    pub(crate) async fn list_decisions(&self, intent_id: &str) -> StoreResult<Vec<Decision>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at FROM decisions \
              WHERE intent_id = $1 ORDER BY seq",
@@ -1019,7 +1027,7 @@ impl SqlStore {
                 d.outcome = r.try_get("outcome")?;
                 d.rationale = Some(r.try_get("rationale")?);
                 d.evidence = match r.try_get::<Option<String>, _>("evidence")? {
-                    Some(s) => serde_json::from_str(&s)?,
+                    Some(s) => json(&s)?,
                     None => None,
                 };
                 d.created_at = Some(parse_ts(&r.try_get::<String, _>("created_at")?)?);
@@ -1035,7 +1043,7 @@ impl SqlStore {
         intent_id: &str,
         req: &CreateAttachmentRequest,
         created_by: &str,
-    ) -> ApiResult<Attachment> {
+    ) -> StoreResult<Attachment> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
@@ -1068,7 +1076,7 @@ impl SqlStore {
         Ok(a)
     }
 
-    pub(crate) async fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>> {
+    pub(crate) async fn list_attachments(&self, intent_id: &str) -> StoreResult<Vec<Attachment>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, created_at \
              FROM attachments WHERE intent_id = $1 ORDER BY seq",
@@ -1094,7 +1102,7 @@ impl SqlStore {
     }
 
     /// Deletes an attachment of the intent; `false` when there is none.
-    pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool> {
+    pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
             .bind(attachment_id)
@@ -1113,7 +1121,7 @@ impl SqlStore {
         req: &RecordCostRequest,
         agent_id: &str,
         principal: &str,
-    ) -> ApiResult<CostRecord> {
+    ) -> StoreResult<CostRecord> {
         let mut tx = self.begin().await?;
         let intent = load_intent(&mut tx, intent_id).await?;
         let policy = Policy::from_stored(intent.governance_policy.as_ref());
@@ -1155,7 +1163,7 @@ impl SqlStore {
         Ok(c)
     }
 
-    pub(crate) async fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>> {
+    pub(crate) async fn list_costs(&self, intent_id: &str) -> StoreResult<Vec<CostRecord>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at FROM costs \
              WHERE intent_id = $1 ORDER BY seq",
@@ -1186,7 +1194,7 @@ impl SqlStore {
         &self,
         intent_id: &str,
         req: &SetRetryPolicyRequest,
-    ) -> ApiResult<RetryPolicy> {
+    ) -> StoreResult<RetryPolicy> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
@@ -1225,10 +1233,10 @@ impl SqlStore {
         .await?;
         let policy = load_policy(&mut tx, intent_id).await?;
         tx.commit().await?;
-        policy.ok_or_else(|| ApiError::Internal("retry policy vanished after write".into()))
+        policy.ok_or_else(|| StoreError::Corrupt("retry policy vanished after write".into()))
     }
 
-    pub(crate) async fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
+    pub(crate) async fn get_retry_policy(&self, intent_id: &str) -> StoreResult<Option<RetryPolicy>> {
         let mut conn = self.pool.acquire().await?;
         load_policy(&mut conn, intent_id).await
     }
@@ -1238,7 +1246,7 @@ impl SqlStore {
         intent_id: &str,
         req: &RecordFailureRequest,
         agent_id: Option<String>,
-    ) -> ApiResult<FailureRecord> {
+    ) -> StoreResult<FailureRecord> {
         let mut tx = self.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let t = now();
@@ -1273,7 +1281,7 @@ impl SqlStore {
         Ok(f)
     }
 
-    pub(crate) async fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>> {
+    pub(crate) async fn list_failures(&self, intent_id: &str) -> StoreResult<Vec<FailureRecord>> {
         let rows = sqlx::query(
             "SELECT id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
              retry_scheduled_at, metadata, occurred_at FROM failures WHERE intent_id = $1 ORDER BY seq",
@@ -1301,7 +1309,7 @@ impl SqlStore {
 
     // ----- portfolios ----------------------------------------------------------------------
 
-    pub(crate) async fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio> {
+    pub(crate) async fn create_portfolio(&self, new: NewPortfolio) -> StoreResult<Portfolio> {
         let mut tx = self.begin().await?;
         let t = now();
         let mut p = Portfolio::default();
@@ -1333,7 +1341,7 @@ impl SqlStore {
         Ok(p)
     }
 
-    pub(crate) async fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>> {
+    pub(crate) async fn list_portfolios(&self, created_by: Option<&str>) -> StoreResult<Vec<Portfolio>> {
         let rows = match created_by {
             Some(c) => {
                 sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = $1 ORDER BY seq"))
@@ -1350,7 +1358,7 @@ impl SqlStore {
         rows.iter().map(portfolio_from_row).collect()
     }
 
-    pub(crate) async fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>> {
+    pub(crate) async fn get_portfolio(&self, id: &str) -> StoreResult<Option<Portfolio>> {
         let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -1358,7 +1366,7 @@ impl SqlStore {
         row.as_ref().map(portfolio_from_row).transpose()
     }
 
-    pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio> {
+    pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> StoreResult<Portfolio> {
         let mut tx = self.begin().await?;
         let t = now();
         let done = sqlx::query("UPDATE portfolios SET status = $1, updated_at = $2 WHERE id = $3")
@@ -1368,7 +1376,7 @@ impl SqlStore {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+            return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
         }
         let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
@@ -1385,14 +1393,14 @@ impl SqlStore {
         intent_id: &str,
         role: &MembershipRole,
         priority: i64,
-    ) -> ApiResult<(PortfolioMembership, Notification)> {
+    ) -> StoreResult<(PortfolioMembership, Notification)> {
         let mut tx = self.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
             .bind(portfolio_id)
             .fetch_optional(&mut *tx)
             .await?;
         if exists.is_none() {
-            return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+            return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
         }
         require_intent(&mut tx, intent_id).await?;
         let t = now();
@@ -1436,7 +1444,7 @@ impl SqlStore {
         &self,
         portfolio_id: &str,
         intent_id: &str,
-    ) -> ApiResult<Option<Notification>> {
+    ) -> StoreResult<Option<Notification>> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
@@ -1453,7 +1461,7 @@ impl SqlStore {
     }
 
     /// The member intents, highest priority first.
-    pub(crate) async fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>> {
+    pub(crate) async fn portfolio_intents(&self, portfolio_id: &str) -> StoreResult<Vec<Intent>> {
         let cols: Vec<String> = INTENT_COLS.split(", ").map(|c| format!("i.{}", c.trim())).collect();
         let rows = sqlx::query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN intents i ON i.id = m.intent_id \
@@ -1466,7 +1474,7 @@ impl SqlStore {
         rows.iter().map(intent_from_row).collect()
     }
 
-    pub(crate) async fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>> {
+    pub(crate) async fn intent_portfolios(&self, intent_id: &str) -> StoreResult<Vec<Portfolio>> {
         let cols: Vec<String> = PORTFOLIO_COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let rows = sqlx::query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN portfolios p ON p.id = m.portfolio_id \
@@ -1486,7 +1494,7 @@ impl SqlStore {
         req: &CreateSubscriptionRequest,
         subscriber_id: &str,
         secret: &str,
-    ) -> ApiResult<Subscription> {
+    ) -> StoreResult<Subscription> {
         let mut tx = self.begin().await?;
         if let Some(i) = &req.intent_id {
             require_intent(&mut tx, i).await?;
@@ -1495,7 +1503,7 @@ impl SqlStore {
             let exists: Option<i64> =
                 sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1").bind(p).fetch_optional(&mut *tx).await?;
             if exists.is_none() {
-                return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+                return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
             }
         }
         let t = now();
@@ -1533,7 +1541,7 @@ impl SqlStore {
         intent_id: Option<&str>,
         portfolio_id: Option<&str>,
         subscriber_id: Option<&str>,
-    ) -> ApiResult<Vec<Subscription>> {
+    ) -> StoreResult<Vec<Subscription>> {
         let mut sql = String::from(
             "SELECT id, intent_id, portfolio_id, subscriber_id, event_types, webhook_url, active, expires_at, \
              created_at FROM subscriptions WHERE 1 = 1",
@@ -1558,7 +1566,7 @@ impl SqlStore {
                 s.intent_id = r.try_get("intent_id")?;
                 s.portfolio_id = r.try_get("portfolio_id")?;
                 s.subscriber_id = r.try_get("subscriber_id")?;
-                s.event_types = serde_json::from_str(&r.try_get::<String, _>("event_types")?)?;
+                s.event_types = json(&r.try_get::<String, _>("event_types")?)?;
                 s.webhook_url = r.try_get("webhook_url")?;
                 s.active = r.try_get::<i64, _>("active")? != 0;
                 s.expires_at = opt_ts(r.try_get("expires_at")?)?;
@@ -1568,7 +1576,7 @@ impl SqlStore {
             .collect()
     }
 
-    pub(crate) async fn delete_subscription(&self, id: &str) -> ApiResult<bool> {
+    pub(crate) async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
         // Its webhook deliveries still waiting (for a first attempt or a retry) are not sent.
@@ -1588,7 +1596,7 @@ impl SqlStore {
     // ----- webhook deliveries --------------------------------------------------------------
 
     /// The subscriber of subscription `id`; `None` when there is no such subscription.
-    pub(crate) async fn subscription_subscriber(&self, id: &str) -> ApiResult<Option<String>> {
+    pub(crate) async fn subscription_subscriber(&self, id: &str) -> StoreResult<Option<String>> {
         Ok(sqlx::query_scalar("SELECT subscriber_id FROM subscriptions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
@@ -1603,7 +1611,7 @@ impl SqlStore {
         status: Option<&str>,
         limit: i64,
         offset: i64,
-    ) -> ApiResult<(Vec<DeliveryRecord>, u64)> {
+    ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
         let filter = if status.is_some() { " AND status = $2" } else { "" };
         let count_sql = format!("SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = $1{filter}");
         let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(subscription_id);
@@ -1643,7 +1651,7 @@ impl SqlStore {
                     status,
                 })
             })
-            .collect::<ApiResult<Vec<_>>>()?;
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok((records, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -1655,7 +1663,7 @@ impl SqlStore {
         now_ms: i64,
         until_ms: i64,
         limit: i64,
-    ) -> ApiResult<Vec<ClaimedDelivery>> {
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
         let mut tx = self.begin().await?;
         // The outer condition repeats the claimability test, so that a row claimed by a
         // concurrent transaction since the subquery read it is left alone (PostgreSQL re-checks
@@ -1711,7 +1719,7 @@ impl SqlStore {
 
     /// Records the outcome of an attempt on a delivery still held by `claim`; `false` when the
     /// claim was lost (expired and taken over) and nothing was written.
-    pub(crate) async fn settle_delivery(&self, id: &str, claim: &str, update: &DeliveryUpdate) -> ApiResult<bool> {
+    pub(crate) async fn settle_delivery(&self, id: &str, claim: &str, update: &DeliveryUpdate) -> StoreResult<bool> {
         let (attempts, next, error, code) = match update {
             DeliveryUpdate::Delivered { attempts, status_code } => (Some(*attempts), None, None, Some(*status_code)),
             DeliveryUpdate::Retry { attempts, next_attempt_ms, error, status_code } => {
@@ -1744,7 +1752,7 @@ impl SqlStore {
     }
 
     /// Releases the pending deliveries held by `claim` (a worker stopping), so they are due again.
-    pub(crate) async fn release_claims(&self, claim: &str) -> ApiResult<u64> {
+    pub(crate) async fn release_claims(&self, claim: &str) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
@@ -1759,7 +1767,7 @@ impl SqlStore {
 
     /// Deletes the finished (delivered, failed or cancelled) deliveries that finished before
     /// `before`; returns how many.
-    pub(crate) async fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64> {
+    pub(crate) async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND finished_at IS NOT NULL \
@@ -1782,22 +1790,37 @@ fn as_obj(v: Value) -> JsonObject {
     }
 }
 
-fn version_conflict(current: Option<i64>) -> ApiError {
+/// The refusal of a patch that cannot be applied (its path does not exist, ...); nothing was
+/// written. The error names the patch and its member, as the body's fields.
+fn patch_refused(e: openintent_types::PatchError) -> StoreError {
+    let index = e.index();
+    let field = match e {
+        openintent_types::PatchError::UnknownOp { .. } => "op",
+        _ => "path",
+    };
+    let mut fe = openintent_types::FieldError::default();
+    fe.kind = "value_error".into();
+    fe.loc = vec![json!("body"), json!("patches"), json!(index), json!(field)];
+    fe.msg = e.to_string();
+    StoreError::Invalid(vec![fe])
+}
+
+fn version_conflict(current: Option<i64>) -> StoreError {
     match current {
-        Some(v) => ApiError::conflict_with("Version conflict", "current_version", json!(v)),
-        None => ApiError::not_found(INTENT_NOT_FOUND),
+        Some(current) => StoreError::VersionConflict { current },
+        None => StoreError::NotFound(INTENT_NOT_FOUND),
     }
 }
 
-fn check_version(intent: &Intent, expected: i64) -> ApiResult<()> {
+fn check_version(intent: &Intent, expected: i64) -> StoreResult<()> {
     if intent.version == expected { Ok(()) } else { Err(version_conflict(Some(intent.version))) }
 }
 
-async fn current_version(tx: &mut Tx, id: &str) -> ApiResult<Option<i64>> {
+async fn current_version(tx: &mut Tx, id: &str) -> StoreResult<Option<i64>> {
     Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?)
 }
 
-async fn intent_exists(tx: &mut Tx, id: &str) -> ApiResult<bool> {
+async fn intent_exists(tx: &mut Tx, id: &str) -> StoreResult<bool> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT 1 FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
@@ -1806,25 +1829,25 @@ async fn intent_exists(tx: &mut Tx, id: &str) -> ApiResult<bool> {
 /// Locks the intent's row for the rest of the transaction (see [`Dialect::row_lock`]); `false`
 /// when there is no such intent. Every write transaction that appends to an intent's log takes
 /// this lock before any other, so appends to one log are serialized across processes.
-async fn lock_intent(tx: &mut Tx, id: &str) -> ApiResult<bool> {
+async fn lock_intent(tx: &mut Tx, id: &str) -> StoreResult<bool> {
     let sql = format!("SELECT id FROM intents WHERE id = $1{}", tx.dialect.row_lock());
     let found: Option<String> = sqlx::query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
 }
 
 /// Locks the intent (404 when it does not exist).
-async fn require_intent(tx: &mut Tx, id: &str) -> ApiResult<()> {
-    if lock_intent(tx, id).await? { Ok(()) } else { Err(ApiError::not_found(INTENT_NOT_FOUND)) }
+async fn require_intent(tx: &mut Tx, id: &str) -> StoreResult<()> {
+    if lock_intent(tx, id).await? { Ok(()) } else { Err(StoreError::NotFound(INTENT_NOT_FOUND)) }
 }
 
 /// Refuses a request by a governance rule: appends the rule's `governance.violation` event (if
 /// it logs one) and commits it, alone (the caller wrote nothing yet), then answers the 403.
-async fn refuse<T>(mut tx: Tx, intent_id: &str, actor: &str, v: Violation) -> ApiResult<T> {
+async fn refuse<T>(mut tx: Tx, intent_id: &str, actor: &str, v: Violation) -> StoreResult<T> {
     if let Some(payload) = v.event_payload() {
         append_event(&mut tx, intent_id, EventType::GovernanceViolation, actor, payload).await?;
         tx.commit().await?;
     }
-    Err(ApiError::Governance { rule: v.rule.to_owned(), message: v.message, mode: v.mode.map(str::to_owned) })
+    Err(StoreError::governance(v))
 }
 
 /// The `write_scope` and `allowed_agents` rules for a write by `principal`, read in the write's
@@ -1834,7 +1857,7 @@ async fn check_writer(
     policy: &Policy,
     intent_id: &str,
     principal: &str,
-) -> ApiResult<Result<(), Violation>> {
+) -> StoreResult<Result<(), Violation>> {
     let assigned = if policy.assigned_only {
         let found: Option<i64> =
             sqlx::query_scalar("SELECT 1 FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2 LIMIT 1")
@@ -1850,7 +1873,7 @@ async fn check_writer(
 }
 
 /// How many distinct agents are assigned to the intent.
-async fn assigned_agent_count(tx: &mut Tx, intent_id: &str) -> ApiResult<u64> {
+async fn assigned_agent_count(tx: &mut Tx, intent_id: &str) -> StoreResult<u64> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT agent_id) FROM agent_assignments WHERE intent_id = $1")
         .bind(intent_id)
         .fetch_one(&mut **tx)
@@ -1859,7 +1882,7 @@ async fn assigned_agent_count(tx: &mut Tx, intent_id: &str) -> ApiResult<u64> {
 }
 
 /// The sum of the intent's recorded costs.
-async fn cost_total(tx: &mut Tx, intent_id: &str) -> ApiResult<f64> {
+async fn cost_total(tx: &mut Tx, intent_id: &str) -> StoreResult<f64> {
     let total: Option<f64> = sqlx::query_scalar("SELECT SUM(amount) FROM costs WHERE intent_id = $1")
         .bind(intent_id)
         .fetch_one(&mut **tx)
@@ -1868,19 +1891,19 @@ async fn cost_total(tx: &mut Tx, intent_id: &str) -> ApiResult<f64> {
 }
 
 /// Locks and reads the intent (404 when it does not exist).
-async fn load_intent(tx: &mut Tx, id: &str) -> ApiResult<Intent> {
+async fn load_intent(tx: &mut Tx, id: &str) -> StoreResult<Intent> {
     let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1{}", tx.dialect.row_lock()))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
     match row {
         Some(r) => intent_from_row(&r),
-        None => Err(ApiError::not_found(INTENT_NOT_FOUND)),
+        None => Err(StoreError::NotFound(INTENT_NOT_FOUND)),
     }
 }
 
 /// The leases currently holding a scope of the intent.
-async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> ApiResult<Vec<Lease>> {
+async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> StoreResult<Vec<Lease>> {
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
     let rows = sqlx::query(&format!(
         "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id \
@@ -1895,7 +1918,7 @@ async fn active_leases(tx: &mut Tx, intent_id: &str, at: &DateTime<Utc>) -> ApiR
 }
 
 /// The lease the slot of `(intent, scope)` points to.
-async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> ApiResult<Option<Lease>> {
+async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> StoreResult<Option<Lease>> {
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
     let row = sqlx::query(&format!(
         "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id WHERE s.intent_id = $1 AND s.scope = $2",
@@ -1910,20 +1933,20 @@ async fn slot_lease(tx: &mut Tx, intent_id: &str, scope: &str) -> ApiResult<Opti
 
 /// A lease of `intent_id` held by `principal`: 404 when unknown or of another intent, 403 when
 /// another principal holds it.
-async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Lease> {
+async fn owned_lease(tx: &mut Tx, intent_id: &str, lease_id: &str, principal: &str) -> StoreResult<Lease> {
     let row = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = $1"))
         .bind(lease_id)
         .fetch_optional(&mut **tx)
         .await?;
     let lease = match row {
         Some(r) => lease_from_row(&r)?,
-        None => return Err(ApiError::not_found(LEASE_NOT_FOUND)),
+        None => return Err(StoreError::NotFound(LEASE_NOT_FOUND)),
     };
     if lease.intent_id != intent_id {
-        return Err(ApiError::not_found(LEASE_NOT_FOUND));
+        return Err(StoreError::NotFound(LEASE_NOT_FOUND));
     }
     if lease.agent_id != principal {
-        return Err(ApiError::Forbidden("Lease not owned by you".to_owned()));
+        return Err(StoreError::Forbidden("Lease not owned by you"));
     }
     Ok(lease)
 }
@@ -1937,7 +1960,7 @@ async fn append_event(
     event_type: EventType,
     actor: &str,
     payload: JsonObject,
-) -> ApiResult<IntentEvent> {
+) -> StoreResult<IntentEvent> {
     let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
     event.payload = payload;
     // Never before the log's newest event, even when the clocks of several server processes
@@ -1977,7 +2000,7 @@ async fn append_event(
 /// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
 /// unexpired subscription with a URL whose scope (intent, portfolio membership of the event's
 /// intent, or global) and event-type filter match.
-async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
+async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> StoreResult<()> {
     let rows = sqlx::query(
         "SELECT id, event_types, expires_at FROM subscriptions \
          WHERE active = 1 AND webhook_url IS NOT NULL \
@@ -1993,7 +2016,7 @@ async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
     let mut targets = Vec::new();
     for r in &rows {
         let expires_at = opt_ts(r.try_get("expires_at")?)?;
-        let event_types: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("event_types")?)?;
+        let event_types: Vec<String> = json(&r.try_get::<String, _>("event_types")?)?;
         if webhook::subscription_matches(&event_types, expires_at, event) {
             targets.push(r.try_get::<String, _>("id")?);
         }
@@ -2023,7 +2046,7 @@ async fn enqueue_deliveries(tx: &mut Tx, event: &IntentEvent) -> ApiResult<()> {
     Ok(())
 }
 
-async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> ApiResult<Option<RetryPolicy>> {
+async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> StoreResult<Option<RetryPolicy>> {
     let row = sqlx::query(
         "SELECT id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, extras, created_at, \
          updated_at FROM retry_policies WHERE intent_id = $1",
@@ -2050,14 +2073,14 @@ async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> ApiResult<Opt
     Ok(Some(p))
 }
 
-fn intent_from_row(r: &AnyRow) -> ApiResult<Intent> {
+fn intent_from_row(r: &AnyRow) -> StoreResult<Intent> {
     let mut i = Intent::default();
     i.id = r.try_get("id")?;
     i.title = r.try_get("title")?;
     i.description = r.try_get("description")?;
     i.created_by = r.try_get("created_by")?;
     i.parent_id = r.try_get("parent_id")?;
-    i.depends_on = serde_json::from_str(&r.try_get::<String, _>("depends_on")?)?;
+    i.depends_on = json(&r.try_get::<String, _>("depends_on")?)?;
     i.constraints = obj(&r.try_get::<String, _>("constraints_doc")?)?;
     i.state = obj(&r.try_get::<String, _>("state")?)?;
     i.status = IntentStatus::parse(&r.try_get::<String, _>("status")?);
@@ -2069,7 +2092,7 @@ fn intent_from_row(r: &AnyRow) -> ApiResult<Intent> {
     Ok(i)
 }
 
-fn event_from_row(r: &AnyRow) -> ApiResult<IntentEvent> {
+fn event_from_row(r: &AnyRow) -> StoreResult<IntentEvent> {
     let mut e = IntentEvent::new(
         r.try_get::<String, _>("id")?,
         r.try_get::<String, _>("intent_id")?,
@@ -2081,7 +2104,7 @@ fn event_from_row(r: &AnyRow) -> ApiResult<IntentEvent> {
     Ok(e)
 }
 
-fn lease_from_row(r: &AnyRow) -> ApiResult<Lease> {
+fn lease_from_row(r: &AnyRow) -> StoreResult<Lease> {
     let mut l = Lease::new(
         r.try_get::<String, _>("id")?,
         r.try_get::<String, _>("intent_id")?,
@@ -2095,7 +2118,7 @@ fn lease_from_row(r: &AnyRow) -> ApiResult<Lease> {
     Ok(l)
 }
 
-fn portfolio_from_row(r: &AnyRow) -> ApiResult<Portfolio> {
+fn portfolio_from_row(r: &AnyRow) -> StoreResult<Portfolio> {
     let mut p = Portfolio::default();
     p.id = r.try_get("id")?;
     p.name = r.try_get("name")?;
@@ -2155,9 +2178,9 @@ mod tests {
         let (intent, _) = store.create_intent(new).await.unwrap();
         let patch = [StatePatch::set_path("/a", json!(1))];
         let err = store.update_state(&intent.id, 7, "me", &patch).await.unwrap_err();
-        assert_eq!(err, ApiError::conflict_with("Version conflict", "current_version", json!(1)));
+        assert!(matches!(err, StoreError::VersionConflict { current: 1 }), "{err:?}");
         let err = store.set_status(&intent.id, 0, "me", &IntentStatus::Active, None).await.unwrap_err();
-        assert!(matches!(err, ApiError::Conflict { .. }));
+        assert!(matches!(err, StoreError::VersionConflict { current: 1 }), "{err:?}");
         let again = store.get_intent(&intent.id).await.unwrap().unwrap();
         assert_eq!((again.version, again.state.len()), (1, 0));
         let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
