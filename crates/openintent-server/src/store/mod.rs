@@ -1,23 +1,33 @@
-//! Storage seam.
+//! Storage.
 //!
-//! [`Store`] is the one type handlers talk to. It dispatches every operation to the SQL store
-//! (`sql.rs`), which holds all of the server's SQL, one body for SQLite and PostgreSQL, and
-//! implements every operation as one transaction that also appends the operation's event. The
-//! few differences between the databases are its `Dialect`. Rules that need no SQL (patch
-//! application, the lifecycle table, lease coverage) live in this module and in
-//! `openintent-types`.
+//! [`Store`] is the one type handlers talk to. Its operations hold all of the server's SQL, one
+//! body for SQLite and PostgreSQL, one file per protocol area (`intents.rs`, `leases.rs`, ...,
+//! each an `impl Store` block), and run every write as one transaction that also appends the
+//! operation's event and publishes its notifications when it commits. `db.rs` holds the pool,
+//! the few differences between the databases (its `Dialect`), write transactions and the
+//! helpers several areas share; `rows.rs` reads models back from rows. Rules that need no SQL
+//! (governance, lease coverage, the lifecycle) live in `crate::rules` and in `openintent-types`.
 //!
-//! A new operation is a method of `SqlStore` plus a line in the `operations!` list below.
+//! An operation refuses with a [`StoreError`]; the HTTP layer chooses its status and body.
 
-mod sql;
+mod agents;
+mod arbitration;
+mod attachments;
+mod costs;
+mod db;
+mod events;
+mod intents;
+mod leases;
+mod portfolios;
+mod retries;
+mod rows;
+mod streams;
+mod subscriptions;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::{
-    AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
-    EventType, FailureRecord, FieldError, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole,
-    Portfolio, PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest, RetryPolicy,
-    SetRetryPolicyRequest, StatePatch, Subscription,
-};
+use openintent_types::{FieldError, IntentEvent, IntentStatus, JsonObject, Lease};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
@@ -25,14 +35,14 @@ use crate::notify::Notification;
 use crate::rules::governance::Violation;
 use crate::rules::leases::LeaseConflict;
 
-pub(crate) use sql::SqlStore;
+use db::Db;
 
 /// The server's storage.
 ///
 /// Cheap to clone (clones share the connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    sql: std::sync::Arc<SqlStore>,
+    db: Arc<Db>,
 }
 
 /// Why a storage operation failed: the database could not be opened or queried, or the
@@ -156,35 +166,41 @@ impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
     pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
         location.check_supported().map_err(StoreError::Unsupported)?;
-        Ok(Store { sql: std::sync::Arc::new(SqlStore::open(location).await?) })
+        Ok(Store { db: Arc::new(Db::open(location).await?) })
     }
 
     /// Closes the connections (waits for running queries).
     pub async fn close(&self) {
-        self.sql.close().await;
+        self.db.close().await;
     }
 
     /// Signalled when this process committed new webhook deliveries (wakes the workers).
     pub(crate) fn deliveries_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.sql.deliveries_signal()
+        self.db.deliveries_signal()
     }
 
     /// Names this store in the notifications it announces to other server processes.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn origin(&self) -> &str {
-        self.sql.origin()
+        self.db.origin()
     }
 
     /// The sender on which committed writes publish their notifications (every event appended
     /// to an intent's log, kept portfolio and agent stream messages); the event streams of
-    /// every [`AppState`](crate::AppState) over this store read it.
+    /// every application state over this store read it.
     pub(crate) fn notifier(&self) -> &tokio::sync::broadcast::Sender<Notification> {
-        self.sql.notifier()
+        self.db.notifier()
     }
 
     /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
     pub(crate) fn listen_url(&self) -> Option<&str> {
-        self.sql.listen_url()
+        self.db.listen_url()
+    }
+
+    /// Whether the database answers.
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.db.pool).await?;
+        Ok(())
     }
 }
 
@@ -210,72 +226,6 @@ impl StoreError {
         };
         StoreError::SqliteFile { path, reason, source }
     }
-}
-
-/// Generates the `Store` operations, each dispatching to the `SqlStore` method of the same name
-/// and signature.
-macro_rules! operations {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        impl Store {
-            $(
-                pub(crate) async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    self.sql.$name($($arg),*).await
-                }
-            )*
-        }
-    };
-}
-
-operations! {
-    fn ping(&self) -> StoreResult<()>;
-    fn create_intent(&self, new: NewIntent) -> StoreResult<Written<Intent>>;
-    fn get_intent(&self, id: &str) -> StoreResult<Option<Intent>>;
-    fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)>;
-    fn update_state(&self, id: &str, expected_version: i64, principal: &str, patches: &[StatePatch]) -> StoreResult<Written<Intent>>;
-    fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> StoreResult<Written<Intent>>;
-    fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> StoreResult<IntentEvent>;
-    fn list_events(&self, intent_id: &str, f: &EventFilter) -> StoreResult<Vec<IntentEvent>>;
-    fn get_event(&self, intent_id: &str, id: &str) -> StoreResult<Option<IntentEvent>>;
-    fn events_after(&self, intent_id: &str, after: Option<&str>, limit: i64) -> StoreResult<Option<Vec<IntentEvent>>>;
-    fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> StoreResult<Written<AgentAssignment>>;
-    fn list_agents(&self, intent_id: &str) -> StoreResult<Vec<AgentAssignment>>;
-    fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> StoreResult<IntentEvent>;
-    fn acquire_lease(&self, intent_id: &str, scope: &str, duration_seconds: i64, principal: &str) -> StoreResult<Written<Lease>>;
-    fn list_leases(&self, intent_id: &str) -> StoreResult<Vec<Lease>>;
-    fn renew_lease(&self, intent_id: &str, lease_id: &str, duration_seconds: i64, principal: &str) -> StoreResult<Written<Lease>>;
-    fn release_lease(&self, intent_id: &str, lease_id: &str, principal: &str) -> StoreResult<Option<IntentEvent>>;
-    fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> StoreResult<Arbitration>;
-    fn list_arbitrations(&self, intent_id: &str) -> StoreResult<Vec<Arbitration>>;
-    fn record_decision(&self, intent_id: &str, new: NewDecision) -> StoreResult<Decision>;
-    fn list_decisions(&self, intent_id: &str) -> StoreResult<Vec<Decision>>;
-    fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> StoreResult<Attachment>;
-    fn list_attachments(&self, intent_id: &str) -> StoreResult<Vec<Attachment>>;
-    fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> StoreResult<bool>;
-    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str, principal: &str) -> StoreResult<CostRecord>;
-    fn list_costs(&self, intent_id: &str) -> StoreResult<Vec<CostRecord>>;
-    fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> StoreResult<RetryPolicy>;
-    fn get_retry_policy(&self, intent_id: &str) -> StoreResult<Option<RetryPolicy>>;
-    fn record_failure(&self, intent_id: &str, req: &RecordFailureRequest, agent_id: Option<String>) -> StoreResult<FailureRecord>;
-    fn list_failures(&self, intent_id: &str) -> StoreResult<Vec<FailureRecord>>;
-    fn create_portfolio(&self, new: NewPortfolio) -> StoreResult<Portfolio>;
-    fn list_portfolios(&self, created_by: Option<&str>) -> StoreResult<Vec<Portfolio>>;
-    fn get_portfolio(&self, id: &str) -> StoreResult<Option<Portfolio>>;
-    fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> StoreResult<Portfolio>;
-    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> StoreResult<(PortfolioMembership, Notification)>;
-    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> StoreResult<Option<Notification>>;
-    fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>>;
-    fn stream_messages_after(&self, channel: &str, after: Option<&str>, limit: i64) -> StoreResult<Option<Vec<StreamMessage>>>;
-    fn portfolio_intents(&self, portfolio_id: &str) -> StoreResult<Vec<Intent>>;
-    fn intent_portfolios(&self, intent_id: &str) -> StoreResult<Vec<Portfolio>>;
-    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> StoreResult<Subscription>;
-    fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> StoreResult<Vec<Subscription>>;
-    fn delete_subscription(&self, id: &str) -> StoreResult<bool>;
-    fn subscription_subscriber(&self, id: &str) -> StoreResult<Option<String>>;
-    fn list_deliveries(&self, subscription_id: &str, status: Option<&str>, limit: i64, offset: i64) -> StoreResult<(Vec<crate::webhook::DeliveryRecord>, u64)>;
-    fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> StoreResult<Vec<crate::webhook::ClaimedDelivery>>;
-    fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> StoreResult<bool>;
-    fn release_claims(&self, claim: &str) -> StoreResult<u64>;
-    fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// A kept message of a portfolio or agent event stream.
