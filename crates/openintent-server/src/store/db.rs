@@ -37,7 +37,6 @@ use super::rows::{INTENT_COLS, intent_from_row, opt_ts, read_json, to_json, ts};
 use super::{StoreError, StoreResult, new_id, now};
 use crate::config::DatabaseLocation;
 use crate::notify::{self, Notification};
-use crate::relay;
 use crate::rules::governance::{Policy, Violation};
 use crate::webhook;
 
@@ -79,7 +78,7 @@ impl Dialect {
 pub(crate) struct Db {
     pub(super) pool: AnyPool,
     pub(super) dialect: Dialect,
-    /// Names this store in the announcements it makes (see `crate::relay`).
+    /// Names this store in the announcements it makes (read by the relay of the other processes).
     origin: Arc<str>,
     /// PostgreSQL: the database URL, on which the relay listens.
     listen_url: Option<String>,
@@ -130,15 +129,14 @@ impl WriteTx {
     }
 
     /// Publishes `n` when the transaction commits; on PostgreSQL also announces it to the other
-    /// server processes, which receive it when, and only if, the transaction commits (see
-    /// `crate::relay`).
+    /// server processes, whose relays receive it when, and only if, the transaction commits.
     pub(super) async fn publish(&mut self, n: Notification) -> StoreResult<()> {
         if self.dialect == Dialect::Postgres {
-            match relay::encode(&self.origin, &n) {
+            match notify::announce(&self.origin, &n) {
                 // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
                 Some(payload) => {
                     sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
-                        .bind(relay::CHANNEL)
+                        .bind(notify::ANNOUNCEMENTS)
                         .bind(payload)
                         .execute(&mut *self.tx)
                         .await?;
