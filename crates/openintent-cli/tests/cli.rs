@@ -423,7 +423,11 @@ fn conflicts_exit_4() {
     assert_eq!(out.code, 4, "{}", out.stderr);
     assert!(out.stderr.contains("status change refused (409)"), "{}", out.stderr);
     assert!(!out.stderr.contains("version conflict"), "{}", out.stderr);
-    assert!(out.stderr.contains("may move to: active, completed, abandoned"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("may move to: active, suspended_awaiting_input, completed, abandoned"),
+        "{}",
+        out.stderr
+    );
 
     // Without --version the write reads the current version and succeeds.
     assert_eq!(s.json(&["intents", "patch", &id, "--set", "a=2"])["version"], 3);

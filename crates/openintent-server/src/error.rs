@@ -277,15 +277,15 @@ mod tests {
 
     #[test]
     fn a_refused_transition_carries_its_marker() {
-        let e = crate::rules::lifecycle::check_transition(&IntentStatus::Draft, &IntentStatus::Draft).unwrap_err();
+        let e = crate::rules::lifecycle::check_transition(&IntentStatus::Blocked, &IntentStatus::Blocked).unwrap_err();
         let (status, body) = answer(StoreError::InvalidTransition(e));
         assert_eq!(status, 409);
         assert_eq!(
             body,
             json!({
-                "detail": "Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
-                "error": "invalid_transition", "from": "draft", "to": "draft",
-                "allowed": ["active", "completed", "abandoned"], "current_status": "draft",
+                "detail": "Invalid status transition: blocked -> blocked (allowed: active, abandoned)",
+                "error": "invalid_transition", "from": "blocked", "to": "blocked",
+                "allowed": ["active", "abandoned"], "current_status": "blocked",
             })
         );
     }

@@ -48,16 +48,13 @@
 //! [`StoreError::Unsupported`] from [`Store::open`]), and a delivery to an `https://` webhook
 //! fails with such an error.
 
+mod api;
 pub mod cli;
 mod config;
 mod error;
-mod http;
 mod notify;
-mod openapi;
 mod relay;
-mod routes;
 mod rules;
-mod sse;
 mod state;
 mod store;
 pub mod webhook;
@@ -66,48 +63,39 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::middleware::from_fn;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::cors::CorsLayer;
 use tower_http::trace::TraceLayer;
 
+pub use api::extract::{Principal, authenticate};
+pub use api::openapi::document as openapi_document;
 pub use config::{
     ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder,
+    WebhookConfig,
 };
 pub use error::{ApiError, ApiResult};
-pub use http::{Principal, authenticate};
-pub use openapi::document as openapi_document;
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
-pub use webhook::WebhookConfig;
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///
 /// Unknown routes answer 404 `{"detail":"Not Found"}` and known paths with a wrong method 405
 /// `{"detail":"Method Not Allowed"}`, which clients use to detect unsupported operations.
 pub fn app(state: AppState) -> Router {
-    let api = routes::api_routes(&state);
-    // Server-sent-event routes, behind the same API-key check (401 before the stream starts).
-    let api = api
-        .merge(sse::routes().route_layer(axum::middleware::from_fn_with_state(state.clone(), http::require_api_key)));
     Router::new()
-        .merge(routes::public_routes())
-        // The OpenAPI document (`/openapi.json`, keyless).
-        .merge(openapi::routes())
-        .merge(api)
-        .fallback(not_found)
-        .layer(axum::middleware::from_fn(http::json_errors))
+        .merge(api::public_routes())
+        .merge(api::api_routes(&state))
+        .fallback(api::not_found)
+        .layer(from_fn(api::json_errors))
         // Outside the error mapping and inside tracing: the whole handling of a write, error
-        // bodies included, runs on its own task (see `http::run_writes_to_completion`).
-        .layer(axum::middleware::from_fn(http::run_writes_to_completion))
+        // bodies included, runs on its own task (see `api::run_writes_to_completion`).
+        .layer(from_fn(api::run_writes_to_completion))
         .layer(CorsLayer::permissive())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("Not Found".to_owned())
 }
 
 /// Why a server could not start.
@@ -179,9 +167,37 @@ impl RunningServer {
     }
 }
 
+impl AppState {
+    /// Opens the configured database (applying migrations) and builds the state.
+    ///
+    /// On PostgreSQL it also starts listening for the notifications of the other server
+    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
+    /// here, so that event streams carry changes made through any process.
+    pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
+        let store = Store::open(config.database()).await?;
+        let state = AppState::new(store, config);
+        relay::start(state.store(), state.streams_closing()).await?;
+        Ok(state)
+    }
+}
+
 /// Listens on `addr`, naming it when that fails.
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// What serving needs, started in order: the checked configuration, the bound address, the
+/// opened database with the relay of other processes' notifications ([`AppState::open`]), and
+/// the webhook delivery workers (none when disabled).
+///
+/// The address is bound before the database is opened: a taken port leaves no new database
+/// file behind.
+async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<webhook::WorkerPool>), ServeError> {
+    config.webhooks().check()?;
+    let listener = bind(config.bind_addr()).await?;
+    let state = AppState::open(config).await?;
+    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    Ok((listener, state, webhooks))
 }
 
 /// Binds the configured address, opens the database and serves on a background task, with the
@@ -189,11 +205,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    config.webhooks().check()?;
-    // Bound before the database is opened: a taken port leaves no new database file behind.
-    let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(&config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let (listener, state, webhooks) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -220,11 +232,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    config.webhooks().check()?;
-    // Bound before the database is opened: a taken port leaves no new database file behind.
-    let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(&config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let (listener, state, webhooks) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {

@@ -1,4 +1,8 @@
 //! Shared application state and the in-process notification hook.
+//!
+//! Building a state starts nothing: [`AppState::open`], which also starts the relay of other
+//! server processes' notifications, is startup wiring and lives with `spawn` and `serve` in the
+//! crate root.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::config::{ApiKey, ServerConfig};
 pub use crate::notify::{Channel, NOTIFICATION_BUFFER, Notification};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// How long an event stream may stay idle before it sends a `: ping` comment.
 pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -54,18 +58,6 @@ impl AppState {
                 closing: watch::Sender::new(false),
             }),
         }
-    }
-
-    /// Opens the configured database (applying migrations) and builds the state.
-    ///
-    /// On PostgreSQL it also starts listening for the notifications of the other server
-    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
-    /// here, so that event streams carry changes made through any process.
-    pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
-        let store = Store::open(config.database()).await?;
-        let state = AppState::new(store, config);
-        crate::relay::start(state.store(), state.streams_closing()).await?;
-        Ok(state)
     }
 
     /// The storage.

@@ -209,18 +209,18 @@ async fn lifecycle_is_enforced() {
     let r = set("blocked", "1").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.detail().starts_with("Invalid status transition: draft -> blocked"), "{}", r.detail());
-    assert_eq!(r.body["allowed"], json!(["active", "completed", "abandoned"]));
+    assert_eq!(r.body["allowed"], json!(["active", "suspended_awaiting_input", "completed", "abandoned"]));
     // Staying put is no transition either; the body tells it apart from a version conflict.
     let r = set("draft", "1").await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
         r.body,
         json!({
-            "detail": "Invalid status transition: draft -> draft (allowed: active, completed, abandoned)",
+            "detail": "Invalid status transition: draft -> draft (allowed: active, suspended_awaiting_input, completed, abandoned)",
             "error": "invalid_transition",
             "from": "draft",
             "to": "draft",
-            "allowed": ["active", "completed", "abandoned"],
+            "allowed": ["active", "suspended_awaiting_input", "completed", "abandoned"],
             "current_status": "draft",
         })
     );

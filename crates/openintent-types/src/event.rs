@@ -106,6 +106,22 @@ wire_enum! {
         PortfolioMemberSuspended = "portfolio.member_suspended",
         /// A portfolio member resumed.
         PortfolioMemberResumed = "portfolio.member_resumed",
+        /// An agent suspended the intent to ask a human (RFC-0025).
+        IntentSuspended = "intent.suspended",
+        /// A suspension timed out before an answer (RFC-0025).
+        SuspensionExpired = "intent.suspension_expired",
+        /// A suspension moved up its escalation ladder (RFC-0026).
+        SuspensionEscalated = "intent.suspension_escalated",
+        /// The operator of a suspension was notified again (RFC-0026).
+        SuspensionRenotified = "intent.suspension_renotified",
+        /// An agent decided whether to ask a human (RFC-0025).
+        EngagementDecision = "engagement.decision",
+        /// A registered agent changed status (RFC-0016).
+        AgentLifecycle = "agent.lifecycle",
+        /// A message of an audited channel (RFC-0021).
+        ChannelMessage = "channel_message",
+        /// An ACL entry expired (RFC-0011).
+        AccessExpired = "access_expired",
     }
 }
 
@@ -130,12 +146,21 @@ wire_model! {
         /// When it was appended.
         #[serde(with = "crate::time::wire", default)]
         pub created_at: DateTime<Utc>,
+        /// The distributed trace it belongs to (RFC-0020: 32 lowercase hex digits). Servers that
+        /// keep it return it top-level; see [`IntentEvent::resolved_trace_id`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub trace_id: Option<String>,
+        /// The event that caused this one (RFC-0020).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub parent_event_id: Option<String>,
     }
     aliases {
         "actor" <= ["agent_id"],
         "event_type" <= ["eventType", "type"],
         "intent_id" <= ["intentId"],
         "created_at" <= ["createdAt", "timestamp"],
+        "trace_id" <= ["traceId"],
+        "parent_event_id" <= ["parentEventId"],
     }
     also_emit {}
 }
@@ -155,12 +180,33 @@ impl IntentEvent {
             actor: actor.into(),
             payload: Map::new(),
             created_at: crate::time::now(),
+            trace_id: None,
+            parent_event_id: None,
         }
     }
 
     /// The author, under the seed's name (`event.agent_id`).
     pub fn agent_id(&self) -> &str {
         &self.actor
+    }
+
+    /// The trace id: the top-level field, else a `trace_id` string inside the payload (the
+    /// reference server drops the top-level field and keeps only payload copies).
+    ///
+    /// ```
+    /// use openintent_types::IntentEvent;
+    /// let e: IntentEvent = serde_json::from_str(r#"{"id": "e", "event_type": "comment",
+    ///     "payload": {"trace_id": "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"}}"#).unwrap();
+    /// assert_eq!(e.trace_id, None);
+    /// assert_eq!(e.resolved_trace_id(), Some("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"));
+    /// ```
+    pub fn resolved_trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref().or_else(|| self.payload.get("trace_id").and_then(Value::as_str))
+    }
+
+    /// The parent event id: the top-level field, else a `parent_event_id` string in the payload.
+    pub fn resolved_parent_event_id(&self) -> Option<&str> {
+        self.parent_event_id.as_deref().or_else(|| self.payload.get("parent_event_id").and_then(Value::as_str))
     }
 }
 
@@ -177,15 +223,47 @@ wire_model! {
         /// Event data.
         #[serde(default, deserialize_with = "null_as_default")]
         pub payload: Map<String, Value>,
+        /// The distributed trace the event belongs to (RFC-0020: 32 lowercase hex digits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub trace_id: Option<String>,
+        /// The id of the event that caused this one (RFC-0020).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub parent_event_id: Option<String>,
     }
-    aliases { "actor" <= ["agent_id"] }
+    aliases {
+        "actor" <= ["agent_id"],
+        "trace_id" <= ["traceId"],
+        "parent_event_id" <= ["parentEventId"],
+    }
     also_emit {}
 }
 
 impl LogEventRequest {
     /// A request with an empty payload.
     pub fn new(event_type: impl Into<EventType>) -> Self {
-        LogEventRequest { event_type: event_type.into(), actor: None, payload: Map::new() }
+        LogEventRequest {
+            event_type: event_type.into(),
+            actor: None,
+            payload: Map::new(),
+            trace_id: None,
+            parent_event_id: None,
+        }
+    }
+
+    /// Sets the trace fields (RFC-0020), top-level as the protocol defines them.
+    ///
+    /// ```
+    /// use openintent_types::{LogEventRequest, Validate};
+    /// let req = LogEventRequest::new("tool_call_started")
+    ///     .with_trace("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", Some("e-parent".to_owned()));
+    /// assert!(req.validate().is_ok());
+    /// let body = serde_json::to_value(&req).unwrap();
+    /// assert_eq!(body["parent_event_id"], "e-parent");
+    /// ```
+    pub fn with_trace(mut self, trace_id: impl Into<String>, parent_event_id: Option<String>) -> Self {
+        self.trace_id = Some(trace_id.into());
+        self.parent_event_id = parent_event_id;
+        self
     }
 }
 
@@ -205,6 +283,9 @@ pub struct EventQuery {
     /// Items to skip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u32>,
+    /// Only events of this trace (RFC-0020; also the query of `GET /api/v1/events`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 wire_model! {

@@ -1,9 +1,11 @@
-//! Arbitration and decisions (RFC-0003/0004 governance).
+//! Governance: arbitration and decisions (RFC-0003/0004), and the per-intent policy, approvals
+//! and escalations of RFC-0013 and the governance guide (PROTOCOL-AGENTS.md §4).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::validation::{InputValidationError, Validate, fail, require_text_max};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -216,5 +218,329 @@ impl Decision {
             created_at: Some(event.created_at),
             message: None,
         })
+    }
+}
+
+wire_enum! {
+    /// How an intent may reach `completed` (governance policy `completion_mode`).
+    #[derive(Default)]
+    pub enum CompletionMode {
+        /// No gate (the default; unknown modes behave like it on the reference).
+        #[default]
+        Auto = "auto",
+        /// An approved approval request for the action `complete` is needed.
+        RequireApproval = "require_approval",
+        /// A quorum of the assigned agents must approve.
+        Quorum = "quorum",
+    }
+}
+
+wire_enum! {
+    /// Who may write an intent (governance policy `write_scope`).
+    #[derive(Default)]
+    pub enum WriteScope {
+        /// Anyone (the default).
+        #[default]
+        Any = "any",
+        /// Only the agents assigned to the intent.
+        AssignedOnly = "assigned_only",
+    }
+}
+
+/// The quorum threshold when a policy sets none.
+pub const DEFAULT_QUORUM_THRESHOLD: f64 = 0.6;
+
+/// The approval action that gates completion.
+pub const COMPLETE_ACTION: &str = "complete";
+
+wire_model! {
+    /// An intent's governance policy (`governance_policy`; the body of
+    /// `PUT /api/v1/intents/{id}/governance`, sent with `If-Match`). Absent keys take their
+    /// defaults ([`GovernancePolicy::effective`]); unknown keys are kept in `extra`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct GovernancePolicy {
+        /// How the intent may complete.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub completion_mode: Option<CompletionMode>,
+        /// For `quorum`: the share of assigned agents that must approve, in (0, 1].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub quorum_threshold: Option<f64>,
+        /// Who may write.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub write_scope: Option<WriteScope>,
+        /// The only agents allowed to write (empty: everyone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub allowed_agents: Option<Vec<String>>,
+        /// The most the intent may cost (sum of its cost records).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub max_cost: Option<f64>,
+        /// Whether status changes need a `reason`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub require_status_reason: Option<bool>,
+        /// Other keys, stored and returned as they are.
+        #[serde(flatten)]
+        pub extra: Map<String, Value>,
+    }
+    aliases {
+        "completion_mode" <= ["completionMode"],
+        "quorum_threshold" <= ["quorumThreshold"],
+        "write_scope" <= ["writeScope"],
+        "allowed_agents" <= ["allowedAgents"],
+        "max_cost" <= ["maxCost"],
+        "require_status_reason" <= ["requireStatusReason"],
+    }
+    also_emit {}
+}
+
+impl GovernancePolicy {
+    /// Reads the policy an [`crate::Intent`] carries as a JSON object.
+    pub fn from_map(map: &Map<String, Value>) -> Result<GovernancePolicy, serde_json::Error> {
+        serde_json::from_value(Value::Object(map.clone()))
+    }
+
+    /// The policy with every default filled in.
+    ///
+    /// ```
+    /// use openintent_types::{CompletionMode, GovernancePolicy};
+    /// let p: GovernancePolicy = serde_json::from_str(r#"{"completion_mode": "quorum"}"#).unwrap();
+    /// let e = p.effective();
+    /// assert_eq!((&e.completion_mode, e.quorum_threshold), (&CompletionMode::Quorum, 0.6));
+    /// assert_eq!(e.required_approvals(4), 2);
+    /// ```
+    pub fn effective(&self) -> EffectivePolicy {
+        EffectivePolicy {
+            completion_mode: self.completion_mode.clone().unwrap_or_default(),
+            write_scope: self.write_scope.clone().unwrap_or_default(),
+            quorum_threshold: self.quorum_threshold.unwrap_or(DEFAULT_QUORUM_THRESHOLD),
+            allowed_agents: self.allowed_agents.clone().unwrap_or_default(),
+            max_cost: self.max_cost,
+            require_status_reason: self.require_status_reason.unwrap_or(false),
+        }
+    }
+}
+
+impl Validate for GovernancePolicy {
+    /// The checks of the PUT route, which the protocol applies wherever a policy is stored
+    /// (also on intent creation): known mode and scope, threshold in (0, 1], `max_cost` finite
+    /// and not negative, agent ids not blank.
+    fn validate(&self) -> Result<(), InputValidationError> {
+        if let Some(CompletionMode::Unknown(m)) = &self.completion_mode {
+            return fail("completion_mode", format_args!("must be auto, require_approval or quorum, got {m:?}"));
+        }
+        if let Some(WriteScope::Unknown(s)) = &self.write_scope {
+            return fail("write_scope", format_args!("must be any or assigned_only, got {s:?}"));
+        }
+        if let Some(t) = self.quorum_threshold
+            && !(t.is_finite() && t > 0.0 && t <= 1.0)
+        {
+            return fail("quorum_threshold", format_args!("must be a number in (0, 1], got {t}"));
+        }
+        if let Some(c) = self.max_cost
+            && !(c.is_finite() && c >= 0.0)
+        {
+            return fail("max_cost", format_args!("must be a non-negative number, got {c}"));
+        }
+        for (i, a) in self.allowed_agents.iter().flatten().enumerate() {
+            require_text_max(&format!("allowed_agents.{i}"), a, 255)?;
+        }
+        Ok(())
+    }
+}
+
+/// A governance policy with its defaults filled in (`effective_policy`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct EffectivePolicy {
+    /// How the intent may complete.
+    #[serde(default)]
+    pub completion_mode: CompletionMode,
+    /// Who may write.
+    #[serde(default)]
+    pub write_scope: WriteScope,
+    /// The quorum share.
+    #[serde(default = "default_threshold")]
+    pub quorum_threshold: f64,
+    /// The only agents allowed to write (empty: everyone).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub allowed_agents: Vec<String>,
+    /// The cost ceiling, if any.
+    #[serde(default)]
+    pub max_cost: Option<f64>,
+    /// Whether status changes need a reason.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub require_status_reason: bool,
+}
+
+fn default_threshold() -> f64 {
+    DEFAULT_QUORUM_THRESHOLD
+}
+
+impl EffectivePolicy {
+    /// Approvals a `quorum` completion needs with `assigned` agent assignments:
+    /// `max(1, ⌊assigned × quorum_threshold⌋)`.
+    pub fn required_approvals(&self, assigned: usize) -> usize {
+        ((assigned as f64 * self.quorum_threshold).floor() as usize).max(1)
+    }
+}
+
+wire_model! {
+    /// Answer of `GET /api/v1/intents/{id}/governance`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct IntentGovernance {
+        /// The intent.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub intent_id: String,
+        /// The stored policy (`{}` when none).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub governance_policy: GovernancePolicy,
+        /// The policy with defaults.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub effective_policy: EffectivePolicy,
+    }
+    aliases { "governance_policy" <= ["governancePolicy"], "effective_policy" <= ["effectivePolicy"] }
+    also_emit {}
+}
+
+wire_enum! {
+    /// The status of an approval request.
+    #[derive(Default)]
+    pub enum ApprovalStatus {
+        /// Waiting (the default).
+        #[default]
+        Pending = "pending",
+        /// Granted.
+        Approved = "approved",
+        /// Refused.
+        Denied = "denied",
+    }
+}
+
+wire_model! {
+    /// Body of `POST /api/v1/intents/{id}/approvals`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct CreateApprovalRequest {
+        /// The action to approve ([`COMPLETE_ACTION`] gates completion; case-sensitive).
+        pub action: String,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// Context for the approver.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub context: Option<Map<String, Value>>,
+        /// Who asks (clients fill in their agent id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub requested_by: Option<String>,
+    }
+    aliases { "requested_by" <= ["requestedBy"] }
+    also_emit {}
+}
+
+impl CreateApprovalRequest {
+    /// A request to approve `action`.
+    pub fn new(action: impl Into<String>) -> Self {
+        CreateApprovalRequest { action: action.into(), ..Default::default() }
+    }
+}
+
+impl Validate for CreateApprovalRequest {
+    fn validate(&self) -> Result<(), InputValidationError> {
+        require_text_max("action", &self.action, 100)?;
+        if let Some(r) = &self.requested_by {
+            require_text_max("requested_by", r, 255)?;
+        }
+        Ok(())
+    }
+}
+
+wire_model! {
+    /// An approval request. Unset optional keys are omitted on the wire, as the reference does.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct Approval {
+        /// Approval id.
+        pub id: String,
+        /// The intent.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub intent_id: String,
+        /// Who asked (`""` when unknown).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub requested_by: String,
+        /// The action.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub action: String,
+        /// Why.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub reason: String,
+        /// Context.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub context: Map<String, Value>,
+        /// Pending, approved or denied.
+        #[serde(default)]
+        pub status: ApprovalStatus,
+        /// When it was asked for.
+        #[serde(with = "crate::time::wire", default)]
+        pub created_at: DateTime<Utc>,
+        /// When it was decided.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::wire_opt")]
+        pub decided_at: Option<DateTime<Utc>>,
+        /// Who decided.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub decided_by: Option<String>,
+        /// The decider's reason.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub decision_notes: Option<String>,
+    }
+    aliases { "id" <= ["approval_id"], "decision_notes" <= ["decision_reason"] }
+    also_emit {}
+}
+
+impl Approval {
+    /// Whether it was approved or denied.
+    pub fn is_decided(&self) -> bool {
+        self.status != ApprovalStatus::Pending
+    }
+
+    /// Whether it counts toward completion: action exactly [`COMPLETE_ACTION`] and approved.
+    pub fn counts_for_completion(&self) -> bool {
+        self.action == COMPLETE_ACTION && self.status == ApprovalStatus::Approved
+    }
+}
+
+wire_model! {
+    /// Optional body of `POST …/approvals/{id}/approve` and `…/deny` (the reference reads no
+    /// body and records the caller).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct DecideApprovalRequest {
+        /// Why (stored as `decision_notes`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// Who decides (servers default it to the caller).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub decided_by: Option<String>,
+    }
+    aliases { "reason" <= ["notes", "decision_notes"], "decided_by" <= ["decidedBy"] }
+    also_emit {}
+}
+
+impl DecideApprovalRequest {
+    /// A decision with a reason.
+    pub fn with_reason(reason: impl Into<String>) -> Self {
+        DecideApprovalRequest { reason: Some(reason.into()), decided_by: None }
+    }
+}
+
+impl Validate for DecideApprovalRequest {
+    fn validate(&self) -> Result<(), InputValidationError> {
+        if let Some(r) = &self.reason {
+            require_text_max("reason", r, 10_000)?;
+        }
+        if let Some(d) = &self.decided_by {
+            require_text_max("decided_by", d, 255)?;
+        }
+        Ok(())
     }
 }

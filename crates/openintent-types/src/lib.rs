@@ -6,6 +6,12 @@
 //! - the models servers return ([`Intent`], [`IntentEvent`], [`Lease`], [`Portfolio`], ...) and
 //!   the request bodies of every write ([`CreateIntentRequest`], [`AcquireLeaseRequest`], ...),
 //!   so a client builds the same structs a server parses;
+//! - the agent-platform areas, one module each: the agent registry ([`AgentRecord`], RFC-0016),
+//!   intent graphs ([`IntentGraph`] and the pure rules of [`graph`], RFC-0002), human-in-the-loop
+//!   suspension ([`SuspensionRecord`], RFC-0025/0026), governance policies, approvals and
+//!   escalations ([`GovernancePolicy`], [`Approval`], [`Escalation`]), coordinator leases
+//!   ([`CoordinatorLease`], RFC-0013), access control ([`Acl`], RFC-0011), channels and messages
+//!   ([`Channel`], [`Message`], RFC-0021), and trace fields on events (RFC-0020);
 //! - protocol enums with an `Unknown(String)` variant that keeps values this version does not
 //!   know ([`IntentStatus`], [`EventType`], ...);
 //! - [`patch::apply_patches`], the RFC 6901 state-patch function, [`Intent::state_at`] to read
@@ -44,12 +50,19 @@ mod macros;
 pub mod time;
 pub mod wire;
 
+mod acl;
+mod agent;
 mod attachment;
+mod channel;
+mod coordinator;
 mod cost;
 mod discovery;
 mod error;
+mod escalation;
 mod event;
 mod governance;
+pub mod graph;
+mod hitl;
 mod intent;
 mod lease;
 pub mod lifecycle;
@@ -60,13 +73,41 @@ mod state;
 mod subscription;
 pub mod validation;
 
+pub use acl::{
+    AccessPolicy, AccessRequest, AccessRequestStatus, Acl, AclEntry, CreateAccessRequest, DecideAccessRequest,
+    GrantAccessRequest, Permission, PrincipalType, SetAclRequest,
+};
+pub use agent::{
+    AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, DEFAULT_DEAD_AFTER_SECONDS,
+    DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
+    ListAgentsQuery, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
+};
 pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
+pub use channel::{
+    Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageQuery, MessageStatus,
+    MessageType, ReplyRequest, SendMessageRequest, UpdateChannelRequest, UpdateMessageRequest,
+};
+pub use coordinator::{CoordinatorLease, CreateCoordinatorLeaseRequest};
 pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
 pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use escalation::{
+    CreateEscalationRequest, Escalation, EscalationPriority, EscalationQuery, EscalationStatus,
+    ResolveEscalationRequest,
+};
 pub use event::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
 pub use governance::{
-    Arbitration, ArbitrationOption, ArbitrationStatus, CreateArbitrationRequest, Decision, RecordDecisionRequest,
+    Approval, ApprovalStatus, Arbitration, ArbitrationOption, ArbitrationStatus, COMPLETE_ACTION, CompletionMode,
+    CreateApprovalRequest, CreateArbitrationRequest, DEFAULT_QUORUM_THRESHOLD, DecideApprovalRequest, Decision,
+    EffectivePolicy, GovernancePolicy, IntentGovernance, RecordDecisionRequest, WriteScope,
+};
+pub use graph::{
+    AddDependencyRequest, CreateChildIntentRequest, EdgeKind, GraphEdge, GraphNode, GraphRelation, IntentGraph,
+};
+pub use hitl::{
+    EscalationStep, FallbackPolicy, HumanRetryPolicy, InputResponse, InvalidChoice, RespondToSuspensionRequest,
+    ResponseError, ResponseType, SUSPENSION_STATE_KEY, ServerConfig, SuspendRequest, SuspensionChoice,
+    SuspensionConfig, SuspensionRecord, SuspensionResolution,
 };
 pub use intent::{
     CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,

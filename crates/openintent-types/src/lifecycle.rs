@@ -1,14 +1,20 @@
 //! The intent lifecycle (RFC-0001 state machine) as one table shared by the server, which enforces
 //! it, and clients, which may consult it.
 //!
-//! | from \ to | draft | active | blocked | suspended | completed | abandoned |
+//! | from \ to | draft | active | blocked | suspended_awaiting_input | completed | abandoned |
 //! |---|---|---|---|---|---|---|
-//! | draft | | ✔ | | | ✔ (the seed's quick start) | ✔ |
-//! | active | | | ✔ | ✔ | ✔ | ✔ |
+//! | draft | | ✔ | | ✔ (RFC-0025, see below) | ✔ (the seed's quick start) | ✔ |
+//! | active | | | ✔ | ✔ (an agent asks a human) | ✔ | ✔ |
 //! | blocked | | ✔ | | | | ✔ |
-//! | suspended_awaiting_input | | ✔ | | | | ✔ |
+//! | suspended_awaiting_input | | ✔ (the operator answered) | | | | ✔ (timeout, `fallback_policy: fail`) |
 //! | completed | terminal |||||
 //! | abandoned | terminal |||||
+//!
+//! Human-in-the-loop suspension (RFC-0025/0026): `active → suspended_awaiting_input` when an agent
+//! asks for input, `suspended_awaiting_input → active` when the operator answers
+//! (`POST …/suspend/respond`), `suspended_awaiting_input → abandoned` when a suspension with
+//! `fallback_policy: fail` times out. `draft → suspended_awaiting_input` is allowed too: the upstream
+//! server's own tests suspend freshly created (draft) intents, and an agent may ask before it starts.
 //!
 //! `draft → blocked` needs unmet dependencies (RFC-0002), which this protocol surface does not
 //! model, so it is refused. Unknown statuses have no transitions.
@@ -24,7 +30,7 @@ use crate::intent::IntentStatus;
 
 use IntentStatus::{Abandoned, Active, Blocked, Completed, Draft, SuspendedAwaitingInput};
 
-const FROM_DRAFT: &[IntentStatus] = &[Active, Completed, Abandoned];
+const FROM_DRAFT: &[IntentStatus] = &[Active, SuspendedAwaitingInput, Completed, Abandoned];
 const FROM_ACTIVE: &[IntentStatus] = &[Blocked, SuspendedAwaitingInput, Completed, Abandoned];
 const FROM_BLOCKED: &[IntentStatus] = &[Active, Abandoned];
 const FROM_SUSPENDED: &[IntentStatus] = &[Active, Abandoned];
@@ -93,6 +99,7 @@ mod tests {
     fn every_pair() {
         let allowed: &[(&str, &str)] = &[
             ("draft", "active"),
+            ("draft", "suspended_awaiting_input"),
             ("draft", "completed"),
             ("draft", "abandoned"),
             ("active", "blocked"),
@@ -115,6 +122,22 @@ mod tests {
         }
         assert_eq!(checked, 36);
         assert!(is_terminal(&Completed) && is_terminal(&Abandoned) && !is_terminal(&Draft));
+    }
+
+    /// The suspension round trip of RFC-0025 and the upstream tests: suspend from draft or active,
+    /// resume to active, abandon on a failing timeout; nothing else leaves the suspended status.
+    #[test]
+    fn suspension_transitions() {
+        for from in [&Draft, &Active] {
+            assert!(check_transition(from, &SuspendedAwaitingInput).is_ok(), "{from}");
+        }
+        assert_eq!(allowed_transitions(&SuspendedAwaitingInput), &[Active, Abandoned]);
+        let err = check_transition(&SuspendedAwaitingInput, &Completed).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid status transition: suspended_awaiting_input -> completed (allowed: active, abandoned)"
+        );
+        assert!(!can_transition(&Blocked, &SuspendedAwaitingInput));
     }
 
     #[test]

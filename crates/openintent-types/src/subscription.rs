@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::wire::{bool_or_int, null_as_default};
-use crate::{AgentAssignment, Intent, IntentEvent};
+use crate::{AgentAssignment, Intent, IntentEvent, Message};
 
 wire_model! {
     /// A webhook subscription (PROTOCOL.md §5.11).
@@ -160,6 +160,8 @@ pub enum StreamKind {
     Portfolio,
     /// `/api/v1/subscribe/agents/{id}`: assignments of the agent.
     Agent,
+    /// `/api/v1/subscribe/channels/{id}`: messages of an RFC-0021 channel.
+    Channel,
 }
 
 impl StreamKind {
@@ -169,6 +171,7 @@ impl StreamKind {
             StreamKind::Intent => "intents",
             StreamKind::Portfolio => "portfolios",
             StreamKind::Agent => "agents",
+            StreamKind::Channel => "channels",
         };
         format!("/api/v1/subscribe/{kind}/{id}")
     }
@@ -179,8 +182,10 @@ impl StreamKind {
 /// The SSE `event:` name is the log event type; the `data:` JSON is the full intent for
 /// `state_patched`/`status_changed`, the assignment for `agent_assigned` on agent streams, the
 /// event for every other event of an intent's log (logged through `log_event` or written by the
-/// server, such as `intent_created` or `lease_acquired`), and a small object for portfolio
-/// membership changes. See [`StreamEvent::parse`].
+/// server, such as `intent_created` or `lease_acquired`), a small object for portfolio
+/// membership changes, and the message for `channel_message` on channel streams. Other small
+/// objects (`intent.resumed`, `governance.*`, `access_*`) come as [`StreamEvent::Other`]; read
+/// their data with the matching model (e.g. [`crate::InputResponse`]). See [`StreamEvent::parse`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum StreamEvent {
@@ -195,6 +200,8 @@ pub enum StreamEvent {
     Event(Box<IntentEvent>),
     /// An assignment of the followed agent.
     AgentAssigned(Box<AgentAssignment>),
+    /// A message of the followed channel (`channel_message`).
+    ChannelMessage(Box<Message>),
     /// A portfolio membership change (`intent_added`, `intent_removed`); the reference sends `{}`.
     PortfolioChanged {
         /// The SSE event name.
@@ -231,6 +238,7 @@ impl StreamEvent {
         let is_intent = value.get("version").is_some() && value.get("title").is_some();
         let is_event = value.get("event_type").is_some() && value.get("payload").is_some();
         let is_assignment = value.get("agent_id").is_some() && value.get("assigned_at").is_some();
+        let is_message = value.get("channel_id").is_some() && value.get("sender").is_some();
         if is_event {
             if let Ok(e) = serde_json::from_value::<IntentEvent>(value.clone()) {
                 return StreamEvent::Event(Box::new(e));
@@ -238,6 +246,10 @@ impl StreamEvent {
         } else if is_intent {
             if let Ok(i) = serde_json::from_value::<Intent>(value.clone()) {
                 return StreamEvent::IntentChanged { event_type: EventType::parse(event_name), intent: Box::new(i) };
+            }
+        } else if is_message {
+            if let Ok(m) = serde_json::from_value::<Message>(value.clone()) {
+                return StreamEvent::ChannelMessage(Box::new(m));
             }
         } else if is_assignment {
             if let Ok(a) = serde_json::from_value::<AgentAssignment>(value.clone()) {
@@ -257,6 +269,7 @@ impl StreamEvent {
             StreamEvent::IntentChanged { event_type, .. } => event_type.to_string(),
             StreamEvent::Event(e) => e.event_type.to_string(),
             StreamEvent::AgentAssigned(_) => EventType::AgentAssigned.to_string(),
+            StreamEvent::ChannelMessage(_) => EventType::ChannelMessage.to_string(),
             StreamEvent::PortfolioChanged { event_type, .. } | StreamEvent::Other { event_type, .. } => {
                 event_type.clone()
             }

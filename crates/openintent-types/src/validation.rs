@@ -47,7 +47,7 @@ pub trait Validate {
     fn validate(&self) -> Result;
 }
 
-fn fail<T>(field: &str, what: impl std::fmt::Display) -> Result<T> {
+pub(crate) fn fail<T>(field: &str, what: impl std::fmt::Display) -> Result<T> {
     Err(InputValidationError::new(field, format!("{field} {what}")))
 }
 
@@ -95,7 +95,7 @@ pub fn validate_intent_create(title: &str, creator: Option<&str>, description: O
 
 /// Whether `scope` is a usable lease scope: not blank, at most [`MAX_SCOPE_CHARS`]
 /// characters, no control characters. Scopes are free strings on the wire (`analysis`,
-/// `content.draft`, `data-processing`, `shared scope`); [`scope_path`](crate::scope_path) says
+/// `content.draft`, `data-processing`, `shared scope`); [`scope_path`] says
 /// which state each one guards.
 pub fn is_valid_scope(scope: &str) -> bool {
     validate_scope(scope).is_ok()
@@ -323,7 +323,28 @@ impl Validate for LogEventRequest {
         if let Some(a) = &self.actor {
             require_text_max("actor", a, 255)?;
         }
+        if let Some(t) = &self.trace_id {
+            validate_trace_id(t)?;
+        }
+        if let Some(p) = &self.parent_event_id {
+            validate_id("parent_event_id", p)?;
+        }
         Ok(())
+    }
+}
+
+/// A trace id (RFC-0020): exactly 32 lowercase hexadecimal digits.
+///
+/// ```
+/// use openintent_types::validation::validate_trace_id;
+/// assert!(validate_trace_id("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6").is_ok());
+/// assert_eq!(validate_trace_id("A1B2").unwrap_err().field, "trace_id");
+/// ```
+pub fn validate_trace_id(trace_id: &str) -> Result {
+    if trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        Ok(())
+    } else {
+        fail("trace_id", format_args!("must be 32 lowercase hexadecimal digits, got {trace_id:?}"))
     }
 }
 

@@ -26,10 +26,10 @@ mod tests {
 
     #[test]
     fn a_refusal_names_both_statuses_and_the_allowed_moves() {
-        let e = check_transition(&Draft, &Draft).unwrap_err();
-        assert_eq!((e.from.clone(), e.to.clone()), (Draft, Draft));
-        assert_eq!(e.allowed, vec![Active, Completed, Abandoned]);
-        assert_eq!(e.to_string(), "Invalid status transition: draft -> draft (allowed: active, completed, abandoned)");
+        let e = check_transition(&Blocked, &Blocked).unwrap_err();
+        assert_eq!((e.from.clone(), e.to.clone()), (Blocked, Blocked));
+        assert_eq!(e.allowed, vec![Active, Abandoned]);
+        assert_eq!(e.to_string(), "Invalid status transition: blocked -> blocked (allowed: active, abandoned)");
 
         let e = check_transition(&Completed, &Active).unwrap_err();
         assert!(e.allowed.is_empty());

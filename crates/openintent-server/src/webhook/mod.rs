@@ -1,4 +1,5 @@
-//! Webhook delivery (RFC-0006): signing, configuration and the background delivery workers.
+//! Webhook delivery (RFC-0006): signing and the background delivery workers, configured by
+//! [`WebhookConfig`] (part of the server's configuration).
 //!
 //! Every event appended to the log is matched, in the same transaction, against the active
 //! webhook subscriptions; each match becomes a row of a durable outbox. Background workers
@@ -44,7 +45,7 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::config::ConfigError;
+pub use crate::config::WebhookConfig;
 
 pub(crate) use worker::WorkerPool;
 
@@ -355,187 +356,6 @@ pub(crate) struct DeliveryRecord {
     pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// How webhooks are delivered. Part of [`ServerConfig`](crate::ServerConfig).
-///
-/// ```
-/// use std::time::Duration;
-/// use openintent_server::{ServerConfig, WebhookConfig};
-/// let config = ServerConfig::builder()
-///     .webhooks(WebhookConfig::default().max_attempts(5).base_backoff(Duration::from_millis(500)))
-///     .build()
-///     .unwrap();
-/// assert_eq!(config.webhooks().max_attempts, 5);
-/// assert!(ServerConfig::builder().webhooks(WebhookConfig::disabled()).build().is_ok());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WebhookConfig {
-    /// Whether this instance runs delivery workers (deliveries are recorded either way, so
-    /// another instance, or this one after a restart, can send them).
-    pub enabled: bool,
-    /// How many workers run (each claims and sends its own batches).
-    pub workers: usize,
-    /// How often an idle worker looks for due deliveries.
-    pub poll_interval: Duration,
-    /// How many deliveries a worker claims at once (and sends concurrently).
-    pub batch_size: usize,
-    /// Attempts before a delivery is marked failed (at least 1).
-    pub max_attempts: u32,
-    /// The delay before the first retry; doubled on every further retry.
-    pub base_backoff: Duration,
-    /// The longest delay between two attempts.
-    pub max_backoff: Duration,
-    /// How long a receiver may take to answer.
-    pub request_timeout: Duration,
-    /// How long a claim lasts; must exceed `request_timeout`. A claim left by an instance that
-    /// died is taken over by another worker after this long.
-    pub claim_ttl: Duration,
-    /// How long finished deliveries (delivered, failed, cancelled) are kept before they are
-    /// deleted; `None` keeps them forever. Pending deliveries are never deleted.
-    pub retention: Option<Duration>,
-    /// Refuse to deliver to non-public addresses ([`is_non_public_address`]): loopback,
-    /// private, link-local (cloud metadata), unspecified, multicast and broadcast. The host
-    /// name is resolved at send time, every address it resolves to is checked, and the
-    /// request connects only to the checked addresses (so a DNS answer that changes between
-    /// the check and the connection cannot redirect it). A refused delivery is marked failed
-    /// at once, without retries; a subscription whose `webhook_url` host is such a literal IP
-    /// is refused with 422. Off by default so that receivers on `127.0.0.1` work during
-    /// development; production deployments should turn it on.
-    pub deny_private: bool,
-}
-
-impl Default for WebhookConfig {
-    /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
-    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days, non-public
-    /// destinations allowed.
-    fn default() -> Self {
-        WebhookConfig {
-            enabled: true,
-            workers: 1,
-            poll_interval: Duration::from_secs(1),
-            batch_size: 16,
-            max_attempts: 10,
-            base_backoff: Duration::from_secs(2),
-            max_backoff: Duration::from_secs(600),
-            request_timeout: Duration::from_secs(10),
-            claim_ttl: Duration::from_secs(60),
-            retention: Some(Duration::from_secs(7 * 24 * 3600)),
-            deny_private: false,
-        }
-    }
-}
-
-impl WebhookConfig {
-    /// The defaults with the workers off (deliveries are still recorded).
-    pub fn disabled() -> Self {
-        WebhookConfig { enabled: false, ..WebhookConfig::default() }
-    }
-
-    /// Turns the workers on or off.
-    #[must_use]
-    pub fn enabled(mut self, on: bool) -> Self {
-        self.enabled = on;
-        self
-    }
-
-    /// Sets [`WebhookConfig::workers`].
-    #[must_use]
-    pub fn workers(mut self, n: usize) -> Self {
-        self.workers = n;
-        self
-    }
-
-    /// Sets [`WebhookConfig::poll_interval`].
-    #[must_use]
-    pub fn poll_interval(mut self, d: Duration) -> Self {
-        self.poll_interval = d;
-        self
-    }
-
-    /// Sets [`WebhookConfig::batch_size`].
-    #[must_use]
-    pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
-        self
-    }
-
-    /// Sets [`WebhookConfig::max_attempts`].
-    #[must_use]
-    pub fn max_attempts(mut self, n: u32) -> Self {
-        self.max_attempts = n;
-        self
-    }
-
-    /// Sets [`WebhookConfig::base_backoff`].
-    #[must_use]
-    pub fn base_backoff(mut self, d: Duration) -> Self {
-        self.base_backoff = d;
-        self
-    }
-
-    /// Sets [`WebhookConfig::max_backoff`].
-    #[must_use]
-    pub fn max_backoff(mut self, d: Duration) -> Self {
-        self.max_backoff = d;
-        self
-    }
-
-    /// Sets [`WebhookConfig::request_timeout`].
-    #[must_use]
-    pub fn request_timeout(mut self, d: Duration) -> Self {
-        self.request_timeout = d;
-        self
-    }
-
-    /// Sets [`WebhookConfig::claim_ttl`].
-    #[must_use]
-    pub fn claim_ttl(mut self, d: Duration) -> Self {
-        self.claim_ttl = d;
-        self
-    }
-
-    /// Sets [`WebhookConfig::retention`].
-    #[must_use]
-    pub fn retention(mut self, keep: Option<Duration>) -> Self {
-        self.retention = keep;
-        self
-    }
-
-    /// Sets [`WebhookConfig::deny_private`].
-    #[must_use]
-    pub fn deny_private(mut self, on: bool) -> Self {
-        self.deny_private = on;
-        self
-    }
-
-    /// Checks the values, naming the first bad one.
-    pub fn check(&self) -> Result<(), ConfigError> {
-        let bad = |field: &str, msg: &str| Err(ConfigError::new(format!("webhooks.{field}"), msg));
-        if self.workers == 0 {
-            return bad("workers", "must be at least 1");
-        }
-        if self.batch_size == 0 {
-            return bad("batch_size", "must be at least 1");
-        }
-        if self.max_attempts == 0 {
-            return bad("max_attempts", "must be at least 1");
-        }
-        if self.poll_interval.is_zero() {
-            return bad("poll_interval", "must be positive");
-        }
-        if self.request_timeout.is_zero() {
-            return bad("request_timeout", "must be positive");
-        }
-        if self.max_backoff < self.base_backoff {
-            return bad("max_backoff", "cannot be shorter than base_backoff");
-        }
-        if self.claim_ttl <= self.request_timeout {
-            return bad("claim_ttl", "must be longer than request_timeout");
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,16 +499,11 @@ mod tests {
     }
 
     #[test]
-    fn urls_and_config_checks() {
+    fn deliverable_urls() {
         assert!(deliverable_url("https://example.com/hook"));
         assert!(deliverable_url("http://127.0.0.1:9/x"));
         assert!(!deliverable_url("ftp://example.com/"));
         assert!(!deliverable_url("file:///etc/passwd"));
         assert!(!deliverable_url("not a url"));
-        assert!(WebhookConfig::default().check().is_ok());
-        let e = WebhookConfig::default().claim_ttl(Duration::from_secs(1)).check().unwrap_err();
-        assert_eq!(e.setting, "webhooks.claim_ttl");
-        assert!(WebhookConfig::default().max_attempts(0).check().is_err());
-        assert!(WebhookConfig::default().max_backoff(Duration::from_millis(1)).check().is_err());
     }
 }

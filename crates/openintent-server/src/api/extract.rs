@@ -1,12 +1,14 @@
-//! Request plumbing: authentication, JSON bodies with FastAPI-style 422s, query parameters,
-//! `If-Match`, and the middleware that keeps every error body JSON.
+//! What a handler reads from a request: the caller ([`Principal`], behind the API-key check),
+//! JSON bodies checked against their [`BodySchema`] with FastAPI-style 422s naming the field,
+//! query parameters, and `If-Match`.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use openintent_types::wire::WireModel;
 use openintent_types::{FieldError, Validate};
 use serde::de::DeserializeOwned;
@@ -89,58 +91,16 @@ pub async fn require_api_key(State(state): State<AppState>, mut req: Request, ne
     }
 }
 
-/// Middleware that runs every request other than `GET`, `HEAD` and `OPTIONS` on a task of its
-/// own, so that a write, once started, runs to its commit or its rollback whatever happens to
-/// the connection that asked for it.
-///
-/// hyper drops a request's future when its client disconnects (a timeout, Ctrl-C). A write
-/// dropped at the wrong `.await` would stop halfway through its transaction, and a transaction
-/// dropped while it begins can leave a pooled connection inside a transaction that holds
-/// SQLite's write lock, wedging every later write. On its own task the request's work always
-/// finishes; only the answer is lost when nobody waits for it. Reads are left on the connection's
-/// task: dropping them is harmless, and event streams must end with their client.
-pub async fn run_writes_to_completion(req: Request, next: Next) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return next.run(req).await;
-    }
-    match tokio::spawn(next.run(req)).await {
-        Ok(resp) => resp,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Only a runtime that is shutting down cancels a task.
-        Err(_) => ApiError::Unavailable("The server is shutting down".to_owned()).into_response(),
-    }
+/// `route` behind [`require_api_key`]: each of its methods needs a valid key, while a method it
+/// does not serve still answers 405 without looking at the key (as the reference does).
+pub fn keyed(state: &AppState, route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.route_layer(from_fn_with_state(state.clone(), require_api_key))
 }
 
-/// Middleware turning every non-JSON error response (unknown route, wrong method, rejected path
-/// parameter, ...) into `{"detail": ...}` with the same status.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let resp = next.run(req).await;
-    let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let is_json = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json"));
-    if is_json {
-        return resp;
-    }
-    let (mut parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text).trim().to_owned();
-    let detail = match status {
-        StatusCode::NOT_FOUND => "Not Found".to_owned(),
-        StatusCode::METHOD_NOT_ALLOWED => "Method Not Allowed".to_owned(),
-        StatusCode::INTERNAL_SERVER_ERROR => "Internal Server Error".to_owned(),
-        _ if !text.is_empty() => text,
-        _ => status.canonical_reason().unwrap_or("Error").to_owned(),
-    };
-    let body = serde_json::to_vec(&json!({ "detail": detail })).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
+/// An optional text field, absent when blank (the handlers then fall back to a default, such
+/// as the caller).
+pub fn non_empty(s: Option<String>) -> Option<String> {
+    s.filter(|v| !v.trim().is_empty())
 }
 
 /// Parses `If-Match` (`N`, `"N"` or `W/"N"`). Missing (or empty) is 400 with the reference's

@@ -1,81 +1,27 @@
-//! Server-sent event streams (PROTOCOL.md §6.8.2).
-//!
-//! Routes, behind the API-key check (a missing or wrong key is a 401 JSON answer before any
-//! stream starts):
-//!
-//! | Route | Alias (C017) | Delivers |
-//! |---|---|---|
-//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
-//! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
-//! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
-//!
-//! Each message is `event: <name>`, `id: <id>` and `data: <JSON on one line>` followed by an empty
-//! line; the JSON uses the reference server's `", "` / `": "` separators and ASCII escapes.
-//! While a stream is idle it sends a `: ping` comment every [`AppState::sse_keep_alive`].
-//!
-//! Beyond the reference server:
-//!
-//! - **Ids.** On intent and agent streams the `id:` is the event-log id of the change; on
-//!   portfolio streams (membership changes are not in any intent's log) it is the id of the
-//!   kept stream message. Portfolio and agent messages are kept in the database, written in the
-//!   transaction of the change (`stream_messages`), in commit order per stream.
-//! - **The log is the stream.** An intent's stream, replayed from the start and then followed,
-//!   yields exactly the intent's event log, in log order, with the log's event ids as `id:`.
-//!   Every write that appends to the log publishes the event when its transaction commits (in
-//!   the store, not in the handlers), and the stream sends the events of the log in order: a
-//!   live notification makes it read the log after the last event it sent, up to the newest
-//!   event notified, so events committed by several writers (or server processes) at once come
-//!   out in log order too. A live `state_patched` / `status_changed` carries the intent as that
-//!   change left it.
-//! - **Resume.** A stream opened with `Last-Event-ID: <id>` first replays, oldest first, every
-//!   message the stream would have carried after that one, then continues live, with no
-//!   duplicate and no gap: the stream subscribes to notifications before it reads the stored
-//!   messages, and skips live messages it already replayed. An intent stream replays from the
-//!   event log, which keeps patches, not snapshots, so a replayed `state_patched` /
-//!   `status_changed` carries the intent as it is when the replay is read (its `id:` is still
-//!   the original event's). Portfolio and agent streams replay the kept messages byte for
-//!   byte. An id unknown to the stream is ignored (the stream starts live, or from the start
-//!   with `?from=start`). A replay is read one page (500 messages) at a time, as the client
-//!   takes them, so resuming from far back never holds the whole backlog in memory.
-//! - **From the start.** `?from=start` (without a `Last-Event-ID` of the stream) replays the
-//!   whole stream first: the intent's whole log, or every kept portfolio or agent message.
-//!   Reconnecting with `Last-Event-ID` resumes after that id as usual.
-//! - **Connected means live.** A stream subscribes to notifications before it answers, so
-//!   every change committed after a client received the 200 is on the stream.
-//! - **Slow subscribers.** A subscriber that falls more than
-//!   [`NOTIFICATION_BUFFER`](crate::NOTIFICATION_BUFFER) notifications behind does not lose
-//!   data silently: the stream recovers the missed messages from the log or the kept messages,
-//!   and ends (so that the client reconnects and resumes) only when that read fails.
-//! - **Unknown ids.** Intent and portfolio streams answer 404 (`Intent not found`,
-//!   `Portfolio not found`) for ids that do not exist, instead of an idle stream; agents are
-//!   not registered anywhere, so an agent stream always opens.
-//! - **Shutdown.** [`AppState::close_streams`] (called when the server stops) ends every open
-//!   stream, so a graceful shutdown does not wait for subscribers.
+//! One open event stream: the replay after `Last-Event-ID` (or from the start), then the live
+//! notifications of its channel, in log order for intents, with keep-alive pings, recovery when
+//! it falls behind, and the end at shutdown (see [`super`] for what a client sees).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::io;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use openintent_types::wire::to_superset_value;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
-use crate::error::{ApiError, ApiResult};
-use crate::http::{Principal, QueryParams};
+use crate::error::ApiResult;
 use crate::notify::carries_intent;
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, Store};
 
 /// The `Content-Type` of every stream.
-pub(crate) const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
+const EVENT_STREAM: &str = "text/event-stream; charset=utf-8";
 
 /// The keep-alive comment block.
 const PING: &[u8] = b": ping\n\n";
@@ -85,84 +31,6 @@ const REPLAY_PAGE: i64 = 500;
 
 /// How many recently sent ids a stream remembers to drop duplicates.
 const RECENT_IDS: usize = 4096;
-
-/// The event-stream routes (without the auth layer).
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/subscribe/intents/{id}", get(intent_stream))
-        .route("/api/v1/subscribe/portfolios/{id}", get(portfolio_stream))
-        .route("/api/v1/subscribe/agents/{id}", get(agent_stream))
-        .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
-        .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
-        .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
-}
-
-async fn intent_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Intent(id), &headers, from_start).await
-}
-
-async fn portfolio_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Portfolio(id), &headers, from_start).await
-}
-
-async fn agent_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Agent(id), &headers, from_start).await
-}
-
-/// The `from` query parameter: `start` replays the stream from its first message; absent, the
-/// stream starts live (or after `Last-Event-ID`); any other value is a 422.
-fn from_start(q: &QueryParams) -> ApiResult<bool> {
-    match q.get("from") {
-        None => Ok(false),
-        Some("start") => Ok(true),
-        Some(other) => Err(ApiError::invalid_query(
-            "from",
-            "enum",
-            "Input should be 'start'",
-            Some(serde_json::Value::from(other)),
-        )),
-    }
-}
-
-/// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
-/// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
-/// `from_start`), then live messages.
-async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_start: bool) -> ApiResult<Response> {
-    // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(state, channel);
-    let store = state.store();
-    match &feed.channel {
-        Channel::Intent(id) if store.get_intent(id).await?.is_none() => {
-            return Err(ApiError::not_found("Intent not found"));
-        }
-        Channel::Portfolio(id) if store.get_portfolio(id).await?.is_none() => {
-            return Err(ApiError::not_found("Portfolio not found"));
-        }
-        _ => {}
-    }
-    Ok(feed.start(headers, from_start).await?.into_response())
-}
 
 /// The `Last-Event-ID` of a request, when it has a non-blank one.
 fn last_event_id(headers: &HeaderMap) -> Option<String> {
@@ -176,7 +44,7 @@ fn last_event_id(headers: &HeaderMap) -> Option<String> {
 
 /// One open stream: its notification receiver, the messages waiting to be sent, and what it
 /// needs to resume from the log.
-struct Feed {
+pub(super) struct Feed {
     state: AppState,
     channel: Channel,
     rx: broadcast::Receiver<Notification>,
@@ -207,7 +75,8 @@ enum Step {
 }
 
 impl Feed {
-    fn new(state: &AppState, channel: Channel) -> Feed {
+    /// A stream of `channel`, subscribed to notifications from now on.
+    pub(super) fn new(state: &AppState, channel: Channel) -> Feed {
         Feed {
             rx: state.subscribe(),
             closing: state.streams_closing(),
@@ -224,10 +93,15 @@ impl Feed {
         }
     }
 
+    /// The channel it streams.
+    pub(super) fn channel(&self) -> &Channel {
+        &self.channel
+    }
+
     /// Replays what came after the request's `Last-Event-ID`, when it names a message of this
     /// stream; else, with `from_start`, everything from the first message; else starts live,
     /// with the newest stored message as the recovery point.
-    async fn start(mut self, headers: &HeaderMap, from_start: bool) -> ApiResult<Feed> {
+    pub(super) async fn start(mut self, headers: &HeaderMap, from_start: bool) -> ApiResult<Feed> {
         let mut resumed = match last_event_id(headers) {
             Some(last) => self.replay(Some(&last)).await?,
             None => false,
@@ -245,7 +119,8 @@ impl Feed {
         Ok(self)
     }
 
-    fn into_response(self) -> Response {
+    /// The streaming response (`text/event-stream`), ending when the stream does.
+    pub(super) fn into_response(self) -> Response {
         let stream = futures_util::stream::unfold(self, |mut feed| async move {
             let chunk = feed.next_chunk().await?;
             Some((Ok::<_, Infallible>(chunk), feed))
@@ -504,7 +379,7 @@ impl RecentIds {
 }
 
 /// One message: `event:`, `id:` and `data:` lines and the empty line that ends it.
-pub(crate) fn frame(event: &str, id: Option<&str>, data: &Value) -> Bytes {
+fn frame(event: &str, id: Option<&str>, data: &Value) -> Bytes {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"event: ");
     push_field(&mut out, event);
@@ -526,7 +401,7 @@ fn push_field(out: &mut Vec<u8>, value: &str) {
 
 /// JSON on one line as Python's `json.dumps` writes it: `", "` and `": "` separators, non-ASCII
 /// characters as `\uXXXX` escapes.
-pub(crate) fn python_json(value: &Value) -> String {
+fn python_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(256);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, PythonFormatter);
     if serde::Serialize::serialize(value, &mut ser).is_err() {

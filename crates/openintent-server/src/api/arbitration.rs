@@ -1,0 +1,108 @@
+//! Arbitration and decisions (RFC-0004): request arbitration, record decisions, list both.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use openintent_types::{CreateArbitrationRequest, RecordDecisionRequest};
+use serde_json::{Value, json};
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt, req};
+use super::reply::{list, merge, of_intent, wire};
+use super::spec::{Op, Reply, op, request};
+use crate::error::ApiResult;
+use crate::state::AppState;
+use crate::store::{NewArbitration, NewDecision};
+
+impl BodySchema for CreateArbitrationRequest {
+    const FIELDS: &'static [Field] = &[
+        req("reason", Kind::Str).text(0),
+        opt("requested_by", Kind::Str).text(255),
+        opt("context", Kind::Obj),
+        opt("options", Kind::Options),
+    ];
+}
+
+impl BodySchema for RecordDecisionRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("decision_type", Kind::Str).text(100),
+        opt("decided_by", Kind::Str).text(255),
+        req("outcome", Kind::Str).text(0),
+        opt("rationale", Kind::Str),
+        opt("evidence", Kind::List),
+    ];
+}
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/arbitrate", keyed(state, post(request_arbitration)))
+        .route("/api/v1/intents/{id}/arbitrations", keyed(state, get(list_arbitrations)))
+        .route("/api/v1/intents/{id}/decisions", keyed(state, post(record_decision).get(list_decisions)))
+}
+
+async fn request_arbitration(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateArbitrationRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewArbitration {
+        requested_by: non_empty(body.requested_by).unwrap_or_else(|| principal.0.clone()),
+        reason: body.reason,
+        context: body.context.unwrap_or_default(),
+        options: serde_json::to_value(body.options.unwrap_or_default()).unwrap_or(Value::Array(Vec::new())),
+    };
+    let arbitration = state.store().request_arbitration(&id, new).await?;
+    Ok(Json(merge(wire(&arbitration), json!({"message": "Arbitration requested", "status": "pending"}))))
+}
+
+async fn list_arbitrations(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&of_intent(&state, &id, state.store().list_arbitrations(&id).await?).await?))
+}
+
+async fn record_decision(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordDecisionRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewDecision {
+        decision_type: non_empty(body.decision_type).unwrap_or_else(|| "decision".to_owned()),
+        decided_by: non_empty(body.decided_by).unwrap_or_else(|| principal.0.clone()),
+        outcome: body.outcome,
+        rationale: body.rationale.unwrap_or_default(),
+        evidence: body.evidence,
+    };
+    let decision = state.store().record_decision(&id, new).await?;
+    let ack = json!({"message": "Decision recorded", "decision_id": decision.id, "outcome": decision.outcome});
+    Ok(Json(merge(wire(&decision), ack)))
+}
+
+async fn list_decisions(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&of_intent(&state, &id, state.store().list_decisions(&id).await?).await?))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/intents/{id}/arbitrate", "requestArbitration", "governance", "Request arbitration")
+        .body(request!(CreateArbitrationRequest))
+        .reply(Reply::Model("Arbitration")),
+    op("get", "/api/v1/intents/{id}/arbitrations", "listArbitrations", "governance", "Arbitration requests")
+        .reply(Reply::List("Arbitration")),
+    op("post", "/api/v1/intents/{id}/decisions", "recordDecision", "governance", "Record a decision")
+        .body(request!(RecordDecisionRequest))
+        .reply(Reply::Model("Decision")),
+    op("get", "/api/v1/intents/{id}/decisions", "listDecisions", "governance", "Decisions of an intent")
+        .reply(Reply::List("Decision")),
+];

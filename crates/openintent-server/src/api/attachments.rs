@@ -1,0 +1,81 @@
+//! Attachments (RFC-0005): file references of an intent.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, post};
+use openintent_types::CreateAttachmentRequest;
+use serde_json::Value;
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, opt, req};
+use super::reply::{list, of_intent, wire};
+use super::spec::{Op, Reply, op, request};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+impl BodySchema for CreateAttachmentRequest {
+    const FIELDS: &'static [Field] = &[
+        req("filename", Kind::Str).text(255),
+        req("mime_type", Kind::Str).mime(255),
+        req("size", Kind::Int).min(0.0),
+        req("storage_url", Kind::Str).text(0),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/attachments", keyed(state, post(add_attachment).get(list_attachments)))
+        .route("/api/v1/intents/{id}/attachments/{attachment_id}", keyed(state, delete(delete_attachment)))
+}
+
+async fn add_attachment(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateAttachmentRequest>,
+) -> ApiResult<Json<Value>> {
+    let attachment = state.store().add_attachment(&id, &body, &principal.0).await?;
+    Ok(Json(wire(&attachment)))
+}
+
+async fn list_attachments(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&of_intent(&state, &id, state.store().list_attachments(&id).await?).await?))
+}
+
+async fn delete_attachment(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    if state.store().delete_attachment(&id, &attachment_id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("Attachment not found"))
+    }
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/intents/{id}/attachments", "addAttachment", "attachments", "Attach a file reference")
+        .body(request!(CreateAttachmentRequest))
+        .reply(Reply::Model("Attachment")),
+    op("get", "/api/v1/intents/{id}/attachments", "listAttachments", "attachments", "Attachments of an intent")
+        .reply(Reply::List("Attachment")),
+    op(
+        "delete",
+        "/api/v1/intents/{id}/attachments/{attachment_id}",
+        "deleteAttachment",
+        "attachments",
+        "Delete an attachment",
+    )
+    .reply(Reply::NoContent),
+];

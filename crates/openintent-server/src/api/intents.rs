@@ -1,0 +1,218 @@
+//! Intents (RFC-0001): create, read, list, and the version-checked state and status writes.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use openintent_types::{CreateIntentRequest, Intent, IntentStatus, SetStatusRequest, UpdateStateRequest};
+use serde_json::{Value, json};
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, if_match, keyed, non_empty, opt, req};
+use super::reply::{INTENT_NOT_FOUND, wire};
+use super::spec::{Header, Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{IntentFilter, NewIntent};
+
+// ----- body schemas -------------------------------------------------------------------------
+
+// The rules repeat, for the OpenAPI document, what each request's `Validate` enforces.
+
+fn intent_statuses() -> Vec<&'static str> {
+    IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect()
+}
+
+impl BodySchema for CreateIntentRequest {
+    const FIELDS: &'static [Field] = &[
+        req("title", Kind::Str).text(500),
+        opt("description", Kind::Str),
+        opt("constraints", Kind::ObjOrList),
+        opt("state", Kind::Obj),
+        opt("created_by", Kind::Str).text(255),
+        opt("status", Kind::Str).one_of(intent_statuses),
+        opt("parent_intent_id", Kind::Str).id(),
+        opt("governance_policy", Kind::Obj),
+        opt("depends_on", Kind::StrList),
+    ];
+}
+
+impl BodySchema for UpdateStateRequest {
+    const FIELDS: &'static [Field] = &[opt("patches", Kind::Patches), opt("state", Kind::Obj)];
+
+    /// Patches, or (the reference's form) a non-empty object of top-level keys to set.
+    fn schema_extra() -> Option<Value> {
+        Some(json!({"anyOf": [
+            {"required": ["patches"], "properties": {"patches": {"type": "array", "minItems": 1}}},
+            {"required": ["state"], "properties": {"state": {"type": "object", "minProperties": 1}}},
+        ]}))
+    }
+}
+
+impl BodySchema for SetStatusRequest {
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(intent_statuses), opt("reason", Kind::Str)];
+}
+
+// ----- routes and handlers ------------------------------------------------------------------
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents", keyed(state, post(create_intent).get(list_intents)))
+        .route("/api/v1/intents/{id}", keyed(state, get(get_intent)))
+        .route("/api/v1/intents/{id}/state", keyed(state, post(update_state)))
+        .route("/api/v1/intents/{id}/status", keyed(state, post(set_status)))
+}
+
+/// An intent with its `ETag: "N"`.
+fn intent_response(intent: &Intent) -> Response {
+    let mut resp = Json(wire(intent)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", intent.version)) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+fn known_status(status: &IntentStatus) -> ApiResult<()> {
+    if let IntentStatus::Unknown(s) = status {
+        let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
+        return Err(ApiError::invalid_field(
+            "status",
+            "enum",
+            format!("Input should be one of {}", names.join(", ")),
+            Some(json!(s)),
+        ));
+    }
+    Ok(())
+}
+
+async fn create_intent(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateIntentRequest>,
+) -> ApiResult<Response> {
+    let status = body.status.clone().unwrap_or_default();
+    known_status(&status)?;
+    if let Some(policy) = &body.governance_policy {
+        crate::rules::governance::validate(policy).map_err(ApiError::Validation)?;
+    }
+    let new = NewIntent {
+        title: body.title,
+        description: body.description.unwrap_or_default(),
+        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        parent_id: non_empty(body.parent_intent_id),
+        depends_on: body.depends_on.unwrap_or_default(),
+        constraints: body.constraints.unwrap_or_default(),
+        state: body.state.unwrap_or_default(),
+        status,
+        governance_policy: body.governance_policy,
+    };
+    let (intent, _event) = state.store().create_intent(new).await?;
+    Ok(intent_response(&intent))
+}
+
+async fn get_intent(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Response> {
+    let intent = state.store().get_intent(&id).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
+    Ok(intent_response(&intent))
+}
+
+async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    if let Some(s) = q.get("status")
+        && !IntentStatus::parse(s).is_known()
+    {
+        return Err(ApiError::invalid_query(
+            "status",
+            "enum",
+            "Input should be 'draft', 'active', 'blocked', 'suspended_awaiting_input', 'completed' or 'abandoned'",
+            Some(json!(s)),
+        ));
+    }
+    let filter = IntentFilter {
+        status: q.get("status").map(str::to_owned),
+        created_by: q.get("created_by").map(str::to_owned),
+        parent_id: q.get("parent_id").or_else(|| q.get("parent_intent_id")).map(str::to_owned),
+        limit: q.int("limit", 50, 1, 1000)?,
+        offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
+    };
+    let (intents, total) = state.store().list_intents(&filter).await?;
+    let items: Vec<Value> = intents.iter().map(wire).collect();
+    Ok(Json(json!({"intents": items, "total": total, "limit": filter.limit, "offset": filter.offset})))
+}
+
+async fn update_state(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<UpdateStateRequest>,
+) -> ApiResult<Response> {
+    let version = if_match(&headers)?;
+    let patches = body.effective_patches();
+    let (intent, _event) = state.store().update_state(&id, version, &principal.0, &patches).await?;
+    Ok(intent_response(&intent))
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<SetStatusRequest>,
+) -> ApiResult<Response> {
+    known_status(&body.status)?;
+    let version = if_match(&headers)?;
+    let (intent, _event) =
+        state.store().set_status(&id, version, &principal.0, &body.status, body.reason.as_deref()).await?;
+    Ok(intent_response(&intent))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+fn q_intent_status() -> Value {
+    let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
+    json!({"type": "string", "enum": names})
+}
+
+const INTENT_QUERY: &[Query] = &[
+    ("status", q_intent_status, "Only intents with this status"),
+    ("created_by", q_string, "Only intents created by this principal"),
+    ("parent_id", q_string, "Only children of this intent (also read as `parent_intent_id`)"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
+    ("offset", q_offset, "Intents to skip (default 0)"),
+];
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/intents", "createIntent", "intents", "Create an intent")
+        .body(request!(CreateIntentRequest))
+        .reply(Reply::Model("Intent")),
+    op("get", "/api/v1/intents", "listIntents", "intents", "List intents, newest first")
+        .query(INTENT_QUERY)
+        .reply(Reply::Json(intent_page_schema)),
+    op("get", "/api/v1/intents/{id}", "getIntent", "intents", "Read an intent (with its `ETag`)")
+        .reply(Reply::Model("Intent")),
+    op("post", "/api/v1/intents/{id}/state", "updateState", "intents", "Patch the state (version-checked)")
+        .body(request!(UpdateStateRequest))
+        .headers(&[Header::IfMatch])
+        .reply(Reply::Model("Intent"))
+        .errors(&[400, 409]),
+    op("post", "/api/v1/intents/{id}/status", "setStatus", "intents", "Change the status (version-checked)")
+        .body(request!(SetStatusRequest))
+        .headers(&[Header::IfMatch])
+        .reply(Reply::Model("Intent"))
+        .errors(&[400, 409]),
+];
+
+fn intent_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "intents": {"type": "array", "items": reference("Intent")},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+        "required": ["intents", "total"],
+    })
+}

@@ -1,0 +1,184 @@
+//! Portfolios: groups of intents with a membership role and priority, and their aggregate
+//! status.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{delete, get, patch, post};
+use openintent_types::{
+    AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, PortfolioStatus,
+    UpdatePortfolioStatusRequest,
+};
+use serde_json::{Value, json};
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, non_empty, opt, req};
+use super::reply::{list, merge, of_intent, wire};
+use super::spec::{Op, Reply, op, q_string, request};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::NewPortfolio;
+
+const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
+
+fn portfolio_statuses() -> Vec<&'static str> {
+    PortfolioStatus::KNOWN.iter().map(PortfolioStatus::as_str).collect()
+}
+
+fn membership_roles() -> Vec<&'static str> {
+    MembershipRole::KNOWN.iter().map(MembershipRole::as_str).collect()
+}
+
+impl BodySchema for CreatePortfolioRequest {
+    const FIELDS: &'static [Field] = &[
+        req("name", Kind::Str).text(255),
+        opt("created_by", Kind::Str).text(255),
+        opt("description", Kind::Str),
+        opt("governance_policy", Kind::Obj),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+impl BodySchema for UpdatePortfolioStatusRequest {
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(portfolio_statuses)];
+}
+
+impl BodySchema for AddIntentToPortfolioRequest {
+    const FIELDS: &'static [Field] = &[
+        req("intent_id", Kind::Str).id(),
+        opt("role", Kind::Str).one_of(membership_roles),
+        opt("priority", Kind::Int),
+    ];
+}
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/portfolios", keyed(state, get(intent_portfolios)))
+        .route("/api/v1/portfolios", keyed(state, post(create_portfolio).get(list_portfolios)))
+        .route("/api/v1/portfolios/{id}", keyed(state, get(get_portfolio)))
+        .route("/api/v1/portfolios/{id}/status", keyed(state, patch(update_portfolio_status)))
+        .route("/api/v1/portfolios/{id}/intents", keyed(state, post(add_intent_to_portfolio).get(portfolio_intents)))
+        .route("/api/v1/portfolios/{id}/intents/{intent_id}", keyed(state, delete(remove_intent_from_portfolio)))
+}
+
+async fn create_portfolio(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreatePortfolioRequest>,
+) -> ApiResult<Json<Value>> {
+    let new = NewPortfolio {
+        name: body.name,
+        description: body.description.unwrap_or_default(),
+        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        governance_policy: body.governance_policy.unwrap_or_default(),
+        metadata: body.metadata,
+    };
+    let portfolio = state.store().create_portfolio(new).await?;
+    Ok(Json(wire(&portfolio)))
+}
+
+async fn list_portfolios(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().list_portfolios(q.get("created_by")).await?))
+}
+
+async fn get_portfolio(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let backend = state.store();
+    let mut portfolio = backend.get_portfolio(&id).await?.ok_or_else(|| ApiError::not_found(PORTFOLIO_NOT_FOUND))?;
+    let intents = backend.portfolio_intents(&id).await?;
+    portfolio.aggregate_status = Some(AggregateStatus::from_intents(&intents));
+    portfolio.intents = Some(intents);
+    let mut value = wire(&portfolio);
+    if let Some(Value::Array(items)) = value.get_mut("intents")
+        && let Some(list) = portfolio.intents.as_ref()
+    {
+        *items = list.iter().map(wire).collect();
+    }
+    Ok(Json(value))
+}
+
+async fn update_portfolio_status(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpdatePortfolioStatusRequest>,
+) -> ApiResult<Json<Value>> {
+    let portfolio = state.store().update_portfolio_status(&id, &body.status).await?;
+    Ok(Json(wire(&portfolio)))
+}
+
+async fn add_intent_to_portfolio(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
+) -> ApiResult<Json<Value>> {
+    let role = body.role.clone().unwrap_or(MembershipRole::Member);
+    let (membership, _message) =
+        state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
+    let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
+    Ok(Json(merge(wire(&membership), ack)))
+}
+
+async fn portfolio_intents(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&state.store().portfolio_intents(&id).await?))
+}
+
+async fn remove_intent_from_portfolio(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path((id, intent_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    if state.store().remove_membership(&id, &intent_id).await?.is_none() {
+        return Err(ApiError::not_found("Membership not found"));
+    }
+    Ok(Json(json!({"message": "Intent removed from portfolio"})))
+}
+
+async fn intent_portfolios(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(list(&of_intent(&state, &id, state.store().intent_portfolios(&id).await?).await?))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/portfolios", "createPortfolio", "portfolios", "Create a portfolio")
+        .body(request!(CreatePortfolioRequest))
+        .reply(Reply::Model("Portfolio")),
+    op("get", "/api/v1/portfolios", "listPortfolios", "portfolios", "List portfolios")
+        .query(&[("created_by", q_string, "Only portfolios created by this principal")])
+        .reply(Reply::List("Portfolio")),
+    op("get", "/api/v1/portfolios/{id}", "getPortfolio", "portfolios", "Read a portfolio with its intents")
+        .reply(Reply::Model("Portfolio")),
+    op("patch", "/api/v1/portfolios/{id}/status", "updatePortfolioStatus", "portfolios", "Change a portfolio's status")
+        .body(request!(UpdatePortfolioStatusRequest))
+        .reply(Reply::Model("Portfolio")),
+    op("post", "/api/v1/portfolios/{id}/intents", "addIntentToPortfolio", "portfolios", "Add an intent")
+        .body(request!(AddIntentToPortfolioRequest))
+        .reply(Reply::Model("PortfolioMembership"))
+        .errors(&[409]),
+    op("get", "/api/v1/portfolios/{id}/intents", "portfolioIntents", "portfolios", "Intents of a portfolio")
+        .reply(Reply::List("Intent")),
+    op(
+        "delete",
+        "/api/v1/portfolios/{id}/intents/{intent_id}",
+        "removeIntentFromPortfolio",
+        "portfolios",
+        "Remove an intent",
+    )
+    .reply(Reply::Json(message_schema)),
+    op("get", "/api/v1/intents/{id}/portfolios", "intentPortfolios", "portfolios", "Portfolios holding an intent")
+        .reply(Reply::List("Portfolio")),
+];
+
+fn message_schema() -> Value {
+    json!({"type": "object", "properties": {"message": {"type": "string"}}})
+}

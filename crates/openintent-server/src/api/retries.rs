@@ -1,0 +1,105 @@
+//! Retry policies and failures (RFC-0010): an intent's retry policy, and the failures recorded
+//! against it.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use openintent_types::{RecordFailureRequest, RetryStrategy, SetRetryPolicyRequest};
+use serde_json::Value;
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt, req};
+use super::reply::{INTENT_NOT_FOUND, list, of_intent, wire};
+use super::spec::{Op, Reply, op, request};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+fn retry_strategies() -> Vec<&'static str> {
+    RetryStrategy::KNOWN.iter().map(RetryStrategy::as_str).collect()
+}
+
+impl BodySchema for SetRetryPolicyRequest {
+    const FIELDS: &'static [Field] = &[
+        req("strategy", Kind::Str).one_of(retry_strategies),
+        opt("max_retries", Kind::Int).range(0.0, 1000.0),
+        opt("base_delay_ms", Kind::Int).min(0.0),
+        opt("max_delay_ms", Kind::Int).min(0.0),
+        opt("jitter", Kind::Bool),
+        opt("backoff_multiplier", Kind::Num).min(1.0),
+        opt("retryable_errors", Kind::StrList),
+        opt("fallback_agent_id", Kind::Str),
+        opt("failure_threshold", Kind::Int).min(1.0),
+    ];
+}
+
+impl BodySchema for RecordFailureRequest {
+    const FIELDS: &'static [Field] = &[
+        req("error_type", Kind::Str).text(100),
+        req("error_message", Kind::Str).text(0),
+        req("attempt_number", Kind::Int).min(1.0),
+        opt("agent_id", Kind::Str),
+        opt("will_retry", Kind::Bool),
+        opt("retry_scheduled_at", Kind::Time),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/retry-policy", keyed(state, get(get_retry_policy).put(set_retry_policy)))
+        .route("/api/v1/intents/{id}/failures", keyed(state, post(record_failure).get(list_failures)))
+}
+
+async fn set_retry_policy(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<SetRetryPolicyRequest>,
+) -> ApiResult<Json<Value>> {
+    let policy = state.store().set_retry_policy(&id, &body).await?;
+    Ok(Json(wire(&policy)))
+}
+
+async fn get_retry_policy(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    match state.store().get_retry_policy(&id).await? {
+        Some(p) => Ok(Json(wire(&p))),
+        None if state.store().get_intent(&id).await?.is_none() => Err(ApiError::not_found(INTENT_NOT_FOUND)),
+        None => Err(ApiError::not_found("No retry policy set")),
+    }
+}
+
+async fn record_failure(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RecordFailureRequest>,
+) -> ApiResult<Json<Value>> {
+    let agent = non_empty(body.agent_id.clone()).or_else(|| Some(principal.0.clone()));
+    let failure = state.store().record_failure(&id, &body, agent).await?;
+    Ok(Json(wire(&failure)))
+}
+
+async fn list_failures(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(list(&of_intent(&state, &id, state.store().list_failures(&id).await?).await?))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("put", "/api/v1/intents/{id}/retry-policy", "setRetryPolicy", "retries", "Set the retry policy")
+        .body(request!(SetRetryPolicyRequest))
+        .reply(Reply::Model("RetryPolicy")),
+    op("get", "/api/v1/intents/{id}/retry-policy", "getRetryPolicy", "retries", "Read the retry policy")
+        .reply(Reply::Model("RetryPolicy")),
+    op("post", "/api/v1/intents/{id}/failures", "recordFailure", "retries", "Record a failure")
+        .body(request!(RecordFailureRequest))
+        .reply(Reply::Model("FailureRecord")),
+    op("get", "/api/v1/intents/{id}/failures", "listFailures", "retries", "Failures of an intent")
+        .reply(Reply::List("FailureRecord")),
+];

@@ -1,0 +1,220 @@
+//! Webhook subscriptions (RFC-0006): create (answering the signing secret once), list, delete,
+//! and a subscription's deliveries.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use openintent_types::CreateSubscriptionRequest;
+use serde_json::{Value, json};
+
+use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, non_empty, opt};
+use super::reply::wire;
+use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request, timestamp_schema};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+impl BodySchema for CreateSubscriptionRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("intent_id", Kind::Str).id(),
+        opt("portfolio_id", Kind::Str).id(),
+        opt("subscriber_id", Kind::Str).text(255),
+        opt("event_types", Kind::StrList),
+        opt("webhook_url", Kind::Str).http_url(),
+        opt("expires_at", Kind::Time),
+    ];
+    const EMPTY_OK: bool = true;
+}
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/subscriptions", keyed(state, post(create_subscription).get(list_subscriptions)))
+        .route("/api/v1/subscriptions/{id}", keyed(state, delete(delete_subscription)))
+        .route("/api/v1/subscriptions/{id}/deliveries", keyed(state, get(list_deliveries)))
+}
+
+async fn create_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateSubscriptionRequest>,
+) -> ApiResult<Json<Value>> {
+    if state.webhook_deny_private()
+        && let Some(url) = &body.webhook_url
+        && let Some(ip) = crate::webhook::literal_non_public_host(url)
+    {
+        return Err(ApiError::invalid_field(
+            "webhook_url",
+            "value_error",
+            format!(
+                "Value error, webhook_url host {ip} is a loopback, private, link-local or otherwise non-public \
+                 address, which this server does not deliver to"
+            ),
+            Some(json!(url)),
+        ));
+    }
+    let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
+    // The signing secret of webhook deliveries: returned here once, never listed again.
+    let secret = crate::webhook::new_secret();
+    let sub = state.store().create_subscription(&body, &subscriber, &secret).await?;
+    let mut out = wire(&sub);
+    if let Value::Object(map) = &mut out {
+        map.insert("secret".into(), Value::String(secret));
+    }
+    Ok(Json(out))
+}
+
+async fn list_subscriptions(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    let subs =
+        state.store().list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), q.get("subscriber_id")).await?;
+    let items: Vec<Value> = subs.iter().map(wire).collect();
+    Ok(Json(json!({"subscriptions": items})))
+}
+
+async fn delete_subscription(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if state.store().delete_subscription(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("Subscription not found"))
+    }
+}
+
+/// The delivery statuses `GET /api/v1/subscriptions/{id}/deliveries` filters on.
+const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
+
+/// The webhook deliveries of one subscription, newest first; only its subscriber may look.
+async fn list_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let status = q.get("status");
+    if let Some(s) = status
+        && !DELIVERY_STATUSES.contains(&s)
+    {
+        return Err(ApiError::invalid_query(
+            "status",
+            "enum",
+            "Input should be 'pending', 'delivered', 'failed' or 'cancelled'",
+            Some(json!(s)),
+        ));
+    }
+    let limit = q.int("limit", 50, 1, 1000)?;
+    let offset = q.int("offset", 0, 0, i64::from(i32::MAX))?;
+    let subscriber = state
+        .store()
+        .subscription_subscriber(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Subscription not found"))?;
+    if subscriber != principal.0 {
+        return Err(ApiError::Forbidden("Only the subscription's subscriber may list its deliveries".into()));
+    }
+    let (deliveries, total) = state.store().list_deliveries(&id, status, limit, offset).await?;
+    Ok(Json(json!({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+fn q_delivery_status() -> Value {
+    json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]})
+}
+
+const SUBSCRIPTION_QUERY: &[Query] = &[
+    ("intent_id", q_string, "Only subscriptions of this intent"),
+    ("portfolio_id", q_string, "Only subscriptions of this portfolio"),
+    ("subscriber_id", q_string, "Only subscriptions of this subscriber"),
+];
+
+const DELIVERY_QUERY: &[Query] = &[
+    ("status", q_delivery_status, "Only deliveries with this status"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
+    ("offset", q_offset, "Deliveries to skip (default 0)"),
+];
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/subscriptions", "createSubscription", "subscriptions", "Create a webhook subscription")
+        .body(request!(CreateSubscriptionRequest))
+        .errors(&[404])
+        .reply(Reply::Json(created_subscription_schema)),
+    op("get", "/api/v1/subscriptions", "listSubscriptions", "subscriptions", "List webhook subscriptions")
+        .query(SUBSCRIPTION_QUERY)
+        .reply(Reply::Json(subscription_page_schema)),
+    op("delete", "/api/v1/subscriptions/{id}", "deleteSubscription", "subscriptions", "Delete a subscription")
+        .reply(Reply::NoContent),
+    op(
+        "get",
+        "/api/v1/subscriptions/{id}/deliveries",
+        "listSubscriptionDeliveries",
+        "subscriptions",
+        "A subscription's webhook deliveries, newest first (its subscriber only)",
+    )
+    .query(DELIVERY_QUERY)
+    .reply(Reply::Json(delivery_page_schema)),
+];
+
+/// The created subscription, with the webhook signing secret (returned only here).
+fn created_subscription_schema() -> Value {
+    json!({
+        "allOf": [
+            reference("Subscription"),
+            {
+                "type": "object",
+                "properties": {"secret": {
+                    "type": "string",
+                    "description": "The HMAC-SHA256 key of the X-OpenIntent-Signature header of webhook deliveries. \
+                                    Returned once, on creation; never listed again.",
+                }},
+                "required": ["secret"],
+            },
+        ],
+    })
+}
+
+fn subscription_page_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"subscriptions": {"type": "array", "items": reference("Subscription")}},
+        "required": ["subscriptions"],
+    })
+}
+
+/// A page of a subscription's webhook deliveries.
+fn delivery_page_schema() -> Value {
+    let time = timestamp_schema();
+    let nullable = |t: &str| json!({"type": [t, "null"]});
+    let mut nullable_time = timestamp_schema();
+    nullable_time["type"] = json!(["string", "null"]);
+    let delivery = json!({
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "description": "The delivery id (the X-OpenIntent-Delivery header)"},
+            "event_id": {"type": "string"},
+            "event_type": {"type": "string"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]},
+            "attempts": {"type": "integer"},
+            "last_error": nullable("string"),
+            "last_status": {"type": ["integer", "null"], "description": "HTTP status of the last attempt"},
+            "next_attempt_at": nullable_time,
+            "created_at": time,
+            "delivered_at": nullable_time,
+        },
+        "required": ["id", "event_id", "event_type", "status", "attempts", "created_at"],
+    });
+    json!({
+        "type": "object",
+        "properties": {
+            "deliveries": {"type": "array", "items": delivery},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
+        },
+        "required": ["deliveries", "total"],
+    })
+}
