@@ -8,7 +8,7 @@ use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
 use super::rows::{INTENT_COLS, PORTFOLIO_COLS, intent_from_row, parse_ts, portfolio_from_row, to_json, ts};
 use super::streams::keep_stream_message;
 use super::{NewPortfolio, Store, StoreError, StoreResult, new_id, now};
-use crate::notify::{self, Notification};
+use crate::notify;
 
 impl Store {
     pub(crate) async fn create_portfolio(&self, new: NewPortfolio) -> StoreResult<Portfolio> {
@@ -88,14 +88,15 @@ impl Store {
         portfolio_from_row(&row)
     }
 
-    /// Adds an intent to a portfolio; adding it again updates its role and priority.
+    /// Adds an intent to a portfolio; adding it again updates its role and priority. The
+    /// `intent_added` message is kept on the portfolio's stream and published on commit.
     pub(crate) async fn add_membership(
         &self,
         portfolio_id: &str,
         intent_id: &str,
         role: &MembershipRole,
         priority: i64,
-    ) -> StoreResult<(PortfolioMembership, Notification)> {
+    ) -> StoreResult<PortfolioMembership> {
         let mut tx = self.db.begin().await?;
         let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
             .bind(portfolio_id)
@@ -137,16 +138,12 @@ impl Store {
         m.role = Some(MembershipRole::parse(&row.try_get::<String, _>("role")?));
         m.priority = Some(row.try_get("priority")?);
         m.added_at = Some(parse_ts(&row.try_get::<String, _>("added_at")?)?);
-        Ok((m, message))
+        Ok(m)
     }
 
-    /// Removes an intent from a portfolio; `false` when it was not a member.
-    /// Removes a membership; the stream message announcing it, or `None` when there was none.
-    pub(crate) async fn remove_membership(
-        &self,
-        portfolio_id: &str,
-        intent_id: &str,
-    ) -> StoreResult<Option<Notification>> {
+    /// Removes an intent from a portfolio; `false` when it was not a member. The
+    /// `intent_removed` message is kept on the portfolio's stream and published on commit.
+    pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
         let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
@@ -154,12 +151,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         let message = notify::membership_changed("intent_removed", portfolio_id, intent_id, &new_id());
         keep_stream_message(&mut tx, &message).await?;
         tx.commit().await?;
-        Ok(Some(message))
+        Ok(true)
     }
 
     /// The member intents, highest priority first.
