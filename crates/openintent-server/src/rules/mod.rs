@@ -5,6 +5,7 @@
 //!   must pass).
 //! - [`leases`]: which lease guards a state path, and the refusal naming it.
 //! - [`lifecycle`]: the status transitions an intent may make.
+//! - [`subscriptions`]: which webhook subscriptions take an event.
 //!
 //! A refusal is a value of this module ([`governance::Violation`], [`leases::LeaseConflict`],
 //! [`lifecycle::TransitionError`]); the store turns it into its error, and the HTTP layer into a
@@ -13,3 +14,4 @@
 pub(crate) mod governance;
 pub(crate) mod leases;
 pub(crate) mod lifecycle;
+pub(crate) mod subscriptions;

@@ -38,7 +38,7 @@ use super::{StoreError, StoreResult, new_id, now};
 use crate::config::DatabaseLocation;
 use crate::notify::{self, Notification};
 use crate::rules::governance::{Policy, Violation};
-use crate::webhook;
+use crate::rules::subscriptions::subscription_matches;
 
 pub(super) const INTENT_NOT_FOUND: &str = "Intent not found";
 pub(super) const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
@@ -412,7 +412,7 @@ async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResul
     for r in &rows {
         let expires_at = opt_ts(r.try_get("expires_at")?)?;
         let event_types: Vec<String> = read_json(&r.try_get::<String, _>("event_types")?)?;
-        if webhook::subscription_matches(&event_types, expires_at, event) {
+        if subscription_matches(&event_types, expires_at, event) {
             targets.push(r.try_get::<String, _>("id")?);
         }
     }

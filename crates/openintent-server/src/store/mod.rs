@@ -36,6 +36,7 @@ use crate::rules::governance::Violation;
 use crate::rules::leases::LeaseConflict;
 
 use db::Db;
+pub(crate) use subscriptions::{ClaimedDelivery, DeliveryUpdate};
 
 /// The server's storage.
 ///
