@@ -19,7 +19,7 @@ pub(crate) struct LeaseConflict {
     pub detail: String,
     /// The lease in the way, with its status when the refusal was made; `None` when it could
     /// not be read.
-    pub existing: Option<Lease>,
+    pub existing: Option<Box<Lease>>,
 }
 
 /// Whether a state path and a lease scope overlap: the path lies under the state the scope
@@ -39,7 +39,7 @@ pub(crate) fn with_status(mut lease: Lease, now: DateTime<Utc>) -> Lease {
 /// The refusal of a scope that `existing` holds (acquiring it, or renewing a lease whose scope
 /// another lease took over).
 pub(crate) fn held(existing: Option<Lease>, now: DateTime<Utc>) -> LeaseConflict {
-    LeaseConflict { detail: HELD.to_owned(), existing: existing.map(|l| with_status(l, now)) }
+    LeaseConflict { detail: HELD.to_owned(), existing: existing.map(|l| Box::new(with_status(l, now))) }
 }
 
 /// The lease guard of a state write by `principal`: refuses the first of `patches` whose path
@@ -62,7 +62,7 @@ pub(crate) fn guard(
                     l.id,
                     format_wire(&l.expires_at)
                 );
-                return Err(LeaseConflict { detail, existing: Some(with_status(l.clone(), now)) });
+                return Err(LeaseConflict { detail, existing: Some(Box::new(with_status(l.clone(), now))) });
             }
         }
     }

@@ -33,8 +33,8 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
-use super::rows::{INTENT_COLS, intent_from_row, opt_ts, read_json, to_json, ts};
-use super::{StoreError, StoreResult, new_id, now};
+use super::error::{StoreError, StoreResult};
+use super::rows::{INTENT_COLS, intent_from_row, new_id, now, opt_ts, read_json, to_json, ts};
 use crate::config::DatabaseLocation;
 use crate::notify::{self, Notification};
 use crate::rules::governance::{Policy, Violation};

@@ -8,13 +8,15 @@
 //! helpers several areas share; `rows.rs` reads models back from rows. Rules that need no SQL
 //! (governance, lease coverage, the lifecycle) live in `crate::rules` and in `openintent-types`.
 //!
-//! An operation refuses with a [`StoreError`]; the HTTP layer chooses its status and body.
+//! An operation refuses with a [`StoreError`] (`error.rs`); the HTTP layer chooses its status
+//! and body. This module holds the data the operations take and return.
 
 mod agents;
 mod arbitration;
 mod attachments;
 mod costs;
 mod db;
+mod error;
 mod events;
 mod intents;
 mod leases;
@@ -26,17 +28,17 @@ mod subscriptions;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::{FieldError, IntentEvent, IntentStatus, JsonObject, Lease};
+use chrono::{DateTime, Utc};
+use openintent_types::{IntentEvent, IntentStatus, JsonObject};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
-use crate::rules::governance::Violation;
-use crate::rules::leases::LeaseConflict;
 
 use db::Db;
-pub(crate) use subscriptions::{ClaimedDelivery, DeliveryUpdate};
+pub use error::StoreError;
+pub(crate) use error::StoreResult;
+pub(crate) use rows::{new_id, now};
 
 /// The server's storage.
 ///
@@ -45,123 +47,6 @@ pub(crate) use subscriptions::{ClaimedDelivery, DeliveryUpdate};
 pub struct Store {
     db: Arc<Db>,
 }
-
-/// Why a storage operation failed: the database could not be opened or queried, or the
-/// protocol refused the operation (nothing was written then, except a governance refusal's
-/// `governance.violation` event).
-///
-/// [`Store::open`] returns the first four variants; the others come from the operations the
-/// HTTP layer calls, which answers each with its status and body (`ApiError` implements
-/// `From<StoreError>`).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The database could not be opened or queried.
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
-    /// The embedded migrations failed.
-    #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    /// The SQLite database file could not be opened or created (its directory is missing, it
-    /// is not writable, ...).
-    #[error("cannot open the SQLite database file {}: {reason}; database URLs: {}", path.display(), crate::config::DATABASE_URL_FORMS)]
-    SqliteFile {
-        /// The file, made absolute.
-        path: std::path::PathBuf,
-        /// Why, in words.
-        reason: String,
-        /// The driver's error.
-        source: sqlx::Error,
-    },
-    /// This build cannot open the location (PostgreSQL without the `postgres` feature).
-    #[error(transparent)]
-    Unsupported(crate::config::ConfigError),
-    /// The database stayed busy (locked, a serialization failure or a deadlock, no free
-    /// connection); nothing was written, and retrying may succeed.
-    #[error("the database is busy; retry")]
-    Busy,
-    /// A write transaction could not be begun (the server is shutting down).
-    #[error("could not begin a transaction: {0}")]
-    Begin(#[source] tokio::task::JoinError),
-    /// What the operation names does not exist; the text says what (`Intent not found`,
-    /// `Lease not found or not owned by you`, ...).
-    #[error("{0}")]
-    NotFound(&'static str),
-    /// The caller may not do this; the text says why (`Lease not owned by you`).
-    #[error("{0}")]
-    Forbidden(&'static str),
-    /// The intent is no longer at the version the write expected.
-    #[error("version conflict: the intent is at version {current}")]
-    VersionConflict {
-        /// The intent's version now.
-        current: i64,
-    },
-    /// A lease of another principal holds the scope, or covers a path of the patch.
-    #[error("{detail}")]
-    LeaseConflict {
-        /// Human text naming the scope or path and the lease.
-        detail: String,
-        /// The lease in the way, with its status at the refusal; `None` when it could not be read.
-        existing: Option<Box<Lease>>,
-    },
-    /// The lifecycle does not allow the status change.
-    #[error(transparent)]
-    InvalidTransition(openintent_types::lifecycle::TransitionError),
-    /// The intent's governance policy refused the write.
-    #[error("governance policy ({rule}): {message}")]
-    Governance {
-        /// The rule that refused it (`write_scope`, `allowed_agents`, `max_cost`, ...).
-        rule: &'static str,
-        /// Human text naming the agent and the rule.
-        message: String,
-        /// The completion mode, for `completion_mode` refusals.
-        mode: Option<&'static str>,
-    },
-    /// Fields of the input cannot be applied (a state patch whose path does not exist, ...).
-    #[error("invalid input: {}", field_list(.0))]
-    Invalid(Vec<FieldError>),
-    /// The input refers to something missing or holds what the database cannot store
-    /// (`Dependency not found: <id>`, text with NUL characters).
-    #[error("{0}")]
-    BadRequest(String),
-    /// Stored data could not be read back (a timestamp or JSON document that does not parse),
-    /// or a row that must exist is gone.
-    #[error("{0}")]
-    Corrupt(String),
-}
-
-fn field_list(items: &[FieldError]) -> String {
-    let parts: Vec<String> = items.iter().map(|e| format!("{}: {}", e.field(), e.msg)).collect();
-    parts.join("; ")
-}
-
-impl From<sqlx::Error> for StoreError {
-    /// Tells the database's refusals that retrying or other input can cure (a busy database,
-    /// text PostgreSQL cannot hold) from other database errors.
-    fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            let msg = db.message();
-            if msg.contains("database is locked") || msg.contains("busy") {
-                return StoreError::Busy;
-            }
-            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021).
-            if db.code().as_deref() == Some("22021") {
-                return StoreError::BadRequest("Text values may not contain NUL characters".to_owned());
-            }
-            // A serialization failure or deadlock of PostgreSQL: nothing was written.
-            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
-                return StoreError::Busy;
-            }
-        }
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            return StoreError::Busy;
-        }
-        StoreError::Database(e)
-    }
-}
-
-/// The result of a storage operation.
-pub(crate) type StoreResult<T> = Result<T, StoreError>;
 
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
@@ -205,30 +90,6 @@ impl Store {
     }
 }
 
-impl StoreError {
-    /// The refusal of a write by a governance rule.
-    pub(crate) fn governance(v: Violation) -> Self {
-        StoreError::Governance { rule: v.rule, message: v.message, mode: v.mode }
-    }
-
-    /// The refusal of a write a lease stands in the way of.
-    pub(crate) fn lease(c: LeaseConflict) -> Self {
-        StoreError::LeaseConflict { detail: c.detail, existing: c.existing.map(Box::new) }
-    }
-
-    /// The error of a SQLite file `path` that `source` kept from being opened.
-    pub(crate) fn sqlite_file(path: &std::path::Path, source: sqlx::Error) -> Self {
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let reason = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
-                format!("the directory {} does not exist", dir.display())
-            }
-            _ => source.to_string(),
-        };
-        StoreError::SqliteFile { path, reason, source }
-    }
-}
-
 /// A kept message of a portfolio or agent event stream.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StreamMessage {
@@ -238,15 +99,6 @@ pub(crate) struct StreamMessage {
     pub event: String,
     /// The JSON data, as sent live.
     pub data: Value,
-}
-
-/// The current time at the precision stored (microseconds).
-pub(crate) fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// Fields of a new intent, after defaults were applied.
@@ -309,6 +161,89 @@ pub(crate) struct NewPortfolio {
     pub created_by: String,
     pub governance_policy: JsonObject,
     pub metadata: Option<JsonObject>,
+}
+
+/// A delivery claimed by a worker, with its subscription as it is now.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimedDelivery {
+    pub id: String,
+    pub subscription_id: String,
+    pub event_type: String,
+    /// The JSON body, exactly as it is sent.
+    pub payload: String,
+    /// Attempts made before this claim.
+    pub attempts: u32,
+    /// The subscription; `None` when it was deleted.
+    pub target: Option<DeliveryTarget>,
+}
+
+/// Where and how a claimed delivery is sent.
+#[derive(Clone)]
+pub(crate) struct DeliveryTarget {
+    pub url: Option<String>,
+    /// `None` for subscriptions stored before secrets existed (sent unsigned).
+    pub secret: Option<String>,
+    pub active: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for DeliveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryTarget")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("active", &self.active)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The outcome of one attempt, recorded on the delivery row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeliveryUpdate {
+    /// A 2xx answer: done.
+    Delivered { attempts: u32, status_code: u16 },
+    /// Failed; try again at `next_attempt_ms` (Unix milliseconds). `status_code` is the
+    /// receiver's answer, when it answered.
+    Retry { attempts: u32, next_attempt_ms: i64, error: String, status_code: Option<u16> },
+    /// Failed for the last time, or cannot be sent at all: dead.
+    Failed { attempts: u32, error: String, status_code: Option<u16> },
+    /// The subscription was deleted, deactivated or expired, or has no URL: not sent.
+    Cancelled { reason: String },
+}
+
+impl DeliveryUpdate {
+    /// The stored `status` of the row after the update.
+    pub(crate) fn status(&self) -> &'static str {
+        match self {
+            DeliveryUpdate::Delivered { .. } => "delivered",
+            DeliveryUpdate::Retry { .. } => "pending",
+            DeliveryUpdate::Failed { .. } => "failed",
+            DeliveryUpdate::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// One delivery as `GET /api/v1/subscriptions/{id}/deliveries` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct DeliveryRecord {
+    /// The delivery id (the `x-openintent-delivery` header receivers get).
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed (or why the delivery was cancelled).
+    pub last_error: Option<String>,
+    /// The HTTP status the receiver answered to the last attempt, when it answered.
+    pub last_status: Option<u16>,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When a receiver accepted it (delivered deliveries only).
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The outcome of a state write, with its event.

@@ -1,14 +1,24 @@
-//! Reading and writing rows: the column lists, the text forms of timestamps and JSON documents,
-//! and the models read back from rows.
+//! Reading and writing rows: new ids and the time at the stored precision, the column lists, the
+//! text forms of timestamps and JSON documents, and the models read back from rows.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use openintent_types::time::{format_wire, parse_timestamp};
 use openintent_types::{EventType, Intent, IntentEvent, IntentStatus, JsonObject, Lease, Portfolio, PortfolioStatus};
 use serde_json::{Map, Value};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
+
+/// The current time at the precision stored (microseconds).
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A new random id (a UUID v4).
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
 
 pub(super) const INTENT_COLS: &str = "id, title, description, created_by, parent_id, depends_on, constraints_doc, state, status, \
                            confidence, version, governance_policy, created_at, updated_at";

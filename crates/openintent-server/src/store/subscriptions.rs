@@ -7,92 +7,9 @@ use sqlx::Row;
 
 use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
 use super::rows::{opt_ts, parse_ts, read_json, to_json, ts};
-use super::{Store, StoreError, StoreResult, new_id, now};
-
-// ----- the delivery outbox the webhook workers work through ----------------------------------
-
-/// A delivery claimed by a worker, with its subscription as it is now.
-#[derive(Debug, Clone)]
-pub(crate) struct ClaimedDelivery {
-    pub id: String,
-    pub subscription_id: String,
-    pub event_type: String,
-    /// The JSON body, exactly as it is sent.
-    pub payload: String,
-    /// Attempts made before this claim.
-    pub attempts: u32,
-    /// The subscription; `None` when it was deleted.
-    pub target: Option<DeliveryTarget>,
-}
-
-/// Where and how a claimed delivery is sent.
-#[derive(Clone)]
-pub(crate) struct DeliveryTarget {
-    pub url: Option<String>,
-    /// `None` for subscriptions stored before secrets existed (sent unsigned).
-    pub secret: Option<String>,
-    pub active: bool,
-    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl std::fmt::Debug for DeliveryTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeliveryTarget")
-            .field("url", &self.url)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("active", &self.active)
-            .field("expires_at", &self.expires_at)
-            .finish()
-    }
-}
-
-/// The outcome of one attempt, recorded on the delivery row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DeliveryUpdate {
-    /// A 2xx answer: done.
-    Delivered { attempts: u32, status_code: u16 },
-    /// Failed; try again at `next_attempt_ms` (Unix milliseconds). `status_code` is the
-    /// receiver's answer, when it answered.
-    Retry { attempts: u32, next_attempt_ms: i64, error: String, status_code: Option<u16> },
-    /// Failed for the last time, or cannot be sent at all: dead.
-    Failed { attempts: u32, error: String, status_code: Option<u16> },
-    /// The subscription was deleted, deactivated or expired, or has no URL: not sent.
-    Cancelled { reason: String },
-}
-
-impl DeliveryUpdate {
-    /// The stored `status` of the row after the update.
-    pub(crate) fn status(&self) -> &'static str {
-        match self {
-            DeliveryUpdate::Delivered { .. } => "delivered",
-            DeliveryUpdate::Retry { .. } => "pending",
-            DeliveryUpdate::Failed { .. } => "failed",
-            DeliveryUpdate::Cancelled { .. } => "cancelled",
-        }
-    }
-}
-
-/// One delivery as `GET /api/v1/subscriptions/{id}/deliveries` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub(crate) struct DeliveryRecord {
-    /// The delivery id (the `x-openintent-delivery` header receivers get).
-    pub id: String,
-    pub event_id: String,
-    pub event_type: String,
-    /// `pending`, `delivered`, `failed` or `cancelled`.
-    pub status: String,
-    /// Attempts made so far.
-    pub attempts: u32,
-    /// Why the last attempt failed (or why the delivery was cancelled).
-    pub last_error: Option<String>,
-    /// The HTTP status the receiver answered to the last attempt, when it answered.
-    pub last_status: Option<u16>,
-    /// When the next attempt is due (pending deliveries only).
-    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// When a receiver accepted it (delivered deliveries only).
-    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
-}
+use super::{
+    ClaimedDelivery, DeliveryRecord, DeliveryTarget, DeliveryUpdate, Store, StoreError, StoreResult, new_id, now,
+};
 
 impl Store {
     pub(crate) async fn create_subscription(
