@@ -4,9 +4,9 @@
 //! intent's log, agent assignments, portfolio membership changes) also announces it with
 //! `pg_notify` inside the transaction, so PostgreSQL delivers the announcement to every
 //! listening process when, and only if, the transaction commits, in commit order. Each process
-//! runs one listener task ([`start`]) that publishes the announcements of *other* processes on its local
-//! broadcast, from which its event streams read; the process that made the change publishes it
-//! itself, at once, as on SQLite.
+//! runs one listener task ([`start`]) that publishes the announcements of *other* processes on
+//! its local broadcast, from which its event streams read; the process that made the change
+//! publishes it itself, at once, as on SQLite.
 //!
 //! An announcement (its wire form is in `notify.rs`) is small JSON: the origin process, the
 //! channel, the event name, the SSE id and the data. PostgreSQL refuses payloads of 8000 bytes

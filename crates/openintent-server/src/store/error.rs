@@ -11,9 +11,9 @@ use crate::rules::leases::LeaseConflict;
 /// protocol refused the operation (nothing was written then, except a governance refusal's
 /// `governance.violation` event).
 ///
-/// [`Store::open`](super::Store::open) returns the first four variants; the others come from the operations the
-/// HTTP layer calls, which answers each with its status and body (`ApiError` implements
-/// `From<StoreError>`).
+/// [`Store::open`](super::Store::open) returns the first four variants; the others come from
+/// the operations the HTTP layer calls, which answers each with its status and body
+/// (`ApiError` implements `From<StoreError>`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
