@@ -15,10 +15,11 @@
 use openintent_transport::Request;
 use openintent_types::{Attachment, AttachmentUpload, CreateAttachmentRequest, Validate};
 
-use crate::client::{Client, impl_send, intent_path, seg};
+use crate::client::{Client, GenericClient, intent_path, seg};
 use crate::error::Result;
+use crate::mode::{Async, Mode, impl_send};
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Adds an attachment from base64 content (the seed's form).
     ///
     /// ```no_run
@@ -36,7 +37,7 @@ impl Client {
         filename: impl Into<String>,
         content_type: impl Into<String>,
         content_base64: impl Into<String>,
-    ) -> AddAttachment {
+    ) -> AddAttachment<M> {
         self.add_attachment_upload(intent_id, AttachmentUpload::new(filename, content_type, content_base64))
     }
 
@@ -50,7 +51,7 @@ impl Client {
     /// let attachment = client.add_attachment_upload("7f1c…", upload).send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn add_attachment_upload(&self, intent_id: &str, upload: AttachmentUpload) -> AddAttachment {
+    pub fn add_attachment_upload(&self, intent_id: &str, upload: AttachmentUpload) -> AddAttachment<M> {
         AddAttachment { client: self.clone(), intent_id: intent_id.to_owned(), upload }
     }
 
@@ -63,13 +64,16 @@ impl Client {
     /// let attachment = client.add_attachment_raw("7f1c…", req).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn add_attachment_raw(&self, intent_id: &str, request: CreateAttachmentRequest) -> Result<Attachment> {
-        let req = Client::with_body(Request::post(intent_path(intent_id, "/attachments")?), &request)?;
-        let mut a: Attachment = self.json(req).await?;
-        if a.metadata.is_empty() {
-            a.metadata = request.metadata.unwrap_or_default();
-        }
-        Ok(a)
+    pub fn add_attachment_raw(&self, intent_id: &str, request: CreateAttachmentRequest) -> M::Call<Attachment> {
+        let path = intent_path(intent_id, "/attachments");
+        self.call(|c| async move {
+            let req = Client::with_body(Request::post(path?), &request)?;
+            let mut a: Attachment = c.json(req).await?;
+            if a.metadata.is_empty() {
+                a.metadata = request.metadata.unwrap_or_default();
+            }
+            Ok(a)
+        })
     }
 
     /// Lists the attachments of an intent (`GET …/attachments`).
@@ -81,8 +85,9 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_attachments(&self, intent_id: &str) -> Result<Vec<Attachment>> {
-        Ok(self.list(Request::get(intent_path(intent_id, "/attachments")?)).await?.items)
+    pub fn get_attachments(&self, intent_id: &str) -> M::Call<Vec<Attachment>> {
+        let path = intent_path(intent_id, "/attachments");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 
     /// Deletes an attachment (`DELETE …/attachments/{attachment_id}`).
@@ -92,22 +97,23 @@ impl Client {
     /// client.delete_attachment("7f1c…", "2cdf…").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> Result<()> {
-        let path = intent_path(intent_id, &format!("/attachments/{}", seg("attachment_id", attachment_id)?))?;
-        self.empty(Request::delete(path)).await
+    pub fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> M::Call<()> {
+        let path =
+            seg("attachment_id", attachment_id).and_then(|a| intent_path(intent_id, &format!("/attachments/{a}")));
+        self.call(|c| async move { c.empty(Request::delete(path?)).await })
     }
 }
 
 /// Builder of [`Client::add_attachment`] and [`Client::add_attachment_upload`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct AddAttachment {
-    client: Client,
+pub struct AddAttachment<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     upload: AttachmentUpload,
 }
 
-impl AddAttachment {
+impl<M: Mode> AddAttachment<M> {
     /// A description (sent as `metadata.description`).
     ///
     /// Example: [`Client::add_attachment`].
@@ -116,13 +122,10 @@ impl AddAttachment {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::add_attachment`].
-    pub async fn send(self) -> Result<Attachment> {
+    async fn run(self) -> Result<Attachment> {
         self.upload.validate()?;
         let request = self.upload.into_request()?;
-        self.client.add_attachment_raw(&self.intent_id, request).await
+        self.client.as_async().add_attachment_raw(&self.intent_id, request).await
     }
 }
-impl_send!(AddAttachment, Attachment);
+impl_send!(AddAttachment, Attachment, "add_attachment");

@@ -1,6 +1,8 @@
-//! The [`Client`], its [`ClientBuilder`] and the request plumbing shared by every area module.
+//! The [`GenericClient`] (with its async form [`Client`]), its [`ClientBuilder`] and the
+//! request plumbing shared by every area module.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 #[cfg(feature = "reqwest")]
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::error::{ApiError, ConfigError, DecodeError, Error, Result};
+use crate::mode::{Async, Mode};
 
 /// The default number of attempts of [`Client::update_state_with`].
 pub const DEFAULT_CONFLICT_ATTEMPTS: u32 = 5;
@@ -27,7 +30,7 @@ pub const ENV_API_KEY: &str = "OPENINTENT_API_KEY";
 /// The environment variable holding the agent id, read by [`Client::from_env`].
 pub const ENV_AGENT_ID: &str = "OPENINTENT_AGENT_ID";
 
-/// An OpenIntent client.
+/// The async OpenIntent client: a [`GenericClient`] in the [`Async`] mode.
 ///
 /// Cheap to clone (one `Arc`), `Send + Sync`, so it can be shared between tasks. Every call
 /// sends `X-Agent-ID: <agent id>` and, when an API key is set, `X-API-Key`. The area modules
@@ -45,9 +48,19 @@ pub const ENV_AGENT_ID: &str = "OPENINTENT_AGENT_ID";
 /// println!("{} v{}", intent.id, intent.version);
 /// # Ok(()) }
 /// ```
+pub type Client = GenericClient<Async>;
+
+/// An OpenIntent client in the mode `M`: [`Client`] (async) or
+/// [`blocking::Client`](crate::blocking::Client).
+///
+/// Every protocol operation is defined once, here, for both modes; the mode only decides how
+/// a call is driven (see [`Mode`]). Cheap to clone: one `Arc` (the blocking mode adds one for
+/// its runtime). Write `Client` or `blocking::Client` in signatures; name `GenericClient<M>`
+/// only in code meant for both (example: [`Mode`]).
 #[derive(Clone)]
-pub struct Client {
+pub struct GenericClient<M: Mode = Async> {
     pub(crate) inner: Arc<ClientInner>,
+    pub(crate) mode: M,
 }
 
 #[derive(Clone)]
@@ -59,13 +72,12 @@ pub(crate) struct ClientInner {
     pub(crate) base_url: Option<String>,
     pub(crate) conflict_attempts: u32,
     pub(crate) reconnect: ReconnectConfig,
-    #[cfg(feature = "blocking")]
-    pub(crate) runtime: Option<Arc<crate::blocking::OwnedRuntime>>,
 }
 
-impl fmt::Debug for Client {
+impl<M: Mode> fmt::Debug for GenericClient<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
+            .field("mode", &self.mode)
             .field("base_url", &self.inner.base_url)
             .field("agent_id", &self.inner.agent_id)
             .field("api_key", &self.inner.api_key.as_ref().map(|_| "<redacted>"))
@@ -145,10 +157,42 @@ impl Client {
                 base_url,
                 conflict_attempts: DEFAULT_CONFLICT_ATTEMPTS,
                 reconnect: ReconnectConfig::default(),
-                #[cfg(feature = "blocking")]
-                runtime: None,
             }),
+            mode: Async,
         }
+    }
+
+    /// The same client in another mode (the blocking client is made this way).
+    #[cfg_attr(not(feature = "blocking"), allow(dead_code))]
+    pub(crate) fn into_mode<N: Mode>(self, mode: N) -> GenericClient<N> {
+        GenericClient { inner: self.inner, mode }
+    }
+}
+
+impl<M: Mode> GenericClient<M> {
+    /// The async client sharing this client's transport and settings: `self` for a
+    /// [`Client`], the client underneath for a [`blocking::Client`](crate::blocking::Client).
+    /// Its calls are futures, for async code.
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// let async_client: openintent_client::Client = client.as_async();
+    /// let read_back = async move { async_client.get_intent("7f1c…").await };
+    /// # drop(read_back);
+    /// # Ok(()) }
+    /// ```
+    pub fn as_async(&self) -> Client {
+        GenericClient { inner: self.inner.clone(), mode: Async }
+    }
+
+    /// Runs `op` on the async client underneath, driven as this client's mode drives calls:
+    /// the body of every call that has no builder.
+    pub(crate) fn call<T, Fut>(&self, op: impl FnOnce(Client) -> Fut) -> M::Call<T>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        self.mode.call(op(self.as_async()))
     }
 
     /// A handle sharing this client's transport and settings whose calls all use `options`
@@ -166,10 +210,10 @@ impl Client {
     /// once.create_intent("Exactly once").send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn with_options(&self, options: CallOptions) -> Client {
+    pub fn with_options(&self, options: CallOptions) -> GenericClient<M> {
         let mut inner = (*self.inner).clone();
         inner.options = options;
-        Client { inner: Arc::new(inner) }
+        GenericClient { inner: Arc::new(inner), mode: self.mode.clone() }
     }
 
     /// The call options of this handle.
@@ -249,9 +293,11 @@ impl Client {
     /// println!("{} {}", resp.status, resp.text());
     /// # Ok(()) }
     /// ```
-    pub async fn send_raw(&self, request: Request) -> Result<Response> {
-        let request = self.decorate(request);
-        Ok(self.inner.transport.send(request).await?)
+    pub fn send_raw(&self, request: Request) -> M::Call<Response> {
+        self.call(|c| async move {
+            let request = c.decorate(request);
+            Ok(c.inner.transport.send(request).await?)
+        })
     }
 
     /// Escape hatch: sends any request with the client's identity headers, maps a non-2xx
@@ -264,12 +310,13 @@ impl Client {
     ///     client.request_json(Request::get("/api/v1/intents/some-id/children")).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn request_json<T: DeserializeOwned>(&self, request: Request) -> Result<T> {
-        self.json(request).await
+    pub fn request_json<T: DeserializeOwned + Send + 'static>(&self, request: Request) -> M::Call<T> {
+        self.call(|c| async move { c.json(request).await })
     }
+}
 
-    // ----- plumbing shared by the area modules -----
-
+/// The plumbing shared by the area modules: the same in every mode, used inside the futures.
+impl<M: Mode> GenericClient<M> {
     pub(crate) fn decorate(&self, mut request: Request) -> Request {
         let opts = &self.inner.options;
         if request.timeout.is_none() {
@@ -335,20 +382,6 @@ impl Client {
         let value = to_superset_value(body);
         let bytes = serde_json::to_vec(&value).map_err(|e| ConfigError::new(format!("unserializable body: {e}")))?;
         Ok(request.json_body(bytes))
-    }
-
-    #[cfg(feature = "blocking")]
-    pub(crate) fn block_on<F>(&self, fut: F) -> Result<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        match &self.inner.runtime {
-            Some(rt) => rt.run(fut),
-            None => Err(Error::Config(ConfigError::new(
-                "send_blocking() needs a client created by blocking::Client; use .send().await on an async client",
-            ))),
-        }
     }
 }
 
@@ -670,39 +703,4 @@ impl ClientBuilder {
     fn reqwest_transport(&self) -> Result<Arc<dyn Transport>> {
         Err(ConfigError::new("no transport: enable the `reqwest` feature or call .transport()").into())
     }
-
-    #[cfg(feature = "blocking")]
-    pub(crate) fn build_with_runtime(self, runtime: Arc<crate::blocking::OwnedRuntime>) -> Result<Client> {
-        let mut client = {
-            let _guard = runtime.enter();
-            self.build()?
-        };
-        Arc::get_mut(&mut client.inner).expect("fresh client").runtime = Some(runtime);
-        Ok(client)
-    }
 }
-
-/// Implements `IntoFuture` (and `send_blocking` with the `blocking` feature) for a builder with
-/// an `async fn send(self) -> Result<T>` and a `client` field.
-macro_rules! impl_send {
-    ($builder:ident, $out:ty) => {
-        impl ::std::future::IntoFuture for $builder {
-            type Output = $crate::Result<$out>;
-            type IntoFuture = ::futures_util::future::BoxFuture<'static, $crate::Result<$out>>;
-            fn into_future(self) -> Self::IntoFuture {
-                Box::pin(self.send())
-            }
-        }
-
-        #[cfg(feature = "blocking")]
-        impl $builder {
-            /// Sends the call and waits for the answer, on the runtime of the
-            /// [`blocking::Client`](crate::blocking::Client) that made this builder.
-            pub fn send_blocking(self) -> $crate::Result<$out> {
-                let client = self.client.clone();
-                client.block_on(self.send())?
-            }
-        }
-    };
-}
-pub(crate) use impl_send;

@@ -10,10 +10,11 @@ use openintent_transport::Request;
 use openintent_types::{CostRecord, CostSummary, RecordCostRequest};
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object};
+use crate::client::{Client, GenericClient, intent_path, object};
 use crate::error::{DecodeError, Error, Result};
+use crate::mode::{Async, Mode, impl_send};
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Records a cost (`POST …/costs`).
     ///
     /// ```no_run
@@ -33,7 +34,7 @@ impl Client {
         cost_type: impl Into<String>,
         amount: f64,
         unit: impl Into<String>,
-    ) -> RecordCost {
+    ) -> RecordCost<M> {
         RecordCost {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -49,8 +50,9 @@ impl Client {
     /// let total: f64 = client.get_costs("7f1c…").await?.iter().map(|c| c.amount).sum();
     /// # Ok(()) }
     /// ```
-    pub async fn get_costs(&self, intent_id: &str) -> Result<Vec<CostRecord>> {
-        Ok(self.list(Request::get(intent_path(intent_id, "/costs")?)).await?.items)
+    pub fn get_costs(&self, intent_id: &str) -> M::Call<Vec<CostRecord>> {
+        let path = intent_path(intent_id, "/costs");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 
     /// Totals of an intent's costs: overall, per type, per agent and per unit. Uses the
@@ -62,36 +64,39 @@ impl Client {
     /// println!("Total: {} By type: {:?}", summary.total, summary.by_type);
     /// # Ok(()) }
     /// ```
-    pub async fn get_cost_summary(&self, intent_id: &str) -> Result<CostSummary> {
-        let path = intent_path(intent_id, "/costs")?;
-        let list = self.list::<CostRecord>(Request::get(path.clone())).await?;
-        match list.extra.get("summary") {
-            Some(summary @ Value::Object(_)) => serde_json::from_value(summary.clone()).map_err(|e| {
-                Error::Decode(DecodeError::new(
-                    openintent_transport::Method::Get,
-                    &path,
-                    200,
-                    "summary".to_owned(),
-                    summary.to_string().as_bytes(),
-                    e,
-                ))
-            }),
-            _ => Ok(CostSummary::from_records(&list.items)),
-        }
+    pub fn get_cost_summary(&self, intent_id: &str) -> M::Call<CostSummary> {
+        let path = intent_path(intent_id, "/costs");
+        self.call(|c| async move {
+            let path = path?;
+            let list = c.list::<CostRecord>(Request::get(path.clone())).await?;
+            match list.extra.get("summary") {
+                Some(summary @ Value::Object(_)) => serde_json::from_value(summary.clone()).map_err(|e| {
+                    Error::Decode(DecodeError::new(
+                        openintent_transport::Method::Get,
+                        &path,
+                        200,
+                        "summary".to_owned(),
+                        summary.to_string().as_bytes(),
+                        e,
+                    ))
+                }),
+                _ => Ok(CostSummary::from_records(&list.items)),
+            }
+        })
     }
 }
 
 /// Builder of [`Client::record_cost`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct RecordCost {
-    client: Client,
+pub struct RecordCost<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: RecordCostRequest,
     metadata: Option<Value>,
 }
 
-impl RecordCost {
+impl<M: Mode> RecordCost<M> {
     /// The provider (`openai`, ...).
     ///
     /// Example: [`Client::record_cost`].
@@ -116,10 +121,7 @@ impl RecordCost {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::record_cost`].
-    pub async fn send(self) -> Result<CostRecord> {
+    async fn run(self) -> Result<CostRecord> {
         let mut req = self.req;
         if let Some(m) = self.metadata {
             req.cost_metadata = Some(object("metadata", m)?);
@@ -129,4 +131,4 @@ impl RecordCost {
         self.client.json(request).await
     }
 }
-impl_send!(RecordCost, CostRecord);
+impl_send!(RecordCost, CostRecord, "record_cost");

@@ -2,7 +2,7 @@
 //!
 //! | Seed method | Rust | Wire |
 //! |---|---|---|
-//! | `discover()` | [`Client::discover`] | `GET /.well-known/openintent.json` (no key needed) |
+//! | `discover()` | [`Client::discover`](crate::Client::discover) | `GET /.well-known/openintent.json` (no key needed) |
 //!
 //! Servers advertise capabilities they do not all serve (the reference lists
 //! `subscriptions`), so detect features by calling them and checking
@@ -11,10 +11,10 @@
 use openintent_transport::Request;
 use openintent_types::Discovery;
 
-use crate::client::Client;
-use crate::error::Result;
+use crate::client::GenericClient;
+use crate::mode::Mode;
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// The server's discovery document: protocol, version, capabilities, and every other key
     /// in [`Discovery::raw`].
     ///
@@ -24,7 +24,7 @@ impl Client {
     /// println!("{} {} {:?}", d.protocol, d.version, d.capabilities);
     /// # Ok(()) }
     /// ```
-    pub async fn discover(&self) -> Result<Discovery> {
-        self.json(Request::get("/.well-known/openintent.json")).await
+    pub fn discover(&self) -> M::Call<Discovery> {
+        self.call(|c| async move { c.json(Request::get("/.well-known/openintent.json")).await })
     }
 }

@@ -13,13 +13,14 @@ use openintent_transport::Request;
 use openintent_types::{EventType, IntentEvent, LogEventRequest};
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object};
+use crate::client::{Client, GenericClient, intent_path, object};
 use crate::error::Result;
+use crate::mode::{Async, Mode, impl_send};
 
 /// The largest page the reference server accepts for events.
 pub(crate) const MAX_EVENT_PAGE: u32 = 1000;
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Appends an event (`POST …/events`); `actor` defaults to the agent id.
     ///
     /// ```no_run
@@ -32,7 +33,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn log_event(&self, intent_id: &str, event_type: impl Into<EventType>) -> LogEvent {
+    pub fn log_event(&self, intent_id: &str, event_type: impl Into<EventType>) -> LogEvent<M> {
         LogEvent {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -50,7 +51,7 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn get_events(&self, intent_id: &str) -> GetEvents {
+    pub fn get_events(&self, intent_id: &str) -> GetEvents<M> {
         GetEvents {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -60,7 +61,9 @@ impl Client {
             offset: None,
         }
     }
+}
 
+impl Client {
     /// Every event of an intent, paging until the end (newest first).
     pub(crate) async fn all_events(&self, intent_id: &str) -> Result<Vec<IntentEvent>> {
         let mut all: Vec<IntentEvent> = Vec::new();
@@ -89,14 +92,14 @@ impl Client {
 /// Builder of [`Client::log_event`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct LogEvent {
-    client: Client,
+pub struct LogEvent<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: LogEventRequest,
     payload: Option<Value>,
 }
 
-impl LogEvent {
+impl<M: Mode> LogEvent<M> {
     /// The payload (a JSON object; default `{}`).
     ///
     /// Example: [`Client::log_event`].
@@ -113,10 +116,7 @@ impl LogEvent {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::log_event`].
-    pub async fn send(self) -> Result<IntentEvent> {
+    async fn run(self) -> Result<IntentEvent> {
         let mut req = self.req;
         if let Some(p) = self.payload {
             req.payload = object("payload", p)?;
@@ -128,13 +128,13 @@ impl LogEvent {
         self.client.json(request).await
     }
 }
-impl_send!(LogEvent, IntentEvent);
+impl_send!(LogEvent, IntentEvent, "log_event");
 
 /// Builder of [`Client::get_events`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug, Clone)]
-pub struct GetEvents {
-    client: Client,
+pub struct GetEvents<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     event_type: Option<EventType>,
     since: Option<DateTime<Utc>>,
@@ -142,7 +142,7 @@ pub struct GetEvents {
     offset: Option<u32>,
 }
 
-impl GetEvents {
+impl<M: Mode> GetEvents<M> {
     /// Only events of this type (also filtered here, since some servers ignore it).
     ///
     /// Example: [`Client::get_events`].
@@ -175,10 +175,7 @@ impl GetEvents {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::get_events`].
-    pub async fn send(self) -> Result<Vec<IntentEvent>> {
+    async fn run(self) -> Result<Vec<IntentEvent>> {
         let mut req = Request::get(intent_path(&self.intent_id, "/events")?);
         if let Some(t) = &self.event_type {
             req = req.query("event_type", t.as_str());
@@ -197,7 +194,7 @@ impl GetEvents {
         let mut events: Vec<IntentEvent> = if paged && page.iter().any(|e| !self.matches(e)) {
             // The server ignored a filter but applied `limit`/`offset` (the reference does):
             // the page is a slice of the unfiltered log, so filter and page the whole log here.
-            let all = self.client.all_events(&self.intent_id).await?;
+            let all = self.client.as_async().all_events(&self.intent_id).await?;
             all.into_iter().filter(|e| self.matches(e)).skip(self.offset.unwrap_or(0) as usize).collect()
         } else {
             page.into_iter().filter(|e| self.matches(e)).collect()
@@ -213,4 +210,4 @@ impl GetEvents {
         self.event_type.as_ref().is_none_or(|t| &e.event_type == t) && self.since.is_none_or(|s| e.created_at > s)
     }
 }
-impl_send!(GetEvents, Vec<IntentEvent>);
+impl_send!(GetEvents, Vec<IntentEvent>, "get_events");

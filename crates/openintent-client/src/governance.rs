@@ -13,13 +13,14 @@ use openintent_transport::Request;
 use openintent_types::{Arbitration, ArbitrationOption, CreateArbitrationRequest, Decision, RecordDecisionRequest};
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object};
+use crate::client::{Client, GenericClient, intent_path, object};
 use crate::error::Result;
+use crate::mode::{Async, Mode, impl_send};
 
 /// The `decision_type` [`Client::record_decision`] sends when none is given.
 pub const DEFAULT_DECISION_TYPE: &str = "decision";
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Asks for arbitration (`POST …/arbitrate`).
     ///
     /// ```no_run
@@ -30,7 +31,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn request_arbitration(&self, intent_id: &str, reason: impl Into<String>) -> RequestArbitration {
+    pub fn request_arbitration(&self, intent_id: &str, reason: impl Into<String>) -> RequestArbitration<M> {
         RequestArbitration {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -50,7 +51,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn record_decision(&self, intent_id: &str, decision: impl Into<String>) -> RecordDecision {
+    pub fn record_decision(&self, intent_id: &str, decision: impl Into<String>) -> RecordDecision<M> {
         RecordDecision {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -69,22 +70,25 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_decisions(&self, intent_id: &str) -> Result<Vec<Decision>> {
-        Ok(self.all_events(intent_id).await?.iter().filter_map(Decision::from_event).collect())
+    pub fn get_decisions(&self, intent_id: &str) -> M::Call<Vec<Decision>> {
+        let intent_id = intent_id.to_owned();
+        self.call(
+            |c| async move { Ok(c.all_events(&intent_id).await?.iter().filter_map(Decision::from_event).collect()) },
+        )
     }
 }
 
 /// Builder of [`Client::request_arbitration`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct RequestArbitration {
-    client: Client,
+pub struct RequestArbitration<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: CreateArbitrationRequest,
     context: Option<Value>,
 }
 
-impl RequestArbitration {
+impl<M: Mode> RequestArbitration<M> {
     /// Context for the arbiter (a JSON object).
     ///
     /// Example: [`Client::request_arbitration`].
@@ -109,10 +113,7 @@ impl RequestArbitration {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::request_arbitration`].
-    pub async fn send(self) -> Result<Arbitration> {
+    async fn run(self) -> Result<Arbitration> {
         let mut req = self.req;
         if let Some(c) = self.context {
             req.context = Some(object("context", c)?);
@@ -134,18 +135,18 @@ impl RequestArbitration {
         Ok(a)
     }
 }
-impl_send!(RequestArbitration, Arbitration);
+impl_send!(RequestArbitration, Arbitration, "request_arbitration");
 
 /// Builder of [`Client::record_decision`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct RecordDecision {
-    client: Client,
+pub struct RecordDecision<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: RecordDecisionRequest,
 }
 
-impl RecordDecision {
+impl<M: Mode> RecordDecision<M> {
     /// Why.
     ///
     /// Example: [`Client::record_decision`].
@@ -178,10 +179,7 @@ impl RecordDecision {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::record_decision`].
-    pub async fn send(self) -> Result<Decision> {
+    async fn run(self) -> Result<Decision> {
         let mut req = self.req;
         req.decision_type.get_or_insert_with(|| DEFAULT_DECISION_TYPE.to_owned());
         req.decided_by.get_or_insert_with(|| self.client.agent_id().to_owned());
@@ -198,4 +196,4 @@ impl RecordDecision {
         Ok(d)
     }
 }
-impl_send!(RecordDecision, Decision);
+impl_send!(RecordDecision, Decision, "record_decision");

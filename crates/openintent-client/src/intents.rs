@@ -25,10 +25,11 @@ use openintent_types::{
 };
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object, seg};
+use crate::client::{Client, GenericClient, intent_path, object, seg};
 use crate::error::{Error, Result};
+use crate::mode::{Async, Mode, impl_send};
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Creates an intent (`POST /api/v1/intents`). `created_by` defaults to the agent id.
     ///
     /// ```no_run
@@ -42,7 +43,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn create_intent(&self, title: impl Into<String>) -> CreateIntent {
+    pub fn create_intent(&self, title: impl Into<String>) -> CreateIntent<M> {
         CreateIntent {
             client: self.clone(),
             req: CreateIntentRequest::new(title),
@@ -60,8 +61,9 @@ impl Client {
     /// println!("{} is {} at version {}", intent.title, intent.status, intent.version);
     /// # Ok(()) }
     /// ```
-    pub async fn get_intent(&self, intent_id: &str) -> Result<Intent> {
-        self.json(Request::get(intent_path(intent_id, "")?)).await
+    pub fn get_intent(&self, intent_id: &str) -> M::Call<Intent> {
+        let path = intent_path(intent_id, "");
+        self.call(|c| async move { c.json(Request::get(path?)).await })
     }
 
     /// Lists intents (`GET /api/v1/intents`), one page per [`ListIntents::send`], or all of
@@ -75,7 +77,7 @@ impl Client {
     /// let everything: Vec<_> = client.list_intents().into_stream().try_collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn list_intents(&self) -> ListIntents {
+    pub fn list_intents(&self) -> ListIntents<M> {
         ListIntents { client: self.clone(), status: None, limit: None, offset: 0, created_by: None, parent_id: None }
     }
 
@@ -101,7 +103,7 @@ impl Client {
     /// assert_eq!(updated.state_at::<u8>("/trip/hotel/stars")?, Some(4));
     /// # Ok(()) }
     /// ```
-    pub fn update_state(&self, intent_id: &str, version: i64) -> UpdateState {
+    pub fn update_state(&self, intent_id: &str, version: i64) -> UpdateState<M> {
         UpdateState { client: self.clone(), intent_id: intent_id.to_owned(), version, patches: Vec::new(), error: None }
     }
 
@@ -112,7 +114,7 @@ impl Client {
     /// let done = client.set_status(&intent.id, intent.version, "completed").reason("all done").send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn set_status(&self, intent_id: &str, version: i64, status: impl Into<IntentStatus>) -> SetStatus {
+    pub fn set_status(&self, intent_id: &str, version: i64, status: impl Into<IntentStatus>) -> SetStatus<M> {
         SetStatus { client: self.clone(), intent_id: intent_id.to_owned(), version, req: SetStatusRequest::new(status) }
     }
 
@@ -124,7 +126,7 @@ impl Client {
     /// let other = client.assign_agent("7f1c…").agent_id("agent-synth").role("reviewer").send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn assign_agent(&self, intent_id: &str) -> AssignAgent {
+    pub fn assign_agent(&self, intent_id: &str) -> AssignAgent<M> {
         AssignAgent { client: self.clone(), intent_id: intent_id.to_owned(), req: AssignAgentRequest::default() }
     }
 
@@ -136,9 +138,9 @@ impl Client {
     /// client.unassign_agent("7f1c…", "agent-synth").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn unassign_agent(&self, intent_id: &str, agent_id: &str) -> Result<()> {
-        let path = intent_path(intent_id, &format!("/agents/{}", seg("agent_id", agent_id)?))?;
-        self.empty(Request::delete(path)).await
+    pub fn unassign_agent(&self, intent_id: &str, agent_id: &str) -> M::Call<()> {
+        let path = seg("agent_id", agent_id).and_then(|a| intent_path(intent_id, &format!("/agents/{a}")));
+        self.call(|c| async move { c.empty(Request::delete(path?)).await })
     }
 
     /// Lists the agent assignments of an intent (`GET …/agents`).
@@ -150,8 +152,9 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_agents(&self, intent_id: &str) -> Result<Vec<AgentAssignment>> {
-        Ok(self.list(Request::get(intent_path(intent_id, "/agents")?)).await?.items)
+    pub fn get_agents(&self, intent_id: &str) -> M::Call<Vec<AgentAssignment>> {
+        let path = intent_path(intent_id, "/agents");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 
     /// Optimistic-concurrency helper: reads the intent, asks `compute` for patches, writes
@@ -174,7 +177,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn update_state_with<F>(&self, intent_id: &str, compute: F) -> UpdateStateWith<F>
+    pub fn update_state_with<F>(&self, intent_id: &str, compute: F) -> UpdateStateWith<F, M>
     where
         F: FnMut(&Intent) -> Vec<StatePatch> + Send,
     {
@@ -190,15 +193,15 @@ impl Client {
 /// Builder of [`Client::create_intent`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct CreateIntent {
-    client: Client,
+pub struct CreateIntent<M: Mode = Async> {
+    client: GenericClient<M>,
     req: CreateIntentRequest,
     constraints: Option<Value>,
     state: Option<Value>,
     policy: Option<Value>,
 }
 
-impl CreateIntent {
+impl<M: Mode> CreateIntent<M> {
     /// The description.
     ///
     /// Example: [`Client::create_intent`].
@@ -276,10 +279,7 @@ impl CreateIntent {
         &self.req
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::create_intent`].
-    pub async fn send(self) -> Result<Intent> {
+    async fn run(self) -> Result<Intent> {
         let mut req = self.req;
         if let Some(c) = self.constraints {
             req.constraints = Some(object("constraints", c)?);
@@ -311,10 +311,10 @@ impl CreateIntent {
             let answer: Value = self.client.json(request).await?;
             version = answer.get("version").and_then(Value::as_i64).unwrap_or(version + 1);
         }
-        self.client.get_intent(&intent.id).await
+        self.client.as_async().get_intent(&intent.id).await
     }
 }
-impl_send!(CreateIntent, Intent);
+impl_send!(CreateIntent, Intent, "create_intent");
 
 /// One page of a list, from [`ListIntents::send`] (example: [`Client::list_intents`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -355,8 +355,8 @@ pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Builder of [`Client::list_intents`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug, Clone)]
-pub struct ListIntents {
-    client: Client,
+pub struct ListIntents<M: Mode = Async> {
+    client: GenericClient<M>,
     status: Option<IntentStatus>,
     limit: Option<u32>,
     offset: u32,
@@ -368,7 +368,7 @@ pub struct ListIntents {
 /// [`Client::list_intents`]).
 pub type PageStream<T> = Pin<Box<dyn Stream<Item = Result<T>> + Send>>;
 
-impl ListIntents {
+impl<M: Mode> ListIntents<M> {
     /// Only intents with this status.
     ///
     /// Example: [`Client::list_intents`].
@@ -430,10 +430,7 @@ impl ListIntents {
         Ok(Page { items: list.items, total: list.total, offset, limit })
     }
 
-    /// Fetches one page.
-    ///
-    /// Example: [`Client::list_intents`].
-    pub async fn send(self) -> Result<Page<Intent>> {
+    async fn run(self) -> Result<Page<Intent>> {
         self.page(self.offset).await
     }
 
@@ -443,8 +440,8 @@ impl ListIntents {
     ///
     /// Example: [`Client::list_intents`].
     pub fn into_stream(self) -> PageStream<Intent> {
-        struct St {
-            b: ListIntents,
+        struct St<M: Mode> {
+            b: ListIntents<M>,
             offset: u32,
             buf: std::vec::IntoIter<Intent>,
             done: bool,
@@ -480,20 +477,20 @@ impl ListIntents {
         }))
     }
 }
-impl_send!(ListIntents, Page<Intent>);
+impl_send!(ListIntents, Page<Intent>, "list_intents", "Fetches one page.");
 
 /// Builder of [`Client::update_state`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct UpdateState {
-    client: Client,
+pub struct UpdateState<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     version: i64,
     patches: Vec<StatePatch>,
     error: Option<Error>,
 }
 
-impl UpdateState {
+impl<M: Mode> UpdateState<M> {
     /// Sets one top-level key, taken literally: `"a/b"` is a single key (sent as a `set`
     /// patch at `/a~1b`; see [`StatePatch::set_key`]). For a nested member use
     /// [`set_path`](Self::set_path).
@@ -557,10 +554,7 @@ impl UpdateState {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::update_state`].
-    pub async fn send(self) -> Result<Intent> {
+    async fn run(self) -> Result<Intent> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -570,19 +564,19 @@ impl UpdateState {
         self.client.json(Client::with_body(request, &req)?).await
     }
 }
-impl_send!(UpdateState, Intent);
+impl_send!(UpdateState, Intent, "update_state");
 
 /// Builder of [`Client::set_status`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct SetStatus {
-    client: Client,
+pub struct SetStatus<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     version: i64,
     req: SetStatusRequest,
 }
 
-impl SetStatus {
+impl<M: Mode> SetStatus<M> {
     /// Why (required by some governance policies).
     ///
     /// Example: [`Client::set_status`].
@@ -591,27 +585,24 @@ impl SetStatus {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::set_status`].
-    pub async fn send(self) -> Result<Intent> {
+    async fn run(self) -> Result<Intent> {
         let request =
             Request::post(intent_path(&self.intent_id, "/status")?).header("If-Match", self.version.to_string());
         self.client.json(Client::with_body(request, &self.req)?).await
     }
 }
-impl_send!(SetStatus, Intent);
+impl_send!(SetStatus, Intent, "set_status");
 
 /// Builder of [`Client::assign_agent`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct AssignAgent {
-    client: Client,
+pub struct AssignAgent<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: AssignAgentRequest,
 }
 
-impl AssignAgent {
+impl<M: Mode> AssignAgent<M> {
     /// The agent to assign (default: this client's agent id).
     ///
     /// Example: [`Client::assign_agent`].
@@ -628,10 +619,7 @@ impl AssignAgent {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::assign_agent`].
-    pub async fn send(self) -> Result<AgentAssignment> {
+    async fn run(self) -> Result<AgentAssignment> {
         let mut req = self.req;
         if req.agent_id.is_none() {
             req.agent_id = Some(self.client.agent_id().to_owned());
@@ -640,18 +628,18 @@ impl AssignAgent {
         self.client.json(request).await
     }
 }
-impl_send!(AssignAgent, AgentAssignment);
+impl_send!(AssignAgent, AgentAssignment, "assign_agent");
 
 /// Builder of [`Client::update_state_with`].
 #[must_use = "a builder does nothing until .send() is awaited"]
-pub struct UpdateStateWith<F> {
-    client: Client,
+pub struct UpdateStateWith<F, M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     compute: F,
     max_attempts: u32,
 }
 
-impl<F> std::fmt::Debug for UpdateStateWith<F> {
+impl<F, M: Mode> std::fmt::Debug for UpdateStateWith<F, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpdateStateWith")
             .field("intent_id", &self.intent_id)
@@ -660,7 +648,7 @@ impl<F> std::fmt::Debug for UpdateStateWith<F> {
     }
 }
 
-impl<F> UpdateStateWith<F>
+impl<F, M: Mode> UpdateStateWith<F, M>
 where
     F: FnMut(&Intent) -> Vec<StatePatch> + Send,
 {
@@ -672,18 +660,15 @@ where
         self
     }
 
-    /// Runs the read-compute-write loop.
-    ///
-    /// Example: [`Client::update_state_with`].
-    pub async fn send(mut self) -> Result<Intent> {
+    async fn run(mut self) -> Result<Intent> {
         let mut attempt = 1;
         loop {
-            let intent = self.client.get_intent(&self.intent_id).await?;
+            let intent = self.client.as_async().get_intent(&self.intent_id).await?;
             let patches = (self.compute)(&intent);
             if patches.is_empty() {
                 return Ok(intent);
             }
-            match self.client.update_state(&self.intent_id, intent.version).patches(patches).send().await {
+            match self.client.as_async().update_state(&self.intent_id, intent.version).patches(patches).send().await {
                 Err(e) if e.is_version_conflict() && attempt < self.max_attempts => {
                     tracing::debug!(attempt, intent_id = %self.intent_id, "version conflict; reading again");
                     attempt += 1;
@@ -694,26 +679,39 @@ where
     }
 }
 
-impl<F> std::future::IntoFuture for UpdateStateWith<F>
+impl<F> UpdateStateWith<F, Async>
+where
+    F: FnMut(&Intent) -> Vec<StatePatch> + Send,
+{
+    /// Runs the read-compute-write loop.
+    ///
+    /// Example: [`Client::update_state_with`].
+    pub async fn send(self) -> Result<Intent> {
+        self.run().await
+    }
+}
+
+impl<F> std::future::IntoFuture for UpdateStateWith<F, Async>
 where
     F: FnMut(&Intent) -> Vec<StatePatch> + Send + 'static,
 {
     type Output = Result<Intent>;
     type IntoFuture = futures_util::future::BoxFuture<'static, Result<Intent>>;
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
+        Box::pin(self.run())
     }
 }
 
 #[cfg(feature = "blocking")]
-impl<F> UpdateStateWith<F>
+impl<F> UpdateStateWith<F, crate::mode::Blocking>
 where
     F: FnMut(&Intent) -> Vec<StatePatch> + Send + 'static,
 {
-    /// Runs the loop on the runtime of the [`blocking::Client`](crate::blocking::Client) that
-    /// made this builder.
+    /// Runs the read-compute-write loop on the blocking client's runtime.
+    ///
+    /// Example: [`blocking::Client::update_state_with`](crate::blocking::Client::update_state_with).
     pub fn send_blocking(self) -> Result<Intent> {
-        let client = self.client.clone();
-        client.block_on(self.send())?
+        let mode = self.client.mode.clone();
+        mode.call(self.run())
     }
 }

@@ -22,20 +22,23 @@ use futures_util::FutureExt;
 use openintent_transport::Request;
 use openintent_types::{AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, RenewLeaseRequest};
 
-use crate::client::{Client, impl_send, intent_path, seg};
+use crate::client::{Client, GenericClient, intent_path, seg};
 use crate::error::{Error, Result};
+#[cfg(feature = "blocking")]
+use crate::mode::Blocking;
+use crate::mode::{AbortOnDrop, Async, Mode, impl_send};
 
 fn lease_path(intent_id: &str, lease_id: &str) -> Result<String> {
     intent_path(intent_id, &format!("/leases/{}", seg("lease_id", lease_id)?))
 }
 
 /// Fills in the derived status of a lease.
-pub(crate) fn with_status(mut lease: Lease) -> Lease {
+fn with_status(mut lease: Lease) -> Lease {
     lease.status = Some(lease.status_at(Utc::now()));
     lease
 }
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Acquires a lease on a scope (`POST …/leases`; default duration 300 s). A scope held by
     /// someone else gives an error with [`is_lease_conflict`](Error::is_lease_conflict).
     ///
@@ -44,7 +47,7 @@ impl Client {
     /// let lease = client.acquire_lease("7f1c…", "content.draft").duration_seconds(300).send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn acquire_lease(&self, intent_id: &str, scope: impl Into<String>) -> AcquireLease {
+    pub fn acquire_lease(&self, intent_id: &str, scope: impl Into<String>) -> AcquireLease<M> {
         AcquireLease {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -59,8 +62,9 @@ impl Client {
     /// client.release_lease(&lease.intent_id, &lease.id).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn release_lease(&self, intent_id: &str, lease_id: &str) -> Result<()> {
-        self.empty(Request::delete(lease_path(intent_id, lease_id)?)).await
+    pub fn release_lease(&self, intent_id: &str, lease_id: &str) -> M::Call<()> {
+        let path = lease_path(intent_id, lease_id);
+        self.call(|c| async move { c.empty(Request::delete(path?)).await })
     }
 
     /// Extends a lease (`PATCH …/leases/{lease_id}`); the new expiry is counted from now
@@ -71,7 +75,7 @@ impl Client {
     /// let renewed = client.renew_lease(&lease.intent_id, &lease.id).duration_seconds(600).send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn renew_lease(&self, intent_id: &str, lease_id: &str) -> RenewLease {
+    pub fn renew_lease(&self, intent_id: &str, lease_id: &str) -> RenewLease<M> {
         RenewLease {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -89,10 +93,13 @@ impl Client {
     /// let history = client.get_leases("7f1c…").all().send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn get_leases(&self, intent_id: &str) -> GetLeases {
+    pub fn get_leases(&self, intent_id: &str) -> GetLeases<M> {
         GetLeases { client: self.clone(), intent_id: intent_id.to_owned(), all: false }
     }
+}
 
+/// Working under a lease, async: the work is a closure returning a future.
+impl Client {
     /// Runs `work` while holding a lease on `scope`, and releases the lease afterwards:
     /// when `work` succeeds, when it fails, and when it panics (the panic then continues).
     /// Release errors are logged and ignored (the lease may have expired). With
@@ -189,13 +196,13 @@ impl Client {
 /// Builder of [`Client::acquire_lease`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct AcquireLease {
-    client: Client,
+pub struct AcquireLease<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: AcquireLeaseRequest,
 }
 
-impl AcquireLease {
+impl<M: Mode> AcquireLease<M> {
     /// Duration in seconds (1-86400; default 300).
     ///
     /// Example: [`Client::acquire_lease`].
@@ -204,27 +211,24 @@ impl AcquireLease {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::acquire_lease`].
-    pub async fn send(self) -> Result<Lease> {
+    async fn run(self) -> Result<Lease> {
         let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/leases")?), &self.req)?;
         self.client.json(request).await.map(with_status)
     }
 }
-impl_send!(AcquireLease, Lease);
+impl_send!(AcquireLease, Lease, "acquire_lease");
 
 /// Builder of [`Client::renew_lease`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct RenewLease {
-    client: Client,
+pub struct RenewLease<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     lease_id: String,
     req: RenewLeaseRequest,
 }
 
-impl RenewLease {
+impl<M: Mode> RenewLease<M> {
     /// New duration in seconds from now (1-86400; default 300).
     ///
     /// Example: [`Client::renew_lease`].
@@ -233,26 +237,23 @@ impl RenewLease {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::renew_lease`].
-    pub async fn send(self) -> Result<Lease> {
+    async fn run(self) -> Result<Lease> {
         let request = Client::with_body(Request::patch(lease_path(&self.intent_id, &self.lease_id)?), &self.req)?;
         self.client.json(request).await.map(with_status)
     }
 }
-impl_send!(RenewLease, Lease);
+impl_send!(RenewLease, Lease, "renew_lease");
 
 /// Builder of [`Client::get_leases`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct GetLeases {
-    client: Client,
+pub struct GetLeases<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     all: bool,
 }
 
-impl GetLeases {
+impl<M: Mode> GetLeases<M> {
     /// Include released and expired leases.
     ///
     /// Example: [`Client::get_leases`].
@@ -261,10 +262,7 @@ impl GetLeases {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::get_leases`].
-    pub async fn send(self) -> Result<Vec<Lease>> {
+    async fn run(self) -> Result<Vec<Lease>> {
         let leases = self.client.list::<Lease>(Request::get(intent_path(&self.intent_id, "/leases")?)).await?.items;
         let now = Utc::now();
         Ok(leases
@@ -278,7 +276,7 @@ impl GetLeases {
             .collect())
     }
 }
-impl_send!(GetLeases, Vec<Lease>);
+impl_send!(GetLeases, Vec<Lease>, "get_leases");
 
 /// Builder of [`Client::with_lease`] and [`Client::with_lease_custom_error`].
 #[must_use = "a builder does nothing until .send() is awaited"]
@@ -330,18 +328,9 @@ impl Drop for ReleaseOnDrop {
     }
 }
 
-/// Aborts a background task when dropped.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Starts renewing `lease` every `every` until the returned handle is dropped. Stops on its
 /// own when the server says the lease is gone.
-pub(crate) fn spawn_renewer(client: Client, lease: &Lease, every: Duration, duration_seconds: i64) -> AbortOnDrop {
+fn spawn_renewer(client: Client, lease: &Lease, every: Duration, duration_seconds: i64) -> AbortOnDrop {
     let (intent_id, lease_id) = (lease.intent_id.clone(), lease.id.clone());
     AbortOnDrop(tokio::spawn(async move {
         loop {
@@ -359,7 +348,7 @@ pub(crate) fn spawn_renewer(client: Client, lease: &Lease, every: Duration, dura
 }
 
 /// The renewal interval for a lease of `duration_seconds`.
-pub(crate) fn renew_interval(duration_seconds: i64) -> Duration {
+fn renew_interval(duration_seconds: i64) -> Duration {
     Duration::from_secs_f64((duration_seconds.max(1) as f64) * AUTO_RENEW_FRACTION)
 }
 
@@ -440,5 +429,180 @@ where
     type IntoFuture = futures_util::future::BoxFuture<'static, std::result::Result<T, E>>;
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+/// Working under a lease, blocking: a closure, or a guard that releases on drop.
+#[cfg(feature = "blocking")]
+impl GenericClient<Blocking> {
+    /// Acquires a lease for 300 s and returns a guard that releases it when dropped.
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// let mut lease = client.lease("7f1c…", "analysis")?;
+    /// lease.auto_renew()?;
+    /// // ... exclusive work ...
+    /// lease.release()?; // or just let it drop
+    /// # Ok(()) }
+    /// ```
+    pub fn lease(&self, intent_id: &str, scope: impl Into<String>) -> Result<LeaseGuard> {
+        self.lease_for(intent_id, scope, DEFAULT_LEASE_SECONDS)
+    }
+
+    /// Like [`lease`](Self::lease) with a duration in seconds.
+    ///
+    /// Example: [`lease`](Self::lease).
+    pub fn lease_for(&self, intent_id: &str, scope: impl Into<String>, duration_seconds: i64) -> Result<LeaseGuard> {
+        let lease = self.acquire_lease(intent_id, scope).duration_seconds(duration_seconds).send_blocking()?;
+        Ok(LeaseGuard { client: self.clone(), lease, duration_seconds, released: false, renewer: None })
+    }
+
+    /// Runs `work` while holding a lease (300 s), releasing it afterwards, also on error or
+    /// panic. The blocking counterpart of [`Client::with_lease`]: `work` receives the lease
+    /// and this client and returns a [`Result<T>`](crate::Result), so `?` works inside and a
+    /// bare `Ok(value)` needs no annotation. For an error type of your own, use
+    /// [`with_lease_custom_error`](Self::with_lease_custom_error); for a lease held across
+    /// more code, the [`lease`](Self::lease) guard.
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// let version = client.with_lease("7f1c…", "analysis", |lease, client| {
+    ///     let intent = client.get_intent(&lease.intent_id)?;
+    ///     let intent = client.update_state(&intent.id, intent.version).set("analysed", true).send_blocking()?;
+    ///     Ok(intent.version)
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_lease<T>(
+        &self,
+        intent_id: &str,
+        scope: impl Into<String>,
+        work: impl FnOnce(&Lease, &GenericClient<Blocking>) -> Result<T>,
+    ) -> Result<T> {
+        self.with_lease_custom_error(intent_id, scope, work)
+    }
+
+    /// [`with_lease`](Self::with_lease) for work that returns an error type of its own, `E`,
+    /// which must convert from [`Error`] (a failure to acquire the lease is returned as `E`).
+    ///
+    /// ```no_run
+    /// #[derive(Debug)]
+    /// enum JobError {
+    ///     Client(openintent_client::Error),
+    ///     NothingToDo,
+    /// }
+    /// impl From<openintent_client::Error> for JobError {
+    ///     fn from(e: openintent_client::Error) -> Self {
+    ///         JobError::Client(e)
+    ///     }
+    /// }
+    ///
+    /// # fn run(client: openintent_client::blocking::Client) -> Result<(), JobError> {
+    /// let title = client.with_lease_custom_error("7f1c…", "analysis", |lease, client| {
+    ///     let intent = client.get_intent(&lease.intent_id)?;
+    ///     if intent.title.is_empty() {
+    ///         return Err(JobError::NothingToDo);
+    ///     }
+    ///     Ok(intent.title)
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_lease_custom_error<T, E>(
+        &self,
+        intent_id: &str,
+        scope: impl Into<String>,
+        work: impl FnOnce(&Lease, &GenericClient<Blocking>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let guard = self.lease(intent_id, scope)?;
+        let out = work(&guard, self);
+        if let Err(e) = guard.release() {
+            tracing::warn!(error = %e, "could not release the lease");
+        }
+        out
+    }
+}
+
+/// A held lease of the blocking client that is released when dropped (errors on that release
+/// are logged).
+///
+/// Dereferences to the [`Lease`]. Made by
+/// [`blocking::Client::lease`](crate::blocking::Client::lease) (example there).
+#[cfg(feature = "blocking")]
+#[derive(Debug)]
+pub struct LeaseGuard {
+    client: GenericClient<Blocking>,
+    lease: Lease,
+    duration_seconds: i64,
+    released: bool,
+    renewer: Option<AbortOnDrop>,
+}
+
+#[cfg(feature = "blocking")]
+impl LeaseGuard {
+    /// The lease as last returned by the server.
+    ///
+    /// Example: [`blocking::Client::lease`](crate::blocking::Client::lease).
+    pub fn lease(&self) -> &Lease {
+        &self.lease
+    }
+
+    /// Extends the lease by `duration_seconds` from now.
+    ///
+    /// Example: [`blocking::Client::lease`](crate::blocking::Client::lease).
+    pub fn renew(&mut self, duration_seconds: i64) -> Result<&Lease> {
+        self.lease = self
+            .client
+            .renew_lease(&self.lease.intent_id, &self.lease.id)
+            .duration_seconds(duration_seconds)
+            .send_blocking()?;
+        self.duration_seconds = duration_seconds;
+        Ok(&self.lease)
+    }
+
+    /// Renews the lease in the background at half its duration until the guard is released
+    /// or dropped.
+    ///
+    /// Example: [`blocking::Client::lease`](crate::blocking::Client::lease).
+    pub fn auto_renew(&mut self) -> Result<()> {
+        if self.renewer.is_none() {
+            let _enter = self.client.mode.enter();
+            let every = renew_interval(self.duration_seconds);
+            let renewer = spawn_renewer(self.client.as_async(), &self.lease, every, self.duration_seconds);
+            self.renewer = Some(renewer);
+        }
+        Ok(())
+    }
+
+    /// Releases the lease now, reporting errors.
+    ///
+    /// Example: [`blocking::Client::lease`](crate::blocking::Client::lease).
+    pub fn release(mut self) -> Result<()> {
+        self.released = true;
+        self.renewer = None;
+        self.client.release_lease(&self.lease.intent_id, &self.lease.id)
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl std::ops::Deref for LeaseGuard {
+    type Target = Lease;
+    fn deref(&self) -> &Lease {
+        &self.lease
+    }
+}
+
+#[cfg(feature = "blocking")]
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        self.renewer = None;
+        if self.released {
+            return;
+        }
+        if let Err(e) = self.client.release_lease(&self.lease.intent_id, &self.lease.id) {
+            tracing::warn!(lease_id = %self.lease.id, error = %e, "could not release the lease");
+        }
     }
 }

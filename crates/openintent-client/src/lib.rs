@@ -55,7 +55,9 @@
 //!
 //! Without an async runtime, use [`blocking::Client`] (feature `blocking`): the same calls,
 //! finished with `send_blocking()` instead of `.send().await`, and a lease guard that releases
-//! on drop.
+//! on drop. Both are a [`GenericClient`], in the [`Async`] or the `Blocking` [`Mode`]: every
+//! operation is written once for both, and which finisher a builder has is part of its type,
+//! so `send_blocking()` on a builder of the async client does not compile.
 //!
 //! # Calls
 //!
@@ -63,7 +65,8 @@
 //!   `impl Into<T>`; `.send().await` ends the call. Builders also implement `IntoFuture`, so
 //!   a call with only required values can be awaited directly:
 //!   `client.create_intent("Book hotel").await?`.
-//! - Calls with nothing optional are plain `async fn`s: `client.get_intent(&id).await?`.
+//! - Calls with nothing optional return a future ([`Mode::Call`]): `client.get_intent(&id).await?`
+//!   (on the blocking client, the result itself).
 //! - Input is validated before anything is sent ([`Error::Invalid`] names the field).
 //! - Every request carries `X-Agent-ID: <agent id>` and, when a key is set, `X-API-Key`.
 //!   Identity fields the wire needs (`actor`, `created_by`, `requested_by`, `decided_by`,
@@ -88,7 +91,7 @@
 //! | Portfolios | [`portfolios`] |
 //! | Discovery | [`discovery`] |
 //! | Errors | [`error`] |
-//! | Blocking client | [`blocking`] |
+//! | Async or blocking: [`GenericClient`], [`Mode`] | [`Client`], [`blocking`] |
 //!
 //! # Seed method → Rust method
 //!
@@ -171,6 +174,7 @@
 
 mod client;
 pub mod error;
+mod mode;
 
 pub mod attachments;
 pub mod costs;
@@ -186,9 +190,12 @@ pub mod subscriptions;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 
-pub use client::{CallOptions, Client, ClientBuilder, DEFAULT_CONFLICT_ATTEMPTS, ENV_AGENT_ID, ENV_API_KEY, ENV_URL};
+pub use client::{
+    CallOptions, Client, ClientBuilder, DEFAULT_CONFLICT_ATTEMPTS, ENV_AGENT_ID, ENV_API_KEY, ENV_URL, GenericClient,
+};
 pub use error::{ApiError, ApiErrorKind, ConfigError, DecodeError, Error, Result, TransitionRefused};
 pub use intents::{Page, PageStream};
+pub use mode::{Async, Mode};
 pub use openintent_transport::sse::ReconnectConfig;
 pub use openintent_transport::{Method, Request, Response, RetryConfig, RetryMode, Transport, TransportError};
 pub use subscriptions::{EventStream, EventStreamBuilder};

@@ -18,14 +18,15 @@ use openintent_types::{
 };
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object, seg};
+use crate::client::{Client, GenericClient, intent_path, object, seg};
 use crate::error::Result;
+use crate::mode::{Async, Mode, impl_send};
 
 fn portfolio_path(portfolio_id: &str, suffix: &str) -> Result<String> {
     Ok(format!("/api/v1/portfolios/{}{suffix}", seg("portfolio_id", portfolio_id)?))
 }
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Creates a portfolio (`POST /api/v1/portfolios`).
     ///
     /// ```no_run
@@ -39,7 +40,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn create_portfolio(&self, name: impl Into<String>) -> CreatePortfolio {
+    pub fn create_portfolio(&self, name: impl Into<String>) -> CreatePortfolio<M> {
         CreatePortfolio { client: self.clone(), req: CreatePortfolioRequest::new(name), policy: None, metadata: None }
     }
 
@@ -54,17 +55,20 @@ impl Client {
     /// println!("{}% of {} done", agg.completion_percentage, agg.total);
     /// # Ok(()) }
     /// ```
-    pub async fn get_portfolio(&self, portfolio_id: &str) -> Result<Portfolio> {
-        let mut p: Portfolio = self.json(Request::get(portfolio_path(portfolio_id, "")?)).await?;
-        if p.aggregate_status.is_none() {
-            let intents = match p.intents.take() {
-                Some(i) => i,
-                None => self.get_portfolio_intents(portfolio_id).await?,
-            };
-            p.aggregate_status = Some(AggregateStatus::from_intents(&intents));
-            p.intents = Some(intents);
-        }
-        Ok(p)
+    pub fn get_portfolio(&self, portfolio_id: &str) -> M::Call<Portfolio> {
+        let portfolio_id = portfolio_id.to_owned();
+        self.call(|c| async move {
+            let mut p: Portfolio = c.json(Request::get(portfolio_path(&portfolio_id, "")?)).await?;
+            if p.aggregate_status.is_none() {
+                let intents = match p.intents.take() {
+                    Some(i) => i,
+                    None => c.get_portfolio_intents(&portfolio_id).await?,
+                };
+                p.aggregate_status = Some(AggregateStatus::from_intents(&intents));
+                p.intents = Some(intents);
+            }
+            Ok(p)
+        })
     }
 
     /// Lists portfolios (`GET /api/v1/portfolios`).
@@ -74,7 +78,7 @@ impl Client {
     /// let mine = client.list_portfolios().created_by(client.agent_id()).send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn list_portfolios(&self) -> ListPortfolios {
+    pub fn list_portfolios(&self) -> ListPortfolios<M> {
         ListPortfolios { client: self.clone(), created_by: None }
     }
 
@@ -85,13 +89,14 @@ impl Client {
     /// client.update_portfolio_status("0b86…", "completed").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn update_portfolio_status(
+    pub fn update_portfolio_status(
         &self,
         portfolio_id: &str,
         status: impl Into<PortfolioStatus>,
-    ) -> Result<Portfolio> {
+    ) -> M::Call<Portfolio> {
         let req = UpdatePortfolioStatusRequest::new(status);
-        self.json(Client::with_body(Request::patch(portfolio_path(portfolio_id, "/status")?), &req)?).await
+        let path = portfolio_path(portfolio_id, "/status");
+        self.call(|c| async move { c.json(Client::with_body(Request::patch(path?), &req)?).await })
     }
 
     /// Adds an intent to a portfolio (`POST …/intents`), with an optional role and priority.
@@ -101,7 +106,7 @@ impl Client {
     /// client.add_intent_to_portfolio("0b86…", "8dd2…").role("primary").priority(100).send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn add_intent_to_portfolio(&self, portfolio_id: &str, intent_id: impl Into<String>) -> AddIntentToPortfolio {
+    pub fn add_intent_to_portfolio(&self, portfolio_id: &str, intent_id: impl Into<String>) -> AddIntentToPortfolio<M> {
         AddIntentToPortfolio {
             client: self.clone(),
             portfolio_id: portfolio_id.to_owned(),
@@ -116,9 +121,9 @@ impl Client {
     /// client.remove_intent_from_portfolio("0b86…", "8dd2…").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn remove_intent_from_portfolio(&self, portfolio_id: &str, intent_id: &str) -> Result<()> {
-        let path = portfolio_path(portfolio_id, &format!("/intents/{}", seg("intent_id", intent_id)?))?;
-        self.empty(Request::delete(path)).await
+    pub fn remove_intent_from_portfolio(&self, portfolio_id: &str, intent_id: &str) -> M::Call<()> {
+        let path = seg("intent_id", intent_id).and_then(|i| portfolio_path(portfolio_id, &format!("/intents/{i}")));
+        self.call(|c| async move { c.empty(Request::delete(path?)).await })
     }
 
     /// The member intents of a portfolio (`GET …/intents`).
@@ -130,8 +135,9 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_portfolio_intents(&self, portfolio_id: &str) -> Result<Vec<Intent>> {
-        Ok(self.list(Request::get(portfolio_path(portfolio_id, "/intents")?)).await?.items)
+    pub fn get_portfolio_intents(&self, portfolio_id: &str) -> M::Call<Vec<Intent>> {
+        let path = portfolio_path(portfolio_id, "/intents");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 
     /// The portfolios an intent belongs to (`GET /api/v1/intents/{id}/portfolios`).
@@ -141,22 +147,23 @@ impl Client {
     /// let portfolios = client.get_intent_portfolios("8dd2…").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_intent_portfolios(&self, intent_id: &str) -> Result<Vec<Portfolio>> {
-        Ok(self.list(Request::get(intent_path(intent_id, "/portfolios")?)).await?.items)
+    pub fn get_intent_portfolios(&self, intent_id: &str) -> M::Call<Vec<Portfolio>> {
+        let path = intent_path(intent_id, "/portfolios");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 }
 
 /// Builder of [`Client::create_portfolio`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct CreatePortfolio {
-    client: Client,
+pub struct CreatePortfolio<M: Mode = Async> {
+    client: GenericClient<M>,
     req: CreatePortfolioRequest,
     policy: Option<Value>,
     metadata: Option<Value>,
 }
 
-impl CreatePortfolio {
+impl<M: Mode> CreatePortfolio<M> {
     /// The description.
     ///
     /// Example: [`Client::create_portfolio`].
@@ -189,10 +196,7 @@ impl CreatePortfolio {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::create_portfolio`].
-    pub async fn send(self) -> Result<Portfolio> {
+    async fn run(self) -> Result<Portfolio> {
         let mut req = self.req;
         if let Some(p) = self.policy {
             req.governance_policy = Some(object("governance_policy", p)?);
@@ -205,17 +209,17 @@ impl CreatePortfolio {
         self.client.json(request).await
     }
 }
-impl_send!(CreatePortfolio, Portfolio);
+impl_send!(CreatePortfolio, Portfolio, "create_portfolio");
 
 /// Builder of [`Client::list_portfolios`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct ListPortfolios {
-    client: Client,
+pub struct ListPortfolios<M: Mode = Async> {
+    client: GenericClient<M>,
     created_by: Option<String>,
 }
 
-impl ListPortfolios {
+impl<M: Mode> ListPortfolios<M> {
     /// Only portfolios created by this principal.
     ///
     /// Example: [`Client::list_portfolios`].
@@ -224,10 +228,7 @@ impl ListPortfolios {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::list_portfolios`].
-    pub async fn send(self) -> Result<Vec<Portfolio>> {
+    async fn run(self) -> Result<Vec<Portfolio>> {
         let mut req = Request::get("/api/v1/portfolios");
         if let Some(c) = self.created_by {
             req = req.query("created_by", c);
@@ -235,18 +236,18 @@ impl ListPortfolios {
         Ok(self.client.list(req).await?.items)
     }
 }
-impl_send!(ListPortfolios, Vec<Portfolio>);
+impl_send!(ListPortfolios, Vec<Portfolio>, "list_portfolios");
 
 /// Builder of [`Client::add_intent_to_portfolio`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct AddIntentToPortfolio {
-    client: Client,
+pub struct AddIntentToPortfolio<M: Mode = Async> {
+    client: GenericClient<M>,
     portfolio_id: String,
     req: AddIntentToPortfolioRequest,
 }
 
-impl AddIntentToPortfolio {
+impl<M: Mode> AddIntentToPortfolio<M> {
     /// The role (`primary`, `member`, `dependency`; servers default to `member`).
     ///
     /// Example: [`Client::add_intent_to_portfolio`].
@@ -263,10 +264,7 @@ impl AddIntentToPortfolio {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::add_intent_to_portfolio`].
-    pub async fn send(self) -> Result<PortfolioMembership> {
+    async fn run(self) -> Result<PortfolioMembership> {
         let request = Client::with_body(Request::post(portfolio_path(&self.portfolio_id, "/intents")?), &self.req)?;
         let mut m: PortfolioMembership = self.client.json(request).await?;
         m.portfolio_id.get_or_insert(self.portfolio_id);
@@ -276,4 +274,4 @@ impl AddIntentToPortfolio {
         Ok(m)
     }
 }
-impl_send!(AddIntentToPortfolio, PortfolioMembership);
+impl_send!(AddIntentToPortfolio, PortfolioMembership, "add_intent_to_portfolio");

@@ -19,10 +19,11 @@ use openintent_transport::Request;
 use openintent_types::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
 use serde_json::Value;
 
-use crate::client::{Client, impl_send, intent_path, object};
+use crate::client::{Client, GenericClient, intent_path, object};
 use crate::error::{ApiErrorKind, Error, Result};
+use crate::mode::{Async, Mode, impl_send};
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Sets the retry policy (`PUT …/retry-policy`, a full replacement) from the seed's
     /// parameters; unset ones take the seed's defaults (3 attempts, 1 s base delay, 60 s
     /// cap, multiplier 2).
@@ -40,7 +41,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn set_retry_policy(&self, intent_id: &str) -> SetRetryPolicy {
+    pub fn set_retry_policy(&self, intent_id: &str) -> SetRetryPolicy<M> {
         SetRetryPolicy {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -66,14 +67,17 @@ impl Client {
     /// let policy = client.set_retry_policy_wire("7f1c…", req).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn set_retry_policy_wire(&self, intent_id: &str, request: SetRetryPolicyRequest) -> Result<RetryPolicy> {
-        let req = Client::with_body(Request::put(intent_path(intent_id, "/retry-policy")?), &request)?;
-        let mut p: RetryPolicy = self.json(req).await?;
-        p.backoff_multiplier = p.backoff_multiplier.or(request.backoff_multiplier);
-        p.retryable_errors = p.retryable_errors.or(request.retryable_errors);
-        p.fallback_agent_id = p.fallback_agent_id.or(request.fallback_agent_id);
-        p.failure_threshold = p.failure_threshold.or(request.failure_threshold);
-        Ok(p)
+    pub fn set_retry_policy_wire(&self, intent_id: &str, request: SetRetryPolicyRequest) -> M::Call<RetryPolicy> {
+        let path = intent_path(intent_id, "/retry-policy");
+        self.call(|c| async move {
+            let req = Client::with_body(Request::put(path?), &request)?;
+            let mut p: RetryPolicy = c.json(req).await?;
+            p.backoff_multiplier = p.backoff_multiplier.or(request.backoff_multiplier);
+            p.retryable_errors = p.retryable_errors.or(request.retryable_errors);
+            p.fallback_agent_id = p.fallback_agent_id.or(request.fallback_agent_id);
+            p.failure_threshold = p.failure_threshold.or(request.failure_threshold);
+            Ok(p)
+        })
     }
 
     /// The retry policy of an intent, or `None` when none is set (the server's 404
@@ -88,16 +92,20 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_retry_policy(&self, intent_id: &str) -> Result<Option<RetryPolicy>> {
-        match self.json(Request::get(intent_path(intent_id, "/retry-policy")?)).await {
-            Ok(p) => Ok(Some(p)),
-            Err(Error::Api(e))
-                if *e.kind() == ApiErrorKind::NotFound && e.message().to_ascii_lowercase().contains("retry policy") =>
-            {
-                Ok(None)
+    pub fn get_retry_policy(&self, intent_id: &str) -> M::Call<Option<RetryPolicy>> {
+        let path = intent_path(intent_id, "/retry-policy");
+        self.call(|c| async move {
+            match c.json(Request::get(path?)).await {
+                Ok(p) => Ok(Some(p)),
+                Err(Error::Api(e))
+                    if *e.kind() == ApiErrorKind::NotFound
+                        && e.message().to_ascii_lowercase().contains("retry policy") =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(e),
             }
-            Err(e) => Err(e),
-        }
+        })
     }
 
     /// Records a failed attempt (`POST …/failures`); `attempt` defaults to 1 and `agent_id`
@@ -118,7 +126,7 @@ impl Client {
         intent_id: &str,
         error_type: impl Into<String>,
         error_message: impl Into<String>,
-    ) -> RecordFailure {
+    ) -> RecordFailure<M> {
         RecordFailure {
             client: self.clone(),
             intent_id: intent_id.to_owned(),
@@ -136,16 +144,17 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn get_failures(&self, intent_id: &str) -> Result<Vec<FailureRecord>> {
-        Ok(self.list(Request::get(intent_path(intent_id, "/failures")?)).await?.items)
+    pub fn get_failures(&self, intent_id: &str) -> M::Call<Vec<FailureRecord>> {
+        let path = intent_path(intent_id, "/failures");
+        self.call(|c| async move { Ok(c.list(Request::get(path?)).await?.items) })
     }
 }
 
 /// Builder of [`Client::set_retry_policy`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct SetRetryPolicy {
-    client: Client,
+pub struct SetRetryPolicy<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     max_attempts: i64,
     base_delay_seconds: f64,
@@ -158,7 +167,7 @@ pub struct SetRetryPolicy {
     failure_threshold: Option<i64>,
 }
 
-impl SetRetryPolicy {
+impl<M: Mode> SetRetryPolicy<M> {
     /// Retries after the first attempt (sent as `max_retries`; default 3).
     ///
     /// Example: [`Client::set_retry_policy`].
@@ -256,27 +265,24 @@ impl SetRetryPolicy {
         req
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::set_retry_policy`].
-    pub async fn send(self) -> Result<RetryPolicy> {
+    async fn run(self) -> Result<RetryPolicy> {
         let req = self.to_request();
-        self.client.set_retry_policy_wire(&self.intent_id, req).await
+        self.client.as_async().set_retry_policy_wire(&self.intent_id, req).await
     }
 }
-impl_send!(SetRetryPolicy, RetryPolicy);
+impl_send!(SetRetryPolicy, RetryPolicy, "set_retry_policy");
 
 /// Builder of [`Client::record_failure`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct RecordFailure {
-    client: Client,
+pub struct RecordFailure<M: Mode = Async> {
+    client: GenericClient<M>,
     intent_id: String,
     req: RecordFailureRequest,
     metadata: Option<Value>,
 }
 
-impl RecordFailure {
+impl<M: Mode> RecordFailure<M> {
     /// The attempt number, 1-based (sent as `attempt_number`; default 1).
     ///
     /// Example: [`Client::record_failure`].
@@ -317,10 +323,7 @@ impl RecordFailure {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::record_failure`].
-    pub async fn send(self) -> Result<FailureRecord> {
+    async fn run(self) -> Result<FailureRecord> {
         let mut req = self.req;
         if let Some(m) = self.metadata {
             req.metadata = Some(object("metadata", m)?);
@@ -332,4 +335,4 @@ impl RecordFailure {
         Ok(f)
     }
 }
-impl_send!(RecordFailure, FailureRecord);
+impl_send!(RecordFailure, FailureRecord, "record_failure");

@@ -58,10 +58,13 @@ use openintent_transport::sse::{EventSource, EventSourceError, ReconnectConfig, 
 use openintent_transport::{Method, Request, TransportError};
 use openintent_types::{CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription};
 
-use crate::client::{Client, impl_send, seg};
+use crate::client::{Client, GenericClient, seg};
 use crate::error::{ApiError, ApiErrorKind, Error, Result};
+use crate::mode::{Async, Mode, impl_send};
+#[cfg(feature = "blocking")]
+use crate::mode::{Blocking, BlockingStream};
 
-impl Client {
+impl<M: Mode> GenericClient<M> {
     /// Subscribes a webhook to an intent's events (`POST /api/v1/subscriptions`);
     /// `subscriber_id` defaults to the agent id.
     ///
@@ -76,7 +79,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub fn subscribe(&self, intent_id: &str) -> Subscribe {
+    pub fn subscribe(&self, intent_id: &str) -> Subscribe<M> {
         let mut req = CreateSubscriptionRequest::default();
         req.intent_id = Some(intent_id.to_owned());
         Subscribe { client: self.clone(), req }
@@ -89,7 +92,7 @@ impl Client {
     /// client.subscribe_portfolio("0b86…").callback_url("https://example.com/hook").send().await?;
     /// # Ok(()) }
     /// ```
-    pub fn subscribe_portfolio(&self, portfolio_id: &str) -> Subscribe {
+    pub fn subscribe_portfolio(&self, portfolio_id: &str) -> Subscribe<M> {
         let mut req = CreateSubscriptionRequest::default();
         req.portfolio_id = Some(portfolio_id.to_owned());
         Subscribe { client: self.clone(), req }
@@ -102,10 +105,10 @@ impl Client {
     /// let subs = client.get_subscriptions("7f1c…").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn get_subscriptions(&self, intent_id: &str) -> Result<Vec<Subscription>> {
-        openintent_types::validation::require_text("intent_id", intent_id)?;
-        let req = Request::get("/api/v1/subscriptions").query("intent_id", intent_id);
-        Ok(self.list(req).await?.items)
+    pub fn get_subscriptions(&self, intent_id: &str) -> M::Call<Vec<Subscription>> {
+        let req = openintent_types::validation::require_text("intent_id", intent_id)
+            .map(|()| Request::get("/api/v1/subscriptions").query("intent_id", intent_id));
+        self.call(|c| async move { Ok(c.list(req?).await?.items) })
     }
 
     /// Removes a webhook subscription (`DELETE /api/v1/subscriptions/{subscription_id}`).
@@ -116,11 +119,13 @@ impl Client {
     /// client.unsubscribe("7f1c…", "sub-1").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn unsubscribe(&self, _intent_id: &str, subscription_id: &str) -> Result<()> {
-        let path = format!("/api/v1/subscriptions/{}", seg("subscription_id", subscription_id)?);
-        self.empty(Request::delete(path)).await
+    pub fn unsubscribe(&self, _intent_id: &str, subscription_id: &str) -> M::Call<()> {
+        let path = seg("subscription_id", subscription_id).map(|id| format!("/api/v1/subscriptions/{id}"));
+        self.call(|c| async move { c.empty(Request::delete(path?)).await })
     }
+}
 
+impl Client {
     /// A live stream of an intent's events: state and status changes (with the full intent)
     /// and the other events of its log (on the openintent-rs server: every event of the log,
     /// in log order). See the [module docs](self).
@@ -172,15 +177,58 @@ impl Client {
     }
 }
 
+/// The event streams of the blocking client are iterators, driven on its runtime.
+#[cfg(feature = "blocking")]
+impl GenericClient<Blocking> {
+    /// An iterator over an intent's live events (see [`Client::stream_intent_events`]).
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_intent_events("7f1c…") {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_intent_events(&self, intent_id: &str) -> BlockingStream<Result<StreamEvent>> {
+        self.mode.iter(self.as_async().stream_intent_events(intent_id).into_stream())
+    }
+
+    /// An iterator over a portfolio's live events (see [`Client::stream_portfolio_events`]).
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_portfolio_events("0b86…") {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_portfolio_events(&self, portfolio_id: &str) -> BlockingStream<Result<StreamEvent>> {
+        self.mode.iter(self.as_async().stream_portfolio_events(portfolio_id).into_stream())
+    }
+
+    /// An iterator over an agent's live events (see [`Client::stream_agent_events`]).
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for event in client.stream_agent_events(client.agent_id()) {
+    ///     println!("{}", event?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_agent_events(&self, agent_id: &str) -> BlockingStream<Result<StreamEvent>> {
+        self.mode.iter(self.as_async().stream_agent_events(agent_id).into_stream())
+    }
+}
+
 /// Builder of [`Client::subscribe`].
 #[must_use = "a builder does nothing until .send() is awaited"]
 #[derive(Debug)]
-pub struct Subscribe {
-    client: Client,
+pub struct Subscribe<M: Mode = Async> {
+    client: GenericClient<M>,
     req: CreateSubscriptionRequest,
 }
 
-impl Subscribe {
+impl<M: Mode> Subscribe<M> {
     /// Who subscribes (default: the agent id).
     ///
     /// Example: [`Client::subscribe`].
@@ -222,17 +270,14 @@ impl Subscribe {
         self
     }
 
-    /// Sends the call.
-    ///
-    /// Example: [`Client::subscribe`].
-    pub async fn send(self) -> Result<Subscription> {
+    async fn run(self) -> Result<Subscription> {
         let mut req = self.req;
         req.subscriber_id.get_or_insert_with(|| self.client.agent_id().to_owned());
         let request = Client::with_body(Request::post("/api/v1/subscriptions"), &req)?;
         self.client.json(request).await
     }
 }
-impl_send!(Subscribe, Subscription);
+impl_send!(Subscribe, Subscription, "subscribe");
 
 /// Builder of the event streams ([`Client::stream_intent_events`], ...).
 #[must_use = "a stream does nothing until polled"]
@@ -322,16 +367,19 @@ impl EventStreamBuilder {
     fn state(self) -> Result<(StreamState, Arc<Mutex<Option<String>>>)> {
         let last = Arc::new(Mutex::new(self.last_event_id.clone()));
         let primary = self.kind.path(&seg("id", &self.id)?);
-        let kind_plural = match self.kind {
-            StreamKind::Intent => "intents",
-            StreamKind::Portfolio => "portfolios",
-            _ => "agents",
-        };
-        let fallback = format!("/api/v1/{kind_plural}/{}/subscribe", seg("id", &self.id).unwrap_or_default());
+        // The 0.17 SDK's paths (`/api/v1/{kind}/{id}/subscribe`), tried when the primary path
+        // is missing; channel streams have no such path.
+        let fallback = match self.kind {
+            StreamKind::Intent => Some("intents"),
+            StreamKind::Portfolio => Some("portfolios"),
+            StreamKind::Agent => Some("agents"),
+            _ => None,
+        }
+        .map(|kind| format!("/api/v1/{kind}/{}/subscribe", seg("id", &self.id).unwrap_or_default()));
         let state = StreamState {
             client: self.client,
             path: primary.clone(),
-            fallback: Some(fallback),
+            fallback,
             from_start: self.from_start,
             reconnect: self.reconnect,
             source: None,

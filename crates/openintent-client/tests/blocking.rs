@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use openintent_client::Error;
 use openintent_client::blocking::Client;
+use openintent_client::{CallOptions, Error};
 use openintent_transport::Method;
 use openintent_transport::test_util::{MockReply, MockTransport, StreamEnd};
 use openintent_types::StreamEvent;
@@ -195,12 +195,23 @@ fn event_streams_iterate() {
 }
 
 #[test]
-fn send_blocking_needs_a_blocking_client() {
-    let mock = MockTransport::new();
-    let async_client = openintent_client::Client::from_transport(mock.clone(), AGENT);
-    let err = async_client.create_intent("t").send_blocking().unwrap_err();
-    assert!(matches!(err, Error::Config(_)), "{err:?}");
-    assert_eq!(mock.request_count(), 0);
+fn every_operation_and_handle_setting_of_the_async_client_exists_here() {
+    // Written once for both modes: the blocking client has call options, and its handle
+    // stays blocking.
+    let (client, mock) = blocking();
+    mock.push(example_response("create_intent_minimal"));
+    mock.push(example_response("get_intent"));
+    mock.push(example_response("list_agents"));
+    mock.push(example_response("unassign_agent_unsupported"));
+    let once = client.with_options(CallOptions::new().header("Idempotency-Key", "create-42"));
+    assert_eq!(once.options().headers, [("Idempotency-Key".to_owned(), "create-42".to_owned())]);
+    assert_eq!(once.create_intent("Book hotel in Paris").send_blocking().unwrap().title, "Book hotel in Paris");
+    assert_eq!(mock.requests()[0].headers.get("idempotency-key"), Some("create-42"));
+    assert_eq!(client.get_intent(INTENT).unwrap().id, INTENT);
+    assert!(!mock.requests()[1].headers.contains("idempotency-key"), "the original handle is unchanged");
+    assert!(!client.get_agents(INTENT).unwrap().is_empty());
+    assert!(client.unassign_agent(INTENT, "agent-research").unwrap_err().is_unsupported());
+    mock.assert_all_used();
 }
 
 #[tokio::test(flavor = "current_thread")]

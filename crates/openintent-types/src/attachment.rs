@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::validation::InputValidationError;
 use crate::wire::null_as_default;
 
@@ -180,4 +181,16 @@ impl AttachmentUpload {
             metadata,
         })
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl RequestSchema for CreateAttachmentRequest {
+    const FIELDS: &'static [Field] = &[
+        req("filename", Kind::Str).text(255),
+        req("mime_type", Kind::Str).mime(255),
+        req("size", Kind::Int).min(0.0),
+        req("storage_url", Kind::Str).text(0),
+        opt("metadata", Kind::Obj),
+    ];
 }

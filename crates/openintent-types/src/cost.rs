@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -156,4 +157,17 @@ impl CostSummary {
         }
         s
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl RequestSchema for RecordCostRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("agent_id", Kind::Str).text(255),
+        req("cost_type", Kind::Str).text(100),
+        req("amount", Kind::Num).range(0.0, crate::validation::MAX_COST_AMOUNT),
+        req("unit", Kind::Str).text(32),
+        opt("provider", Kind::Str),
+        opt("cost_metadata", Kind::Obj),
+    ];
 }

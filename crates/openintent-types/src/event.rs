@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -336,4 +337,16 @@ impl AssignAgentRequest {
     pub fn new(agent_id: impl Into<String>) -> Self {
         AssignAgentRequest { agent_id: Some(agent_id.into()), role: None }
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl RequestSchema for LogEventRequest {
+    const FIELDS: &'static [Field] =
+        &[req("event_type", Kind::Str).text(100), opt("actor", Kind::Str).text(255), opt("payload", Kind::Obj)];
+}
+
+impl RequestSchema for AssignAgentRequest {
+    const FIELDS: &'static [Field] = &[opt("agent_id", Kind::Str).id(), opt("role", Kind::Str).text(64)];
+    const EMPTY_OK: bool = true;
 }

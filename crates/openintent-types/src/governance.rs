@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::validation::{InputValidationError, Validate, fail, require_text_max};
 use crate::wire::null_as_default;
 
@@ -543,4 +544,26 @@ impl Validate for DecideApprovalRequest {
         }
         Ok(())
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl RequestSchema for CreateArbitrationRequest {
+    const FIELDS: &'static [Field] = &[
+        req("reason", Kind::Str).text(0),
+        opt("requested_by", Kind::Str).text(255),
+        opt("context", Kind::Obj),
+        opt("options", Kind::Options),
+    ];
+}
+
+impl RequestSchema for RecordDecisionRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("decision_type", Kind::Str).text(100),
+        opt("decided_by", Kind::Str).text(255),
+        // Errors name it as the seed does.
+        req("outcome", Kind::Str).text(0).reported_as("decision"),
+        opt("rationale", Kind::Str),
+        opt("evidence", Kind::List),
+    ];
 }

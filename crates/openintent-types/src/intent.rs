@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::patch::StatePatch;
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::{null_as_default, object_or_rules, opt_object_or_rules};
 
 wire_enum! {
@@ -252,4 +253,41 @@ impl IntentPage {
     pub fn new(intents: Vec<Intent>, total: u64, limit: u32, offset: u32) -> Self {
         IntentPage { intents, total, limit, offset }
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn intent_statuses() -> Vec<&'static str> {
+    IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect()
+}
+
+impl RequestSchema for CreateIntentRequest {
+    const FIELDS: &'static [Field] = &[
+        req("title", Kind::Str).text(500),
+        opt("description", Kind::Str),
+        opt("constraints", Kind::ObjOrList),
+        opt("state", Kind::Obj),
+        opt("created_by", Kind::Str).text(255),
+        opt("status", Kind::Str).one_of(intent_statuses).open(),
+        opt("parent_intent_id", Kind::Str).id(),
+        opt("governance_policy", Kind::Obj),
+        opt("depends_on", Kind::StrList),
+    ];
+}
+
+impl RequestSchema for UpdateStateRequest {
+    const FIELDS: &'static [Field] = &[opt("patches", Kind::Patches), opt("state", Kind::Obj)];
+
+    /// Patches, or (the reference's form) a non-empty object of top-level keys to set.
+    fn schema_extra() -> Option<Value> {
+        Some(serde_json::json!({"anyOf": [
+            {"required": ["patches"], "properties": {"patches": {"type": "array", "minItems": 1}}},
+            {"required": ["state"], "properties": {"state": {"type": "object", "minProperties": 1}}},
+        ]}))
+    }
+}
+
+impl RequestSchema for SetStatusRequest {
+    const FIELDS: &'static [Field] =
+        &[req("status", Kind::Str).one_of(intent_statuses).open(), opt("reason", Kind::Str)];
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -242,4 +243,19 @@ impl Default for RenewLeaseRequest {
     fn default() -> Self {
         Self::new(DEFAULT_LEASE_SECONDS)
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+/// The largest lease duration, as the schema's bound.
+const MAX_LEASE: f64 = MAX_LEASE_SECONDS as f64;
+
+impl RequestSchema for AcquireLeaseRequest {
+    const FIELDS: &'static [Field] =
+        &[req("scope", Kind::Str).scope(), opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE).unit("seconds")];
+}
+
+impl RequestSchema for RenewLeaseRequest {
+    const FIELDS: &'static [Field] = &[opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE).unit("seconds")];
+    const EMPTY_OK: bool = true;
 }

@@ -69,6 +69,7 @@ pub mod lifecycle;
 pub mod patch;
 mod portfolio;
 mod retry;
+pub mod schema;
 mod state;
 mod subscription;
 pub mod validation;

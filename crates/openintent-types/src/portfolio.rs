@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::intent::{Intent, IntentStatus};
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -248,4 +249,36 @@ wire_model! {
         "added_at" <= ["addedAt", "created_at"],
     }
     also_emit { "id" => "membership_id" }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn portfolio_statuses() -> Vec<&'static str> {
+    PortfolioStatus::KNOWN.iter().map(PortfolioStatus::as_str).collect()
+}
+
+fn membership_roles() -> Vec<&'static str> {
+    MembershipRole::KNOWN.iter().map(MembershipRole::as_str).collect()
+}
+
+impl RequestSchema for CreatePortfolioRequest {
+    const FIELDS: &'static [Field] = &[
+        req("name", Kind::Str).text(255),
+        opt("created_by", Kind::Str).text(255),
+        opt("description", Kind::Str),
+        opt("governance_policy", Kind::Obj),
+        opt("metadata", Kind::Obj),
+    ];
+}
+
+impl RequestSchema for UpdatePortfolioStatusRequest {
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(portfolio_statuses)];
+}
+
+impl RequestSchema for AddIntentToPortfolioRequest {
+    const FIELDS: &'static [Field] = &[
+        req("intent_id", Kind::Str).id(),
+        opt("role", Kind::Str).one_of(membership_roles),
+        opt("priority", Kind::Int),
+    ];
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -366,6 +367,38 @@ impl RecordFailureRequest {
             ..Default::default()
         }
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn retry_strategies() -> Vec<&'static str> {
+    RetryStrategy::KNOWN.iter().map(RetryStrategy::as_str).collect()
+}
+
+impl RequestSchema for SetRetryPolicyRequest {
+    const FIELDS: &'static [Field] = &[
+        req("strategy", Kind::Str).one_of(retry_strategies),
+        opt("max_retries", Kind::Int).range(0.0, 1000.0),
+        opt("base_delay_ms", Kind::Int).min(0.0),
+        opt("max_delay_ms", Kind::Int).min(0.0),
+        opt("jitter", Kind::Bool),
+        opt("backoff_multiplier", Kind::Num).min(1.0),
+        opt("retryable_errors", Kind::StrList),
+        opt("fallback_agent_id", Kind::Str),
+        opt("failure_threshold", Kind::Int).min(1.0),
+    ];
+}
+
+impl RequestSchema for RecordFailureRequest {
+    const FIELDS: &'static [Field] = &[
+        req("error_type", Kind::Str).text(100),
+        req("error_message", Kind::Str).text(0),
+        req("attempt_number", Kind::Int).min(1.0),
+        opt("agent_id", Kind::Str),
+        opt("will_retry", Kind::Bool),
+        opt("retry_scheduled_at", Kind::Time),
+        opt("metadata", Kind::Obj),
+    ];
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::schema::{Field, Kind, RequestSchema, opt};
 use crate::wire::{bool_or_int, null_as_default};
 use crate::{AgentAssignment, Intent, IntentEvent, Message};
 
@@ -275,4 +276,18 @@ impl StreamEvent {
             }
         }
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl RequestSchema for CreateSubscriptionRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("intent_id", Kind::Str).id(),
+        opt("portfolio_id", Kind::Str).id(),
+        opt("subscriber_id", Kind::Str).text(255),
+        opt("event_types", Kind::StrList),
+        opt("webhook_url", Kind::Str).http_url(),
+        opt("expires_at", Kind::Time),
+    ];
+    const EMPTY_OK: bool = true;
 }

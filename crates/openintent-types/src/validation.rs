@@ -19,6 +19,7 @@ use base64::Engine as _;
 use validator::{ValidateLength, ValidateRange, ValidateUrl};
 
 use crate::lease::{MAX_LEASE_SECONDS, MAX_SCOPE_CHARS};
+use crate::schema::validate_fields;
 use crate::*;
 
 /// A request that failed validation: which field and why.
@@ -286,14 +287,20 @@ pub fn validate_portfolio_create(name: &str) -> Result {
     require_text_max("name", name, 255)
 }
 
+// The field rules of each request are its `RequestSchema::FIELDS` (declared beside the type);
+// `validate_fields` enforces them. What follows them here is what the declaration does not say:
+// rules across fields, on list items, on numbers JSON cannot carry, and on undocumented fields.
+
 impl Validate for CreateIntentRequest {
     fn validate(&self) -> Result {
-        validate_intent_create(&self.title, self.created_by.as_deref(), self.description.as_deref())?;
+        validate_fields(self)?;
+        // Not in the declaration: the document lists no length for it.
+        if let Some(d) = &self.description {
+            max_chars("description", d, 10_000)?;
+        }
+        // The declaration lists the known statuses without refusing others (the server does).
         if let Some(s) = &self.status {
             validate_status(s.as_str())?;
-        }
-        if let Some(p) = &self.parent_intent_id {
-            validate_id("parent_intent_id", p)?;
         }
         Ok(())
     }
@@ -301,6 +308,7 @@ impl Validate for CreateIntentRequest {
 
 impl Validate for UpdateStateRequest {
     fn validate(&self) -> Result {
+        validate_fields(self)?;
         if !self.patches.is_empty() {
             return validate_state_update(&self.patches);
         }
@@ -313,16 +321,14 @@ impl Validate for UpdateStateRequest {
 
 impl Validate for SetStatusRequest {
     fn validate(&self) -> Result {
+        validate_fields(self)?;
         validate_status(self.status.as_str())
     }
 }
 
 impl Validate for LogEventRequest {
     fn validate(&self) -> Result {
-        validate_event(self.event_type.as_str())?;
-        if let Some(a) = &self.actor {
-            require_text_max("actor", a, 255)?;
-        }
+        validate_fields(self)?;
         if let Some(t) = &self.trace_id {
             validate_trace_id(t)?;
         }
@@ -350,61 +356,37 @@ pub fn validate_trace_id(trace_id: &str) -> Result {
 
 impl Validate for AssignAgentRequest {
     fn validate(&self) -> Result {
-        if let Some(a) = &self.agent_id {
-            validate_id("agent_id", a)?;
-        }
-        if let Some(r) = &self.role {
-            require_text_max("role", r, 64)?;
-        }
-        Ok(())
+        validate_fields(self)
     }
 }
 
 impl Validate for AcquireLeaseRequest {
     fn validate(&self) -> Result {
-        validate_scope(&self.scope)?;
-        validate_lease_duration(self.duration_seconds)
+        validate_fields(self)
     }
 }
 
 impl Validate for RenewLeaseRequest {
     fn validate(&self) -> Result {
-        validate_lease_duration(self.duration_seconds)
+        validate_fields(self)
     }
 }
 
 impl Validate for CreateArbitrationRequest {
     fn validate(&self) -> Result {
-        require_text("reason", &self.reason)?;
-        if let Some(r) = &self.requested_by {
-            require_text_max("requested_by", r, 255)?;
-        }
-        Ok(())
+        validate_fields(self)
     }
 }
 
 impl Validate for RecordDecisionRequest {
     fn validate(&self) -> Result {
-        require_text("decision", &self.outcome)?;
-        if let Some(t) = &self.decision_type {
-            require_text_max("decision_type", t, 100)?;
-        }
-        if let Some(d) = &self.decided_by {
-            require_text_max("decided_by", d, 255)?;
-        }
-        Ok(())
+        validate_fields(self)
     }
 }
 
 impl Validate for CreateAttachmentRequest {
     fn validate(&self) -> Result {
-        require_text_max("filename", &self.filename, 255)?;
-        validate_mime_type(&self.mime_type)
-            .map_err(|e| InputValidationError::new("mime_type", e.message.replacen("content_type", "mime_type", 1)))?;
-        if self.size < 0 {
-            return fail("size", format_args!("cannot be negative, got {}", self.size));
-        }
-        require_text("storage_url", &self.storage_url)
+        validate_fields(self)
     }
 }
 
@@ -416,39 +398,37 @@ impl Validate for AttachmentUpload {
 
 impl Validate for CreateSubscriptionRequest {
     fn validate(&self) -> Result {
-        if let Some(i) = &self.intent_id {
-            validate_id("intent_id", i)?;
-        }
-        if let Some(p) = &self.portfolio_id {
-            validate_id("portfolio_id", p)?;
-        }
-        validate_subscription(self.subscriber_id.as_deref(), self.webhook_url.as_deref(), &self.event_types)
-    }
-}
-
-impl Validate for RecordCostRequest {
-    fn validate(&self) -> Result {
-        validate_cost_record(&self.cost_type, self.amount, &self.unit)?;
-        if let Some(a) = &self.agent_id {
-            require_text_max("agent_id", a, 255)?;
+        validate_fields(self)?;
+        for (i, t) in self.event_types.iter().enumerate() {
+            require_text(&format!("event_types.{i}"), t)?;
         }
         Ok(())
     }
 }
 
+impl Validate for RecordCostRequest {
+    fn validate(&self) -> Result {
+        // JSON has no non-finite numbers, so the declaration cannot see them.
+        if !self.amount.is_finite() {
+            return fail("amount", "must be a finite number");
+        }
+        validate_fields(self)
+    }
+}
+
 impl Validate for SetRetryPolicyRequest {
     fn validate(&self) -> Result {
-        validate_retry_policy(
-            &self.strategy,
-            self.max_retries,
-            self.base_delay_ms,
-            self.max_delay_ms,
-            self.backoff_multiplier,
-        )?;
-        if let Some(t) = self.failure_threshold
-            && t < 1
+        if let Some(m) = self.backoff_multiplier
+            && !m.is_finite()
         {
-            return fail("failure_threshold", format_args!("must be at least 1, got {t}"));
+            return fail("backoff_multiplier", format_args!("must be a finite number of at least 1, got {m}"));
+        }
+        validate_fields(self)?;
+        if self.max_delay_ms < self.base_delay_ms {
+            return fail(
+                "max_delay_ms",
+                format_args!("must be at least base_delay_ms ({}), got {}", self.base_delay_ms, self.max_delay_ms),
+            );
         }
         Ok(())
     }
@@ -456,35 +436,24 @@ impl Validate for SetRetryPolicyRequest {
 
 impl Validate for RecordFailureRequest {
     fn validate(&self) -> Result {
-        validate_failure(&self.error_type, &self.error_message, self.attempt_number)
+        validate_fields(self)
     }
 }
 
 impl Validate for CreatePortfolioRequest {
     fn validate(&self) -> Result {
-        validate_portfolio_create(&self.name)?;
-        if let Some(c) = &self.created_by {
-            require_text_max("created_by", c, 255)?;
-        }
-        Ok(())
+        validate_fields(self)
     }
 }
 
 impl Validate for UpdatePortfolioStatusRequest {
     fn validate(&self) -> Result {
-        if let PortfolioStatus::Unknown(s) = &self.status {
-            return fail("status", format_args!("must be active, completed or abandoned, got {s:?}"));
-        }
-        Ok(())
+        validate_fields(self)
     }
 }
 
 impl Validate for AddIntentToPortfolioRequest {
     fn validate(&self) -> Result {
-        validate_id("intent_id", &self.intent_id)?;
-        if let Some(MembershipRole::Unknown(r)) = &self.role {
-            return fail("role", format_args!("must be primary, member or dependency, got {r:?}"));
-        }
-        Ok(())
+        validate_fields(self)
     }
 }

@@ -8,16 +8,11 @@ use axum::routing::{delete, post};
 use openintent_types::AssignAgentRequest;
 use serde_json::Value;
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt};
+use super::extract::{JsonBody, Principal, keyed, non_empty};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::ApiResult;
 use crate::state::AppState;
-
-impl BodySchema for AssignAgentRequest {
-    const FIELDS: &'static [Field] = &[opt("agent_id", Kind::Str).id(), opt("role", Kind::Str).text(64)];
-    const EMPTY_OK: bool = true;
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -7,31 +7,12 @@ use axum::routing::{get, post};
 use openintent_types::{CreateArbitrationRequest, RecordDecisionRequest};
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, keyed, non_empty};
 use super::reply::{list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::store::{NewArbitration, NewDecision};
-
-impl BodySchema for CreateArbitrationRequest {
-    const FIELDS: &'static [Field] = &[
-        req("reason", Kind::Str).text(0),
-        opt("requested_by", Kind::Str).text(255),
-        opt("context", Kind::Obj),
-        opt("options", Kind::Options),
-    ];
-}
-
-impl BodySchema for RecordDecisionRequest {
-    const FIELDS: &'static [Field] = &[
-        opt("decision_type", Kind::Str).text(100),
-        opt("decided_by", Kind::Str).text(255),
-        req("outcome", Kind::Str).text(0),
-        opt("rationale", Kind::Str),
-        opt("evidence", Kind::List),
-    ];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -8,21 +8,11 @@ use axum::routing::{delete, post};
 use openintent_types::CreateAttachmentRequest;
 use serde_json::Value;
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, opt, req};
+use super::extract::{JsonBody, Principal, keyed};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-impl BodySchema for CreateAttachmentRequest {
-    const FIELDS: &'static [Field] = &[
-        req("filename", Kind::Str).text(255),
-        req("mime_type", Kind::Str).mime(255),
-        req("size", Kind::Int).min(0.0),
-        req("storage_url", Kind::Str).text(0),
-        opt("metadata", Kind::Obj),
-    ];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -7,22 +7,11 @@ use axum::routing::{get, post};
 use openintent_types::{CostSummary, RecordCostRequest};
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-impl BodySchema for RecordCostRequest {
-    const FIELDS: &'static [Field] = &[
-        opt("agent_id", Kind::Str).text(255),
-        req("cost_type", Kind::Str).text(100),
-        req("amount", Kind::Num).range(0.0, openintent_types::validation::MAX_COST_AMOUNT),
-        req("unit", Kind::Str).text(32),
-        opt("provider", Kind::Str),
-        opt("cost_metadata", Kind::Obj),
-    ];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

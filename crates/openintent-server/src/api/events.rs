@@ -7,17 +7,12 @@ use axum::routing::post;
 use openintent_types::LogEventRequest;
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, request, timestamp_input_schema};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::EventFilter;
-
-impl BodySchema for LogEventRequest {
-    const FIELDS: &'static [Field] =
-        &[req("event_type", Kind::Str).text(100), opt("actor", Kind::Str).text(255), opt("payload", Kind::Obj)];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

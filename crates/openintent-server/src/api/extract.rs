@@ -1,5 +1,6 @@
 //! What a handler reads from a request: the caller ([`Principal`], behind the API-key check),
-//! JSON bodies checked against their [`BodySchema`] with FastAPI-style 422s naming the field,
+//! JSON bodies checked against their [`BodySchema`] (the field rules the types crate declares,
+//! [`openintent_types::schema`]) with FastAPI-style 422s naming the field,
 //! query parameters, and `If-Match`.
 
 use axum::body::Bytes;
@@ -9,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
+use openintent_types::schema::{RequestSchema, check_schema};
 use openintent_types::wire::WireModel;
 use openintent_types::{FieldError, Validate};
 use serde::de::DeserializeOwned;
@@ -122,161 +124,12 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
     })
 }
 
-/// The kind of JSON value a body field must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Kind {
-    /// A string.
-    Str,
-    /// An ISO-8601 timestamp string, naive (read as UTC) or with an offset.
-    Time,
-    /// An integer.
-    Int,
-    /// Any number.
-    Num,
-    /// A boolean.
-    Bool,
-    /// An object.
-    Obj,
-    /// An object, or an array (read as `{"rules": [...]}`).
-    ObjOrList,
-    /// An array.
-    List,
-    /// An array of strings.
-    StrList,
-    /// An array of `{op, path, value}` objects.
-    Patches,
-    /// An array of arbitration options: `{label, rationale?}` objects.
-    Options,
-}
+/// A request body the server reads: its fields declared once in the types crate
+/// ([`RequestSchema`]), deserializable, with its model's `Validate` rules and read aliases.
+/// Every such type is one; the OpenAPI document reads the same declaration.
+pub trait BodySchema: RequestSchema + DeserializeOwned + Validate + WireModel {}
 
-/// A constraint on a field's value, documented in the OpenAPI document. The model's
-/// `Validate` rules enforce it (and may refuse more, such as a scope's grammar).
-#[derive(Debug, Clone, Copy)]
-pub enum Rule {
-    /// Any value of the field's kind.
-    Any,
-    /// A string with at least one character that is not whitespace, and at most this many
-    /// characters when given.
-    Text(Option<u32>),
-    /// An id: [`Rule::Text`], and none of `/`, `?`, `#` or control characters.
-    Id(u32),
-    /// A lease scope: [`Rule::Text`] of at most this many characters, without control
-    /// characters (any other character is allowed: `data-processing`, `a b`, `a/b`).
-    Scope(u32),
-    /// A media type `type/subtype` of at most this many characters.
-    Mime(u32),
-    /// An `http` or `https` URL.
-    HttpUrl,
-    /// One of the names the function lists.
-    OneOf(fn() -> Vec<&'static str>),
-    /// A number in this inclusive range (`None`: unbounded on that side).
-    Range(Option<f64>, Option<f64>),
-}
-
-/// One field of a request body schema.
-#[derive(Debug, Clone, Copy)]
-pub struct Field {
-    name: &'static str,
-    kind: Kind,
-    required: bool,
-    rule: Rule,
-}
-
-impl Field {
-    /// The canonical name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The kind of value it holds.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Whether the body must carry it.
-    pub fn required(&self) -> bool {
-        self.required
-    }
-
-    /// The constraint its value meets.
-    pub fn rule(&self) -> Rule {
-        self.rule
-    }
-
-    /// Not blank, and at most `max` characters (0: no limit).
-    pub const fn text(mut self, max: u32) -> Field {
-        self.rule = Rule::Text(if max == 0 { None } else { Some(max) });
-        self
-    }
-
-    /// An id of at most 255 characters ([`Rule::Id`]).
-    pub const fn id(mut self) -> Field {
-        self.rule = Rule::Id(255);
-        self
-    }
-
-    /// A lease scope of at most [`MAX_SCOPE_CHARS`](openintent_types::MAX_SCOPE_CHARS)
-    /// characters ([`Rule::Scope`]).
-    pub const fn scope(mut self) -> Field {
-        self.rule = Rule::Scope(openintent_types::MAX_SCOPE_CHARS as u32);
-        self
-    }
-
-    /// A media type of at most `max` characters ([`Rule::Mime`]).
-    pub const fn mime(mut self, max: u32) -> Field {
-        self.rule = Rule::Mime(max);
-        self
-    }
-
-    /// An `http` or `https` URL ([`Rule::HttpUrl`]).
-    pub const fn http_url(mut self) -> Field {
-        self.rule = Rule::HttpUrl;
-        self
-    }
-
-    /// One of the names `names` lists.
-    pub const fn one_of(mut self, names: fn() -> Vec<&'static str>) -> Field {
-        self.rule = Rule::OneOf(names);
-        self
-    }
-
-    /// At least `min`.
-    pub const fn min(mut self, min: f64) -> Field {
-        self.rule = Rule::Range(Some(min), None);
-        self
-    }
-
-    /// From `min` to `max`, both included.
-    pub const fn range(mut self, min: f64, max: f64) -> Field {
-        self.rule = Rule::Range(Some(min), Some(max));
-        self
-    }
-}
-
-/// A required field.
-pub const fn req(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: true, rule: Rule::Any }
-}
-
-/// An optional field (`null` counts as absent).
-pub const fn opt(name: &'static str, kind: Kind) -> Field {
-    Field { name, kind, required: false, rule: Rule::Any }
-}
-
-/// A request body with a declared schema, checked before deserialization so that 422s name the
-/// field like FastAPI does.
-pub trait BodySchema: DeserializeOwned + Validate + WireModel {
-    /// The fields (canonical names).
-    const FIELDS: &'static [Field];
-    /// Whether an empty body means "all defaults".
-    const EMPTY_OK: bool = false;
-
-    /// Constraints across fields, added to the body's OpenAPI schema.
-    fn schema_extra() -> Option<Value> {
-        None
-    }
-}
+impl<T: RequestSchema + DeserializeOwned + Validate + WireModel> BodySchema for T {}
 
 fn err(kind: &str, loc: Vec<Value>, msg: &str, input: Option<Value>) -> FieldError {
     let mut e = FieldError::default();
@@ -285,122 +138,6 @@ fn err(kind: &str, loc: Vec<Value>, msg: &str, input: Option<Value>) -> FieldErr
     e.msg = msg.to_owned();
     e.input = input;
     e
-}
-
-fn loc(parts: &[&Value]) -> Vec<Value> {
-    std::iter::once(json!("body")).chain(parts.iter().map(|v| (*v).clone())).collect()
-}
-
-fn check_kind(kind: Kind, v: &Value, at: Vec<Value>, out: &mut Vec<FieldError>) {
-    let bad = |t: &str, m: &str, out: &mut Vec<FieldError>| out.push(err(t, at.clone(), m, Some(v.clone())));
-    match kind {
-        Kind::Str if !v.is_string() => bad("string_type", "Input should be a valid string", out),
-        Kind::Time => match v {
-            Value::String(s) => {
-                if let Err(e) = openintent_types::time::parse_timestamp(s) {
-                    bad("datetime_from_date_parsing", &format!("Input should be a valid datetime: {e}"), out)
-                }
-            }
-            _ => bad("datetime_type", "Input should be a valid datetime", out),
-        },
-        Kind::Int => match v {
-            Value::Number(n) if n.is_i64() => {}
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() != 0.0) => {
-                bad("int_from_float", "Input should be a valid integer, got a number with a fractional part", out)
-            }
-            Value::Number(n) if n.as_f64().is_some_and(|f| f.abs() < 9.0e15) => {}
-            _ => bad("int_type", "Input should be a valid integer", out),
-        },
-        Kind::Num if !v.is_number() => bad("float_type", "Input should be a valid number", out),
-        Kind::Bool if !v.is_boolean() => bad("bool_type", "Input should be a valid boolean", out),
-        Kind::Obj if !v.is_object() => bad("dict_type", "Input should be a valid dictionary", out),
-        Kind::ObjOrList if !(v.is_object() || v.is_array()) => {
-            bad("dict_type", "Input should be a valid dictionary", out)
-        }
-        Kind::List if !v.is_array() => bad("list_type", "Input should be a valid list", out),
-        Kind::StrList => match v {
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    if !item.is_string() {
-                        let mut l = at.clone();
-                        l.push(json!(i));
-                        out.push(err("string_type", l, "Input should be a valid string", Some(item.clone())));
-                    }
-                }
-            }
-            _ => bad("list_type", "Input should be a valid list", out),
-        },
-        Kind::Patches => check_object_items(v, &at, &["op", "path"], &[], out),
-        Kind::Options => check_object_items(v, &at, &["label"], &["rationale"], out),
-        _ => {}
-    }
-}
-
-/// Checks an array of objects whose `required` members are strings and whose `optional`
-/// members are strings or `null`; errors name the item and member.
-fn check_object_items(v: &Value, at: &[Value], required: &[&str], optional: &[&str], out: &mut Vec<FieldError>) {
-    let Value::Array(items) = v else {
-        out.push(err("list_type", at.to_vec(), "Input should be a valid list", Some(v.clone())));
-        return;
-    };
-    for (i, item) in items.iter().enumerate() {
-        let mut l = at.to_vec();
-        l.push(json!(i));
-        let Value::Object(m) = item else {
-            out.push(err("dict_type", l, "Input should be a valid dictionary", Some(item.clone())));
-            continue;
-        };
-        for (name, needed) in required.iter().map(|n| (n, true)).chain(optional.iter().map(|n| (n, false))) {
-            let mut fl = l.clone();
-            fl.push(json!(name));
-            match m.get(*name) {
-                None | Some(Value::Null) if needed => {
-                    out.push(err("missing", fl, "Field required", Some(item.clone())))
-                }
-                None | Some(Value::Null) | Some(Value::String(_)) => {}
-                Some(other) => out.push(err("string_type", fl, "Input should be a valid string", Some(other.clone()))),
-            }
-        }
-    }
-}
-
-/// Checks a JSON body against a schema; drops `null` optional members.
-pub fn check_schema(value: &mut Value, fields: &[Field]) -> Result<(), Vec<FieldError>> {
-    let Value::Object(map) = value else {
-        return Err(vec![err(
-            "model_attributes_type",
-            vec![json!("body")],
-            "Input should be a valid dictionary or object to extract fields from",
-            Some(value.clone()),
-        )]);
-    };
-    let mut errors = Vec::new();
-    let snapshot = Value::Object(map.clone());
-    for f in fields {
-        let name = json!(f.name);
-        match map.get(f.name) {
-            None | Some(Value::Null) => {
-                if f.required {
-                    errors.push(err("missing", loc(&[&name]), "Field required", Some(snapshot.clone())));
-                } else {
-                    map.remove(f.name);
-                }
-            }
-            Some(v) => check_kind(f.kind, v, loc(&[&name]), &mut errors),
-        }
-        // An integer written with a zero fraction (`30.0`) is that integer, as JSON Schema
-        // and the reference server read it.
-        if matches!(f.kind, Kind::Int)
-            && let Some(Value::Number(n)) = map.get(f.name)
-            && !n.is_i64()
-            && let Some(x) = n.as_f64()
-            && x.fract() == 0.0
-            && x.abs() < 9.0e15
-        {
-            map.insert(f.name.to_owned(), json!(x as i64));
-        }
-    }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
 /// Reads a JSON body: size limit (413), content type and syntax (422), schema (422 naming the

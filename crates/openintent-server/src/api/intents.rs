@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use openintent_types::{CreateIntentRequest, Intent, IntentStatus, SetStatusRequest, UpdateStateRequest};
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, if_match, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, wire};
 use super::spec::{Header, Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
@@ -17,42 +17,6 @@ use crate::state::AppState;
 use crate::store::{IntentFilter, NewIntent};
 
 // ----- body schemas -------------------------------------------------------------------------
-
-// The rules repeat, for the OpenAPI document, what each request's `Validate` enforces.
-
-fn intent_statuses() -> Vec<&'static str> {
-    IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect()
-}
-
-impl BodySchema for CreateIntentRequest {
-    const FIELDS: &'static [Field] = &[
-        req("title", Kind::Str).text(500),
-        opt("description", Kind::Str),
-        opt("constraints", Kind::ObjOrList),
-        opt("state", Kind::Obj),
-        opt("created_by", Kind::Str).text(255),
-        opt("status", Kind::Str).one_of(intent_statuses),
-        opt("parent_intent_id", Kind::Str).id(),
-        opt("governance_policy", Kind::Obj),
-        opt("depends_on", Kind::StrList),
-    ];
-}
-
-impl BodySchema for UpdateStateRequest {
-    const FIELDS: &'static [Field] = &[opt("patches", Kind::Patches), opt("state", Kind::Obj)];
-
-    /// Patches, or (the reference's form) a non-empty object of top-level keys to set.
-    fn schema_extra() -> Option<Value> {
-        Some(json!({"anyOf": [
-            {"required": ["patches"], "properties": {"patches": {"type": "array", "minItems": 1}}},
-            {"required": ["state"], "properties": {"state": {"type": "object", "minProperties": 1}}},
-        ]}))
-    }
-}
-
-impl BodySchema for SetStatusRequest {
-    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(intent_statuses), opt("reason", Kind::Str)];
-}
 
 // ----- routes and handlers ------------------------------------------------------------------
 

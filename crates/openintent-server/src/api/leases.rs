@@ -7,24 +7,11 @@ use axum::routing::{patch, post};
 use openintent_types::{AcquireLeaseRequest, RenewLeaseRequest};
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, opt, req};
+use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Reply, op, q_string, request};
 use crate::error::ApiResult;
 use crate::state::AppState;
-
-/// The largest lease duration, as the schema's bound.
-const MAX_LEASE: f64 = openintent_types::MAX_LEASE_SECONDS as f64;
-
-impl BodySchema for AcquireLeaseRequest {
-    const FIELDS: &'static [Field] =
-        &[req("scope", Kind::Str).scope(), opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE)];
-}
-
-impl BodySchema for RenewLeaseRequest {
-    const FIELDS: &'static [Field] = &[opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE)];
-    const EMPTY_OK: bool = true;
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

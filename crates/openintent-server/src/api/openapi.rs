@@ -7,11 +7,11 @@
 //!   its routes; [`operations`] joins them); the integration tests check the tables against the
 //!   router in both directions (each operation is served, and each route the source registers
 //!   is in a table), so a route cannot exist without being documented;
-//! - request body schemas come from the same field lists the server validates bodies with
-//!   ([`BodySchema::FIELDS`](super::extract::BodySchema::FIELDS)): names, JSON kinds, which
-//!   fields are required (optional ones also take `null`), and each field's value rule (not
-//!   blank, length, enum, range, id, scope, media type, URL), which the request's `Validate`
-//!   enforces;
+//! - request body schemas come from the one declaration of each request's fields in the types
+//!   crate ([`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS)), which
+//!   the server checks bodies against and the request's `Validate` enforces: names, JSON kinds,
+//!   which fields are required (optional ones also take `null`), and each field's value rule
+//!   (not blank, length, enum, range, id, scope, media type, URL);
 //! - CI (`.ci/run openapi`) lets schemathesis generate requests from this document against
 //!   the server: no 5xx, and every status code, content type, header and response body as
 //!   documented;

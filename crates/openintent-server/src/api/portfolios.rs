@@ -6,12 +6,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{delete, get, patch, post};
 use openintent_types::{
-    AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, PortfolioStatus,
-    UpdatePortfolioStatusRequest,
+    AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, UpdatePortfolioStatusRequest,
 };
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
 use super::reply::{list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
@@ -19,36 +18,6 @@ use crate::state::AppState;
 use crate::store::NewPortfolio;
 
 const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
-
-fn portfolio_statuses() -> Vec<&'static str> {
-    PortfolioStatus::KNOWN.iter().map(PortfolioStatus::as_str).collect()
-}
-
-fn membership_roles() -> Vec<&'static str> {
-    MembershipRole::KNOWN.iter().map(MembershipRole::as_str).collect()
-}
-
-impl BodySchema for CreatePortfolioRequest {
-    const FIELDS: &'static [Field] = &[
-        req("name", Kind::Str).text(255),
-        opt("created_by", Kind::Str).text(255),
-        opt("description", Kind::Str),
-        opt("governance_policy", Kind::Obj),
-        opt("metadata", Kind::Obj),
-    ];
-}
-
-impl BodySchema for UpdatePortfolioStatusRequest {
-    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(portfolio_statuses)];
-}
-
-impl BodySchema for AddIntentToPortfolioRequest {
-    const FIELDS: &'static [Field] = &[
-        req("intent_id", Kind::Str).id(),
-        opt("role", Kind::Str).one_of(membership_roles),
-        opt("priority", Kind::Int),
-    ];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

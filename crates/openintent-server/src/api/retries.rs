@@ -5,44 +5,14 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use openintent_types::{RecordFailureRequest, RetryStrategy, SetRetryPolicyRequest};
+use openintent_types::{RecordFailureRequest, SetRetryPolicyRequest};
 use serde_json::Value;
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, keyed, non_empty, opt, req};
+use super::extract::{JsonBody, Principal, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, list, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-fn retry_strategies() -> Vec<&'static str> {
-    RetryStrategy::KNOWN.iter().map(RetryStrategy::as_str).collect()
-}
-
-impl BodySchema for SetRetryPolicyRequest {
-    const FIELDS: &'static [Field] = &[
-        req("strategy", Kind::Str).one_of(retry_strategies),
-        opt("max_retries", Kind::Int).range(0.0, 1000.0),
-        opt("base_delay_ms", Kind::Int).min(0.0),
-        opt("max_delay_ms", Kind::Int).min(0.0),
-        opt("jitter", Kind::Bool),
-        opt("backoff_multiplier", Kind::Num).min(1.0),
-        opt("retryable_errors", Kind::StrList),
-        opt("fallback_agent_id", Kind::Str),
-        opt("failure_threshold", Kind::Int).min(1.0),
-    ];
-}
-
-impl BodySchema for RecordFailureRequest {
-    const FIELDS: &'static [Field] = &[
-        req("error_type", Kind::Str).text(100),
-        req("error_message", Kind::Str).text(0),
-        req("attempt_number", Kind::Int).min(1.0),
-        opt("agent_id", Kind::Str),
-        opt("will_retry", Kind::Bool),
-        opt("retry_scheduled_at", Kind::Time),
-        opt("metadata", Kind::Obj),
-    ];
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

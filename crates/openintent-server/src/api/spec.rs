@@ -1,15 +1,18 @@
 //! The vocabulary an area describes its operations in, for the OpenAPI document ([`super::openapi`]):
 //! an [`Op`] per method and path (summary, request body, reply, query parameters, headers, extra
-//! error statuses), and the JSON schemas of request bodies (from the same field lists the server
-//! validates bodies with: [`BodySchema::FIELDS`]) and of models (from the serialized `Default`
-//! instance of each, in the superset wire form the server writes).
+//! error statuses), and the JSON schemas of request bodies (from the field declaration the server
+//! and the request's `Validate` enforce:
+//! [`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS)) and of models
+//! (from the serialized `Default` instance of each, in the superset wire form the server writes).
 
 use openintent_types::PatchOp;
 use openintent_types::wire::{WireModel, to_superset_value};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::extract::{BodySchema, Field, Kind, Rule};
+use openintent_types::schema::{Field, Kind, Rule};
+
+use super::extract::BodySchema;
 
 // ----- operations ---------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ macro_rules! request {
         $crate::api::spec::Schema {
             name: stringify!($t),
             build: $crate::api::spec::request_schema::<$t>,
-            empty_ok: <$t as $crate::api::extract::BodySchema>::EMPTY_OK,
+            empty_ok: <$t as openintent_types::schema::RequestSchema>::EMPTY_OK,
         }
     };
 }
@@ -270,6 +273,8 @@ fn field_schema(field: &Field) -> Value {
                 m.insert("maximum".into(), bound(max));
             }
         }
+        // A rule newer than this renderer documents no constraint beyond the kind.
+        _ => {}
     }
     if !field.required()
         && let Some(t) = m.get_mut("type")
@@ -325,6 +330,8 @@ fn kind_schema(kind: Kind) -> Value {
                 "required": ["label"],
             },
         }),
+        // A kind newer than this renderer: any value.
+        _ => json!({}),
     }
 }
 

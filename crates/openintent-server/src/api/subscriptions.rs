@@ -9,23 +9,11 @@ use axum::routing::{delete, get, post};
 use openintent_types::CreateSubscriptionRequest;
 use serde_json::{Value, json};
 
-use super::extract::{BodySchema, Field, JsonBody, Kind, Principal, QueryParams, keyed, non_empty, opt};
+use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
 use super::reply::wire;
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request, timestamp_schema};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-impl BodySchema for CreateSubscriptionRequest {
-    const FIELDS: &'static [Field] = &[
-        opt("intent_id", Kind::Str).id(),
-        opt("portfolio_id", Kind::Str).id(),
-        opt("subscriber_id", Kind::Str).text(255),
-        opt("event_types", Kind::StrList),
-        opt("webhook_url", Kind::Str).http_url(),
-        opt("expires_at", Kind::Time),
-    ];
-    const EMPTY_OK: bool = true;
-}
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
