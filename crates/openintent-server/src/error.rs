@@ -2,8 +2,14 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use openintent_types::FieldError;
+use openintent_types::wire::to_superset_value;
+use openintent_types::{FieldError, IntentStatus};
 use serde_json::{Map, Value, json};
+
+use crate::store::StoreError;
+
+/// The `detail` of a 503 for a busy database.
+const BUSY: &str = "The database is busy; retry the request";
 
 /// An error answered to a client. Every variant becomes a JSON body with a `detail` key, plus
 /// machine-readable extras where the protocol defines them (`current_version`,
@@ -140,26 +146,54 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<StoreError> for ApiError {
+    /// The status and body of each storage error: the one place where they are chosen.
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => ApiError::NotFound(what.to_owned()),
+            StoreError::Forbidden(why) => ApiError::Forbidden(why.to_owned()),
+            StoreError::VersionConflict { current } => {
+                ApiError::conflict_with("Version conflict", "current_version", json!(current))
+            }
+            StoreError::LeaseConflict { detail, existing: Some(lease) } => {
+                ApiError::conflict_with(detail, "existing_lease", to_superset_value(&*lease))
+            }
+            StoreError::LeaseConflict { detail, existing: None } => ApiError::conflict(detail),
+            // `detail` keeps the reference-style text (`Invalid status transition: draft -> draft
+            // (allowed: ...)`); `error` tells it apart from a version conflict, which re-reading
+            // and retrying can resolve and this cannot; `from`, `to` and `allowed` say what was
+            // refused and which moves the current status allows (`current_status` repeats
+            // `from`, for older clients).
+            StoreError::InvalidTransition(e) => {
+                let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
+                let mut extra = Map::new();
+                extra.insert("error".into(), Value::from("invalid_transition"));
+                extra.insert("from".into(), Value::from(e.from.as_str()));
+                extra.insert("to".into(), Value::from(e.to.as_str()));
+                extra.insert("allowed".into(), Value::from(allowed));
+                extra.insert("current_status".into(), Value::from(e.from.as_str()));
+                ApiError::Conflict { detail: e.to_string(), extra }
+            }
+            StoreError::Governance { rule, message, mode } => {
+                ApiError::Governance { rule: rule.to_owned(), message, mode: mode.map(str::to_owned) }
+            }
+            StoreError::Invalid(items) => ApiError::Validation(items),
+            StoreError::BadRequest(text) => ApiError::BadRequest(text),
+            StoreError::Busy => ApiError::Unavailable(BUSY.to_owned()),
+            StoreError::Begin(e) => ApiError::Unavailable(format!("could not begin a transaction: {e}")),
+            other @ (StoreError::Database(_)
+            | StoreError::Migration(_)
+            | StoreError::SqliteFile { .. }
+            | StoreError::Unsupported(_)
+            | StoreError::Corrupt(_)) => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
+    /// As the store answers it (see `From<StoreError>`).
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            let msg = db.message();
-            if msg.contains("database is locked") || msg.contains("busy") {
-                return ApiError::Unavailable("The database is busy; retry the request".to_owned());
-            }
-            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021).
-            if db.code().as_deref() == Some("22021") {
-                return ApiError::BadRequest("Text values may not contain NUL characters".to_owned());
-            }
-            // A serialization failure or deadlock of PostgreSQL: nothing was written.
-            if matches!(db.code().as_deref(), Some("40001" | "40P01")) {
-                return ApiError::Unavailable("The database is busy; retry the request".to_owned());
-            }
-        }
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            return ApiError::Unavailable("The database is busy; retry the request".to_owned());
-        }
-        ApiError::Internal(format!("database error: {e}"))
+        StoreError::from(e).into()
     }
 }
 
@@ -182,5 +216,100 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Result of handlers and storage operations.
+/// Result of handlers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use openintent_types::Lease;
+
+    use super::*;
+    use crate::rules::governance::Violation;
+    use crate::rules::leases;
+
+    fn answer(e: StoreError) -> (u16, Value) {
+        let e = ApiError::from(e);
+        (e.status().as_u16(), e.body())
+    }
+
+    #[test]
+    fn refusals_of_the_protocol_keep_their_bodies() {
+        assert_eq!(answer(StoreError::NotFound("Intent not found")), (404, json!({"detail": "Intent not found"})));
+        assert_eq!(
+            answer(StoreError::Forbidden("Lease not owned by you")),
+            (403, json!({"detail": "Lease not owned by you"}))
+        );
+        assert_eq!(
+            answer(StoreError::VersionConflict { current: 4 }),
+            (409, json!({"detail": "Version conflict", "current_version": 4}))
+        );
+        assert_eq!(
+            answer(StoreError::BadRequest("Dependency not found: x".into())),
+            (400, json!({"detail": "Dependency not found: x"}))
+        );
+        let field = FieldError::body("patches.0.path", "value_error", "no such path");
+        assert_eq!(
+            answer(StoreError::Invalid(vec![field])),
+            (
+                422,
+                json!({"detail": [{"type": "value_error", "loc": ["body", "patches", "0", "path"], "msg": "no such path"}]})
+            )
+        );
+    }
+
+    #[test]
+    fn a_lease_conflict_names_the_lease() {
+        let now = chrono::Utc::now();
+        let mut lease = Lease::new("l1", "i1", "alice", "trip", 60);
+        lease.acquired_at = now;
+        lease.expires_at = now + chrono::Duration::seconds(60);
+        let (status, body) = answer(StoreError::lease(leases::held(Some(lease), now)));
+        assert_eq!((status, &body["detail"]), (409, &json!("Lease already held for this scope")));
+        assert_eq!(
+            (&body["existing_lease"]["id"], &body["existing_lease"]["status"]),
+            (&json!("l1"), &json!("active"))
+        );
+        assert_eq!(
+            answer(StoreError::lease(leases::held(None, now))),
+            (409, json!({"detail": "Lease already held for this scope"}))
+        );
+    }
+
+    #[test]
+    fn a_refused_transition_carries_its_marker() {
+        let e = crate::rules::lifecycle::check_transition(&IntentStatus::Blocked, &IntentStatus::Blocked).unwrap_err();
+        let (status, body) = answer(StoreError::InvalidTransition(e));
+        assert_eq!(status, 409);
+        assert_eq!(
+            body,
+            json!({
+                "detail": "Invalid status transition: blocked -> blocked (allowed: active, abandoned)",
+                "error": "invalid_transition", "from": "blocked", "to": "blocked",
+                "allowed": ["active", "abandoned"], "current_status": "blocked",
+            })
+        );
+    }
+
+    #[test]
+    fn a_governance_refusal_has_shape_c() {
+        let v = Violation { rule: "completion_mode", message: "no".into(), mode: Some("quorum"), event_detail: None };
+        assert_eq!(
+            answer(StoreError::governance(v)),
+            (
+                403,
+                json!({"detail": {"error": "governance_violation", "rule": "completion_mode", "mode": "quorum", "message": "no"}})
+            )
+        );
+    }
+
+    #[test]
+    fn failures_of_the_database_are_503_or_500() {
+        assert_eq!(answer(StoreError::Busy), (503, json!({"detail": BUSY})));
+        assert_eq!(answer(StoreError::from(sqlx::Error::PoolTimedOut)), (503, json!({"detail": BUSY})));
+        let e = ApiError::from(StoreError::Corrupt("stored JSON could not be read: eof".into()));
+        assert_eq!((e.status().as_u16(), e.body()), (500, json!({"detail": "Internal Server Error"})));
+        assert_eq!(e, ApiError::Internal("stored JSON could not be read: eof".into()));
+        let e = ApiError::from(sqlx::Error::RowNotFound);
+        assert!(matches!(&e, ApiError::Internal(t) if t.starts_with("database error: ")), "{e:?}");
+    }
+}

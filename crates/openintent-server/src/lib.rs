@@ -52,9 +52,9 @@ mod api;
 pub mod cli;
 mod config;
 mod error;
-mod governance;
-mod http;
+mod notify;
 mod relay;
+mod rules;
 mod state;
 mod store;
 pub mod webhook;
@@ -176,7 +176,7 @@ impl AppState {
     pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
         let store = Store::open(config.database()).await?;
         let state = AppState::new(store, config);
-        relay::start(&state).await?;
+        relay::start(state.store(), state.streams_closing()).await?;
         Ok(state)
     }
 }

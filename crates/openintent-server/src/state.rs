@@ -8,64 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{ApiKey, ServerConfig};
+pub use crate::notify::{Channel, NOTIFICATION_BUFFER, Notification};
 use crate::store::Store;
-
-/// How many notifications a slow subscriber may fall behind before it loses some.
-pub const NOTIFICATION_BUFFER: usize = 1024;
 
 /// How long an event stream may stay idle before it sends a `: ping` comment.
 pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
-
-/// The stream a notification belongs to (the `/api/v1/subscribe/{kind}/{id}` routes).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Channel {
-    /// Every event appended to one intent's log, named after its type, with the log's event id:
-    /// `state_patched` and `status_changed` carry the intent (after the change), every other
-    /// event (`intent_created`, logged events, `lease_acquired`, `agent_assigned`, ...) itself.
-    Intent(String),
-    /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
-    Portfolio(String),
-    /// Assignments of one agent: `agent_assigned` (data = the assignment).
-    Agent(String),
-}
-
-impl Channel {
-    /// A string key such as `intent:<id>`.
-    pub fn key(&self) -> String {
-        match self {
-            Channel::Intent(id) => format!("intent:{id}"),
-            Channel::Portfolio(id) => format!("portfolio:{id}"),
-            Channel::Agent(id) => format!("agent:{id}"),
-        }
-    }
-}
-
-/// One notification, published after the change it describes was committed (by the write
-/// transaction itself; see the store).
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Notification {
-    /// The stream it belongs to.
-    pub channel: Channel,
-    /// The SSE event name (`state_patched`, `agent_assigned`, the logged event type, ...).
-    pub event: String,
-    /// The JSON data (superset wire form).
-    pub data: Value,
-    /// An id usable as the SSE `id:` (the log event's id, or the membership id).
-    pub id: String,
-}
-
-impl Notification {
-    /// A notification.
-    pub fn new(channel: Channel, event: impl Into<String>, data: Value, id: impl Into<String>) -> Self {
-        Notification { channel, event: event.into(), data, id: id.into() }
-    }
-}
 
 /// State shared by every handler: storage, accepted keys, limits and the notification sender.
 ///

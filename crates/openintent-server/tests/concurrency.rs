@@ -131,6 +131,10 @@ async fn changes_reach_the_notifications_of_another_instance() {
     let logged =
         a.post(&format!("/api/v1/intents/{id}/events"), json!({"event_type": "note", "payload": {"k": 1}})).await;
     assert_eq!(logged.status, StatusCode::OK);
+    // The intent's stream carries every event of its log, its creation first.
+    let n = next(&mut on_b).await;
+    assert_eq!((n.event.as_str(), n.channel.key()), ("intent_created", format!("intent:{id}")));
+    assert_eq!(n.id, a.events(&id).await[2]["id"].as_str().unwrap());
     // Larger than a NOTIFY payload: announced by reference and re-read on b.
     let n = next(&mut on_b).await;
     assert_eq!((n.event.as_str(), n.channel.key()), ("state_patched", format!("intent:{id}")));

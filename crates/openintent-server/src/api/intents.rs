@@ -59,7 +59,7 @@ async fn create_intent(
     let status = body.status.clone().unwrap_or_default();
     known_status(&status)?;
     if let Some(policy) = &body.governance_policy {
-        crate::governance::validate(policy)?;
+        crate::rules::governance::validate(policy).map_err(ApiError::Validation)?;
     }
     let new = NewIntent {
         title: body.title,

@@ -82,8 +82,7 @@ async fn add_intent_to_portfolio(
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
-    let (membership, _message) =
-        state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
+    let membership = state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
     Ok(Json(merge(wire(&membership), ack)))
 }
@@ -101,7 +100,7 @@ async fn remove_intent_from_portfolio(
     _p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    if state.store().remove_membership(&id, &intent_id).await?.is_none() {
+    if !state.store().remove_membership(&id, &intent_id).await? {
         return Err(ApiError::not_found("Membership not found"));
     }
     Ok(Json(json!({"message": "Intent removed from portfolio"})))

@@ -3,22 +3,21 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
-use super::{CHANNEL, decode};
-use crate::state::{AppState, Notification};
+use super::decode;
+use crate::notify::{ANNOUNCEMENTS, Notification};
 use crate::store::{Store, StoreError};
 
 /// How long the listener waits before connecting again after a failure.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
 
 /// Listens on `url` and relays the announcements of other processes (see [`super::start`]).
-pub(super) async fn listen(state: &AppState, url: String) -> Result<(), StoreError> {
+pub(super) async fn listen(store: &Store, url: String, mut closing: watch::Receiver<bool>) -> Result<(), StoreError> {
     let mut listener = PgListener::connect(&url).await?;
-    listener.listen(CHANNEL).await?;
-    let store = state.store().clone();
-    let notifier = state.notifier().clone();
-    let mut closing = state.streams_closing();
+    listener.listen(ANNOUNCEMENTS).await?;
+    let store = store.clone();
+    let notifier = store.notifier().clone();
     tokio::spawn(async move {
         let origin = store.origin().to_owned();
         loop {

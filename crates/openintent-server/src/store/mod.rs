@@ -1,179 +1,93 @@
-//! Storage seam.
+//! Storage.
 //!
-//! [`Store`] is the one type handlers talk to. It dispatches every operation to the SQL store
-//! (`sql.rs`), which holds all of the server's SQL, one body for SQLite and PostgreSQL, and
-//! implements every operation as one transaction that also appends the operation's event. The
-//! few differences between the databases are its `Dialect`. Rules that need no SQL (patch
-//! application, the lifecycle table, lease coverage) live in this module and in
-//! `openintent-types`.
+//! [`Store`] is the one type handlers talk to. Its operations hold all of the server's SQL, one
+//! body for SQLite and PostgreSQL, one file per protocol area (`intents.rs`, `leases.rs`, ...,
+//! each an `impl Store` block), and run every write as one transaction that also appends the
+//! operation's event and publishes its notifications when it commits. `db.rs` holds the pool,
+//! the few differences between the databases (its `Dialect`), write transactions and the
+//! helpers several areas share; `rows.rs` reads models back from rows. Rules that need no SQL
+//! (governance, lease coverage, the lifecycle) live in `crate::rules` and in `openintent-types`.
 //!
-//! A new operation is a method of `SqlStore` plus a line in the `operations!` list below.
+//! An operation refuses with a [`StoreError`] (`error.rs`); the HTTP layer chooses its status
+//! and body. This module holds the data the operations take and return.
 
-mod sql;
+mod agents;
+mod arbitration;
+mod attachments;
+mod costs;
+mod db;
+mod error;
+mod events;
+mod intents;
+mod leases;
+mod portfolios;
+mod retries;
+mod rows;
+mod streams;
+mod subscriptions;
 
-use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::{
-    AgentAssignment, Arbitration, Attachment, CostRecord, CreateAttachmentRequest, CreateSubscriptionRequest, Decision,
-    EventType, FailureRecord, Intent, IntentEvent, IntentStatus, JsonObject, Lease, MembershipRole, Portfolio,
-    PortfolioMembership, PortfolioStatus, RecordCostRequest, RecordFailureRequest, RetryPolicy, SetRetryPolicyRequest,
-    StatePatch, Subscription,
-};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use openintent_types::{IntentEvent, IntentStatus, JsonObject};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
-use crate::error::{ApiError, ApiResult};
-use crate::state::Notification;
+use crate::notify::Notification;
 
-pub(crate) use sql::SqlStore;
+use db::Db;
+pub use error::StoreError;
+pub(crate) use error::StoreResult;
+pub(crate) use rows::{new_id, now};
 
 /// The server's storage.
 ///
 /// Cheap to clone (clones share the connection pool).
 #[derive(Clone, Debug)]
 pub struct Store {
-    sql: std::sync::Arc<SqlStore>,
-}
-
-/// Why storage could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The database could not be opened or queried.
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The embedded migrations failed.
-    #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    /// The SQLite database file could not be opened or created (its directory is missing, it
-    /// is not writable, ...).
-    #[error("cannot open the SQLite database file {}: {reason}; database URLs: {}", path.display(), crate::config::DATABASE_URL_FORMS)]
-    SqliteFile {
-        /// The file, made absolute.
-        path: std::path::PathBuf,
-        /// Why, in words.
-        reason: String,
-        /// The driver's error.
-        source: sqlx::Error,
-    },
-    /// This build cannot open the location (PostgreSQL without the `postgres` feature).
-    #[error(transparent)]
-    Unsupported(crate::config::ConfigError),
+    db: Arc<Db>,
 }
 
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
     pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
         location.check_supported().map_err(StoreError::Unsupported)?;
-        Ok(Store { sql: std::sync::Arc::new(SqlStore::open(location).await?) })
+        Ok(Store { db: Arc::new(Db::open(location).await?) })
     }
 
     /// Closes the connections (waits for running queries).
     pub async fn close(&self) {
-        self.sql.close().await;
+        self.db.close().await;
     }
 
     /// Signalled when this process committed new webhook deliveries (wakes the workers).
     pub(crate) fn deliveries_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.sql.deliveries_signal()
+        self.db.deliveries_signal()
     }
 
     /// Names this store in the notifications it announces to other server processes.
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn origin(&self) -> &str {
-        self.sql.origin()
+        self.db.origin()
     }
 
     /// The sender on which committed writes publish their notifications (every event appended
     /// to an intent's log, kept portfolio and agent stream messages); the event streams of
-    /// every [`AppState`](crate::AppState) over this store read it.
+    /// every application state over this store read it.
     pub(crate) fn notifier(&self) -> &tokio::sync::broadcast::Sender<Notification> {
-        self.sql.notifier()
+        self.db.notifier()
     }
 
     /// PostgreSQL: the database URL, on which the relay listens; `None` on SQLite.
     pub(crate) fn listen_url(&self) -> Option<&str> {
-        self.sql.listen_url()
+        self.db.listen_url()
     }
-}
 
-impl StoreError {
-    /// The error of a SQLite file `path` that `source` kept from being opened.
-    pub(crate) fn sqlite_file(path: &std::path::Path, source: sqlx::Error) -> Self {
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let reason = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
-                format!("the directory {} does not exist", dir.display())
-            }
-            _ => source.to_string(),
-        };
-        StoreError::SqliteFile { path, reason, source }
+    /// Whether the database answers.
+    pub(crate) async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.db.pool).await?;
+        Ok(())
     }
-}
-
-/// Generates the `Store` operations, each dispatching to the `SqlStore` method of the same name
-/// and signature.
-macro_rules! operations {
-    ($( fn $name:ident(&self $(, $arg:ident : $ty:ty)* $(,)?) -> $ret:ty; )*) => {
-        impl Store {
-            $(
-                pub(crate) async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                    self.sql.$name($($arg),*).await
-                }
-            )*
-        }
-    };
-}
-
-operations! {
-    fn ping(&self) -> ApiResult<()>;
-    fn create_intent(&self, new: NewIntent) -> ApiResult<Written<Intent>>;
-    fn get_intent(&self, id: &str) -> ApiResult<Option<Intent>>;
-    fn list_intents(&self, f: &IntentFilter) -> ApiResult<(Vec<Intent>, u64)>;
-    fn update_state(&self, id: &str, expected_version: i64, principal: &str, patches: &[StatePatch]) -> ApiResult<Written<Intent>>;
-    fn set_status(&self, id: &str, expected_version: i64, principal: &str, status: &IntentStatus, reason: Option<&str>) -> ApiResult<Written<Intent>>;
-    fn log_event(&self, intent_id: &str, event_type: EventType, actor: &str, payload: JsonObject) -> ApiResult<IntentEvent>;
-    fn list_events(&self, intent_id: &str, f: &EventFilter) -> ApiResult<Vec<IntentEvent>>;
-    fn get_event(&self, intent_id: &str, id: &str) -> ApiResult<Option<IntentEvent>>;
-    fn events_after(&self, intent_id: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<IntentEvent>>>;
-    fn assign_agent(&self, intent_id: &str, agent_id: &str, role: &str, actor: &str) -> ApiResult<Written<AgentAssignment>>;
-    fn list_agents(&self, intent_id: &str) -> ApiResult<Vec<AgentAssignment>>;
-    fn unassign_agent(&self, intent_id: &str, agent_id: &str, actor: &str) -> ApiResult<IntentEvent>;
-    fn acquire_lease(&self, intent_id: &str, scope: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
-    fn list_leases(&self, intent_id: &str) -> ApiResult<Vec<Lease>>;
-    fn renew_lease(&self, intent_id: &str, lease_id: &str, duration_seconds: i64, principal: &str) -> ApiResult<Written<Lease>>;
-    fn release_lease(&self, intent_id: &str, lease_id: &str, principal: &str) -> ApiResult<Option<IntentEvent>>;
-    fn request_arbitration(&self, intent_id: &str, new: NewArbitration) -> ApiResult<Arbitration>;
-    fn list_arbitrations(&self, intent_id: &str) -> ApiResult<Vec<Arbitration>>;
-    fn record_decision(&self, intent_id: &str, new: NewDecision) -> ApiResult<Decision>;
-    fn list_decisions(&self, intent_id: &str) -> ApiResult<Vec<Decision>>;
-    fn add_attachment(&self, intent_id: &str, req: &CreateAttachmentRequest, created_by: &str) -> ApiResult<Attachment>;
-    fn list_attachments(&self, intent_id: &str) -> ApiResult<Vec<Attachment>>;
-    fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> ApiResult<bool>;
-    fn record_cost(&self, intent_id: &str, req: &RecordCostRequest, agent_id: &str, principal: &str) -> ApiResult<CostRecord>;
-    fn list_costs(&self, intent_id: &str) -> ApiResult<Vec<CostRecord>>;
-    fn set_retry_policy(&self, intent_id: &str, req: &SetRetryPolicyRequest) -> ApiResult<RetryPolicy>;
-    fn get_retry_policy(&self, intent_id: &str) -> ApiResult<Option<RetryPolicy>>;
-    fn record_failure(&self, intent_id: &str, req: &RecordFailureRequest, agent_id: Option<String>) -> ApiResult<FailureRecord>;
-    fn list_failures(&self, intent_id: &str) -> ApiResult<Vec<FailureRecord>>;
-    fn create_portfolio(&self, new: NewPortfolio) -> ApiResult<Portfolio>;
-    fn list_portfolios(&self, created_by: Option<&str>) -> ApiResult<Vec<Portfolio>>;
-    fn get_portfolio(&self, id: &str) -> ApiResult<Option<Portfolio>>;
-    fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> ApiResult<Portfolio>;
-    fn add_membership(&self, portfolio_id: &str, intent_id: &str, role: &MembershipRole, priority: i64) -> ApiResult<(PortfolioMembership, Notification)>;
-    fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> ApiResult<Option<Notification>>;
-    fn newest_stream_message(&self, channel: &str) -> ApiResult<Option<String>>;
-    fn stream_messages_after(&self, channel: &str, after: Option<&str>, limit: i64) -> ApiResult<Option<Vec<StreamMessage>>>;
-    fn portfolio_intents(&self, portfolio_id: &str) -> ApiResult<Vec<Intent>>;
-    fn intent_portfolios(&self, intent_id: &str) -> ApiResult<Vec<Portfolio>>;
-    fn create_subscription(&self, req: &CreateSubscriptionRequest, subscriber_id: &str, secret: &str) -> ApiResult<Subscription>;
-    fn list_subscriptions(&self, intent_id: Option<&str>, portfolio_id: Option<&str>, subscriber_id: Option<&str>) -> ApiResult<Vec<Subscription>>;
-    fn delete_subscription(&self, id: &str) -> ApiResult<bool>;
-    fn subscription_subscriber(&self, id: &str) -> ApiResult<Option<String>>;
-    fn list_deliveries(&self, subscription_id: &str, status: Option<&str>, limit: i64, offset: i64) -> ApiResult<(Vec<crate::webhook::DeliveryRecord>, u64)>;
-    fn claim_deliveries(&self, claim: &str, now_ms: i64, until_ms: i64, limit: i64) -> ApiResult<Vec<crate::webhook::ClaimedDelivery>>;
-    fn settle_delivery(&self, id: &str, claim: &str, update: &crate::webhook::DeliveryUpdate) -> ApiResult<bool>;
-    fn release_claims(&self, claim: &str) -> ApiResult<u64>;
-    fn prune_deliveries(&self, before: DateTime<Utc>) -> ApiResult<u64>;
 }
 
 /// A kept message of a portfolio or agent event stream.
@@ -185,15 +99,6 @@ pub(crate) struct StreamMessage {
     pub event: String,
     /// The JSON data, as sent live.
     pub data: Value,
-}
-
-/// The current time at the precision stored (microseconds).
-pub(crate) fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
-
-pub(crate) fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 /// Fields of a new intent, after defaults were applied.
@@ -258,87 +163,88 @@ pub(crate) struct NewPortfolio {
     pub metadata: Option<JsonObject>,
 }
 
+/// A delivery claimed by a worker, with its subscription as it is now.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimedDelivery {
+    pub id: String,
+    pub subscription_id: String,
+    pub event_type: String,
+    /// The JSON body, exactly as it is sent.
+    pub payload: String,
+    /// Attempts made before this claim.
+    pub attempts: u32,
+    /// The subscription; `None` when it was deleted.
+    pub target: Option<DeliveryTarget>,
+}
+
+/// Where and how a claimed delivery is sent.
+#[derive(Clone)]
+pub(crate) struct DeliveryTarget {
+    pub url: Option<String>,
+    /// `None` for subscriptions stored before secrets existed (sent unsigned).
+    pub secret: Option<String>,
+    pub active: bool,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Debug for DeliveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryTarget")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("active", &self.active)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// The outcome of one attempt, recorded on the delivery row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeliveryUpdate {
+    /// A 2xx answer: done.
+    Delivered { attempts: u32, status_code: u16 },
+    /// Failed; try again at `next_attempt_ms` (Unix milliseconds). `status_code` is the
+    /// receiver's answer, when it answered.
+    Retry { attempts: u32, next_attempt_ms: i64, error: String, status_code: Option<u16> },
+    /// Failed for the last time, or cannot be sent at all: dead.
+    Failed { attempts: u32, error: String, status_code: Option<u16> },
+    /// The subscription was deleted, deactivated or expired, or has no URL: not sent.
+    Cancelled { reason: String },
+}
+
+impl DeliveryUpdate {
+    /// The stored `status` of the row after the update.
+    pub(crate) fn status(&self) -> &'static str {
+        match self {
+            DeliveryUpdate::Delivered { .. } => "delivered",
+            DeliveryUpdate::Retry { .. } => "pending",
+            DeliveryUpdate::Failed { .. } => "failed",
+            DeliveryUpdate::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+/// One delivery as `GET /api/v1/subscriptions/{id}/deliveries` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct DeliveryRecord {
+    /// The delivery id (the `x-openintent-delivery` header receivers get).
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    /// `pending`, `delivered`, `failed` or `cancelled`.
+    pub status: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed (or why the delivery was cancelled).
+    pub last_error: Option<String>,
+    /// The HTTP status the receiver answered to the last attempt, when it answered.
+    pub last_status: Option<u16>,
+    /// When the next attempt is due (pending deliveries only).
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When a receiver accepted it (delivered deliveries only).
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The outcome of a state write, with its event.
 pub(crate) type Written<T> = (T, IntentEvent);
-
-/// Whether a state path and a lease scope overlap: the path lies under the state the scope
-/// guards (see [`openintent_types::scope_path`]), or it is an ancestor of it (writing it would
-/// overwrite the leased subtree; the empty path is the whole document).
-pub(crate) fn path_overlaps_scope(scope: &str, path: &str) -> bool {
-    openintent_types::scope_overlaps_path(scope, path)
-}
-
-/// The lease of another principal that guards one of `patches`, if any.
-pub(crate) fn guarding_lease<'a>(
-    leases: &'a [Lease],
-    patches: &[StatePatch],
-    principal: &str,
-) -> Option<(&'a Lease, String)> {
-    for p in patches {
-        for l in leases {
-            if l.agent_id != principal && path_overlaps_scope(&l.scope, &p.path) {
-                return Some((l, p.path.clone()));
-            }
-        }
-    }
-    None
-}
-
-/// Adds the derived `status` to a lease read from storage.
-pub(crate) fn with_status(mut lease: Lease, now: DateTime<Utc>) -> Lease {
-    lease.status = None;
-    lease.status = Some(lease.status_at(now));
-    lease
-}
-
-/// A 409 naming the lease that holds a scope.
-pub(crate) fn lease_conflict(existing: Option<Lease>) -> ApiError {
-    match existing {
-        Some(l) => {
-            let value = openintent_types::wire::to_superset_value(&with_status(l, now()));
-            ApiError::conflict_with("Lease already held for this scope", "existing_lease", value)
-        }
-        None => ApiError::conflict("Lease already held for this scope"),
-    }
-}
-
-/// The 409 of a refused status transition. `detail` keeps the reference-style text
-/// (`Invalid status transition: draft -> draft (allowed: ...)`); `error` tells it apart from a
-/// version conflict, which re-reading and retrying can resolve and this cannot; `from`, `to`
-/// and `allowed` say what was refused and which moves the current status allows
-/// (`current_status` repeats `from`, for older clients).
-pub(crate) fn transition_refused(e: openintent_types::lifecycle::TransitionError) -> ApiError {
-    let allowed: Vec<&str> = e.allowed.iter().map(IntentStatus::as_str).collect();
-    let mut extra = serde_json::Map::new();
-    extra.insert("error".into(), Value::from("invalid_transition"));
-    extra.insert("from".into(), Value::from(e.from.as_str()));
-    extra.insert("to".into(), Value::from(e.to.as_str()));
-    extra.insert("allowed".into(), Value::from(allowed));
-    extra.insert("current_status".into(), Value::from(e.from.as_str()));
-    ApiError::Conflict { detail: e.to_string(), extra }
-}
-
-// Re-exported for the backends.
-pub(crate) use openintent_types::lifecycle::check_transition;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overlap_both_ways() {
-        assert!(path_overlaps_scope("hotel_search", "/hotel_search/results"));
-        assert!(path_overlaps_scope("hotel_search", "/hotel_search"));
-        assert!(path_overlaps_scope("trip.hotel", "/trip"));
-        assert!(path_overlaps_scope("trip.hotel", ""));
-        assert!(!path_overlaps_scope("trip.hotel", "/trip/flight"));
-        assert!(!path_overlaps_scope("hotel_search", "/hotel_searches"));
-        // Free-form scopes name the key spelled like them (dots still separate keys).
-        assert!(path_overlaps_scope("data-processing", "/data-processing/x"));
-        assert!(path_overlaps_scope("a b", "/a b"));
-        assert!(path_overlaps_scope("a/b", "/a~1b"));
-        assert!(!path_overlaps_scope("a/b", "/a/b"));
-        assert!(!path_overlaps_scope("a/b", "/a"));
-        assert!(path_overlaps_scope("~x", "/~0x"));
-    }
-}

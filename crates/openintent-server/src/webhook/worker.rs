@@ -9,11 +9,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{
-    ATTEMPT_HEADER, ClaimedDelivery, DELIVERY_HEADER, DeliveryUpdate, EVENT_HEADER, SIGNATURE_HEADER,
-    SUBSCRIPTION_HEADER, TIMESTAMP_HEADER, WebhookConfig, deliverable_url, host_ip, is_non_public_address,
-    signature_header, unsupported_scheme,
+    ATTEMPT_HEADER, DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, SUBSCRIPTION_HEADER, TIMESTAMP_HEADER,
+    WebhookConfig, deliverable_url, host_ip, is_non_public_address, signature_header, unsupported_scheme,
 };
-use crate::store::Store;
+use crate::store::{ClaimedDelivery, DeliveryUpdate, Store};
 
 /// The running delivery workers of one server instance.
 #[derive(Debug)]

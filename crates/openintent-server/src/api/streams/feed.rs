@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use crate::error::ApiResult;
-use crate::relay::carries_intent;
+use crate::notify::carries_intent;
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, Store};
 

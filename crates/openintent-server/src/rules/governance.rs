@@ -5,12 +5,10 @@
 //! own transaction (whether the caller is assigned, how many agents are, the running cost
 //! total), so a check and the write it guards cannot be separated by another writer. A refusal
 //! is a [`Violation`]: the store appends its `governance.violation` event (when the rule logs
-//! one), commits that event alone, and answers the 403.
+//! one), commits that event alone, and refuses the write with it (a 403 at the HTTP edge).
 
 use openintent_types::{FieldError, JsonObject};
 use serde_json::{Value, json};
-
-use crate::error::ApiError;
 
 /// The known keys of an intent's `governance_policy`; other keys are stored and ignored.
 const COMPLETION_MODES: &[&str] = &["auto", "require_approval", "quorum"];
@@ -61,12 +59,6 @@ impl Violation {
         payload.insert("rule".into(), json!(self.rule));
         payload.insert("detail".into(), json!(detail));
         Some(payload)
-    }
-}
-
-impl From<Violation> for ApiError {
-    fn from(v: Violation) -> Self {
-        ApiError::Governance { rule: v.rule.to_owned(), message: v.message, mode: v.mode.map(str::to_owned) }
     }
 }
 
@@ -221,9 +213,9 @@ impl Policy {
     }
 }
 
-/// Checks the known keys of a policy given on create; unknown keys pass. A 422 names the field
-/// (`governance_policy.write_scope`). `null` means "not set".
-pub(crate) fn validate(policy: &JsonObject) -> Result<(), ApiError> {
+/// Checks the known keys of a policy given on create; unknown keys pass. Each error names its
+/// field (`governance_policy.write_scope`), as the body of a 422. `null` means "not set".
+pub(crate) fn validate(policy: &JsonObject) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut bad = |key: &str, kind: &str, msg: String, input: &Value| {
         let mut e = FieldError::body(&format!("governance_policy.{key}"), kind, msg);
@@ -284,7 +276,7 @@ pub(crate) fn validate(policy: &JsonObject) -> Result<(), ApiError> {
             }
         }
     }
-    Err(ApiError::Validation(errors))
+    Err(errors)
 }
 
 #[cfg(test)]
@@ -349,7 +341,7 @@ mod tests {
         ];
         for (input, field) in cases {
             match validate(&policy(input.clone())) {
-                Err(ApiError::Validation(items)) => assert_eq!(items[0].field(), field, "{input}"),
+                Err(items) => assert_eq!(items[0].field(), field, "{input}"),
                 other => panic!("{input}: {other:?}"),
             }
         }

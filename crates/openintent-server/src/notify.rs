@@ -1,0 +1,327 @@
+//! Notifications: what the event streams carry, the messages the writes make, and the
+//! announcements that carry them to the other server processes sharing a PostgreSQL database.
+//!
+//! A write transaction makes its notifications while it runs (each event appended to an
+//! intent's log, each kept portfolio or agent stream message) and publishes them when, and only
+//! if, it commits (see the store's write transaction); on PostgreSQL it also announces each one
+//! ([`announce`]) inside the transaction. The relay publishes the announcements of the other
+//! processes ([`Announced`]). Nothing else publishes.
+//!
+//! An announcement is small JSON: the origin process, the channel, the event name, the SSE id
+//! and the data. PostgreSQL refuses payloads of 8000 bytes or more, so when the data does not
+//! fit the announcement names what to re-read instead ([`Reread`]: the intent, the logged
+//! event, or the assignment).
+
+use openintent_types::wire::to_superset_value;
+use openintent_types::{AgentAssignment, EventType, Intent, IntentEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// How many notifications a slow subscriber may fall behind before it loses some.
+pub const NOTIFICATION_BUFFER: usize = 1024;
+
+/// The stream a notification belongs to (the `/api/v1/subscribe/{kind}/{id}` routes).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Channel {
+    /// Every event appended to one intent's log, named after its type, with the log's event id:
+    /// `state_patched` and `status_changed` carry the intent (after the change), every other
+    /// event (`intent_created`, logged events, `lease_acquired`, `agent_assigned`, ...) itself.
+    Intent(String),
+    /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
+    Portfolio(String),
+    /// Assignments of one agent: `agent_assigned` (data = the assignment).
+    Agent(String),
+}
+
+impl Channel {
+    /// A string key such as `intent:<id>`.
+    pub fn key(&self) -> String {
+        match self {
+            Channel::Intent(id) => format!("intent:{id}"),
+            Channel::Portfolio(id) => format!("portfolio:{id}"),
+            Channel::Agent(id) => format!("agent:{id}"),
+        }
+    }
+}
+
+/// One notification, published after the change it describes was committed (by the write
+/// transaction itself; see the store).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Notification {
+    /// The stream it belongs to.
+    pub channel: Channel,
+    /// The SSE event name (`state_patched`, `agent_assigned`, the logged event type, ...).
+    pub event: String,
+    /// The JSON data (superset wire form).
+    pub data: Value,
+    /// An id usable as the SSE `id:` (the log event's id, or the membership id).
+    pub id: String,
+}
+
+impl Notification {
+    /// A notification.
+    pub fn new(channel: Channel, event: impl Into<String>, data: Value, id: impl Into<String>) -> Self {
+        Notification { channel, event: event.into(), data, id: id.into() }
+    }
+}
+
+// ----- the notifications the writes publish -------------------------------------------------
+
+/// Whether the intent-stream message of a log event carries the intent (after the change), not
+/// the event: `state_patched` and `status_changed`, as on the reference server.
+pub(crate) fn carries_intent(t: &EventType) -> bool {
+    matches!(t, EventType::StatePatched | EventType::StatusChanged)
+}
+
+/// `state_patched` / `status_changed` on the intent's stream; the data is the intent.
+pub(crate) fn intent_changed(event: &str, intent: &Intent, event_id: &str) -> Notification {
+    Notification::new(Channel::Intent(intent.id.clone()), event, to_superset_value(intent), event_id)
+}
+
+/// Any other event of an intent's log (logged through `POST .../events`, or written by the
+/// server: `intent_created`, `lease_acquired`, `agent_assigned`, ...), on its intent's stream;
+/// the data is the event.
+pub(crate) fn event_logged(event: &IntentEvent) -> Notification {
+    let channel = Channel::Intent(event.intent_id.clone());
+    Notification::new(channel, event.event_type.as_str(), to_superset_value(event), event.id.clone())
+}
+
+/// `agent_assigned` on the agent's stream; the data is the assignment.
+pub(crate) fn agent_assigned(assignment: &AgentAssignment, event_id: &str) -> Notification {
+    let channel = Channel::Agent(assignment.agent_id.clone());
+    Notification::new(channel, "agent_assigned", to_superset_value(assignment), event_id)
+}
+
+/// `intent_added` / `intent_removed` on the portfolio's stream.
+pub(crate) fn membership_changed(event: &str, portfolio_id: &str, intent_id: &str, id: &str) -> Notification {
+    let data = json!({"portfolio_id": portfolio_id, "intent_id": intent_id});
+    Notification::new(Channel::Portfolio(portfolio_id.to_owned()), event, data, id)
+}
+
+// ----- announcements to other server processes ---------------------------------------------
+
+/// The PostgreSQL notification channel of the announcements.
+pub(crate) const ANNOUNCEMENTS: &str = "openintent_notifications";
+
+/// The largest announcement sent whole (PostgreSQL's limit is 8000 bytes).
+const MAX_ANNOUNCEMENT: usize = 7900;
+
+/// The wire form of an announcement.
+#[derive(Debug, Serialize, Deserialize)]
+struct Announcement {
+    /// The origin: the store of the process that made the change.
+    o: String,
+    /// The channel kind: `intent`, `portfolio` or `agent`.
+    c: String,
+    /// The channel's id.
+    k: String,
+    /// The SSE event name.
+    n: String,
+    /// The SSE id.
+    i: String,
+    /// The data, when it fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<Value>,
+    /// What to re-read when the data did not fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    r: Option<Reread>,
+}
+
+/// What the listener re-reads from the shared database, for an announcement whose data did not
+/// fit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub(crate) enum Reread {
+    /// The intent of the channel.
+    Intent,
+    /// The logged event with the SSE id.
+    Event,
+    /// An assignment of an intent.
+    Assignment {
+        /// The intent's id.
+        intent: String,
+        /// The assignment's id.
+        id: String,
+    },
+}
+
+/// The announcement of `n` by `origin`; `None` when even its re-read form does not fit (ids or
+/// names of several kilobytes).
+pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
+    let (c, k) = match &n.channel {
+        Channel::Intent(id) => ("intent", id),
+        Channel::Portfolio(id) => ("portfolio", id),
+        Channel::Agent(id) => ("agent", id),
+    };
+    let mut a = Announcement {
+        o: origin.to_owned(),
+        c: c.to_owned(),
+        k: k.clone(),
+        n: n.event.clone(),
+        i: n.id.clone(),
+        d: Some(n.data.clone()),
+        r: None,
+    };
+    let whole = serde_json::to_string(&a).ok()?;
+    if whole.len() <= MAX_ANNOUNCEMENT {
+        return Some(whole);
+    }
+    a.d = None;
+    a.r = Some(match &n.channel {
+        Channel::Intent(_) if matches!(n.event.as_str(), "state_patched" | "status_changed") => Reread::Intent,
+        Channel::Intent(_) => Reread::Event,
+        Channel::Agent(_) => Reread::Assignment {
+            intent: n.data["intent_id"].as_str()?.to_owned(),
+            id: n.data["id"].as_str()?.to_owned(),
+        },
+        // Membership data is two server-made ids: it always fits.
+        Channel::Portfolio(_) => return None,
+    });
+    let short = serde_json::to_string(&a).ok()?;
+    (short.len() <= MAX_ANNOUNCEMENT).then_some(short)
+}
+
+/// What an announcement of another process stands for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Announced {
+    /// The notification, whole.
+    Whole(Notification),
+    /// A notification whose data did not fit: the data is to be re-read (`what`), then the
+    /// notification is `Notification::new(channel, event, data, id)`.
+    Reread {
+        /// Its stream.
+        channel: Channel,
+        /// The SSE event name.
+        event: String,
+        /// The SSE id.
+        id: String,
+        /// What to re-read.
+        what: Reread,
+    },
+}
+
+/// Reads an announcement; `Ok(None)` for the announcements of `own_origin` (published here
+/// already) and for those of a channel kind or shape this process does not know.
+pub(crate) fn parse_announcement(own_origin: &str, payload: &str) -> Result<Option<Announced>, serde_json::Error> {
+    let a: Announcement = serde_json::from_str(payload)?;
+    if a.o == own_origin {
+        return Ok(None);
+    }
+    let channel = match a.c.as_str() {
+        "intent" => Channel::Intent(a.k),
+        "portfolio" => Channel::Portfolio(a.k),
+        "agent" => Channel::Agent(a.k),
+        _ => return Ok(None),
+    };
+    Ok(match (a.d, a.r) {
+        (Some(data), _) => Some(Announced::Whole(Notification::new(channel, a.n, data, a.i))),
+        (None, Some(what)) => Some(Announced::Reread { channel, event: a.n, id: a.i, what }),
+        (None, None) => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_name_their_streams() {
+        let mut intent = Intent::new("i1", "t");
+        intent.version = 3;
+        let n = intent_changed("state_patched", &intent, "e1");
+        assert_eq!((n.channel.key(), n.event.as_str(), n.id.as_str()), ("intent:i1".to_owned(), "state_patched", "e1"));
+        assert_eq!(n.data["version"], json!(3));
+
+        let event = IntentEvent::new("e2", "i1", EventType::parse("note"), "me");
+        let n = event_logged(&event);
+        assert_eq!(
+            (n.channel, n.event.as_str(), n.data["actor"].clone()),
+            (Channel::Intent("i1".into()), "note", json!("me"))
+        );
+
+        let mut a = AgentAssignment::default();
+        a.intent_id = "i1".into();
+        a.agent_id = "bot".into();
+        assert_eq!(agent_assigned(&a, "e3").channel.key(), "agent:bot");
+
+        let n = membership_changed("intent_removed", "p1", "i1", "m1");
+        assert_eq!(n.channel.key(), "portfolio:p1");
+        assert_eq!(n.data, json!({"portfolio_id": "p1", "intent_id": "i1"}));
+    }
+
+    #[test]
+    fn only_state_and_status_changes_carry_the_intent() {
+        assert!(carries_intent(&EventType::StatePatched) && carries_intent(&EventType::StatusChanged));
+        assert!(!carries_intent(&EventType::IntentCreated) && !carries_intent(&EventType::parse("note")));
+    }
+
+    #[test]
+    fn small_notifications_travel_whole() {
+        let n = membership_changed("intent_added", "p1", "i1", "m1");
+        let text = announce("me", &n).unwrap();
+        let a: Announcement = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            (a.o.as_str(), a.c.as_str(), a.k.as_str(), a.n.as_str(), a.i.as_str()),
+            ("me", "portfolio", "p1", "intent_added", "m1")
+        );
+        assert_eq!(a.d, Some(json!({"portfolio_id": "p1", "intent_id": "i1"})));
+        assert!(a.r.is_none());
+    }
+
+    #[test]
+    fn large_notifications_name_what_to_reread() {
+        let mut intent = Intent::new("i1", "t");
+        intent.state.insert("big".into(), json!("x".repeat(20_000)));
+        let text = announce("me", &intent_changed("state_patched", &intent, "e1")).unwrap();
+        assert!(text.len() <= MAX_ANNOUNCEMENT);
+        let a: Announcement = serde_json::from_str(&text).unwrap();
+        assert!(a.d.is_none());
+        assert!(matches!(a.r, Some(Reread::Intent)));
+
+        let mut event = IntentEvent::new("e2", "i1", openintent_types::EventType::parse("note"), "me");
+        event.payload.insert("big".into(), json!("y".repeat(9_000)));
+        let a: Announcement = serde_json::from_str(&announce("me", &event_logged(&event)).unwrap()).unwrap();
+        assert!(matches!(a.r, Some(Reread::Event)));
+        assert_eq!((a.k.as_str(), a.i.as_str()), ("i1", "e2"));
+
+        let mut assignment = AgentAssignment::default();
+        assignment.id = "a1".into();
+        assignment.intent_id = "i1".into();
+        assignment.agent_id = "bot".into();
+        assignment.role = "r".repeat(9_000);
+        let a: Announcement =
+            serde_json::from_str(&announce("me", &agent_assigned(&assignment, "e3")).unwrap()).unwrap();
+        assert!(matches!(a.r, Some(Reread::Assignment { ref intent, ref id }) if intent == "i1" && id == "a1"));
+
+        // A channel id too long even for the short form is not announced.
+        let huge = Notification::new(Channel::Agent("z".repeat(9_000)), "agent_assigned", json!({}), "e4");
+        assert!(announce("me", &huge).is_none());
+    }
+
+    #[test]
+    fn announcements_read_back() {
+        let n = membership_changed("intent_added", "p1", "i1", "m1");
+        let text = announce("them", &n).unwrap();
+        assert_eq!(parse_announcement("me", &text).unwrap(), Some(Announced::Whole(n)));
+        // Its own announcements a process published already.
+        assert_eq!(parse_announcement("them", &text).unwrap(), None);
+
+        let mut event = IntentEvent::new("e2", "i1", EventType::parse("note"), "me");
+        event.payload.insert("big".into(), json!("y".repeat(9_000)));
+        let text = announce("them", &event_logged(&event)).unwrap();
+        assert_eq!(
+            parse_announcement("me", &text).unwrap(),
+            Some(Announced::Reread {
+                channel: Channel::Intent("i1".into()),
+                event: "note".into(),
+                id: "e2".into(),
+                what: Reread::Event
+            })
+        );
+
+        assert_eq!(parse_announcement("me", r#"{"o":"x","c":"team","k":"t","n":"e","i":"1","d":{}}"#).unwrap(), None);
+        assert!(parse_announcement("me", "not json").is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! Notifications across server processes that share one PostgreSQL database.
+//!
+//! Every write transaction that publishes a [`Notification`] (each event appended to an
+//! intent's log, agent assignments, portfolio membership changes) also announces it with
+//! `pg_notify` inside the transaction, so PostgreSQL delivers the announcement to every
+//! listening process when, and only if, the transaction commits, in commit order. Each process
+//! runs one listener task ([`start`]) that publishes the announcements of *other* processes on
+//! its local broadcast, from which its event streams read; the process that made the change
+//! publishes it itself, at once, as on SQLite.
+//!
+//! An announcement (its wire form is in `notify.rs`) is small JSON: the origin process, the
+//! channel, the event name, the SSE id and the data. PostgreSQL refuses payloads of 8000 bytes
+//! or more, so when the data does not fit the announcement names what to re-read instead (the
+//! intent, the logged event, or the assignment), which the listener reads from the shared
+//! database; a re-read intent is the intent as it is when the listener reads it, like a
+//! replayed message of an event stream.
+//!
+//! When the listener's connection drops it reconnects; announcements made meanwhile are not
+//! delivered live, and a client that resumes its stream with `Last-Event-ID` gets them from the
+//! shared database (the event log, or the kept portfolio and agent stream messages).
+
+use openintent_types::wire::to_superset_value;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::notify::{Announced, Channel, Notification, Reread, parse_announcement};
+use crate::store::{Store, StoreError};
+
+/// The notification an announcement of another process stands for; `None` for announcements
+/// of `own_origin`, unreadable ones, and re-reads of things gone meanwhile.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notification> {
+    let announced = match parse_announcement(own_origin, payload) {
+        Ok(announced) => announced?,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable notification announcement ignored");
+            return None;
+        }
+    };
+    let (channel, event, id, what) = match announced {
+        Announced::Whole(n) => return Some(n),
+        Announced::Reread { channel, event, id, what } => (channel, event, id, what),
+    };
+    let key = match &channel {
+        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) => k.as_str(),
+    };
+    match reread(store, key, &id, what).await {
+        Ok(Some(data)) => Some(Notification::new(channel, event, data, id)),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "the data of a notification of another server could not be read");
+            None
+        }
+    }
+}
+
+async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> Result<Option<Value>, StoreError> {
+    Ok(match r {
+        Reread::Intent => store.get_intent(key).await?.map(|i| to_superset_value(&i)),
+        Reread::Event => store.get_event(key, id).await?.map(|e| to_superset_value(&e)),
+        Reread::Assignment { intent, id } => {
+            store.list_agents(&intent).await?.into_iter().find(|a| a.id == id).map(|a| to_superset_value(&a))
+        }
+    })
+}
+
+// ----- the listener -------------------------------------------------------------------------
+
+/// On PostgreSQL, starts listening for the announcements of other server processes and
+/// publishes them on `store`'s notifier (from which the event streams read) until `closing`
+/// turns `true` (on SQLite: nothing).
+///
+/// Returns once the first `LISTEN` is in place, so nothing committed after it is missed.
+pub(crate) async fn start(store: &Store, closing: watch::Receiver<bool>) -> Result<(), StoreError> {
+    let Some(url) = store.listen_url().map(str::to_owned) else { return Ok(()) };
+    listen(store, url, closing).await
+}
+
+#[cfg(feature = "postgres")]
+mod listener;
+#[cfg(feature = "postgres")]
+use listener::listen;
+
+/// Without the `postgres` feature no store has a PostgreSQL URL (`Store::open` refuses one).
+#[cfg(not(feature = "postgres"))]
+async fn listen(_store: &Store, _url: String, _closing: watch::Receiver<bool>) -> Result<(), StoreError> {
+    crate::config::DatabaseLocation::Postgres(String::new()).check_supported().map_err(StoreError::Unsupported)
+}

@@ -1,0 +1,17 @@
+//! The protocol's rules that need neither SQL nor HTTP: pure functions of the values the store
+//! reads inside a write's transaction, unit-tested here.
+//!
+//! - [`governance`]: an intent's `governance_policy` (validation on create, the rules writes
+//!   must pass).
+//! - [`leases`]: which lease guards a state path, and the refusal naming it.
+//! - [`lifecycle`]: the status transitions an intent may make.
+//! - [`subscriptions`]: which webhook subscriptions take an event.
+//!
+//! A refusal is a value of this module ([`governance::Violation`], [`leases::LeaseConflict`],
+//! [`lifecycle::TransitionError`]); the store turns it into its error, and the HTTP layer into a
+//! status and a body.
+
+pub(crate) mod governance;
+pub(crate) mod leases;
+pub(crate) mod lifecycle;
+pub(crate) mod subscriptions;

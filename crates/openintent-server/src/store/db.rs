@@ -1,0 +1,442 @@
+//! The database under the store: the connection pool, the dialect, write transactions, and the
+//! helpers the operations of several areas share.
+//!
+//! Statements go through sqlx's `Any` driver with `$1`-style placeholders (SQLite reads `$N`
+//! as the N-th argument too), store timestamps and JSON documents as text and booleans as
+//! integers, so they mean the same on both databases. What differs is kept in [`Dialect`]: how a
+//! write transaction starts and what it locks, the migrations folder, and the notifications
+//! other server processes receive.
+//!
+//! - **SQLite.** Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front,
+//!   so a transaction never fails to upgrade from reader to writer) behind an in-process mutex
+//!   (so writers of one process queue instead of spinning on SQLite's busy handler).
+//! - **PostgreSQL** (READ COMMITTED). A write transaction that touches an intent first locks the
+//!   intent's row (`SELECT ... FOR NO KEY UPDATE`), so the writes of one intent, and the appends
+//!   to its event log, happen one after another whichever server process runs them, and always
+//!   lock rows in the same order (the intent first), which rules out deadlocks between them.
+//!
+//! On both, version-checked writes are conditional `UPDATE ... WHERE id = $n AND version = $m`
+//! statements checked by rows affected; lease acquisition is a conditional upsert on the
+//! one-row-per-scope `lease_slots` table (atomic on PostgreSQL too: a concurrent upsert waits
+//! for the row and re-evaluates the condition on its newest version). Each operation appends
+//! its event in the same transaction.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
+use serde_json::json;
+use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
+
+use super::error::{StoreError, StoreResult};
+use super::rows::{INTENT_COLS, intent_from_row, new_id, now, opt_ts, read_json, to_json, ts};
+use crate::config::DatabaseLocation;
+use crate::notify::{self, Notification};
+use crate::rules::governance::{Policy, Violation};
+use crate::rules::subscriptions::subscription_matches;
+
+pub(super) const INTENT_NOT_FOUND: &str = "Intent not found";
+pub(super) const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
+
+/// The database behind a [`Db`], and what its SQL does differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// An embedded SQLite file or in-memory database, used by one process.
+    Sqlite,
+    /// A PostgreSQL database, possibly shared by several server processes.
+    Postgres,
+}
+
+impl Dialect {
+    /// The clause that locks the rows a write transaction reads before changing them.
+    fn row_lock(self) -> &'static str {
+        match self {
+            // `BEGIN IMMEDIATE` already holds the database's write lock.
+            Dialect::Sqlite => "",
+            // Does not block inserts that only reference the row (foreign keys).
+            Dialect::Postgres => " FOR NO KEY UPDATE",
+        }
+    }
+
+    /// The clause that makes a queue read skip the rows another transaction is claiming.
+    pub(super) fn skip_locked(self) -> &'static str {
+        match self {
+            // `BEGIN IMMEDIATE`: no other transaction is writing.
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+}
+
+/// The database: its pool and dialect, and where committed transactions signal and publish.
+#[derive(Debug)]
+pub(crate) struct Db {
+    pub(super) pool: AnyPool,
+    pub(super) dialect: Dialect,
+    /// Names this store in the announcements it makes (read by the relay of the other processes).
+    origin: Arc<str>,
+    /// PostgreSQL: the database URL, on which the relay listens.
+    listen_url: Option<String>,
+    /// SQLite only: serializes the writers of this process.
+    write_lock: Arc<Mutex<()>>,
+    /// Signalled when a committed transaction wrote webhook deliveries (wakes this process's
+    /// delivery workers; other processes find them when they poll).
+    deliveries: Arc<Notify>,
+    /// Where committed transactions publish their notifications (the event streams read it).
+    notifier: broadcast::Sender<Notification>,
+}
+
+/// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
+///
+/// Every notification the transaction makes ([`WriteTx::publish`]: each event appended to an
+/// intent's log, each kept portfolio or agent stream message) is announced to the other server
+/// processes inside the transaction (PostgreSQL), and published to this process's event streams
+/// once it committed, in the order made. On SQLite the publication happens before the write
+/// lock is released, so streams receive the notifications of one process in commit order.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Any>,
+    pub(super) dialect: Dialect,
+    /// Names the store in announcements.
+    origin: Arc<str>,
+    /// Signalled on commit when `enqueued`.
+    deliveries: Arc<Notify>,
+    /// Whether the transaction wrote webhook deliveries.
+    enqueued: bool,
+    /// Published on commit, in this order.
+    published: Vec<Notification>,
+    notifier: broadcast::Sender<Notification>,
+    /// Released after the transaction ended and its notifications were published (fields drop
+    /// in order, after the body of `commit`).
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await?;
+        if self.enqueued {
+            self.deliveries.notify_one();
+        }
+        for n in self.published {
+            // Dropped when nobody listens.
+            let _ = self.notifier.send(n);
+        }
+        Ok(())
+    }
+
+    /// Publishes `n` when the transaction commits; on PostgreSQL also announces it to the other
+    /// server processes, whose relays receive it when, and only if, the transaction commits.
+    pub(super) async fn publish(&mut self, n: Notification) -> StoreResult<()> {
+        if self.dialect == Dialect::Postgres {
+            match notify::announce(&self.origin, &n) {
+                // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
+                Some(payload) => {
+                    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                        .bind(notify::ANNOUNCEMENTS)
+                        .bind(payload)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+                None => tracing::warn!(event = %n.event, "notification too large to announce to other servers"),
+            }
+        }
+        self.published.push(n);
+        Ok(())
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+}
+
+impl Db {
+    /// Connects (creating a missing SQLite file) and applies the dialect's embedded migrations.
+    pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (dialect, url, pool_options) = match location {
+            DatabaseLocation::Memory => (
+                Dialect::Sqlite,
+                "sqlite::memory:".to_owned(),
+                // One connection that never closes: the in-memory database lives as long as it.
+                AnyPoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
+            ),
+            DatabaseLocation::SqliteFile(path) => (
+                Dialect::Sqlite,
+                SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy().to_string(),
+                AnyPoolOptions::new().max_connections(4),
+            ),
+            DatabaseLocation::Postgres(url) => {
+                (Dialect::Postgres, url.clone(), AnyPoolOptions::new().max_connections(16))
+            }
+        };
+        let file = matches!(location, DatabaseLocation::SqliteFile(_));
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
+                        if file {
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(|e| match location {
+                DatabaseLocation::SqliteFile(path) => StoreError::sqlite_file(path, e),
+                _ => StoreError::Database(e),
+            })?;
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        let listen_url = match location {
+            DatabaseLocation::Postgres(url) => Some(url.clone()),
+            _ => None,
+        };
+        Ok(Db {
+            pool,
+            dialect,
+            origin: Arc::from(new_id()),
+            listen_url,
+            write_lock: Arc::new(Mutex::new(())),
+            deliveries: Arc::new(Notify::new()),
+            notifier: broadcast::channel(notify::NOTIFICATION_BUFFER).0,
+        })
+    }
+
+    /// Names this store in its announcements.
+    pub(crate) fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// PostgreSQL: the URL the relay listens on; `None` on SQLite.
+    pub(crate) fn listen_url(&self) -> Option<&str> {
+        self.listen_url.as_deref()
+    }
+
+    /// The sender committed transactions publish their notifications on.
+    pub(crate) fn notifier(&self) -> &broadcast::Sender<Notification> {
+        &self.notifier
+    }
+
+    pub(crate) async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Signalled when this process committed new webhook deliveries.
+    pub(crate) fn deliveries_signal(&self) -> Arc<Notify> {
+        self.deliveries.clone()
+    }
+
+    /// Starts a write transaction.
+    ///
+    /// The transaction is begun on a task of its own. sqlx's `begin` is not cancellation-safe:
+    /// a caller dropped after the database began the transaction but before sqlx recorded it
+    /// would return the connection to the pool inside a transaction (on SQLite, one holding the
+    /// write lock, which wedges every later writer). A task always runs to its end; when its
+    /// caller is gone, the transaction it produced is dropped with its output and rolled back.
+    /// Dropping a begun [`WriteTx`] is safe at any point: sqlx rolls it back before the
+    /// connection is used again.
+    pub(super) async fn begin(&self) -> StoreResult<WriteTx> {
+        let guard = match self.dialect {
+            Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            Dialect::Postgres => None,
+        };
+        let (pool, dialect) = (self.pool.clone(), self.dialect);
+        let begun = tokio::spawn(async move {
+            match dialect {
+                Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Dialect::Postgres => pool.begin().await,
+            }
+        })
+        .await
+        .map_err(StoreError::Begin)?;
+        Ok(self.write_tx(begun?, guard))
+    }
+
+    fn write_tx(&self, tx: Transaction<'static, Any>, guard: Option<OwnedMutexGuard<()>>) -> WriteTx {
+        WriteTx {
+            tx,
+            dialect: self.dialect,
+            origin: self.origin.clone(),
+            deliveries: self.deliveries.clone(),
+            enqueued: false,
+            published: Vec::new(),
+            notifier: self.notifier.clone(),
+            _guard: guard,
+        }
+    }
+}
+
+// ----- helpers shared by the operations -----------------------------------------------------
+
+/// Locks the intent's row for the rest of the transaction (see [`Dialect::row_lock`]); `false`
+/// when there is no such intent. Every write transaction that appends to an intent's log takes
+/// this lock before any other, so appends to one log are serialized across processes.
+pub(super) async fn lock_intent(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
+    let sql = format!("SELECT id FROM intents WHERE id = $1{}", tx.dialect.row_lock());
+    let found: Option<String> = sqlx::query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
+/// Locks the intent (404 when it does not exist).
+pub(super) async fn require_intent(tx: &mut WriteTx, id: &str) -> StoreResult<()> {
+    if lock_intent(tx, id).await? { Ok(()) } else { Err(StoreError::NotFound(INTENT_NOT_FOUND)) }
+}
+
+/// Locks and reads the intent (404 when it does not exist).
+pub(super) async fn load_intent(tx: &mut WriteTx, id: &str) -> StoreResult<Intent> {
+    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1{}", tx.dialect.row_lock()))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) => intent_from_row(&r),
+        None => Err(StoreError::NotFound(INTENT_NOT_FOUND)),
+    }
+}
+
+/// Refuses a request by a governance rule: appends the rule's `governance.violation` event (if
+/// it logs one) and commits it, alone (the caller wrote nothing yet), then answers the 403.
+pub(super) async fn refuse<T>(mut tx: WriteTx, intent_id: &str, actor: &str, v: Violation) -> StoreResult<T> {
+    if let Some(payload) = v.event_payload() {
+        append_event(&mut tx, intent_id, EventType::GovernanceViolation, actor, payload).await?;
+        tx.commit().await?;
+    }
+    Err(StoreError::governance(v))
+}
+
+/// The `write_scope` and `allowed_agents` rules for a write by `principal`, read in the write's
+/// transaction (the intent is locked, so an assignment cannot change meanwhile).
+pub(super) async fn check_writer(
+    tx: &mut WriteTx,
+    policy: &Policy,
+    intent_id: &str,
+    principal: &str,
+) -> StoreResult<Result<(), Violation>> {
+    let assigned = if policy.assigned_only {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2 LIMIT 1")
+                .bind(intent_id)
+                .bind(principal)
+                .fetch_optional(&mut **tx)
+                .await?;
+        found.is_some()
+    } else {
+        true
+    };
+    Ok(policy.check_writer(principal, assigned))
+}
+
+/// Appends an event to an intent's log (the caller holds the intent's lock), writes its webhook
+/// deliveries, and publishes it on the intent's event stream when the transaction commits:
+/// every event of the log, and only those, goes out on the stream, in log order.
+pub(super) async fn append_event(
+    tx: &mut WriteTx,
+    intent_id: &str,
+    event_type: EventType,
+    actor: &str,
+    payload: JsonObject,
+) -> StoreResult<IntentEvent> {
+    let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
+    event.payload = payload;
+    // Never before the log's newest event, even when the clocks of several server processes
+    // disagree, so that the log's order by time is its order of appends (the caller holds the
+    // intent's lock, see `lock_intent`).
+    let newest: Option<String> = sqlx::query_scalar("SELECT MAX(created_at) FROM events WHERE intent_id = $1")
+        .bind(intent_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    event.created_at = match opt_ts(newest)? {
+        Some(newest) => now().max(newest),
+        None => now(),
+    };
+    sqlx::query(
+        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&event.id)
+    .bind(intent_id)
+    .bind(event.event_type.as_str())
+    .bind(actor)
+    .bind(to_json(&event.payload))
+    .bind(ts(&event.created_at))
+    .execute(&mut **tx)
+    .await?;
+    enqueue_deliveries(tx, &event).await?;
+    // The intent's stream carries every event of its log; a state or status change carries
+    // the intent as this transaction leaves it.
+    let notification = if notify::carries_intent(&event.event_type) {
+        notify::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
+    } else {
+        notify::event_logged(&event)
+    };
+    tx.publish(notification).await?;
+    Ok(event)
+}
+
+/// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
+/// unexpired subscription with a URL whose scope (intent, portfolio membership of the event's
+/// intent, or global) and event-type filter match.
+async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
+    let rows = sqlx::query(
+        "SELECT id, event_types, expires_at FROM subscriptions \
+         WHERE active = 1 AND webhook_url IS NOT NULL \
+         AND (intent_id IS NULL OR intent_id = $1) \
+         AND (portfolio_id IS NULL OR portfolio_id IN \
+              (SELECT portfolio_id FROM portfolio_memberships WHERE intent_id = $2)) \
+         ORDER BY seq",
+    )
+    .bind(&event.intent_id)
+    .bind(&event.intent_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut targets = Vec::new();
+    for r in &rows {
+        let expires_at = opt_ts(r.try_get("expires_at")?)?;
+        let event_types: Vec<String> = read_json(&r.try_get::<String, _>("event_types")?)?;
+        if subscription_matches(&event_types, expires_at, event) {
+            targets.push(r.try_get::<String, _>("id")?);
+        }
+    }
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let event_wire = openintent_types::wire::to_superset_value(event);
+    let due = Utc::now().timestamp_millis();
+    for subscription_id in targets {
+        let payload = json!({"subscription_id": subscription_id, "event": event_wire});
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, payload, status, attempts, \
+             next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)",
+        )
+        .bind(new_id())
+        .bind(&subscription_id)
+        .bind(&event.id)
+        .bind(event.event_type.as_str())
+        .bind(payload.to_string())
+        .bind(due)
+        .bind(ts(&event.created_at))
+        .execute(&mut **tx)
+        .await?;
+    }
+    tx.enqueued = true;
+    Ok(())
+}

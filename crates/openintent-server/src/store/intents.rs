@@ -1,0 +1,272 @@
+//! Intents: create, read, list, and the two version-checked writes (state patches, status
+//! changes), each committed with its event.
+
+use openintent_types::{EventType, Intent, IntentStatus, StatePatch};
+use serde_json::{Map, Value, json};
+
+use super::agents::assigned_agent_count;
+use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_intent, refuse};
+use super::leases::active_leases;
+use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
+use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
+use crate::rules::governance::{CompletionMode, Policy};
+use crate::rules::leases;
+use crate::rules::lifecycle::check_transition;
+
+impl Store {
+    pub(crate) async fn create_intent(&self, new: NewIntent) -> StoreResult<Written<Intent>> {
+        let mut tx = self.db.begin().await?;
+        for dep in &new.depends_on {
+            if !intent_exists(&mut tx, dep).await? {
+                return Err(StoreError::BadRequest(format!("Dependency not found: {dep}")));
+            }
+        }
+        let t = now();
+        let mut intent = Intent::new(new_id(), new.title);
+        intent.description = new.description;
+        intent.created_by = new.created_by;
+        intent.parent_id = new.parent_id;
+        intent.depends_on = new.depends_on;
+        intent.constraints = new.constraints;
+        intent.state = new.state;
+        intent.status = new.status;
+        intent.governance_policy = new.governance_policy;
+        intent.created_at = t;
+        intent.updated_at = t;
+        sqlx::query(
+            "INSERT INTO intents (id, title, description, created_by, parent_id, depends_on, constraints_doc, state, \
+             status, confidence, version, governance_policy, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 1, $10, $11, $12)",
+        )
+        .bind(&intent.id)
+        .bind(&intent.title)
+        .bind(&intent.description)
+        .bind(&intent.created_by)
+        .bind(&intent.parent_id)
+        .bind(to_json(&intent.depends_on))
+        .bind(to_json(&intent.constraints))
+        .bind(to_json(&intent.state))
+        .bind(intent.status.as_str())
+        .bind(intent.governance_policy.as_ref().map(to_json))
+        .bind(ts(&t))
+        .bind(ts(&t))
+        .execute(&mut *tx)
+        .await?;
+        let mut payload = Map::new();
+        payload.insert("title".into(), json!(intent.title));
+        if let Some(g) = &intent.governance_policy {
+            payload.insert("governance_policy".into(), Value::Object(g.clone()));
+        }
+        let actor = intent.created_by.clone();
+        let event = append_event(&mut tx, &intent.id, EventType::IntentCreated, &actor, payload).await?;
+        tx.commit().await?;
+        Ok((intent, event))
+    }
+
+    pub(crate) async fn get_intent(&self, id: &str) -> StoreResult<Option<Intent>> {
+        let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.as_ref().map(intent_from_row).transpose()
+    }
+
+    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)> {
+        let mut clauses = Vec::new();
+        let mut binds: Vec<&str> = Vec::new();
+        for (col, value) in [("status", &f.status), ("created_by", &f.created_by), ("parent_id", &f.parent_id)] {
+            if let Some(v) = value {
+                binds.push(v);
+                clauses.push(format!("{col} = ${}", binds.len()));
+            }
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(*b);
+        }
+        let total = count.fetch_one(&self.db.pool).await?;
+        let n = binds.len();
+        let sql = format!(
+            "SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
+        let intents = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok((intents, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// Applies patches as one compare-and-set write; refuses paths leased by another principal.
+    pub(crate) async fn update_state(
+        &self,
+        id: &str,
+        expected_version: i64,
+        principal: &str,
+        patches: &[StatePatch],
+    ) -> StoreResult<Written<Intent>> {
+        let mut tx = self.db.begin().await?;
+        let mut intent = load_intent(&mut tx, id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        if let Err(v) = check_writer(&mut tx, &policy, id, principal).await? {
+            return refuse(tx, id, principal, v).await;
+        }
+        check_version(&intent, expected_version)?;
+        let t = now();
+        let live = active_leases(&mut tx, id, &t).await?;
+        leases::guard(&live, patches, principal, t).map_err(StoreError::lease)?;
+        let new_state = openintent_types::patch::apply_patches(&intent.state, patches).map_err(patch_refused)?;
+        let new_version = expected_version + 1;
+        let done = sqlx::query(
+            "UPDATE intents SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
+        )
+        .bind(to_json(&new_state))
+        .bind(ts(&t))
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(version_conflict(current_version(&mut tx, id).await?));
+        }
+        let payload = json!({"patches": patches, "version": new_version});
+        let event = append_event(&mut tx, id, EventType::StatePatched, principal, as_obj(payload)).await?;
+        intent.state = new_state;
+        intent.version = new_version;
+        intent.updated_at = t;
+        tx.commit().await?;
+        Ok((intent, event))
+    }
+
+    /// Changes the status as one compare-and-set write, enforcing the lifecycle.
+    pub(crate) async fn set_status(
+        &self,
+        id: &str,
+        expected_version: i64,
+        principal: &str,
+        status: &IntentStatus,
+        reason: Option<&str>,
+    ) -> StoreResult<Written<Intent>> {
+        let mut tx = self.db.begin().await?;
+        let mut intent = load_intent(&mut tx, id).await?;
+        let policy = Policy::from_stored(intent.governance_policy.as_ref());
+        let mut verdict = check_writer(&mut tx, &policy, id, principal).await?;
+        if verdict.is_ok() {
+            verdict = policy.check_status_reason(reason);
+        }
+        if verdict.is_ok() && *status == IntentStatus::Completed {
+            let assigned = if policy.completion_mode == CompletionMode::Quorum {
+                assigned_agent_count(&mut tx, id).await?
+            } else {
+                0
+            };
+            verdict = policy.check_completion(assigned);
+        }
+        if let Err(v) = verdict {
+            return refuse(tx, id, principal, v).await;
+        }
+        check_version(&intent, expected_version)?;
+        check_transition(&intent.status, status).map_err(StoreError::InvalidTransition)?;
+        let t = now();
+        let new_version = expected_version + 1;
+        let done = sqlx::query(
+            "UPDATE intents SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
+        )
+        .bind(status.as_str())
+        .bind(ts(&t))
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(version_conflict(current_version(&mut tx, id).await?));
+        }
+        let mut payload = Map::new();
+        payload.insert("status".into(), json!(status.as_str()));
+        payload.insert("version".into(), json!(new_version));
+        payload.insert("previous_status".into(), json!(intent.status.as_str()));
+        if let Some(r) = reason.filter(|r| !r.is_empty()) {
+            payload.insert("reason".into(), json!(r));
+        }
+        let event = append_event(&mut tx, id, EventType::StatusChanged, principal, payload).await?;
+        intent.status = status.clone();
+        intent.version = new_version;
+        intent.updated_at = t;
+        tx.commit().await?;
+        Ok((intent, event))
+    }
+}
+
+/// The refusal of a patch that cannot be applied (its path does not exist, ...); nothing was
+/// written. The error names the patch and its member, as the body's fields.
+fn patch_refused(e: openintent_types::PatchError) -> StoreError {
+    let index = e.index();
+    let field = match e {
+        openintent_types::PatchError::UnknownOp { .. } => "op",
+        _ => "path",
+    };
+    let mut fe = openintent_types::FieldError::default();
+    fe.kind = "value_error".into();
+    fe.loc = vec![json!("body"), json!("patches"), json!(index), json!(field)];
+    fe.msg = e.to_string();
+    StoreError::Invalid(vec![fe])
+}
+
+fn version_conflict(current: Option<i64>) -> StoreError {
+    match current {
+        Some(current) => StoreError::VersionConflict { current },
+        None => StoreError::NotFound(INTENT_NOT_FOUND),
+    }
+}
+
+fn check_version(intent: &Intent, expected: i64) -> StoreResult<()> {
+    if intent.version == expected { Ok(()) } else { Err(version_conflict(Some(intent.version))) }
+}
+
+async fn current_version(tx: &mut WriteTx, id: &str) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?)
+}
+
+async fn intent_exists(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseLocation;
+    use crate::store::EventFilter;
+
+    #[tokio::test]
+    async fn a_version_mismatch_writes_nothing() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let new = NewIntent {
+            title: "t".into(),
+            description: String::new(),
+            created_by: "me".into(),
+            parent_id: None,
+            depends_on: Vec::new(),
+            constraints: Map::new(),
+            state: Map::new(),
+            status: IntentStatus::Draft,
+            governance_policy: None,
+        };
+        let (intent, _) = store.create_intent(new).await.unwrap();
+        let patch = [StatePatch::set_path("/a", json!(1))];
+        let err = store.update_state(&intent.id, 7, "me", &patch).await.unwrap_err();
+        assert!(matches!(err, StoreError::VersionConflict { current: 1 }), "{err:?}");
+        let err = store.set_status(&intent.id, 0, "me", &IntentStatus::Active, None).await.unwrap_err();
+        assert!(matches!(err, StoreError::VersionConflict { current: 1 }), "{err:?}");
+        let again = store.get_intent(&intent.id).await.unwrap().unwrap();
+        assert_eq!((again.version, again.state.len()), (1, 0));
+        let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(events.len(), 1);
+    }
+}

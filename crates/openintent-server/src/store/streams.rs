@@ -1,0 +1,86 @@
+//! The kept messages of the portfolio and agent event streams, from which a subscriber resumes
+//! with `Last-Event-ID` (the intent streams resume from the event log).
+
+use sqlx::Row;
+
+use super::db::{Dialect, WriteTx};
+use super::rows::ts;
+use super::{Store, StoreError, StoreResult, StreamMessage, now};
+use crate::notify::Notification;
+
+/// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
+/// it with `Last-Event-ID`, and publishes it ([`WriteTx::publish`]).
+///
+/// On PostgreSQL a transaction-scoped advisory lock on the channel is taken first: writers
+/// of one channel then allocate `seq` and commit one after the other, so `seq` order is
+/// commit order and a resume (`seq` greater than the last one seen) skips nothing. The
+/// lock is taken last in the transaction, after any intent row lock, so it adds no
+/// deadlock. SQLite runs one write transaction at a time.
+pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> StoreResult<()> {
+    let channel = n.channel.key();
+    if tx.dialect == Dialect::Postgres {
+        // The function returns `void`, which the Any driver cannot read: select a constant.
+        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtext($1))").bind(&channel).execute(&mut **tx).await?;
+    }
+    sqlx::query("INSERT INTO stream_messages (id, channel, event, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&n.id)
+        .bind(&channel)
+        .bind(&n.event)
+        .bind(n.data.to_string())
+        .bind(ts(&now()))
+        .execute(&mut **tx)
+        .await?;
+    tx.publish(n.clone()).await
+}
+
+impl Store {
+    /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
+    pub(crate) async fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(channel)
+            .fetch_optional(&self.db.pool)
+            .await?)
+    }
+
+    /// Up to `limit` messages of a channel after the one with id `after` (from the first when
+    /// `None`), oldest first; `None` when `after` is not a message of that channel.
+    pub(crate) async fn stream_messages_after(
+        &self,
+        channel: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<StreamMessage>>> {
+        let seq: i64 = match after {
+            None => 0,
+            Some(after) => {
+                let seq = sqlx::query_scalar("SELECT seq FROM stream_messages WHERE id = $1 AND channel = $2")
+                    .bind(after)
+                    .bind(channel)
+                    .fetch_optional(&self.db.pool)
+                    .await?;
+                let Some(seq) = seq else { return Ok(None) };
+                seq
+            }
+        };
+        let rows = sqlx::query(
+            "SELECT id, event, data FROM stream_messages WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(channel)
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let data: String = r.try_get("data")?;
+                Ok(StreamMessage {
+                    id: r.try_get("id")?,
+                    event: r.try_get("event")?,
+                    data: serde_json::from_str(&data)
+                        .map_err(|e| StoreError::Corrupt(format!("stored stream message data: {e}")))?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()
+            .map(Some)
+    }
+}
