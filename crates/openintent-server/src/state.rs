@@ -91,8 +91,9 @@ impl AppState {
         &self.inner.notifier
     }
 
-    /// Publishes a notification (dropped when nobody listens). Writes publish their own when
-    /// they commit; this is for notifications from elsewhere (the relay of other processes).
+    /// Publishes a notification on this process's streams (dropped when nobody listens). The
+    /// server's own writes publish theirs when they commit, and the relay publishes those of
+    /// other processes through the store; this is for an embedding program's own notifications.
     pub fn publish(&self, notification: Notification) {
         let _ = self.inner.notifier.send(notification);
     }
