@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::args::{CostsCommand, EventsCommand, IntentsCommand, LeasesCommand, PortfoliosCommand};
 use crate::errors::CliError;
-use crate::output::{Fields, Table, amount, compact, cut, emit, pretty, time};
+use crate::output::{Fields, Table, amount, compact, cut, pretty, time};
+use crate::stdout::emit;
 
 /// How to print.
 #[derive(Debug, Clone, Copy)]

@@ -19,6 +19,7 @@ mod commands;
 mod errors;
 mod output;
 mod serve;
+mod stdout;
 
 use std::process::ExitCode;
 
