@@ -13,8 +13,8 @@
 //!   whose routes and models this crate does not have yet, are checked for shape and counted.
 //!
 //! The folder is walked, so a new vector is covered automatically; a core vector whose route is
-//! not classified fails the test. Set `OPENINTENT_EXAMPLES_DIR` to read another copy (a new
-//! capture, before it is copied in).
+//! not classified fails the test. A new capture is checked by copying it in (see the folder's
+//! README).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -26,9 +26,6 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 fn examples_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("OPENINTENT_EXAMPLES_DIR") {
-        return PathBuf::from(dir);
-    }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
 }
 

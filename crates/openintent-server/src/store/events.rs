@@ -99,8 +99,6 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use openintent_types::IntentStatus;
-    use serde_json::Map;
 
     use super::*;
     use crate::config::DatabaseLocation;
@@ -109,17 +107,7 @@ mod tests {
     #[tokio::test]
     async fn the_event_log_is_append_only() {
         let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
-        let new = NewIntent {
-            title: "t".into(),
-            description: String::new(),
-            created_by: "me".into(),
-            parent_id: None,
-            depends_on: Vec::new(),
-            constraints: Map::new(),
-            state: Map::new(),
-            status: IntentStatus::Draft,
-            governance_policy: None,
-        };
+        let new = NewIntent::draft("t");
         let (intent, event) = store.create_intent(new).await.unwrap();
         let update = sqlx::query("UPDATE events SET actor = 'forged' WHERE id = $1")
             .bind(&event.id)

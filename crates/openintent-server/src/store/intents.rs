@@ -247,17 +247,7 @@ mod tests {
     #[tokio::test]
     async fn a_version_mismatch_writes_nothing() {
         let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
-        let new = NewIntent {
-            title: "t".into(),
-            description: String::new(),
-            created_by: "me".into(),
-            parent_id: None,
-            depends_on: Vec::new(),
-            constraints: Map::new(),
-            state: Map::new(),
-            status: IntentStatus::Draft,
-            governance_policy: None,
-        };
+        let new = NewIntent::draft("t");
         let (intent, _) = store.create_intent(new).await.unwrap();
         let patch = [StatePatch::set_path("/a", json!(1))];
         let err = store.update_state(&intent.id, 7, "me", &patch).await.unwrap_err();

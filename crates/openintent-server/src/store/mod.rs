@@ -115,6 +115,24 @@ pub(crate) struct NewIntent {
     pub governance_policy: Option<JsonObject>,
 }
 
+#[cfg(test)]
+impl NewIntent {
+    /// A draft with only a title, created by `me` (for the store's unit tests).
+    pub(crate) fn draft(title: &str) -> NewIntent {
+        NewIntent {
+            title: title.to_owned(),
+            description: String::new(),
+            created_by: "me".to_owned(),
+            parent_id: None,
+            depends_on: Vec::new(),
+            constraints: JsonObject::new(),
+            state: JsonObject::new(),
+            status: IntentStatus::Draft,
+            governance_policy: None,
+        }
+    }
+}
+
 /// Filter and page of `GET /api/v1/intents`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct IntentFilter {
