@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
-use crate::validation::InputValidationError;
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, InputValidationError, Validate};
 use crate::wire::null_as_default;
 
 wire_model! {
@@ -193,4 +193,22 @@ impl RequestSchema for CreateAttachmentRequest {
         req("storage_url", Kind::Str).text(0),
         opt("metadata", Kind::Obj),
     ];
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for CreateAttachmentRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
+}
+
+impl Validate for AttachmentUpload {
+    fn validate(&self) -> validation::Result {
+        validation::validate_attachment(&self.filename, &self.content_type, &self.content_base64).map(drop)
+    }
 }

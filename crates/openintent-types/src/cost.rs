@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -170,4 +171,20 @@ impl RequestSchema for RecordCostRequest {
         opt("provider", Kind::Str),
         opt("cost_metadata", Kind::Obj),
     ];
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for RecordCostRequest {
+    fn validate(&self) -> validation::Result {
+        // JSON has no non-finite numbers, so the declaration cannot see them.
+        if !self.amount.is_finite() {
+            return validation::fail("amount", "must be a finite number");
+        }
+        validate_fields(self)
+    }
 }

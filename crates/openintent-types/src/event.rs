@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -349,4 +350,29 @@ impl RequestSchema for LogEventRequest {
 impl RequestSchema for AssignAgentRequest {
     const FIELDS: &'static [Field] = &[opt("agent_id", Kind::Str).id(), opt("role", Kind::Str).text(64)];
     const EMPTY_OK: bool = true;
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for LogEventRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)?;
+        if let Some(t) = &self.trace_id {
+            validation::validate_trace_id(t)?;
+        }
+        if let Some(p) = &self.parent_event_id {
+            validation::validate_id("parent_event_id", p)?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for AssignAgentRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
-use crate::validation::{InputValidationError, Validate, fail, require_text_max};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, InputValidationError, Validate, fail, require_text_max};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -203,8 +203,8 @@ wire_model! {
 
 impl Decision {
     /// Rebuilds a decision from its `decision_recorded` event (`None` for other events).
-    pub fn from_event(event: &crate::IntentEvent) -> Option<Decision> {
-        if event.event_type != crate::EventType::DecisionRecorded {
+    pub fn from_event(event: &crate::event::IntentEvent) -> Option<Decision> {
+        if event.event_type != crate::event::EventType::DecisionRecorded {
             return None;
         }
         let text = |k: &str| event.payload.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -566,4 +566,22 @@ impl RequestSchema for RecordDecisionRequest {
         opt("rationale", Kind::Str),
         opt("evidence", Kind::List),
     ];
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for CreateArbitrationRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
+}
+
+impl Validate for RecordDecisionRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
 }

@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::patch::StatePatch;
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::{null_as_default, object_or_rules, opt_object_or_rules};
 
 wire_enum! {
@@ -290,4 +291,45 @@ impl RequestSchema for UpdateStateRequest {
 impl RequestSchema for SetStatusRequest {
     const FIELDS: &'static [Field] =
         &[req("status", Kind::Str).one_of(intent_statuses).open(), opt("reason", Kind::Str)];
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for CreateIntentRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)?;
+        // Not in the declaration: the document lists no length for it.
+        if let Some(d) = &self.description {
+            validation::max_chars("description", d, 10_000)?;
+        }
+        // The declaration lists the known statuses without refusing others (the server does).
+        if let Some(s) = &self.status {
+            validation::validate_status(s.as_str())?;
+        }
+        Ok(())
+    }
+}
+
+impl Validate for UpdateStateRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)?;
+        if !self.patches.is_empty() {
+            return validation::validate_state_update(&self.patches);
+        }
+        match &self.state {
+            Some(s) if !s.is_empty() => Ok(()),
+            _ => validation::fail("patches", "cannot be empty"),
+        }
+    }
+}
+
+impl Validate for SetStatusRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)?;
+        validation::validate_status(self.status.as_str())
+    }
 }

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
+pub use crate::validation::{MAX_LEASE_SECONDS, MAX_SCOPE_CHARS};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -22,8 +24,6 @@ wire_enum! {
 
 /// The default lease duration, in seconds.
 pub const DEFAULT_LEASE_SECONDS: i64 = 300;
-/// The longest lease clients may ask for, in seconds (one day).
-pub const MAX_LEASE_SECONDS: i64 = 86_400;
 
 fn default_duration() -> i64 {
     DEFAULT_LEASE_SECONDS
@@ -137,9 +137,6 @@ impl Lease {
         scope_covers_path(&self.scope, path)
     }
 }
-
-/// The longest scope, in characters.
-pub const MAX_SCOPE_CHARS: u64 = 255;
 
 /// The state path a lease scope guards, as unescaped keys from the top level down.
 ///
@@ -258,4 +255,22 @@ impl RequestSchema for AcquireLeaseRequest {
 impl RequestSchema for RenewLeaseRequest {
     const FIELDS: &'static [Field] = &[opt("duration_seconds", Kind::Int).range(1.0, MAX_LEASE).unit("seconds")];
     const EMPTY_OK: bool = true;
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for AcquireLeaseRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
+}
+
+impl Validate for RenewLeaseRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
 }

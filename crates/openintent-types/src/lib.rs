@@ -91,7 +91,7 @@ pub use channel::{
 pub use coordinator::{CoordinatorLease, CreateCoordinatorLeaseRequest};
 pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
-pub use error::{ErrorBody, ErrorDetail, FieldError};
+pub use error::{ErrorBody, ErrorDetail};
 pub use escalation::{
     CreateEscalationRequest, Escalation, EscalationPriority, EscalationQuery, EscalationStatus,
     ResolveEscalationRequest,
@@ -122,7 +122,10 @@ pub use portfolio::{
     AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, Portfolio,
     PortfolioMembership, PortfolioStatus, UpdatePortfolioStatusRequest,
 };
-pub use retry::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
+pub use retry::{
+    FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest, validate_retry_policy,
+};
+pub use schema::FieldError;
 pub use state::StateReadError;
 pub use subscription::{
     CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery, WebhookSecret,

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::intent::{Intent, IntentStatus};
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -281,4 +282,28 @@ impl RequestSchema for AddIntentToPortfolioRequest {
         opt("role", Kind::Str).one_of(membership_roles),
         opt("priority", Kind::Int),
     ];
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for CreatePortfolioRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
+}
+
+impl Validate for UpdatePortfolioStatusRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
+}
+
+impl Validate for AddIntentToPortfolioRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
 }

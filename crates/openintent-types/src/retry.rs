@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::schema::{Field, Kind, RequestSchema, opt, req};
+use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::null_as_default;
 
 wire_enum! {
@@ -399,6 +400,74 @@ impl RequestSchema for RecordFailureRequest {
         opt("retry_scheduled_at", Kind::Time),
         opt("metadata", Kind::Obj),
     ];
+}
+
+/// A retry policy: known strategy, non-negative counts and delays, `base <= max`, multiplier
+/// finite and at least 1.
+pub fn validate_retry_policy(
+    strategy: &RetryStrategy,
+    max_retries: i64,
+    base_delay_ms: i64,
+    max_delay_ms: i64,
+    backoff_multiplier: Option<f64>,
+) -> validation::Result {
+    if let RetryStrategy::Unknown(s) = strategy {
+        return validation::fail("strategy", format_args!("must be none, fixed, linear or exponential, got {s:?}"));
+    }
+    if !(0..=1000).contains(&max_retries) {
+        return validation::fail("max_retries", format_args!("must be between 0 and 1000, got {max_retries}"));
+    }
+    if base_delay_ms < 0 {
+        return validation::fail("base_delay_ms", format_args!("cannot be negative, got {base_delay_ms}"));
+    }
+    if max_delay_ms < 0 {
+        return validation::fail("max_delay_ms", format_args!("cannot be negative, got {max_delay_ms}"));
+    }
+    if max_delay_ms < base_delay_ms {
+        return validation::fail(
+            "max_delay_ms",
+            format_args!("must be at least base_delay_ms ({base_delay_ms}), got {max_delay_ms}"),
+        );
+    }
+    if let Some(m) = backoff_multiplier
+        && (!m.is_finite() || m < 1.0)
+    {
+        return validation::fail("backoff_multiplier", format_args!("must be a finite number of at least 1, got {m}"));
+    }
+    Ok(())
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for SetRetryPolicyRequest {
+    fn validate(&self) -> validation::Result {
+        if let Some(m) = self.backoff_multiplier
+            && !m.is_finite()
+        {
+            return validation::fail(
+                "backoff_multiplier",
+                format_args!("must be a finite number of at least 1, got {m}"),
+            );
+        }
+        validate_fields(self)?;
+        if self.max_delay_ms < self.base_delay_ms {
+            return validation::fail(
+                "max_delay_ms",
+                format_args!("must be at least base_delay_ms ({}), got {}", self.base_delay_ms, self.max_delay_ms),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Validate for RecordFailureRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)
+    }
 }
 
 #[cfg(test)]

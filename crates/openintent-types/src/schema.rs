@@ -21,10 +21,57 @@
 //! assert_eq!(err.to_string(), "scope cannot be empty");
 //! ```
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::FieldError;
 use crate::validation::{InputValidationError, fail, require_text, require_text_max, validate_http_url, validate_id};
+
+/// One item of a request-validation error list (FastAPI style, shape B).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FieldError {
+    /// Machine-readable kind (`missing`, `string_type`, ...).
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// Location: `"body"`/`"query"`/`"header"` then field names or indexes.
+    #[serde(default)]
+    pub loc: Vec<Value>,
+    /// Human-readable message.
+    #[serde(default)]
+    pub msg: String,
+    /// The offending input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// Extra context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+impl FieldError {
+    /// An error at `body.<field>`.
+    pub fn body(field: &str, kind: impl Into<String>, msg: impl Into<String>) -> Self {
+        let loc = std::iter::once("body")
+            .chain(field.split('.').filter(|s| !s.is_empty()))
+            .map(|s| Value::String(s.to_owned()))
+            .collect();
+        FieldError { kind: kind.into(), loc, msg: msg.into(), input: None, ctx: None }
+    }
+
+    /// The field path without the leading location kind: `["body","patches",0,"op"]` →
+    /// `patches.0.op`.
+    pub fn field(&self) -> String {
+        let parts: Vec<String> = self
+            .loc
+            .iter()
+            .skip_while(|v| matches!(v.as_str(), Some("body" | "query" | "header" | "path")))
+            .map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        parts.join(".")
+    }
+}
 
 /// The kind of JSON value a body field must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +182,10 @@ impl Field {
         self
     }
 
-    /// A lease scope of at most [`MAX_SCOPE_CHARS`](crate::MAX_SCOPE_CHARS) characters
+    /// A lease scope of at most [`MAX_SCOPE_CHARS`](crate::validation::MAX_SCOPE_CHARS) characters
     /// ([`Rule::Scope`]).
     pub const fn scope(mut self) -> Field {
-        self.rule = Rule::Scope(crate::MAX_SCOPE_CHARS as u32);
+        self.rule = Rule::Scope(crate::validation::MAX_SCOPE_CHARS as u32);
         self
     }
 

@@ -4,9 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::schema::{Field, Kind, RequestSchema, opt};
+use crate::channel::Message;
+use crate::event::{AgentAssignment, IntentEvent};
+use crate::intent::Intent;
+use crate::schema::{Field, Kind, RequestSchema, opt, validate_fields};
+use crate::validation::{self, Validate};
 use crate::wire::{bool_or_int, null_as_default};
-use crate::{AgentAssignment, Intent, IntentEvent, Message};
 
 wire_model! {
     /// A webhook subscription (PROTOCOL.md §5.11).
@@ -219,7 +222,7 @@ pub enum StreamEvent {
     },
 }
 
-use crate::EventType;
+use crate::event::EventType;
 
 impl StreamEvent {
     /// Interprets an SSE frame of an OpenIntent stream by its event name and data.
@@ -290,4 +293,20 @@ impl RequestSchema for CreateSubscriptionRequest {
         opt("expires_at", Kind::Time),
     ];
     const EMPTY_OK: bool = true;
+}
+
+// ----- Validation ---------------------------------------------------------------------------
+//
+// The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`
+// enforces them. What follows them here is what the declaration does not say: rules across
+// fields, on list items, on numbers JSON cannot carry.
+
+impl Validate for CreateSubscriptionRequest {
+    fn validate(&self) -> validation::Result {
+        validate_fields(self)?;
+        for (i, t) in self.event_types.iter().enumerate() {
+            validation::require_text(&format!("event_types.{i}"), t)?;
+        }
+        Ok(())
+    }
 }

@@ -18,9 +18,13 @@
 use base64::Engine as _;
 use validator::{ValidateLength, ValidateRange, ValidateUrl};
 
-use crate::lease::{MAX_LEASE_SECONDS, MAX_SCOPE_CHARS};
-use crate::schema::validate_fields;
-use crate::*;
+use crate::patch::{PatchOp, StatePatch};
+
+/// The longest lease clients may ask for, in seconds (one day).
+pub const MAX_LEASE_SECONDS: i64 = 86_400;
+
+/// The longest lease scope, in characters.
+pub const MAX_SCOPE_CHARS: u64 = 255;
 
 /// A request that failed validation: which field and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,7 +44,8 @@ impl InputValidationError {
     }
 }
 
-type Result<T = ()> = std::result::Result<T, InputValidationError>;
+/// What a validation returns: nothing, or the first field that is wrong.
+pub(crate) type Result<T = ()> = std::result::Result<T, InputValidationError>;
 
 /// A request that can check itself.
 pub trait Validate {
@@ -63,7 +68,7 @@ pub fn require_text_max(field: &str, value: &str, max: u64) -> Result {
     max_chars(field, value, max)
 }
 
-fn max_chars(field: &str, value: &str, max: u64) -> Result {
+pub(crate) fn max_chars(field: &str, value: &str, max: u64) -> Result {
     if value.validate_length(None, Some(max), None) {
         Ok(())
     } else {
@@ -219,41 +224,6 @@ pub fn validate_subscription(
     Ok(())
 }
 
-/// A retry policy: known strategy, non-negative counts and delays, `base <= max`, multiplier
-/// finite and at least 1.
-pub fn validate_retry_policy(
-    strategy: &RetryStrategy,
-    max_retries: i64,
-    base_delay_ms: i64,
-    max_delay_ms: i64,
-    backoff_multiplier: Option<f64>,
-) -> Result {
-    if let RetryStrategy::Unknown(s) = strategy {
-        return fail("strategy", format_args!("must be none, fixed, linear or exponential, got {s:?}"));
-    }
-    if !max_retries.validate_range(Some(0), Some(1000), None, None) {
-        return fail("max_retries", format_args!("must be between 0 and 1000, got {max_retries}"));
-    }
-    if base_delay_ms < 0 {
-        return fail("base_delay_ms", format_args!("cannot be negative, got {base_delay_ms}"));
-    }
-    if max_delay_ms < 0 {
-        return fail("max_delay_ms", format_args!("cannot be negative, got {max_delay_ms}"));
-    }
-    if max_delay_ms < base_delay_ms {
-        return fail(
-            "max_delay_ms",
-            format_args!("must be at least base_delay_ms ({base_delay_ms}), got {max_delay_ms}"),
-        );
-    }
-    if let Some(m) = backoff_multiplier
-        && (!m.is_finite() || m < 1.0)
-    {
-        return fail("backoff_multiplier", format_args!("must be a finite number of at least 1, got {m}"));
-    }
-    Ok(())
-}
-
 /// A failure: type and message non-blank, attempt at least 1.
 pub fn validate_failure(error_type: &str, error_message: &str, attempt_number: i64) -> Result {
     require_text_max("error_type", error_type, 100)?;
@@ -287,58 +257,6 @@ pub fn validate_portfolio_create(name: &str) -> Result {
     require_text_max("name", name, 255)
 }
 
-// The field rules of each request are its `RequestSchema::FIELDS` (declared beside the type);
-// `validate_fields` enforces them. What follows them here is what the declaration does not say:
-// rules across fields, on list items, on numbers JSON cannot carry, and on undocumented fields.
-
-impl Validate for CreateIntentRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)?;
-        // Not in the declaration: the document lists no length for it.
-        if let Some(d) = &self.description {
-            max_chars("description", d, 10_000)?;
-        }
-        // The declaration lists the known statuses without refusing others (the server does).
-        if let Some(s) = &self.status {
-            validate_status(s.as_str())?;
-        }
-        Ok(())
-    }
-}
-
-impl Validate for UpdateStateRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)?;
-        if !self.patches.is_empty() {
-            return validate_state_update(&self.patches);
-        }
-        match &self.state {
-            Some(s) if !s.is_empty() => Ok(()),
-            _ => fail("patches", "cannot be empty"),
-        }
-    }
-}
-
-impl Validate for SetStatusRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)?;
-        validate_status(self.status.as_str())
-    }
-}
-
-impl Validate for LogEventRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)?;
-        if let Some(t) = &self.trace_id {
-            validate_trace_id(t)?;
-        }
-        if let Some(p) = &self.parent_event_id {
-            validate_id("parent_event_id", p)?;
-        }
-        Ok(())
-    }
-}
-
 /// A trace id (RFC-0020): exactly 32 lowercase hexadecimal digits.
 ///
 /// ```
@@ -351,109 +269,5 @@ pub fn validate_trace_id(trace_id: &str) -> Result {
         Ok(())
     } else {
         fail("trace_id", format_args!("must be 32 lowercase hexadecimal digits, got {trace_id:?}"))
-    }
-}
-
-impl Validate for AssignAgentRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for AcquireLeaseRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for RenewLeaseRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for CreateArbitrationRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for RecordDecisionRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for CreateAttachmentRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for AttachmentUpload {
-    fn validate(&self) -> Result {
-        validate_attachment(&self.filename, &self.content_type, &self.content_base64).map(drop)
-    }
-}
-
-impl Validate for CreateSubscriptionRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)?;
-        for (i, t) in self.event_types.iter().enumerate() {
-            require_text(&format!("event_types.{i}"), t)?;
-        }
-        Ok(())
-    }
-}
-
-impl Validate for RecordCostRequest {
-    fn validate(&self) -> Result {
-        // JSON has no non-finite numbers, so the declaration cannot see them.
-        if !self.amount.is_finite() {
-            return fail("amount", "must be a finite number");
-        }
-        validate_fields(self)
-    }
-}
-
-impl Validate for SetRetryPolicyRequest {
-    fn validate(&self) -> Result {
-        if let Some(m) = self.backoff_multiplier
-            && !m.is_finite()
-        {
-            return fail("backoff_multiplier", format_args!("must be a finite number of at least 1, got {m}"));
-        }
-        validate_fields(self)?;
-        if self.max_delay_ms < self.base_delay_ms {
-            return fail(
-                "max_delay_ms",
-                format_args!("must be at least base_delay_ms ({}), got {}", self.base_delay_ms, self.max_delay_ms),
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Validate for RecordFailureRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for CreatePortfolioRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for UpdatePortfolioStatusRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
-    }
-}
-
-impl Validate for AddIntentToPortfolioRequest {
-    fn validate(&self) -> Result {
-        validate_fields(self)
     }
 }
