@@ -62,6 +62,7 @@ try:
     import httpx
     from openintent import Agent, OpenIntentClient, Worker, on_assignment, on_state_change
     from openintent.agents import AgentConfig, BaseAgent
+    from openintent.exceptions import OpenIntentError
     from openintent.models import IntentStatus, Permission
     from openintent.streaming import SSEEventType
 
@@ -308,8 +309,15 @@ def _agent_assignment(ctx: Context) -> None:
     runtime = start_runtime(ctx, "agent", agent_id)
     runtime.wait_connected(ctx.timeout)
     intent = ctx.new_intent("Work for the @Agent")
-    # The runtime reads the ACL on assignment (§9.5): give it something to find.
-    ctx.client.grant_access(intent.id, agent_id, permission=Permission.WRITE)
+    # The runtime reads the ACL on assignment (§9.5): give it something to find
+    # (checked by the next check; a failure here is reported there).
+    try:
+        ctx.client.grant_access(intent.id, agent_id, permission=Permission.WRITE)
+    except OpenIntentError as exc:
+        ctx.values["agent_grant_error"] = (
+            f"grant_access before the assignment failed: HTTP {exc.status_code} "
+            f"{exc.response!r} ({ctx.requests.last_failure})"
+        )
     ctx.client.assign_agent(intent.id, agent_id)
     result = wait_for_state(ctx, runtime, intent.id, "agent_result", "the @Agent's on_assignment")
     eq(result, f"assigned {intent.title}", "state written from on_assignment's return value")
@@ -321,6 +329,8 @@ def _agent_context(ctx: Context) -> None:
     if "agent" not in ctx.values:
         raise Skip("needs '@Agent on_assignment writes state' to pass first")
     _runtime, intent_id = ctx.values["agent"]
+    if "agent_grant_error" in ctx.values:
+        raise AssertionError(ctx.values["agent_grant_error"])
     state = ctx.client.get_intent(intent_id).state
     eq(state.get("agent_permission"), "write", "ctx.my_permission seen by the handler")
 
