@@ -40,6 +40,16 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENINTENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
 
+    /// Most connections served at once (default: a share of the open-file limit, at most 4096).
+    /// When all are taken, connections idle for 2 s are closed to make room.
+    #[arg(long, env = "OPENINTENT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds a connection may take to send a request's headers, and may stay idle between
+    /// requests, before it is closed.
+    #[arg(long, env = "OPENINTENT_IDLE_TIMEOUT", default_value_t = crate::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub idle_timeout: u64,
+
     /// Do not send webhooks from this process (deliveries are still recorded, and sent by the
     /// processes that do, or by this one once restarted without the flag).
     #[arg(long, env = "OPENINTENT_NO_WEBHOOKS")]
@@ -73,6 +83,8 @@ impl std::fmt::Debug for ServeArgs {
         f.debug_struct("ServeArgs")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
             .field("database", &database)
             .field("api_keys", &self.api_keys.as_ref().map(|_| "<redacted>"))
             .field("log_level", &self.log_level)
@@ -88,11 +100,21 @@ impl ServeArgs {
             .database_url(&self.database_url)
             .bind(SocketAddr::new(self.host, self.port))
             .body_limit(self.body_limit)
+            .connections(self.connection_limits())
             .webhooks(self.webhook_config());
         if let Some(list) = &self.api_keys {
             builder = builder.api_keys(ApiKey::parse_list(list));
         }
         builder.build()
+    }
+
+    /// The connection limits of these flags.
+    fn connection_limits(&self) -> crate::ConnectionLimits {
+        let limits = crate::ConnectionLimits::default().idle_timeout(std::time::Duration::from_secs(self.idle_timeout));
+        match self.max_connections {
+            Some(max) => limits.max_connections(max),
+            None => limits,
+        }
     }
 
     /// The webhook settings of these flags: the library defaults, with the workers, attempts

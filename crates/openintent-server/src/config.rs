@@ -234,6 +234,7 @@ pub struct ServerConfig {
     body_limit: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
+    connections: ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -251,6 +252,7 @@ impl ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: WebhookConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 
@@ -279,6 +281,11 @@ impl ServerConfig {
         &self.webhooks
     }
 
+    /// How many connections are served at once and how long one may idle.
+    pub fn connections(&self) -> &ConnectionLimits {
+        &self.connections
+    }
+
     /// Replaces the webhook settings (checked when the server starts).
     #[must_use]
     pub fn with_webhooks(mut self, webhooks: WebhookConfig) -> Self {
@@ -299,6 +306,7 @@ pub struct ServerConfigBuilder {
     body_limit: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
+    connections: ConnectionLimits,
 }
 
 impl Default for ServerConfigBuilder {
@@ -309,6 +317,7 @@ impl Default for ServerConfigBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             webhooks: WebhookConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -369,6 +378,12 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Sets the connection limits (default [`ConnectionLimits::default`]).
+    pub fn connections(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
     /// Whether no key was configured (the development keys will be used).
     pub fn uses_dev_keys(&self) -> bool {
         self.api_keys.is_none()
@@ -389,7 +404,15 @@ impl ServerConfigBuilder {
             return Err(ConfigError::new("body-limit", "must be positive"));
         }
         self.webhooks.check()?;
-        Ok(ServerConfig { database, api_keys, body_limit: self.body_limit, bind: self.bind, webhooks: self.webhooks })
+        self.connections.check()?;
+        Ok(ServerConfig {
+            database,
+            api_keys,
+            body_limit: self.body_limit,
+            bind: self.bind,
+            webhooks: self.webhooks,
+            connections: self.connections,
+        })
     }
 }
 
@@ -569,6 +592,82 @@ impl WebhookConfig {
         }
         if self.claim_ttl <= self.request_timeout {
             return bad("claim_ttl", "must be longer than request_timeout");
+        }
+        Ok(())
+    }
+}
+
+/// The default [`ConnectionLimits::idle_timeout`]: 30 seconds.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most connections served at once unless configured, whatever the open-file limit allows.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Limits on the connections a server holds. Part of [`ServerConfig`].
+///
+/// ```
+/// use std::time::Duration;
+/// use openintent_server::{ConnectionLimits, ServerConfig};
+/// let config = ServerConfig::builder()
+///     .connections(ConnectionLimits::default().max_connections(500).idle_timeout(Duration::from_secs(10)))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.connections().max_connections, Some(500));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionLimits {
+    /// The most connections served at once. `None` (the default): the smaller of
+    /// [`DEFAULT_MAX_CONNECTIONS`] and the process's open-file limit less a reserve for the
+    /// database, webhooks and logs (a tenth of the limit, at least 64).
+    pub max_connections: Option<usize>,
+    /// How long a connection may take to send a request's headers, counted from when it opened
+    /// or from its previous response. Default [`DEFAULT_IDLE_TIMEOUT`].
+    pub idle_timeout: Duration,
+    /// When every place is taken: how long a connection must have been idle to be closed to
+    /// make room. Default 2 seconds (capped at the idle timeout).
+    pub shed_after: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: None,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            shed_after: Duration::from_secs(2),
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Sets [`ConnectionLimits::max_connections`].
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max);
+        self
+    }
+
+    /// Sets [`ConnectionLimits::idle_timeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ConnectionLimits::shed_after`].
+    #[must_use]
+    pub fn shed_after(mut self, idle: Duration) -> Self {
+        self.shed_after = idle;
+        self
+    }
+
+    /// Refuses limits a server cannot run with.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::new("max-connections", "must be positive"));
+        }
+        if self.idle_timeout.is_zero() {
+            return Err(ConfigError::new("idle-timeout", "must be positive"));
         }
         Ok(())
     }

@@ -51,6 +51,7 @@
 mod api;
 pub mod cli;
 mod config;
+mod connections;
 mod error;
 mod notify;
 mod relay;
@@ -73,8 +74,8 @@ use tower_http::trace::TraceLayer;
 pub use api::extract::{Principal, authenticate};
 pub use api::openapi::document as openapi_document;
 pub use config::{
-    ApiKey, ConfigError, DEFAULT_BODY_LIMIT, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder,
-    WebhookConfig,
+    ApiKey, ConfigError, ConnectionLimits, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder, WebhookConfig,
 };
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
@@ -210,15 +211,12 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
     let streams = state.clone();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-                // Open event streams never end by themselves; end them so shutdown can finish.
-                streams.close_streams();
-            })
-            .await
-    });
+    let stopped = async move {
+        let _ = stopped.await;
+        // Open event streams never end by themselves; end them so shutdown can finish.
+        streams.close_streams();
+    };
+    let task = tokio::spawn(connections::serve(listener, router, *config.connections(), stopped));
     Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
 }
 
@@ -240,7 +238,7 @@ pub async fn serve(
         // Open event streams never end by themselves; end them so shutdown can finish.
         streams.close_streams();
     };
-    let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let served = connections::serve(listener, app(state.clone()), *config.connections(), shutdown).await;
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
     }
