@@ -234,6 +234,7 @@ pub struct ServerConfig {
     body_limit: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
+    liveness_interval: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -251,6 +252,7 @@ impl ServerConfig {
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: WebhookConfig::default(),
+            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
         }
     }
 
@@ -285,6 +287,19 @@ impl ServerConfig {
         self.webhooks = webhooks;
         self
     }
+
+    /// How often the liveness sweeper looks for agents whose heartbeats stopped (`None`: it
+    /// does not run). See [`crate::liveness`].
+    pub fn liveness_interval(&self) -> Option<Duration> {
+        self.liveness_interval
+    }
+
+    /// Replaces the liveness sweeper's interval (`None` turns it off; zero counts as off).
+    #[must_use]
+    pub fn with_liveness_interval(mut self, interval: Option<Duration>) -> Self {
+        self.liveness_interval = interval.filter(|d| !d.is_zero());
+        self
+    }
 }
 
 fn dev_keys() -> Vec<ApiKey> {
@@ -299,6 +314,7 @@ pub struct ServerConfigBuilder {
     body_limit: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
+    liveness_interval: Option<Duration>,
 }
 
 impl Default for ServerConfigBuilder {
@@ -309,6 +325,7 @@ impl Default for ServerConfigBuilder {
             body_limit: DEFAULT_BODY_LIMIT,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             webhooks: WebhookConfig::default(),
+            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
         }
     }
 }
@@ -389,7 +406,23 @@ impl ServerConfigBuilder {
             return Err(ConfigError::new("body-limit", "must be positive"));
         }
         self.webhooks.check()?;
-        Ok(ServerConfig { database, api_keys, body_limit: self.body_limit, bind: self.bind, webhooks: self.webhooks })
+        Ok(ServerConfig {
+            database,
+            api_keys,
+            body_limit: self.body_limit,
+            bind: self.bind,
+            webhooks: self.webhooks,
+            liveness_interval: self.liveness_interval,
+        })
+    }
+
+    /// How often the liveness sweeper marks silent agents (default
+    /// [`DEFAULT_LIVENESS_INTERVAL`](crate::liveness::DEFAULT_LIVENESS_INTERVAL); `None` or zero:
+    /// it does not run).
+    #[must_use]
+    pub fn liveness_interval(mut self, interval: Option<Duration>) -> Self {
+        self.liveness_interval = interval.filter(|d| !d.is_zero());
+        self
     }
 }
 

@@ -52,6 +52,7 @@ mod api;
 pub mod cli;
 mod config;
 mod error;
+pub mod liveness;
 mod notify;
 mod relay;
 mod rules;
@@ -134,6 +135,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     webhooks: Option<webhook::WorkerPool>,
+    liveness: Option<liveness::Sweeper>,
 }
 
 impl RunningServer {
@@ -162,6 +164,9 @@ impl RunningServer {
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.stop().await;
         }
+        if let Some(liveness) = self.liveness.take() {
+            liveness.stop().await;
+        }
         self.state.store().close().await;
         result
     }
@@ -188,24 +193,29 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
 /// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled).
+/// the webhook delivery workers (none when disabled) and the agent liveness sweeper (none when
+/// disabled).
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
-async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<webhook::WorkerPool>), ServeError> {
+async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(config).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
-    Ok((listener, state, webhooks))
+    let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
+    Ok((listener, state, webhooks, liveness))
 }
+
+/// What [`start`] started.
+type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, Option<liveness::Sweeper>);
 
 /// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, liveness) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -219,7 +229,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
             })
             .await
     });
-    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness })
 }
 
 /// Binds the configured address, opens the database, starts the webhook delivery workers (unless
@@ -232,7 +242,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, liveness) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -243,6 +253,9 @@ pub async fn serve(
     let served = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
+    }
+    if let Some(liveness) = liveness {
+        liveness.stop().await;
     }
     state.store().close().await;
     served?;
