@@ -91,9 +91,11 @@ async fn dependencies_add_remove_and_events() {
     assert_eq!(add_dep(&app, &a, &b).await.status, StatusCode::BAD_REQUEST);
     let r = add_dep(&app, &a, "missing").await;
     assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Dependency intent not found"));
-    assert_eq!(add_dep(&app, "missing", &b).await.status, StatusCode::NOT_FOUND);
     let path = format!("/api/v1/intents/{a}/dependencies");
     let body = Some(json!({"dependency_id": b}));
+    let missing = "/api/v1/intents/missing/dependencies";
+    let r = app.as_agent_with(Some("t"), "POST", missing, body.clone(), &[("if-match", "1")]).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
     let r = app.as_agent_with(Some("t"), "POST", &path, body.clone(), &[("if-match", "1")]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     let r = app.as_agent(Some("t"), "POST", &path, body).await;
@@ -105,7 +107,7 @@ async fn dependencies_add_remove_and_events() {
     assert_eq!((r.status, r.body["depends_on"].clone()), (StatusCode::OK, json!([])));
     assert_eq!(remove_dep(&app, &a, &b).await.status, StatusCode::NOT_FOUND);
     let types: Vec<Value> = app.events(&a).await.iter().map(|e| e["event_type"].clone()).collect();
-    assert_eq!(types, [json!("intent_created"), json!("dependency_added"), json!("dependency_removed")]);
+    assert_eq!(types, [json!("dependency_removed"), json!("dependency_added"), json!("intent_created")]);
     assert_eq!(version(&app, &a).await, 3);
 }
 
@@ -175,7 +177,8 @@ async fn the_graph() {
     assert!(edges.contains(&json!({"from": root, "to": x, "type": "parent"})), "{edges:?}");
     assert_eq!(r.body["aggregate_status"]["total"], 3);
     assert_eq!(r.body["blocking_intents"], json!([y]));
-    for relation in ["graph", "children", "descendants", "ancestors", "dependencies", "dependents", "ready", "blocked"] {
+    for relation in ["graph", "children", "descendants", "ancestors", "dependencies", "dependents", "ready", "blocked"]
+    {
         let r = app.get(&format!("/api/v1/intents/missing/{relation}")).await;
         assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"), "{relation}");
     }

@@ -64,7 +64,10 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
         (json!({"agent_id": "a/b"}), "agent_id"),
         (json!({"agent_id": "a", "capacity": 5}), "capacity"),
         (json!({"agent_id": "a", "endpoint": "ftp://x"}), "endpoint"),
-        (json!({"agent_id": "a", "heartbeat_config": {"interval_seconds": 30, "unhealthy_after_seconds": 40}}), "heartbeat_config"),
+        (
+            json!({"agent_id": "a", "heartbeat_config": {"interval_seconds": 30, "unhealthy_after_seconds": 40}}),
+            "heartbeat_config",
+        ),
         (json!({"agent_id": "a", "drain_timeout_seconds": -1}), "drain_timeout_seconds"),
     ] {
         let r = register(&app, body.clone()).await;
@@ -88,8 +91,16 @@ async fn unknown_agents_are_404() {
 #[tokio::test]
 async fn list_filters() {
     let app = TestApp::memory().await;
-    register(&app, json!({"agent_id": "a", "role_id": "p", "capabilities": ["x"], "capacity": {"max_concurrent_tasks": 4}})).await;
-    register(&app, json!({"agent_id": "b", "role_id": "q", "capabilities": ["y"], "capacity": {"max_concurrent_tasks": 1}})).await;
+    register(
+        &app,
+        json!({"agent_id": "a", "role_id": "p", "capabilities": ["x"], "capacity": {"max_concurrent_tasks": 4}}),
+    )
+    .await;
+    register(
+        &app,
+        json!({"agent_id": "b", "role_id": "q", "capabilities": ["y"], "capacity": {"max_concurrent_tasks": 1}}),
+    )
+    .await;
     register(&app, json!({"agent_id": "c", "role_id": "p"})).await;
     set_status(&app, "c", json!({"status": "draining"}), &[]).await;
     let ids = |r: Reply| -> Vec<String> {
@@ -146,7 +157,8 @@ async fn status_changes_are_validated_and_draining_is_kept() {
     // A stale If-Match is a conflict.
     let r = set_status(&app, "d", json!({"status": "draining"}), &[("if-match", "7")]).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
-    let r = set_status(&app, "d", json!({"status": "draining", "drain_timeout_seconds": 60}), &[("if-match", "1")]).await;
+    let r =
+        set_status(&app, "d", json!({"status": "draining", "drain_timeout_seconds": 60}), &[("if-match", "1")]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((r.body["status"].clone(), r.body["version"].clone()), (json!("draining"), json!(2)));
     assert_eq!(r.body["drain_timeout_seconds"], 60);
@@ -178,14 +190,15 @@ async fn the_sweeper_marks_silent_agents_and_a_heartbeat_revives_them() {
     let r = client
         .post(url("/api/v1/agents/register"))
         .header("x-api-key", common::KEY)
-        .json(&json!({"agent_id": "quiet", "heartbeat_config": hb}))
+        .header("content-type", "application/json")
+        .body(json!({"agent_id": "quiet", "heartbeat_config": hb}).to_string())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
     let status = || async {
         let r = client.get(url("/api/v1/agents/quiet")).header("x-api-key", common::KEY).send().await.unwrap();
-        r.json::<Value>().await.unwrap()["status"].as_str().unwrap().to_owned()
+        serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap()["status"].as_str().unwrap().to_owned()
     };
     let mut seen = Vec::new();
     for _ in 0..100 {
@@ -202,11 +215,13 @@ async fn the_sweeper_marks_silent_agents_and_a_heartbeat_revives_them() {
     let r = client
         .post(url("/api/v1/agents/quiet/heartbeat"))
         .header("x-api-key", common::KEY)
-        .json(&json!({}))
+        .header("content-type", "application/json")
+        .body("{}")
         .send()
         .await
         .unwrap();
-    assert_eq!(r.json::<Value>().await.unwrap()["agent_status"], "active");
+    let body: Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["agent_status"], "active");
     assert_eq!(lifecycle(&mut rx, "quiet"), ["active", "unhealthy", "dead", "active"]);
     server.shutdown().await.unwrap();
 }

@@ -200,8 +200,14 @@ pub(super) const OPERATIONS: &[Op] = &[
         .reply(Reply::Json(ancestors_list)),
     op("get", "/api/v1/intents/{id}/dependents", "listDependents", "graphs", "The intents that depend on it")
         .reply(Reply::Json(dependents_list)),
-    op("get", "/api/v1/intents/{id}/ready", "listReadyChildren", "graphs", "Open children whose dependencies are completed")
-        .reply(Reply::Json(ready_list)),
+    op(
+        "get",
+        "/api/v1/intents/{id}/ready",
+        "listReadyChildren",
+        "graphs",
+        "Open children whose dependencies are completed",
+    )
+    .reply(Reply::Json(ready_list)),
     op("get", "/api/v1/intents/{id}/blocked", "listBlockedChildren", "graphs", "Open children with unmet dependencies")
         .reply(Reply::Json(blocked_list)),
     op("get", "/api/v1/intents/{id}/graph", "getIntentGraph", "graphs", "The graph around an intent")

@@ -84,12 +84,8 @@ async fn list_agents(State(state): State<AppState>, _p: Principal, q: QueryParam
         Some(_) => Some(q.int("min_available_capacity", 0, 0, i64::from(i32::MAX))?),
         None => None,
     };
-    let filter = AgentFilter {
-        status,
-        role_id: q.get("role_id").map(str::to_owned),
-        capabilities,
-        min_available_capacity: min,
-    };
+    let filter =
+        AgentFilter { status, role_id: q.get("role_id").map(str::to_owned), capabilities, min_available_capacity: min };
     let agents = state.store().list_registered_agents(&filter).await?;
     let t = now();
     let items: Vec<Value> =

@@ -133,10 +133,11 @@ impl Store {
 
     /// Every intent whose `depends_on` holds `id`, in creation order.
     pub(crate) async fn dependents(&self, id: &str) -> StoreResult<Vec<Intent>> {
-        let rows = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE depends_on LIKE $1 ESCAPE '!' ORDER BY seq"))
-            .bind(like_pattern(id))
-            .fetch_all(&self.db.pool)
-            .await?;
+        let rows =
+            sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE depends_on LIKE $1 ESCAPE '!' ORDER BY seq"))
+                .bind(like_pattern(id))
+                .fetch_all(&self.db.pool)
+                .await?;
         let all = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(all.into_iter().filter(|i| i.depends_on.iter().any(|d| d == id)).collect())
     }
@@ -174,8 +175,11 @@ impl Store {
                 continue;
             }
             let Some(intent) = self.get_intent(&next).await? else { continue };
-            todo.extend(intent.depends_on.iter().cloned());
-            todo.extend(self.children(&next).await?.into_iter().map(|c| c.id));
+            // Depth-first in the walk's own order, so that siblings keep their creation order
+            // in the slice `IntentGraph::from_intents` groups children from.
+            let kids = self.children(&next).await?.into_iter().map(|c| c.id);
+            let next_ids: Vec<String> = intent.depends_on.iter().cloned().chain(kids).collect();
+            todo.extend(next_ids.into_iter().rev());
             loaded.push(intent);
         }
         Ok(IntentGraph::from_intents(id, &loaded))
@@ -201,8 +205,10 @@ pub(super) async fn announce_ready(tx: &mut WriteTx, completed_id: &str, actor: 
         }
         let mut statuses = Vec::new();
         for d in &dependent.depends_on {
-            let s: Option<String> =
-                sqlx::query_scalar("SELECT status FROM intents WHERE id = $1").bind(d).fetch_optional(&mut **tx).await?;
+            let s: Option<String> = sqlx::query_scalar("SELECT status FROM intents WHERE id = $1")
+                .bind(d)
+                .fetch_optional(&mut **tx)
+                .await?;
             statuses.push((d.clone(), s.map(|s| IntentStatus::parse(&s))));
         }
         let status_of = |id: &str| statuses.iter().find(|(d, _)| d == id).and_then(|(_, s)| s.clone());
@@ -236,11 +242,7 @@ async fn exists(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
 }
 
 fn check_version(intent: &Intent, expected: i64) -> StoreResult<()> {
-    if intent.version == expected {
-        Ok(())
-    } else {
-        Err(StoreError::VersionConflict { current: intent.version })
-    }
+    if intent.version == expected { Ok(()) } else { Err(StoreError::VersionConflict { current: intent.version }) }
 }
 
 /// The dependency edges `(intent, dependency)` reachable from `start` along `depends_on`.

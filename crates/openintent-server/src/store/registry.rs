@@ -7,9 +7,7 @@
 //! server processes sweeping one PostgreSQL database write each transition once.
 
 use chrono::{DateTime, Utc};
-use openintent_types::{
-    AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, RegisterAgentRequest,
-};
+use openintent_types::{AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, RegisterAgentRequest};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -335,10 +333,10 @@ impl Store {
             "SELECT {AGENT_COLS}, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
              WHERE status IN ($1, $2) ORDER BY seq"
         ))
-            .bind(AgentStatus::Active.as_str())
-            .bind(AgentStatus::Unhealthy.as_str())
-            .fetch_all(&self.db.pool)
-            .await?;
+        .bind(AgentStatus::Active.as_str())
+        .bind(AgentStatus::Unhealthy.as_str())
+        .fetch_all(&self.db.pool)
+        .await?;
         let mut changed = Vec::new();
         for row in &rows {
             let agent = agent_from_row(row)?;
