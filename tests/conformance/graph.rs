@@ -41,7 +41,7 @@ async fn dependencies_readiness_and_the_graph() {
         .send()
         .await
         .must("deploy");
-    assert_eq!(deploy.depends_on, [fetch.id.clone()]);
+    assert_eq!(deploy.depends_on, [fetch.id.as_str()]);
     let deploy = client.add_dependency(&deploy.id, &build.id, deploy.version).await.must("add_dependency");
     assert_eq!(deploy.depends_on, [fetch.id.clone(), build.id.clone()]);
     assert_eq!(deploy.version, 2);
@@ -55,16 +55,18 @@ async fn dependencies_readiness_and_the_graph() {
     assert!(cycle.to_string().contains("cycle"), "{cycle}");
 
     let ids = |v: Vec<openintent::types::Intent>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(client.get_dependencies(&deploy.id).await.must("get_dependencies")),
-        [fetch.id.clone(), build.id.clone()]
-    );
-    assert_eq!(ids(client.get_dependents(&build.id).await.must("get_dependents")), [deploy.id.clone()]);
+    // Both, in an order of the server's choosing (the reference answers in storage order).
+    let mut upstream = ids(client.get_dependencies(&deploy.id).await.must("get_dependencies"));
+    upstream.sort();
+    let mut expected = vec![fetch.id.clone(), build.id.clone()];
+    expected.sort();
+    assert_eq!(upstream, expected);
+    assert_eq!(ids(client.get_dependents(&build.id).await.must("get_dependents")), [deploy.id.as_str()]);
     assert_eq!(
         ids(client.get_ready_intents(&root.id).await.must("get_ready_intents")),
         [fetch.id.clone(), build.id.clone()]
     );
-    assert_eq!(ids(client.get_blocked_intents(&root.id).await.must("get_blocked_intents")), [deploy.id.clone()]);
+    assert_eq!(ids(client.get_blocked_intents(&root.id).await.must("get_blocked_intents")), [deploy.id.as_str()]);
 
     for dep in [&fetch, &build] {
         let active = client.set_status(&dep.id, dep.version, "active").send().await.must("activate");
@@ -73,7 +75,7 @@ async fn dependencies_readiness_and_the_graph() {
     let ready = ids(client.get_ready_intents(&root.id).await.must("ready after completion"));
     if target().full() {
         // Completed children are no longer listed as ready; deploy is.
-        assert_eq!(ready, [deploy.id.clone()]);
+        assert_eq!(ready, [deploy.id.as_str()]);
         let events = client.get_events(&deploy.id).send().await.must("deploy events");
         assert!(events.iter().any(|e| e.event_type.as_str() == "intent.ready"), "{events:?}");
     } else {
@@ -92,7 +94,7 @@ async fn dependencies_readiness_and_the_graph() {
 
     let deploy = client.get_intent(&deploy.id).await.must("get deploy");
     let after = client.remove_dependency(&deploy.id, &build.id, deploy.version).await.must("remove_dependency");
-    assert_eq!(after.depends_on, [fetch.id.clone()]);
+    assert_eq!(after.depends_on, [fetch.id.as_str()]);
     let again = client.remove_dependency(&deploy.id, &build.id, after.version).await;
     if target().full() {
         assert!(again.unwrap_err().is_not_found());

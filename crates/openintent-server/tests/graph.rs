@@ -85,8 +85,8 @@ async fn dependencies_add_remove_and_events() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((r.body["depends_on"].clone(), r.body["version"].clone()), (json!([b]), json!(2)));
     assert_eq!(r.headers["etag"], "\"2\"");
-    assert_eq!(ids(&app, &a, "dependencies").await, [b.clone()]);
-    assert_eq!(ids(&app, &b, "dependents").await, [a.clone()]);
+    assert_eq!(ids(&app, &a, "dependencies").await, [b.as_str()]);
+    assert_eq!(ids(&app, &b, "dependents").await, [a.as_str()]);
     // Duplicates, unknown ids, stale versions, missing If-Match.
     assert_eq!(add_dep(&app, &a, &b).await.status, StatusCode::BAD_REQUEST);
     let r = add_dep(&app, &a, "missing").await;
@@ -143,21 +143,21 @@ async fn readiness_follows_completion_and_writes_an_event() {
     let build = id_of(&child(&app, &root, json!({"title": "build"})).await);
     let deploy = id_of(&child(&app, &root, json!({"title": "deploy", "depends_on": [fetch, build]})).await);
     assert_eq!(ids(&app, &root, "ready").await, [fetch.clone(), build.clone()]);
-    assert_eq!(ids(&app, &root, "blocked").await, [deploy.clone()]);
+    assert_eq!(ids(&app, &root, "blocked").await, [deploy.as_str()]);
     let ready_events = |events: Vec<Value>| events.iter().filter(|e| e["event_type"] == "intent.ready").count();
     for id in [&fetch, &build] {
         assert_eq!(set_status(&app, id, "active").await.status, StatusCode::OK);
     }
     assert_eq!(set_status(&app, &fetch, "completed").await.status, StatusCode::OK);
     assert_eq!(ready_events(app.events(&deploy).await), 0, "build is still open");
-    assert_eq!(ids(&app, &root, "blocked").await, [deploy.clone()]);
+    assert_eq!(ids(&app, &root, "blocked").await, [deploy.as_str()]);
     assert_eq!(set_status(&app, &build, "completed").await.status, StatusCode::OK);
     let events = app.events(&deploy).await;
     assert_eq!(ready_events(events.clone()), 1);
     let ready = events.iter().find(|e| e["event_type"] == "intent.ready").unwrap();
     assert_eq!(ready["payload"]["dependency_id"], json!(build));
     // Completed children are neither ready nor blocked; deploy is now ready.
-    assert_eq!(ids(&app, &root, "ready").await, [deploy.clone()]);
+    assert_eq!(ids(&app, &root, "ready").await, [deploy.as_str()]);
     assert_eq!(ids(&app, &root, "blocked").await, Vec::<String>::new());
 }
 
