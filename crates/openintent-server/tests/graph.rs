@@ -53,6 +53,8 @@ async fn children_descendants_ancestors() {
     let a = id_of(&r);
     assert_eq!((r.body["parent_id"].clone(), r.body["parent_intent_id"].clone()), (json!(root), json!(root)));
     assert_eq!(r.body["status"], "draft");
+    let created = app.events(&a).await;
+    assert_eq!(created[0]["payload"]["parent_id"], json!(root), "as the reference's child event");
     let b = id_of(&child(&app, &root, json!({"title": "b"})).await);
     let a1 = id_of(&child(&app, &a, json!({"title": "a1"})).await);
     assert_eq!(ids(&app, &root, "children").await, [a.clone(), b.clone()]);

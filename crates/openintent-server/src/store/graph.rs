@@ -295,3 +295,15 @@ async fn write_depends_on(
     let payload = as_obj(json!({"dependency_id": dependency_id, "version": intent.version}));
     append_event(tx, &intent.id, event_type, actor, payload).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_match_the_json_string_with_wildcards_escaped() {
+        assert_eq!(like_pattern("a1"), "%\"a1\"%");
+        assert_eq!(like_pattern("50%_off!"), "%\"50!%!_off!!\"%");
+        assert_eq!(like_pattern("back\\slash"), "%\"back\\\\slash\"%");
+    }
+}

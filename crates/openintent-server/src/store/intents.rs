@@ -59,6 +59,12 @@ impl Store {
         .await?;
         let mut payload = Map::new();
         payload.insert("title".into(), json!(intent.title));
+        if let Some(parent) = &intent.parent_id {
+            payload.insert("parent_id".into(), json!(parent));
+        }
+        if !intent.depends_on.is_empty() {
+            payload.insert("depends_on".into(), json!(intent.depends_on));
+        }
         if let Some(g) = &intent.governance_policy {
             payload.insert("governance_policy".into(), Value::Object(g.clone()));
         }

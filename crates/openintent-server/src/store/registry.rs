@@ -375,3 +375,32 @@ impl Store {
 pub(crate) fn heartbeat_age(agent: &AgentRecord, at: DateTime<Utc>) -> Option<f64> {
     agent.last_heartbeat_at.map(|h| (at - h).num_milliseconds() as f64 / 1000.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use openintent_types::{AgentCapacity, AgentRecord};
+
+    use super::AgentFilter;
+
+    #[test]
+    fn filters_match_any_capability_and_free_slots() {
+        let mut a = AgentRecord::new("a");
+        a.capabilities = vec!["x".into(), "y".into()];
+        let mut cap = AgentCapacity::new(4);
+        cap.current_load = Some(3);
+        a.capacity = Some(cap);
+        let f = |caps: &[&str], min: Option<i64>| AgentFilter {
+            capabilities: caps.iter().map(|c| (*c).to_owned()).collect(),
+            min_available_capacity: min,
+            ..Default::default()
+        };
+        assert!(f(&[], None).matches(&a));
+        assert!(f(&["z", "y"], None).matches(&a));
+        assert!(!f(&["z"], None).matches(&a));
+        assert!(f(&[], Some(1)).matches(&a));
+        assert!(!f(&[], Some(2)).matches(&a));
+        // Without a declared maximum there is no known free slot.
+        a.capacity = None;
+        assert!(!f(&[], Some(0)).matches(&a));
+    }
+}
