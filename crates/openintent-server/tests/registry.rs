@@ -232,3 +232,45 @@ async fn the_sweeper_can_be_turned_off() {
     assert_eq!(config.liveness_interval(), None);
     assert!(ServerConfig::in_memory().liveness_interval().is_some());
 }
+
+/// Two server processes sweeping one database write each transition once.
+#[tokio::test]
+async fn two_sweepers_on_one_database_write_each_transition_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = common::shared_test_database(dir.path()).await;
+    let config = ServerConfig::builder()
+        .database(db)
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .liveness_interval(Some(Duration::from_millis(30)))
+        .build()
+        .unwrap();
+    let one = openintent_server::spawn(config.clone()).await.unwrap();
+    let two = openintent_server::spawn(config).await.unwrap();
+    let (mut rx1, mut rx2) = (one.state().subscribe(), two.state().subscribe());
+    let app = TestApp { router: openintent_server::app(one.state().clone()), state: one.state().clone() };
+    let hb = json!({"interval_seconds": 1, "unhealthy_after_seconds": 2, "dead_after_seconds": 4});
+    assert_eq!(register(&app, json!({"agent_id": "shared", "heartbeat_config": hb})).await.status, StatusCode::OK);
+    for _ in 0..100 {
+        if app.get("/api/v1/agents/shared").await.body["status"] == "dead" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Let both sweepers run a few more times after the last transition.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each process publishes what it committed (and, on PostgreSQL, relays the other's): one
+    // message per transition, whichever process wrote it.
+    let mut seen = std::collections::BTreeMap::new();
+    for rx in [&mut rx1, &mut rx2] {
+        while let Ok(n) = rx.try_recv() {
+            if n.channel == Channel::Agent("shared".into()) {
+                seen.insert(n.id.clone(), n.data["status"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let mut statuses: Vec<String> = seen.into_values().collect();
+    statuses.sort();
+    assert_eq!(statuses, ["active", "dead", "unhealthy"]);
+    one.shutdown().await.unwrap();
+    two.shutdown().await.unwrap();
+}
