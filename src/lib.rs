@@ -98,6 +98,10 @@ pub mod guides {
     pub struct RetriesGuide;
     #[doc = include_str!("../docs/portfolios.md")]
     pub struct PortfoliosGuide;
+    #[doc = include_str!("../docs/registry.md")]
+    pub struct RegistryGuide;
+    #[doc = include_str!("../docs/graphs.md")]
+    pub struct GraphsGuide;
     #[doc = include_str!("../docs/testing.md")]
     pub struct TestingGuide;
     #[doc = include_str!("../docs/README.md")]

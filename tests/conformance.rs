@@ -46,3 +46,9 @@ mod blocking;
 
 #[path = "conformance/governance.rs"]
 mod governance;
+
+#[path = "conformance/registry.rs"]
+mod registry;
+
+#[path = "conformance/graph.rs"]
+mod graph;

@@ -88,6 +88,8 @@
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
 //! | RFC-0009 costs | [`costs`] |
 //! | RFC-0010 retry policies and failures | [`retry_policies`] |
+//! | Intent graphs (agent platform RFC-0002): children, dependencies, readiness | [`graph`] |
+//! | Agent registry (agent platform RFC-0016): register, heartbeat, drain | [`registry`] |
 //! | Portfolios | [`portfolios`] |
 //! | Discovery | [`discovery`] |
 //! | Errors | [`error`] |
@@ -181,9 +183,11 @@ pub mod costs;
 pub mod discovery;
 pub mod events;
 pub mod governance;
+pub mod graph;
 pub mod intents;
 pub mod leases;
 pub mod portfolios;
+pub mod registry;
 pub mod retry_policies;
 pub mod subscriptions;
 

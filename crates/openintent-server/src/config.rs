@@ -235,6 +235,7 @@ pub struct ServerConfig {
     bind: SocketAddr,
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
+    liveness_interval: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -253,6 +254,7 @@ impl ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
+            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
         }
     }
 
@@ -292,6 +294,19 @@ impl ServerConfig {
         self.webhooks = webhooks;
         self
     }
+
+    /// How often the liveness sweeper looks for agents whose heartbeats stopped (`None`: it
+    /// does not run). See [`crate::liveness`].
+    pub fn liveness_interval(&self) -> Option<Duration> {
+        self.liveness_interval
+    }
+
+    /// Replaces the liveness sweeper's interval (`None` turns it off; zero counts as off).
+    #[must_use]
+    pub fn with_liveness_interval(mut self, interval: Option<Duration>) -> Self {
+        self.liveness_interval = interval.filter(|d| !d.is_zero());
+        self
+    }
 }
 
 fn dev_keys() -> Vec<ApiKey> {
@@ -307,6 +322,7 @@ pub struct ServerConfigBuilder {
     bind: SocketAddr,
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
+    liveness_interval: Option<Duration>,
 }
 
 impl Default for ServerConfigBuilder {
@@ -318,6 +334,7 @@ impl Default for ServerConfigBuilder {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
+            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
         }
     }
 }
@@ -412,7 +429,17 @@ impl ServerConfigBuilder {
             bind: self.bind,
             webhooks: self.webhooks,
             connections: self.connections,
+            liveness_interval: self.liveness_interval,
         })
+    }
+
+    /// How often the liveness sweeper marks silent agents (default
+    /// [`DEFAULT_LIVENESS_INTERVAL`](crate::liveness::DEFAULT_LIVENESS_INTERVAL); `None` or zero:
+    /// it does not run).
+    #[must_use]
+    pub fn liveness_interval(mut self, interval: Option<Duration>) -> Self {
+        self.liveness_interval = interval.filter(|d| !d.is_zero());
+        self
     }
 }
 

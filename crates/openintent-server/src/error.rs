@@ -179,6 +179,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::Invalid(items) => ApiError::Validation(items),
             StoreError::BadRequest(text) => ApiError::BadRequest(text),
+            StoreError::Conflict(text) => ApiError::conflict(text),
             StoreError::Busy => ApiError::Unavailable(BUSY.to_owned()),
             StoreError::Begin(e) => ApiError::Unavailable(format!("could not begin a transaction: {e}")),
             other @ (StoreError::Database(_)

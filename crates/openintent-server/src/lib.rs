@@ -53,6 +53,7 @@ pub mod cli;
 mod config;
 mod connections;
 mod error;
+pub mod liveness;
 mod notify;
 mod relay;
 mod rules;
@@ -135,6 +136,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     webhooks: Option<webhook::WorkerPool>,
+    liveness: Option<liveness::Sweeper>,
 }
 
 impl RunningServer {
@@ -163,6 +165,9 @@ impl RunningServer {
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.stop().await;
         }
+        if let Some(liveness) = self.liveness.take() {
+            liveness.stop().await;
+        }
         self.state.store().close().await;
         result
     }
@@ -189,24 +194,29 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
 /// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled).
+/// the webhook delivery workers (none when disabled) and the agent liveness sweeper (none when
+/// disabled).
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
-async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<webhook::WorkerPool>), ServeError> {
+async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(config).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
-    Ok((listener, state, webhooks))
+    let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
+    Ok((listener, state, webhooks, liveness))
 }
+
+/// What [`start`] started.
+type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, Option<liveness::Sweeper>);
 
 /// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, liveness) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -217,7 +227,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
         streams.close_streams();
     };
     let task = tokio::spawn(connections::serve(listener, router, *config.connections(), stopped));
-    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness })
 }
 
 /// Binds the configured address, opens the database, starts the webhook delivery workers (unless
@@ -230,7 +240,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, liveness) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -241,6 +251,9 @@ pub async fn serve(
     let served = connections::serve(listener, app(state.clone()), *config.connections(), shutdown).await;
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
+    }
+    if let Some(liveness) = liveness {
+        liveness.stop().await;
     }
     state.store().close().await;
     served?;

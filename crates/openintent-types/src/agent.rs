@@ -559,3 +559,51 @@ impl ListAgentsQuery {
         self
     }
 }
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn agent_statuses() -> Vec<&'static str> {
+    AgentStatus::KNOWN.iter().map(AgentStatus::as_str).collect()
+}
+
+fn heartbeat_statuses() -> Vec<&'static str> {
+    vec![Active.as_str(), Draining.as_str()]
+}
+
+impl crate::schema::RequestSchema for RegisterAgentRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("agent_id", Kind::Str).id(),
+            opt("name", Kind::Str).text(255),
+            opt("role_id", Kind::Str).id(),
+            opt("capabilities", Kind::StrList),
+            opt("capacity", Kind::Obj),
+            opt("endpoint", Kind::Str).http_url(),
+            opt("heartbeat_config", Kind::Obj),
+            opt("metadata", Kind::Obj),
+            opt("drain_timeout_seconds", Kind::Int).min(0.0),
+        ]
+    };
+}
+
+impl crate::schema::RequestSchema for AgentHeartbeatRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt};
+        &[
+            opt("status", Kind::Str).one_of(heartbeat_statuses),
+            opt("current_load", Kind::Int).min(0.0),
+            opt("tasks_in_progress", Kind::StrList),
+            opt("client_timestamp", Kind::Time),
+        ]
+    };
+    /// An empty body is a plain `active` heartbeat.
+    const EMPTY_OK: bool = true;
+}
+
+impl crate::schema::RequestSchema for UpdateAgentStatusRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[req("status", Kind::Str).one_of(agent_statuses), opt("drain_timeout_seconds", Kind::Int).min(0.0)]
+    };
+}

@@ -477,3 +477,26 @@ impl IntentGraph {
         AggregateStatus::from_intents(&intents)
     }
 }
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl crate::schema::RequestSchema for CreateChildIntentRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("title", Kind::Str).text(500),
+            opt("description", Kind::Str),
+            opt("constraints", Kind::ObjOrList),
+            opt("state", Kind::Obj),
+            opt("depends_on", Kind::StrList),
+            opt("parent_intent_id", Kind::Str).id(),
+        ]
+    };
+}
+
+impl crate::schema::RequestSchema for AddDependencyRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, req};
+        &[req("dependency_id", Kind::Str).id()]
+    };
+}

@@ -14,10 +14,12 @@ mod costs;
 mod discovery;
 mod events;
 pub(crate) mod extract;
+mod graph;
 mod intents;
 mod leases;
 pub(crate) mod openapi;
 mod portfolios;
+mod registry;
 mod reply;
 mod retries;
 mod spec;
@@ -43,6 +45,8 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(intents::routes(state))
         .merge(events::routes(state))
         .merge(agents::routes(state))
+        .merge(registry::routes(state))
+        .merge(graph::routes(state))
         .merge(leases::routes(state))
         .merge(arbitration::routes(state))
         .merge(attachments::routes(state))

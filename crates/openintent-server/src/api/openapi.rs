@@ -26,15 +26,16 @@ use axum::Json;
 use axum::Router;
 use axum::routing::get;
 use openintent_types::{
-    AgentAssignment, Arbitration, Attachment, CostRecord, CostSummary, Decision, FailureRecord, Intent, IntentEvent,
-    Lease, Portfolio, PortfolioMembership, RetryPolicy, Subscription,
+    AgentAssignment, AgentRecord, Arbitration, Attachment, CostRecord, CostSummary, Decision, FailureRecord,
+    HeartbeatResponse, Intent, IntentEvent, IntentGraph, Lease, Portfolio, PortfolioMembership, RetryPolicy,
+    Subscription,
 };
 use serde_json::{Map, Value, json};
 
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
-    agents, arbitration, attachments, costs, discovery, events, intents, leases, portfolios, retries, streams,
-    subscriptions,
+    agents, arbitration, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry, retries,
+    streams, subscriptions,
 };
 use crate::state::AppState;
 
@@ -61,6 +62,8 @@ pub(super) fn operations() -> Vec<Op> {
         intents::OPERATIONS,
         events::OPERATIONS,
         agents::OPERATIONS,
+        registry::OPERATIONS,
+        graph::OPERATIONS,
         leases::OPERATIONS,
         arbitration::OPERATIONS,
         attachments::OPERATIONS,
@@ -77,6 +80,7 @@ pub(super) fn operations() -> Vec<Op> {
 const TAGS: &[&str] = &[
     "discovery",
     "intents",
+    "graphs",
     "portfolios",
     "events",
     "agents",
@@ -94,6 +98,9 @@ const MODELS: &[Schema] = &[
     Schema { name: "Intent", build: wire_model::<Intent>, empty_ok: false },
     Schema { name: "IntentEvent", build: wire_model::<IntentEvent>, empty_ok: false },
     Schema { name: "AgentAssignment", build: wire_model::<AgentAssignment>, empty_ok: false },
+    Schema { name: "AgentRecord", build: wire_model::<AgentRecord>, empty_ok: false },
+    Schema { name: "HeartbeatResponse", build: wire_model::<HeartbeatResponse>, empty_ok: false },
+    Schema { name: "IntentGraph", build: wire_model::<IntentGraph>, empty_ok: false },
     Schema { name: "Lease", build: wire_model::<Lease>, empty_ok: false },
     Schema { name: "Arbitration", build: wire_model::<Arbitration>, empty_ok: false },
     Schema { name: "Decision", build: wire_model::<Decision>, empty_ok: false },

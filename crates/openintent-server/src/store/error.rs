@@ -85,6 +85,10 @@ pub enum StoreError {
     /// (`Dependency not found: <id>`, text with NUL characters).
     #[error("{0}")]
     BadRequest(String),
+    /// The request conflicts with the resource as it is now (an agent status change the
+    /// lifecycle does not allow, a stale agent version); the text says how.
+    #[error("{0}")]
+    Conflict(String),
     /// Stored data could not be read back (a timestamp or JSON document that does not parse),
     /// or a row that must exist is gone.
     #[error("{0}")]

@@ -16,6 +16,11 @@ use crate::rules::lifecycle::check_transition;
 impl Store {
     pub(crate) async fn create_intent(&self, new: NewIntent) -> StoreResult<Written<Intent>> {
         let mut tx = self.db.begin().await?;
+        if let Some(parent) = &new.parent_id
+            && !intent_exists(&mut tx, parent).await?
+        {
+            return Err(StoreError::BadRequest(format!("Parent intent not found: {parent}")));
+        }
         for dep in &new.depends_on {
             if !intent_exists(&mut tx, dep).await? {
                 return Err(StoreError::BadRequest(format!("Dependency not found: {dep}")));
@@ -54,6 +59,12 @@ impl Store {
         .await?;
         let mut payload = Map::new();
         payload.insert("title".into(), json!(intent.title));
+        if let Some(parent) = &intent.parent_id {
+            payload.insert("parent_id".into(), json!(parent));
+        }
+        if !intent.depends_on.is_empty() {
+            payload.insert("depends_on".into(), json!(intent.depends_on));
+        }
         if let Some(g) = &intent.governance_policy {
             payload.insert("governance_policy".into(), Value::Object(g.clone()));
         }
@@ -194,6 +205,9 @@ impl Store {
             payload.insert("reason".into(), json!(r));
         }
         let event = append_event(&mut tx, id, EventType::StatusChanged, principal, payload).await?;
+        if *status == IntentStatus::Completed {
+            super::graph::announce_ready(&mut tx, id, principal).await?;
+        }
         intent.status = status.clone();
         intent.version = new_version;
         intent.updated_at = t;

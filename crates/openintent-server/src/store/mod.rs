@@ -18,9 +18,11 @@ mod costs;
 mod db;
 mod error;
 mod events;
+mod graph;
 mod intents;
 mod leases;
 mod portfolios;
+mod registry;
 mod retries;
 mod rows;
 mod streams;
@@ -38,6 +40,7 @@ use crate::notify::Notification;
 use db::Db;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
+pub(crate) use registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
 pub(crate) use rows::{new_id, now};
 
 /// The server's storage.

@@ -1,0 +1,406 @@
+//! The agent registry (RFC-0016): registration (idempotent: registering a known id updates it),
+//! reads, heartbeats, status changes, and the liveness sweep that marks silent agents
+//! `unhealthy` then `dead`.
+//!
+//! Every status change is a compare-and-set update on `(agent_id, status)` that keeps an
+//! `agent.lifecycle` message on the agent's event stream in the same transaction, so several
+//! server processes sweeping one PostgreSQL database write each transition once.
+
+use chrono::{DateTime, Utc};
+use openintent_types::{AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, RegisterAgentRequest};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::db::WriteTx;
+use super::rows::{obj, opt_ts, parse_ts, read_json, to_json, ts};
+use super::streams::keep_stream_message;
+use super::{Store, StoreError, StoreResult, new_id, now};
+use crate::notify::{Channel, Notification};
+
+/// The 404 detail of every registry route whose agent does not exist.
+pub(crate) const AGENT_NOT_FOUND: &str = "Agent not found";
+
+/// The stream event of every agent status change.
+pub(crate) const LIFECYCLE_EVENT: &str = "agent.lifecycle";
+
+const AGENT_COLS: &str = "agent_id, status, role_id, name, capabilities, capacity, endpoint, heartbeat_config, \
+     metadata, drain_timeout_seconds, version, registered_at, last_heartbeat_at";
+
+/// Filter of `GET /api/v1/agents`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentFilter {
+    pub status: Option<AgentStatus>,
+    pub role_id: Option<String>,
+    /// Agents with any of these capabilities (none: no filter).
+    pub capabilities: Vec<String>,
+    pub min_available_capacity: Option<i64>,
+}
+
+impl AgentFilter {
+    fn matches(&self, a: &AgentRecord) -> bool {
+        let caps = self.capabilities.is_empty() || self.capabilities.iter().any(|c| a.capabilities.contains(c));
+        let room = match self.min_available_capacity {
+            None => true,
+            Some(min) => a.capacity.as_ref().and_then(AgentCapacity::available).is_some_and(|free| free >= min),
+        };
+        caps && room
+    }
+}
+
+/// A status change asked for through `PATCH /api/v1/agents/{id}/status` or `DELETE`.
+#[derive(Debug, Clone)]
+pub(crate) struct StatusChange {
+    pub status: AgentStatus,
+    pub drain_timeout_seconds: Option<i64>,
+    /// `If-Match`, when sent.
+    pub expected_version: Option<i64>,
+}
+
+/// The answer to a heartbeat: the agent after it, and when the next one is due.
+#[derive(Debug, Clone)]
+pub(crate) struct HeartbeatAck {
+    pub agent: AgentRecord,
+    pub server_timestamp: DateTime<Utc>,
+    pub next_heartbeat_at: DateTime<Utc>,
+}
+
+fn agent_from_row(r: &AnyRow) -> StoreResult<AgentRecord> {
+    let mut a = AgentRecord::default();
+    a.agent_id = r.try_get("agent_id")?;
+    a.status = AgentStatus::parse(&r.try_get::<String, _>("status")?);
+    a.role_id = r.try_get("role_id")?;
+    a.name = r.try_get("name")?;
+    a.capabilities = read_json(&r.try_get::<String, _>("capabilities")?)?;
+    a.capacity = r.try_get::<Option<String>, _>("capacity")?.map(|s| read_json(&s)).transpose()?;
+    a.endpoint = r.try_get("endpoint")?;
+    a.heartbeat_config = r.try_get::<Option<String>, _>("heartbeat_config")?.map(|s| read_json(&s)).transpose()?;
+    a.metadata = obj(&r.try_get::<String, _>("metadata")?)?;
+    a.drain_timeout_seconds = r.try_get("drain_timeout_seconds")?;
+    a.version = r.try_get("version")?;
+    a.registered_at = parse_ts(&r.try_get::<String, _>("registered_at")?)?;
+    a.last_heartbeat_at = opt_ts(r.try_get("last_heartbeat_at")?)?;
+    Ok(a)
+}
+
+async fn load_agent(tx: &mut WriteTx, agent_id: &str) -> StoreResult<AgentRecord> {
+    let row = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
+        .bind(agent_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    match row {
+        Some(r) => agent_from_row(&r),
+        None => Err(StoreError::NotFound(AGENT_NOT_FOUND)),
+    }
+}
+
+/// Keeps an `agent.lifecycle` message on the agent's stream (published when `tx` commits).
+async fn lifecycle(
+    tx: &mut WriteTx,
+    agent_id: &str,
+    previous: Option<&AgentStatus>,
+    status: &AgentStatus,
+    reason: &str,
+    actor: &str,
+) -> StoreResult<()> {
+    let data = json!({
+        "agent_id": agent_id,
+        "previous_status": previous.map(AgentStatus::as_str),
+        "status": status.as_str(),
+        "reason": reason,
+        "actor": actor,
+        "at": ts(&now()),
+    });
+    let n = Notification::new(Channel::Agent(agent_id.to_owned()), LIFECYCLE_EVENT, data, new_id());
+    keep_stream_message(tx, &n).await
+}
+
+/// Moves the agent from `from` to `to` if it is still in `from` (and at `version` when given);
+/// `false` when another writer changed it first.
+async fn swap_status(
+    tx: &mut WriteTx,
+    agent_id: &str,
+    from: &AgentStatus,
+    to: &AgentStatus,
+    version: Option<i64>,
+    drain_timeout_seconds: Option<i64>,
+) -> StoreResult<bool> {
+    let done = sqlx::query(
+        "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2, \
+         drain_timeout_seconds = COALESCE($3, drain_timeout_seconds) \
+         WHERE agent_id = $4 AND status = $5 AND ($6 < 0 OR version = $6)",
+    )
+    .bind(to.as_str())
+    .bind(ts(&now()))
+    .bind(drain_timeout_seconds)
+    .bind(agent_id)
+    .bind(from.as_str())
+    .bind(version.unwrap_or(-1))
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+impl Store {
+    /// Registers the agent, or (a known id) updates its registration and makes it `active`
+    /// again; `true` when it was new. A registration counts as a heartbeat.
+    pub(crate) async fn register_agent(
+        &self,
+        req: &RegisterAgentRequest,
+        actor: &str,
+    ) -> StoreResult<(AgentRecord, bool)> {
+        let mut tx = self.db.begin().await?;
+        let t = ts(&now());
+        let capabilities = to_json(&req.capabilities);
+        let capacity = req.capacity.as_ref().map(to_json);
+        let heartbeat = req.heartbeat_config.as_ref().map(to_json);
+        let metadata = to_json(&req.metadata.clone().unwrap_or_default());
+        let inserted = sqlx::query(
+            "INSERT INTO agents (agent_id, status, role_id, name, capabilities, capacity, endpoint, heartbeat_config, \
+             metadata, drain_timeout_seconds, version, registered_at, last_heartbeat_at, status_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, NULL, $11) ON CONFLICT (agent_id) DO NOTHING",
+        )
+        .bind(&req.agent_id)
+        .bind(AgentStatus::Active.as_str())
+        .bind(&req.role_id)
+        .bind(&req.name)
+        .bind(&capabilities)
+        .bind(&capacity)
+        .bind(&req.endpoint)
+        .bind(&heartbeat)
+        .bind(&metadata)
+        .bind(req.drain_timeout_seconds)
+        .bind(&t)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        let previous = if inserted {
+            None
+        } else {
+            let before = load_agent(&mut tx, &req.agent_id).await?;
+            sqlx::query(
+                "UPDATE agents SET status = $1, role_id = $2, name = $3, capabilities = $4, capacity = $5, \
+                 endpoint = $6, heartbeat_config = $7, metadata = $8, drain_timeout_seconds = $9, \
+                 version = version + 1, last_heartbeat_at = $10, status_changed_at = $10 WHERE agent_id = $11",
+            )
+            .bind(AgentStatus::Active.as_str())
+            .bind(&req.role_id)
+            .bind(&req.name)
+            .bind(&capabilities)
+            .bind(&capacity)
+            .bind(&req.endpoint)
+            .bind(&heartbeat)
+            .bind(&metadata)
+            .bind(req.drain_timeout_seconds)
+            .bind(&t)
+            .bind(&req.agent_id)
+            .execute(&mut *tx)
+            .await?;
+            Some(before.status)
+        };
+        let reason = if inserted { "registered" } else { "re-registered" };
+        lifecycle(&mut tx, &req.agent_id, previous.as_ref(), &AgentStatus::Active, reason, actor).await?;
+        let agent = load_agent(&mut tx, &req.agent_id).await?;
+        tx.commit().await?;
+        Ok((agent, inserted))
+    }
+
+    pub(crate) async fn get_agent(&self, agent_id: &str) -> StoreResult<Option<AgentRecord>> {
+        let row = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
+            .bind(agent_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        row.as_ref().map(agent_from_row).transpose()
+    }
+
+    /// The registered agents matching `f`, in registration order.
+    pub(crate) async fn list_registered_agents(&self, f: &AgentFilter) -> StoreResult<Vec<AgentRecord>> {
+        let mut clauses = Vec::new();
+        let mut binds: Vec<&str> = Vec::new();
+        let status = f.status.as_ref().map(AgentStatus::as_str);
+        for (col, value) in [("status", status), ("role_id", f.role_id.as_deref())] {
+            if let Some(v) = value {
+                binds.push(v);
+                clauses.push(format!("{col} = ${}", binds.len()));
+            }
+        }
+        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let sql = format!("SELECT {AGENT_COLS} FROM agents{filter} ORDER BY seq");
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(&self.db.pool).await?;
+        let agents = rows.iter().map(agent_from_row).collect::<StoreResult<Vec<_>>>()?;
+        Ok(agents.into_iter().filter(|a| f.matches(a)).collect())
+    }
+
+    /// Records a heartbeat: its time, and the load it reports. A heartbeat from an agent the
+    /// sweeper found silent (`unhealthy`, `dead`) makes it `active` again; a `draining`
+    /// heartbeat from an active agent starts its drain. A deregistered agent must register again.
+    pub(crate) async fn agent_heartbeat(
+        &self,
+        agent_id: &str,
+        req: &AgentHeartbeatRequest,
+        actor: &str,
+    ) -> StoreResult<HeartbeatAck> {
+        let mut tx = self.db.begin().await?;
+        let agent = load_agent(&mut tx, agent_id).await?;
+        if agent.status == AgentStatus::Deregistered {
+            return Err(StoreError::Conflict(format!(
+                "Agent {agent_id} is deregistered; register it again before sending heartbeats"
+            )));
+        }
+        let t = now();
+        let mut capacity = agent.capacity.clone();
+        if req.current_load.is_some() || req.tasks_in_progress.is_some() {
+            let c = capacity.get_or_insert_with(AgentCapacity::default);
+            if let Some(load) = req.current_load {
+                c.current_load = Some(load);
+            }
+            if let Some(tasks) = &req.tasks_in_progress {
+                c.tasks_in_progress = Some(tasks.clone());
+            }
+        }
+        sqlx::query("UPDATE agents SET last_heartbeat_at = $1, capacity = $2 WHERE agent_id = $3")
+            .bind(ts(&t))
+            .bind(capacity.as_ref().map(to_json))
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await?;
+        let next = match (&agent.status, &req.status) {
+            (AgentStatus::Unhealthy | AgentStatus::Dead, _) => Some((AgentStatus::Active, "heartbeat_resumed")),
+            (AgentStatus::Active, AgentStatus::Draining) => Some((AgentStatus::Draining, "drain_requested_by_agent")),
+            _ => None,
+        };
+        if let Some((to, reason)) = next
+            && swap_status(&mut tx, agent_id, &agent.status, &to, None, None).await?
+        {
+            lifecycle(&mut tx, agent_id, Some(&agent.status), &to, reason, actor).await?;
+        }
+        let agent = load_agent(&mut tx, agent_id).await?;
+        tx.commit().await?;
+        let interval = agent.heartbeat_config.clone().unwrap_or_default().interval();
+        Ok(HeartbeatAck { agent, server_timestamp: t, next_heartbeat_at: t + chrono::Duration::seconds(interval) })
+    }
+
+    /// Changes the agent's status along RFC-0016's lifecycle (409 otherwise; asking for the
+    /// status it has is a no-op).
+    pub(crate) async fn set_agent_status(
+        &self,
+        agent_id: &str,
+        change: &StatusChange,
+        actor: &str,
+    ) -> StoreResult<AgentRecord> {
+        let mut tx = self.db.begin().await?;
+        let agent = load_agent(&mut tx, agent_id).await?;
+        if let Some(v) = change.expected_version
+            && v != agent.version
+        {
+            return Err(StoreError::Conflict(format!(
+                "Version conflict: agent {agent_id} is at version {}, not {v}",
+                agent.version
+            )));
+        }
+        if agent.status == change.status {
+            return Ok(agent);
+        }
+        if !agent.status.can_transition_to(&change.status) {
+            let allowed: Vec<&str> = agent.status.allowed_transitions().iter().map(AgentStatus::as_str).collect();
+            return Err(StoreError::Conflict(format!(
+                "Agent {agent_id} cannot go from {} to {} (allowed: {})",
+                agent.status.as_str(),
+                change.status.as_str(),
+                if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") }
+            )));
+        }
+        if !swap_status(&mut tx, agent_id, &agent.status, &change.status, None, change.drain_timeout_seconds).await? {
+            return Err(StoreError::Busy);
+        }
+        lifecycle(&mut tx, agent_id, Some(&agent.status), &change.status, "status_set", actor).await?;
+        let agent = load_agent(&mut tx, agent_id).await?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
+    /// Marks the `active` and `unhealthy` agents whose heartbeats stopped ([`AgentRecord::health_at`]
+    /// at `at`): `unhealthy`, then `dead`. Returns the transitions it wrote, as
+    /// `(agent_id, new status)`. Each is a compare-and-set: an agent another process (or a
+    /// heartbeat) changed meanwhile is left alone.
+    pub(crate) async fn sweep_agents(&self, at: DateTime<Utc>) -> StoreResult<Vec<(String, AgentStatus)>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_COLS}, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
+             WHERE status IN ($1, $2) ORDER BY seq"
+        ))
+        .bind(AgentStatus::Active.as_str())
+        .bind(AgentStatus::Unhealthy.as_str())
+        .fetch_all(&self.db.pool)
+        .await?;
+        let mut changed = Vec::new();
+        for row in &rows {
+            let agent = agent_from_row(row)?;
+            let health = agent.health_at(at);
+            if health == agent.status {
+                continue;
+            }
+            let mut tx = self.db.begin().await?;
+            // Still as read: same status and version, and no heartbeat since (heartbeats leave
+            // the version alone).
+            let done = sqlx::query(
+                "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2 \
+                 WHERE agent_id = $3 AND status = $4 AND version = $5 AND \
+                 COALESCE(last_heartbeat_at, registered_at) = $6",
+            )
+            .bind(health.as_str())
+            .bind(ts(&now()))
+            .bind(&agent.agent_id)
+            .bind(agent.status.as_str())
+            .bind(agent.version)
+            .bind(row.try_get::<String, _>("seen")?)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                continue;
+            }
+            lifecycle(&mut tx, &agent.agent_id, Some(&agent.status), &health, "heartbeat_timeout", "server").await?;
+            tx.commit().await?;
+            changed.push((agent.agent_id.clone(), health));
+        }
+        Ok(changed)
+    }
+}
+
+/// The seconds since the agent's last heartbeat at `at` (`None` before the first).
+pub(crate) fn heartbeat_age(agent: &AgentRecord, at: DateTime<Utc>) -> Option<f64> {
+    agent.last_heartbeat_at.map(|h| (at - h).num_milliseconds() as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use openintent_types::{AgentCapacity, AgentRecord};
+
+    use super::AgentFilter;
+
+    #[test]
+    fn filters_match_any_capability_and_free_slots() {
+        let mut a = AgentRecord::new("a");
+        a.capabilities = vec!["x".into(), "y".into()];
+        let mut cap = AgentCapacity::new(4);
+        cap.current_load = Some(3);
+        a.capacity = Some(cap);
+        let f = |caps: &[&str], min: Option<i64>| AgentFilter {
+            capabilities: caps.iter().map(|c| (*c).to_owned()).collect(),
+            min_available_capacity: min,
+            ..Default::default()
+        };
+        assert!(f(&[], None).matches(&a));
+        assert!(f(&["z", "y"], None).matches(&a));
+        assert!(!f(&["z"], None).matches(&a));
+        assert!(f(&[], Some(1)).matches(&a));
+        assert!(!f(&[], Some(2)).matches(&a));
+        // Without a declared maximum there is no known free slot.
+        a.capacity = None;
+        assert!(!f(&[], Some(0)).matches(&a));
+    }
+}
