@@ -57,6 +57,7 @@ mod relay;
 mod rules;
 mod state;
 mod store;
+mod suspensions;
 pub mod webhook;
 
 use std::future::Future;
@@ -134,6 +135,7 @@ pub struct RunningServer {
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     webhooks: Option<webhook::WorkerPool>,
+    sweeper: Option<suspensions::Sweeper>,
 }
 
 impl RunningServer {
@@ -162,6 +164,9 @@ impl RunningServer {
         if let Some(webhooks) = self.webhooks.take() {
             webhooks.stop().await;
         }
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.stop().await;
+        }
         self.state.store().close().await;
         result
     }
@@ -188,16 +193,19 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
 /// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled).
+/// the webhook delivery workers (none when disabled), and the suspension timeout sweeper.
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
-async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<webhook::WorkerPool>), ServeError> {
+type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, suspensions::Sweeper);
+
+async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(config).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
-    Ok((listener, state, webhooks))
+    let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
+    Ok((listener, state, webhooks, sweeper))
 }
 
 /// Binds the configured address, opens the database and serves on a background task, with the
@@ -205,7 +213,7 @@ async fn start(config: &ServerConfig) -> Result<(TcpListener, AppState, Option<w
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, sweeper) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -219,7 +227,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
             })
             .await
     });
-    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks })
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, sweeper: Some(sweeper) })
 }
 
 /// Binds the configured address, opens the database, starts the webhook delivery workers (unless
@@ -232,7 +240,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (listener, state, webhooks) = start(&config).await?;
+    let (listener, state, webhooks, sweeper) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -244,6 +252,7 @@ pub async fn serve(
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
     }
+    sweeper.stop().await;
     state.store().close().await;
     served?;
     Ok(())

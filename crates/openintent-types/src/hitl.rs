@@ -624,6 +624,22 @@ wire_model! {
     also_emit {}
 }
 
+impl Default for InputResponse {
+    fn default() -> Self {
+        InputResponse {
+            intent_id: String::new(),
+            suspension_id: String::new(),
+            resolution: SuspensionResolution::Responded,
+            value: Value::Null,
+            responded_by: String::new(),
+            responded_at: DateTime::<Utc>::default(),
+            choice_label: None,
+            choice_description: None,
+            metadata: None,
+        }
+    }
+}
+
 impl InputResponse {
     /// The answer to `request` on `intent_id` at `now`, labelled with the matched choice.
     pub fn accept(
@@ -674,4 +690,43 @@ wire_model! {
     }
     aliases {}
     also_emit {}
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn response_types() -> Vec<&'static str> {
+    vec!["choice", "confirm", "text", "form"]
+}
+
+fn fallback_policies() -> Vec<&'static str> {
+    vec!["fail", "complete_with_fallback", "use_default_and_continue"]
+}
+
+impl crate::schema::RequestSchema for SuspendRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("question", Kind::Str).text(10_000),
+            opt("response_type", Kind::Str).one_of(response_types),
+            opt("choices", Kind::List),
+            opt("context", Kind::Obj),
+            opt("channel_hint", Kind::Str),
+            opt("timeout_seconds", Kind::Int).min(1.0).unit("seconds"),
+            opt("fallback_policy", Kind::Str).one_of(fallback_policies),
+            opt("retry_policy", Kind::Obj),
+            opt("confidence", Kind::Num).range(0.0, 1.0),
+            opt("suspension_id", Kind::Str).id(),
+        ]
+    };
+}
+
+impl crate::schema::RequestSchema for RespondToSuspensionRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("suspension_id", Kind::Str).text(255),
+            opt("responded_by", Kind::Str).text(255),
+            opt("metadata", Kind::Obj),
+        ]
+    };
 }

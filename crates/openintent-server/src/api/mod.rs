@@ -8,12 +8,14 @@
 //! shape the answer; errors become JSON bodies through [`ApiError`].
 
 mod agents;
+mod approvals;
 mod arbitration;
 mod attachments;
 mod costs;
 mod discovery;
 mod events;
 pub(crate) mod extract;
+mod hitl;
 mod intents;
 mod leases;
 pub(crate) mod openapi;
@@ -51,6 +53,8 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(portfolios::routes(state))
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
+        .merge(approvals::routes(state))
+        .merge(hitl::routes(state))
 }
 
 /// The keyless routes: discovery, server configuration, health, and the OpenAPI document.

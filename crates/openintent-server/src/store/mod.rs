@@ -12,12 +12,14 @@
 //! and body. This module holds the data the operations take and return.
 
 mod agents;
+mod approvals;
 mod arbitration;
 mod attachments;
 mod costs;
 mod db;
 mod error;
 mod events;
+mod hitl;
 mod intents;
 mod leases;
 mod portfolios;
@@ -35,6 +37,7 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
+pub(crate) use approvals::NewApproval;
 use db::Db;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
