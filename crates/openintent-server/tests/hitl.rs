@@ -378,7 +378,7 @@ async fn two_servers_on_one_database_expire_a_suspension_once() {
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for id in &ids {
-        let events = log(&app, &id).await;
+        let events = log(&app, id).await;
         let expired = events.iter().filter(|e| e["event_type"] == "intent.suspension_expired").count();
         assert_eq!(expired, 1, "{id}");
         assert_eq!(intent(&app, id).await["version"], 3);

@@ -13,10 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use openintent_types::schema::{Field, RequestSchema};
+use openintent_types::wire::WireModel;
 use openintent_types::{
     CreateApprovalRequest, CreateEscalationRequest, DecideApprovalRequest, GovernancePolicy, Intent, JsonObject,
     ResolveEscalationRequest,
 };
+use openintent_types::{InputValidationError, Validate};
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
@@ -41,6 +44,26 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/escalations/{eid}/resolve", keyed(state, post(resolve_escalation)))
 }
 
+/// The body of `PUT …/governance`: a [`GovernancePolicy`] kept as sent (unknown keys and number
+/// forms included), checked by the policy's field rules and `Validate`.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct GovernancePolicyBody(JsonObject);
+
+impl RequestSchema for GovernancePolicyBody {
+    const FIELDS: &'static [Field] = GovernancePolicy::FIELDS;
+}
+
+impl WireModel for GovernancePolicyBody {
+    const READ_ALIASES: &'static [(&'static str, &'static [&'static str])] = GovernancePolicy::READ_ALIASES;
+    const ALSO_EMIT: &'static [(&'static str, &'static str)] = &[];
+}
+
+impl Validate for GovernancePolicyBody {
+    fn validate(&self) -> Result<(), InputValidationError> {
+        GovernancePolicy::from_map(&self.0).map_err(|e| InputValidationError::new("body", e.to_string()))?.validate()
+    }
+}
+
 fn intent_response(intent: &Intent) -> Response {
     let mut resp = Json(wire(intent)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", intent.version)) {
@@ -54,12 +77,8 @@ async fn set_policy(
     principal: Principal,
     Path(id): Path<String>,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<GovernancePolicy>,
+    JsonBody(GovernancePolicyBody(policy)): JsonBody<GovernancePolicyBody>,
 ) -> ApiResult<Response> {
-    let policy: JsonObject = match serde_json::to_value(&body) {
-        Ok(Value::Object(map)) => map,
-        _ => JsonObject::new(),
-    };
     validate_at(&policy, "").map_err(ApiError::Validation)?;
     let version = if_match(&headers)?;
     let (intent, _) = state.store().change_governance_policy(&id, version, &principal.0, Some(policy)).await?;
