@@ -46,3 +46,6 @@ mod blocking;
 
 #[path = "conformance/governance.rs"]
 mod governance;
+
+#[path = "conformance/hitl_approvals.rs"]
+mod hitl_approvals;
