@@ -201,7 +201,10 @@ async fn approvals_are_requested_read_listed_and_decided_once() {
         assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Approval request not found"));
     }
     assert_eq!(decide(&app, "bob", &elsewhere, &aid, "approve").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(decide(&app, "bob", "missing", &aid, "approve").await.status, StatusCode::NOT_FOUND);
+    let r = decide(&app, "bob", "missing", &aid, "approve").await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
+    let r = app.get(&format!("/api/v1/intents/missing/approvals/{aid}")).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
     assert_eq!(request(&app, "a", "missing", json!({"action": "x"})).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/intents/missing/approvals").await.status, StatusCode::NOT_FOUND);
     let r = request(&app, "a", &id, json!({"reason": "x"})).await;

@@ -162,6 +162,8 @@ async fn get_approval(
 ) -> ApiResult<Json<Value>> {
     match state.store().get_approval(&id, &aid).await? {
         Some(a) => Ok(Json(wire(&a))),
+        // As every read of an unknown intent.
+        None if state.store().get_intent(&id).await?.is_none() => Err(ApiError::not_found(INTENT_NOT_FOUND)),
         None => Err(ApiError::not_found("Approval request not found")),
     }
 }

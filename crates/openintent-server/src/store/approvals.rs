@@ -153,10 +153,7 @@ impl Store {
         notes: Option<String>,
     ) -> StoreResult<Approval> {
         let mut tx = self.db.begin().await?;
-        let intent = match load_intent(&mut tx, intent_id).await {
-            Err(StoreError::NotFound(_)) => return Err(StoreError::NotFound(APPROVAL_NOT_FOUND)),
-            other => other?,
-        };
+        let intent = load_intent(&mut tx, intent_id).await?;
         let row = sqlx::query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = $1 AND intent_id = $2"))
             .bind(approval_id)
             .bind(intent_id)
