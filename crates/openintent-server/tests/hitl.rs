@@ -90,6 +90,18 @@ async fn suspend_refusals_write_nothing() {
         (json!({"question": "q"}), "choices"),
         (json!({"question": "q", "response_type": "vote", "choices": choices()}), "response_type"),
         (json!({"question": "q", "response_type": "text", "timeout_seconds": 0}), "timeout_seconds"),
+        (
+            json!({"question": "q", "response_type": "text", "timeout_seconds": 9_000_000_000_000_000_i64}),
+            "timeout_seconds",
+        ),
+        (
+            json!({"question": "q", "response_type": "text", "retry_policy": {"interval_seconds": 9_000_000_000_000_000_i64}}),
+            "retry_policy.interval_seconds",
+        ),
+        (
+            json!({"question": "q", "response_type": "text", "retry_policy": {"max_attempts": 1_000_000}}),
+            "retry_policy.max_attempts",
+        ),
         (json!({"question": "q", "choices": choices(), "fallback_value": "maybe"}), "fallback_value"),
         (
             json!({"question": "q", "choices": [{"value": "a", "label": "A"}, {"value": "a", "label": "B"}]}),

@@ -32,14 +32,22 @@ pub(crate) fn next_due(record: &SuspensionRecord, attempt: i64) -> Option<(DateT
     if let (Some(policy), Some(start)) = (&record.retry_policy, record.suspended_at)
         && attempt < policy.max_attempts
     {
-        let at = start + Duration::seconds(policy.interval_seconds.saturating_mul(attempt));
-        if deadline.is_none_or(|d| at < d) {
+        let at = attempt_time(start, policy.interval_seconds, attempt);
+        if let Some(at) = at
+            && deadline.is_none_or(|d| at < d)
+        {
             let next = attempt + 1;
             let escalate_to = policy.escalation_ladder.iter().filter(|s| s.attempt == next).cloned().collect();
             return Some((at, Due::Renotify { attempt: next, escalate_to }));
         }
     }
     deadline.map(|d| (d, Due::Expire))
+}
+
+/// When attempt `done + 1` of a retry policy is due: `done × interval` after `start` (`None`
+/// beyond the representable times).
+pub(crate) fn attempt_time(start: DateTime<Utc>, interval_seconds: i64, done: i64) -> Option<DateTime<Utc>> {
+    Duration::try_seconds(interval_seconds.saturating_mul(done)).and_then(|d| start.checked_add_signed(d))
 }
 
 /// What an expired suspension turns into.

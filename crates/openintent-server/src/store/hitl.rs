@@ -308,7 +308,9 @@ async fn renotify(
     }
     let start = record.suspended_at.unwrap_or_else(now);
     let next_attempt_at = (attempt < policy.max_attempts)
-        .then(|| ts(&(start + chrono::Duration::seconds(policy.interval_seconds.saturating_mul(attempt)))));
+        .then(|| crate::rules::hitl::attempt_time(start, policy.interval_seconds, attempt))
+        .flatten()
+        .map(|t| ts(&t));
     let notify_to: Vec<&str> = escalate_to.iter().map(|s| s.notify_to.as_str()).collect();
     let payload = json!({
         "suspension_id": record.id, "attempt": attempt, "max_attempts": policy.max_attempts,
