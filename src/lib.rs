@@ -88,6 +88,10 @@ pub mod guides {
     pub struct LeasesGuide;
     #[doc = include_str!("../docs/governance.md")]
     pub struct GovernanceGuide;
+    #[doc = include_str!("../docs/approvals.md")]
+    pub struct ApprovalsGuide;
+    #[doc = include_str!("../docs/hitl.md")]
+    pub struct HitlGuide;
     #[doc = include_str!("../docs/attachments.md")]
     pub struct AttachmentsGuide;
     #[doc = include_str!("../docs/subscriptions.md")]

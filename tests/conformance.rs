@@ -52,3 +52,5 @@ mod registry;
 
 #[path = "conformance/graph.rs"]
 mod graph;
+#[path = "conformance/hitl_approvals.rs"]
+mod hitl_approvals;

@@ -84,6 +84,8 @@
 //! | RFC-0002 event log | [`events`] |
 //! | RFC-0003 leases | [`leases`] |
 //! | RFC-0004 arbitration and governance | [`governance`] |
+//! | RFC-0013 governance policies, approvals, escalations | [`approvals`] |
+//! | RFC-0025/0026 human-in-the-loop suspension | [`hitl`] |
 //! | RFC-0005 attachments | [`attachments`] |
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
 //! | RFC-0009 costs | [`costs`] |
@@ -178,12 +180,14 @@ mod client;
 pub mod error;
 mod mode;
 
+pub mod approvals;
 pub mod attachments;
 pub mod costs;
 pub mod discovery;
 pub mod events;
 pub mod governance;
 pub mod graph;
+pub mod hitl;
 pub mod intents;
 pub mod leases;
 pub mod portfolios;

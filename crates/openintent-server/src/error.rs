@@ -43,6 +43,9 @@ pub enum ApiError {
         /// Extra keys merged into the body.
         extra: Map<String, Value>,
     },
+    /// 422 with the given `detail` (a text or an object, as the protocol defines it for the
+    /// route).
+    Unprocessable(Value),
     /// 413: the body is larger than the configured limit (in bytes).
     PayloadTooLarge(usize),
     /// 422 with a FastAPI-style list of field errors.
@@ -97,7 +100,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -127,6 +130,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(limit) => json!(format!("Request body exceeds the limit of {limit} bytes")),
             ApiError::Validation(items) => serde_json::to_value(items).unwrap_or(Value::Null),
+            ApiError::Unprocessable(detail) => detail.clone(),
             ApiError::Unavailable(t) => json!(t),
             ApiError::Internal(_) => json!("Internal Server Error"),
         };
@@ -180,6 +184,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(items) => ApiError::Validation(items),
             StoreError::BadRequest(text) => ApiError::BadRequest(text),
             StoreError::Conflict(text) => ApiError::conflict(text),
+            StoreError::Unprocessable(detail) => ApiError::Unprocessable(detail),
             StoreError::Busy => ApiError::Unavailable(BUSY.to_owned()),
             StoreError::Begin(e) => ApiError::Unavailable(format!("could not begin a transaction: {e}")),
             other @ (StoreError::Database(_)

@@ -59,6 +59,7 @@ mod relay;
 mod rules;
 mod state;
 mod store;
+mod suspensions;
 pub mod webhook;
 
 use std::future::Future;
@@ -137,6 +138,7 @@ pub struct RunningServer {
     task: JoinHandle<std::io::Result<()>>,
     webhooks: Option<webhook::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
+    sweeper: Option<suspensions::Sweeper>,
 }
 
 impl RunningServer {
@@ -168,6 +170,9 @@ impl RunningServer {
         if let Some(liveness) = self.liveness.take() {
             liveness.stop().await;
         }
+        if let Some(sweeper) = self.sweeper.take() {
+            sweeper.stop().await;
+        }
         self.state.store().close().await;
         result
     }
@@ -194,8 +199,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
 /// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled) and the agent liveness sweeper (none when
-/// disabled).
+/// the webhook delivery workers (none when disabled), the agent liveness sweeper (none when
+/// disabled) and the suspension timeout sweeper.
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
@@ -205,18 +210,19 @@ async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     let state = AppState::open(config).await?;
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
-    Ok((listener, state, webhooks, liveness))
+    let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
+    Ok((listener, state, webhooks, liveness, sweeper))
 }
 
 /// What [`start`] started.
-type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, Option<liveness::Sweeper>);
+type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, Option<liveness::Sweeper>, suspensions::Sweeper);
 
 /// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let (listener, state, webhooks, liveness) = start(&config).await?;
+    let (listener, state, webhooks, liveness, sweeper) = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -227,7 +233,7 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
         streams.close_streams();
     };
     let task = tokio::spawn(connections::serve(listener, router, *config.connections(), stopped));
-    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness })
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness, sweeper: Some(sweeper) })
 }
 
 /// Binds the configured address, opens the database, starts the webhook delivery workers (unless
@@ -240,7 +246,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (listener, state, webhooks, liveness) = start(&config).await?;
+    let (listener, state, webhooks, liveness, sweeper) = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -255,6 +261,7 @@ pub async fn serve(
     if let Some(liveness) = liveness {
         liveness.stop().await;
     }
+    sweeper.stop().await;
     state.store().close().await;
     served?;
     Ok(())

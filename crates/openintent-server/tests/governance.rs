@@ -191,7 +191,7 @@ async fn completion_modes() {
     let auto = governed(&app, json!({"completion_mode": "auto"})).await;
     assert_eq!(set_status(&app, "w", &auto, 1, json!({"status": "completed"})).await.status, StatusCode::OK);
 
-    // require_approval: no approval can exist here, so completion is refused (with an event);
+    // require_approval without an approved `complete` approval: completion is refused (with an event);
     // other transitions pass.
     let gated = governed(&app, json!({"completion_mode": "require_approval"})).await;
     let r = set_status(&app, "w", &gated, 1, json!({"status": "completed"})).await;

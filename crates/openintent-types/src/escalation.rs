@@ -174,3 +174,25 @@ pub struct EscalationQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<EscalationStatus>,
 }
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl crate::schema::RequestSchema for CreateEscalationRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("reason", Kind::Str).text(10_000),
+            opt("priority", Kind::Str),
+            opt("urgency", Kind::Str),
+            opt("context", Kind::Obj),
+            opt("escalated_by", Kind::Str).text(255),
+        ]
+    };
+}
+
+impl crate::schema::RequestSchema for ResolveEscalationRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[req("resolution", Kind::Str).text(10_000), opt("notes", Kind::Str), opt("resolved_by", Kind::Str).text(255)]
+    };
+}

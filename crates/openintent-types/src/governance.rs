@@ -568,6 +568,40 @@ impl RequestSchema for RecordDecisionRequest {
     ];
 }
 
+fn completion_modes() -> Vec<&'static str> {
+    vec!["auto", "require_approval", "quorum"]
+}
+
+fn write_scopes() -> Vec<&'static str> {
+    vec!["any", "assigned_only"]
+}
+
+impl RequestSchema for GovernancePolicy {
+    const FIELDS: &'static [Field] = &[
+        opt("completion_mode", Kind::Str).one_of(completion_modes),
+        opt("quorum_threshold", Kind::Num),
+        opt("write_scope", Kind::Str).one_of(write_scopes),
+        opt("allowed_agents", Kind::StrList),
+        opt("max_cost", Kind::Num).min(0.0),
+        opt("require_status_reason", Kind::Bool),
+        opt("allow_self_approval", Kind::Bool),
+    ];
+}
+
+impl RequestSchema for CreateApprovalRequest {
+    const FIELDS: &'static [Field] = &[
+        req("action", Kind::Str).text(100),
+        opt("reason", Kind::Str),
+        opt("context", Kind::Obj),
+        opt("requested_by", Kind::Str).text(255),
+    ];
+}
+
+impl RequestSchema for DecideApprovalRequest {
+    const FIELDS: &'static [Field] = &[opt("reason", Kind::Str).text(10_000), opt("decided_by", Kind::Str).text(255)];
+    const EMPTY_OK: bool = true;
+}
+
 // ----- Validation ---------------------------------------------------------------------------
 //
 // The field rules of each request are its `RequestSchema::FIELDS` above; `validate_fields`

@@ -15,6 +15,13 @@ use crate::retry::RetryStrategy;
 use crate::validation::{InputValidationError, Validate, fail, require_text, require_text_max};
 use crate::wire::null_as_default;
 
+/// The longest wait a suspension may ask for, in seconds (ten years): `timeout_seconds` and a
+/// retry policy's `interval_seconds`.
+pub const MAX_WAIT_SECONDS: i64 = 315_360_000;
+
+/// The most notification attempts a retry policy may ask for.
+pub const MAX_ATTEMPTS: i64 = 1_000;
+
 /// The top-level state key that holds the active [`SuspensionRecord`].
 pub const SUSPENSION_STATE_KEY: &str = "_suspension";
 
@@ -173,9 +180,16 @@ impl HumanRetryPolicy {
                 format_args!("must be at least 1, got {}", self.max_attempts),
             );
         }
-        if self.interval_seconds < 1 {
+        if self.max_attempts > MAX_ATTEMPTS {
+            let got = self.max_attempts;
+            return fail(&format!("{field}.max_attempts"), format_args!("must be at most {MAX_ATTEMPTS}, got {got}"));
+        }
+        if !(1..=MAX_WAIT_SECONDS).contains(&self.interval_seconds) {
             let got = self.interval_seconds;
-            return fail(&format!("{field}.interval_seconds"), format_args!("must be at least 1, got {got}"));
+            return fail(
+                &format!("{field}.interval_seconds"),
+                format_args!("must be between 1 and {MAX_WAIT_SECONDS}, got {got}"),
+            );
         }
         if let RetryStrategy::Unknown(s) = &self.strategy {
             return fail(&format!("{field}.strategy"), format_args!("must be fixed, linear or exponential, got {s:?}"));
@@ -401,7 +415,8 @@ impl SuspensionRecord {
             (None, Some(p)) => p.interval_seconds.saturating_mul(p.max_attempts),
             (None, None) => return None,
         };
-        Some(start + chrono::Duration::seconds(secs))
+        // Out of chrono's range: never (the request checks keep real values far below it).
+        chrono::Duration::try_seconds(secs).and_then(|d| start.checked_add_signed(d))
     }
 
     /// Whether the suspension is unanswered and past its deadline at `now`.
@@ -514,9 +529,9 @@ impl Validate for SuspendRequest {
             }
         }
         if let Some(t) = self.timeout_seconds
-            && t < 1
+            && !(1..=MAX_WAIT_SECONDS).contains(&t)
         {
-            return fail("timeout_seconds", format_args!("must be at least 1, got {t}"));
+            return fail("timeout_seconds", format_args!("must be between 1 and {MAX_WAIT_SECONDS}, got {t}"));
         }
         if let Some(p) = &self.fallback_policy {
             check_fallback("fallback_policy", p)?;
@@ -624,6 +639,22 @@ wire_model! {
     also_emit {}
 }
 
+impl Default for InputResponse {
+    fn default() -> Self {
+        InputResponse {
+            intent_id: String::new(),
+            suspension_id: String::new(),
+            resolution: SuspensionResolution::Responded,
+            value: Value::Null,
+            responded_by: String::new(),
+            responded_at: DateTime::<Utc>::default(),
+            choice_label: None,
+            choice_description: None,
+            metadata: None,
+        }
+    }
+}
+
 impl InputResponse {
     /// The answer to `request` on `intent_id` at `now`, labelled with the matched choice.
     pub fn accept(
@@ -674,4 +705,43 @@ wire_model! {
     }
     aliases {}
     also_emit {}
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn response_types() -> Vec<&'static str> {
+    vec!["choice", "confirm", "text", "form"]
+}
+
+fn fallback_policies() -> Vec<&'static str> {
+    vec!["fail", "complete_with_fallback", "use_default_and_continue"]
+}
+
+impl crate::schema::RequestSchema for SuspendRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("question", Kind::Str).text(10_000),
+            opt("response_type", Kind::Str).one_of(response_types),
+            opt("choices", Kind::List),
+            opt("context", Kind::Obj),
+            opt("channel_hint", Kind::Str),
+            opt("timeout_seconds", Kind::Int).range(1.0, MAX_WAIT_SECONDS as f64).unit("seconds"),
+            opt("fallback_policy", Kind::Str).one_of(fallback_policies),
+            opt("retry_policy", Kind::Obj),
+            opt("confidence", Kind::Num).range(0.0, 1.0),
+            opt("suspension_id", Kind::Str).id(),
+        ]
+    };
+}
+
+impl crate::schema::RequestSchema for RespondToSuspensionRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("suspension_id", Kind::Str).text(255),
+            opt("responded_by", Kind::Str).text(255),
+            opt("metadata", Kind::Obj),
+        ]
+    };
 }

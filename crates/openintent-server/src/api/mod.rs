@@ -8,6 +8,7 @@
 //! shape the answer; errors become JSON bodies through [`ApiError`].
 
 mod agents;
+mod approvals;
 mod arbitration;
 mod attachments;
 mod costs;
@@ -15,6 +16,7 @@ mod discovery;
 mod events;
 pub(crate) mod extract;
 mod graph;
+mod hitl;
 mod intents;
 mod leases;
 pub(crate) mod openapi;
@@ -55,6 +57,8 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(portfolios::routes(state))
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
+        .merge(approvals::routes(state))
+        .merge(hitl::routes(state))
 }
 
 /// The keyless routes: discovery, server configuration, health, and the OpenAPI document.

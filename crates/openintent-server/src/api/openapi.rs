@@ -30,6 +30,7 @@ use openintent_types::{
     HeartbeatResponse, Intent, IntentEvent, IntentGraph, Lease, Portfolio, PortfolioMembership, RetryPolicy,
     Subscription,
 };
+use openintent_types::{Approval, Escalation, InputResponse};
 use serde_json::{Map, Value, json};
 
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
@@ -37,6 +38,7 @@ use super::{
     agents, arbitration, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry, retries,
     streams, subscriptions,
 };
+use super::{approvals, hitl};
 use crate::state::AppState;
 
 /// The route serving the document (keyless).
@@ -72,6 +74,8 @@ pub(super) fn operations() -> Vec<Op> {
         portfolios::OPERATIONS,
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
+        approvals::OPERATIONS,
+        hitl::OPERATIONS,
     ]
     .concat()
 }
@@ -86,6 +90,7 @@ const TAGS: &[&str] = &[
     "agents",
     "leases",
     "governance",
+    "hitl",
     "attachments",
     "costs",
     "retries",
@@ -112,6 +117,9 @@ const MODELS: &[Schema] = &[
     Schema { name: "Portfolio", build: wire_model::<Portfolio>, empty_ok: false },
     Schema { name: "PortfolioMembership", build: wire_model::<PortfolioMembership>, empty_ok: false },
     Schema { name: "Subscription", build: wire_model::<Subscription>, empty_ok: false },
+    Schema { name: "Approval", build: wire_model::<Approval>, empty_ok: false },
+    Schema { name: "Escalation", build: wire_model::<Escalation>, empty_ok: false },
+    Schema { name: "InputResponse", build: wire_model::<InputResponse>, empty_ok: false },
     Schema { name: "Error", build: error_schema, empty_ok: false },
 ];
 

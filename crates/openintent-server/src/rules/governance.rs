@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 const COMPLETION_MODES: &[&str] = &["auto", "require_approval", "quorum"];
 const WRITE_SCOPES: &[&str] = &["any", "assigned_only"];
 const DEFAULT_QUORUM_THRESHOLD: f64 = 0.6;
+/// The approval action that lifts or changes a completion gate.
+pub(crate) const POLICY_CHANGE_ACTION: &str = "change_governance_policy";
 
 /// How an intent may reach `completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,9 +23,10 @@ pub(crate) enum CompletionMode {
     /// No gate.
     #[default]
     Auto,
-    /// An approved approval request is needed (none can exist on this server).
+    /// An approved approval request for action `complete` is needed.
     RequireApproval,
-    /// A quorum of the assigned agents must approve (no approvals exist on this server).
+    /// A quorum of the assigned agents must approve (`complete` approvals decided by distinct
+    /// assigned agents).
     Quorum,
 }
 
@@ -36,6 +39,19 @@ pub(crate) struct Policy {
     pub allowed_agents: Vec<String>,
     pub max_cost: Option<f64>,
     pub require_status_reason: bool,
+    /// Whether the principal who requested an approval may decide it (`allow_self_approval`,
+    /// default `false`).
+    pub allow_self_approval: bool,
+}
+
+/// What the completion gate counts, read in the status write's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct CompletionFacts {
+    /// Distinct agents assigned to the intent.
+    pub assigned_agents: u64,
+    /// `require_approval`: approved `complete` approvals. `quorum`: distinct assigned agents
+    /// that approved a `complete` approval.
+    pub approvals: u64,
 }
 
 /// A refusal by one rule.
@@ -92,6 +108,7 @@ impl Policy {
         }
         p.max_cost = map.get("max_cost").and_then(Value::as_f64);
         p.require_status_reason = map.get("require_status_reason").and_then(Value::as_bool) == Some(true);
+        p.allow_self_approval = map.get("allow_self_approval").and_then(Value::as_bool) == Some(true);
         p
     }
 
@@ -150,23 +167,27 @@ impl Policy {
         Ok(())
     }
 
-    /// The `completion_mode` gate of a transition to `completed`, given how many distinct
-    /// agents are assigned. This server has no approval routes, so `require_approval` and
-    /// `quorum` never find the approvals they need.
-    pub(crate) fn check_completion(&self, assigned_agents: u64) -> Result<(), Violation> {
+    /// Whether the policy gates completion (`require_approval` or `quorum`).
+    pub(crate) fn gates_completion(&self) -> bool {
+        self.completion_mode != CompletionMode::Auto
+    }
+
+    /// The `completion_mode` gate of a transition to `completed`, given what the store counted
+    /// ([`CompletionFacts`]).
+    pub(crate) fn check_completion(&self, facts: CompletionFacts) -> Result<(), Violation> {
         match self.completion_mode {
             CompletionMode::Auto => Ok(()),
+            CompletionMode::RequireApproval if facts.approvals >= 1 => Ok(()),
             CompletionMode::RequireApproval => Err(Violation {
                 rule: "completion_mode",
                 message: "Governance policy requires an approved approval request for action='complete' \
-                          before this intent can be completed. This server has no approval requests, so \
-                          change the policy's completion_mode to complete it."
+                          before this intent can be completed. Submit an approval request and have it approved first."
                     .to_owned(),
                 mode: Some("require_approval"),
                 event_detail: Some("No approved approval request for action='complete'".to_owned()),
             }),
             // As the reference: refused without an event when nobody could approve.
-            CompletionMode::Quorum if assigned_agents == 0 => Err(Violation {
+            CompletionMode::Quorum if facts.assigned_agents == 0 => Err(Violation {
                 rule: "completion_mode",
                 message: "Governance policy requires quorum approval, but no agents are assigned to this intent."
                     .to_owned(),
@@ -174,23 +195,79 @@ impl Policy {
                 event_detail: None,
             }),
             CompletionMode::Quorum => {
-                let threshold = self.quorum_threshold;
+                let (threshold, assigned, approved) = (self.quorum_threshold, facts.assigned_agents, facts.approvals);
                 // The reference truncates: int(total * threshold), at least 1.
-                let required = ((assigned_agents as f64 * threshold) as u64).max(1);
+                let required = ((assigned as f64 * threshold) as u64).max(1);
+                if approved >= required {
+                    return Ok(());
+                }
                 Err(Violation {
                     rule: "completion_mode",
                     message: format!(
-                        "Governance policy requires quorum approval. 0 of {required} required approvals received \
-                         (threshold={}, {assigned_agents} assigned agents).",
+                        "Governance policy requires quorum approval. {approved} of {required} required approvals \
+                         received (threshold={}, {assigned} assigned agents).",
                         py_float(threshold)
                     ),
                     mode: Some("quorum"),
                     event_detail: Some(format!(
-                        "Quorum not met: 0/{required} approvals (threshold={})",
+                        "Quorum not met: {approved}/{required} approvals (threshold={})",
                         py_float(threshold)
                     )),
                 })
             }
+        }
+    }
+
+    /// Whether `approver` may decide an approval requested by `requested_by`: not their own
+    /// request, unless the policy sets `allow_self_approval`.
+    pub(crate) fn check_approver(&self, requested_by: &str, approver: &str) -> Result<(), Violation> {
+        if self.allow_self_approval || requested_by.is_empty() || requested_by != approver {
+            return Ok(());
+        }
+        Err(Violation {
+            rule: "self_approval",
+            message: format!(
+                "Governance policy forbids deciding one's own approval request: '{approver}' requested it. \
+                 Another principal must decide it (or set allow_self_approval in the policy)."
+            ),
+            mode: None,
+            event_detail: Some(format!("Agent '{approver}' tried to decide its own approval request")),
+        })
+    }
+
+    /// Replacing (`new` = the new policy) or removing (`new` = `None`) this policy: a policy that
+    /// gates completion can only be lifted or changed in its gate (mode, threshold) once an
+    /// approval for action [`POLICY_CHANGE_ACTION`] was approved (`approved_change`).
+    pub(crate) fn check_policy_change(&self, new: Option<&Policy>, approved_change: bool) -> Result<(), Violation> {
+        if !self.gates_completion() || approved_change {
+            return Ok(());
+        }
+        if let Some(n) = new
+            && n.completion_mode == self.completion_mode
+            && (n.completion_mode != CompletionMode::Quorum || n.quorum_threshold >= self.quorum_threshold)
+            && (n.allow_self_approval <= self.allow_self_approval)
+        {
+            // The gate stays (or tightens).
+            return Ok(());
+        }
+        let what = if new.is_some() { "changing" } else { "removing" };
+        Err(Violation {
+            rule: "policy_change",
+            message: format!(
+                "Governance policy gates completion (completion_mode='{}'); {what} it needs an approved approval \
+                 request for action='{POLICY_CHANGE_ACTION}' first.",
+                self.mode_name()
+            ),
+            mode: Some(self.mode_name()),
+            event_detail: Some(format!("No approved approval request for action='{POLICY_CHANGE_ACTION}'")),
+        })
+    }
+
+    fn mode_name(&self) -> &'static str {
+        match self.completion_mode {
+            CompletionMode::Auto => "auto",
+            CompletionMode::RequireApproval => "require_approval",
+            CompletionMode::Quorum => "quorum",
         }
     }
 
@@ -216,9 +293,15 @@ impl Policy {
 /// Checks the known keys of a policy given on create; unknown keys pass. Each error names its
 /// field (`governance_policy.write_scope`), as the body of a 422. `null` means "not set".
 pub(crate) fn validate(policy: &JsonObject) -> Result<(), Vec<FieldError>> {
+    validate_at(policy, "governance_policy.")
+}
+
+/// [`validate`] with the field names prefixed by `prefix` (`""` for a policy that is the whole
+/// body, as `PUT …/governance` takes it).
+pub(crate) fn validate_at(policy: &JsonObject, prefix: &str) -> Result<(), Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut bad = |key: &str, kind: &str, msg: String, input: &Value| {
-        let mut e = FieldError::body(&format!("governance_policy.{key}"), kind, msg);
+        let mut e = FieldError::body(&format!("{prefix}{key}"), kind, msg);
         e.input = Some(input.clone());
         errors.push(e);
     };
@@ -259,7 +342,7 @@ pub(crate) fn validate(policy: &JsonObject) -> Result<(), Vec<FieldError>> {
                 Some(_) => bad(key, "greater_than_equal", "Input should be greater than or equal to 0".into(), value),
                 None => bad(key, "float_type", "Input should be a valid number".into(), value),
             },
-            "require_status_reason" if !value.is_boolean() => {
+            "require_status_reason" | "allow_self_approval" if !value.is_boolean() => {
                 bad(key, "bool_type", "Input should be a valid boolean".into(), value);
             }
             _ => {}
@@ -296,7 +379,7 @@ mod tests {
         assert!(p.check_writer("a", false).is_ok());
         assert!(p.check_assignment("a").is_ok());
         assert!(p.check_status_reason(None).is_ok());
-        assert!(p.check_completion(0).is_ok());
+        assert!(p.check_completion(CompletionFacts::default()).is_ok());
         assert!(p.check_cost(1e9, 1e9).is_ok());
         assert_eq!(p.quorum_threshold, 0.6);
     }
@@ -315,9 +398,10 @@ mod tests {
         let v = p.check_status_reason(Some("  ")).unwrap_err();
         assert_eq!((v.rule, v.event_detail), ("require_status_reason", None));
         assert!(p.check_status_reason(Some("why")).is_ok());
-        assert!(p.check_completion(0).unwrap_err().event_detail.is_none());
-        let v = p.check_completion(4).unwrap_err();
-        assert_eq!(v.event_detail.as_deref(), Some("Quorum not met: 0/2 approvals (threshold=0.5)"));
+        assert!(p.check_completion(CompletionFacts::default()).unwrap_err().event_detail.is_none());
+        let v = p.check_completion(CompletionFacts { assigned_agents: 4, approvals: 1 }).unwrap_err();
+        assert_eq!(v.event_detail.as_deref(), Some("Quorum not met: 1/2 approvals (threshold=0.5)"));
+        assert!(p.check_completion(CompletionFacts { assigned_agents: 4, approvals: 2 }).is_ok());
         assert!(p.check_cost(4.0, 1.0).is_ok());
         let v = p.check_cost(4.0, 1.5).unwrap_err();
         assert_eq!(
@@ -345,5 +429,52 @@ mod tests {
                 other => panic!("{input}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn approvals_open_the_completion_gate() {
+        let p = Policy::from_stored(Some(&policy(json!({"completion_mode": "require_approval"}))));
+        let v = p.check_completion(CompletionFacts::default()).unwrap_err();
+        assert_eq!((v.rule, v.mode), ("completion_mode", Some("require_approval")));
+        assert!(p.check_completion(CompletionFacts { assigned_agents: 0, approvals: 1 }).is_ok());
+        // Quorum: 3 assigned at 0.6 need 1 (truncated); 5 need 3.
+        let q = Policy::from_stored(Some(&policy(json!({"completion_mode": "quorum"}))));
+        assert!(q.check_completion(CompletionFacts { assigned_agents: 3, approvals: 1 }).is_ok());
+        let v = q.check_completion(CompletionFacts { assigned_agents: 5, approvals: 2 }).unwrap_err();
+        assert_eq!(
+            v.message,
+            "Governance policy requires quorum approval. 2 of 3 required approvals received \
+             (threshold=0.6, 5 assigned agents)."
+        );
+    }
+
+    #[test]
+    fn nobody_decides_their_own_request_unless_allowed() {
+        let p = Policy::from_stored(None);
+        assert_eq!(p.check_approver("bot", "bot").unwrap_err().rule, "self_approval");
+        assert!(p.check_approver("bot", "alice").is_ok());
+        assert!(p.check_approver("", "alice").is_ok());
+        let lax = Policy::from_stored(Some(&policy(json!({"allow_self_approval": true}))));
+        assert!(lax.check_approver("bot", "bot").is_ok());
+    }
+
+    #[test]
+    fn lifting_a_gate_needs_an_approval() {
+        let gated = Policy::from_stored(Some(&policy(json!({"completion_mode": "quorum", "quorum_threshold": 0.5}))));
+        let v = gated.check_policy_change(None, false).unwrap_err();
+        assert_eq!((v.rule, v.mode), ("policy_change", Some("quorum")));
+        assert!(gated.check_policy_change(None, true).is_ok());
+        let auto = Policy::from_stored(None);
+        assert!(gated.check_policy_change(Some(&auto), false).is_err());
+        let lower = Policy::from_stored(Some(&policy(json!({"completion_mode": "quorum", "quorum_threshold": 0.2}))));
+        assert!(gated.check_policy_change(Some(&lower), false).is_err());
+        let higher = Policy::from_stored(Some(&policy(json!({"completion_mode": "quorum", "quorum_threshold": 0.9}))));
+        assert!(gated.check_policy_change(Some(&higher), false).is_ok());
+        // A policy without a gate changes freely.
+        assert!(auto.check_policy_change(None, false).is_ok());
+        assert!(
+            validate_at(&policy(json!({"allow_self_approval": "yes"})), "").unwrap_err()[0].field()
+                == "allow_self_approval"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`governance`]: an intent's `governance_policy` (validation on create, the rules writes
 //!   must pass).
+//! - [`hitl`]: when a suspension's next re-notification or expiry is due, and what expiry does.
 //! - [`leases`]: which lease guards a state path, and the refusal naming it.
 //! - [`lifecycle`]: the status transitions an intent may make.
 //! - [`subscriptions`]: which webhook subscriptions take an event.
@@ -12,6 +13,7 @@
 //! status and a body.
 
 pub(crate) mod governance;
+pub(crate) mod hitl;
 pub(crate) mod leases;
 pub(crate) mod lifecycle;
 pub(crate) mod subscriptions;

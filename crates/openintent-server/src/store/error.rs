@@ -85,10 +85,14 @@ pub enum StoreError {
     /// (`Dependency not found: <id>`, text with NUL characters).
     #[error("{0}")]
     BadRequest(String),
-    /// The request conflicts with the resource as it is now (an agent status change the
-    /// lifecycle does not allow, a stale agent version); the text says how.
+    /// The resource is not in a state that allows the operation (an intent that is not
+    /// suspended, an approval already decided, ...); the text says why.
     #[error("{0}")]
     Conflict(String),
+    /// The input cannot be processed; the value is the 422 body's `detail` (a text, or an
+    /// object such as the invalid-choice refusal of a suspension answer).
+    #[error("unprocessable input: {0}")]
+    Unprocessable(serde_json::Value),
     /// Stored data could not be read back (a timestamp or JSON document that does not parse),
     /// or a row that must exist is gone.
     #[error("{0}")]

@@ -4,12 +4,11 @@
 use openintent_types::{EventType, Intent, IntentStatus, StatePatch};
 use serde_json::{Map, Value, json};
 
-use super::agents::assigned_agent_count;
 use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_intent, refuse};
 use super::leases::active_leases;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
-use crate::rules::governance::{CompletionMode, Policy};
+use crate::rules::governance::Policy;
 use crate::rules::leases;
 use crate::rules::lifecycle::check_transition;
 
@@ -171,12 +170,8 @@ impl Store {
             verdict = policy.check_status_reason(reason);
         }
         if verdict.is_ok() && *status == IntentStatus::Completed {
-            let assigned = if policy.completion_mode == CompletionMode::Quorum {
-                assigned_agent_count(&mut tx, id).await?
-            } else {
-                0
-            };
-            verdict = policy.check_completion(assigned);
+            let facts = super::approvals::completion_facts(&mut tx, id, &policy).await?;
+            verdict = policy.check_completion(facts);
         }
         if let Err(v) = verdict {
             return refuse(tx, id, principal, v).await;

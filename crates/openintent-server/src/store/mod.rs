@@ -12,6 +12,7 @@
 //! and body. This module holds the data the operations take and return.
 
 mod agents;
+mod approvals;
 mod arbitration;
 mod attachments;
 mod costs;
@@ -19,6 +20,7 @@ mod db;
 mod error;
 mod events;
 mod graph;
+mod hitl;
 mod intents;
 mod leases;
 mod portfolios;
@@ -37,6 +39,7 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
+pub(crate) use approvals::NewApproval;
 use db::Db;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
