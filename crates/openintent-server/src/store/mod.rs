@@ -16,6 +16,7 @@ mod arbitration;
 mod attachments;
 mod costs;
 mod db;
+mod driver;
 mod error;
 mod events;
 mod intents;
@@ -85,7 +86,7 @@ impl Store {
 
     /// Whether the database answers.
     pub(crate) async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.db.pool).await?;
+        driver::query("SELECT 1").execute(&self.db.pool).await?;
         Ok(())
     }
 }
