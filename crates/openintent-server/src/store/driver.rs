@@ -24,7 +24,9 @@
 //! `Dialect` (`db.rs`). A query written in the style of sqlx's `Any` driver converts like this:
 //!
 //! - `sqlx::query(` → `query(`, `sqlx::query_scalar::<_, T>(` → `query_scalar::<T>(`, and drop
-//!   `use sqlx::Row` (the executors stay: `&self.db.pool`, `&mut *tx`, `&mut **tx`).
+//!   `use sqlx::Row` (the executors stay: `&self.db.pool`, `&mut *tx`, `&mut **tx`; instead of a
+//!   connection from `self.db.pool.acquire()`, pass `&self.db.pool`; instead of
+//!   `sqlx::query_as`, read the columns of a [`Row`]).
 //! - Bind values, not their text: a timestamp as the `DateTime<Utc>` (`.bind(ts(&t))` still
 //!   compiles, `ts` returns it), a JSON document as a `serde_json::Value` (`.bind(to_json(&x))`
 //!   still compiles, `to_json` returns one; replace `.bind(v.to_string())` of a JSON value by
