@@ -7,6 +7,7 @@
 //! On SQLite files by default; on fresh PostgreSQL databases with `OPENINTENT_TEST_DATABASE_URL`
 //! set (see `common`).
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -28,7 +29,6 @@ use openintent_server::{DatabaseLocation, RunningServer, ServerConfig, WebhookCo
 use openintent_types::WebhookDelivery;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use sqlx::AnyPool;
 
 const KEY: &str = "dev-user-key";
 const WAIT: Duration = Duration::from_secs(20);
@@ -275,33 +275,31 @@ async fn database(dir: &tempfile::TempDir) -> DatabaseLocation {
 }
 
 /// A direct connection to the server's database, to look at the outbox.
-async fn db(location: &DatabaseLocation) -> AnyPool {
-    sqlx::any::install_default_drivers();
-    let url = match location {
-        DatabaseLocation::SqliteFile(path) => format!("sqlite://{}", path.display()),
-        DatabaseLocation::Postgres(url) => url.clone(),
-        other => panic!("no shared database: {other:?}"),
-    };
-    AnyPool::connect(&url).await.unwrap()
+async fn db(location: &DatabaseLocation) -> common::RawDb {
+    common::RawDb::connect(location).await
 }
 
 /// Delivery rows per status.
-async fn statuses(pool: &AnyPool) -> BTreeMap<String, i64> {
-    sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-        .into_iter()
-        .collect()
+async fn statuses(pool: &common::RawDb) -> BTreeMap<String, i64> {
+    on_raw!(pool, |p| {
+        sqlx::query_as::<_, (String, i64)>("SELECT status, COUNT(*) FROM webhook_deliveries GROUP BY status")
+            .fetch_all(p)
+            .await
+            .unwrap()
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Waits until no delivery is pending (every row delivered, failed or cancelled).
-async fn drained(pool: &AnyPool) {
+async fn drained(pool: &common::RawDb) {
     eventually("the outbox drains", || async {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let pending: i64 = on_raw!(pool, |p| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(p)
+                .await
+                .unwrap()
+        });
         pending == 0
     })
     .await;
@@ -463,7 +461,8 @@ async fn filters_and_scopes_are_honoured() {
     // Expired: nothing.
     assert!(receiver.hits("expired").is_empty());
     // One row per matching (subscription, event); none for the URL-less subscription.
-    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(&pool).await.unwrap();
+    let rows: i64 =
+        on_raw!(pool, |p| sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries").fetch_one(p).await.unwrap());
     assert_eq!(rows as usize, all.len() + later["a"].len() + checkpoints_a.len() + later["b"].len());
     server.shutdown().await.unwrap();
 }
@@ -497,12 +496,13 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     let hits = receiver.hits("down");
     assert_eq!(hits.len(), 3, "{hits:?}");
     assert!(hits.iter().all(|h| h.delivery_id == hits[0].delivery_id && h.delivery().event.id == dead));
-    let (status, attempts, error): (String, i64, Option<String>) =
+    let (status, attempts, error): (String, i64, Option<String>) = on_raw!(pool, |p| {
         sqlx::query_as("SELECT status, attempts, last_error FROM webhook_deliveries WHERE id = $1")
             .bind(&hits[0].delivery_id)
-            .fetch_one(&pool)
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!((status.as_str(), attempts), ("failed", 3));
     assert!(error.unwrap().contains("500"));
     let (status, _) = api.call("DELETE", &format!("/api/v1/subscriptions/{down_id}"), None, None).await;
@@ -520,12 +520,13 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     assert_eq!(status, 204);
     drained(&pool).await;
     assert_eq!(receiver.hits("doomed").len(), 1);
-    let (cancelled, why): (String, Option<String>) =
+    let (cancelled, why): (String, Option<String>) = on_raw!(pool, |p| {
         sqlx::query_as("SELECT status, last_error FROM webhook_deliveries WHERE subscription_id = $1")
             .bind(&doomed)
-            .fetch_one(&pool)
+            .fetch_one(p)
             .await
-            .unwrap();
+            .unwrap()
+    });
     assert_eq!((cancelled.as_str(), why.as_deref()), ("cancelled", Some("subscription deleted")));
     server.shutdown().await.unwrap();
 }
@@ -550,15 +551,18 @@ async fn pending_deliveries_are_sent_after_a_restart_and_expired_claims_are_take
 
     // One delivery is held by an instance that died: its claim runs for another 600 ms.
     let pool = db(&path).await;
-    let held: String =
-        sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY seq LIMIT 1").fetch_one(&pool).await.unwrap();
+    let held: String = on_raw!(pool, |p| {
+        sqlx::query_scalar("SELECT id FROM webhook_deliveries ORDER BY seq LIMIT 1").fetch_one(p).await.unwrap()
+    });
     let until = chrono::Utc::now() + chrono::Duration::milliseconds(600);
-    sqlx::query("UPDATE webhook_deliveries SET claimed_by = 'dead-instance', claimed_until = $1 WHERE id = $2")
-        .bind(until.timestamp_millis())
-        .bind(&held)
-        .execute(&pool)
-        .await
-        .unwrap();
+    on_raw!(pool, |p| {
+        sqlx::query("UPDATE webhook_deliveries SET claimed_by = 'dead-instance', claimed_until = $1 WHERE id = $2")
+            .bind(until.timestamp_millis())
+            .bind(&held)
+            .execute(p)
+            .await
+            .unwrap();
+    });
 
     let server = server_on(&path, fast()).await;
     eventually("every pending event arrives after the restart", || async {

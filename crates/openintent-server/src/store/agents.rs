@@ -3,10 +3,10 @@
 
 use openintent_types::{AgentAssignment, EventType, IntentEvent};
 use serde_json::json;
-use sqlx::Row;
 
 use super::db::{WriteTx, append_event, load_intent, refuse, require_intent};
-use super::rows::{as_obj, parse_ts, ts};
+use super::driver::{query, query_scalar};
+use super::rows::{as_obj, ts};
 use super::streams::keep_stream_message;
 use super::{Store, StoreError, StoreResult, Written, new_id, now};
 use crate::notify;
@@ -33,16 +33,14 @@ impl Store {
         a.agent_id = agent_id.to_owned();
         a.role = role.to_owned();
         a.assigned_at = t;
-        sqlx::query(
-            "INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&a.id)
-        .bind(intent_id)
-        .bind(agent_id)
-        .bind(role)
-        .bind(ts(&t))
-        .execute(&mut *tx)
-        .await?;
+        query("INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&a.id)
+            .bind(intent_id)
+            .bind(agent_id)
+            .bind(role)
+            .bind(ts(&t))
+            .execute(&mut *tx)
+            .await?;
         let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
         keep_stream_message(&mut tx, &notify::agent_assigned(&a, &event.id)).await?;
@@ -51,7 +49,7 @@ impl Store {
     }
 
     pub(crate) async fn list_agents(&self, intent_id: &str) -> StoreResult<Vec<AgentAssignment>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, agent_id, role, assigned_at FROM agent_assignments WHERE intent_id = $1 ORDER BY seq",
         )
         .bind(intent_id)
@@ -64,7 +62,7 @@ impl Store {
                 a.intent_id = r.try_get("intent_id")?;
                 a.agent_id = r.try_get("agent_id")?;
                 a.role = r.try_get("role")?;
-                a.assigned_at = parse_ts(&r.try_get::<String, _>("assigned_at")?)?;
+                a.assigned_at = r.try_get("assigned_at")?;
                 Ok(a)
             })
             .collect()
@@ -78,7 +76,7 @@ impl Store {
     ) -> StoreResult<IntentEvent> {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, intent_id).await?;
-        let done = sqlx::query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
+        let done = query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
             .bind(intent_id)
             .bind(agent_id)
             .execute(&mut *tx)
@@ -95,7 +93,7 @@ impl Store {
 
 /// How many distinct agents are assigned to the intent.
 pub(super) async fn assigned_agent_count(tx: &mut WriteTx, intent_id: &str) -> StoreResult<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(DISTINCT agent_id) FROM agent_assignments WHERE intent_id = $1")
+    let n: i64 = query_scalar("SELECT COUNT(DISTINCT agent_id) FROM agent_assignments WHERE intent_id = $1")
         .bind(intent_id)
         .fetch_one(&mut **tx)
         .await?;

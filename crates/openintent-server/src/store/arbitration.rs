@@ -3,10 +3,10 @@
 
 use openintent_types::{Arbitration, ArbitrationStatus, Decision, EventType};
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use super::db::{append_event, require_intent};
-use super::rows::{as_obj, obj, parse_ts, read_json, to_json, ts};
+use super::driver::query;
+use super::rows::{as_obj, to_json, ts};
 use super::{NewArbitration, NewDecision, Store, StoreResult};
 
 impl Store {
@@ -16,7 +16,7 @@ impl Store {
         let payload = as_obj(json!({"reason": new.reason, "context": new.context}));
         let event =
             append_event(&mut tx, intent_id, EventType::ArbitrationRequested, &new.requested_by, payload).await?;
-        sqlx::query(
+        query(
             "INSERT INTO arbitrations (id, intent_id, requested_by, reason, context, options, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
         )
@@ -43,7 +43,7 @@ impl Store {
     }
 
     pub(crate) async fn list_arbitrations(&self, intent_id: &str) -> StoreResult<Vec<Arbitration>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, requested_by, reason, context, options, status, created_at FROM arbitrations \
              WHERE intent_id = $1 ORDER BY seq",
         )
@@ -57,10 +57,10 @@ impl Store {
                 a.intent_id = Some(r.try_get("intent_id")?);
                 a.requested_by = Some(r.try_get("requested_by")?);
                 a.reason = Some(r.try_get("reason")?);
-                a.context = obj(&r.try_get::<String, _>("context")?)?;
-                a.options = serde_json::from_str(&r.try_get::<String, _>("options")?).unwrap_or_default();
+                a.context = r.json("context")?;
+                a.options = r.json::<Option<_>, _>("options").ok().flatten().unwrap_or_default();
                 a.status = ArbitrationStatus::parse(&r.try_get::<String, _>("status")?);
-                a.created_at = Some(parse_ts(&r.try_get::<String, _>("created_at")?)?);
+                a.created_at = Some(r.try_get("created_at")?);
                 Ok(a)
             })
             .collect()
@@ -76,7 +76,7 @@ impl Store {
             payload.insert("evidence".into(), Value::Array(e.clone()));
         }
         let event = append_event(&mut tx, intent_id, EventType::DecisionRecorded, &new.decided_by, payload).await?;
-        sqlx::query(
+        query(
             "INSERT INTO decisions (id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -104,7 +104,7 @@ impl Store {
     }
 
     pub(crate) async fn list_decisions(&self, intent_id: &str) -> StoreResult<Vec<Decision>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, decision_type, decided_by, outcome, rationale, evidence, created_at FROM decisions \
              WHERE intent_id = $1 ORDER BY seq",
         )
@@ -120,11 +120,8 @@ impl Store {
                 d.decided_by = Some(r.try_get("decided_by")?);
                 d.outcome = r.try_get("outcome")?;
                 d.rationale = Some(r.try_get("rationale")?);
-                d.evidence = match r.try_get::<Option<String>, _>("evidence")? {
-                    Some(s) => read_json(&s)?,
-                    None => None,
-                };
-                d.created_at = Some(parse_ts(&r.try_get::<String, _>("created_at")?)?);
+                d.evidence = r.json("evidence")?;
+                d.created_at = Some(r.try_get("created_at")?);
                 Ok(d)
             })
             .collect()

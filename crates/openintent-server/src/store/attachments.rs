@@ -1,10 +1,10 @@
 //! Attachments of an intent (references to files stored elsewhere).
 
 use openintent_types::{Attachment, CreateAttachmentRequest};
-use sqlx::Row;
 
 use super::db::require_intent;
-use super::rows::{obj, parse_ts, to_json, ts};
+use super::driver::query;
+use super::rows::{to_json, ts};
 use super::{Store, StoreResult, new_id, now};
 
 impl Store {
@@ -27,7 +27,7 @@ impl Store {
         a.created_by = created_by.to_owned();
         a.metadata = req.metadata.clone().unwrap_or_default();
         a.created_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO attachments (id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -47,7 +47,7 @@ impl Store {
     }
 
     pub(crate) async fn list_attachments(&self, intent_id: &str) -> StoreResult<Vec<Attachment>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, filename, mime_type, size, storage_url, created_by, metadata, created_at \
              FROM attachments WHERE intent_id = $1 ORDER BY seq",
         )
@@ -64,8 +64,8 @@ impl Store {
                 a.size = r.try_get("size")?;
                 a.storage_url = r.try_get("storage_url")?;
                 a.created_by = r.try_get("created_by")?;
-                a.metadata = obj(&r.try_get::<String, _>("metadata")?)?;
-                a.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+                a.metadata = r.json("metadata")?;
+                a.created_at = r.try_get("created_at")?;
                 Ok(a)
             })
             .collect()
@@ -74,7 +74,7 @@ impl Store {
     /// Deletes an attachment of the intent; `false` when there is none.
     pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
+        let done = query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
             .bind(attachment_id)
             .bind(intent_id)
             .execute(&mut *tx)

@@ -1,10 +1,10 @@
 //! Costs recorded against an intent, under its governance policy's `max_cost` ceiling.
 
 use openintent_types::{CostRecord, RecordCostRequest};
-use sqlx::Row;
 
 use super::db::{WriteTx, check_writer, load_intent, refuse};
-use super::rows::{obj, parse_ts, to_json, ts};
+use super::driver::{query, query_scalar};
+use super::rows::{to_json, ts};
 use super::{Store, StoreResult, new_id, now};
 use crate::rules::governance::Policy;
 
@@ -38,7 +38,7 @@ impl Store {
         c.provider = req.provider.clone();
         c.cost_metadata = req.cost_metadata.clone().unwrap_or_default();
         c.recorded_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO costs (id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -58,7 +58,7 @@ impl Store {
     }
 
     pub(crate) async fn list_costs(&self, intent_id: &str) -> StoreResult<Vec<CostRecord>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, agent_id, cost_type, amount, unit, provider, metadata, recorded_at FROM costs \
              WHERE intent_id = $1 ORDER BY seq",
         )
@@ -75,8 +75,8 @@ impl Store {
                 c.amount = r.try_get("amount")?;
                 c.unit = r.try_get("unit")?;
                 c.provider = r.try_get("provider")?;
-                c.cost_metadata = obj(&r.try_get::<String, _>("metadata")?)?;
-                c.recorded_at = parse_ts(&r.try_get::<String, _>("recorded_at")?)?;
+                c.cost_metadata = r.json("metadata")?;
+                c.recorded_at = r.try_get("recorded_at")?;
                 Ok(c)
             })
             .collect()
@@ -85,9 +85,7 @@ impl Store {
 
 /// The sum of the intent's recorded costs.
 async fn cost_total(tx: &mut WriteTx, intent_id: &str) -> StoreResult<f64> {
-    let total: Option<f64> = sqlx::query_scalar("SELECT SUM(amount) FROM costs WHERE intent_id = $1")
-        .bind(intent_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let total: Option<f64> =
+        query_scalar("SELECT SUM(amount) FROM costs WHERE intent_id = $1").bind(intent_id).fetch_one(&mut **tx).await?;
     Ok(total.unwrap_or(0.0))
 }

@@ -1,11 +1,13 @@
 //! The database under the store: the connection pool, the dialect, write transactions, and the
 //! helpers the operations of several areas share.
 //!
-//! Statements go through sqlx's `Any` driver with `$1`-style placeholders (SQLite reads `$N`
-//! as the N-th argument too), store timestamps and JSON documents as text and booleans as
-//! integers, so they mean the same on both databases. What differs is kept in [`Dialect`]: how a
-//! write transaction starts and what it locks, the migrations folder, and the notifications
-//! other server processes receive.
+//! Statements go through the native driver of each database, SQLite or PostgreSQL, by way of
+//! `driver.rs` (`query(sql).bind(..)`, one SQL text for both, `$1`-style placeholders): it binds
+//! timestamps, JSON documents and booleans as each database stores them (PostgreSQL:
+//! `TIMESTAMPTZ`, `JSONB`, `BOOLEAN`; SQLite: wire-format text, text, 0/1) and reads either back
+//! (its module documentation says how to write a query). What differs is kept in [`Dialect`]:
+//! how a write transaction starts and what it locks, the migrations folder, and the
+//! notifications other server processes receive.
 //!
 //! - **SQLite.** Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front,
 //!   so a transaction never fails to upgrade from reader to writer) behind an in-process mutex
@@ -25,20 +27,22 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
 use serde_json::json;
-use sqlx::any::AnyPoolOptions;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Executor, Row, Transaction};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
+use super::driver::{DbTx, Executor, Pool, Target, query, query_scalar};
 use super::error::{StoreError, StoreResult};
-use super::rows::{INTENT_COLS, intent_from_row, new_id, now, opt_ts, read_json, to_json, ts};
+use super::rows::{INTENT_COLS, intent_from_row, new_id, now, to_json, ts};
 use crate::config::DatabaseLocation;
 use crate::notify::{self, Notification};
 use crate::rules::governance::{Policy, Violation};
 use crate::rules::subscriptions::subscription_matches;
+
+/// The SQLite schema's migrations (`migrations/`, embedded).
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub(super) const INTENT_NOT_FOUND: &str = "Intent not found";
 pub(super) const PORTFOLIO_NOT_FOUND: &str = "Portfolio not found";
@@ -76,7 +80,7 @@ impl Dialect {
 /// The database: its pool and dialect, and where committed transactions signal and publish.
 #[derive(Debug)]
 pub(crate) struct Db {
-    pub(super) pool: AnyPool,
+    pub(super) pool: Pool,
     pub(super) dialect: Dialect,
     /// Names this store in the announcements it makes (read by the relay of the other processes).
     origin: Arc<str>,
@@ -91,7 +95,8 @@ pub(crate) struct Db {
     notifier: broadcast::Sender<Notification>,
 }
 
-/// A write transaction (rolled back when dropped uncommitted). Dereferences to its connection.
+/// A write transaction (rolled back when dropped uncommitted). Dereferences to its [`DbTx`], the
+/// executor its statements run on (`.execute(&mut *tx)`, or `&mut **tx` from a `&mut WriteTx`).
 ///
 /// Every notification the transaction makes ([`WriteTx::publish`]: each event appended to an
 /// intent's log, each kept portfolio or agent stream message) is announced to the other server
@@ -99,7 +104,7 @@ pub(crate) struct Db {
 /// once it committed, in the order made. On SQLite the publication happens before the write
 /// lock is released, so streams receive the notifications of one process in commit order.
 pub(crate) struct WriteTx {
-    tx: Transaction<'static, Any>,
+    tx: DbTx,
     pub(super) dialect: Dialect,
     /// Names the store in announcements.
     origin: Arc<str>,
@@ -133,12 +138,11 @@ impl WriteTx {
     pub(super) async fn publish(&mut self, n: Notification) -> StoreResult<()> {
         if self.dialect == Dialect::Postgres {
             match notify::announce(&self.origin, &n) {
-                // `pg_notify` returns `void`, which the Any driver cannot read: select a constant.
                 Some(payload) => {
-                    sqlx::query("SELECT 1 FROM pg_notify($1, $2)")
+                    query("SELECT pg_notify($1, $2)")
                         .bind(notify::ANNOUNCEMENTS)
                         .bind(payload)
-                        .execute(&mut *self.tx)
+                        .execute(&mut self.tx)
                         .await?;
                 }
                 None => tracing::warn!(event = %n.event, "notification too large to announce to other servers"),
@@ -149,16 +153,22 @@ impl WriteTx {
     }
 }
 
-impl Deref for WriteTx {
-    type Target = AnyConnection;
+impl<'c> Executor<'c> for &'c mut WriteTx {
+    fn target(self) -> Target<'c> {
+        (&mut self.tx).target()
+    }
+}
 
-    fn deref(&self) -> &AnyConnection {
+impl Deref for WriteTx {
+    type Target = DbTx;
+
+    fn deref(&self) -> &DbTx {
         &self.tx
     }
 }
 
 impl DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut AnyConnection {
+    fn deref_mut(&mut self) -> &mut DbTx {
         &mut self.tx
     }
 }
@@ -166,47 +176,53 @@ impl DerefMut for WriteTx {
 impl Db {
     /// Connects (creating a missing SQLite file) and applies the dialect's embedded migrations.
     pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (dialect, url, pool_options) = match location {
-            DatabaseLocation::Memory => (
-                Dialect::Sqlite,
-                "sqlite::memory:".to_owned(),
+        let acquire_timeout = Duration::from_secs(30);
+        let sqlite = |options: SqliteConnectOptions| options.foreign_keys(true).busy_timeout(Duration::from_secs(10));
+        let (pool, dialect) = match location {
+            DatabaseLocation::Memory => {
+                let options: SqliteConnectOptions = "sqlite::memory:".parse()?;
                 // One connection that never closes: the in-memory database lives as long as it.
-                AnyPoolOptions::new().max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None),
-            ),
-            DatabaseLocation::SqliteFile(path) => (
-                Dialect::Sqlite,
-                SqliteConnectOptions::new().filename(path).create_if_missing(true).to_url_lossy().to_string(),
-                AnyPoolOptions::new().max_connections(4),
-            ),
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_with(sqlite(options))
+                    .await?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                (Pool::Sqlite(pool), Dialect::Sqlite)
+            }
+            DatabaseLocation::SqliteFile(path) => {
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_with(sqlite(options))
+                    .await
+                    .map_err(|e| StoreError::sqlite_file(path, e))?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                (Pool::Sqlite(pool), Dialect::Sqlite)
+            }
+            #[cfg(feature = "postgres")]
             DatabaseLocation::Postgres(url) => {
-                (Dialect::Postgres, url.clone(), AnyPoolOptions::new().max_connections(16))
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(acquire_timeout)
+                    .connect(url)
+                    .await?;
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                (Pool::Postgres(pool), Dialect::Postgres)
+            }
+            #[cfg(not(feature = "postgres"))]
+            DatabaseLocation::Postgres(_) => {
+                return Err(StoreError::Unsupported(location.check_supported().unwrap_err()));
             }
         };
-        let file = matches!(location, DatabaseLocation::SqliteFile(_));
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;").await?;
-                        if file {
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(|e| match location {
-                DatabaseLocation::SqliteFile(path) => StoreError::sqlite_file(path, e),
-                _ => StoreError::Database(e),
-            })?;
-        match dialect {
-            Dialect::Sqlite => sqlx::migrate!("./migrations").run(&pool).await?,
-            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
-        }
         let listen_url = match location {
             DatabaseLocation::Postgres(url) => Some(url.clone()),
             _ => None,
@@ -260,19 +276,12 @@ impl Db {
             Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Dialect::Postgres => None,
         };
-        let (pool, dialect) = (self.pool.clone(), self.dialect);
-        let begun = tokio::spawn(async move {
-            match dialect {
-                Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Dialect::Postgres => pool.begin().await,
-            }
-        })
-        .await
-        .map_err(StoreError::Begin)?;
+        let pool = self.pool.clone();
+        let begun = tokio::spawn(async move { pool.begin_write().await }).await.map_err(StoreError::Begin)?;
         Ok(self.write_tx(begun?, guard))
     }
 
-    fn write_tx(&self, tx: Transaction<'static, Any>, guard: Option<OwnedMutexGuard<()>>) -> WriteTx {
+    fn write_tx(&self, tx: DbTx, guard: Option<OwnedMutexGuard<()>>) -> WriteTx {
         WriteTx {
             tx,
             dialect: self.dialect,
@@ -293,7 +302,7 @@ impl Db {
 /// this lock before any other, so appends to one log are serialized across processes.
 pub(super) async fn lock_intent(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
     let sql = format!("SELECT id FROM intents WHERE id = $1{}", tx.dialect.row_lock());
-    let found: Option<String> = sqlx::query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    let found: Option<String> = query_scalar(&sql).bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
 }
 
@@ -304,7 +313,7 @@ pub(super) async fn require_intent(tx: &mut WriteTx, id: &str) -> StoreResult<()
 
 /// Locks and reads the intent (404 when it does not exist).
 pub(super) async fn load_intent(tx: &mut WriteTx, id: &str) -> StoreResult<Intent> {
-    let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1{}", tx.dialect.row_lock()))
+    let row = query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1{}", tx.dialect.row_lock()))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -334,7 +343,7 @@ pub(super) async fn check_writer(
 ) -> StoreResult<Result<(), Violation>> {
     let assigned = if policy.assigned_only {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2 LIMIT 1")
+            query_scalar("SELECT 1 FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2 LIMIT 1")
                 .bind(intent_id)
                 .bind(principal)
                 .fetch_optional(&mut **tx)
@@ -361,25 +370,23 @@ pub(super) async fn append_event(
     // Never before the log's newest event, even when the clocks of several server processes
     // disagree, so that the log's order by time is its order of appends (the caller holds the
     // intent's lock, see `lock_intent`).
-    let newest: Option<String> = sqlx::query_scalar("SELECT MAX(created_at) FROM events WHERE intent_id = $1")
+    let newest: Option<DateTime<Utc>> = query_scalar("SELECT MAX(created_at) FROM events WHERE intent_id = $1")
         .bind(intent_id)
         .fetch_one(&mut **tx)
         .await?;
-    event.created_at = match opt_ts(newest)? {
+    event.created_at = match newest {
         Some(newest) => now().max(newest),
         None => now(),
     };
-    sqlx::query(
-        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(&event.id)
-    .bind(intent_id)
-    .bind(event.event_type.as_str())
-    .bind(actor)
-    .bind(to_json(&event.payload))
-    .bind(ts(&event.created_at))
-    .execute(&mut **tx)
-    .await?;
+    query("INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&event.id)
+        .bind(intent_id)
+        .bind(event.event_type.as_str())
+        .bind(actor)
+        .bind(to_json(&event.payload))
+        .bind(ts(&event.created_at))
+        .execute(&mut **tx)
+        .await?;
     enqueue_deliveries(tx, &event).await?;
     // The intent's stream carries every event of its log; a state or status change carries
     // the intent as this transaction leaves it.
@@ -396,9 +403,9 @@ pub(super) async fn append_event(
 /// unexpired subscription with a URL whose scope (intent, portfolio membership of the event's
 /// intent, or global) and event-type filter match.
 async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT id, event_types, expires_at FROM subscriptions \
-         WHERE active = 1 AND webhook_url IS NOT NULL \
+         WHERE active = TRUE AND webhook_url IS NOT NULL \
          AND (intent_id IS NULL OR intent_id = $1) \
          AND (portfolio_id IS NULL OR portfolio_id IN \
               (SELECT portfolio_id FROM portfolio_memberships WHERE intent_id = $2)) \
@@ -410,8 +417,8 @@ async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResul
     .await?;
     let mut targets = Vec::new();
     for r in &rows {
-        let expires_at = opt_ts(r.try_get("expires_at")?)?;
-        let event_types: Vec<String> = read_json(&r.try_get::<String, _>("event_types")?)?;
+        let expires_at = r.try_get("expires_at")?;
+        let event_types: Vec<String> = r.json("event_types")?;
         if subscription_matches(&event_types, expires_at, event) {
             targets.push(r.try_get::<String, _>("id")?);
         }
@@ -423,7 +430,7 @@ async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResul
     let due = Utc::now().timestamp_millis();
     for subscription_id in targets {
         let payload = json!({"subscription_id": subscription_id, "event": event_wire});
-        sqlx::query(
+        query(
             "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, payload, status, attempts, \
              next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $7)",
         )
@@ -431,7 +438,7 @@ async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResul
         .bind(&subscription_id)
         .bind(&event.id)
         .bind(event.event_type.as_str())
-        .bind(payload.to_string())
+        .bind(payload)
         .bind(due)
         .bind(ts(&event.created_at))
         .execute(&mut **tx)

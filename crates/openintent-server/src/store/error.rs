@@ -82,7 +82,8 @@ pub enum StoreError {
     #[error("invalid input: {}", field_list(.0))]
     Invalid(Vec<FieldError>),
     /// The input refers to something missing or holds what the database cannot store
-    /// (`Dependency not found: <id>`, text with NUL characters).
+    /// (`Dependency not found: <id>`, text with NUL characters, a timestamp out of PostgreSQL's
+    /// range).
     #[error("{0}")]
     BadRequest(String),
     /// The resource is not in a state that allows the operation (an intent that is not
@@ -113,9 +114,14 @@ impl From<sqlx::Error> for StoreError {
             if msg.contains("database is locked") || msg.contains("busy") {
                 return StoreError::Busy;
             }
-            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021).
-            if db.code().as_deref() == Some("22021") {
+            // PostgreSQL text cannot hold NUL characters (SQLSTATE 22021), nor can JSONB strings
+            // (`\u0000`: 22P05).
+            if matches!(db.code().as_deref(), Some("22021" | "22P05")) {
                 return StoreError::BadRequest("Text values may not contain NUL characters".to_owned());
+            }
+            // A timestamp PostgreSQL cannot hold (before 4713 BC: 22008).
+            if db.code().as_deref() == Some("22008") {
+                return StoreError::BadRequest("Timestamps must lie between 4713 BC and 294276 AD".to_owned());
             }
             // A serialization failure or deadlock of PostgreSQL: nothing was written.
             if matches!(db.code().as_deref(), Some("40001" | "40P01")) {

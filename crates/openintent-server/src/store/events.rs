@@ -2,10 +2,11 @@
 //! events after one, for the event streams). Events are appended by `db::append_event`, in the
 //! transaction of the write they record.
 
+use chrono::{DateTime, Utc};
 use openintent_types::{EventType, IntentEvent, JsonObject};
-use sqlx::Row;
 
 use super::db::{append_event, require_intent};
+use super::driver::query;
 use super::rows::{event_from_row, ts};
 use super::{EventFilter, Store, StoreResult};
 
@@ -26,7 +27,7 @@ impl Store {
 
     /// One event of an intent's log.
     pub(crate) async fn get_event(&self, intent_id: &str, id: &str) -> StoreResult<Option<IntentEvent>> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE id = $1 AND intent_id = $2",
         )
         .bind(id)
@@ -50,7 +51,7 @@ impl Store {
             sql.push_str(&format!(" AND created_at > ${n}"));
         }
         sql.push_str(&format!(" ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}", n + 1, n + 2));
-        let mut q = sqlx::query(&sql).bind(intent_id);
+        let mut q = query(&sql).bind(intent_id);
         if let Some(t) = &f.event_type {
             q = q.bind(t);
         }
@@ -70,29 +71,38 @@ impl Store {
         limit: i64,
     ) -> StoreResult<Option<Vec<IntentEvent>>> {
         // Log order is (created_at, seq), as in `list_events`; start after `after`'s place in it.
-        let (created_at, seq) = match after {
-            None => (String::new(), 0),
+        let rows = match after {
+            None => {
+                query(
+                    "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
+                     WHERE intent_id = $1 ORDER BY created_at, seq LIMIT $2",
+                )
+                .bind(intent_id)
+                .bind(limit)
+                .fetch_all(&self.db.pool)
+                .await?
+            }
             Some(after) => {
-                let row = sqlx::query("SELECT created_at, seq FROM events WHERE id = $1 AND intent_id = $2")
+                let row = query("SELECT created_at, seq FROM events WHERE id = $1 AND intent_id = $2")
                     .bind(after)
                     .bind(intent_id)
                     .fetch_optional(&self.db.pool)
                     .await?;
                 let Some(row) = row else { return Ok(None) };
-                (row.try_get::<String, _>("created_at")?, row.try_get::<i64, _>("seq")?)
+                let (created_at, seq) = (row.try_get::<DateTime<Utc>, _>("created_at")?, row.try_get::<i64, _>("seq")?);
+                query(
+                    "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
+                     WHERE intent_id = $1 AND (created_at > $2 OR (created_at = $2 AND seq > $3)) \
+                     ORDER BY created_at, seq LIMIT $4",
+                )
+                .bind(intent_id)
+                .bind(created_at)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(&self.db.pool)
+                .await?
             }
         };
-        let rows = sqlx::query(
-            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
-             WHERE intent_id = $1 AND (created_at > $2 OR (created_at = $2 AND seq > $3)) \
-             ORDER BY created_at, seq LIMIT $4",
-        )
-        .bind(intent_id)
-        .bind(created_at)
-        .bind(seq)
-        .bind(limit)
-        .fetch_all(&self.db.pool)
-        .await?;
         rows.iter().map(event_from_row).collect::<StoreResult<Vec<_>>>().map(Some)
     }
 }
@@ -109,12 +119,10 @@ mod tests {
         let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
         let new = NewIntent::draft("t");
         let (intent, event) = store.create_intent(new).await.unwrap();
-        let update = sqlx::query("UPDATE events SET actor = 'forged' WHERE id = $1")
-            .bind(&event.id)
-            .execute(&store.db.pool)
-            .await;
+        let update =
+            query("UPDATE events SET actor = 'forged' WHERE id = $1").bind(&event.id).execute(&store.db.pool).await;
         assert!(update.unwrap_err().to_string().contains("append-only"));
-        let delete = sqlx::query("DELETE FROM events WHERE id = $1").bind(&event.id).execute(&store.db.pool).await;
+        let delete = query("DELETE FROM events WHERE id = $1").bind(&event.id).execute(&store.db.pool).await;
         assert!(delete.is_err());
         let events = store.list_events(&intent.id, &EventFilter { limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(events.len(), 1);

@@ -5,6 +5,7 @@ use openintent_types::{EventType, Intent, IntentStatus, StatePatch};
 use serde_json::{Map, Value, json};
 
 use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_intent, refuse};
+use super::driver::{query, query_scalar};
 use super::leases::active_leases;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
@@ -37,7 +38,7 @@ impl Store {
         intent.governance_policy = new.governance_policy;
         intent.created_at = t;
         intent.updated_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO intents (id, title, description, created_by, parent_id, depends_on, constraints_doc, state, \
              status, confidence, version, governance_policy, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, 1, $10, $11, $12)",
@@ -74,7 +75,7 @@ impl Store {
     }
 
     pub(crate) async fn get_intent(&self, id: &str) -> StoreResult<Option<Intent>> {
-        let row = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
+        let row = query(&format!("SELECT {INTENT_COLS} FROM intents WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -92,7 +93,7 @@ impl Store {
         }
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        let mut count = query_scalar::<i64>(&count_sql);
         for b in &binds {
             count = count.bind(*b);
         }
@@ -103,7 +104,7 @@ impl Store {
             n + 1,
             n + 2
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in &binds {
             q = q.bind(*b);
         }
@@ -132,7 +133,7 @@ impl Store {
         leases::guard(&live, patches, principal, t).map_err(StoreError::lease)?;
         let new_state = openintent_types::patch::apply_patches(&intent.state, patches).map_err(patch_refused)?;
         let new_version = expected_version + 1;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE intents SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
         )
         .bind(to_json(&new_state))
@@ -180,7 +181,7 @@ impl Store {
         check_transition(&intent.status, status).map_err(StoreError::InvalidTransition)?;
         let t = now();
         let new_version = expected_version + 1;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE intents SET status = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
         )
         .bind(status.as_str())
@@ -238,12 +239,12 @@ fn check_version(intent: &Intent, expected: i64) -> StoreResult<()> {
 }
 
 async fn current_version(tx: &mut WriteTx, id: &str) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar("SELECT version FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?)
+    Ok(query_scalar("SELECT version FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?)
 }
 
 async fn intent_exists(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
     let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        query_scalar("SELECT 1 FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
 }
 

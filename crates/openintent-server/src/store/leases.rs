@@ -6,6 +6,7 @@ use openintent_types::{EventType, IntentEvent, Lease};
 use serde_json::json;
 
 use super::db::{WriteTx, append_event, lock_intent, require_intent};
+use super::driver::query;
 use super::rows::{LEASE_COLS, as_obj, lease_from_row, ts};
 use super::{Store, StoreError, StoreResult, Written, new_id, now};
 use crate::rules::leases::{self, with_status};
@@ -26,7 +27,7 @@ impl Store {
         let expires = t + chrono::Duration::seconds(duration_seconds);
         let lease_id = new_id();
         // Take the slot only when it is free or its lease has expired.
-        let taken = sqlx::query(
+        let taken = query(
             "INSERT INTO lease_slots (intent_id, scope, lease_id, holder, expires_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (intent_id, scope) DO UPDATE SET lease_id = excluded.lease_id, holder = excluded.holder, \
              expires_at = excluded.expires_at \
@@ -44,7 +45,7 @@ impl Store {
             let existing = slot_lease(&mut tx, intent_id, scope).await?;
             return Err(StoreError::lease(leases::held(existing, now())));
         }
-        sqlx::query(
+        query(
             "INSERT INTO leases (id, intent_id, agent_id, scope, acquired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&lease_id)
@@ -65,7 +66,7 @@ impl Store {
     }
 
     pub(crate) async fn list_leases(&self, intent_id: &str) -> StoreResult<Vec<Lease>> {
-        let rows = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = $1 ORDER BY seq"))
+        let rows = query(&format!("SELECT {LEASE_COLS} FROM leases WHERE intent_id = $1 ORDER BY seq"))
             .bind(intent_id)
             .fetch_all(&self.db.pool)
             .await?;
@@ -89,7 +90,7 @@ impl Store {
         let t = now();
         let expires = t + chrono::Duration::seconds(duration_seconds);
         // Keep (or take back) the slot only if no other live lease holds it.
-        let kept = sqlx::query(
+        let kept = query(
             "UPDATE lease_slots SET lease_id = $1, holder = $2, expires_at = $3 \
              WHERE intent_id = $4 AND scope = $5 AND (lease_id = $6 OR lease_id IS NULL OR expires_at <= $7)",
         )
@@ -106,7 +107,7 @@ impl Store {
             let existing = slot_lease(&mut tx, intent_id, &lease.scope).await?;
             return Err(StoreError::lease(leases::held(existing, now())));
         }
-        sqlx::query("UPDATE leases SET expires_at = $1 WHERE id = $2")
+        query("UPDATE leases SET expires_at = $1 WHERE id = $2")
             .bind(ts(&expires))
             .bind(lease_id)
             .execute(&mut *tx)
@@ -132,12 +133,12 @@ impl Store {
             return Ok(None);
         }
         let t = now();
-        sqlx::query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
+        query("UPDATE leases SET released_at = $1 WHERE id = $2 AND released_at IS NULL")
             .bind(ts(&t))
             .bind(lease_id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        query(
             "UPDATE lease_slots SET lease_id = NULL, holder = NULL, expires_at = NULL \
              WHERE intent_id = $1 AND scope = $2 AND lease_id = $3",
         )
@@ -156,7 +157,7 @@ impl Store {
 /// The leases currently holding a scope of the intent.
 pub(super) async fn active_leases(tx: &mut WriteTx, intent_id: &str, at: &DateTime<Utc>) -> StoreResult<Vec<Lease>> {
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
-    let rows = sqlx::query(&format!(
+    let rows = query(&format!(
         "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id \
          WHERE s.intent_id = $1 AND s.lease_id IS NOT NULL AND s.expires_at > $2",
         cols.join(", ")
@@ -171,7 +172,7 @@ pub(super) async fn active_leases(tx: &mut WriteTx, intent_id: &str, at: &DateTi
 /// The lease the slot of `(intent, scope)` points to.
 async fn slot_lease(tx: &mut WriteTx, intent_id: &str, scope: &str) -> StoreResult<Option<Lease>> {
     let cols: Vec<String> = LEASE_COLS.split(", ").map(|c| format!("l.{}", c.trim())).collect();
-    let row = sqlx::query(&format!(
+    let row = query(&format!(
         "SELECT {} FROM lease_slots s JOIN leases l ON l.id = s.lease_id WHERE s.intent_id = $1 AND s.scope = $2",
         cols.join(", ")
     ))
@@ -185,7 +186,7 @@ async fn slot_lease(tx: &mut WriteTx, intent_id: &str, scope: &str) -> StoreResu
 /// A lease of `intent_id` held by `principal`: 404 when unknown or of another intent, 403 when
 /// another principal holds it.
 async fn owned_lease(tx: &mut WriteTx, intent_id: &str, lease_id: &str, principal: &str) -> StoreResult<Lease> {
-    let row = sqlx::query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = $1"))
+    let row = query(&format!("SELECT {LEASE_COLS} FROM leases WHERE id = $1"))
         .bind(lease_id)
         .fetch_optional(&mut **tx)
         .await?;

@@ -17,6 +17,7 @@ mod arbitration;
 mod attachments;
 mod costs;
 mod db;
+mod driver;
 mod error;
 mod events;
 mod graph;
@@ -91,7 +92,7 @@ impl Store {
 
     /// Whether the database answers.
     pub(crate) async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.db.pool).await?;
+        driver::query("SELECT 1").execute(&self.db.pool).await?;
         Ok(())
     }
 }

@@ -2,10 +2,10 @@
 //! event stream.
 
 use openintent_types::{Intent, MembershipRole, Portfolio, PortfolioMembership, PortfolioStatus};
-use sqlx::Row;
 
 use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
-use super::rows::{INTENT_COLS, PORTFOLIO_COLS, intent_from_row, parse_ts, portfolio_from_row, to_json, ts};
+use super::driver::{query, query_scalar};
+use super::rows::{INTENT_COLS, PORTFOLIO_COLS, intent_from_row, portfolio_from_row, to_json, ts};
 use super::streams::keep_stream_message;
 use super::{NewPortfolio, Store, StoreError, StoreResult, new_id, now};
 use crate::notify;
@@ -24,7 +24,7 @@ impl Store {
         p.metadata = new.metadata;
         p.created_at = t;
         p.updated_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO portfolios (id, name, description, created_by, status, governance_policy, metadata, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
@@ -46,22 +46,20 @@ impl Store {
     pub(crate) async fn list_portfolios(&self, created_by: Option<&str>) -> StoreResult<Vec<Portfolio>> {
         let rows = match created_by {
             Some(c) => {
-                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = $1 ORDER BY seq"))
+                query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE created_by = $1 ORDER BY seq"))
                     .bind(c)
                     .fetch_all(&self.db.pool)
                     .await?
             }
             None => {
-                sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios ORDER BY seq"))
-                    .fetch_all(&self.db.pool)
-                    .await?
+                query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios ORDER BY seq")).fetch_all(&self.db.pool).await?
             }
         };
         rows.iter().map(portfolio_from_row).collect()
     }
 
     pub(crate) async fn get_portfolio(&self, id: &str) -> StoreResult<Option<Portfolio>> {
-        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
+        let row = query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -71,7 +69,7 @@ impl Store {
     pub(crate) async fn update_portfolio_status(&self, id: &str, status: &PortfolioStatus) -> StoreResult<Portfolio> {
         let mut tx = self.db.begin().await?;
         let t = now();
-        let done = sqlx::query("UPDATE portfolios SET status = $1, updated_at = $2 WHERE id = $3")
+        let done = query("UPDATE portfolios SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(ts(&t))
             .bind(id)
@@ -80,7 +78,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
         }
-        let row = sqlx::query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
+        let row = query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios WHERE id = $1"))
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
@@ -98,16 +96,14 @@ impl Store {
         priority: i64,
     ) -> StoreResult<PortfolioMembership> {
         let mut tx = self.db.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1")
-            .bind(portfolio_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let exists: Option<i64> =
+            query_scalar("SELECT 1 FROM portfolios WHERE id = $1").bind(portfolio_id).fetch_optional(&mut *tx).await?;
         if exists.is_none() {
             return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
         }
         require_intent(&mut tx, intent_id).await?;
         let t = now();
-        sqlx::query(
+        query(
             "INSERT INTO portfolio_memberships (id, portfolio_id, intent_id, role, priority, added_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (portfolio_id, intent_id) DO UPDATE SET role = excluded.role, priority = excluded.priority",
@@ -120,7 +116,7 @@ impl Store {
         .bind(ts(&t))
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(
+        let row = query(
             "SELECT id, portfolio_id, intent_id, role, priority, added_at FROM portfolio_memberships \
              WHERE portfolio_id = $1 AND intent_id = $2",
         )
@@ -137,7 +133,7 @@ impl Store {
         m.intent_id = Some(row.try_get("intent_id")?);
         m.role = Some(MembershipRole::parse(&row.try_get::<String, _>("role")?));
         m.priority = Some(row.try_get("priority")?);
-        m.added_at = Some(parse_ts(&row.try_get::<String, _>("added_at")?)?);
+        m.added_at = Some(row.try_get("added_at")?);
         Ok(m)
     }
 
@@ -145,7 +141,7 @@ impl Store {
     /// `intent_removed` message is kept on the portfolio's stream and published on commit.
     pub(crate) async fn remove_membership(&self, portfolio_id: &str, intent_id: &str) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
+        let done = query("DELETE FROM portfolio_memberships WHERE portfolio_id = $1 AND intent_id = $2")
             .bind(portfolio_id)
             .bind(intent_id)
             .execute(&mut *tx)
@@ -162,7 +158,7 @@ impl Store {
     /// The member intents, highest priority first.
     pub(crate) async fn portfolio_intents(&self, portfolio_id: &str) -> StoreResult<Vec<Intent>> {
         let cols: Vec<String> = INTENT_COLS.split(", ").map(|c| format!("i.{}", c.trim())).collect();
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN intents i ON i.id = m.intent_id \
              WHERE m.portfolio_id = $1 ORDER BY m.priority DESC, m.seq",
             cols.join(", ")
@@ -175,7 +171,7 @@ impl Store {
 
     pub(crate) async fn intent_portfolios(&self, intent_id: &str) -> StoreResult<Vec<Portfolio>> {
         let cols: Vec<String> = PORTFOLIO_COLS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {} FROM portfolio_memberships m JOIN portfolios p ON p.id = m.portfolio_id \
              WHERE m.intent_id = $1 ORDER BY m.seq",
             cols.join(", ")

@@ -2,10 +2,10 @@
 
 use openintent_types::{FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest};
 use serde_json::{Map, Value, json};
-use sqlx::{AnyConnection, Row};
 
 use super::db::require_intent;
-use super::rows::{obj, opt_obj, opt_ts, parse_ts, to_json, ts};
+use super::driver::{Executor, query};
+use super::rows::{to_json, ts};
 use super::{Store, StoreError, StoreResult, new_id, now};
 
 impl Store {
@@ -31,7 +31,7 @@ impl Store {
             extras.insert("failure_threshold".into(), json!(n));
         }
         // Full replacement that keeps the id and the original created_at.
-        sqlx::query(
+        query(
             "INSERT INTO retry_policies (id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, \
              extras, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (intent_id) DO UPDATE SET strategy = excluded.strategy, max_retries = excluded.max_retries, \
@@ -44,7 +44,7 @@ impl Store {
         .bind(req.max_retries)
         .bind(req.base_delay_ms)
         .bind(req.max_delay_ms)
-        .bind(i64::from(req.jitter.unwrap_or(true)))
+        .bind(req.jitter.unwrap_or(true))
         .bind(to_json(&extras))
         .bind(ts(&t))
         .bind(ts(&t))
@@ -56,8 +56,7 @@ impl Store {
     }
 
     pub(crate) async fn get_retry_policy(&self, intent_id: &str) -> StoreResult<Option<RetryPolicy>> {
-        let mut conn = self.db.pool.acquire().await?;
-        load_policy(&mut conn, intent_id).await
+        load_policy(&self.db.pool, intent_id).await
     }
 
     pub(crate) async fn record_failure(
@@ -80,7 +79,7 @@ impl Store {
         f.retry_scheduled_at = req.retry_scheduled_at;
         f.metadata = req.metadata.clone();
         f.occurred_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO failures (id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
              retry_scheduled_at, metadata, occurred_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -90,7 +89,7 @@ impl Store {
         .bind(&f.error_type)
         .bind(&f.error_message)
         .bind(f.attempt_number)
-        .bind(f.will_retry.map(i64::from))
+        .bind(f.will_retry)
         .bind(f.retry_scheduled_at.as_ref().map(ts))
         .bind(f.metadata.as_ref().map(to_json))
         .bind(ts(&t))
@@ -101,7 +100,7 @@ impl Store {
     }
 
     pub(crate) async fn list_failures(&self, intent_id: &str) -> StoreResult<Vec<FailureRecord>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, intent_id, agent_id, error_type, error_message, attempt_number, will_retry, \
              retry_scheduled_at, metadata, occurred_at FROM failures WHERE intent_id = $1 ORDER BY seq",
         )
@@ -117,26 +116,26 @@ impl Store {
                 f.error_type = r.try_get("error_type")?;
                 f.error_message = r.try_get("error_message")?;
                 f.attempt_number = r.try_get("attempt_number")?;
-                f.will_retry = r.try_get::<Option<i64>, _>("will_retry")?.map(|v| v != 0);
-                f.retry_scheduled_at = opt_ts(r.try_get("retry_scheduled_at")?)?;
-                f.metadata = opt_obj(r.try_get("metadata")?)?;
-                f.occurred_at = parse_ts(&r.try_get::<String, _>("occurred_at")?)?;
+                f.will_retry = r.try_get("will_retry")?;
+                f.retry_scheduled_at = r.try_get("retry_scheduled_at")?;
+                f.metadata = r.json("metadata")?;
+                f.occurred_at = r.try_get("occurred_at")?;
                 Ok(f)
             })
             .collect()
     }
 }
 
-async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> StoreResult<Option<RetryPolicy>> {
-    let row = sqlx::query(
+async fn load_policy<'c>(on: impl Executor<'c>, intent_id: &str) -> StoreResult<Option<RetryPolicy>> {
+    let row = query(
         "SELECT id, intent_id, strategy, max_retries, base_delay_ms, max_delay_ms, jitter, extras, created_at, \
          updated_at FROM retry_policies WHERE intent_id = $1",
     )
     .bind(intent_id)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(on)
     .await?;
     let Some(r) = row else { return Ok(None) };
-    let extras = obj(&r.try_get::<String, _>("extras")?)?;
+    let extras: Map<String, Value> = r.json("extras")?;
     let mut p = RetryPolicy::default();
     p.id = r.try_get("id")?;
     p.intent_id = r.try_get("intent_id")?;
@@ -144,12 +143,12 @@ async fn load_policy(conn: &mut AnyConnection, intent_id: &str) -> StoreResult<O
     p.max_retries = r.try_get("max_retries")?;
     p.base_delay_ms = r.try_get("base_delay_ms")?;
     p.max_delay_ms = r.try_get("max_delay_ms")?;
-    p.jitter = r.try_get::<i64, _>("jitter")? != 0;
+    p.jitter = r.try_get("jitter")?;
     p.backoff_multiplier = extras.get("backoff_multiplier").and_then(Value::as_f64);
     p.retryable_errors = extras.get("retryable_errors").and_then(|v| serde_json::from_value(v.clone()).ok());
     p.fallback_agent_id = extras.get("fallback_agent_id").and_then(Value::as_str).map(str::to_owned);
     p.failure_threshold = extras.get("failure_threshold").and_then(Value::as_i64);
-    p.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
-    p.updated_at = Some(parse_ts(&r.try_get::<String, _>("updated_at")?)?);
+    p.created_at = r.try_get("created_at")?;
+    p.updated_at = Some(r.try_get("updated_at")?);
     Ok(Some(p))
 }

@@ -1,11 +1,10 @@
 //! The kept messages of the portfolio and agent event streams, from which a subscriber resumes
 //! with `Last-Event-ID` (the intent streams resume from the event log).
 
-use sqlx::Row;
-
 use super::db::{Dialect, WriteTx};
+use super::driver::{query, query_scalar};
 use super::rows::ts;
-use super::{Store, StoreError, StoreResult, StreamMessage, now};
+use super::{Store, StoreResult, StreamMessage, now};
 use crate::notify::Notification;
 
 /// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
@@ -19,14 +18,13 @@ use crate::notify::Notification;
 pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> StoreResult<()> {
     let channel = n.channel.key();
     if tx.dialect == Dialect::Postgres {
-        // The function returns `void`, which the Any driver cannot read: select a constant.
-        sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtext($1))").bind(&channel).execute(&mut **tx).await?;
+        query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&channel).execute(&mut **tx).await?;
     }
-    sqlx::query("INSERT INTO stream_messages (id, channel, event, data, created_at) VALUES ($1, $2, $3, $4, $5)")
+    query("INSERT INTO stream_messages (id, channel, event, data, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&n.id)
         .bind(&channel)
         .bind(&n.event)
-        .bind(n.data.to_string())
+        .bind(&n.data)
         .bind(ts(&now()))
         .execute(&mut **tx)
         .await?;
@@ -36,7 +34,7 @@ pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> S
 impl Store {
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
     pub(crate) async fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")
+        Ok(query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")
             .bind(channel)
             .fetch_optional(&self.db.pool)
             .await?)
@@ -53,7 +51,7 @@ impl Store {
         let seq: i64 = match after {
             None => 0,
             Some(after) => {
-                let seq = sqlx::query_scalar("SELECT seq FROM stream_messages WHERE id = $1 AND channel = $2")
+                let seq = query_scalar("SELECT seq FROM stream_messages WHERE id = $1 AND channel = $2")
                     .bind(after)
                     .bind(channel)
                     .fetch_optional(&self.db.pool)
@@ -62,24 +60,15 @@ impl Store {
                 seq
             }
         };
-        let rows = sqlx::query(
-            "SELECT id, event, data FROM stream_messages WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        )
-        .bind(channel)
-        .bind(seq)
-        .bind(limit)
-        .fetch_all(&self.db.pool)
-        .await?;
+        let rows =
+            query("SELECT id, event, data FROM stream_messages WHERE channel = $1 AND seq > $2 ORDER BY seq LIMIT $3")
+                .bind(channel)
+                .bind(seq)
+                .bind(limit)
+                .fetch_all(&self.db.pool)
+                .await?;
         rows.iter()
-            .map(|r| {
-                let data: String = r.try_get("data")?;
-                Ok(StreamMessage {
-                    id: r.try_get("id")?,
-                    event: r.try_get("event")?,
-                    data: serde_json::from_str(&data)
-                        .map_err(|e| StoreError::Corrupt(format!("stored stream message data: {e}")))?,
-                })
-            })
+            .map(|r| Ok(StreamMessage { id: r.try_get("id")?, event: r.try_get("event")?, data: r.json("data")? }))
             .collect::<StoreResult<Vec<_>>>()
             .map(Some)
     }

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use openintent_types::{CreateSubscriptionRequest, Subscription};
-use sqlx::Row;
 
 use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
-use super::rows::{opt_ts, parse_ts, read_json, to_json, ts};
+use super::driver::{query, query_scalar};
+use super::rows::{to_json, ts};
 use super::{
     ClaimedDelivery, DeliveryRecord, DeliveryTarget, DeliveryUpdate, Store, StoreError, StoreResult, new_id, now,
 };
@@ -24,7 +24,7 @@ impl Store {
         }
         if let Some(p) = &req.portfolio_id {
             let exists: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM portfolios WHERE id = $1").bind(p).fetch_optional(&mut *tx).await?;
+                query_scalar("SELECT 1 FROM portfolios WHERE id = $1").bind(p).fetch_optional(&mut *tx).await?;
             if exists.is_none() {
                 return Err(StoreError::NotFound(PORTFOLIO_NOT_FOUND));
             }
@@ -40,9 +40,9 @@ impl Store {
         s.active = true;
         s.expires_at = req.expires_at.map(|e| e.trunc_subsecs(6));
         s.created_at = t;
-        sqlx::query(
+        query(
             "INSERT INTO subscriptions (id, intent_id, portfolio_id, subscriber_id, event_types, webhook_url, active, \
-             expires_at, created_at, secret) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9)",
+             expires_at, created_at, secret) VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $9)",
         )
         .bind(&s.id)
         .bind(&s.intent_id)
@@ -77,7 +77,7 @@ impl Store {
             }
         }
         sql.push_str(" ORDER BY seq");
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in binds {
             q = q.bind(b);
         }
@@ -89,11 +89,11 @@ impl Store {
                 s.intent_id = r.try_get("intent_id")?;
                 s.portfolio_id = r.try_get("portfolio_id")?;
                 s.subscriber_id = r.try_get("subscriber_id")?;
-                s.event_types = read_json(&r.try_get::<String, _>("event_types")?)?;
+                s.event_types = r.json("event_types")?;
                 s.webhook_url = r.try_get("webhook_url")?;
-                s.active = r.try_get::<i64, _>("active")? != 0;
-                s.expires_at = opt_ts(r.try_get("expires_at")?)?;
-                s.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+                s.active = r.try_get("active")?;
+                s.expires_at = r.try_get("expires_at")?;
+                s.created_at = r.try_get("created_at")?;
                 Ok(s)
             })
             .collect()
@@ -101,9 +101,9 @@ impl Store {
 
     pub(crate) async fn delete_subscription(&self, id: &str) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done = query("DELETE FROM subscriptions WHERE id = $1").bind(id).execute(&mut *tx).await?;
         // Its webhook deliveries still waiting (for a first attempt or a retry) are not sent.
-        sqlx::query(
+        query(
             "UPDATE webhook_deliveries SET status = 'cancelled', last_error = 'subscription deleted', \
              finished_at = $1, claimed_by = NULL, claimed_until = NULL \
              WHERE subscription_id = $2 AND status = 'pending'",
@@ -118,7 +118,7 @@ impl Store {
 
     /// The subscriber of subscription `id`; `None` when there is no such subscription.
     pub(crate) async fn subscription_subscriber(&self, id: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT subscriber_id FROM subscriptions WHERE id = $1")
+        Ok(query_scalar("SELECT subscriber_id FROM subscriptions WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?)
@@ -135,14 +135,14 @@ impl Store {
     ) -> StoreResult<(Vec<DeliveryRecord>, u64)> {
         let filter = if status.is_some() { " AND status = $2" } else { "" };
         let count_sql = format!("SELECT COUNT(*) FROM webhook_deliveries WHERE subscription_id = $1{filter}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(subscription_id);
+        let mut count = query_scalar::<i64>(&count_sql).bind(subscription_id);
         let page_sql = format!(
             "SELECT id, event_id, event_type, status, attempts, last_error, last_status, next_attempt_at, created_at, \
              finished_at FROM webhook_deliveries WHERE subscription_id = $1{filter} ORDER BY seq DESC LIMIT {} OFFSET {}",
             if status.is_some() { "$3" } else { "$2" },
             if status.is_some() { "$4" } else { "$3" },
         );
-        let mut page = sqlx::query(&page_sql).bind(subscription_id);
+        let mut page = query(&page_sql).bind(subscription_id);
         if let Some(s) = status {
             count = count.bind(s);
             page = page.bind(s);
@@ -154,7 +154,7 @@ impl Store {
             .map(|r| {
                 let status: String = r.try_get("status")?;
                 let next_ms: i64 = r.try_get("next_attempt_at")?;
-                let finished = opt_ts(r.try_get("finished_at")?)?;
+                let finished = r.try_get("finished_at")?;
                 Ok(DeliveryRecord {
                     id: r.try_get("id")?,
                     event_id: r.try_get("event_id")?,
@@ -167,7 +167,7 @@ impl Store {
                     } else {
                         None
                     },
-                    created_at: parse_ts(&r.try_get::<String, _>("created_at")?)?,
+                    created_at: r.try_get("created_at")?,
                     delivered_at: if status == "delivered" { finished } else { None },
                     status,
                 })
@@ -196,7 +196,7 @@ impl Store {
               AND (claimed_until IS NULL OR claimed_until < $5) ORDER BY next_attempt_at, seq LIMIT $6{})",
             self.db.dialect.skip_locked()
         );
-        sqlx::query(&sql)
+        query(&sql)
             .bind(claim)
             .bind(until_ms)
             .bind(now_ms)
@@ -205,7 +205,7 @@ impl Store {
             .bind(limit)
             .execute(&mut *tx)
             .await?;
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT d.id, d.subscription_id, d.event_type, d.payload, d.attempts, s.id AS sub_id, s.webhook_url, \
              s.secret, s.active, s.expires_at FROM webhook_deliveries d \
              LEFT JOIN subscriptions s ON s.id = d.subscription_id \
@@ -222,15 +222,16 @@ impl Store {
                     Some(_) => Some(DeliveryTarget {
                         url: r.try_get("webhook_url")?,
                         secret: r.try_get("secret")?,
-                        active: r.try_get::<Option<i64>, _>("active")?.is_some_and(|v| v != 0),
-                        expires_at: opt_ts(r.try_get("expires_at")?)?,
+                        active: r.try_get::<Option<bool>, _>("active")?.unwrap_or(false),
+                        expires_at: r.try_get("expires_at")?,
                     }),
                 };
                 Ok(ClaimedDelivery {
                     id: r.try_get("id")?,
                     subscription_id: r.try_get("subscription_id")?,
                     event_type: r.try_get("event_type")?,
-                    payload: r.try_get("payload")?,
+                    // Written compact from a `serde_json::Value` (keys in order): the same text again.
+                    payload: r.json::<serde_json::Value, _>("payload")?.to_string(),
                     attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
                     target,
                 })
@@ -253,7 +254,7 @@ impl Store {
         };
         let finished = (update.status() != "pending").then(|| ts(&now()));
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE webhook_deliveries SET status = $1, attempts = COALESCE($2, attempts), \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4, last_status = $5, finished_at = $6, \
              claimed_by = NULL, claimed_until = NULL WHERE id = $7 AND claimed_by = $8 AND status = 'pending'",
@@ -275,7 +276,7 @@ impl Store {
     /// Releases the pending deliveries held by `claim` (a worker stopping), so they are due again.
     pub(crate) async fn release_claims(&self, claim: &str) -> StoreResult<u64> {
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE webhook_deliveries SET claimed_by = NULL, claimed_until = NULL \
              WHERE claimed_by = $1 AND status = 'pending'",
         )
@@ -290,7 +291,7 @@ impl Store {
     /// `before`; returns how many.
     pub(crate) async fn prune_deliveries(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let mut tx = self.db.begin().await?;
-        let done = sqlx::query(
+        let done = query(
             "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND finished_at IS NOT NULL \
              AND finished_at < $1",
         )

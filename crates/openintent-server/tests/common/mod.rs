@@ -43,6 +43,38 @@ pub async fn fresh_postgres_database(admin_url: &str) -> String {
     format!("{scheme}://{server}/{name}{query}")
 }
 
+/// A direct connection pool to a test database, as another program with access to it would
+/// open: the SQLite file or the PostgreSQL database of a [`DatabaseLocation`].
+pub enum RawDb {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl RawDb {
+    /// Connects to `location` (a SQLite file or a PostgreSQL database).
+    pub async fn connect(location: &DatabaseLocation) -> RawDb {
+        match location {
+            DatabaseLocation::SqliteFile(path) => {
+                RawDb::Sqlite(sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap())
+            }
+            DatabaseLocation::Postgres(url) => RawDb::Postgres(sqlx::PgPool::connect(url).await.unwrap()),
+            other => panic!("no raw connection to {other:?}"),
+        }
+    }
+}
+
+/// Runs `$body` with `$p` bound to the native pool of a [`RawDb`] (the body is compiled once
+/// per driver, so ordinary `sqlx::query(...)` calls work on both).
+#[allow(unused_macros)]
+macro_rules! on_raw {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match &$db {
+            $crate::common::RawDb::Sqlite($p) => $body,
+            $crate::common::RawDb::Postgres($p) => $body,
+        }
+    };
+}
+
 /// A fresh database for one test: a new PostgreSQL database when [`PG_ENV`] is set, else a
 /// private in-memory SQLite database.
 pub async fn test_database() -> DatabaseLocation {

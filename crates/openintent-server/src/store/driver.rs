@@ -1,0 +1,703 @@
+//! The two native database drivers behind one small query interface: [`query`] and
+//! [`query_scalar`] build a statement, [`Query::bind`] adds an [`Arg`], and `execute`,
+//! `fetch_one`, `fetch_optional` and `fetch_all` run it on an [`Executor`] (the [`Pool`], or a
+//! write transaction: `&mut *tx`) through sqlx's SQLite or PostgreSQL driver, whichever the
+//! executor belongs to. Rows come back as a [`Row`], read with [`Row::try_get`] and [`Row::json`].
+//!
+//! Each [`Arg`] is bound as its database stores it:
+//!
+//! | value | SQLite | PostgreSQL |
+//! |---|---|---|
+//! | text, `i64`, `f64`, bytes | `TEXT`, `INTEGER`, `REAL`, `BLOB` | `TEXT`, `BIGINT`, `DOUBLE PRECISION`, `BYTEA` |
+//! | `bool` | `INTEGER` 0 / 1 | `BOOLEAN` |
+//! | `DateTime<Utc>` | `TEXT`, the wire format (naive UTC, six fractional digits), which sorts as time | `TIMESTAMPTZ` |
+//! | JSON (`JsonDoc`, `serde_json::Value`) | `TEXT` (compact JSON) | `JSONB` |
+//!
+//! and [`Row::try_get`] reads either encoding back: a `DateTime<Utc>` from `TIMESTAMPTZ`,
+//! `TIMESTAMP` or text, a `serde_json::Value` from `JSONB`, `JSON` or text, an `i64` from any
+//! integer type (`SELECT 1` is an `INTEGER` on PostgreSQL), a `bool` from `BOOLEAN` or an integer.
+//!
+//! # Writing a query
+//!
+//! One SQL text serves both databases where their dialects agree (`$1`-style placeholders,
+//! `TRUE`/`FALSE` for boolean literals, `ON CONFLICT ... DO UPDATE`); what differs comes from
+//! `Dialect` (`db.rs`). A query written in the style of sqlx's `Any` driver converts like this:
+//!
+//! - `sqlx::query(` → `query(`, `sqlx::query_scalar::<_, T>(` → `query_scalar::<T>(`, and drop
+//!   `use sqlx::Row` (the executors stay: `&self.db.pool`, `&mut *tx`, `&mut **tx`; instead of a
+//!   connection from `self.db.pool.acquire()`, pass `&self.db.pool`; instead of
+//!   `sqlx::query_as`, read the columns of a [`Row`]).
+//! - Bind values, not their text: a timestamp as the `DateTime<Utc>` (`.bind(ts(&t))` still
+//!   compiles, `ts` returns it), a JSON document as a `serde_json::Value` (`.bind(to_json(&x))`
+//!   still compiles, `to_json` returns one; replace `.bind(v.to_string())` of a JSON value by
+//!   `.bind(v)`), a boolean as the `bool` (not `i64::from(b)`), and write boolean literals in
+//!   SQL as `TRUE`/`FALSE`, not `1`/`0`.
+//! - Read values, not their text: `parse_ts(&r.try_get::<String, _>("c")?)?` →
+//!   `r.try_get::<DateTime<Utc>, _>("c")?` (`Option<DateTime<Utc>>` for a nullable column),
+//!   `obj(&r.try_get::<String, _>("c")?)?` / `read_json(...)` → `r.json::<T>("c")?` (a nullable
+//!   column: `r.json::<Option<T>>("c")?`), `r.try_get::<i64, _>("flag")? != 0` →
+//!   `r.try_get::<bool, _>("flag")?`.
+//! - In the PostgreSQL migration of a new table, declare timestamps `TIMESTAMPTZ`, JSON
+//!   documents `JSONB` and booleans `BOOLEAN` (SQLite keeps `TEXT`, `TEXT` and `INTEGER`). A
+//!   timestamp compared with `''` or another sentinel text needs another condition instead
+//!   (see `events_after`).
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+#[cfg(feature = "postgres")]
+use chrono::NaiveDateTime;
+use chrono::{DateTime, Utc};
+use openintent_types::time::{format_wire, parse_timestamp};
+use serde_json::Value;
+use sqlx::error::{BoxDynError, UnexpectedNullError};
+use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow, SqliteValueRef};
+use sqlx::{Decode, Row as _, Transaction, ValueRef};
+#[cfg(feature = "postgres")]
+use sqlx::{
+    TypeInfo,
+    postgres::{PgConnection, PgPool, PgRow, PgValueRef, Postgres},
+};
+
+use super::error::{StoreError, StoreResult};
+
+/// The connection pool of the database, SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    /// An SQLite file or in-memory database.
+    Sqlite(SqlitePool),
+    /// A PostgreSQL database.
+    #[cfg(feature = "postgres")]
+    Postgres(PgPool),
+}
+
+impl Pool {
+    /// Closes the connections (waits for running queries).
+    pub(crate) async fn close(&self) {
+        match self {
+            Pool::Sqlite(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Begins a transaction with `BEGIN IMMEDIATE` on SQLite (takes the write lock up front),
+    /// `BEGIN` on PostgreSQL.
+    pub(crate) async fn begin_write(&self) -> Result<DbTx, sqlx::Error> {
+        match self {
+            Pool::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(DbTx::Sqlite),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => p.begin().await.map(DbTx::Postgres),
+        }
+    }
+}
+
+/// An open transaction of either database (rolled back when dropped uncommitted).
+#[derive(Debug)]
+pub(crate) enum DbTx {
+    /// On SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl DbTx {
+    /// Commits the transaction.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            DbTx::Sqlite(t) => t.commit().await,
+            #[cfg(feature = "postgres")]
+            DbTx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// What a statement runs on, as the native driver takes it.
+pub(crate) enum Target<'c> {
+    SqlitePool(&'c SqlitePool),
+    Sqlite(&'c mut SqliteConnection),
+    #[cfg(feature = "postgres")]
+    PostgresPool(&'c PgPool),
+    #[cfg(feature = "postgres")]
+    Postgres(&'c mut PgConnection),
+}
+
+/// Something a [`Query`] runs on: `&Pool` (a connection of the pool, one statement), or a
+/// transaction: `&mut DbTx`, or `&mut WriteTx` (`db.rs`).
+pub(crate) trait Executor<'c>: Send {
+    /// The native pool or connection.
+    fn target(self) -> Target<'c>;
+}
+
+impl<'c> Executor<'c> for &'c Pool {
+    fn target(self) -> Target<'c> {
+        match self {
+            Pool::Sqlite(p) => Target::SqlitePool(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => Target::PostgresPool(p),
+        }
+    }
+}
+
+impl<'c> Executor<'c> for &'c mut DbTx {
+    fn target(self) -> Target<'c> {
+        match self {
+            DbTx::Sqlite(t) => Target::Sqlite(t),
+            #[cfg(feature = "postgres")]
+            DbTx::Postgres(t) => Target::Postgres(t),
+        }
+    }
+}
+
+/// A value bound to a placeholder; `None` binds SQL `NULL` (typed, which PostgreSQL needs).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg<'q> {
+    /// `TEXT`.
+    Text(Option<Cow<'q, str>>),
+    /// `INTEGER` / `BIGINT`.
+    Int(Option<i64>),
+    /// `REAL` / `DOUBLE PRECISION`.
+    Float(Option<f64>),
+    /// SQLite `INTEGER` 0 or 1; PostgreSQL `BOOLEAN`.
+    Bool(Option<bool>),
+    /// `BLOB` / `BYTEA`.
+    Bytes(Option<Cow<'q, [u8]>>),
+    /// SQLite `TEXT` in the wire format; PostgreSQL `TIMESTAMPTZ`.
+    Timestamp(Option<DateTime<Utc>>),
+    /// A serialized JSON document: SQLite `TEXT`; PostgreSQL `JSONB`.
+    Json(Option<String>),
+}
+
+/// A JSON document serialized for binding ([`Arg::Json`]): text on SQLite, `JSONB` on PostgreSQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JsonDoc(pub(crate) String);
+
+impl JsonDoc {
+    /// Serializes `v`.
+    pub(crate) fn of<T: serde::Serialize + ?Sized>(v: &T) -> JsonDoc {
+        JsonDoc(serde_json::to_string(v).unwrap_or_else(|_| "null".to_owned()))
+    }
+}
+
+/// Binds a serialized JSON document as `JSONB` (version 1 of its binary form: the text).
+#[cfg(feature = "postgres")]
+struct Jsonb(String);
+
+#[cfg(feature = "postgres")]
+impl sqlx::Type<Postgres> for Jsonb {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <sqlx::types::Json<Value> as sqlx::Type<Postgres>>::type_info()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl sqlx::Encode<'_, Postgres> for Jsonb {
+    fn encode_by_ref(&self, buf: &mut sqlx::postgres::PgArgumentBuffer) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(sqlx::encode::IsNull::No)
+    }
+}
+
+macro_rules! arg_from {
+    ($variant:ident: $($t:ty => $f:expr),* $(,)?) => {$(
+        impl<'q> From<$t> for Arg<'q> {
+            fn from(v: $t) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                Arg::$variant(($f)(v))
+            }
+        }
+    )*};
+}
+
+arg_from!(Text:
+    &'q str => |v: &'q str| Some(Cow::Borrowed(v)),
+    &'q String => |v: &'q String| Some(Cow::Borrowed(v.as_str())),
+    String => |v: String| Some(Cow::Owned(v)),
+    Option<&'q str> => |v: Option<&'q str>| v.map(Cow::Borrowed),
+    Option<String> => |v: Option<String>| v.map(Cow::Owned),
+    &'q Option<String> => |v: &'q Option<String>| v.as_deref().map(Cow::Borrowed),
+);
+arg_from!(Int:
+    i64 => Some,
+    Option<i64> => |v| v,
+);
+arg_from!(Float:
+    f64 => Some,
+    Option<f64> => |v| v,
+);
+arg_from!(Bool:
+    bool => Some,
+    Option<bool> => |v| v,
+);
+arg_from!(Bytes:
+    &'q [u8] => |v: &'q [u8]| Some(Cow::Borrowed(v)),
+    Vec<u8> => |v: Vec<u8>| Some(Cow::Owned(v)),
+);
+arg_from!(Timestamp:
+    DateTime<Utc> => Some,
+    &DateTime<Utc> => |v: &DateTime<Utc>| Some(*v),
+    Option<DateTime<Utc>> => |v| v,
+);
+arg_from!(Json:
+    JsonDoc => |v: JsonDoc| Some(v.0),
+    Option<JsonDoc> => |v: Option<JsonDoc>| v.map(|d| d.0),
+    Value => |v: Value| Some(v.to_string()),
+    &Value => |v: &Value| Some(v.to_string()),
+);
+
+/// The rows a statement changed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done(u64);
+
+impl Done {
+    /// How many rows the statement inserted, updated or deleted.
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A statement and its arguments; see the module documentation.
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub(crate) struct Query<'q> {
+    sql: &'q str,
+    args: Vec<Arg<'q>>,
+}
+
+/// A statement to run on either database, with `$1`-style placeholders.
+pub(crate) fn query(sql: &str) -> Query<'_> {
+    Query { sql, args: Vec::new() }
+}
+
+/// A statement whose rows are read as their first column, a `T`.
+pub(crate) fn query_scalar<T: Column>(sql: &str) -> QueryScalar<'_, T> {
+    QueryScalar { query: query(sql), _column: PhantomData }
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+#[cfg(feature = "postgres")]
+type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
+
+impl<'q> Query<'q> {
+    /// Binds the next placeholder (`$1`, then `$2`, ...).
+    pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    fn sqlite(self) -> SqliteQuery<'q> {
+        let mut q = sqlx::query::<Sqlite>(self.sql);
+        for arg in self.args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v.map(i64::from)),
+                Arg::Bytes(v) => q.bind(v.map(Cow::into_owned)),
+                Arg::Timestamp(v) => q.bind(v.as_ref().map(format_wire)),
+                Arg::Json(v) => q.bind(v),
+            };
+        }
+        q
+    }
+
+    #[cfg(feature = "postgres")]
+    fn postgres(self) -> PgQuery<'q> {
+        let mut q = sqlx::query::<Postgres>(self.sql);
+        for arg in self.args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+                Arg::Bool(v) => q.bind(v),
+                Arg::Bytes(v) => q.bind(v.map(Cow::into_owned)),
+                Arg::Timestamp(v) => q.bind(v),
+                Arg::Json(v) => q.bind(v.map(Jsonb)),
+            };
+        }
+        q
+    }
+
+    /// Runs the statement; returns how many rows it changed.
+    pub(crate) async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
+        Ok(Done(match on.target() {
+            Target::SqlitePool(p) => self.sqlite().execute(p).await?.rows_affected(),
+            Target::Sqlite(c) => self.sqlite().execute(c).await?.rows_affected(),
+            #[cfg(feature = "postgres")]
+            Target::PostgresPool(p) => self.postgres().execute(p).await?.rows_affected(),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(c) => self.postgres().execute(c).await?.rows_affected(),
+        }))
+    }
+
+    /// The first row; `sqlx::Error::RowNotFound` when there is none.
+    pub(crate) async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<Row, sqlx::Error> {
+        Ok(match on.target() {
+            Target::SqlitePool(p) => Row::Sqlite(self.sqlite().fetch_one(p).await?),
+            Target::Sqlite(c) => Row::Sqlite(self.sqlite().fetch_one(c).await?),
+            #[cfg(feature = "postgres")]
+            Target::PostgresPool(p) => Row::Postgres(self.postgres().fetch_one(p).await?),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(c) => Row::Postgres(self.postgres().fetch_one(c).await?),
+        })
+    }
+
+    /// The first row, if any.
+    pub(crate) async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<Row>, sqlx::Error> {
+        Ok(match on.target() {
+            Target::SqlitePool(p) => self.sqlite().fetch_optional(p).await?.map(Row::Sqlite),
+            Target::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(Row::Sqlite),
+            #[cfg(feature = "postgres")]
+            Target::PostgresPool(p) => self.postgres().fetch_optional(p).await?.map(Row::Postgres),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(c) => self.postgres().fetch_optional(c).await?.map(Row::Postgres),
+        })
+    }
+
+    /// Every row.
+    pub(crate) async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(match on.target() {
+            Target::SqlitePool(p) => self.sqlite().fetch_all(p).await?.into_iter().map(Row::Sqlite).collect(),
+            Target::Sqlite(c) => self.sqlite().fetch_all(c).await?.into_iter().map(Row::Sqlite).collect(),
+            #[cfg(feature = "postgres")]
+            Target::PostgresPool(p) => self.postgres().fetch_all(p).await?.into_iter().map(Row::Postgres).collect(),
+            #[cfg(feature = "postgres")]
+            Target::Postgres(c) => self.postgres().fetch_all(c).await?.into_iter().map(Row::Postgres).collect(),
+        })
+    }
+}
+
+/// A [`Query`] whose rows are read as their first column.
+#[must_use = "a query does nothing until it is fetched"]
+pub(crate) struct QueryScalar<'q, T> {
+    query: Query<'q>,
+    _column: PhantomData<fn() -> T>,
+}
+
+impl<'q, T: Column> QueryScalar<'q, T> {
+    /// Binds the next placeholder.
+    pub(crate) fn bind(self, value: impl Into<Arg<'q>>) -> Self {
+        QueryScalar { query: self.query.bind(value), _column: PhantomData }
+    }
+
+    /// The first column of the first row; `sqlx::Error::RowNotFound` when there is none.
+    pub(crate) async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<T, sqlx::Error> {
+        self.query.fetch_one(on).await?.try_get(0)
+    }
+
+    /// The first column of the first row, if there is a row.
+    pub(crate) async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<T>, sqlx::Error> {
+        self.query.fetch_optional(on).await?.map(|r| r.try_get(0)).transpose()
+    }
+}
+
+/// A row of either database.
+pub(crate) enum Row {
+    /// From SQLite.
+    Sqlite(SqliteRow),
+    /// From PostgreSQL.
+    #[cfg(feature = "postgres")]
+    Postgres(PgRow),
+}
+
+/// A column of a [`Row`]: its name or its position (from 0).
+#[cfg(feature = "postgres")]
+pub(crate) trait Index: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + std::fmt::Debug {}
+#[cfg(feature = "postgres")]
+impl<I: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + std::fmt::Debug> Index for I {}
+/// A column of a [`Row`]: its name or its position (from 0).
+#[cfg(not(feature = "postgres"))]
+pub(crate) trait Index: sqlx::ColumnIndex<SqliteRow> + std::fmt::Debug {}
+#[cfg(not(feature = "postgres"))]
+impl<I: sqlx::ColumnIndex<SqliteRow> + std::fmt::Debug> Index for I {}
+
+impl Row {
+    /// Column `index` as a `T` (see [`Column`] for what reads what).
+    pub(crate) fn try_get<T: Column, I: Index>(&self, index: I) -> Result<T, sqlx::Error> {
+        let decoded = match self {
+            Row::Sqlite(r) => {
+                let v = r.try_get_raw(&index)?;
+                if v.is_null() { T::null() } else { T::from_sqlite(v) }
+            }
+            #[cfg(feature = "postgres")]
+            Row::Postgres(r) => {
+                let v = r.try_get_raw(&index)?;
+                if v.is_null() { T::null() } else { T::from_postgres(v) }
+            }
+        };
+        decoded.map_err(|source| sqlx::Error::ColumnDecode { index: format!("{index:?}"), source })
+    }
+
+    /// Column `index`, a JSON document (`JSONB`, `JSON` or text), as a `T`; SQL `NULL` reads as
+    /// JSON `null` (so `Option<T>` reads it as `None`).
+    pub(crate) fn json<T: serde::de::DeserializeOwned, I: Index>(&self, index: I) -> StoreResult<T> {
+        let decoded: Result<T, BoxDynError> = match self {
+            Row::Sqlite(r) => {
+                let v = r.try_get_raw(&index)?;
+                if v.is_null() {
+                    serde_json::from_value(Value::Null).map_err(Into::into)
+                } else {
+                    <&str as Decode<Sqlite>>::decode(v).and_then(|s| Ok(serde_json::from_str(s)?))
+                }
+            }
+            #[cfg(feature = "postgres")]
+            Row::Postgres(r) => {
+                let v = r.try_get_raw(&index)?;
+                if v.is_null() {
+                    serde_json::from_value(Value::Null).map_err(Into::into)
+                } else {
+                    match pg_type(&v).as_str() {
+                        "JSONB" | "JSON" => <sqlx::types::Json<T> as Decode<Postgres>>::decode(v).map(|j| j.0),
+                        _ => String::from_postgres(v).and_then(|s| Ok(serde_json::from_str(&s)?)),
+                    }
+                }
+            }
+        };
+        decoded.map_err(|e| StoreError::Corrupt(format!("stored JSON ({index:?}) could not be read: {e}")))
+    }
+}
+
+/// A type [`Row::try_get`] reads from either database.
+///
+/// `String`, `i64` (any integer column), `f64` (any float column), `bool` (`BOOLEAN`, or an
+/// integer: not 0), `Vec<u8>`, `DateTime<Utc>` (`TIMESTAMPTZ`, `TIMESTAMP` read as UTC, or text
+/// in any form `openintent_types::time::parse_timestamp` takes), `serde_json::Value` (`JSONB`,
+/// `JSON`, or text), and `Option` of each (SQL `NULL` is `None`).
+pub(crate) trait Column: Sized {
+    /// The value of SQL `NULL` (an error, except for `Option`).
+    fn null() -> Result<Self, BoxDynError> {
+        Err(Box::new(UnexpectedNullError))
+    }
+
+    /// Decodes a non-null SQLite value.
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError>;
+
+    /// Decodes a non-null PostgreSQL value.
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError>;
+}
+
+impl<T: Column> Column for Option<T> {
+    fn null() -> Result<Self, BoxDynError> {
+        Ok(None)
+    }
+
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        T::from_sqlite(v).map(Some)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        T::from_postgres(v).map(Some)
+    }
+}
+
+/// The PostgreSQL type name of `v` (`INT8`, `TIMESTAMPTZ`, ...).
+#[cfg(feature = "postgres")]
+fn pg_type(v: &PgValueRef<'_>) -> String {
+    v.type_info().name().to_owned()
+}
+
+#[cfg(feature = "postgres")]
+fn mismatch(what: &str, v: &PgValueRef<'_>) -> BoxDynError {
+    format!("cannot read a {what} from a PostgreSQL {} column", pg_type(v)).into()
+}
+
+impl Column for String {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        <String as Decode<Sqlite>>::decode(v)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" | "UNKNOWN" => <String as Decode<Postgres>>::decode(v),
+            _ => Err(mismatch("text", &v)),
+        }
+    }
+}
+
+impl Column for i64 {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        <i64 as Decode<Sqlite>>::decode(v)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "INT8" => <i64 as Decode<Postgres>>::decode(v),
+            "INT4" => <i32 as Decode<Postgres>>::decode(v).map(i64::from),
+            "INT2" => <i16 as Decode<Postgres>>::decode(v).map(i64::from),
+            _ => Err(mismatch("64-bit integer", &v)),
+        }
+    }
+}
+
+impl Column for f64 {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        <f64 as Decode<Sqlite>>::decode(v)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "FLOAT8" => <f64 as Decode<Postgres>>::decode(v),
+            "FLOAT4" => <f32 as Decode<Postgres>>::decode(v).map(f64::from),
+            _ => Err(mismatch("float", &v)),
+        }
+    }
+}
+
+impl Column for bool {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        <i64 as Decode<Sqlite>>::decode(v).map(|n| n != 0)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "BOOL" => <bool as Decode<Postgres>>::decode(v),
+            _ => i64::from_postgres(v).map(|n| n != 0),
+        }
+    }
+}
+
+impl Column for Vec<u8> {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        <Vec<u8> as Decode<Sqlite>>::decode(v)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "BYTEA" => <Vec<u8> as Decode<Postgres>>::decode(v),
+            _ => Err(mismatch("byte string", &v)),
+        }
+    }
+}
+
+impl Column for DateTime<Utc> {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        Ok(parse_timestamp(<&str as Decode<Sqlite>>::decode(v)?)?)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "TIMESTAMPTZ" => <DateTime<Utc> as Decode<Postgres>>::decode(v),
+            "TIMESTAMP" => <NaiveDateTime as Decode<Postgres>>::decode(v).map(|n| n.and_utc()),
+            _ => Ok(parse_timestamp(&String::from_postgres(v)?)?),
+        }
+    }
+}
+
+impl Column for Value {
+    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+        Ok(serde_json::from_str(<&str as Decode<Sqlite>>::decode(v)?)?)
+    }
+
+    #[cfg(feature = "postgres")]
+    fn from_postgres(v: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+        match pg_type(&v).as_str() {
+            "JSONB" | "JSON" => <sqlx::types::Json<Value> as Decode<Postgres>>::decode(v).map(|j| j.0),
+            _ => Ok(serde_json::from_str(&String::from_postgres(v)?)?),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::*;
+
+    async fn memory() -> Pool {
+        let options: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
+        let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
+        Pool::Sqlite(pool)
+    }
+
+    #[tokio::test]
+    async fn sqlite_stores_timestamps_json_and_booleans_as_before_and_reads_them_back() {
+        let pool = memory().await;
+        query("CREATE TABLE t (at TEXT, doc TEXT, flag INTEGER, n INTEGER, x REAL, s TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap() + chrono::Duration::microseconds(60);
+        let done = query("INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12)")
+            .bind(at)
+            .bind(JsonDoc::of(&json!({"b": [1, 2.5], "a": null})))
+            .bind(true)
+            .bind(7_i64)
+            .bind(0.5)
+            .bind("text")
+            .bind(None::<DateTime<Utc>>)
+            .bind(None::<JsonDoc>)
+            .bind(None::<bool>)
+            .bind(None::<i64>)
+            .bind(None::<f64>)
+            .bind(None::<&str>)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 2);
+        // The encodings of the files written before: wire-format text, JSON text, 0/1.
+        let raw = query("SELECT typeof(at) AS a, at, doc, typeof(flag) AS f, flag FROM t WHERE at IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(raw.try_get::<String, _>("a").unwrap(), "text");
+        assert_eq!(raw.try_get::<String, _>("at").unwrap(), "2026-01-02T03:04:05.000060");
+        assert_eq!(raw.try_get::<String, _>("doc").unwrap(), r#"{"a":null,"b":[1,2.5]}"#);
+        assert_eq!(
+            (raw.try_get::<String, _>("f").unwrap(), raw.try_get::<i64, _>("flag").unwrap()),
+            ("integer".into(), 1)
+        );
+        let rows = query("SELECT at, doc, flag, n, x, s FROM t ORDER BY at IS NULL").fetch_all(&pool).await.unwrap();
+        let r = &rows[0];
+        assert_eq!(r.try_get::<DateTime<Utc>, _>("at").unwrap(), at);
+        assert_eq!(r.try_get::<Value, _>("doc").unwrap(), json!({"a": null, "b": [1, 2.5]}));
+        assert_eq!(r.json::<Value, _>(1).unwrap(), json!({"a": null, "b": [1, 2.5]}));
+        assert!(r.try_get::<bool, _>("flag").unwrap());
+        assert_eq!((r.try_get::<i64, _>("n").unwrap(), r.try_get::<f64, _>("x").unwrap()), (7, 0.5));
+        let r = &rows[1];
+        assert_eq!(r.try_get::<Option<DateTime<Utc>>, _>("at").unwrap(), None);
+        assert_eq!(r.json::<Option<Value>, _>("doc").unwrap(), None);
+        assert_eq!(r.try_get::<Option<bool>, _>("flag").unwrap(), None);
+        assert_eq!(r.try_get::<Option<String>, _>("s").unwrap(), None);
+        // SQL NULL is an error where a value is required, naming the column.
+        let err = r.try_get::<String, _>("s").unwrap_err();
+        assert!(matches!(&err, sqlx::Error::ColumnDecode { index, .. } if index.contains("\"s\"")), "{err}");
+        // Text still compares as time, against a bound timestamp.
+        let later: i64 = query_scalar("SELECT COUNT(*) FROM t WHERE at > $1")
+            .bind(at - chrono::Duration::microseconds(1))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(later, 1);
+        let none: Option<i64> =
+            query_scalar("SELECT 1 FROM t WHERE s = $1").bind("other").fetch_optional(&pool).await.unwrap();
+        assert_eq!(none, None);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_is_an_executor_and_rolls_back_when_dropped() {
+        let pool = memory().await;
+        query("CREATE TABLE t (n INTEGER)").execute(&pool).await.unwrap();
+        let mut tx = pool.begin_write().await.unwrap();
+        query("INSERT INTO t VALUES ($1)").bind(1_i64).execute(&mut tx).await.unwrap();
+        let seen: i64 = query_scalar("SELECT COUNT(*) FROM t").fetch_one(&mut tx).await.unwrap();
+        assert_eq!(seen, 1);
+        drop(tx);
+        let kept: i64 = query_scalar("SELECT COUNT(*) FROM t").fetch_one(&pool).await.unwrap();
+        assert_eq!(kept, 0);
+        let mut tx = pool.begin_write().await.unwrap();
+        query("INSERT INTO t VALUES ($1)").bind(2_i64).execute(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let kept: Vec<Row> = query("SELECT n FROM t").fetch_all(&pool).await.unwrap();
+        assert_eq!(kept.iter().map(|r| r.try_get::<i64, _>(0).unwrap()).collect::<Vec<_>>(), [2]);
+    }
+}
