@@ -7,6 +7,7 @@
 //! Handlers check the request, call the store (`state.store().<operation>(...).await?`) and
 //! shape the answer; errors become JSON bodies through [`ApiError`].
 
+mod acl;
 mod agents;
 mod arbitration;
 mod attachments;
@@ -51,6 +52,9 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(portfolios::routes(state))
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
+        .merge(acl::routes(state))
+        // Keep last: covers every per-intent route merged above.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), acl::enforce))
 }
 
 /// The keyless routes: discovery, server configuration, health, and the OpenAPI document.

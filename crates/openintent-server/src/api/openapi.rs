@@ -25,12 +25,14 @@ use std::sync::OnceLock;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use openintent_types::{AccessRequest, Acl, AclEntry};
 use openintent_types::{
     AgentAssignment, Arbitration, Attachment, CostRecord, CostSummary, Decision, FailureRecord, Intent, IntentEvent,
     Lease, Portfolio, PortfolioMembership, RetryPolicy, Subscription,
 };
 use serde_json::{Map, Value, json};
 
+use super::acl;
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
     agents, arbitration, attachments, costs, discovery, events, intents, leases, portfolios, retries, streams,
@@ -69,6 +71,7 @@ pub(super) fn operations() -> Vec<Op> {
         portfolios::OPERATIONS,
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
+        acl::OPERATIONS,
     ]
     .concat()
 }
@@ -87,6 +90,7 @@ const TAGS: &[&str] = &[
     "retries",
     "subscriptions",
     "streams",
+    "access",
 ];
 
 /// The models answered by the API, as `components.schemas`.
@@ -105,6 +109,9 @@ const MODELS: &[Schema] = &[
     Schema { name: "Portfolio", build: wire_model::<Portfolio>, empty_ok: false },
     Schema { name: "PortfolioMembership", build: wire_model::<PortfolioMembership>, empty_ok: false },
     Schema { name: "Subscription", build: wire_model::<Subscription>, empty_ok: false },
+    Schema { name: "Acl", build: wire_model::<Acl>, empty_ok: false },
+    Schema { name: "AclEntry", build: wire_model::<AclEntry>, empty_ok: false },
+    Schema { name: "AccessRequest", build: wire_model::<AccessRequest>, empty_ok: false },
     Schema { name: "Error", build: error_schema, empty_ok: false },
 ];
 

@@ -11,6 +11,7 @@
 //! An operation refuses with a [`StoreError`] (`error.rs`); the HTTP layer chooses its status
 //! and body. This module holds the data the operations take and return.
 
+mod acl;
 mod agents;
 mod arbitration;
 mod attachments;
@@ -35,6 +36,7 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
+pub(crate) use acl::Decision;
 use db::Db;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
