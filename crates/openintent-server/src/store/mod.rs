@@ -38,6 +38,7 @@ use crate::notify::Notification;
 
 pub(crate) use acl::Decision;
 use db::Db;
+pub(crate) use db::Trace;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
 pub(crate) use rows::{new_id, now};

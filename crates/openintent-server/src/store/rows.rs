@@ -90,6 +90,9 @@ pub(super) fn event_from_row(r: &AnyRow) -> StoreResult<IntentEvent> {
     );
     e.payload = obj(&r.try_get::<String, _>("payload")?)?;
     e.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    // The tracing fields (RFC-0020), where the query selected them.
+    e.trace_id = r.try_get::<Option<String>, _>("trace_id").ok().flatten();
+    e.parent_event_id = r.try_get::<Option<String>, _>("parent_event_id").ok().flatten();
     Ok(e)
 }
 
