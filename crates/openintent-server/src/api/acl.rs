@@ -18,7 +18,7 @@ use super::extract::{JsonBody, Principal, authenticate, keyed};
 use super::reply::{of_intent, wire};
 use super::spec::{Op, Reply, op, reference, request};
 use crate::error::{ApiError, ApiResult};
-use crate::rules::acl::{allows, refusal, required_level};
+use crate::rules::acl::{Scope, allows, refusal, required_level};
 use crate::state::AppState;
 use crate::store::Decision;
 
@@ -39,17 +39,26 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
 /// without a valid key, for unknown intents, or for routes that are not per-intent pass on
 /// unchanged, so the route answers them (401, 404) as it would without an ACL.
 pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(needed) = required_level(req.method().as_str(), req.uri().path()) else {
+    let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
         return next.run(req).await;
     };
     let Ok(principal) = authenticate(&state, req.headers()) else { return next.run(req).await };
     let (mut parts, body) = req.into_parts();
     let id = match RawPathParams::from_request_parts(&mut parts, &state).await {
-        Ok(params) => params.iter().find(|(k, _)| *k == "id").map(|(_, v)| v.to_owned()),
+        Ok(params) => params.iter().find(|(k, _)| matches!(*k, "id" | "channel_id")).map(|(_, v)| v.to_owned()),
         Err(_) => None,
     };
     let req = Request::from_parts(parts, body);
     let Some(id) = id else { return next.run(req).await };
+    let intent = match scope {
+        Scope::Intent => Some(id),
+        Scope::Channel => match state.store().channel_intent(&id).await {
+            Ok(intent) => intent,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    // An unknown channel: its route answers the 404.
+    let Some(id) = intent else { return next.run(req).await };
     match state.store().access_of(&id).await {
         Ok(Some((creator, acl))) => {
             if allows(acl.as_ref(), &creator, principal.as_str(), &needed, chrono::Utc::now()) {

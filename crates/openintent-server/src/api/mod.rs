@@ -11,6 +11,7 @@ mod acl;
 mod agents;
 mod arbitration;
 mod attachments;
+mod channels;
 mod costs;
 mod discovery;
 mod events;
@@ -53,6 +54,7 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
         .merge(acl::routes(state))
+        .merge(channels::routes(state))
         // Keep last: covers every per-intent route merged above.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), acl::enforce))
 }

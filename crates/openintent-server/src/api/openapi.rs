@@ -25,7 +25,7 @@ use std::sync::OnceLock;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
-use openintent_types::{AccessRequest, Acl, AclEntry};
+use openintent_types::{AccessRequest, Acl, AclEntry, Channel, ChannelClosed, Message};
 use openintent_types::{
     AgentAssignment, Arbitration, Attachment, CostRecord, CostSummary, Decision, FailureRecord, Intent, IntentEvent,
     Lease, Portfolio, PortfolioMembership, RetryPolicy, Subscription,
@@ -33,6 +33,7 @@ use openintent_types::{
 use serde_json::{Map, Value, json};
 
 use super::acl;
+use super::channels;
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
     agents, arbitration, attachments, costs, discovery, events, intents, leases, portfolios, retries, streams,
@@ -72,6 +73,7 @@ pub(super) fn operations() -> Vec<Op> {
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
         acl::OPERATIONS,
+        channels::OPERATIONS,
     ]
     .concat()
 }
@@ -91,6 +93,7 @@ const TAGS: &[&str] = &[
     "subscriptions",
     "streams",
     "access",
+    "channels",
 ];
 
 /// The models answered by the API, as `components.schemas`.
@@ -112,6 +115,9 @@ const MODELS: &[Schema] = &[
     Schema { name: "Acl", build: wire_model::<Acl>, empty_ok: false },
     Schema { name: "AclEntry", build: wire_model::<AclEntry>, empty_ok: false },
     Schema { name: "AccessRequest", build: wire_model::<AccessRequest>, empty_ok: false },
+    Schema { name: "Channel", build: wire_model::<Channel>, empty_ok: false },
+    Schema { name: "ChannelClosed", build: wire_model::<ChannelClosed>, empty_ok: false },
+    Schema { name: "Message", build: wire_model::<Message>, empty_ok: false },
     Schema { name: "Error", build: error_schema, empty_ok: false },
 ];
 
@@ -192,6 +198,9 @@ fn operation(ops: &[Op], op: &Op) -> Value {
             ("200", json!({"description": "OK", "content": {"application/json": {"schema": build()}}}))
         }
         Reply::NoContent => ("204", json!({"description": "Done"})),
+        Reply::Created(name) => {
+            ("201", json!({"description": "Created", "content": {"application/json": {"schema": reference(name)}}}))
+        }
         Reply::Stream(description) => (
             "200",
             json!({"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}),

@@ -9,6 +9,7 @@
 //! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
 //! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
 //! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
+//! | `GET /api/v1/subscribe/channels/{id}` | — | `channel_message` (data = the message; RFC-0021) |
 //!
 //! Each message is `event: <name>`, `id: <id>` and `data: <JSON on one line>` followed by an empty
 //! line; the JSON uses the reference server's `", "` / `": "` separators and ASCII escapes.
@@ -79,6 +80,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
         .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
         .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
+        .route("/api/v1/subscribe/channels/{id}", get(channel_stream))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
 }
 
@@ -115,6 +117,17 @@ async fn agent_stream(
     open(&state, Channel::Agent(id), &headers, from_start).await
 }
 
+async fn channel_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let from_start = from_start(&q)?;
+    open(&state, Channel::Messages(id), &headers, from_start).await
+}
+
 /// The `from` query parameter: `start` replays the stream from its first message; absent, the
 /// stream starts live (or after `Last-Event-ID`); any other value is a 422.
 fn from_start(q: &QueryParams) -> ApiResult<bool> {
@@ -143,6 +156,9 @@ async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_star
         }
         Channel::Portfolio(id) if store.get_portfolio(id).await?.is_none() => {
             return Err(ApiError::not_found("Portfolio not found"));
+        }
+        Channel::Messages(id) if store.get_channel(id).await?.is_none() => {
+            return Err(ApiError::not_found("Channel not found"));
         }
         _ => {}
     }
@@ -177,8 +193,16 @@ const AGENT_STREAM: &str = "Server-sent events of one agent: `agent_assigned` (d
     message has an `id:` (the assignment's event-log id); reconnecting with `Last-Event-ID` first replays the \
     messages missed since that id.";
 
+const CHANNEL_STREAM: &str = "Server-sent events of one messaging channel (RFC-0021): `channel_message` \
+    (data = the message) for every message and reply sent on it. Each message has an `id:` (the message id); \
+    reconnecting with `Last-Event-ID` first replays the messages missed since that id.";
+
 /// The operations of this area, for the OpenAPI document.
 pub(super) const OPERATIONS: &[Op] = &[
+    op("get", "/api/v1/subscribe/channels/{id}", "streamChannel", "streams", "Stream a channel's messages")
+        .headers(&[Header::LastEventId])
+        .query(STREAM_QUERY)
+        .reply(Reply::Stream(CHANNEL_STREAM)),
     op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)

@@ -16,17 +16,35 @@
 use chrono::{DateTime, Utc};
 use openintent_types::{AccessPolicy, Acl, Permission};
 
-/// The level a request needs: `None` when the path is not a per-intent route
-/// (`/api/v1/intents/{id}/...`, `/api/v1/subscribe/intents/{id}`) or needs no level (filing an
-/// access request). `path` is the request's path (only routed requests are checked).
-pub(crate) fn required_level(method: &str, path: &str) -> Option<Permission> {
+/// What the `{id}` of a checked route names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// An intent (`/api/v1/intents/{id}/...`, `/api/v1/subscribe/intents/{id}`).
+    Intent,
+    /// A messaging channel, checked under its intent's ACL (`/api/v1/channels/{id}/...`,
+    /// `/api/v1/subscribe/channels/{id}`).
+    Channel,
+}
+
+/// The level a request needs and what its `{id}` names: `None` when the path is not a
+/// per-intent route (see [`Scope`]) or needs no level (filing an access request). `path` is the
+/// request's path (only routed requests are checked).
+pub(crate) fn required_level(method: &str, path: &str) -> Option<(Permission, Scope)> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let read = matches!(method, "GET" | "HEAD" | "OPTIONS");
     let rest: &[&str] = match segments.as_slice() {
-        ["api", "v1", "subscribe", "intents", _] => return Some(Permission::Read),
+        ["api", "v1", "subscribe", "intents", _] => return Some((Permission::Read, Scope::Intent)),
+        ["api", "v1", "subscribe", "channels", _] => return Some((Permission::Read, Scope::Channel)),
+        ["api", "v1", "channels", id, ..] if !id.is_empty() => {
+            return Some((if read { Permission::Read } else { Permission::Write }, Scope::Channel));
+        }
         ["api", "v1", "intents", id, rest @ ..] if !id.is_empty() => rest,
         _ => return None,
     };
-    let read = matches!(method, "GET" | "HEAD" | "OPTIONS");
+    intent_level(read, rest).map(|p| (p, Scope::Intent))
+}
+
+fn intent_level(read: bool, rest: &[&str]) -> Option<Permission> {
     match rest {
         ["access-requests"] if !read => None,
         ["access-requests", ..] => Some(Permission::Admin),
@@ -69,7 +87,12 @@ mod tests {
 
     #[test]
     fn routes_need_their_levels() {
-        let r = |m, p| required_level(m, p);
+        let r = |m, p| {
+            required_level(m, p).map(|(level, scope)| {
+                assert_eq!(scope, Scope::Intent, "{p}");
+                level
+            })
+        };
         assert_eq!(r("GET", "/api/v1/intents/i1"), Some(Permission::Read));
         assert_eq!(r("GET", "/api/v1/intents/i1/events"), Some(Permission::Read));
         assert_eq!(r("GET", "/api/v1/intents/i1/subscribe"), Some(Permission::Read));
@@ -87,6 +110,11 @@ mod tests {
         assert_eq!(r("POST", "/api/v1/intents"), None);
         assert_eq!(r("GET", "/api/v1/portfolios/p1"), None);
         assert_eq!(r("GET", "/api/v1/intentsx/i1"), None);
+        let c = |m, p| required_level(m, p);
+        assert_eq!(c("GET", "/api/v1/channels/c1/messages"), Some((Permission::Read, Scope::Channel)));
+        assert_eq!(c("GET", "/api/v1/subscribe/channels/c1"), Some((Permission::Read, Scope::Channel)));
+        assert_eq!(c("POST", "/api/v1/channels/c1/messages/m1/reply"), Some((Permission::Write, Scope::Channel)));
+        assert_eq!(c("DELETE", "/api/v1/channels/c1"), Some((Permission::Write, Scope::Channel)));
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod acl;
 mod agents;
 mod arbitration;
 mod attachments;
+mod channels;
 mod costs;
 mod db;
 mod error;
@@ -37,6 +38,7 @@ use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
 pub(crate) use acl::Decision;
+pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 use db::Db;
 pub(crate) use db::Trace;
 pub use error::StoreError;
