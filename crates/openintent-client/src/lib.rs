@@ -87,6 +87,8 @@
 //! | RFC-0005 attachments | [`attachments`] |
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
 //! | RFC-0009 costs | [`costs`] |
+//! | RFC-0011 access control | [`acl`] |
+//! | RFC-0021 channels and messages | [`channels`] |
 //! | RFC-0010 retry policies and failures | [`retry_policies`] |
 //! | Portfolios | [`portfolios`] |
 //! | Discovery | [`discovery`] |
@@ -176,7 +178,9 @@ mod client;
 pub mod error;
 mod mode;
 
+pub mod acl;
 pub mod attachments;
+pub mod channels;
 pub mod costs;
 pub mod discovery;
 pub mod events;
