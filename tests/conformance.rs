@@ -46,3 +46,12 @@ mod blocking;
 
 #[path = "conformance/governance.rs"]
 mod governance;
+
+#[path = "conformance/access_control.rs"]
+mod access_control;
+
+#[path = "conformance/channels.rs"]
+mod channels;
+
+#[path = "conformance/tracing.rs"]
+mod tracing;

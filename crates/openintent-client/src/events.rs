@@ -104,7 +104,9 @@ pub struct LogEvent<M: Mode = Async> {
 
 impl<M: Mode> LogEvent<M> {
     /// Sets the tracing fields (RFC-0020) explicitly: `trace_id` (32 lowercase hex digits) and
-    /// the event that caused this one.
+    /// the event that caused this one. They are sent top-level and, for servers that drop them
+    /// there (the reference keeps only the payload), also inside the payload (unless it has
+    /// those keys already); [`IntentEvent::resolved_trace_id`] reads either.
     ///
     /// ```no_run
     /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
@@ -133,8 +135,7 @@ impl<M: Mode> LogEvent<M> {
     ///   (the nearest one that logged any), so events of a child span name the event of the
     ///   step that started them.
     ///
-    /// The fields are sent top-level and, for servers that drop them there (the reference
-    /// keeps only the payload), also inside the payload. Needs a subscriber built on
+    /// The fields are sent as [`LogEvent::trace`] sends them. Needs a subscriber built on
     /// `tracing_subscriber`'s `Registry` (as `tracing_subscriber::fmt()` and
     /// `tracing_subscriber::registry()` are); outside any span, or under another subscriber,
     /// nothing is set. Fields set with [`LogEvent::trace`] win.
@@ -193,9 +194,7 @@ impl<M: Mode> LogEvent<M> {
         }
         // Copies in the payload survive servers that drop the top-level fields.
         for (key, value) in [("trace_id", &req.trace_id), ("parent_event_id", &req.parent_event_id)] {
-            if let Some(v) = value
-                && self.span.is_some()
-            {
+            if let Some(v) = value {
                 req.payload.entry(key).or_insert_with(|| Value::String(v.clone()));
             }
         }
