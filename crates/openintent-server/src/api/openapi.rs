@@ -72,6 +72,7 @@ pub(super) fn operations() -> Vec<Op> {
         portfolios::OPERATIONS,
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
+        streams::SDK_OPERATIONS,
         acl::OPERATIONS,
         channels::OPERATIONS,
     ]

@@ -4,7 +4,7 @@
 //! Routes, behind the API-key check (a missing or wrong key is a 401 JSON answer before any
 //! stream starts):
 //!
-//! | Route | Alias (C017) | Delivers |
+//! | Route | 0.17 SDK path (its own names and payloads: [`sdk`]) | Delivers |
 //! |---|---|---|
 //! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
 //! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
@@ -55,6 +55,9 @@
 //!   stream, so a graceful shutdown does not wait for subscribers.
 
 mod feed;
+mod sdk;
+
+pub(super) use sdk::OPERATIONS as SDK_OPERATIONS;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -77,11 +80,9 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/subscribe/intents/{id}", get(intent_stream))
         .route("/api/v1/subscribe/portfolios/{id}", get(portfolio_stream))
         .route("/api/v1/subscribe/agents/{id}", get(agent_stream))
-        .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
-        .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
-        .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
         .route("/api/v1/subscribe/channels/{id}", get(channel_stream))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
+        .merge(sdk::routes(state))
 }
 
 async fn intent_stream(
@@ -92,7 +93,7 @@ async fn intent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Intent(id), &headers, from_start).await
+    open(&state, Channel::Intent(id), &headers, from_start, None).await
 }
 
 async fn portfolio_stream(
@@ -103,7 +104,7 @@ async fn portfolio_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Portfolio(id), &headers, from_start).await
+    open(&state, Channel::Portfolio(id), &headers, from_start, None).await
 }
 
 async fn agent_stream(
@@ -114,7 +115,7 @@ async fn agent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Agent(id), &headers, from_start).await
+    open(&state, Channel::Agent(id), &headers, from_start, None).await
 }
 
 async fn channel_stream(
@@ -125,12 +126,12 @@ async fn channel_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Messages(id), &headers, from_start).await
+    open(&state, Channel::Messages(id), &headers, from_start, None).await
 }
 
 /// The `from` query parameter: `start` replays the stream from its first message; absent, the
 /// stream starts live (or after `Last-Event-ID`); any other value is a 422.
-fn from_start(q: &QueryParams) -> ApiResult<bool> {
+pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
     match q.get("from") {
         None => Ok(false),
         Some("start") => Ok(true),
@@ -146,9 +147,16 @@ fn from_start(q: &QueryParams) -> ApiResult<bool> {
 /// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
 /// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
 /// `from_start`), then live messages.
-async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_start: bool) -> ApiResult<Response> {
+/// `translate`, when given, rewrites each message's name and data (the SDK-style streams).
+async fn open(
+    state: &AppState,
+    channel: Channel,
+    headers: &HeaderMap,
+    from_start: bool,
+    translate: Option<feed::Translate>,
+) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(state, channel);
+    let feed = Feed::new(state, channel).translated(translate);
     let store = state.store();
     match feed.channel() {
         Channel::Intent(id) if store.get_intent(id).await?.is_none() => {
@@ -172,7 +180,7 @@ fn q_stream_from() -> Value {
 }
 
 /// The query of the event streams.
-const STREAM_QUERY: &[Query] = &[(
+pub(super) const STREAM_QUERY: &[Query] = &[(
     "from",
     q_stream_from,
     "`start`: first replay the whole stream (an intent's whole event log), then go on live; a \
@@ -207,29 +215,11 @@ pub(super) const OPERATIONS: &[Op] = &[
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(INTENT_STREAM)),
-    op("get", "/api/v1/intents/{id}/subscribe", "streamIntentAlias", "streams", "Stream an intent's changes (alias)")
-        .headers(&[Header::LastEventId])
-        .query(STREAM_QUERY)
-        .reply(Reply::Stream(INTENT_STREAM)),
     op("get", "/api/v1/subscribe/portfolios/{id}", "streamPortfolio", "streams", "Stream a portfolio's membership")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(PORTFOLIO_STREAM)),
-    op(
-        "get",
-        "/api/v1/portfolios/{id}/subscribe",
-        "streamPortfolioAlias",
-        "streams",
-        "Stream a portfolio's membership (alias)",
-    )
-    .headers(&[Header::LastEventId])
-    .query(STREAM_QUERY)
-    .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op("get", "/api/v1/subscribe/agents/{id}", "streamAgent", "streams", "Stream an agent's assignments")
-        .headers(&[Header::LastEventId])
-        .query(STREAM_QUERY)
-        .reply(Reply::Stream(AGENT_STREAM)),
-    op("get", "/api/v1/agents/{id}/subscribe", "streamAgentAlias", "streams", "Stream an agent's assignments (alias)")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(AGENT_STREAM)),

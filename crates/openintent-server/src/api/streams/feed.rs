@@ -66,7 +66,12 @@ pub(super) struct Feed {
     /// The events go out in log order, read from the log ([`Feed::catch_up`]).
     pending: HashMap<String, Value>,
     done: bool,
+    /// Rewrites each message's name and data before it is sent (the SDK-style streams).
+    translate: Option<Translate>,
 }
+
+/// A rewrite of a message's event name and data.
+pub(super) type Translate = fn(&str, &Value) -> (String, Value);
 
 enum Step {
     Close,
@@ -90,7 +95,14 @@ impl Feed {
             replaying: false,
             pending: HashMap::new(),
             done: false,
+            translate: None,
         }
+    }
+
+    /// The stream with each message rewritten by `translate` (none: as it is).
+    pub(super) fn translated(mut self, translate: Option<Translate>) -> Feed {
+        self.translate = translate;
+        self
     }
 
     /// The channel it streams.
@@ -335,7 +347,14 @@ impl Feed {
     /// Queues a message unless it was sent recently.
     fn queue_once(&mut self, event: &str, id: &str, data: &Value) {
         if self.recent.insert(id) {
-            self.queue.push_back(frame(event, Some(id), data));
+            let message = match self.translate {
+                Some(translate) => {
+                    let (event, data) = translate(event, data);
+                    frame(&event, Some(id), &data)
+                }
+                None => frame(event, Some(id), data),
+            };
+            self.queue.push_back(message);
         }
     }
 }
