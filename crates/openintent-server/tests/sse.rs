@@ -319,6 +319,20 @@ async fn sdk_paths_stream_in_the_sdks_form() {
         (m.event(), &m.data()["intent_id"], &m.data()["agent_id"]),
         ("AGENT_ASSIGNED", &json!(id), &json!("agent-sdk"))
     );
+    // The runtime listens only on its agent's stream: the changes of its intents come there too,
+    // those of other intents do not.
+    let other = api.intent("not assigned").await;
+    patch(&api, &other, 1, 1).await;
+    patch(&api, &id, 3, 8).await;
+    let m = agent.next().await;
+    assert_eq!(
+        (m.event(), &m.data()["intent_id"], &m.data()["new_state"]["n"]),
+        ("STATE_CHANGED", &json!(id), &json!(8))
+    );
+    // Assignments made before the stream opened count too.
+    let mut late = subscribe(&server, "/api/v1/agents/agent-sdk/subscribe", &[]).await;
+    patch(&api, &id, 4, 9).await;
+    assert_eq!(late.next().await.data()["new_state"]["n"], json!(9));
 
     let r = api.post("/api/v1/portfolios", json!({"name": "p"})).await;
     let pid = r.body["id"].as_str().unwrap().to_owned();

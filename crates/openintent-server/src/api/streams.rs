@@ -93,7 +93,7 @@ async fn intent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Intent(id), &headers, from_start, None).await
+    open(&state, Channel::Intent(id), &headers, from_start, None, None).await
 }
 
 async fn portfolio_stream(
@@ -104,7 +104,7 @@ async fn portfolio_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Portfolio(id), &headers, from_start, None).await
+    open(&state, Channel::Portfolio(id), &headers, from_start, None, None).await
 }
 
 async fn agent_stream(
@@ -115,7 +115,7 @@ async fn agent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Agent(id), &headers, from_start, None).await
+    open(&state, Channel::Agent(id), &headers, from_start, None, None).await
 }
 
 async fn channel_stream(
@@ -126,7 +126,7 @@ async fn channel_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Messages(id), &headers, from_start, None).await
+    open(&state, Channel::Messages(id), &headers, from_start, None, None).await
 }
 
 /// The `from` query parameter: `start` replays the stream from its first message; absent, the
@@ -147,16 +147,18 @@ pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
 /// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
 /// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
 /// `from_start`), then live messages.
-/// `translate`, when given, rewrites each message's name and data (the SDK-style streams).
+/// `translate`, when given, rewrites each message's name and data, and `follow` adds the live
+/// changes of those intents (the SDK-style streams).
 async fn open(
     state: &AppState,
     channel: Channel,
     headers: &HeaderMap,
     from_start: bool,
     translate: Option<feed::Translate>,
+    follow: Option<std::collections::HashSet<String>>,
 ) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(state, channel).translated(translate);
+    let feed = Feed::new(state, channel).translated(translate).following(follow);
     let store = state.store();
     match feed.channel() {
         Channel::Intent(id) if store.get_intent(id).await?.is_none() => {

@@ -68,6 +68,9 @@ pub(super) struct Feed {
     done: bool,
     /// Rewrites each message's name and data before it is sent (the SDK-style streams).
     translate: Option<Translate>,
+    /// SDK-style agent streams: the intents assigned to the agent, whose live `state_patched`
+    /// and `status_changed` messages this stream carries too (grows with each assignment).
+    follow: Option<HashSet<String>>,
 }
 
 /// A rewrite of a message's event name and data.
@@ -96,7 +99,15 @@ impl Feed {
             pending: HashMap::new(),
             done: false,
             translate: None,
+            follow: None,
         }
+    }
+
+    /// The stream also carrying the live state and status changes of `intents` and of the
+    /// intents of the assignments it streams (an agent's stream, for the 0.17 SDK runtime).
+    pub(super) fn following(mut self, intents: Option<HashSet<String>>) -> Feed {
+        self.follow = intents;
+        self
     }
 
     /// The stream with each message rewritten by `translate` (none: as it is).
@@ -212,8 +223,19 @@ impl Feed {
     /// queued; an intent's log event waits in `pending` for [`Feed::catch_up`], which sends
     /// the log in order.
     fn accept(&mut self, n: Notification) {
+        if let (Some(follow), Channel::Intent(intent)) = (&self.follow, &n.channel) {
+            // Live only: these messages are not kept on the agent's stream.
+            let changed = matches!(n.event.as_str(), "state_patched" | "status_changed");
+            if changed && follow.contains(intent) && !self.recent.contains(&n.id) {
+                self.queue_once(&n.event, &n.id, &n.data);
+            }
+            return;
+        }
         if n.channel != self.channel {
             return;
+        }
+        if let (Some(follow), Some(intent)) = (&mut self.follow, n.data.get("intent_id").and_then(Value::as_str)) {
+            follow.insert(intent.to_owned());
         }
         if self.recent.contains(&n.id) {
             return;

@@ -14,6 +14,11 @@
 //! | any other logged event | its own type | the same flattening |
 //! | portfolio messages | unchanged | unchanged |
 //!
+//! The agent runtime subscribes only to its agent's stream, so that stream also carries, live,
+//! the `STATE_CHANGED` and `STATUS_CHANGED` frames of every intent the agent is assigned to
+//! (assigned before the stream opened, or while it is open); those frames are not replayed on
+//! resume.
+//!
 //! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
 //! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
 //! snapshots, and `new_state` is the whole state after the change.
@@ -48,7 +53,7 @@ async fn intent_stream(
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Intent(id), &headers, from_start(&q)?, Some(sdk_frame)).await
+    open(&state, Channel::Intent(id), &headers, from_start(&q)?, Some(sdk_frame), None).await
 }
 
 async fn portfolio_stream(
@@ -58,7 +63,7 @@ async fn portfolio_stream(
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Portfolio(id), &headers, from_start(&q)?, Some(sdk_frame)).await
+    open(&state, Channel::Portfolio(id), &headers, from_start(&q)?, Some(sdk_frame), None).await
 }
 
 async fn agent_stream(
@@ -68,7 +73,10 @@ async fn agent_stream(
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Agent(id), &headers, from_start(&q)?, Some(sdk_frame)).await
+    let from_start = from_start(&q)?;
+    // The runtime listens only here: it gets the state and status changes of its intents too.
+    let assigned = state.store().assigned_intents(&id).await?;
+    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(assigned)).await
 }
 
 /// A stream message (`event`, `data`) as the 0.17 SDK reads it (see the module's table).
