@@ -14,7 +14,7 @@ import threading
 import time
 
 from openintent import OpenIntentClient
-from openintent.agents import Agent, Worker, on_assignment, on_state_change
+from openintent.agents import Agent, BaseAgent, Worker, on_assignment, on_state_change
 
 URL = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8765"
 KEY = "dev-user-key"
@@ -51,7 +51,10 @@ def run_in_thread(target):
 def main() -> int:
     client = OpenIntentClient(base_url=URL, api_key=KEY, agent_id="py-owner")
     run_in_thread(Worker(WORKER_ID, work, base_url=URL, api_key=KEY).run)
-    run_in_thread(Watcher(base_url=URL, api_key=KEY).run)
+    watcher = Watcher(base_url=URL, api_key=KEY)
+    # `@Agent` replaces `run` with a classmethod that recurses (a 0.17 SDK defect):
+    # the runtime's own `BaseAgent.run` is what an agent runs.
+    run_in_thread(lambda: BaseAgent.run(watcher))
     time.sleep(2)  # let both open their streams
 
     for_worker = client.create_intent(f"sdk stream check (worker) {RUN}")
