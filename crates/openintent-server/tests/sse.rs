@@ -339,6 +339,13 @@ async fn sdk_paths_stream_in_the_sdks_form() {
     let mut portfolio = subscribe(&server, &format!("/api/v1/portfolios/{pid}/subscribe"), &[]).await;
     api.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
     assert_eq!(portfolio.next().await.event(), "intent_added");
+    // A member's changes come on the portfolio's stream too (a `@Coordinator` listens there).
+    patch(&api, &id, 5, 10).await;
+    let m = portfolio.next().await;
+    assert_eq!(
+        (m.event(), &m.data()["intent_id"], &m.data()["new_state"]["n"]),
+        ("STATE_CHANGED", &json!(id), &json!(10))
+    );
 }
 
 #[tokio::test]

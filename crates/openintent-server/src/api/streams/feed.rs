@@ -68,8 +68,9 @@ pub(super) struct Feed {
     done: bool,
     /// Rewrites each message's name and data before it is sent (the SDK-style streams).
     translate: Option<Translate>,
-    /// SDK-style agent streams: the intents assigned to the agent, whose live `state_patched`
-    /// and `status_changed` messages this stream carries too (grows with each assignment).
+    /// SDK-style agent and portfolio streams: the agent's intents or the portfolio's members,
+    /// whose live `state_patched` and `status_changed` messages this stream carries too
+    /// (following assignments and membership changes).
     follow: Option<HashSet<String>>,
 }
 
@@ -104,7 +105,8 @@ impl Feed {
     }
 
     /// The stream also carrying the live state and status changes of `intents` and of the
-    /// intents of the assignments it streams (an agent's stream, for the 0.17 SDK runtime).
+    /// intents its own messages name (assignments, added members; removed members leave), for
+    /// the 0.17 SDK runtime.
     pub(super) fn following(mut self, intents: Option<HashSet<String>>) -> Feed {
         self.follow = intents;
         self
@@ -235,7 +237,11 @@ impl Feed {
             return;
         }
         if let (Some(follow), Some(intent)) = (&mut self.follow, n.data.get("intent_id").and_then(Value::as_str)) {
-            follow.insert(intent.to_owned());
+            if n.event == "intent_removed" {
+                follow.remove(intent);
+            } else {
+                follow.insert(intent.to_owned());
+            }
         }
         if self.recent.contains(&n.id) {
             return;

@@ -12,12 +12,13 @@
 //! | `state_patched` | `STATE_CHANGED` | `{intent_id, old_state: {}, new_state: <state after the change>, version, intent}` |
 //! | `lease_acquired` / `lease_released` | `LEASE_ACQUIRED` / `LEASE_RELEASED` | the event's payload (`scope`, `lease_id`) plus `intent_id`, `event_id`, `event_type`, `actor`, `created_at` |
 //! | any other logged event | its own type | the same flattening |
-//! | portfolio messages | unchanged | unchanged |
+//! | portfolio messages (`intent_added`, `intent_removed`) | unchanged | unchanged |
 //!
 //! The agent runtime subscribes only to its agent's stream, so that stream also carries, live,
 //! the `STATE_CHANGED` and `STATUS_CHANGED` frames of every intent the agent is assigned to
-//! (assigned before the stream opened, or while it is open); those frames are not replayed on
-//! resume.
+//! (assigned before the stream opened, or while it is open); a portfolio's stream likewise
+//! carries those of its members (a `@Coordinator` listens there). These frames are not
+//! replayed on resume.
 //!
 //! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
 //! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
@@ -63,7 +64,10 @@ async fn portfolio_stream(
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Portfolio(id), &headers, from_start(&q)?, Some(sdk_frame), None).await
+    let from_start = from_start(&q)?;
+    // A coordinator listens here: it gets the state and status changes of the members too.
+    let members = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
+    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(members)).await
 }
 
 async fn agent_stream(
