@@ -254,7 +254,7 @@ impl ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
-            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
+            liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
         }
     }
 
@@ -334,7 +334,7 @@ impl Default for ServerConfigBuilder {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
-            liveness_interval: Some(crate::liveness::DEFAULT_LIVENESS_INTERVAL),
+            liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
         }
     }
 }
@@ -434,7 +434,7 @@ impl ServerConfigBuilder {
     }
 
     /// How often the liveness sweeper marks silent agents (default
-    /// [`DEFAULT_LIVENESS_INTERVAL`](crate::liveness::DEFAULT_LIVENESS_INTERVAL); `None` or zero:
+    /// [`DEFAULT_LIVENESS_INTERVAL`]; `None` or zero:
     /// it does not run).
     #[must_use]
     pub fn liveness_interval(mut self, interval: Option<Duration>) -> Self {
@@ -623,6 +623,10 @@ impl WebhookConfig {
         Ok(())
     }
 }
+
+/// How often the agent liveness sweeper runs unless configured otherwise
+/// ([`ServerConfigBuilder::liveness_interval`]).
+pub const DEFAULT_LIVENESS_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The default [`ConnectionLimits::idle_timeout`]: 30 seconds.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -16,9 +16,7 @@ use tokio::task::JoinHandle;
 
 use crate::store::{Store, now};
 
-/// How often the sweeper runs unless configured otherwise
-/// ([`ServerConfigBuilder::liveness_interval`](crate::ServerConfigBuilder::liveness_interval)).
-pub const DEFAULT_LIVENESS_INTERVAL: Duration = Duration::from_secs(5);
+pub use crate::config::DEFAULT_LIVENESS_INTERVAL;
 
 /// The running sweeper; [`Sweeper::stop`] ends it between two sweeps.
 #[derive(Debug)]
