@@ -108,6 +108,21 @@ async fn postgres_columns_hold_native_types() {
         ("webhook_deliveries", "payload", "jsonb"),
         ("webhook_deliveries", "next_attempt_at", "bigint"),
         ("stream_messages", "data", "jsonb"),
+        ("agents", "capabilities", "jsonb"),
+        ("agents", "capacity", "jsonb"),
+        ("agents", "heartbeat_config", "jsonb"),
+        ("agents", "metadata", "jsonb"),
+        ("agents", "registered_at", "timestamp with time zone"),
+        ("agents", "last_heartbeat_at", "timestamp with time zone"),
+        ("agents", "status_changed_at", "timestamp with time zone"),
+        ("suspension_timers", "due_at", "timestamp with time zone"),
+        ("suspension_timers", "created_at", "timestamp with time zone"),
+        ("approvals", "context", "jsonb"),
+        ("approvals", "created_at", "timestamp with time zone"),
+        ("approvals", "decided_at", "timestamp with time zone"),
+        ("escalations", "context", "jsonb"),
+        ("escalations", "created_at", "timestamp with time zone"),
+        ("escalations", "resolved_at", "timestamp with time zone"),
     ];
     for (table, column, want) in columns {
         let got: String = sqlx::query_scalar(
