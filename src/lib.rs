@@ -106,6 +106,12 @@ pub mod guides {
     pub struct RegistryGuide;
     #[doc = include_str!("../docs/graphs.md")]
     pub struct GraphsGuide;
+    #[doc = include_str!("../docs/access-control.md")]
+    pub struct AccessControlGuide;
+    #[doc = include_str!("../docs/channels.md")]
+    pub struct ChannelsGuide;
+    #[doc = include_str!("../docs/tracing.md")]
+    pub struct TracingGuide;
     #[doc = include_str!("../docs/testing.md")]
     pub struct TestingGuide;
     #[doc = include_str!("../docs/README.md")]

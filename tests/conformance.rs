@@ -50,7 +50,15 @@ mod governance;
 #[path = "conformance/registry.rs"]
 mod registry;
 
+#[path = "conformance/access_control.rs"]
+mod access_control;
 #[path = "conformance/graph.rs"]
 mod graph;
 #[path = "conformance/hitl_approvals.rs"]
 mod hitl_approvals;
+
+#[path = "conformance/channels.rs"]
+mod channels;
+
+#[path = "conformance/tracing.rs"]
+mod tracing;

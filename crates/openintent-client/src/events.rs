@@ -39,6 +39,7 @@ impl<M: Mode> GenericClient<M> {
             intent_id: intent_id.to_owned(),
             req: LogEventRequest::new(event_type),
             payload: None,
+            span: None,
         }
     }
 
@@ -97,9 +98,70 @@ pub struct LogEvent<M: Mode = Async> {
     intent_id: String,
     req: LogEventRequest,
     payload: Option<Value>,
+    /// The span whose trace context the event takes ([`LogEvent::trace_current_span`]).
+    span: Option<tracing::Span>,
 }
 
 impl<M: Mode> LogEvent<M> {
+    /// Sets the tracing fields (RFC-0020) explicitly: `trace_id` (32 lowercase hex digits) and
+    /// the event that caused this one. They are sent top-level and, for servers that drop them
+    /// there (the reference keeps only the payload), also inside the payload (unless it has
+    /// those keys already); [`IntentEvent::resolved_trace_id`] reads either.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let started = client.log_event("7f1c…", "tool_call_started")
+    ///     .trace("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", None)
+    ///     .send()
+    ///     .await?;
+    /// client.log_event("7f1c…", "tool_call_completed")
+    ///     .trace("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6", Some(started.id.clone()))
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn trace(mut self, trace_id: impl Into<String>, parent_event_id: Option<String>) -> Self {
+        self.req.trace_id = Some(trace_id.into());
+        self.req.parent_event_id = parent_event_id;
+        self
+    }
+
+    /// Opt-in: takes the tracing fields (RFC-0020) from the current [`tracing`] span, the one
+    /// entered where this method is called:
+    ///
+    /// - `trace_id`: one random id per root span (kept on the root span, so every event logged
+    ///   under the same root shares it);
+    /// - `parent_event_id`: the last event logged with this option from an enclosing span
+    ///   (the nearest one that logged any), so events of a child span name the event of the
+    ///   step that started them.
+    ///
+    /// The fields are sent as [`LogEvent::trace`] sends them. Needs a subscriber built on
+    /// `tracing_subscriber`'s `Registry` (as `tracing_subscriber::fmt()` and
+    /// `tracing_subscriber::registry()` are); outside any span, or under another subscriber,
+    /// nothing is set. Fields set with [`LogEvent::trace`] win.
+    ///
+    /// ```no_run
+    /// use tracing::Instrument;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// async {
+    ///     let step = client.log_event("7f1c…", "task_started").trace_current_span().send().await?;
+    ///     async {
+    ///         // Same trace id; parent_event_id = step.id.
+    ///         client.log_event("7f1c…", "tool_call_started").trace_current_span().send().await
+    ///     }
+    ///     .instrument(tracing::info_span!("tool"))
+    ///     .await?;
+    ///     Ok::<_, openintent_client::Error>(())
+    /// }
+    /// .instrument(tracing::info_span!("task"))
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn trace_current_span(mut self) -> Self {
+        self.span = Some(tracing::Span::current());
+        self
+    }
+
     /// The payload (a JSON object; default `{}`).
     ///
     /// Example: [`Client::log_event`].
@@ -124,11 +186,72 @@ impl<M: Mode> LogEvent<M> {
         if req.actor.is_none() {
             req.actor = Some(self.client.agent_id().to_owned());
         }
+        if let Some((trace_id, parent)) = self.span.as_ref().and_then(span_trace::context)
+            && req.trace_id.is_none()
+        {
+            req.trace_id = Some(trace_id);
+            req.parent_event_id = req.parent_event_id.or(parent);
+        }
+        // Copies in the payload survive servers that drop the top-level fields.
+        for (key, value) in [("trace_id", &req.trace_id), ("parent_event_id", &req.parent_event_id)] {
+            if let Some(v) = value {
+                req.payload.entry(key).or_insert_with(|| Value::String(v.clone()));
+            }
+        }
         let request = Client::with_body(Request::post(intent_path(&self.intent_id, "/events")?), &req)?;
-        self.client.json(request).await
+        let event: IntentEvent = self.client.json(request).await?;
+        if let Some(span) = &self.span {
+            span_trace::record(span, &event.id);
+        }
+        Ok(event)
     }
 }
 impl_send!(LogEvent, IntentEvent, "log_event");
+
+/// The trace context of `tracing` spans (RFC-0020), kept in the spans' extensions of a
+/// `tracing_subscriber` registry.
+mod span_trace {
+    use tracing::Span;
+    use tracing_subscriber::registry::{LookupSpan, Registry};
+
+    /// The trace id of a root span.
+    struct TraceId(String);
+    /// The last event logged from a span.
+    struct LastEvent(String);
+
+    /// The trace id (of the root span of `span`, made on first use) and the last event logged
+    /// from an enclosing span; `None` outside spans or without a registry.
+    pub(super) fn context(span: &Span) -> Option<(String, Option<String>)> {
+        span.with_subscriber(|(id, dispatch)| {
+            let registry = dispatch.downcast_ref::<Registry>()?;
+            let current = registry.span(id)?;
+            let root = current.scope().from_root().next()?;
+            let trace_id = {
+                let mut ext = root.extensions_mut();
+                match ext.get_mut::<TraceId>() {
+                    Some(t) => t.0.clone(),
+                    None => {
+                        let t = format!("{:032x}", fastrand::u128(1..));
+                        ext.insert(TraceId(t.clone()));
+                        t
+                    }
+                }
+            };
+            let parent = current.scope().skip(1).find_map(|s| s.extensions().get::<LastEvent>().map(|e| e.0.clone()));
+            Some((trace_id, parent))
+        })
+        .flatten()
+    }
+
+    /// Remembers `event_id` as the last event logged from `span`.
+    pub(super) fn record(span: &Span, event_id: &str) {
+        span.with_subscriber(|(id, dispatch)| {
+            if let Some(s) = dispatch.downcast_ref::<Registry>().and_then(|r| r.span(id)) {
+                s.extensions_mut().replace(LastEvent(event_id.to_owned()));
+            }
+        });
+    }
+}
 
 /// Builder of [`Client::get_events`].
 #[must_use = "a builder does nothing until .send() is awaited"]

@@ -89,6 +89,8 @@
 //! | RFC-0005 attachments | [`attachments`] |
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
 //! | RFC-0009 costs | [`costs`] |
+//! | RFC-0011 access control | [`acl`] |
+//! | RFC-0021 channels and messages | [`channels`] |
 //! | RFC-0010 retry policies and failures | [`retry_policies`] |
 //! | Intent graphs (agent platform RFC-0002): children, dependencies, readiness | [`graph`] |
 //! | Agent registry (agent platform RFC-0016): register, heartbeat, drain | [`registry`] |
@@ -180,8 +182,10 @@ mod client;
 pub mod error;
 mod mode;
 
+pub mod acl;
 pub mod approvals;
 pub mod attachments;
+pub mod channels;
 pub mod costs;
 pub mod discovery;
 pub mod events;

@@ -32,6 +32,8 @@ pub enum Channel {
     Portfolio(String),
     /// Assignments of one agent: `agent_assigned` (data = the assignment).
     Agent(String),
+    /// The messages of one messaging channel (RFC-0021): `channel_message` (data = the message).
+    Messages(String),
 }
 
 impl Channel {
@@ -41,6 +43,7 @@ impl Channel {
             Channel::Intent(id) => format!("intent:{id}"),
             Channel::Portfolio(id) => format!("portfolio:{id}"),
             Channel::Agent(id) => format!("agent:{id}"),
+            Channel::Messages(id) => format!("channel:{id}"),
         }
     }
 }
@@ -94,6 +97,12 @@ pub(crate) fn agent_assigned(assignment: &AgentAssignment, event_id: &str) -> No
     Notification::new(channel, "agent_assigned", to_superset_value(assignment), event_id)
 }
 
+/// `channel_message` on the channel's stream; the data is the message.
+pub(crate) fn channel_message(message: &openintent_types::Message) -> Notification {
+    let channel = Channel::Messages(message.channel_id.clone());
+    Notification::new(channel, "channel_message", to_superset_value(message), message.id.clone())
+}
+
 /// `intent_added` / `intent_removed` on the portfolio's stream.
 pub(crate) fn membership_changed(event: &str, portfolio_id: &str, intent_id: &str, id: &str) -> Notification {
     let data = json!({"portfolio_id": portfolio_id, "intent_id": intent_id});
@@ -145,6 +154,8 @@ pub(crate) enum Reread {
         /// The assignment's id.
         id: String,
     },
+    /// The channel message with the SSE id.
+    Message,
 }
 
 /// The announcement of `n` by `origin`; `None` when even its re-read form does not fit (ids or
@@ -154,6 +165,7 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
         Channel::Intent(id) => ("intent", id),
         Channel::Portfolio(id) => ("portfolio", id),
         Channel::Agent(id) => ("agent", id),
+        Channel::Messages(id) => ("channel", id),
     };
     let mut a = Announcement {
         o: origin.to_owned(),
@@ -176,6 +188,7 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
             intent: n.data["intent_id"].as_str()?.to_owned(),
             id: n.data["id"].as_str()?.to_owned(),
         },
+        Channel::Messages(_) => Reread::Message,
         // Membership data is two server-made ids: it always fits.
         Channel::Portfolio(_) => return None,
     });
@@ -213,6 +226,7 @@ pub(crate) fn parse_announcement(own_origin: &str, payload: &str) -> Result<Opti
         "intent" => Channel::Intent(a.k),
         "portfolio" => Channel::Portfolio(a.k),
         "agent" => Channel::Agent(a.k),
+        "channel" => Channel::Messages(a.k),
         _ => return Ok(None),
     };
     Ok(match (a.d, a.r) {

@@ -282,23 +282,70 @@ async fn intent_stream_carries_patches_status_changes_and_logged_events() {
     assert_eq!(s.next().await.event(), "progress");
 }
 
+/// The 0.17 SDK's paths stream the same messages under the SDK's names and payloads
+/// (PROTOCOL-AGENTS.md §6.3), with the same ids.
 #[tokio::test]
-async fn alias_paths_stream_too() {
+async fn sdk_paths_stream_in_the_sdks_form() {
     let (server, api) = server().await;
-    let id = api.intent("alias").await;
+    let id = api.intent("sdk").await;
     let mut s = subscribe(&server, &format!("/api/v1/intents/{id}/subscribe"), &[]).await;
+    let mut plain = subscribe(&server, &format!("/api/v1/subscribe/intents/{id}"), &[]).await;
     log_event(&api, &id, "comment", 1).await;
-    assert_eq!(s.next().await.event(), "comment");
+    let m = s.next().await;
+    assert_eq!((m.event(), &m.data()["n"], &m.data()["intent_id"]), ("comment", &json!(1), &json!(id)));
+    assert_eq!(plain.next().await.event(), "comment", "the /subscribe/ stream is unchanged");
+    patch(&api, &id, 1, 7).await;
+    let m = s.next().await;
+    assert_eq!(m.event(), "STATE_CHANGED");
+    assert_eq!((&m.data()["intent_id"], &m.data()["new_state"]["n"]), (&json!(id), &json!(7)));
+    let r = api
+        .as_agent_with(
+            Some("tester"),
+            "POST",
+            &format!("/api/v1/intents/{id}/status"),
+            Some(json!({"status": "active"})),
+            &[("if-match", "2")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let m = s.next().await;
+    assert_eq!((m.event(), &m.data()["new_status"]), ("STATUS_CHANGED", &json!("active")));
+    assert_eq!(plain.next().await.event(), "state_patched");
 
-    let mut agent = subscribe(&server, "/api/v1/agents/agent-alias/subscribe", &[]).await;
-    api.post(&format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "agent-alias"})).await;
-    assert_eq!(agent.next().await.event(), "agent_assigned");
+    let mut agent = subscribe(&server, "/api/v1/agents/agent-sdk/subscribe", &[]).await;
+    api.post(&format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "agent-sdk"})).await;
+    let m = agent.next().await;
+    assert_eq!(
+        (m.event(), &m.data()["intent_id"], &m.data()["agent_id"]),
+        ("AGENT_ASSIGNED", &json!(id), &json!("agent-sdk"))
+    );
+    // The runtime listens only on its agent's stream: the changes of its intents come there too,
+    // those of other intents do not.
+    let other = api.intent("not assigned").await;
+    patch(&api, &other, 1, 1).await;
+    patch(&api, &id, 3, 8).await;
+    let m = agent.next().await;
+    assert_eq!(
+        (m.event(), &m.data()["intent_id"], &m.data()["new_state"]["n"]),
+        ("STATE_CHANGED", &json!(id), &json!(8))
+    );
+    // Assignments made before the stream opened count too.
+    let mut late = subscribe(&server, "/api/v1/agents/agent-sdk/subscribe", &[]).await;
+    patch(&api, &id, 4, 9).await;
+    assert_eq!(late.next().await.data()["new_state"]["n"], json!(9));
 
     let r = api.post("/api/v1/portfolios", json!({"name": "p"})).await;
     let pid = r.body["id"].as_str().unwrap().to_owned();
     let mut portfolio = subscribe(&server, &format!("/api/v1/portfolios/{pid}/subscribe"), &[]).await;
     api.post(&format!("/api/v1/portfolios/{pid}/intents"), json!({"intent_id": id})).await;
     assert_eq!(portfolio.next().await.event(), "intent_added");
+    // A member's changes come on the portfolio's stream too (a `@Coordinator` listens there).
+    patch(&api, &id, 5, 10).await;
+    let m = portfolio.next().await;
+    assert_eq!(
+        (m.event(), &m.data()["intent_id"], &m.data()["new_state"]["n"]),
+        ("STATE_CHANGED", &json!(id), &json!(10))
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::validation::{InputValidationError, Validate, fail, require_text_max, validate_id};
 use crate::wire::null_as_default;
 
@@ -398,4 +399,49 @@ impl Validate for DecideAccessRequest {
         }
         Ok(())
     }
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn permissions() -> Vec<&'static str> {
+    vec!["read", "write", "admin"]
+}
+
+fn policies() -> Vec<&'static str> {
+    vec!["open", "closed", "restricted", "private"]
+}
+
+impl RequestSchema for GrantAccessRequest {
+    const FIELDS: &'static [Field] = &[
+        req("principal_id", Kind::Str).id(),
+        opt("principal_type", Kind::Str).text(64),
+        opt("permission", Kind::Str).one_of(permissions),
+        opt("reason", Kind::Str),
+        opt("expires_at", Kind::Time),
+        opt("granted_by", Kind::Str).text(255),
+    ];
+}
+
+impl RequestSchema for SetAclRequest {
+    const FIELDS: &'static [Field] = &[opt("default_policy", Kind::Str).one_of(policies), opt("entries", Kind::List)];
+    const EMPTY_OK: bool = true;
+}
+
+impl RequestSchema for CreateAccessRequest {
+    const FIELDS: &'static [Field] = &[
+        req("principal_id", Kind::Str).id(),
+        opt("principal_type", Kind::Str).text(64),
+        opt("requested_permission", Kind::Str).one_of(permissions),
+        opt("reason", Kind::Str),
+        opt("capabilities", Kind::StrList),
+    ];
+}
+
+impl RequestSchema for DecideAccessRequest {
+    const FIELDS: &'static [Field] = &[
+        req("decided_by", Kind::Str).text(255),
+        opt("permission", Kind::Str).one_of(permissions),
+        opt("expires_at", Kind::Time),
+        opt("reason", Kind::Str),
+    ];
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::schema::{Field, Kind, RequestSchema, opt, req};
 use crate::validation::{InputValidationError, Validate, fail, require_text_max, validate_id};
 use crate::wire::null_as_default;
 
@@ -452,4 +453,58 @@ pub struct MessageQuery {
     /// Only messages to this target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+}
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+fn member_policies() -> Vec<&'static str> {
+    vec!["intent", "explicit"]
+}
+
+fn message_types() -> Vec<&'static str> {
+    vec!["request", "response", "notify", "broadcast"]
+}
+
+fn message_statuses() -> Vec<&'static str> {
+    vec!["pending", "delivered", "read", "expired"]
+}
+
+impl RequestSchema for CreateChannelRequest {
+    const FIELDS: &'static [Field] = &[
+        req("name", Kind::Str).text(255),
+        opt("members", Kind::StrList),
+        opt("member_policy", Kind::Str).one_of(member_policies),
+        opt("task_id", Kind::Str).id(),
+        opt("options", Kind::Obj),
+    ];
+}
+
+impl RequestSchema for UpdateChannelRequest {
+    const FIELDS: &'static [Field] = &[
+        opt("members", Kind::StrList),
+        opt("status", Kind::Str).one_of(|| vec!["open", "closed"]),
+        opt("options", Kind::Obj),
+        opt("member_policy", Kind::Str).one_of(member_policies),
+    ];
+}
+
+impl RequestSchema for SendMessageRequest {
+    const FIELDS: &'static [Field] = &[
+        req("sender", Kind::Str).id(),
+        opt("to", Kind::Str).text(255),
+        opt("message_type", Kind::Str).one_of(message_types),
+        opt("correlation_id", Kind::Str).id(),
+        opt("payload", Kind::Obj),
+        opt("metadata", Kind::Obj),
+        opt("expires_at", Kind::Time),
+    ];
+}
+
+impl RequestSchema for ReplyRequest {
+    const FIELDS: &'static [Field] =
+        &[req("sender", Kind::Str).id(), opt("payload", Kind::Obj), opt("metadata", Kind::Obj)];
+}
+
+impl RequestSchema for UpdateMessageRequest {
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(message_statuses)];
 }

@@ -343,8 +343,13 @@ impl AssignAgentRequest {
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
 impl RequestSchema for LogEventRequest {
-    const FIELDS: &'static [Field] =
-        &[req("event_type", Kind::Str).text(100), opt("actor", Kind::Str).text(255), opt("payload", Kind::Obj)];
+    const FIELDS: &'static [Field] = &[
+        req("event_type", Kind::Str).text(100),
+        opt("actor", Kind::Str).text(255),
+        opt("payload", Kind::Obj),
+        opt("trace_id", Kind::Str),
+        opt("parent_event_id", Kind::Str).id(),
+    ];
 }
 
 impl RequestSchema for AssignAgentRequest {

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::routing::{get, post};
 use openintent_types::LogEventRequest;
 use serde_json::{Value, json};
 
@@ -12,11 +12,13 @@ use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, request, timestamp_input_schema};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::EventFilter;
+use crate::store::{EventFilter, Trace};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
-    Router::new().route("/api/v1/intents/{id}/events", keyed(state, post(log_event).get(list_events)))
+    Router::new()
+        .route("/api/v1/intents/{id}/events", keyed(state, post(log_event).get(list_events)))
+        .route("/api/v1/events", keyed(state, get(events_of_trace)))
 }
 
 async fn log_event(
@@ -26,7 +28,18 @@ async fn log_event(
     JsonBody(body): JsonBody<LogEventRequest>,
 ) -> ApiResult<Json<Value>> {
     let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
-    let event = state.store().log_event(&id, body.event_type, &actor, body.payload).await?;
+    // Clients that only put the tracing fields in the payload (as the reference keeps them)
+    // get them stored top-level too.
+    let from_payload = |key: &str| body.payload.get(key).and_then(Value::as_str).map(str::to_owned);
+    let trace_id = body
+        .trace_id
+        .or_else(|| from_payload("trace_id").filter(|t| openintent_types::validation::validate_trace_id(t).is_ok()));
+    let parent_event_id = body.parent_event_id.or_else(|| {
+        from_payload("parent_event_id")
+            .filter(|p| openintent_types::validation::validate_id("parent_event_id", p).is_ok())
+    });
+    let trace = Trace { trace_id, parent_event_id };
+    let event = state.store().log_event(&id, body.event_type, &actor, body.payload, trace).await?;
     Ok(Json(wire(&event)))
 }
 
@@ -55,6 +68,41 @@ async fn list_events(
     Ok(list(&events))
 }
 
+/// `GET /api/v1/events?trace_id=` (RFC-0020): the events of one trace across intents, oldest
+/// first, leaving out those of intents whose ACL does not let the caller read them.
+async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    let trace_id =
+        q.get("trace_id").ok_or_else(|| ApiError::invalid_query("trace_id", "missing", "Field required", None))?;
+    openintent_types::validation::validate_trace_id(trace_id)
+        .map_err(|e| ApiError::invalid_query("trace_id", "value_error", e.to_string(), Some(json!(trace_id))))?;
+    let limit = q.int("limit", 100, 1, 1000)?;
+    let mut readable = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for event in state.store().events_of_trace(trace_id, limit).await? {
+        let ok = match readable.get(&event.intent_id) {
+            Some(ok) => *ok,
+            None => {
+                let ok = match state.store().access_of(&event.intent_id).await? {
+                    Some((creator, acl)) => crate::rules::acl::allows(
+                        acl.as_ref(),
+                        &creator,
+                        p.as_str(),
+                        &openintent_types::Permission::Read,
+                        chrono::Utc::now(),
+                    ),
+                    None => false,
+                };
+                readable.insert(event.intent_id.clone(), ok);
+                ok
+            }
+        };
+        if ok {
+            out.push(event);
+        }
+    }
+    Ok(list(&out))
+}
+
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 const EVENT_QUERY: &[Query] = &[
@@ -64,6 +112,11 @@ const EVENT_QUERY: &[Query] = &[
     ("offset", q_offset, "Events to skip (default 0)"),
 ];
 
+const TRACE_QUERY: &[Query] = &[
+    ("trace_id", q_string, "The trace: 32 lowercase hexadecimal digits (required)"),
+    ("limit", q_limit, "Page size, 1 to 1000 (default 100)"),
+];
+
 /// The operations of this area, for the OpenAPI document.
 pub(super) const OPERATIONS: &[Op] = &[
     op("post", "/api/v1/intents/{id}/events", "logEvent", "events", "Append an event to the log")
@@ -71,5 +124,8 @@ pub(super) const OPERATIONS: &[Op] = &[
         .reply(Reply::Model("IntentEvent")),
     op("get", "/api/v1/intents/{id}/events", "listEvents", "events", "Read the event log, newest first")
         .query(EVENT_QUERY)
+        .reply(Reply::List("IntentEvent")),
+    op("get", "/api/v1/events", "eventsOfTrace", "events", "The events of one trace (RFC-0020), oldest first")
+        .query(TRACE_QUERY)
         .reply(Reply::List("IntentEvent")),
 ];

@@ -7,10 +7,12 @@
 //! Handlers check the request, call the store (`state.store().<operation>(...).await?`) and
 //! shape the answer; errors become JSON bodies through [`ApiError`].
 
+mod acl;
 mod agents;
 mod approvals;
 mod arbitration;
 mod attachments;
+mod channels;
 mod costs;
 mod discovery;
 mod events;
@@ -59,6 +61,10 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(streams::routes(state))
         .merge(approvals::routes(state))
         .merge(hitl::routes(state))
+        .merge(acl::routes(state))
+        .merge(channels::routes(state))
+        // Keep last: covers every per-intent route merged above.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), acl::enforce))
 }
 
 /// The keyless routes: discovery, server configuration, health, and the OpenAPI document.

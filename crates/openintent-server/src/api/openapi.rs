@@ -25,6 +25,7 @@ use std::sync::OnceLock;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
+use openintent_types::{AccessRequest, Acl, AclEntry, Channel, ChannelClosed, Message};
 use openintent_types::{
     AgentAssignment, AgentRecord, Arbitration, Attachment, CostRecord, CostSummary, Decision, FailureRecord,
     HeartbeatResponse, Intent, IntentEvent, IntentGraph, Lease, Portfolio, PortfolioMembership, RetryPolicy,
@@ -33,6 +34,8 @@ use openintent_types::{
 use openintent_types::{Approval, Escalation, InputResponse};
 use serde_json::{Map, Value, json};
 
+use super::acl;
+use super::channels;
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
     agents, arbitration, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry, retries,
@@ -76,6 +79,9 @@ pub(super) fn operations() -> Vec<Op> {
         streams::OPERATIONS,
         approvals::OPERATIONS,
         hitl::OPERATIONS,
+        streams::SDK_OPERATIONS,
+        acl::OPERATIONS,
+        channels::OPERATIONS,
     ]
     .concat()
 }
@@ -96,6 +102,8 @@ const TAGS: &[&str] = &[
     "retries",
     "subscriptions",
     "streams",
+    "access",
+    "channels",
 ];
 
 /// The models answered by the API, as `components.schemas`.
@@ -120,6 +128,12 @@ const MODELS: &[Schema] = &[
     Schema { name: "Approval", build: wire_model::<Approval>, empty_ok: false },
     Schema { name: "Escalation", build: wire_model::<Escalation>, empty_ok: false },
     Schema { name: "InputResponse", build: wire_model::<InputResponse>, empty_ok: false },
+    Schema { name: "Acl", build: wire_model::<Acl>, empty_ok: false },
+    Schema { name: "AclEntry", build: wire_model::<AclEntry>, empty_ok: false },
+    Schema { name: "AccessRequest", build: wire_model::<AccessRequest>, empty_ok: false },
+    Schema { name: "Channel", build: wire_model::<Channel>, empty_ok: false },
+    Schema { name: "ChannelClosed", build: wire_model::<ChannelClosed>, empty_ok: false },
+    Schema { name: "Message", build: wire_model::<Message>, empty_ok: false },
     Schema { name: "Error", build: error_schema, empty_ok: false },
 ];
 
@@ -200,6 +214,9 @@ fn operation(ops: &[Op], op: &Op) -> Value {
             ("200", json!({"description": "OK", "content": {"application/json": {"schema": build()}}}))
         }
         Reply::NoContent => ("204", json!({"description": "Done"})),
+        Reply::Created(name) => {
+            ("201", json!({"description": "Created", "content": {"application/json": {"schema": reference(name)}}}))
+        }
         Reply::Stream(description) => (
             "200",
             json!({"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}),

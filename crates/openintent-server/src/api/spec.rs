@@ -36,6 +36,8 @@ pub(super) enum Reply {
     Json(fn() -> Value),
     /// 204 without a body.
     NoContent,
+    /// 201 with one model.
+    Created(&'static str),
     /// 200 with a server-sent event stream.
     Stream(&'static str),
 }

@@ -4,11 +4,12 @@
 //! Routes, behind the API-key check (a missing or wrong key is a 401 JSON answer before any
 //! stream starts):
 //!
-//! | Route | Alias (C017) | Delivers |
+//! | Route | 0.17 SDK path (its own names and payloads: [`sdk`]) | Delivers |
 //! |---|---|---|
 //! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
 //! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
 //! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
+//! | `GET /api/v1/subscribe/channels/{id}` | — | `channel_message` (data = the message; RFC-0021) |
 //!
 //! Each message is `event: <name>`, `id: <id>` and `data: <JSON on one line>` followed by an empty
 //! line; the JSON uses the reference server's `", "` / `": "` separators and ASCII escapes.
@@ -54,6 +55,9 @@
 //!   stream, so a graceful shutdown does not wait for subscribers.
 
 mod feed;
+mod sdk;
+
+pub(super) use sdk::OPERATIONS as SDK_OPERATIONS;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -76,10 +80,9 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/subscribe/intents/{id}", get(intent_stream))
         .route("/api/v1/subscribe/portfolios/{id}", get(portfolio_stream))
         .route("/api/v1/subscribe/agents/{id}", get(agent_stream))
-        .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
-        .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
-        .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
+        .route("/api/v1/subscribe/channels/{id}", get(channel_stream))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
+        .merge(sdk::routes(state))
 }
 
 async fn intent_stream(
@@ -90,7 +93,7 @@ async fn intent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Intent(id), &headers, from_start).await
+    open(&state, Channel::Intent(id), &headers, from_start, None, None).await
 }
 
 async fn portfolio_stream(
@@ -101,7 +104,7 @@ async fn portfolio_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Portfolio(id), &headers, from_start).await
+    open(&state, Channel::Portfolio(id), &headers, from_start, None, None).await
 }
 
 async fn agent_stream(
@@ -112,12 +115,23 @@ async fn agent_stream(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    open(&state, Channel::Agent(id), &headers, from_start).await
+    open(&state, Channel::Agent(id), &headers, from_start, None, None).await
+}
+
+async fn channel_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let from_start = from_start(&q)?;
+    open(&state, Channel::Messages(id), &headers, from_start, None, None).await
 }
 
 /// The `from` query parameter: `start` replays the stream from its first message; absent, the
 /// stream starts live (or after `Last-Event-ID`); any other value is a 422.
-fn from_start(q: &QueryParams) -> ApiResult<bool> {
+pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
     match q.get("from") {
         None => Ok(false),
         Some("start") => Ok(true),
@@ -133,9 +147,18 @@ fn from_start(q: &QueryParams) -> ApiResult<bool> {
 /// Opens a stream of `channel`: 404 for an intent or portfolio that does not exist (agents are
 /// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
 /// `from_start`), then live messages.
-async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_start: bool) -> ApiResult<Response> {
+/// `translate`, when given, rewrites each message's name and data, and `follow` adds the live
+/// changes of those intents (the SDK-style streams).
+async fn open(
+    state: &AppState,
+    channel: Channel,
+    headers: &HeaderMap,
+    from_start: bool,
+    translate: Option<feed::Translate>,
+    follow: Option<std::collections::HashSet<String>>,
+) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(state, channel);
+    let feed = Feed::new(state, channel).translated(translate).following(follow);
     let store = state.store();
     match feed.channel() {
         Channel::Intent(id) if store.get_intent(id).await?.is_none() => {
@@ -143,6 +166,9 @@ async fn open(state: &AppState, channel: Channel, headers: &HeaderMap, from_star
         }
         Channel::Portfolio(id) if store.get_portfolio(id).await?.is_none() => {
             return Err(ApiError::not_found("Portfolio not found"));
+        }
+        Channel::Messages(id) if store.get_channel(id).await?.is_none() => {
+            return Err(ApiError::not_found("Channel not found"));
         }
         _ => {}
     }
@@ -156,7 +182,7 @@ fn q_stream_from() -> Value {
 }
 
 /// The query of the event streams.
-const STREAM_QUERY: &[Query] = &[(
+pub(super) const STREAM_QUERY: &[Query] = &[(
     "from",
     q_stream_from,
     "`start`: first replay the whole stream (an intent's whole event log), then go on live; a \
@@ -177,13 +203,17 @@ const AGENT_STREAM: &str = "Server-sent events of one agent: `agent_assigned` (d
     message has an `id:` (the assignment's event-log id); reconnecting with `Last-Event-ID` first replays the \
     messages missed since that id.";
 
+const CHANNEL_STREAM: &str = "Server-sent events of one messaging channel (RFC-0021): `channel_message` \
+    (data = the message) for every message and reply sent on it. Each message has an `id:` (the message id); \
+    reconnecting with `Last-Event-ID` first replays the messages missed since that id.";
+
 /// The operations of this area, for the OpenAPI document.
 pub(super) const OPERATIONS: &[Op] = &[
-    op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
+    op("get", "/api/v1/subscribe/channels/{id}", "streamChannel", "streams", "Stream a channel's messages")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
-        .reply(Reply::Stream(INTENT_STREAM)),
-    op("get", "/api/v1/intents/{id}/subscribe", "streamIntentAlias", "streams", "Stream an intent's changes (alias)")
+        .reply(Reply::Stream(CHANNEL_STREAM)),
+    op("get", "/api/v1/subscribe/intents/{id}", "streamIntent", "streams", "Stream an intent's changes")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(INTENT_STREAM)),
@@ -191,21 +221,7 @@ pub(super) const OPERATIONS: &[Op] = &[
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(PORTFOLIO_STREAM)),
-    op(
-        "get",
-        "/api/v1/portfolios/{id}/subscribe",
-        "streamPortfolioAlias",
-        "streams",
-        "Stream a portfolio's membership (alias)",
-    )
-    .headers(&[Header::LastEventId])
-    .query(STREAM_QUERY)
-    .reply(Reply::Stream(PORTFOLIO_STREAM)),
     op("get", "/api/v1/subscribe/agents/{id}", "streamAgent", "streams", "Stream an agent's assignments")
-        .headers(&[Header::LastEventId])
-        .query(STREAM_QUERY)
-        .reply(Reply::Stream(AGENT_STREAM)),
-    op("get", "/api/v1/agents/{id}/subscribe", "streamAgentAlias", "streams", "Stream an agent's assignments (alias)")
         .headers(&[Header::LastEventId])
         .query(STREAM_QUERY)
         .reply(Reply::Stream(AGENT_STREAM)),

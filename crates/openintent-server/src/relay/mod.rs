@@ -42,7 +42,7 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
         Announced::Reread { channel, event, id, what } => (channel, event, id, what),
     };
     let key = match &channel {
-        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) => k.as_str(),
+        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) | Channel::Messages(k) => k.as_str(),
     };
     match reread(store, key, &id, what).await {
         Ok(Some(data)) => Some(Notification::new(channel, event, data, id)),
@@ -61,6 +61,7 @@ async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> Result<Option<
         Reread::Assignment { intent, id } => {
             store.list_agents(&intent).await?.into_iter().find(|a| a.id == id).map(|a| to_superset_value(&a))
         }
+        Reread::Message => store.get_message(key, id).await?.map(|m| to_superset_value(&m)),
     })
 }
 

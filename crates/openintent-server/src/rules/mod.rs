@@ -1,6 +1,7 @@
 //! The protocol's rules that need neither SQL nor HTTP: pure functions of the values the store
 //! reads inside a write's transaction, unit-tested here.
 //!
+//! - [`acl`]: which level each intent route needs, and who holds it (RFC-0011).
 //! - [`governance`]: an intent's `governance_policy` (validation on create, the rules writes
 //!   must pass).
 //! - [`hitl`]: when a suspension's next re-notification or expiry is due, and what expiry does.
@@ -12,6 +13,7 @@
 //! [`lifecycle::TransitionError`]); the store turns it into its error, and the HTTP layer into a
 //! status and a body.
 
+pub(crate) mod acl;
 pub(crate) mod governance;
 pub(crate) mod hitl;
 pub(crate) mod leases;

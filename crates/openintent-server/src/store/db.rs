@@ -365,8 +365,31 @@ pub(super) async fn append_event(
     actor: &str,
     payload: JsonObject,
 ) -> StoreResult<IntentEvent> {
+    append_traced_event(tx, intent_id, event_type, actor, payload, Trace::default()).await
+}
+
+/// The tracing fields of an event (RFC-0020), stored and returned top-level.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trace {
+    /// The distributed trace (32 lowercase hex digits).
+    pub trace_id: Option<String>,
+    /// The event that caused this one.
+    pub parent_event_id: Option<String>,
+}
+
+/// [`append_event`] with the event's tracing fields.
+pub(super) async fn append_traced_event(
+    tx: &mut WriteTx,
+    intent_id: &str,
+    event_type: EventType,
+    actor: &str,
+    payload: JsonObject,
+    trace: Trace,
+) -> StoreResult<IntentEvent> {
     let mut event = IntentEvent::new(new_id(), intent_id, event_type, actor);
     event.payload = payload;
+    event.trace_id = trace.trace_id;
+    event.parent_event_id = trace.parent_event_id;
     // Never before the log's newest event, even when the clocks of several server processes
     // disagree, so that the log's order by time is its order of appends (the caller holds the
     // intent's lock, see `lock_intent`).
@@ -378,15 +401,20 @@ pub(super) async fn append_event(
         Some(newest) => now().max(newest),
         None => now(),
     };
-    query("INSERT INTO events (id, intent_id, event_type, actor, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&event.id)
-        .bind(intent_id)
-        .bind(event.event_type.as_str())
-        .bind(actor)
-        .bind(to_json(&event.payload))
-        .bind(ts(&event.created_at))
-        .execute(&mut **tx)
-        .await?;
+    query(
+        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&event.id)
+    .bind(intent_id)
+    .bind(event.event_type.as_str())
+    .bind(actor)
+    .bind(to_json(&event.payload))
+    .bind(ts(&event.created_at))
+    .bind(&event.trace_id)
+    .bind(&event.parent_event_id)
+    .execute(&mut **tx)
+    .await?;
     enqueue_deliveries(tx, &event).await?;
     // The intent's stream carries every event of its log; a state or status change carries
     // the intent as this transaction leaves it.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use openintent_types::{EventType, IntentEvent, JsonObject};
 
-use super::db::{append_event, require_intent};
+use super::db::{Trace, append_traced_event, require_intent};
 use super::driver::query;
 use super::rows::{event_from_row, ts};
 use super::{EventFilter, Store, StoreResult};
@@ -17,10 +17,11 @@ impl Store {
         event_type: EventType,
         actor: &str,
         payload: JsonObject,
+        trace: Trace,
     ) -> StoreResult<IntentEvent> {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, intent_id).await?;
-        let event = append_event(&mut tx, intent_id, event_type, actor, payload).await?;
+        let event = append_traced_event(&mut tx, intent_id, event_type, actor, payload, trace).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -28,7 +29,7 @@ impl Store {
     /// One event of an intent's log.
     pub(crate) async fn get_event(&self, intent_id: &str, id: &str) -> StoreResult<Option<IntentEvent>> {
         let row = query(
-            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE id = $1 AND intent_id = $2",
+            "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events WHERE id = $1 AND intent_id = $2",
         )
         .bind(id)
         .bind(intent_id)
@@ -39,7 +40,7 @@ impl Store {
 
     pub(crate) async fn list_events(&self, intent_id: &str, f: &EventFilter) -> StoreResult<Vec<IntentEvent>> {
         let mut sql = String::from(
-            "SELECT id, intent_id, event_type, actor, payload, created_at FROM events WHERE intent_id = $1",
+            "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events WHERE intent_id = $1",
         );
         let mut n = 1;
         if f.event_type.is_some() {
@@ -62,6 +63,20 @@ impl Store {
         rows.iter().map(event_from_row).collect()
     }
 
+    /// The events of one distributed trace (RFC-0020) across intents, oldest first, at most
+    /// `limit`.
+    pub(crate) async fn events_of_trace(&self, trace_id: &str, limit: i64) -> StoreResult<Vec<IntentEvent>> {
+        let rows = query(
+            "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events \
+             WHERE trace_id = $1 ORDER BY created_at, seq LIMIT $2",
+        )
+        .bind(trace_id)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
     /// Up to `limit` events of an intent after the one with id `after` (from the first when
     /// `None`), in log order, oldest first; `None` when `after` is not in this intent's log.
     pub(crate) async fn events_after(
@@ -72,16 +87,14 @@ impl Store {
     ) -> StoreResult<Option<Vec<IntentEvent>>> {
         // Log order is (created_at, seq), as in `list_events`; start after `after`'s place in it.
         let rows = match after {
-            None => {
-                query(
-                    "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
+            None => query(
+                "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events \
                      WHERE intent_id = $1 ORDER BY created_at, seq LIMIT $2",
-                )
-                .bind(intent_id)
-                .bind(limit)
-                .fetch_all(&self.db.pool)
-                .await?
-            }
+            )
+            .bind(intent_id)
+            .bind(limit)
+            .fetch_all(&self.db.pool)
+            .await?,
             Some(after) => {
                 let row = query("SELECT created_at, seq FROM events WHERE id = $1 AND intent_id = $2")
                     .bind(after)
@@ -91,7 +104,7 @@ impl Store {
                 let Some(row) = row else { return Ok(None) };
                 let (created_at, seq) = (row.try_get::<DateTime<Utc>, _>("created_at")?, row.try_get::<i64, _>("seq")?);
                 query(
-                    "SELECT id, intent_id, event_type, actor, payload, created_at FROM events \
+                    "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events \
                      WHERE intent_id = $1 AND (created_at > $2 OR (created_at = $2 AND seq > $3)) \
                      ORDER BY created_at, seq LIMIT $4",
                 )

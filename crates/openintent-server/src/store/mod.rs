@@ -11,10 +11,12 @@
 //! An operation refuses with a [`StoreError`] (`error.rs`); the HTTP layer chooses its status
 //! and body. This module holds the data the operations take and return.
 
+mod acl;
 mod agents;
 mod approvals;
 mod arbitration;
 mod attachments;
+mod channels;
 mod costs;
 mod db;
 mod driver;
@@ -40,8 +42,11 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
+pub(crate) use acl::Decision;
 pub(crate) use approvals::NewApproval;
+pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 use db::Db;
+pub(crate) use db::Trace;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
 pub(crate) use registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};

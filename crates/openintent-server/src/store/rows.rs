@@ -69,6 +69,9 @@ pub(super) fn event_from_row(r: &Row) -> StoreResult<IntentEvent> {
     );
     e.payload = r.json("payload")?;
     e.created_at = r.try_get("created_at")?;
+    // The tracing fields (RFC-0020), where the query selected them.
+    e.trace_id = r.try_get::<Option<String>, _>("trace_id").ok().flatten();
+    e.parent_event_id = r.try_get::<Option<String>, _>("parent_event_id").ok().flatten();
     Ok(e)
 }
 

@@ -32,6 +32,16 @@ pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> S
 }
 
 impl Store {
+    /// The intents `agent_id` is assigned to (for the SDK-style agent stream).
+    pub(crate) async fn assigned_intents(&self, agent_id: &str) -> StoreResult<std::collections::HashSet<String>> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT intent_id FROM agent_assignments WHERE agent_id = $1")
+                .bind(agent_id)
+                .fetch_all(&self.db.pool)
+                .await?;
+        Ok(ids.into_iter().collect())
+    }
+
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
     pub(crate) async fn newest_stream_message(&self, channel: &str) -> StoreResult<Option<String>> {
         Ok(query_scalar("SELECT id FROM stream_messages WHERE channel = $1 ORDER BY seq DESC LIMIT 1")

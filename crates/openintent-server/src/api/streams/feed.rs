@@ -66,7 +66,16 @@ pub(super) struct Feed {
     /// The events go out in log order, read from the log ([`Feed::catch_up`]).
     pending: HashMap<String, Value>,
     done: bool,
+    /// Rewrites each message's name and data before it is sent (the SDK-style streams).
+    translate: Option<Translate>,
+    /// SDK-style agent and portfolio streams: the agent's intents or the portfolio's members,
+    /// whose live `state_patched` and `status_changed` messages this stream carries too
+    /// (following assignments and membership changes).
+    follow: Option<HashSet<String>>,
 }
+
+/// A rewrite of a message's event name and data.
+pub(super) type Translate = fn(&str, &Value) -> (String, Value);
 
 enum Step {
     Close,
@@ -90,7 +99,23 @@ impl Feed {
             replaying: false,
             pending: HashMap::new(),
             done: false,
+            translate: None,
+            follow: None,
         }
+    }
+
+    /// The stream also carrying the live state and status changes of `intents` and of the
+    /// intents its own messages name (assignments, added members; removed members leave), for
+    /// the 0.17 SDK runtime.
+    pub(super) fn following(mut self, intents: Option<HashSet<String>>) -> Feed {
+        self.follow = intents;
+        self
+    }
+
+    /// The stream with each message rewritten by `translate` (none: as it is).
+    pub(super) fn translated(mut self, translate: Option<Translate>) -> Feed {
+        self.translate = translate;
+        self
     }
 
     /// The channel it streams.
@@ -200,8 +225,23 @@ impl Feed {
     /// queued; an intent's log event waits in `pending` for [`Feed::catch_up`], which sends
     /// the log in order.
     fn accept(&mut self, n: Notification) {
+        if let (Some(follow), Channel::Intent(intent)) = (&self.follow, &n.channel) {
+            // Live only: these messages are not kept on the agent's stream.
+            let changed = matches!(n.event.as_str(), "state_patched" | "status_changed");
+            if changed && follow.contains(intent) && !self.recent.contains(&n.id) {
+                self.queue_once(&n.event, &n.id, &n.data);
+            }
+            return;
+        }
         if n.channel != self.channel {
             return;
+        }
+        if let (Some(follow), Some(intent)) = (&mut self.follow, n.data.get("intent_id").and_then(Value::as_str)) {
+            if n.event == "intent_removed" {
+                follow.remove(intent);
+            } else {
+                follow.insert(intent.to_owned());
+            }
         }
         if self.recent.contains(&n.id) {
             return;
@@ -335,7 +375,14 @@ impl Feed {
     /// Queues a message unless it was sent recently.
     fn queue_once(&mut self, event: &str, id: &str, data: &Value) {
         if self.recent.insert(id) {
-            self.queue.push_back(frame(event, Some(id), data));
+            let message = match self.translate {
+                Some(translate) => {
+                    let (event, data) = translate(event, data);
+                    frame(&event, Some(id), &data)
+                }
+                None => frame(event, Some(id), data),
+            };
+            self.queue.push_back(message);
         }
     }
 }

@@ -1,0 +1,227 @@
+//! Per-intent access control (RFC-0011): the ACL routes, access requests, and the check that
+//! enforces an intent's ACL on every per-intent route ([`enforce`], one layer over all routes;
+//! the levels are `crate::rules::acl`).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use openintent_types::schema::{RequestSchema, check_schema};
+use openintent_types::wire::WireModel;
+use openintent_types::{CreateAccessRequest, DecideAccessRequest, GrantAccessRequest, SetAclRequest};
+use serde_json::{Value, json};
+
+use super::extract::{JsonBody, Principal, authenticate, keyed};
+use super::reply::{of_intent, wire};
+use super::spec::{Op, Reply, op, reference, request};
+use crate::error::{ApiError, ApiResult};
+use crate::rules::acl::{Scope, allows, refusal, required_level};
+use crate::state::AppState;
+use crate::store::Decision;
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/acl", keyed(state, get(get_acl).put(set_acl)))
+        .route("/api/v1/intents/{id}/acl/entries", keyed(state, post(grant_access)))
+        .route("/api/v1/intents/{id}/acl/entries/{entry_id}", keyed(state, delete(revoke_access)))
+        .route("/api/v1/intents/{id}/access-requests", keyed(state, post(request_access).get(list_access_requests)))
+        .route("/api/v1/intents/{id}/access-requests/{request_id}/approve", keyed(state, post(approve)))
+        .route("/api/v1/intents/{id}/access-requests/{request_id}/deny", keyed(state, post(deny)))
+}
+
+/// Middleware enforcing the intent's ACL on every per-intent route (applied once, as a route
+/// layer over the whole API, so that each route, present or future, is covered): a caller whose
+/// principal lacks the level the route needs (see `crate::rules::acl`) gets 403. Requests
+/// without a valid key, for unknown intents, or for routes that are not per-intent pass on
+/// unchanged, so the route answers them (401, 404) as it would without an ACL.
+pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
+        return next.run(req).await;
+    };
+    let Ok(principal) = authenticate(&state, req.headers()) else { return next.run(req).await };
+    let (mut parts, body) = req.into_parts();
+    let id = match RawPathParams::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params.iter().find(|(k, _)| matches!(*k, "id" | "channel_id")).map(|(_, v)| v.to_owned()),
+        Err(_) => None,
+    };
+    let req = Request::from_parts(parts, body);
+    let Some(id) = id else { return next.run(req).await };
+    let intent = match scope {
+        Scope::Intent => Some(id),
+        Scope::Channel => match state.store().channel_intent(&id).await {
+            Ok(intent) => intent,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    // An unknown channel: its route answers the 404.
+    let Some(id) = intent else { return next.run(req).await };
+    match state.store().access_of(&id).await {
+        Ok(Some((creator, acl))) => {
+            if allows(acl.as_ref(), &creator, principal.as_str(), &needed, chrono::Utc::now()) {
+                next.run(req).await
+            } else {
+                ApiError::Forbidden(refusal(principal.as_str(), &needed)).into_response()
+            }
+        }
+        Ok(None) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn get_acl(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(wire(&state.store().get_acl(&id).await?)))
+}
+
+/// The body of `PUT .../acl`: [`JsonBody`], after each entry was checked against the grant's
+/// fields, so that a malformed entry is a 422 naming it (`entries.N.principal_id`).
+struct AclBody(SetAclRequest);
+
+impl FromRequest<AppState> for AclBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = axum::body::to_bytes(body, state.body_limit())
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge(state.body_limit()))?;
+        if let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(&bytes)
+            && let Some(Value::Array(entries)) = doc.get("entries")
+        {
+            for (i, entry) in entries.iter().enumerate() {
+                let mut entry = entry.clone();
+                openintent_types::wire::normalize_aliases(&mut entry, GrantAccessRequest::READ_ALIASES);
+                check_schema(&mut entry, GrantAccessRequest::FIELDS).map_err(|errors| {
+                    ApiError::Validation(
+                        errors
+                            .into_iter()
+                            .map(|mut e| {
+                                let rest = e.loc.split_off(1.min(e.loc.len()));
+                                e.loc = [json!("body"), json!("entries"), json!(i)].into_iter().chain(rest).collect();
+                                e
+                            })
+                            .collect(),
+                    )
+                })?;
+            }
+        }
+        let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+        let JsonBody(body) = JsonBody::<SetAclRequest>::from_request(req, state).await?;
+        Ok(AclBody(body))
+    }
+}
+
+async fn set_acl(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    AclBody(body): AclBody,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(wire(&state.store().set_acl(&id, &body, principal.as_str()).await?)))
+}
+
+async fn grant_access(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<GrantAccessRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(wire(&state.store().grant_access(&id, &body, principal.as_str()).await?)))
+}
+
+async fn revoke_access(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, entry_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state.store().revoke_access(&id, &entry_id, principal.as_str()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn request_access(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CreateAccessRequest>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(wire(&state.store().request_access(&id, &body, principal.as_str()).await?)))
+}
+
+async fn list_access_requests(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let requests = of_intent(&state, &id, state.store().list_access_requests(&id).await?).await?;
+    Ok(Json(json!({"access_requests": requests.iter().map(wire).collect::<Vec<_>>()})))
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, request_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<DecideAccessRequest>,
+) -> ApiResult<Json<Value>> {
+    let r = state.store().decide_access_request(&id, &request_id, Decision::Approve, &body, principal.as_str()).await?;
+    Ok(Json(wire(&r)))
+}
+
+async fn deny(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, request_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<DecideAccessRequest>,
+) -> ApiResult<Json<Value>> {
+    let r = state.store().decide_access_request(&id, &request_id, Decision::Deny, &body, principal.as_str()).await?;
+    Ok(Json(wire(&r)))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+fn access_request_list() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"access_requests": {"type": "array", "items": reference("AccessRequest")}},
+        "required": ["access_requests"],
+    })
+}
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("get", "/api/v1/intents/{id}/acl", "getAcl", "access", "The intent's ACL (open, no entries, when none was set)")
+        .reply(Reply::Model("Acl")),
+    op("put", "/api/v1/intents/{id}/acl", "setAcl", "access", "Replace the intent's ACL")
+        .body(request!(SetAclRequest))
+        .reply(Reply::Model("Acl")),
+    op("post", "/api/v1/intents/{id}/acl/entries", "grantAccess", "access", "Add an ACL entry")
+        .body(request!(GrantAccessRequest))
+        .reply(Reply::Model("AclEntry")),
+    op("delete", "/api/v1/intents/{id}/acl/entries/{entry_id}", "revokeAccess", "access", "Remove an ACL entry")
+        .reply(Reply::NoContent),
+    op("post", "/api/v1/intents/{id}/access-requests", "requestAccess", "access", "Ask for access (needs no level)")
+        .body(request!(CreateAccessRequest))
+        .reply(Reply::Model("AccessRequest")),
+    op("get", "/api/v1/intents/{id}/access-requests", "listAccessRequests", "access", "Access requests, every status")
+        .reply(Reply::Json(access_request_list)),
+    op(
+        "post",
+        "/api/v1/intents/{id}/access-requests/{request_id}/approve",
+        "approveAccessRequest",
+        "access",
+        "Approve a pending request (adds an entry)",
+    )
+    .body(request!(DecideAccessRequest))
+    .reply(Reply::Model("AccessRequest")),
+    op(
+        "post",
+        "/api/v1/intents/{id}/access-requests/{request_id}/deny",
+        "denyAccessRequest",
+        "access",
+        "Deny a pending request",
+    )
+    .body(request!(DecideAccessRequest))
+    .reply(Reply::Model("AccessRequest")),
+];

@@ -1,0 +1,227 @@
+//! The event streams in the form the 0.17 Python SDK and its agent runtime read
+//! (PROTOCOL-AGENTS.md §6.3): served at the paths it subscribes to,
+//! `/api/v1/{intents|agents|portfolios}/{id}/subscribe`, with its event names and payloads.
+//! The `/api/v1/subscribe/...` streams stay as they are.
+//!
+//! The runtime dispatches on upper-case names and reads fields the reference never sends:
+//!
+//! | Stream message | SDK frame `event:` | SDK frame `data:` |
+//! |---|---|---|
+//! | `agent_assigned` | `AGENT_ASSIGNED` | the assignment (`intent_id`, `agent_id`, `role`, ...) |
+//! | `status_changed` | `STATUS_CHANGED` | `{intent_id, new_status, version, intent}` |
+//! | `state_patched` | `STATE_CHANGED` | `{intent_id, old_state: {}, new_state: <state after the change>, version, intent}` |
+//! | `lease_acquired` / `lease_released` | `LEASE_ACQUIRED` / `LEASE_RELEASED` | the event's payload (`scope`, `lease_id`) plus `intent_id`, `event_id`, `event_type`, `actor`, `created_at` |
+//! | any other logged event | its own type | the same flattening |
+//! | portfolio messages (`intent_added`, `intent_removed`) | unchanged | unchanged |
+//!
+//! The agent runtime subscribes only to its agent's stream, so that stream also carries, live,
+//! the `STATE_CHANGED` and `STATUS_CHANGED` frames of every intent the agent is assigned to
+//! (assigned before the stream opened, or while it is open); a portfolio's stream likewise
+//! carries those of its members (a `@Coordinator` listens there). These frames are not
+//! replayed on resume.
+//!
+//! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
+//! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
+//! snapshots, and `new_state` is the whole state after the change.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use super::{STREAM_QUERY, from_start, open};
+use crate::api::extract::{Principal, QueryParams, require_api_key};
+use crate::api::spec::{Header, Op, Reply, op};
+use crate::error::ApiResult;
+use crate::state::{AppState, Channel};
+
+/// The SDK-style stream routes, behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
+        .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))
+        .route("/api/v1/agents/{id}/subscribe", get(agent_stream))
+        .route_layer(from_fn_with_state(state.clone(), require_api_key))
+}
+
+async fn intent_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    open(&state, Channel::Intent(id), &headers, from_start(&q)?, Some(sdk_frame), None).await
+}
+
+async fn portfolio_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let from_start = from_start(&q)?;
+    // A coordinator listens here: it gets the state and status changes of the members too.
+    let members = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
+    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(members)).await
+}
+
+async fn agent_stream(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let from_start = from_start(&q)?;
+    // The runtime listens only here: it gets the state and status changes of its intents too.
+    let assigned = state.store().assigned_intents(&id).await?;
+    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(assigned)).await
+}
+
+/// A stream message (`event`, `data`) as the 0.17 SDK reads it (see the module's table).
+pub(super) fn sdk_frame(event: &str, data: &Value) -> (String, Value) {
+    match event {
+        "agent_assigned" if data.get("payload").is_none() => ("AGENT_ASSIGNED".to_owned(), data.clone()),
+        "status_changed" => (
+            "STATUS_CHANGED".to_owned(),
+            json!({"intent_id": data["id"], "new_status": data["status"], "version": data["version"], "intent": data}),
+        ),
+        "state_patched" => (
+            "STATE_CHANGED".to_owned(),
+            json!({
+                "intent_id": data["id"], "old_state": {}, "new_state": data["state"],
+                "version": data["version"], "intent": data,
+            }),
+        ),
+        _ => {
+            let name = match event {
+                "lease_acquired" => "LEASE_ACQUIRED",
+                "lease_released" => "LEASE_RELEASED",
+                "agent_assigned" => "AGENT_ASSIGNED",
+                other => other,
+            };
+            (name.to_owned(), flatten_event(data))
+        }
+    }
+}
+
+/// A logged event as the SDK's handlers read it: the payload's fields at the top, with the
+/// event's `intent_id`, `event_id`, `event_type`, `actor` and `created_at` (data that is not an
+/// event is left as it is).
+fn flatten_event(data: &Value) -> Value {
+    let (Some(Value::Object(payload)), Some(event_type)) = (data.get("payload"), data.get("event_type")) else {
+        return data.clone();
+    };
+    let mut out: Map<String, Value> = payload.clone();
+    for (key, value) in [
+        ("intent_id", &data["intent_id"]),
+        ("event_id", &data["id"]),
+        ("event_type", event_type),
+        ("actor", &data["actor"]),
+        ("created_at", &data["created_at"]),
+    ] {
+        out.entry(key).or_insert_with(|| value.clone());
+    }
+    Value::Object(out)
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+const SDK_STREAM: &str = "The stream of the `/api/v1/subscribe/...` route, in the form the 0.17 Python SDK and \
+    its agent runtime read: `AGENT_ASSIGNED` (data = the assignment), `STATUS_CHANGED` (`{intent_id, \
+    new_status, version, intent}`), `STATE_CHANGED` (`{intent_id, old_state, new_state, version, intent}`), \
+    `LEASE_ACQUIRED` / `LEASE_RELEASED` and other logged events (the payload's fields plus `intent_id`, \
+    `event_id`, `event_type`, `actor`, `created_at`); portfolio messages unchanged. Ids, `Last-Event-ID` and \
+    `?from=start` work as on the other streams.";
+
+/// The operations of this module, for the OpenAPI document.
+pub(in crate::api) const OPERATIONS: &[Op] = &[
+    op(
+        "get",
+        "/api/v1/intents/{id}/subscribe",
+        "streamIntentSdk",
+        "streams",
+        "Stream an intent's changes (0.17 SDK form)",
+    )
+    .headers(&[Header::LastEventId])
+    .query(STREAM_QUERY)
+    .reply(Reply::Stream(SDK_STREAM)),
+    op(
+        "get",
+        "/api/v1/portfolios/{id}/subscribe",
+        "streamPortfolioSdk",
+        "streams",
+        "Stream a portfolio's membership (0.17 SDK path)",
+    )
+    .headers(&[Header::LastEventId])
+    .query(STREAM_QUERY)
+    .reply(Reply::Stream(SDK_STREAM)),
+    op(
+        "get",
+        "/api/v1/agents/{id}/subscribe",
+        "streamAgentSdk",
+        "streams",
+        "Stream an agent's assignments (0.17 SDK form)",
+    )
+    .headers(&[Header::LastEventId])
+    .query(STREAM_QUERY)
+    .reply(Reply::Stream(SDK_STREAM)),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_take_the_sdks_names_and_fields() {
+        let assignment = json!({"id": "a1", "intent_id": "i1", "agent_id": "bot", "role": "worker"});
+        assert_eq!(sdk_frame("agent_assigned", &assignment), ("AGENT_ASSIGNED".to_owned(), assignment.clone()));
+
+        let intent = json!({"id": "i1", "status": "completed", "version": 4, "state": {"k": 1}});
+        let (name, data) = sdk_frame("status_changed", &intent);
+        assert_eq!(
+            (name.as_str(), &data["intent_id"], &data["new_status"]),
+            ("STATUS_CHANGED", &json!("i1"), &json!("completed"))
+        );
+        let (name, data) = sdk_frame("state_patched", &intent);
+        assert_eq!(
+            (name.as_str(), &data["new_state"], &data["old_state"]),
+            ("STATE_CHANGED", &json!({"k": 1}), &json!({}))
+        );
+        assert_eq!(data["intent"], intent);
+
+        let released = json!({"id": "e9", "intent_id": "i1", "event_type": "lease_released", "actor": "bot",
+                              "created_at": "t", "payload": {"scope": "s", "lease_id": "l1"}});
+        let (name, data) = sdk_frame("lease_released", &released);
+        assert_eq!(name, "LEASE_RELEASED");
+        assert_eq!(
+            data,
+            json!({"scope": "s", "lease_id": "l1", "intent_id": "i1", "event_id": "e9",
+                   "event_type": "lease_released", "actor": "bot", "created_at": "t"})
+        );
+        // An assignment logged on an intent's stream is an event: flattened, with its payload.
+        let logged = json!({"id": "e1", "intent_id": "i1", "event_type": "agent_assigned", "actor": "k",
+                            "created_at": "t", "payload": {"agent_id": "bot", "role": "worker"}});
+        let (name, data) = sdk_frame("agent_assigned", &logged);
+        assert_eq!(
+            (name.as_str(), &data["agent_id"], &data["intent_id"]),
+            ("AGENT_ASSIGNED", &json!("bot"), &json!("i1"))
+        );
+
+        let suspended = json!({"id": "e2", "intent_id": "i1", "event_type": "intent.suspended", "actor": "bot",
+                               "created_at": "t", "payload": {"suspension_id": "s1", "intent_id": "kept"}});
+        let (name, data) = sdk_frame("intent.suspended", &suspended);
+        assert_eq!(
+            (name.as_str(), &data["suspension_id"], &data["intent_id"]),
+            ("intent.suspended", &json!("s1"), &json!("kept"))
+        );
+
+        let membership = json!({"portfolio_id": "p1", "intent_id": "i1"});
+        assert_eq!(sdk_frame("intent_added", &membership), ("intent_added".to_owned(), membership));
+    }
+}

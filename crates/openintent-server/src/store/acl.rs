@@ -1,0 +1,321 @@
+//! Per-intent access control (RFC-0011): the ACL (its policy and entries) and access requests.
+//! Every change appends its `access_*` event in the same transaction; what the ACL lets a
+//! principal do is decided by `crate::rules::acl`.
+
+use chrono::{DateTime, Utc};
+use openintent_types::{
+    AccessPolicy, AccessRequest, AccessRequestStatus, Acl, AclEntry, CreateAccessRequest, DecideAccessRequest,
+    EventType, GrantAccessRequest, Permission, PrincipalType, SetAclRequest,
+};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::db::{WriteTx, append_event, require_intent};
+use super::error::StoreError;
+use super::rows::{as_obj, opt_ts, parse_ts, read_json, to_json, ts};
+use super::{Store, StoreResult, new_id, now};
+
+const ENTRY_COLS: &str =
+    "id, intent_id, principal_id, principal_type, permission, granted_by, granted_at, expires_at, reason";
+const REQUEST_COLS: &str = "id, intent_id, principal_id, principal_type, requested_permission, reason, status, \
+                            capabilities, decided_by, decided_at, decision_reason, created_at";
+
+/// The detail of a refused decision (the reference's text, kept by clients).
+pub(crate) const REQUEST_NOT_FOUND: &str = "Access request not found or already decided";
+
+/// How an access request is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Grant it: an entry is added.
+    Approve,
+    /// Refuse it.
+    Deny,
+}
+
+impl Store {
+    /// The creator and ACL of an intent (`None` for the ACL when it never got one); `None`
+    /// when the intent does not exist. Read by the access check of every intent route.
+    pub(crate) async fn access_of(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>)>> {
+        let creator: Option<String> = sqlx::query_scalar("SELECT created_by FROM intents WHERE id = $1")
+            .bind(intent_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        let Some(creator) = creator else { return Ok(None) };
+        let policy: Option<String> = sqlx::query_scalar("SELECT default_policy FROM intent_acls WHERE intent_id = $1")
+            .bind(intent_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
+        let Some(policy) = policy else { return Ok(Some((creator, None))) };
+        let entries = self.acl_entries(intent_id).await?;
+        Ok(Some((creator, Some(acl(intent_id, AccessPolicy::parse(&policy), entries)))))
+    }
+
+    /// An intent's ACL; an intent that never got one is open with no entries (nothing is
+    /// stored by reading it).
+    pub(crate) async fn get_acl(&self, intent_id: &str) -> StoreResult<Acl> {
+        let (_, stored) = self.access_of(intent_id).await?.ok_or(StoreError::NotFound(super::db::INTENT_NOT_FOUND))?;
+        match stored {
+            Some(a) => Ok(a),
+            // Grants may exist without a PUT: they are listed under the open policy.
+            None => Ok(acl(intent_id, AccessPolicy::Open, self.acl_entries(intent_id).await?)),
+        }
+    }
+
+    async fn acl_entries(&self, intent_id: &str) -> StoreResult<Vec<AclEntry>> {
+        let rows = sqlx::query(&format!("SELECT {ENTRY_COLS} FROM acl_entries WHERE intent_id = $1 ORDER BY seq"))
+            .bind(intent_id)
+            .fetch_all(&self.db.pool)
+            .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// Replaces the whole ACL (policy and entries; new entry ids); `granted_by` of an entry is
+    /// the body's, else the caller.
+    pub(crate) async fn set_acl(&self, intent_id: &str, req: &SetAclRequest, principal: &str) -> StoreResult<Acl> {
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let policy = req.default_policy.clone().unwrap_or_default();
+        let t = now();
+        sqlx::query("DELETE FROM acl_entries WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM intent_acls WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO intent_acls (intent_id, default_policy, updated_at) VALUES ($1, $2, $3)")
+            .bind(intent_id)
+            .bind(policy.as_str())
+            .bind(ts(&t))
+            .execute(&mut *tx)
+            .await?;
+        let mut entries = Vec::with_capacity(req.entries.len());
+        for e in &req.entries {
+            let granted_by = e.granted_by.clone().filter(|g| !g.trim().is_empty()).unwrap_or_else(|| principal.into());
+            entries.push(
+                insert_entry(&mut tx, intent_id, e, e.permission.clone().unwrap_or_default(), &granted_by, t).await?,
+            );
+        }
+        let payload = as_obj(json!({"action": "acl_set", "default_policy": policy.as_str()}));
+        append_event(&mut tx, intent_id, EventType::AccessGranted, principal, payload).await?;
+        tx.commit().await?;
+        Ok(acl(intent_id, policy, entries))
+    }
+
+    /// Appends one entry (never merges with another of the same principal).
+    pub(crate) async fn grant_access(
+        &self,
+        intent_id: &str,
+        req: &GrantAccessRequest,
+        principal: &str,
+    ) -> StoreResult<AclEntry> {
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let permission = req.permission.clone().unwrap_or_default();
+        let entry = insert_entry(&mut tx, intent_id, req, permission, principal, now()).await?;
+        let payload = as_obj(json!({"principal_id": entry.principal_id, "permission": entry.permission.as_str()}));
+        append_event(&mut tx, intent_id, EventType::AccessGranted, principal, payload).await?;
+        tx.commit().await?;
+        Ok(entry)
+    }
+
+    /// Removes one entry of the intent; 404 `ACL entry not found` when the intent has no such
+    /// entry (or does not exist).
+    pub(crate) async fn revoke_access(&self, intent_id: &str, entry_id: &str, principal: &str) -> StoreResult<()> {
+        const ENTRY_NOT_FOUND: &str = "ACL entry not found";
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, intent_id).await.map_err(|_| StoreError::NotFound(ENTRY_NOT_FOUND))?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT principal_id FROM acl_entries WHERE id = $1 AND intent_id = $2")
+                .bind(entry_id)
+                .bind(intent_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let principal_id = found.ok_or(StoreError::NotFound(ENTRY_NOT_FOUND))?;
+        sqlx::query("DELETE FROM acl_entries WHERE id = $1").bind(entry_id).execute(&mut *tx).await?;
+        let payload = as_obj(json!({"entry_id": entry_id, "principal_id": principal_id}));
+        append_event(&mut tx, intent_id, EventType::AccessRevoked, principal, payload).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Files a pending request (duplicates are allowed).
+    pub(crate) async fn request_access(
+        &self,
+        intent_id: &str,
+        req: &CreateAccessRequest,
+        principal: &str,
+    ) -> StoreResult<AccessRequest> {
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let mut r = AccessRequest::default();
+        r.id = new_id();
+        r.intent_id = intent_id.to_owned();
+        r.principal_id = req.principal_id.clone();
+        r.principal_type = req.principal_type.clone().unwrap_or_default();
+        r.requested_permission = req.requested_permission.clone().unwrap_or(Permission::Write);
+        r.reason = req.reason.clone().unwrap_or_default();
+        r.status = AccessRequestStatus::Pending;
+        r.capabilities = req.capabilities.clone();
+        r.created_at = now();
+        sqlx::query(&format!(
+            "INSERT INTO access_requests ({REQUEST_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, $9)"
+        ))
+        .bind(&r.id)
+        .bind(intent_id)
+        .bind(&r.principal_id)
+        .bind(r.principal_type.as_str())
+        .bind(r.requested_permission.as_str())
+        .bind(&r.reason)
+        .bind(r.status.as_str())
+        .bind(to_json(&r.capabilities))
+        .bind(ts(&r.created_at))
+        .execute(&mut *tx)
+        .await?;
+        let payload = as_obj(json!({
+            "request_id": r.id, "principal_id": r.principal_id,
+            "requested_permission": r.requested_permission.as_str(), "capabilities": r.capabilities,
+        }));
+        append_event(&mut tx, intent_id, EventType::AccessRequested, principal, payload).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Every request of the intent, in filing order, all statuses.
+    pub(crate) async fn list_access_requests(&self, intent_id: &str) -> StoreResult<Vec<AccessRequest>> {
+        let rows =
+            sqlx::query(&format!("SELECT {REQUEST_COLS} FROM access_requests WHERE intent_id = $1 ORDER BY seq"))
+                .bind(intent_id)
+                .fetch_all(&self.db.pool)
+                .await?;
+        rows.iter().map(request_from_row).collect()
+    }
+
+    /// Approves (adding an entry for the request's principal) or denies a pending request of
+    /// this intent; 404 [`REQUEST_NOT_FOUND`] when the intent has no such pending request.
+    pub(crate) async fn decide_access_request(
+        &self,
+        intent_id: &str,
+        request_id: &str,
+        decision: Decision,
+        req: &DecideAccessRequest,
+        principal: &str,
+    ) -> StoreResult<AccessRequest> {
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, intent_id).await?;
+        let row = sqlx::query(&format!(
+            "SELECT {REQUEST_COLS} FROM access_requests WHERE id = $1 AND intent_id = $2 AND status = 'pending'"
+        ))
+        .bind(request_id)
+        .bind(intent_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let mut r = request_from_row(&row.ok_or(StoreError::NotFound(REQUEST_NOT_FOUND))?)?;
+        let t = now();
+        r.status = match decision {
+            Decision::Approve => AccessRequestStatus::Approved,
+            Decision::Deny => AccessRequestStatus::Denied,
+        };
+        r.decided_by = Some(req.decided_by.clone());
+        r.decided_at = Some(t);
+        r.decision_reason = req.reason.clone();
+        sqlx::query(
+            "UPDATE access_requests SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5",
+        )
+        .bind(r.status.as_str())
+        .bind(&req.decided_by)
+        .bind(ts(&t))
+        .bind(&r.decision_reason)
+        .bind(request_id)
+        .execute(&mut *tx)
+        .await?;
+        let (event_type, payload) = match decision {
+            Decision::Approve => {
+                let permission = req.permission.clone().unwrap_or_else(|| r.requested_permission.clone());
+                let mut grant = GrantAccessRequest::new(r.principal_id.clone(), permission.clone());
+                grant.principal_type = Some(r.principal_type.clone());
+                grant.expires_at = req.expires_at;
+                grant.reason = Some(format!("Approved access request: {}", req.reason.clone().unwrap_or_default()));
+                insert_entry(&mut tx, intent_id, &grant, permission.clone(), &req.decided_by, t).await?;
+                let payload =
+                    json!({"request_id": r.id, "principal_id": r.principal_id, "permission": permission.as_str()});
+                (EventType::AccessRequestApproved, payload)
+            }
+            Decision::Deny => (
+                EventType::AccessRequestDenied,
+                json!({"request_id": r.id, "principal_id": r.principal_id, "reason": r.decision_reason}),
+            ),
+        };
+        append_event(&mut tx, intent_id, event_type, principal, as_obj(payload)).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+}
+
+fn acl(intent_id: &str, default_policy: AccessPolicy, entries: Vec<AclEntry>) -> Acl {
+    let mut a = Acl::default();
+    a.intent_id = intent_id.to_owned();
+    a.default_policy = default_policy;
+    a.entries = entries;
+    a
+}
+
+async fn insert_entry(
+    tx: &mut WriteTx,
+    intent_id: &str,
+    req: &GrantAccessRequest,
+    permission: Permission,
+    granted_by: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<AclEntry> {
+    let mut e = AclEntry::default();
+    e.id = new_id();
+    e.intent_id = intent_id.to_owned();
+    e.principal_id = req.principal_id.clone();
+    e.principal_type = req.principal_type.clone().unwrap_or(PrincipalType::Agent);
+    e.permission = permission;
+    e.granted_by = granted_by.to_owned();
+    e.granted_at = at;
+    e.expires_at = req.expires_at;
+    e.reason = req.reason.clone();
+    sqlx::query(&format!("INSERT INTO acl_entries ({ENTRY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+        .bind(&e.id)
+        .bind(intent_id)
+        .bind(&e.principal_id)
+        .bind(e.principal_type.as_str())
+        .bind(e.permission.as_str())
+        .bind(&e.granted_by)
+        .bind(ts(&e.granted_at))
+        .bind(e.expires_at.as_ref().map(ts))
+        .bind(&e.reason)
+        .execute(&mut **tx)
+        .await?;
+    Ok(e)
+}
+
+fn entry_from_row(r: &AnyRow) -> StoreResult<AclEntry> {
+    let mut e = AclEntry::default();
+    e.id = r.try_get("id")?;
+    e.intent_id = r.try_get("intent_id")?;
+    e.principal_id = r.try_get("principal_id")?;
+    e.principal_type = PrincipalType::parse(&r.try_get::<String, _>("principal_type")?);
+    e.permission = Permission::parse(&r.try_get::<String, _>("permission")?);
+    e.granted_by = r.try_get("granted_by")?;
+    e.granted_at = parse_ts(&r.try_get::<String, _>("granted_at")?)?;
+    e.expires_at = opt_ts(r.try_get("expires_at")?)?;
+    e.reason = r.try_get("reason")?;
+    Ok(e)
+}
+
+fn request_from_row(r: &AnyRow) -> StoreResult<AccessRequest> {
+    let mut a = AccessRequest::default();
+    a.id = r.try_get("id")?;
+    a.intent_id = r.try_get("intent_id")?;
+    a.principal_id = r.try_get("principal_id")?;
+    a.principal_type = PrincipalType::parse(&r.try_get::<String, _>("principal_type")?);
+    a.requested_permission = Permission::parse(&r.try_get::<String, _>("requested_permission")?);
+    a.reason = r.try_get("reason")?;
+    a.status = AccessRequestStatus::parse(&r.try_get::<String, _>("status")?);
+    a.capabilities = read_json(&r.try_get::<String, _>("capabilities")?)?;
+    a.decided_by = r.try_get("decided_by")?;
+    a.decided_at = opt_ts(r.try_get("decided_at")?)?;
+    a.decision_reason = r.try_get("decision_reason")?;
+    a.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    Ok(a)
+}

@@ -1,0 +1,66 @@
+//! Messaging channels (RFC-0021): channels, messages, replies, read state.
+
+use openintent::types::{ChannelStatus, MessageType};
+use serde_json::json;
+
+use crate::common::{Must, new_intent, target, unique};
+
+#[tokio::test]
+async fn channels_messages_replies_and_read_state() {
+    let a = unique("chan-a");
+    let b = unique("chan-b");
+    let client_a = target().client(&a);
+    let client_b = target().client(&b);
+    let intent = new_intent(&client_a, "channels").await;
+
+    let channel = client_a
+        .create_channel(&intent.id, unique("coordination"))
+        .members([a.clone(), b.clone()])
+        .send()
+        .await
+        .must("create_channel");
+    assert_eq!((channel.intent_id.as_str(), &channel.status), (intent.id.as_str(), &ChannelStatus::Open));
+    let listed = client_a.list_channels(&intent.id).await.must("list_channels");
+    assert!(listed.iter().any(|c| c.id == channel.id));
+    assert_eq!(client_b.get_channel(&channel.id).await.must("get_channel").name, channel.name);
+
+    let question = client_a
+        .send_message(&channel.id)
+        .to(&b)
+        .message_type(MessageType::Request)
+        .payload(json!({"question": "schema version?"}))
+        .send()
+        .await
+        .must("send_message");
+    assert_eq!((question.sender.as_str(), question.to.as_deref()), (a.as_str(), Some(b.as_str())));
+    let note = client_b.send_message(&channel.id).payload(json!({"note": 1})).send().await.must("send_message");
+    assert_eq!(note.message_type, MessageType::Notify);
+
+    let reply =
+        client_b.reply_to(&channel.id, &question.id).payload(json!({"answer": "v2"})).send().await.must("reply_to");
+    assert_eq!(reply.message_type, MessageType::Response);
+    assert_eq!((reply.to.as_deref(), reply.reply_to()), (Some(a.as_str()), Some(question.id.as_str())));
+
+    let all = client_a.list_messages(&channel.id).send().await.must("list_messages");
+    let ids: Vec<&str> = all.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [question.id.as_str(), note.id.as_str(), reply.id.as_str()]);
+    let after = client_a.list_messages(&channel.id).since(&question.id).send().await.must("since");
+    assert_eq!(after.len(), 2);
+
+    let read = client_b.mark_read(&channel.id, &question.id).await.must("mark_read");
+    assert!(read.is_read() && read.read_at.is_some());
+    assert!(client_a.get_message(&channel.id, &question.id).await.must("get_message").is_read());
+
+    let missing = client_a.get_message(&channel.id, "no-such-message").await.unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    let closed = client_a.close_channel(&channel.id).await.must("close_channel");
+    assert_eq!(closed.channel_id, channel.id);
+    let after_close = client_a.get_channel(&channel.id).await;
+    if target().full() {
+        // openintent-rs keeps a closed channel and its messages.
+        assert_eq!(after_close.must("get_channel").status, ChannelStatus::Closed);
+    } else {
+        // The reference deletes them.
+        assert!(after_close.unwrap_err().is_not_found());
+    }
+}
