@@ -123,6 +123,21 @@ async fn postgres_columns_hold_native_types() {
         ("escalations", "context", "jsonb"),
         ("escalations", "created_at", "timestamp with time zone"),
         ("escalations", "resolved_at", "timestamp with time zone"),
+        ("intent_acls", "updated_at", "timestamp with time zone"),
+        ("acl_entries", "granted_at", "timestamp with time zone"),
+        ("acl_entries", "expires_at", "timestamp with time zone"),
+        ("access_requests", "capabilities", "jsonb"),
+        ("access_requests", "decided_at", "timestamp with time zone"),
+        ("access_requests", "created_at", "timestamp with time zone"),
+        ("channels", "members", "jsonb"),
+        ("channels", "options", "jsonb"),
+        ("channels", "created_at", "timestamp with time zone"),
+        ("channels", "closed_at", "timestamp with time zone"),
+        ("channel_messages", "payload", "jsonb"),
+        ("channel_messages", "metadata", "jsonb"),
+        ("channel_messages", "created_at", "timestamp with time zone"),
+        ("channel_messages", "expires_at", "timestamp with time zone"),
+        ("channel_messages", "read_at", "timestamp with time zone"),
     ];
     for (table, column, want) in columns {
         let got: String = sqlx::query_scalar(
