@@ -60,6 +60,7 @@ impl Sweeper {
 
 #[cfg(test)]
 mod tests {
+    use openintent_types::time::{format_wire, parse_timestamp};
     use openintent_types::{AgentStatus, HeartbeatConfig, RegisterAgentRequest};
 
     use crate::config::DatabaseLocation;
@@ -91,6 +92,11 @@ mod tests {
         let statuses: Vec<&str> = messages.iter().map(|m| m.data["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["active", "unhealthy", "dead"]);
         assert!(messages.iter().all(|m| m.event == "agent.lifecycle"));
+        // Their times are in the wire format.
+        for m in &messages {
+            let at = m.data["at"].as_str().unwrap();
+            assert_eq!(format_wire(&parse_timestamp(at).unwrap()), at);
+        }
     }
 
     #[tokio::test]

@@ -78,6 +78,8 @@ async fn suspend_writes_status_record_and_events_at_once() {
     assert_eq!(suspended["actor"], "agent");
     assert_eq!(suspended["payload"]["suspension_id"], record["id"]);
     assert_eq!(suspended["payload"]["timeout_seconds"], 3600);
+    // Event payloads carry times in the wire format, as the record does.
+    assert_eq!(suspended["payload"]["expires_at"], record["expires_at"]);
 }
 
 #[tokio::test]

@@ -12,16 +12,16 @@ CREATE TABLE agents (
     status                TEXT NOT NULL,
     role_id               TEXT,
     name                  TEXT,
-    capabilities          TEXT NOT NULL DEFAULT '[]',
-    capacity              TEXT,
+    capabilities          JSONB NOT NULL DEFAULT '[]'::jsonb,
+    capacity              JSONB,
     endpoint              TEXT,
-    heartbeat_config      TEXT,
-    metadata              TEXT NOT NULL DEFAULT '{}',
+    heartbeat_config      JSONB,
+    metadata              JSONB NOT NULL DEFAULT '{}'::jsonb,
     drain_timeout_seconds BIGINT,
     version               BIGINT NOT NULL DEFAULT 1,
-    registered_at         TEXT COLLATE "C" NOT NULL,
-    last_heartbeat_at     TEXT COLLATE "C",
-    status_changed_at     TEXT COLLATE "C" NOT NULL
+    registered_at         TIMESTAMPTZ NOT NULL,
+    last_heartbeat_at     TIMESTAMPTZ,
+    status_changed_at     TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX agents_by_status ON agents (status);
 CREATE INDEX agents_by_role ON agents (role_id);

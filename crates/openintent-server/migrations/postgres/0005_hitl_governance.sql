@@ -8,8 +8,8 @@ CREATE TABLE suspension_timers (
     intent_id     TEXT NOT NULL UNIQUE REFERENCES intents (id),
     suspension_id TEXT NOT NULL,
     attempt       BIGINT NOT NULL DEFAULT 1,
-    due_at        TEXT COLLATE "C" NOT NULL,
-    created_at    TEXT COLLATE "C" NOT NULL
+    due_at        TIMESTAMPTZ NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX suspension_timers_by_due ON suspension_timers (due_at);
 
@@ -20,10 +20,10 @@ CREATE TABLE approvals (
     requested_by   TEXT NOT NULL,
     action         TEXT NOT NULL,
     reason         TEXT NOT NULL DEFAULT '',
-    context        TEXT NOT NULL DEFAULT '{}',
+    context        JSONB NOT NULL DEFAULT '{}'::jsonb,
     status         TEXT NOT NULL,
-    created_at     TEXT COLLATE "C" NOT NULL,
-    decided_at     TEXT COLLATE "C",
+    created_at     TIMESTAMPTZ NOT NULL,
+    decided_at     TIMESTAMPTZ,
     decided_by     TEXT,
     decision_notes TEXT
 );
@@ -37,10 +37,10 @@ CREATE TABLE escalations (
     reason           TEXT NOT NULL,
     priority         TEXT NOT NULL,
     urgency          TEXT NOT NULL,
-    context          TEXT NOT NULL DEFAULT '{}',
+    context          JSONB NOT NULL DEFAULT '{}'::jsonb,
     status           TEXT NOT NULL,
-    created_at       TEXT COLLATE "C" NOT NULL,
-    resolved_at      TEXT COLLATE "C",
+    created_at       TIMESTAMPTZ NOT NULL,
+    resolved_at      TIMESTAMPTZ,
     resolved_by      TEXT,
     resolution       TEXT,
     resolution_notes TEXT

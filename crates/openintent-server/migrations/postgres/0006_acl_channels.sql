@@ -6,7 +6,7 @@
 CREATE TABLE intent_acls (
     intent_id      TEXT PRIMARY KEY REFERENCES intents (id),
     default_policy TEXT NOT NULL,
-    updated_at     TEXT COLLATE "C" NOT NULL
+    updated_at     TIMESTAMPTZ NOT NULL
 );
 
 CREATE TABLE acl_entries (
@@ -17,8 +17,8 @@ CREATE TABLE acl_entries (
     principal_type TEXT NOT NULL,
     permission     TEXT NOT NULL,
     granted_by     TEXT NOT NULL,
-    granted_at     TEXT COLLATE "C" NOT NULL,
-    expires_at     TEXT COLLATE "C",
+    granted_at     TIMESTAMPTZ NOT NULL,
+    expires_at     TIMESTAMPTZ,
     reason         TEXT
 );
 CREATE INDEX acl_entries_by_intent ON acl_entries (intent_id, seq);
@@ -32,11 +32,11 @@ CREATE TABLE access_requests (
     requested_permission TEXT NOT NULL,
     reason               TEXT NOT NULL,
     status               TEXT NOT NULL,
-    capabilities         TEXT NOT NULL DEFAULT '[]',
+    capabilities         JSONB NOT NULL DEFAULT '[]'::jsonb,
     decided_by           TEXT,
-    decided_at           TEXT COLLATE "C",
+    decided_at           TIMESTAMPTZ,
     decision_reason      TEXT,
-    created_at           TEXT COLLATE "C" NOT NULL
+    created_at           TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX access_requests_by_intent ON access_requests (intent_id, seq);
 
@@ -46,13 +46,13 @@ CREATE TABLE channels (
     intent_id     TEXT NOT NULL REFERENCES intents (id),
     name          TEXT NOT NULL,
     created_by    TEXT NOT NULL,
-    members       TEXT NOT NULL DEFAULT '[]',
+    members       JSONB NOT NULL DEFAULT '[]'::jsonb,
     member_policy TEXT NOT NULL,
     task_id       TEXT,
-    options       TEXT NOT NULL DEFAULT '{}',
+    options       JSONB NOT NULL DEFAULT '{}'::jsonb,
     status        TEXT NOT NULL,
-    created_at    TEXT COLLATE "C" NOT NULL,
-    closed_at     TEXT COLLATE "C"
+    created_at    TIMESTAMPTZ NOT NULL,
+    closed_at     TIMESTAMPTZ
 );
 CREATE INDEX channels_by_intent ON channels (intent_id, seq);
 
@@ -64,12 +64,12 @@ CREATE TABLE channel_messages (
     to_target      TEXT,
     message_type   TEXT NOT NULL,
     correlation_id TEXT,
-    payload        TEXT NOT NULL DEFAULT '{}',
-    metadata       TEXT,
+    payload        JSONB NOT NULL DEFAULT '{}'::jsonb,
+    metadata       JSONB,
     status         TEXT NOT NULL,
-    created_at     TEXT COLLATE "C" NOT NULL,
-    expires_at     TEXT COLLATE "C",
-    read_at        TEXT COLLATE "C"
+    created_at     TIMESTAMPTZ NOT NULL,
+    expires_at     TIMESTAMPTZ,
+    read_at        TIMESTAMPTZ
 );
 CREATE INDEX channel_messages_by_channel ON channel_messages (channel_id, seq);
 

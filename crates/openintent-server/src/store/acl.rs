@@ -8,12 +8,11 @@ use openintent_types::{
     EventType, GrantAccessRequest, Permission, PrincipalType, SetAclRequest,
 };
 use serde_json::json;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::db::{WriteTx, append_event, require_intent};
+use super::driver::{Row, query, query_scalar};
 use super::error::StoreError;
-use super::rows::{as_obj, opt_ts, parse_ts, read_json, to_json, ts};
+use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
 
 const ENTRY_COLS: &str =
@@ -37,12 +36,12 @@ impl Store {
     /// The creator and ACL of an intent (`None` for the ACL when it never got one); `None`
     /// when the intent does not exist. Read by the access check of every intent route.
     pub(crate) async fn access_of(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>)>> {
-        let creator: Option<String> = sqlx::query_scalar("SELECT created_by FROM intents WHERE id = $1")
+        let creator: Option<String> = query_scalar("SELECT created_by FROM intents WHERE id = $1")
             .bind(intent_id)
             .fetch_optional(&self.db.pool)
             .await?;
         let Some(creator) = creator else { return Ok(None) };
-        let policy: Option<String> = sqlx::query_scalar("SELECT default_policy FROM intent_acls WHERE intent_id = $1")
+        let policy: Option<String> = query_scalar("SELECT default_policy FROM intent_acls WHERE intent_id = $1")
             .bind(intent_id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -63,7 +62,7 @@ impl Store {
     }
 
     async fn acl_entries(&self, intent_id: &str) -> StoreResult<Vec<AclEntry>> {
-        let rows = sqlx::query(&format!("SELECT {ENTRY_COLS} FROM acl_entries WHERE intent_id = $1 ORDER BY seq"))
+        let rows = query(&format!("SELECT {ENTRY_COLS} FROM acl_entries WHERE intent_id = $1 ORDER BY seq"))
             .bind(intent_id)
             .fetch_all(&self.db.pool)
             .await?;
@@ -77,9 +76,9 @@ impl Store {
         require_intent(&mut tx, intent_id).await?;
         let policy = req.default_policy.clone().unwrap_or_default();
         let t = now();
-        sqlx::query("DELETE FROM acl_entries WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM intent_acls WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO intent_acls (intent_id, default_policy, updated_at) VALUES ($1, $2, $3)")
+        query("DELETE FROM acl_entries WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
+        query("DELETE FROM intent_acls WHERE intent_id = $1").bind(intent_id).execute(&mut *tx).await?;
+        query("INSERT INTO intent_acls (intent_id, default_policy, updated_at) VALUES ($1, $2, $3)")
             .bind(intent_id)
             .bind(policy.as_str())
             .bind(ts(&t))
@@ -122,13 +121,13 @@ impl Store {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, intent_id).await.map_err(|_| StoreError::NotFound(ENTRY_NOT_FOUND))?;
         let found: Option<String> =
-            sqlx::query_scalar("SELECT principal_id FROM acl_entries WHERE id = $1 AND intent_id = $2")
+            query_scalar("SELECT principal_id FROM acl_entries WHERE id = $1 AND intent_id = $2")
                 .bind(entry_id)
                 .bind(intent_id)
                 .fetch_optional(&mut *tx)
                 .await?;
         let principal_id = found.ok_or(StoreError::NotFound(ENTRY_NOT_FOUND))?;
-        sqlx::query("DELETE FROM acl_entries WHERE id = $1").bind(entry_id).execute(&mut *tx).await?;
+        query("DELETE FROM acl_entries WHERE id = $1").bind(entry_id).execute(&mut *tx).await?;
         let payload = as_obj(json!({"entry_id": entry_id, "principal_id": principal_id}));
         append_event(&mut tx, intent_id, EventType::AccessRevoked, principal, payload).await?;
         tx.commit().await?;
@@ -154,7 +153,7 @@ impl Store {
         r.status = AccessRequestStatus::Pending;
         r.capabilities = req.capabilities.clone();
         r.created_at = now();
-        sqlx::query(&format!(
+        query(&format!(
             "INSERT INTO access_requests ({REQUEST_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, NULL, $9)"
         ))
         .bind(&r.id)
@@ -179,11 +178,10 @@ impl Store {
 
     /// Every request of the intent, in filing order, all statuses.
     pub(crate) async fn list_access_requests(&self, intent_id: &str) -> StoreResult<Vec<AccessRequest>> {
-        let rows =
-            sqlx::query(&format!("SELECT {REQUEST_COLS} FROM access_requests WHERE intent_id = $1 ORDER BY seq"))
-                .bind(intent_id)
-                .fetch_all(&self.db.pool)
-                .await?;
+        let rows = query(&format!("SELECT {REQUEST_COLS} FROM access_requests WHERE intent_id = $1 ORDER BY seq"))
+            .bind(intent_id)
+            .fetch_all(&self.db.pool)
+            .await?;
         rows.iter().map(request_from_row).collect()
     }
 
@@ -199,7 +197,7 @@ impl Store {
     ) -> StoreResult<AccessRequest> {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, intent_id).await?;
-        let row = sqlx::query(&format!(
+        let row = query(&format!(
             "SELECT {REQUEST_COLS} FROM access_requests WHERE id = $1 AND intent_id = $2 AND status = 'pending'"
         ))
         .bind(request_id)
@@ -215,7 +213,7 @@ impl Store {
         r.decided_by = Some(req.decided_by.clone());
         r.decided_at = Some(t);
         r.decision_reason = req.reason.clone();
-        sqlx::query(
+        query(
             "UPDATE access_requests SET status = $1, decided_by = $2, decided_at = $3, decision_reason = $4 WHERE id = $5",
         )
         .bind(r.status.as_str())
@@ -274,7 +272,7 @@ async fn insert_entry(
     e.granted_at = at;
     e.expires_at = req.expires_at;
     e.reason = req.reason.clone();
-    sqlx::query(&format!("INSERT INTO acl_entries ({ENTRY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+    query(&format!("INSERT INTO acl_entries ({ENTRY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
         .bind(&e.id)
         .bind(intent_id)
         .bind(&e.principal_id)
@@ -289,7 +287,7 @@ async fn insert_entry(
     Ok(e)
 }
 
-fn entry_from_row(r: &AnyRow) -> StoreResult<AclEntry> {
+fn entry_from_row(r: &Row) -> StoreResult<AclEntry> {
     let mut e = AclEntry::default();
     e.id = r.try_get("id")?;
     e.intent_id = r.try_get("intent_id")?;
@@ -297,13 +295,13 @@ fn entry_from_row(r: &AnyRow) -> StoreResult<AclEntry> {
     e.principal_type = PrincipalType::parse(&r.try_get::<String, _>("principal_type")?);
     e.permission = Permission::parse(&r.try_get::<String, _>("permission")?);
     e.granted_by = r.try_get("granted_by")?;
-    e.granted_at = parse_ts(&r.try_get::<String, _>("granted_at")?)?;
-    e.expires_at = opt_ts(r.try_get("expires_at")?)?;
+    e.granted_at = r.try_get("granted_at")?;
+    e.expires_at = r.try_get("expires_at")?;
     e.reason = r.try_get("reason")?;
     Ok(e)
 }
 
-fn request_from_row(r: &AnyRow) -> StoreResult<AccessRequest> {
+fn request_from_row(r: &Row) -> StoreResult<AccessRequest> {
     let mut a = AccessRequest::default();
     a.id = r.try_get("id")?;
     a.intent_id = r.try_get("intent_id")?;
@@ -312,10 +310,10 @@ fn request_from_row(r: &AnyRow) -> StoreResult<AccessRequest> {
     a.requested_permission = Permission::parse(&r.try_get::<String, _>("requested_permission")?);
     a.reason = r.try_get("reason")?;
     a.status = AccessRequestStatus::parse(&r.try_get::<String, _>("status")?);
-    a.capabilities = read_json(&r.try_get::<String, _>("capabilities")?)?;
+    a.capabilities = r.json("capabilities")?;
     a.decided_by = r.try_get("decided_by")?;
-    a.decided_at = opt_ts(r.try_get("decided_at")?)?;
+    a.decided_at = r.try_get("decided_at")?;
     a.decision_reason = r.try_get("decision_reason")?;
-    a.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
+    a.created_at = r.try_get("created_at")?;
     Ok(a)
 }

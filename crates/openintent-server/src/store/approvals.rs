@@ -10,11 +10,10 @@ use openintent_types::{
     Intent, JsonObject, ResolveEscalationRequest,
 };
 use serde_json::json;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::db::{WriteTx, check_writer, load_intent, lock_intent, refuse, require_intent};
-use super::rows::{as_obj, obj, opt_ts, parse_ts, to_json, ts};
+use super::driver::{Row, query, query_scalar};
+use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreError, StoreResult, Written, new_id, now};
 use crate::rules::governance::{CompletionFacts, CompletionMode, POLICY_CHANGE_ACTION, Policy};
 
@@ -63,7 +62,7 @@ impl Store {
         }
         let t = now();
         let new_version = expected_version + 1;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE intents SET governance_policy = $1, version = version + 1, updated_at = $2 \
              WHERE id = $3 AND version = $4",
         )
@@ -101,7 +100,7 @@ impl Store {
         a.context = new.context;
         a.status = ApprovalStatus::Pending;
         a.created_at = now();
-        sqlx::query(
+        query(
             "INSERT INTO approvals (id, intent_id, requested_by, action, reason, context, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -121,7 +120,7 @@ impl Store {
 
     /// One approval of the intent (`None` also when it belongs to another intent).
     pub(crate) async fn get_approval(&self, intent_id: &str, approval_id: &str) -> StoreResult<Option<Approval>> {
-        let row = sqlx::query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = $1 AND intent_id = $2"))
+        let row = query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = $1 AND intent_id = $2"))
             .bind(approval_id)
             .bind(intent_id)
             .fetch_optional(&self.db.pool)
@@ -131,7 +130,7 @@ impl Store {
 
     /// The intent's approvals, oldest first, optionally of one status.
     pub(crate) async fn list_approvals(&self, intent_id: &str, status: Option<&str>) -> StoreResult<Vec<Approval>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {APPROVAL_COLS} FROM approvals WHERE intent_id = $1 AND ($2 = '' OR status = $3) ORDER BY seq"
         ))
         .bind(intent_id)
@@ -154,7 +153,7 @@ impl Store {
     ) -> StoreResult<Approval> {
         let mut tx = self.db.begin().await?;
         let intent = load_intent(&mut tx, intent_id).await?;
-        let row = sqlx::query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = $1 AND intent_id = $2"))
+        let row = query(&format!("SELECT {APPROVAL_COLS} FROM approvals WHERE id = $1 AND intent_id = $2"))
             .bind(approval_id)
             .bind(intent_id)
             .fetch_optional(&mut *tx)
@@ -176,7 +175,7 @@ impl Store {
         a.decided_at = Some(t);
         a.decided_by = Some(decided_by.to_owned());
         a.decision_notes = notes.filter(|n| !n.trim().is_empty());
-        sqlx::query(
+        query(
             "UPDATE approvals SET status = $1, decided_at = $2, decided_by = $3, decision_notes = $4 \
              WHERE id = $5 AND status = 'pending'",
         )
@@ -221,7 +220,7 @@ impl Store {
         intent_id: Option<&str>,
         status: Option<&str>,
     ) -> StoreResult<Vec<Escalation>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {ESCALATION_COLS} FROM escalations WHERE ($1 = '' OR intent_id = $2) AND ($3 = '' OR status = $4) \
              ORDER BY created_at DESC, seq DESC"
         ))
@@ -236,7 +235,7 @@ impl Store {
 
     /// One escalation.
     pub(crate) async fn get_escalation(&self, id: &str) -> StoreResult<Option<Escalation>> {
-        let row = sqlx::query(&format!("SELECT {ESCALATION_COLS} FROM escalations WHERE id = $1"))
+        let row = query(&format!("SELECT {ESCALATION_COLS} FROM escalations WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -258,7 +257,7 @@ impl Store {
         if !lock_intent(&mut tx, &found.intent_id).await? {
             return Err(StoreError::NotFound(ESCALATION_NOT_FOUND));
         }
-        let row = sqlx::query(&format!("SELECT {ESCALATION_COLS} FROM escalations WHERE id = $1"))
+        let row = query(&format!("SELECT {ESCALATION_COLS} FROM escalations WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -279,7 +278,7 @@ impl Store {
         e.resolved_by = Some(resolved_by.to_owned()).filter(|s| !s.is_empty());
         e.resolution = Some(request.resolution.clone());
         e.resolution_notes = request.notes.clone().filter(|n| !n.is_empty());
-        sqlx::query(
+        query(
             "UPDATE escalations SET status = 'resolved', resolved_at = $1, resolved_by = $2, resolution = $3, \
              resolution_notes = $4 WHERE id = $5",
         )
@@ -316,7 +315,7 @@ pub(super) async fn insert_escalation(
     e.context = request.context.clone().unwrap_or_default();
     e.status = EscalationStatus::Pending;
     e.created_at = now();
-    sqlx::query(
+    query(
         "INSERT INTO escalations (id, intent_id, escalated_by, reason, priority, urgency, context, status, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
@@ -353,7 +352,7 @@ pub(super) async fn completion_facts(
         CompletionMode::Quorum => {
             let assigned = super::agents::assigned_agent_count(tx, intent_id).await?;
             // Distinct approving principals among the assigned agents.
-            let approvers: i64 = sqlx::query_scalar(
+            let approvers: i64 = query_scalar(
                 "SELECT COUNT(DISTINCT decided_by) FROM approvals WHERE intent_id = $1 AND action = $2 \
                  AND status = 'approved' AND decided_by IN (SELECT agent_id FROM agent_assignments WHERE intent_id = $3)",
             )
@@ -368,32 +367,30 @@ pub(super) async fn completion_facts(
 }
 
 async fn approved_count(tx: &mut WriteTx, intent_id: &str, action: &str) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM approvals WHERE intent_id = $1 AND action = $2 AND status = 'approved'",
-    )
-    .bind(intent_id)
-    .bind(action)
-    .fetch_one(&mut **tx)
-    .await?)
+    Ok(query_scalar("SELECT COUNT(*) FROM approvals WHERE intent_id = $1 AND action = $2 AND status = 'approved'")
+        .bind(intent_id)
+        .bind(action)
+        .fetch_one(&mut **tx)
+        .await?)
 }
 
-fn approval_from_row(r: &AnyRow) -> StoreResult<Approval> {
+fn approval_from_row(r: &Row) -> StoreResult<Approval> {
     let mut a = Approval::default();
     a.id = r.try_get("id")?;
     a.intent_id = r.try_get("intent_id")?;
     a.requested_by = r.try_get("requested_by")?;
     a.action = r.try_get("action")?;
     a.reason = r.try_get("reason")?;
-    a.context = obj(&r.try_get::<String, _>("context")?)?;
+    a.context = r.json("context")?;
     a.status = ApprovalStatus::from(r.try_get::<String, _>("status")?.as_str());
-    a.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
-    a.decided_at = opt_ts(r.try_get("decided_at")?)?;
+    a.created_at = r.try_get("created_at")?;
+    a.decided_at = r.try_get("decided_at")?;
     a.decided_by = r.try_get("decided_by")?;
     a.decision_notes = r.try_get("decision_notes")?;
     Ok(a)
 }
 
-fn escalation_from_row(r: &AnyRow) -> StoreResult<Escalation> {
+fn escalation_from_row(r: &Row) -> StoreResult<Escalation> {
     let mut e = Escalation::default();
     e.id = r.try_get("id")?;
     e.intent_id = r.try_get("intent_id")?;
@@ -401,10 +398,10 @@ fn escalation_from_row(r: &AnyRow) -> StoreResult<Escalation> {
     e.reason = r.try_get("reason")?;
     e.priority = EscalationPriority::from(r.try_get::<String, _>("priority")?.as_str());
     e.urgency = EscalationPriority::from(r.try_get::<String, _>("urgency")?.as_str());
-    e.context = obj(&r.try_get::<String, _>("context")?)?;
+    e.context = r.json("context")?;
     e.status = EscalationStatus::from(r.try_get::<String, _>("status")?.as_str());
-    e.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
-    e.resolved_at = opt_ts(r.try_get("resolved_at")?)?;
+    e.created_at = r.try_get("created_at")?;
+    e.resolved_at = r.try_get("resolved_at")?;
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
     e.resolved_by = non_empty(r.try_get("resolved_by")?);
     e.resolution = non_empty(r.try_get("resolution")?);

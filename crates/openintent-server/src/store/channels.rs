@@ -8,12 +8,11 @@ use openintent_types::{
     MessageType, SendMessageRequest, UpdateChannelRequest,
 };
 use serde_json::json;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::db::{WriteTx, append_event, require_intent};
+use super::driver::{Row, query, query_scalar};
 use super::error::StoreError;
-use super::rows::{as_obj, obj, opt_obj, opt_ts, parse_ts, read_json, to_json, ts};
+use super::rows::{as_obj, to_json, ts};
 use super::streams::keep_stream_message;
 use super::{Store, StoreResult, new_id, now};
 use crate::notify;
@@ -52,7 +51,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, intent_id).await?;
         let taken: Option<String> =
-            sqlx::query_scalar("SELECT id FROM channels WHERE intent_id = $1 AND name = $2 AND status = 'open'")
+            query_scalar("SELECT id FROM channels WHERE intent_id = $1 AND name = $2 AND status = 'open'")
                 .bind(intent_id)
                 .bind(&req.name)
                 .fetch_optional(&mut *tx)
@@ -71,7 +70,7 @@ impl Store {
         c.options = req.options.clone().unwrap_or_default();
         c.status = ChannelStatus::Open;
         c.created_at = now();
-        sqlx::query(
+        query(
             "INSERT INTO channels (id, intent_id, name, created_by, members, member_policy, task_id, options, status, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
@@ -93,7 +92,7 @@ impl Store {
 
     /// The channels of an intent, in creation order.
     pub(crate) async fn list_channels(&self, intent_id: &str) -> StoreResult<Vec<Channel>> {
-        let rows = sqlx::query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.intent_id = $1 ORDER BY c.seq"))
+        let rows = query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.intent_id = $1 ORDER BY c.seq"))
             .bind(intent_id)
             .fetch_all(&self.db.pool)
             .await?;
@@ -102,7 +101,7 @@ impl Store {
 
     /// One channel.
     pub(crate) async fn get_channel(&self, id: &str) -> StoreResult<Option<Channel>> {
-        let row = sqlx::query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.id = $1"))
+        let row = query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.id = $1"))
             .bind(id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -129,7 +128,7 @@ impl Store {
             c.closed_at = (*s == ChannelStatus::Closed).then(now);
             c.status = s.clone();
         }
-        sqlx::query(
+        query(
             "UPDATE channels SET members = $1, options = $2, member_policy = $3, status = $4, closed_at = $5 \
              WHERE id = $6",
         )
@@ -154,7 +153,7 @@ impl Store {
     ) -> StoreResult<Result<Message, Refusal>> {
         let mut tx = self.db.begin().await?;
         // The intent's row first (the lock order of every write), then the channel.
-        let intent_id: Option<String> = sqlx::query_scalar("SELECT intent_id FROM channels WHERE id = $1")
+        let intent_id: Option<String> = query_scalar("SELECT intent_id FROM channels WHERE id = $1")
             .bind(channel_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -163,12 +162,11 @@ impl Store {
         let channel = channel_in(&mut tx, channel_id).await?;
         let mut m = Message::default();
         if let Some(original) = reply_to {
-            let row =
-                sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
-                    .bind(original)
-                    .bind(channel_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let row = query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
+                .bind(original)
+                .bind(channel_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let original = message_from_row(&row.ok_or(StoreError::NotFound(MESSAGE_NOT_FOUND))?)?;
             m.to = Some(original.sender);
             m.message_type = MessageType::Response;
@@ -192,7 +190,7 @@ impl Store {
         m.status = MessageStatus::Delivered;
         m.created_at = now();
         m.expires_at = req.expires_at;
-        sqlx::query(&format!(
+        query(&format!(
             "INSERT INTO channel_messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)"
         ))
         .bind(&m.id)
@@ -227,7 +225,7 @@ impl Store {
             None => 0,
             Some(since) => {
                 let seq: Option<i64> =
-                    sqlx::query_scalar("SELECT seq FROM channel_messages WHERE id = $1 AND channel_id = $2")
+                    query_scalar("SELECT seq FROM channel_messages WHERE id = $1 AND channel_id = $2")
                         .bind(since)
                         .bind(channel_id)
                         .fetch_optional(&self.db.pool)
@@ -243,22 +241,21 @@ impl Store {
             sql.push_str(" AND to_target = $3");
         }
         sql.push_str(" ORDER BY seq");
-        let mut query = sqlx::query(&sql).bind(channel_id).bind(after);
+        let mut select = query(&sql).bind(channel_id).bind(after);
         if let Some(to) = &q.to {
-            query = query.bind(to);
+            select = select.bind(to);
         }
-        let rows = query.fetch_all(&self.db.pool).await?;
+        let rows = select.fetch_all(&self.db.pool).await?;
         rows.iter().map(message_from_row).collect()
     }
 
     /// One message of a channel.
     pub(crate) async fn get_message(&self, channel_id: &str, id: &str) -> StoreResult<Option<Message>> {
-        let row =
-            sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
-                .bind(id)
-                .bind(channel_id)
-                .fetch_optional(&self.db.pool)
-                .await?;
+        let row = query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
+            .bind(id)
+            .bind(channel_id)
+            .fetch_optional(&self.db.pool)
+            .await?;
         row.as_ref().map(message_from_row).transpose()
     }
 
@@ -271,18 +268,17 @@ impl Store {
     ) -> StoreResult<Message> {
         let mut tx = self.db.begin().await?;
         channel_in(&mut tx, channel_id).await?;
-        let row =
-            sqlx::query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
-                .bind(id)
-                .bind(channel_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row = query(&format!("SELECT {MESSAGE_COLS} FROM channel_messages WHERE id = $1 AND channel_id = $2"))
+            .bind(id)
+            .bind(channel_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let mut m = message_from_row(&row.ok_or(StoreError::NotFound(MESSAGE_NOT_FOUND))?)?;
         m.status = status.clone();
         if *status == MessageStatus::Read && m.read_at.is_none() {
             m.read_at = Some(now());
         }
-        sqlx::query("UPDATE channel_messages SET status = $1, read_at = $2 WHERE id = $3")
+        query("UPDATE channel_messages SET status = $1, read_at = $2 WHERE id = $3")
             .bind(m.status.as_str())
             .bind(m.read_at.as_ref().map(ts))
             .bind(id)
@@ -294,7 +290,7 @@ impl Store {
 
     /// The intent a channel belongs to (for the access check); `None` for an unknown channel.
     pub(crate) async fn channel_intent(&self, channel_id: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT intent_id FROM channels WHERE id = $1")
+        Ok(query_scalar("SELECT intent_id FROM channels WHERE id = $1")
             .bind(channel_id)
             .fetch_optional(&self.db.pool)
             .await?)
@@ -303,32 +299,32 @@ impl Store {
 
 /// The channel, read in `tx` (404 when unknown).
 async fn channel_in(tx: &mut WriteTx, id: &str) -> StoreResult<Channel> {
-    let row = sqlx::query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.id = $1"))
+    let row = query(&format!("SELECT {CHANNEL_COLS} FROM channels c WHERE c.id = $1"))
         .bind(id)
         .fetch_optional(&mut **tx)
         .await?;
     channel_from_row(&row.ok_or(StoreError::NotFound(CHANNEL_NOT_FOUND))?)
 }
 
-fn channel_from_row(r: &AnyRow) -> StoreResult<Channel> {
+fn channel_from_row(r: &Row) -> StoreResult<Channel> {
     let mut c = Channel::default();
     c.id = r.try_get("id")?;
     c.intent_id = r.try_get("intent_id")?;
     c.name = r.try_get("name")?;
     c.created_by = r.try_get("created_by")?;
-    c.members = read_json(&r.try_get::<String, _>("members")?)?;
+    c.members = r.json("members")?;
     c.member_policy = MemberPolicy::parse(&r.try_get::<String, _>("member_policy")?);
     c.task_id = r.try_get("task_id")?;
-    c.options = obj(&r.try_get::<String, _>("options")?)?;
+    c.options = r.json("options")?;
     c.status = ChannelStatus::parse(&r.try_get::<String, _>("status")?);
-    c.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
-    c.closed_at = opt_ts(r.try_get("closed_at")?)?;
+    c.created_at = r.try_get("created_at")?;
+    c.closed_at = r.try_get("closed_at")?;
     c.message_count = u64::try_from(r.try_get::<i64, _>("message_count")?).unwrap_or(0);
-    c.last_message_at = opt_ts(r.try_get("last_message_at")?)?;
+    c.last_message_at = r.try_get("last_message_at")?;
     Ok(c)
 }
 
-fn message_from_row(r: &AnyRow) -> StoreResult<Message> {
+fn message_from_row(r: &Row) -> StoreResult<Message> {
     let mut m = Message::default();
     m.id = r.try_get("id")?;
     m.channel_id = r.try_get("channel_id")?;
@@ -336,11 +332,11 @@ fn message_from_row(r: &AnyRow) -> StoreResult<Message> {
     m.to = r.try_get("to_target")?;
     m.message_type = MessageType::parse(&r.try_get::<String, _>("message_type")?);
     m.correlation_id = r.try_get("correlation_id")?;
-    m.payload = obj(&r.try_get::<String, _>("payload")?)?;
-    m.metadata = opt_obj(r.try_get("metadata")?)?;
+    m.payload = r.json("payload")?;
+    m.metadata = r.json("metadata")?;
     m.status = MessageStatus::parse(&r.try_get::<String, _>("status")?);
-    m.created_at = parse_ts(&r.try_get::<String, _>("created_at")?)?;
-    m.expires_at = opt_ts(r.try_get("expires_at")?)?;
-    m.read_at = opt_ts(r.try_get("read_at")?)?;
+    m.created_at = r.try_get("created_at")?;
+    m.expires_at = r.try_get("expires_at")?;
+    m.read_at = r.try_get("read_at")?;
     Ok(m)
 }

@@ -40,7 +40,8 @@
 //! - In the PostgreSQL migration of a new table, declare timestamps `TIMESTAMPTZ`, JSON
 //!   documents `JSONB` and booleans `BOOLEAN` (SQLite keeps `TEXT`, `TEXT` and `INTEGER`). A
 //!   timestamp compared with `''` or another sentinel text needs another condition instead
-//!   (see `events_after`).
+//!   (see `events_after`), and so does a `LIKE` over a JSON document's text, which `JSONB` does
+//!   not take (see `depends_on_holds` in `graph.rs`).
 
 use std::borrow::Cow;
 use std::marker::PhantomData;

@@ -12,7 +12,8 @@ use openintent_types::{EventType, Intent, IntentGraph, IntentStatus};
 use serde_json::json;
 
 use super::db::{Dialect, INTENT_NOT_FOUND, WriteTx, append_event, load_intent, lock_intent};
-use super::rows::{INTENT_COLS, as_obj, intent_from_row, read_json, to_json, ts};
+use super::driver::{query, query_scalar};
+use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{Store, StoreError, StoreResult, Written, now};
 
 /// The event written on an intent when the last of its dependencies completes.
@@ -43,7 +44,7 @@ impl Store {
         if tx.dialect == Dialect::Postgres {
             // One dependency write at a time across processes: two writes that each close half
             // of a cycle would otherwise both pass the check. Taken after the intent's lock.
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock(hashtext($1))")
+            query("SELECT 1 FROM pg_advisory_xact_lock(hashtext($1))")
                 .bind("openintent:intent-graph")
                 .execute(&mut *tx)
                 .await?;
@@ -82,7 +83,7 @@ impl Store {
 
     /// The direct children of an intent, in creation order.
     pub(crate) async fn children(&self, id: &str) -> StoreResult<Vec<Intent>> {
-        let rows = sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE parent_id = $1 ORDER BY seq"))
+        let rows = query(&format!("SELECT {INTENT_COLS} FROM intents WHERE parent_id = $1 ORDER BY seq"))
             .bind(id)
             .fetch_all(&self.db.pool)
             .await?;
@@ -133,11 +134,11 @@ impl Store {
 
     /// Every intent whose `depends_on` holds `id`, in creation order.
     pub(crate) async fn dependents(&self, id: &str) -> StoreResult<Vec<Intent>> {
-        let rows =
-            sqlx::query(&format!("SELECT {INTENT_COLS} FROM intents WHERE depends_on LIKE $1 ESCAPE '!' ORDER BY seq"))
-                .bind(like_pattern(id))
-                .fetch_all(&self.db.pool)
-                .await?;
+        let (holds, value) = depends_on_holds(self.db.dialect, id);
+        let rows = query(&format!("SELECT {INTENT_COLS} FROM intents WHERE {holds} ORDER BY seq"))
+            .bind(value)
+            .fetch_all(&self.db.pool)
+            .await?;
         let all = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
         Ok(all.into_iter().filter(|i| i.depends_on.iter().any(|d| d == id)).collect())
     }
@@ -190,10 +191,10 @@ impl Store {
 /// `tx`), each open intent that depends on it and now has every dependency completed gets an
 /// `intent.ready` event, in the same transaction.
 pub(super) async fn announce_ready(tx: &mut WriteTx, completed_id: &str, actor: &str) -> StoreResult<()> {
-    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM intents WHERE depends_on LIKE $1 ESCAPE '!' ORDER BY id")
-        .bind(like_pattern(completed_id))
-        .fetch_all(&mut **tx)
-        .await?;
+    let (holds, value) = depends_on_holds(tx.dialect, completed_id);
+    let rows =
+        query(&format!("SELECT id FROM intents WHERE {holds} ORDER BY id")).bind(value).fetch_all(&mut **tx).await?;
+    let ids = rows.iter().map(|r| r.try_get::<String, _>("id")).collect::<Result<Vec<_>, _>>()?;
     for id in ids {
         // Sorted ids: every writer takes these locks in the same order.
         if !lock_intent(tx, &id).await? {
@@ -205,10 +206,8 @@ pub(super) async fn announce_ready(tx: &mut WriteTx, completed_id: &str, actor: 
         }
         let mut statuses = Vec::new();
         for d in &dependent.depends_on {
-            let s: Option<String> = sqlx::query_scalar("SELECT status FROM intents WHERE id = $1")
-                .bind(d)
-                .fetch_optional(&mut **tx)
-                .await?;
+            let s: Option<String> =
+                query_scalar("SELECT status FROM intents WHERE id = $1").bind(d).fetch_optional(&mut **tx).await?;
             statuses.push((d.clone(), s.map(|s| IntentStatus::parse(&s))));
         }
         let status_of = |id: &str| statuses.iter().find(|(d, _)| d == id).and_then(|(_, s)| s.clone());
@@ -220,9 +219,18 @@ pub(super) async fn announce_ready(tx: &mut WriteTx, completed_id: &str, actor: 
     Ok(())
 }
 
+/// The condition (on `$1`) selecting the intents whose `depends_on` array may hold `id`, and the
+/// value to bind: on SQLite a `LIKE` over the array's text ([`like_pattern`]), on PostgreSQL
+/// the containment of `id` in the `JSONB` array. Callers confirm the match on the parsed array.
+fn depends_on_holds(dialect: Dialect, id: &str) -> (&'static str, String) {
+    match dialect {
+        Dialect::Sqlite => ("depends_on LIKE $1 ESCAPE '!'", like_pattern(id)),
+        Dialect::Postgres => ("depends_on @> jsonb_build_array($1::text)", id.to_owned()),
+    }
+}
+
 /// The `LIKE ... ESCAPE '!'` pattern of a `depends_on` array holding `id`: its JSON string
-/// anywhere in the array's text (`%`, `_` and `!` escaped). Callers confirm the match on the
-/// parsed array.
+/// anywhere in the array's text (`%`, `_` and `!` escaped).
 fn like_pattern(id: &str) -> String {
     let quoted = serde_json::to_string(id).unwrap_or_default();
     let mut escaped = String::with_capacity(quoted.len() + 2);
@@ -237,7 +245,7 @@ fn like_pattern(id: &str) -> String {
 
 async fn exists(tx: &mut WriteTx, id: &str) -> StoreResult<bool> {
     let found: Option<String> =
-        sqlx::query_scalar("SELECT id FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+        query_scalar("SELECT id FROM intents WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
     Ok(found.is_some())
 }
 
@@ -251,12 +259,9 @@ async fn reachable_edges(tx: &mut WriteTx, start: &str) -> StoreResult<Vec<(Stri
     let mut seen = HashSet::from([start.to_owned()]);
     let mut todo = vec![start.to_owned()];
     while let Some(node) = todo.pop() {
-        let doc: Option<String> = sqlx::query_scalar("SELECT depends_on FROM intents WHERE id = $1")
-            .bind(&node)
-            .fetch_optional(&mut **tx)
-            .await?;
-        let deps: Vec<String> = match doc {
-            Some(d) => read_json(&d)?,
+        let row = query("SELECT depends_on FROM intents WHERE id = $1").bind(&node).fetch_optional(&mut **tx).await?;
+        let deps: Vec<String> = match row {
+            Some(r) => r.json("depends_on")?,
             None => continue,
         };
         for d in deps {
@@ -278,7 +283,7 @@ async fn write_depends_on(
     actor: &str,
 ) -> StoreResult<openintent_types::IntentEvent> {
     let t = now();
-    let done = sqlx::query(
+    let done = query(
         "UPDATE intents SET depends_on = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",
     )
     .bind(to_json(&intent.depends_on))

@@ -10,15 +10,16 @@
 //! it again there, so several server processes on one database never act on a timer twice.
 
 use chrono::{DateTime, Utc};
+use openintent_types::time::format_wire;
 use openintent_types::{
     EventType, InputResponse, Intent, IntentStatus, RespondToSuspensionRequest, ResponseError, SUSPENSION_STATE_KEY,
     SuspendRequest, SuspensionRecord, SuspensionResolution,
 };
 use serde_json::{Map, Value, json};
-use sqlx::Row;
 
 use super::db::{WriteTx, append_event, check_writer, load_intent, refuse};
-use super::rows::{as_obj, parse_ts, to_json, ts};
+use super::driver::query;
+use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreError, StoreResult, new_id, now};
 use crate::rules::governance::Policy;
 use crate::rules::hitl::{Due, expiry, next_due};
@@ -76,15 +77,15 @@ impl Store {
             "choices": record.choices,
             "channel_hint": record.channel_hint,
             "timeout_seconds": record.timeout_seconds,
-            "expires_at": record.expires_at.as_ref().map(ts),
+            "expires_at": record.expires_at.as_ref().map(format_wire),
             "fallback_policy": record.fallback_policy,
             "confidence_at_suspension": record.confidence_at_suspension,
             "retry_policy": record.retry_policy,
         });
         append_event(&mut tx, id, EventType::IntentSuspended, principal, as_obj(payload)).await?;
-        sqlx::query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(id).execute(&mut *tx).await?;
         if let Some((due, _)) = next_due(&record, 1) {
-            sqlx::query(
+            query(
                 "INSERT INTO suspension_timers (intent_id, suspension_id, attempt, due_at, created_at) \
                  VALUES ($1, $2, 1, $3, $4)",
             )
@@ -145,14 +146,14 @@ impl Store {
         status_event(&mut tx, &intent, &previous, responded_by, None).await?;
         let payload = serde_json::to_value(&answer).unwrap_or(Value::Null);
         append_event(&mut tx, id, EventType::IntentResumed, responded_by, as_obj(payload)).await?;
-        sqlx::query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok((intent, answer))
     }
 
     /// Runs the suspension timers due at `at` (at most a batch); returns how many acted.
     pub(crate) async fn run_due_suspension_timers(&self, at: DateTime<Utc>) -> StoreResult<usize> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT intent_id, suspension_id FROM suspension_timers WHERE due_at <= $1 ORDER BY due_at, seq LIMIT $2",
         )
         .bind(ts(&at))
@@ -183,15 +184,14 @@ impl Store {
             Err(StoreError::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
         };
-        let row =
-            sqlx::query("SELECT attempt, due_at FROM suspension_timers WHERE intent_id = $1 AND suspension_id = $2")
-                .bind(intent_id)
-                .bind(suspension_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let row = query("SELECT attempt, due_at FROM suspension_timers WHERE intent_id = $1 AND suspension_id = $2")
+            .bind(intent_id)
+            .bind(suspension_id)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else { return Ok(false) };
         let attempt: i64 = row.try_get("attempt")?;
-        if parse_ts(&row.try_get::<String, _>("due_at")?)? > at {
+        if row.try_get::<DateTime<Utc>, _>("due_at")? > at {
             return Ok(false);
         }
         let record = match SuspensionRecord::from_state(&intent.state) {
@@ -209,7 +209,7 @@ impl Store {
                 renotify(&mut tx, intent_id, &record, next, &escalate_to).await?;
                 match next_due(&record, next) {
                     Some((due, _)) => {
-                        sqlx::query("UPDATE suspension_timers SET attempt = $1, due_at = $2 WHERE intent_id = $3")
+                        query("UPDATE suspension_timers SET attempt = $1, due_at = $2 WHERE intent_id = $3")
                             .bind(next)
                             .bind(ts(&due))
                             .bind(intent_id)
@@ -238,7 +238,7 @@ async fn write_suspension_change(
     status: IntentStatus,
     t: DateTime<Utc>,
 ) -> StoreResult<Intent> {
-    sqlx::query("UPDATE intents SET state = $1, status = $2, version = version + 1, updated_at = $3 WHERE id = $4")
+    query("UPDATE intents SET state = $1, status = $2, version = version + 1, updated_at = $3 WHERE id = $4")
         .bind(to_json(&state))
         .bind(status.as_str())
         .bind(ts(&t))
@@ -272,7 +272,7 @@ async fn status_event(
 }
 
 async fn delete_timer(tx: &mut WriteTx, intent_id: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(intent_id).execute(&mut **tx).await?;
+    query("DELETE FROM suspension_timers WHERE intent_id = $1").bind(intent_id).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -310,7 +310,7 @@ async fn renotify(
     let next_attempt_at = (attempt < policy.max_attempts)
         .then(|| crate::rules::hitl::attempt_time(start, policy.interval_seconds, attempt))
         .flatten()
-        .map(|t| ts(&t));
+        .map(|t| format_wire(&t));
     let notify_to: Vec<&str> = escalate_to.iter().map(|s| s.notify_to.as_str()).collect();
     let payload = json!({
         "suspension_id": record.id, "attempt": attempt, "max_attempts": policy.max_attempts,
@@ -333,7 +333,7 @@ async fn expire(tx: &mut WriteTx, intent: Intent, mut record: SuspensionRecord, 
     let intent = write_suspension_change(tx, intent, state, outcome.status.clone(), t).await?;
     let payload = json!({
         "suspension_id": record.id, "fallback_policy": outcome.policy, "fallback_value": outcome.value,
-        "status": outcome.status.as_str(), "expired_at": ts(&t),
+        "status": outcome.status.as_str(), "expired_at": format_wire(&t),
     });
     append_event(tx, &intent.id, EventType::SuspensionExpired, SYSTEM_ACTOR, as_obj(payload)).await?;
     status_event(tx, &intent, &previous, SYSTEM_ACTOR, Some("suspension expired")).await
@@ -355,6 +355,7 @@ fn response_refused(e: ResponseError) -> StoreError {
 mod tests {
     use super::*;
     use crate::config::DatabaseLocation;
+    use crate::store::driver::query_scalar;
     use crate::store::{EventFilter, NewIntent};
 
     async fn suspended(store: &Store, body: serde_json::Value) -> Intent {
@@ -389,8 +390,7 @@ mod tests {
         store.set_status(&intent.id, 2, "agent", &IntentStatus::Abandoned, None).await.unwrap();
         let later = now() + chrono::Duration::seconds(61);
         assert_eq!(store.run_due_suspension_timers(later).await.unwrap(), 0);
-        let left: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM suspension_timers").fetch_one(&store.db.pool).await.unwrap();
+        let left: i64 = query_scalar("SELECT COUNT(*) FROM suspension_timers").fetch_one(&store.db.pool).await.unwrap();
         assert_eq!(left, 0);
         assert_eq!(store.get_intent(&intent.id).await.unwrap().unwrap().version, 3);
     }

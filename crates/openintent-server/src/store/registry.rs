@@ -7,13 +7,13 @@
 //! server processes sweeping one PostgreSQL database write each transition once.
 
 use chrono::{DateTime, Utc};
+use openintent_types::time::format_wire;
 use openintent_types::{AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, RegisterAgentRequest};
 use serde_json::json;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::db::WriteTx;
-use super::rows::{obj, opt_ts, parse_ts, read_json, to_json, ts};
+use super::driver::{Row, query};
+use super::rows::{to_json, ts};
 use super::streams::keep_stream_message;
 use super::{Store, StoreError, StoreResult, new_id, now};
 use crate::notify::{Channel, Notification};
@@ -65,26 +65,26 @@ pub(crate) struct HeartbeatAck {
     pub next_heartbeat_at: DateTime<Utc>,
 }
 
-fn agent_from_row(r: &AnyRow) -> StoreResult<AgentRecord> {
+fn agent_from_row(r: &Row) -> StoreResult<AgentRecord> {
     let mut a = AgentRecord::default();
     a.agent_id = r.try_get("agent_id")?;
     a.status = AgentStatus::parse(&r.try_get::<String, _>("status")?);
     a.role_id = r.try_get("role_id")?;
     a.name = r.try_get("name")?;
-    a.capabilities = read_json(&r.try_get::<String, _>("capabilities")?)?;
-    a.capacity = r.try_get::<Option<String>, _>("capacity")?.map(|s| read_json(&s)).transpose()?;
+    a.capabilities = r.json("capabilities")?;
+    a.capacity = r.json("capacity")?;
     a.endpoint = r.try_get("endpoint")?;
-    a.heartbeat_config = r.try_get::<Option<String>, _>("heartbeat_config")?.map(|s| read_json(&s)).transpose()?;
-    a.metadata = obj(&r.try_get::<String, _>("metadata")?)?;
+    a.heartbeat_config = r.json("heartbeat_config")?;
+    a.metadata = r.json("metadata")?;
     a.drain_timeout_seconds = r.try_get("drain_timeout_seconds")?;
     a.version = r.try_get("version")?;
-    a.registered_at = parse_ts(&r.try_get::<String, _>("registered_at")?)?;
-    a.last_heartbeat_at = opt_ts(r.try_get("last_heartbeat_at")?)?;
+    a.registered_at = r.try_get("registered_at")?;
+    a.last_heartbeat_at = r.try_get("last_heartbeat_at")?;
     Ok(a)
 }
 
 async fn load_agent(tx: &mut WriteTx, agent_id: &str) -> StoreResult<AgentRecord> {
-    let row = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
+    let row = query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
         .bind(agent_id)
         .fetch_optional(&mut **tx)
         .await?;
@@ -109,7 +109,7 @@ async fn lifecycle(
         "status": status.as_str(),
         "reason": reason,
         "actor": actor,
-        "at": ts(&now()),
+        "at": format_wire(&now()),
     });
     let n = Notification::new(Channel::Agent(agent_id.to_owned()), LIFECYCLE_EVENT, data, new_id());
     keep_stream_message(tx, &n).await
@@ -125,7 +125,7 @@ async fn swap_status(
     version: Option<i64>,
     drain_timeout_seconds: Option<i64>,
 ) -> StoreResult<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2, \
          drain_timeout_seconds = COALESCE($3, drain_timeout_seconds) \
          WHERE agent_id = $4 AND status = $5 AND ($6 < 0 OR version = $6)",
@@ -150,12 +150,12 @@ impl Store {
         actor: &str,
     ) -> StoreResult<(AgentRecord, bool)> {
         let mut tx = self.db.begin().await?;
-        let t = ts(&now());
+        let t = now();
         let capabilities = to_json(&req.capabilities);
         let capacity = req.capacity.as_ref().map(to_json);
         let heartbeat = req.heartbeat_config.as_ref().map(to_json);
         let metadata = to_json(&req.metadata.clone().unwrap_or_default());
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO agents (agent_id, status, role_id, name, capabilities, capacity, endpoint, heartbeat_config, \
              metadata, drain_timeout_seconds, version, registered_at, last_heartbeat_at, status_changed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, NULL, $11) ON CONFLICT (agent_id) DO NOTHING",
@@ -164,13 +164,13 @@ impl Store {
         .bind(AgentStatus::Active.as_str())
         .bind(&req.role_id)
         .bind(&req.name)
-        .bind(&capabilities)
-        .bind(&capacity)
+        .bind(capabilities.clone())
+        .bind(capacity.clone())
         .bind(&req.endpoint)
-        .bind(&heartbeat)
-        .bind(&metadata)
+        .bind(heartbeat.clone())
+        .bind(metadata.clone())
         .bind(req.drain_timeout_seconds)
-        .bind(&t)
+        .bind(t)
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -179,7 +179,7 @@ impl Store {
             None
         } else {
             let before = load_agent(&mut tx, &req.agent_id).await?;
-            sqlx::query(
+            query(
                 "UPDATE agents SET status = $1, role_id = $2, name = $3, capabilities = $4, capacity = $5, \
                  endpoint = $6, heartbeat_config = $7, metadata = $8, drain_timeout_seconds = $9, \
                  version = version + 1, last_heartbeat_at = $10, status_changed_at = $10 WHERE agent_id = $11",
@@ -187,13 +187,13 @@ impl Store {
             .bind(AgentStatus::Active.as_str())
             .bind(&req.role_id)
             .bind(&req.name)
-            .bind(&capabilities)
-            .bind(&capacity)
+            .bind(capabilities)
+            .bind(capacity)
             .bind(&req.endpoint)
-            .bind(&heartbeat)
-            .bind(&metadata)
+            .bind(heartbeat)
+            .bind(metadata)
             .bind(req.drain_timeout_seconds)
-            .bind(&t)
+            .bind(t)
             .bind(&req.agent_id)
             .execute(&mut *tx)
             .await?;
@@ -207,7 +207,7 @@ impl Store {
     }
 
     pub(crate) async fn get_agent(&self, agent_id: &str) -> StoreResult<Option<AgentRecord>> {
-        let row = sqlx::query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
+        let row = query(&format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"))
             .bind(agent_id)
             .fetch_optional(&self.db.pool)
             .await?;
@@ -227,7 +227,7 @@ impl Store {
         }
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let sql = format!("SELECT {AGENT_COLS} FROM agents{filter} ORDER BY seq");
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in &binds {
             q = q.bind(*b);
         }
@@ -263,7 +263,7 @@ impl Store {
                 c.tasks_in_progress = Some(tasks.clone());
             }
         }
-        sqlx::query("UPDATE agents SET last_heartbeat_at = $1, capacity = $2 WHERE agent_id = $3")
+        query("UPDATE agents SET last_heartbeat_at = $1, capacity = $2 WHERE agent_id = $3")
             .bind(ts(&t))
             .bind(capacity.as_ref().map(to_json))
             .bind(agent_id)
@@ -329,7 +329,7 @@ impl Store {
     /// `(agent_id, new status)`. Each is a compare-and-set: an agent another process (or a
     /// heartbeat) changed meanwhile is left alone.
     pub(crate) async fn sweep_agents(&self, at: DateTime<Utc>) -> StoreResult<Vec<(String, AgentStatus)>> {
-        let rows = sqlx::query(&format!(
+        let rows = query(&format!(
             "SELECT {AGENT_COLS}, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
              WHERE status IN ($1, $2) ORDER BY seq"
         ))
@@ -347,7 +347,7 @@ impl Store {
             let mut tx = self.db.begin().await?;
             // Still as read: same status and version, and no heartbeat since (heartbeats leave
             // the version alone).
-            let done = sqlx::query(
+            let done = query(
                 "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2 \
                  WHERE agent_id = $3 AND status = $4 AND version = $5 AND \
                  COALESCE(last_heartbeat_at, registered_at) = $6",
@@ -357,7 +357,7 @@ impl Store {
             .bind(&agent.agent_id)
             .bind(agent.status.as_str())
             .bind(agent.version)
-            .bind(row.try_get::<String, _>("seen")?)
+            .bind(row.try_get::<DateTime<Utc>, _>("seen")?)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() != 1 {

@@ -34,12 +34,11 @@ pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> S
 impl Store {
     /// The intents `agent_id` is assigned to (for the SDK-style agent stream).
     pub(crate) async fn assigned_intents(&self, agent_id: &str) -> StoreResult<std::collections::HashSet<String>> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT intent_id FROM agent_assignments WHERE agent_id = $1")
-                .bind(agent_id)
-                .fetch_all(&self.db.pool)
-                .await?;
-        Ok(ids.into_iter().collect())
+        let rows = query("SELECT DISTINCT intent_id FROM agent_assignments WHERE agent_id = $1")
+            .bind(agent_id)
+            .fetch_all(&self.db.pool)
+            .await?;
+        Ok(rows.iter().map(|r| r.try_get::<String, _>("intent_id")).collect::<Result<_, _>>()?)
     }
 
     /// The newest message id of a portfolio or agent stream channel (`Channel::key`).
