@@ -77,7 +77,7 @@ async fn dependencies_readiness_and_the_graph() {
         // Completed children are no longer listed as ready; deploy is.
         assert_eq!(ready, [deploy.id.as_str()]);
         let events = client.get_events(&deploy.id).send().await.must("deploy events");
-        assert!(events.iter().any(|e| e.event_type.as_str() == "intent.ready"), "{events:?}");
+        assert!(events.iter().any(|e| e.event_type.as_str() == "task.ready"), "{events:?}");
     } else {
         // The reference lists every child whose dependencies are completed, completed ones too.
         assert_eq!(ready, [fetch.id.clone(), build.id.clone(), deploy.id.clone()]);

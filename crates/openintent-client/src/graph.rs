@@ -17,7 +17,7 @@
 //! Lists are read from their `{"<key>": […]}` envelope or a bare array; intents read their
 //! parent from `parent_id` or `parent_intent_id`. An intent is ready when every intent it
 //! depends on is completed ([`openintent_types::graph::is_ready`]); the Rust server writes an
-//! `intent.ready` event on an intent when its last open dependency completes.
+//! `task.ready` event on an intent when its last open dependency completes.
 
 use openintent_transport::Request;
 use openintent_types::{AddDependencyRequest, CreateChildIntentRequest, GraphRelation, Intent, IntentGraph};

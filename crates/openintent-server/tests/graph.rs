@@ -1,6 +1,6 @@
 //! Intent graphs (RFC-0002): children, dependencies (version-checked, cycles refused with the
 //! cycle named), the relation queries, the graph, `depends_on` on create, and readiness: the
-//! completion of an intent's last open dependency writes `intent.ready` on it.
+//! completion of an intent's last open dependency writes `task.ready` on it.
 
 mod common;
 
@@ -146,7 +146,7 @@ async fn readiness_follows_completion_and_writes_an_event() {
     let deploy = id_of(&child(&app, &root, json!({"title": "deploy", "depends_on": [fetch, build]})).await);
     assert_eq!(ids(&app, &root, "ready").await, [fetch.clone(), build.clone()]);
     assert_eq!(ids(&app, &root, "blocked").await, [deploy.as_str()]);
-    let ready_events = |events: Vec<Value>| events.iter().filter(|e| e["event_type"] == "intent.ready").count();
+    let ready_events = |events: Vec<Value>| events.iter().filter(|e| e["event_type"] == "task.ready").count();
     for id in [&fetch, &build] {
         assert_eq!(set_status(&app, id, "active").await.status, StatusCode::OK);
     }
@@ -156,7 +156,7 @@ async fn readiness_follows_completion_and_writes_an_event() {
     assert_eq!(set_status(&app, &build, "completed").await.status, StatusCode::OK);
     let events = app.events(&deploy).await;
     assert_eq!(ready_events(events.clone()), 1);
-    let ready = events.iter().find(|e| e["event_type"] == "intent.ready").unwrap();
+    let ready = events.iter().find(|e| e["event_type"] == "task.ready").unwrap();
     assert_eq!(ready["payload"]["dependency_id"], json!(build));
     // Completed children are neither ready nor blocked; deploy is now ready.
     assert_eq!(ids(&app, &root, "ready").await, [deploy.as_str()]);

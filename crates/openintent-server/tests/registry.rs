@@ -52,8 +52,12 @@ async fn register_read_and_reregister() {
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!((r.body["name"].clone(), r.body["version"].clone()), (json!("Uno"), json!(2)));
     assert_eq!(r.body["capabilities"], json!([]));
+    // What a re-registration leaves out is kept (the 0.17 SDK re-registers with its capabilities only).
+    assert_eq!(r.body["metadata"], json!({"k": 1}), "{:?}", r.body);
+    let r = app.post("/api/v1/agents/register", json!({"agent_id": "a1", "capabilities": ["x"]})).await;
+    assert_eq!((r.body["name"].clone(), r.body["capabilities"].clone()), (json!("Uno"), json!(["x"])), "{:?}", r.body);
     assert_eq!(app.get("/api/v1/agents").await.body.as_array().unwrap().len(), 1);
-    assert_eq!(lifecycle(&mut rx, "a1"), ["active", "active"]);
+    assert_eq!(lifecycle(&mut rx, "a1"), ["active", "active", "active"]);
 }
 
 #[tokio::test]

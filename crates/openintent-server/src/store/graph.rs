@@ -1,6 +1,6 @@
 //! Intent graphs (RFC-0002): dependencies added and removed as version-checked writes with
 //! their events, cycles refused, the graph queries, and the readiness hook of status changes
-//! (an intent whose last open dependency completes gets an `intent.ready` event).
+//! (an intent whose last open dependency completes gets an `task.ready` event).
 //!
 //! The graph lives in `intents.parent_id` and `intents.depends_on` (a JSON array).
 
@@ -16,8 +16,10 @@ use super::driver::{query, query_scalar};
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{Store, StoreError, StoreResult, Written, now};
 
-/// The event written on an intent when the last of its dependencies completes.
-pub(crate) const READY_EVENT: &str = "intent.ready";
+/// The event written on an intent when the last of its dependencies completes. The name is the
+/// upstream's RFC-0012 readiness event (`task.ready`: all dependencies satisfied), one the 0.17
+/// Python SDK's closed `EventType` enum knows, so that SDK can still read the dependent's log.
+pub(crate) const READY_EVENT: &str = "task.ready";
 
 /// Why a dependency write is refused before anything is written.
 const DEPENDENCY_NOT_FOUND: &str = "Dependency intent not found";
@@ -189,7 +191,7 @@ impl Store {
 
 /// The readiness hook of a status change: when `completed_id` has just been completed (in
 /// `tx`), each open intent that depends on it and now has every dependency completed gets an
-/// `intent.ready` event, in the same transaction.
+/// `task.ready` event, in the same transaction.
 pub(super) async fn announce_ready(tx: &mut WriteTx, completed_id: &str, actor: &str) -> StoreResult<()> {
     let (holds, value) = depends_on_holds(tx.dialect, completed_id);
     let rows =

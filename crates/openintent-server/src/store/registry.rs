@@ -143,7 +143,9 @@ async fn swap_status(
 
 impl Store {
     /// Registers the agent, or (a known id) updates its registration and makes it `active`
-    /// again; `true` when it was new. A registration counts as a heartbeat.
+    /// again; `true` when it was new. A re-registration replaces the capabilities and keeps
+    /// the optional values it leaves out (name, role, capacity, endpoint, heartbeat settings,
+    /// metadata, drain timeout). A registration counts as a heartbeat.
     pub(crate) async fn register_agent(
         &self,
         req: &RegisterAgentRequest,
@@ -168,7 +170,7 @@ impl Store {
         .bind(capacity.clone())
         .bind(&req.endpoint)
         .bind(heartbeat.clone())
-        .bind(metadata.clone())
+        .bind(metadata)
         .bind(req.drain_timeout_seconds)
         .bind(t)
         .execute(&mut *tx)
@@ -180,8 +182,10 @@ impl Store {
         } else {
             let before = load_agent(&mut tx, &req.agent_id).await?;
             query(
-                "UPDATE agents SET status = $1, role_id = $2, name = $3, capabilities = $4, capacity = $5, \
-                 endpoint = $6, heartbeat_config = $7, metadata = $8, drain_timeout_seconds = $9, \
+                "UPDATE agents SET status = $1, role_id = COALESCE($2, role_id), name = COALESCE($3, name), \
+                 capabilities = $4, capacity = COALESCE($5, capacity), endpoint = COALESCE($6, endpoint), \
+                 heartbeat_config = COALESCE($7, heartbeat_config), metadata = COALESCE($8, metadata), \
+                 drain_timeout_seconds = COALESCE($9, drain_timeout_seconds), \
                  version = version + 1, last_heartbeat_at = $10, status_changed_at = $10 WHERE agent_id = $11",
             )
             .bind(AgentStatus::Active.as_str())
@@ -191,7 +195,7 @@ impl Store {
             .bind(capacity)
             .bind(&req.endpoint)
             .bind(heartbeat)
-            .bind(metadata)
+            .bind(req.metadata.as_ref().map(to_json))
             .bind(req.drain_timeout_seconds)
             .bind(t)
             .bind(&req.agent_id)
