@@ -253,6 +253,36 @@ async fn a_closed_acl_is_enforced_by_level() {
     assert_eq!(app.send("GET", &format!("/api/v1/intents/{id}"), &[], None).await.status, 401);
 }
 
+#[tokio::test]
+async fn the_intent_list_shows_a_closed_intent_only_to_who_may_read_it() {
+    let app = TestApp::memory().await;
+    let id = closed_intent(&app).await;
+    let open = app.intent("open to all").await;
+    let listed = |who: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.as_agent(Some(who), "GET", "/api/v1/intents?limit=1000", None).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            let ids: Vec<String> =
+                r.body["intents"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+            (ids, r.body["total"].as_u64().unwrap())
+        }
+    };
+    for who in ["tester", "reader", "writer"] {
+        let (ids, total) = listed(who).await;
+        assert!(ids.contains(&id) && ids.contains(&open), "{who}: {ids:?}");
+        assert_eq!(total, 2, "{who}");
+    }
+    for who in ["stranger", "late"] {
+        let (ids, total) = listed(who).await;
+        assert_eq!(
+            (ids, total),
+            (vec![open.clone()], 1),
+            "{who} (no entry, or an expired one) sees only the open intent"
+        );
+    }
+}
+
 fn concrete(path: &str) -> String {
     path.split('/')
         .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "probe" } else { seg })

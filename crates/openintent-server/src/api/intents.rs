@@ -81,7 +81,7 @@ async fn get_intent(State(state): State<AppState>, _p: Principal, Path(id): Path
     Ok(intent_response(&intent))
 }
 
-async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+async fn list_intents(State(state): State<AppState>, principal: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
     if let Some(s) = q.get("status")
         && !IntentStatus::parse(s).is_known()
     {
@@ -96,6 +96,7 @@ async fn list_intents(State(state): State<AppState>, _p: Principal, q: QueryPara
         status: q.get("status").map(str::to_owned),
         created_by: q.get("created_by").map(str::to_owned),
         parent_id: q.get("parent_id").or_else(|| q.get("parent_intent_id")).map(str::to_owned),
+        visible_to: Some(principal.0),
         limit: q.int("limit", 50, 1, 1000)?,
         offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
     };

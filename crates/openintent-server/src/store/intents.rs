@@ -91,14 +91,31 @@ impl Store {
                 clauses.push(format!("{col} = ${}", binds.len()));
             }
         }
+        // Readable under the ACL: none or an open one, the creator, or an unexpired entry of a
+        // known level (every level includes `read`). The time is the last parameter.
+        let visible = f.visible_to.as_deref();
+        if let Some(principal) = visible {
+            binds.push(principal);
+            let (k, t) = (binds.len(), binds.len() + 1);
+            clauses.push(format!(
+                "(NOT EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = intents.id AND a.default_policy <> 'open') \
+                 OR created_by = ${k} \
+                 OR EXISTS (SELECT 1 FROM acl_entries e WHERE e.intent_id = intents.id AND e.principal_id = ${k} \
+                 AND e.permission IN ('read', 'write', 'admin') AND (e.expires_at IS NULL OR e.expires_at > ${t})))"
+            ));
+        }
+        let at = now();
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
         let mut count = query_scalar::<i64>(&count_sql);
         for b in &binds {
             count = count.bind(*b);
         }
+        if visible.is_some() {
+            count = count.bind(at);
+        }
         let total = count.fetch_one(&self.db.pool).await?;
-        let n = binds.len();
+        let n = binds.len() + usize::from(visible.is_some());
         let sql = format!(
             "SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}",
             n + 1,
@@ -107,6 +124,9 @@ impl Store {
         let mut q = query(&sql);
         for b in &binds {
             q = q.bind(*b);
+        }
+        if visible.is_some() {
+            q = q.bind(at);
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
         let intents = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;

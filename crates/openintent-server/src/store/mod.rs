@@ -151,6 +151,9 @@ pub(crate) struct IntentFilter {
     pub status: Option<String>,
     pub created_by: Option<String>,
     pub parent_id: Option<String>,
+    /// Only the intents this principal may read under their ACLs (RFC-0011; the rule of
+    /// `rules::acl::allows` at the `read` level).
+    pub visible_to: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }
