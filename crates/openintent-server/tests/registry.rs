@@ -73,6 +73,12 @@ async fn bad_registrations_name_the_field_and_write_nothing() {
             "heartbeat_config",
         ),
         (json!({"agent_id": "a", "drain_timeout_seconds": -1}), "drain_timeout_seconds"),
+        // Times computed from it would overflow (the heartbeat used to panic).
+        (
+            json!({"agent_id": "a", "heartbeat_config": {"interval_seconds": 10_000_000_000_000_i64,
+                "unhealthy_after_seconds": 20_000_000_000_000_i64, "dead_after_seconds": 40_000_000_000_000_i64}}),
+            "heartbeat_config",
+        ),
     ] {
         let r = register(&app, body.clone()).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {:?}", r.body);

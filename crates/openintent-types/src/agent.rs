@@ -162,6 +162,10 @@ wire_model! {
     also_emit {}
 }
 
+/// The longest heartbeat interval or threshold an agent may declare, in seconds (one year):
+/// times computed from it stay representable.
+pub const MAX_HEARTBEAT_SECONDS: i64 = 365 * 86_400;
+
 impl HeartbeatConfig {
     /// The interval, defaulted.
     pub fn interval(&self) -> i64 {
@@ -178,8 +182,8 @@ impl HeartbeatConfig {
         self.dead_after_seconds.unwrap_or(DEFAULT_DEAD_AFTER_SECONDS)
     }
 
-    /// RFC-0016 §3.3: positive values, `unhealthy_after >= 2 × interval`,
-    /// `dead_after >= 2 × unhealthy_after` (defaults stand in for absent values).
+    /// RFC-0016 §3.3: values from 1 to [`MAX_HEARTBEAT_SECONDS`], `unhealthy_after >= 2 ×
+    /// interval`, `dead_after >= 2 × unhealthy_after` (defaults stand in for absent values).
     pub fn check(&self) -> Result<(), InputValidationError> {
         let values = [
             ("interval_seconds", self.interval_seconds),
@@ -188,9 +192,12 @@ impl HeartbeatConfig {
         ];
         for (name, v) in values {
             if let Some(n) = v
-                && n < 1
+                && !(1..=MAX_HEARTBEAT_SECONDS).contains(&n)
             {
-                return fail(&format!("heartbeat_config.{name}"), format_args!("must be at least 1, got {n}"));
+                return fail(
+                    &format!("heartbeat_config.{name}"),
+                    format_args!("must be between 1 and {MAX_HEARTBEAT_SECONDS} seconds, got {n}"),
+                );
             }
         }
         let (interval, unhealthy, dead) = (self.interval(), self.unhealthy_after(), self.dead_after());

@@ -81,7 +81,7 @@ pub use acl::{
 pub use agent::{
     AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, DEFAULT_DEAD_AFTER_SECONDS,
     DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
-    ListAgentsQuery, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
+    ListAgentsQuery, MAX_HEARTBEAT_SECONDS, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
 };
 pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
 pub use channel::{
