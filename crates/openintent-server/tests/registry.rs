@@ -181,11 +181,20 @@ async fn status_changes_are_validated_and_draining_is_kept() {
     let r = set_status(&app, "d", json!({"status": "active"}), &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
     assert!(r.detail().contains("draining"), "{}", r.detail());
+    // A draining agent takes no new work; nothing is written.
+    let intent = app.intent("work").await;
+    let assign = format!("/api/v1/intents/{intent}/agents");
+    let r = app.post(&assign, json!({"agent_id": "d"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.detail().contains("draining"), "{}", r.detail());
+    assert_eq!(app.get(&assign).await.body, json!([]));
     // Deregistration; heartbeats of a deregistered agent are refused until it registers again.
     let r = app.as_agent(Some("tester"), "DELETE", "/api/v1/agents/d", None).await;
     assert_eq!(r.body["status"], "deregistered");
     assert_eq!(app.post("/api/v1/agents/d/heartbeat", json!({})).await.status, StatusCode::CONFLICT);
+    assert_eq!(app.post(&assign, json!({"agent_id": "d"})).await.status, StatusCode::CONFLICT);
     assert_eq!(register(&app, json!({"agent_id": "d"})).await.body["status"], "active");
+    assert_eq!(app.post(&assign, json!({"agent_id": "d"})).await.status, StatusCode::OK);
     assert_eq!(lifecycle(&mut rx, "d"), ["active", "draining", "deregistered", "active"]);
 }
 

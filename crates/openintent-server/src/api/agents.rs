@@ -52,7 +52,8 @@ async fn unassign_agent(
 pub(super) const OPERATIONS: &[Op] = &[
     op("post", "/api/v1/intents/{id}/agents", "assignAgent", "agents", "Assign an agent (default: the caller)")
         .body(request!(AssignAgentRequest))
-        .reply(Reply::Model("AgentAssignment")),
+        .reply(Reply::Model("AgentAssignment"))
+        .errors(&[409]),
     op("get", "/api/v1/intents/{id}/agents", "listAgents", "agents", "Agents assigned to an intent")
         .reply(Reply::List("AgentAssignment")),
     op("delete", "/api/v1/intents/{id}/agents/{agent_id}", "unassignAgent", "agents", "Unassign an agent")

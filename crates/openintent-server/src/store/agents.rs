@@ -26,6 +26,19 @@ impl Store {
         if let Err(v) = policy.check_assignment(agent_id) {
             return refuse(tx, intent_id, actor, v).await;
         }
+        // A registered agent that drains or has deregistered takes no new work (RFC-0016 §5).
+        // Its row is held until commit, so a drain committing meanwhile waits for this
+        // assignment (PostgreSQL; SQLite's writers take turns).
+        let status = query_scalar::<String>(&format!(
+            "SELECT status FROM agents WHERE agent_id = $1{}",
+            tx.dialect.share_lock()
+        ))
+        .bind(agent_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(status) = status.filter(|s| matches!(s.as_str(), "draining" | "deregistered")) {
+            return Err(StoreError::Conflict(format!("Agent {agent_id} is {status} and takes no new work")));
+        }
         let t = now();
         let mut a = AgentAssignment::default();
         a.id = new_id();

@@ -67,6 +67,16 @@ impl Dialect {
         }
     }
 
+    /// The clause that holds a row read by a write transaction against concurrent changes,
+    /// without blocking other readers that hold it the same way.
+    pub(super) fn share_lock(self) -> &'static str {
+        match self {
+            // `BEGIN IMMEDIATE`: no other transaction is writing.
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
     /// The clause that makes a queue read skip the rows another transaction is claiming.
     pub(super) fn skip_locked(self) -> &'static str {
         match self {
