@@ -101,7 +101,7 @@ pub fn validate_intent_create(title: &str, creator: Option<&str>, description: O
 
 /// Whether `scope` is a usable lease scope: not blank, at most [`MAX_SCOPE_CHARS`]
 /// characters, no control characters. Scopes are free strings on the wire (`analysis`,
-/// `content.draft`, `data-processing`, `shared scope`); [`scope_path`] says
+/// `content.draft`, `data-processing`, `shared scope`); [`scope_path`](crate::scope_path) says
 /// which state each one guards.
 pub fn is_valid_scope(scope: &str) -> bool {
     validate_scope(scope).is_ok()
