@@ -283,6 +283,39 @@ async fn the_intent_list_shows_a_closed_intent_only_to_who_may_read_it() {
     }
 }
 
+#[tokio::test]
+async fn escalations_of_a_closed_intent_are_kept_from_those_who_may_not_see_it() {
+    let app = TestApp::memory().await;
+    let id = closed_intent(&app).await;
+    let r = app
+        .as_agent(Some("tester"), "POST", &format!("/api/v1/intents/{id}/escalations"), Some(json!({"reason": "help"})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let eid = r.body["id"].as_str().unwrap().to_owned();
+    let listed = |who: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.as_agent(Some(who), "GET", "/api/v1/escalations", None).await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            r.body["escalations"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!((listed("reader").await, listed("stranger").await), (1, 0));
+    let one = format!("/api/v1/escalations/{eid}");
+    assert_eq!(app.as_agent(Some("reader"), "GET", &one, None).await.status, StatusCode::OK);
+    assert_eq!(app.as_agent(Some("stranger"), "GET", &one, None).await.status, StatusCode::FORBIDDEN);
+    // Resolving writes to the intent's log: `write` is needed.
+    let resolve = format!("/api/v1/escalations/{eid}/resolve");
+    let body = json!({"resolution": "approved"});
+    for who in ["stranger", "reader"] {
+        let r = app.as_agent(Some(who), "POST", &resolve, Some(body.clone())).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{who}: {:?}", r.body);
+    }
+    assert_eq!(app.get(&one).await.body["status"], "pending", "nothing was resolved");
+    let r = app.as_agent(Some("writer"), "POST", &resolve, Some(body)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
 fn concrete(path: &str) -> String {
     path.split('/')
         .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "probe" } else { seg })

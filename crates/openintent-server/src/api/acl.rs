@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use openintent_types::schema::{RequestSchema, check_schema};
 use openintent_types::wire::WireModel;
-use openintent_types::{CreateAccessRequest, DecideAccessRequest, GrantAccessRequest, SetAclRequest};
+use openintent_types::{CreateAccessRequest, DecideAccessRequest, GrantAccessRequest, Permission, SetAclRequest};
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, authenticate, keyed};
@@ -38,6 +38,30 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
 /// principal lacks the level the route needs (see `crate::rules::acl`) gets 403. Requests
 /// without a valid key, for unknown intents, or for routes that are not per-intent pass on
 /// unchanged, so the route answers them (401, 404) as it would without an ACL.
+/// Whether `principal` may act at `needed` on the intent `intent_id` under its ACL (the rule of
+/// [`allows`]); an unknown intent permits nothing. For routes whose path names something other
+/// than an intent (escalations, traces), which [`enforce`] cannot check.
+pub(super) async fn permits(
+    state: &AppState,
+    principal: &str,
+    intent_id: &str,
+    needed: &Permission,
+) -> ApiResult<bool> {
+    Ok(match state.store().access_of(intent_id).await? {
+        Some((creator, acl)) => allows(acl.as_ref(), &creator, principal, needed, chrono::Utc::now()),
+        None => false,
+    })
+}
+
+/// [`permits`], or the 403 a principal without access gets.
+pub(super) async fn require(state: &AppState, principal: &str, intent_id: &str, needed: &Permission) -> ApiResult<()> {
+    if permits(state, principal, intent_id, needed).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(refusal(principal, needed)))
+    }
+}
+
 pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
         return next.run(req).await;

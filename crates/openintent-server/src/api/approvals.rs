@@ -17,11 +17,12 @@ use openintent_types::schema::{Field, RequestSchema};
 use openintent_types::wire::WireModel;
 use openintent_types::{
     CreateApprovalRequest, CreateEscalationRequest, DecideApprovalRequest, GovernancePolicy, Intent, JsonObject,
-    ResolveEscalationRequest,
+    Permission, ResolveEscalationRequest,
 };
 use openintent_types::{InputValidationError, Validate};
 use serde_json::{Value, json};
 
+use super::acl::{permits, require};
 use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, list, wire};
 use super::spec::{Header, Op, Reply, op, q_string, reference, request};
@@ -209,7 +210,7 @@ async fn escalate(
     Ok(Json(wire(&state.store().create_escalation(&id, &body, &by).await?)))
 }
 
-async fn list_escalations(State(state): State<AppState>, _p: Principal, query: QueryParams) -> ApiResult<Json<Value>> {
+async fn list_escalations(State(state): State<AppState>, p: Principal, query: QueryParams) -> ApiResult<Json<Value>> {
     let status = query.get("status");
     if let Some(s) = status
         && !["pending", "resolved"].contains(&s)
@@ -221,18 +222,26 @@ async fn list_escalations(State(state): State<AppState>, _p: Principal, query: Q
             Some(json!(s)),
         ));
     }
-    let items = state.store().list_escalations(query.get("intent_id"), status).await?;
-    let items: Vec<Value> = items.iter().map(wire).collect();
+    // Only the escalations of intents the caller may read (their ACLs).
+    let mut items = Vec::new();
+    for e in state.store().list_escalations(query.get("intent_id"), status).await? {
+        if permits(&state, p.as_str(), &e.intent_id, &Permission::Read).await? {
+            items.push(wire(&e));
+        }
+    }
     Ok(Json(json!({ "escalations": items })))
 }
 
 async fn get_escalation(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(eid): Path<String>,
 ) -> ApiResult<Json<Value>> {
     match state.store().get_escalation(&eid).await? {
-        Some(e) => Ok(Json(wire(&e))),
+        Some(e) => {
+            require(&state, p.as_str(), &e.intent_id, &Permission::Read).await?;
+            Ok(Json(wire(&e)))
+        }
         None => Err(ApiError::not_found("Escalation not found")),
     }
 }
@@ -243,6 +252,10 @@ async fn resolve_escalation(
     Path(eid): Path<String>,
     JsonBody(body): JsonBody<ResolveEscalationRequest>,
 ) -> ApiResult<Json<Value>> {
+    // Resolving writes to the escalated intent's log: the caller needs `write` there.
+    if let Some(e) = state.store().get_escalation(&eid).await? {
+        require(&state, principal.as_str(), &e.intent_id, &Permission::Write).await?;
+    }
     let by = non_empty(body.resolved_by.clone()).unwrap_or_else(|| principal.0.clone());
     Ok(Json(wire(&state.store().resolve_escalation(&eid, &body, &by).await?)))
 }

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use openintent_types::LogEventRequest;
+use openintent_types::{LogEventRequest, Permission};
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
@@ -82,16 +82,7 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
         let ok = match readable.get(&event.intent_id) {
             Some(ok) => *ok,
             None => {
-                let ok = match state.store().access_of(&event.intent_id).await? {
-                    Some((creator, acl)) => crate::rules::acl::allows(
-                        acl.as_ref(),
-                        &creator,
-                        p.as_str(),
-                        &openintent_types::Permission::Read,
-                        chrono::Utc::now(),
-                    ),
-                    None => false,
-                };
+                let ok = super::acl::permits(&state, p.as_str(), &event.intent_id, &Permission::Read).await?;
                 readable.insert(event.intent_id.clone(), ok);
                 ok
             }
