@@ -184,7 +184,11 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(items) => ApiError::Validation(items),
             StoreError::BadRequest(text) => ApiError::BadRequest(text),
             StoreError::Conflict(text) => ApiError::conflict(text),
-            StoreError::Unprocessable(detail) => ApiError::Unprocessable(detail),
+            StoreError::Unprocessable(text) => ApiError::Unprocessable(json!(text)),
+            // The reference's object `detail`: `{"error": "invalid_choice", "message", "valid_choices"}`.
+            StoreError::InvalidChoice { choice, allowed } => ApiError::Unprocessable(
+                serde_json::to_value(openintent_types::InvalidChoice::new(&choice, allowed)).unwrap_or(Value::Null),
+            ),
             StoreError::Busy => ApiError::Unavailable(BUSY.to_owned()),
             StoreError::Begin(e) => ApiError::Unavailable(format!("could not begin a transaction: {e}")),
             other @ (StoreError::Database(_)
@@ -227,7 +231,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 #[cfg(test)]
 mod tests {
-    use openintent_types::Lease;
+    use openintent_types::{Lease, SuspensionChoice};
 
     use super::*;
     use crate::rules::governance::Violation;
@@ -260,6 +264,21 @@ mod tests {
                 422,
                 json!({"detail": [{"type": "value_error", "loc": ["body", "patches", "0", "path"], "msg": "no such path"}]})
             )
+        );
+    }
+
+    #[test]
+    fn an_invalid_choice_is_shaped_here() {
+        let allowed = vec![SuspensionChoice::new("approve", "Approve"), SuspensionChoice::new("deny", "Deny")];
+        let (status, body) = answer(StoreError::InvalidChoice { choice: json!("maybe"), allowed });
+        assert_eq!(status, 422);
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"detail":{"error":"invalid_choice","message":"Value 'maybe' is not a valid choice. Expected one of: ['approve', 'deny']","valid_choices":[{"label":"Approve","value":"approve"},{"label":"Deny","value":"deny"}]}}"#
+        );
+        assert_eq!(
+            answer(StoreError::Unprocessable("Unknown response_type 'x'".into())),
+            (422, json!({"detail": "Unknown response_type 'x'"}))
         );
     }
 

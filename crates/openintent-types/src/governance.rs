@@ -323,22 +323,19 @@ impl GovernancePolicy {
 
 impl Validate for GovernancePolicy {
     /// The checks of the PUT route, which the protocol applies wherever a policy is stored
-    /// (also on intent creation): known mode and scope, threshold in (0, 1], `max_cost` finite
-    /// and not negative, agent ids not blank.
+    /// (also on intent creation): the field rules of [`RequestSchema::FIELDS`] (known mode and
+    /// scope, `max_cost` not negative), and what that declaration cannot say: threshold in
+    /// (0, 1], numbers finite, agent ids not blank.
     fn validate(&self) -> Result<(), InputValidationError> {
-        if let Some(CompletionMode::Unknown(m)) = &self.completion_mode {
-            return fail("completion_mode", format_args!("must be auto, require_approval or quorum, got {m:?}"));
-        }
-        if let Some(WriteScope::Unknown(s)) = &self.write_scope {
-            return fail("write_scope", format_args!("must be any or assigned_only, got {s:?}"));
-        }
+        validate_fields(self)?;
         if let Some(t) = self.quorum_threshold
             && !(t.is_finite() && t > 0.0 && t <= 1.0)
         {
             return fail("quorum_threshold", format_args!("must be a number in (0, 1], got {t}"));
         }
+        // JSON has no non-finite numbers, so the declaration cannot see them.
         if let Some(c) = self.max_cost
-            && !(c.is_finite() && c >= 0.0)
+            && !c.is_finite()
         {
             return fail("max_cost", format_args!("must be a non-negative number, got {c}"));
         }

@@ -2,6 +2,7 @@
 //! messaging and tracing models: one case per rule, each naming the field it must name.
 
 use chrono::{Duration, TimeZone, Utc};
+use openintent_types::schema::RequestSchema;
 use openintent_types::*;
 use serde_json::{Value, json};
 
@@ -29,6 +30,11 @@ fn governance_policy_rules() {
         (json!({"allowed_agents": ["alice", ""]}), "allowed_agents.1"),
     ] {
         assert_eq!(refused(&from::<GovernancePolicy>(body.clone())), field, "{body}");
+    }
+    // The declared rules of `GovernancePolicy::FIELDS` are the ones `Validate` enforces.
+    for body in [json!({"completion_mode": "manual"}), json!({"write_scope": "sometimes"}), json!({"max_cost": -1})] {
+        let declared = schema::check_rules(&body, GovernancePolicy::FIELDS).unwrap_err();
+        assert_eq!(from::<GovernancePolicy>(body.clone()).validate().unwrap_err(), declared, "{body}");
     }
     let e = GovernancePolicy::default().effective();
     assert_eq!(

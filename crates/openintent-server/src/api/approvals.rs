@@ -27,7 +27,7 @@ use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empt
 use super::reply::{INTENT_NOT_FOUND, list, wire};
 use super::spec::{Header, Op, Reply, op, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
-use crate::rules::governance::{CompletionMode, Policy, validate_at};
+use crate::rules::governance::{CompletionMode, Policy};
 use crate::state::AppState;
 use crate::store::NewApproval;
 
@@ -80,7 +80,6 @@ async fn set_policy(
     headers: HeaderMap,
     JsonBody(GovernancePolicyBody(policy)): JsonBody<GovernancePolicyBody>,
 ) -> ApiResult<Response> {
-    validate_at(&policy, "").map_err(ApiError::Validation)?;
     let version = if_match(&headers)?;
     let (intent, _) = state.store().change_governance_policy(&id, version, &principal.0, Some(policy)).await?;
     Ok(intent_response(&intent))

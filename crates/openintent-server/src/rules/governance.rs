@@ -7,12 +7,10 @@
 //! is a [`Violation`]: the store appends its `governance.violation` event (when the rule logs
 //! one), commits that event alone, and refuses the write with it (a 403 at the HTTP edge).
 
-use openintent_types::{FieldError, JsonObject};
+use openintent_types::schema::{RequestSchema, check_schema};
+use openintent_types::{FieldError, GovernancePolicy, JsonObject, Validate};
 use serde_json::{Value, json};
 
-/// The known keys of an intent's `governance_policy`; other keys are stored and ignored.
-const COMPLETION_MODES: &[&str] = &["auto", "require_approval", "quorum"];
-const WRITE_SCOPES: &[&str] = &["any", "assigned_only"];
 const DEFAULT_QUORUM_THRESHOLD: f64 = 0.6;
 /// The approval action that lifts or changes a completion gate.
 pub(crate) const POLICY_CHANGE_ACTION: &str = "change_governance_policy";
@@ -290,76 +288,33 @@ impl Policy {
     }
 }
 
-/// Checks the known keys of a policy given on create; unknown keys pass. Each error names its
-/// field (`governance_policy.write_scope`), as the body of a 422. `null` means "not set".
+/// Checks a policy given as JSON on create, by the one declaration of its fields:
+/// [`GovernancePolicy`]'s [`RequestSchema::FIELDS`] for the kinds ([`check_schema`]), then its
+/// `Validate` for the rules. Unknown keys pass and `null` means "not set". Each error names its
+/// field under `governance_policy` (`["body", "governance_policy", "write_scope"]`), as the
+/// body of a 422; the policy itself is left as given.
 pub(crate) fn validate(policy: &JsonObject) -> Result<(), Vec<FieldError>> {
-    validate_at(policy, "governance_policy.")
-}
-
-/// [`validate`] with the field names prefixed by `prefix` (`""` for a policy that is the whole
-/// body, as `PUT …/governance` takes it).
-pub(crate) fn validate_at(policy: &JsonObject, prefix: &str) -> Result<(), Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut bad = |key: &str, kind: &str, msg: String, input: &Value| {
-        let mut e = FieldError::body(&format!("{prefix}{key}"), kind, msg);
-        e.input = Some(input.clone());
-        errors.push(e);
+    const AT: &str = "governance_policy";
+    let under = |mut e: FieldError| {
+        e.loc.insert(1.min(e.loc.len()), json!(AT));
+        e
     };
-    let one_of = |allowed: &[&str]| {
-        let quoted: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
-        format!("Input should be {}", quoted.join(" or "))
-    };
-    for (key, value) in policy {
-        if value.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "completion_mode" | "write_scope" => {
-                let allowed = if key == "completion_mode" { COMPLETION_MODES } else { WRITE_SCOPES };
-                match value.as_str() {
-                    Some(s) if allowed.contains(&s) => {}
-                    Some(_) => bad(key, "enum", one_of(allowed), value),
-                    None => bad(key, "string_type", "Input should be a valid string".into(), value),
-                }
-            }
-            "quorum_threshold" => match value.as_f64() {
-                Some(t) if t > 0.0 && t <= 1.0 => {}
-                Some(_) => bad(key, "value_error", "Input should be greater than 0 and at most 1".into(), value),
-                None => bad(key, "float_type", "Input should be a valid number".into(), value),
-            },
-            "allowed_agents" => match value {
-                Value::Array(items) => {
-                    for (i, item) in items.iter().enumerate() {
-                        if !item.is_string() {
-                            bad(&format!("{key}.{i}"), "string_type", "Input should be a valid string".into(), item);
-                        }
-                    }
-                }
-                _ => bad(key, "list_type", "Input should be a valid list".into(), value),
-            },
-            "max_cost" => match value.as_f64() {
-                Some(m) if m >= 0.0 => {}
-                Some(_) => bad(key, "greater_than_equal", "Input should be greater than or equal to 0".into(), value),
-                None => bad(key, "float_type", "Input should be a valid number".into(), value),
-            },
-            "require_status_reason" | "allow_self_approval" if !value.is_boolean() => {
-                bad(key, "bool_type", "Input should be a valid boolean".into(), value);
-            }
-            _ => {}
-        }
-    }
-    if errors.is_empty() {
-        return Ok(());
-    }
-    // Indexes of `allowed_agents` items are numbers in `loc`, as elsewhere.
-    for e in &mut errors {
+    let mut value = Value::Object(policy.clone());
+    check_schema(&mut value, GovernancePolicy::FIELDS)
+        .map_err(|items| items.into_iter().map(under).collect::<Vec<_>>())?;
+    let Value::Object(checked) = value else { unreachable!("check_schema keeps an object") };
+    let refused = |field: &str, msg: String| {
+        let mut e = FieldError::body(&format!("{AT}.{field}"), "value_error", msg);
+        // Indexes of `allowed_agents` items are numbers in `loc`, as elsewhere.
         for part in &mut e.loc {
             if let Some(n) = part.as_str().and_then(|s| s.parse::<u64>().ok()) {
                 *part = json!(n);
             }
         }
-    }
-    Err(errors)
+        vec![e]
+    };
+    let parsed = GovernancePolicy::from_map(&checked).map_err(|e| refused("", e.to_string()))?;
+    parsed.validate().map_err(|e| refused(&e.field, e.message))
 }
 
 #[cfg(test)]
@@ -413,6 +368,8 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         assert!(validate(&policy(json!({"write_scope": "any", "custom": [1], "max_cost": null}))).is_ok());
+        let items = validate(&policy(json!({"allowed_agents": ["a", 2]}))).unwrap_err();
+        assert_eq!(items[0].loc, vec![json!("body"), json!("governance_policy"), json!("allowed_agents"), json!(1)]);
         let cases = [
             (json!({"write_scope": "sometimes"}), "governance_policy.write_scope"),
             (json!({"completion_mode": 3}), "governance_policy.completion_mode"),
@@ -422,6 +379,8 @@ mod tests {
             (json!({"allowed_agents": ["a", 2]}), "governance_policy.allowed_agents.1"),
             (json!({"require_status_reason": "yes"}), "governance_policy.require_status_reason"),
             (json!({"quorum_threshold": 1.5}), "governance_policy.quorum_threshold"),
+            // As `PUT …/governance` refuses it: the policy's one declaration decides both.
+            (json!({"allowed_agents": ["a", " "]}), "governance_policy.allowed_agents.1"),
         ];
         for (input, field) in cases {
             match validate(&policy(input.clone())) {
@@ -473,8 +432,8 @@ mod tests {
         // A policy without a gate changes freely.
         assert!(auto.check_policy_change(None, false).is_ok());
         assert!(
-            validate_at(&policy(json!({"allow_self_approval": "yes"})), "").unwrap_err()[0].field()
-                == "allow_self_approval"
+            validate(&policy(json!({"allow_self_approval": "yes"}))).unwrap_err()[0].field()
+                == "governance_policy.allow_self_approval"
         );
     }
 }

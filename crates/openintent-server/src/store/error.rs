@@ -90,10 +90,18 @@ pub enum StoreError {
     /// suspended, an approval already decided, ...); the text says why.
     #[error("{0}")]
     Conflict(String),
-    /// The input cannot be processed; the value is the 422 body's `detail` (a text, or an
-    /// object such as the invalid-choice refusal of a suspension answer).
+    /// The input cannot be processed; the text says why (a suspension whose stored record or
+    /// response type cannot take an answer).
     #[error("unprocessable input: {0}")]
-    Unprocessable(serde_json::Value),
+    Unprocessable(String),
+    /// The answer to a suspension is not one of its choices.
+    #[error("unprocessable input: value {choice} is not one of the {} choices", allowed.len())]
+    InvalidChoice {
+        /// The value given.
+        choice: serde_json::Value,
+        /// The choices the suspension accepts.
+        allowed: Vec<openintent_types::SuspensionChoice>,
+    },
     /// Stored data could not be read back (a timestamp or JSON document that does not parse),
     /// or a row that must exist is gone.
     #[error("{0}")]

@@ -118,9 +118,9 @@ impl Store {
         let stored = match SuspensionRecord::from_state(&intent.state) {
             Some(Ok(r)) => Some(r),
             Some(Err(e)) => {
-                return Err(StoreError::Unprocessable(json!(format!(
+                return Err(StoreError::Unprocessable(format!(
                     "The intent's {SUSPENSION_STATE_KEY} state is not a suspension record: {e}"
-                ))));
+                )));
             }
             // Suspended through the status route alone: any suspension id is accepted, as by
             // the reference, and the record is written now.
@@ -135,7 +135,7 @@ impl Store {
             )));
         }
         let mut record = stored.unwrap_or_else(|| SuspensionRecord::new(request.suspension_id.clone(), ""));
-        let matched = record.check_response(&request.value).map_err(response_refused)?;
+        let matched = record.check_response(&request.value).map_err(|e| response_refused(e, &request.value))?;
         let t = now();
         let answer = InputResponse::accept(id, request, responded_by, matched.as_ref(), t);
         record.record_response(&answer);
@@ -339,12 +339,15 @@ async fn expire(tx: &mut WriteTx, intent: Intent, mut record: SuspensionRecord, 
     status_event(tx, &intent, &previous, SYSTEM_ACTOR, Some("suspension expired")).await
 }
 
-/// The 422 of an answer the suspension does not accept: the reference's object `detail` for a
-/// value that is not a choice, its text for an unknown stored type, a field error for `value`.
-fn response_refused(e: ResponseError) -> StoreError {
+/// The refusal of an answer `value` the suspension does not accept: the value and the choices
+/// for a value that is not a choice, the text for an unknown stored type, a field error for
+/// `value` otherwise.
+fn response_refused(e: ResponseError, value: &Value) -> StoreError {
     match e {
-        ResponseError::InvalidChoice(c) => StoreError::Unprocessable(serde_json::to_value(c).unwrap_or(Value::Null)),
-        ResponseError::UnknownResponseType(_) => StoreError::Unprocessable(json!(e.to_string())),
+        ResponseError::InvalidChoice(c) => {
+            StoreError::InvalidChoice { choice: value.clone(), allowed: c.valid_choices }
+        }
+        ResponseError::UnknownResponseType(_) => StoreError::Unprocessable(e.to_string()),
         other => {
             StoreError::Invalid(vec![openintent_types::FieldError::body("value", "value_error", other.to_string())])
         }
