@@ -65,6 +65,7 @@ use axum::http::HeaderMap;
 use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
+use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use self::feed::Feed;
@@ -77,56 +78,28 @@ use crate::state::{AppState, Channel};
 /// a path does not serve is a 401 without a key too (and a 405 with one).
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/api/v1/subscribe/intents/{id}", get(intent_stream))
-        .route("/api/v1/subscribe/portfolios/{id}", get(portfolio_stream))
-        .route("/api/v1/subscribe/agents/{id}", get(agent_stream))
-        .route("/api/v1/subscribe/channels/{id}", get(channel_stream))
+        .route("/api/v1/subscribe/intents/{id}", get(stream_of(Channel::Intent)))
+        .route("/api/v1/subscribe/portfolios/{id}", get(stream_of(Channel::Portfolio)))
+        .route("/api/v1/subscribe/agents/{id}", get(stream_of(Channel::Agent)))
+        .route("/api/v1/subscribe/channels/{id}", get(stream_of(Channel::Messages)))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
         .merge(sdk::routes(state))
 }
 
-async fn intent_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Intent(id), &headers, from_start, None, None).await
-}
-
-async fn portfolio_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Portfolio(id), &headers, from_start, None, None).await
-}
-
-async fn agent_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Agent(id), &headers, from_start, None, None).await
-}
-
-async fn channel_stream(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-    q: QueryParams,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let from_start = from_start(&q)?;
-    open(&state, Channel::Messages(id), &headers, from_start, None, None).await
+/// The handler of one kind of stream: `kind` names the channel of the path's `{id}`.
+fn stream_of(
+    kind: fn(String) -> Channel,
+) -> impl Fn(State<AppState>, Principal, Path<String>, QueryParams, HeaderMap) -> BoxFuture<'static, ApiResult<Response>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(state), _p, Path(id), q, headers| {
+        Box::pin(async move {
+            let from_start = from_start(&q)?;
+            open(&state, kind(id), &headers, from_start, None, None).await
+        })
+    }
 }
 
 /// The `from` query parameter: `start` replays the stream from its first message; absent, the
