@@ -83,7 +83,7 @@
 //! | RFC-0001 intents, state, status, agents | [`intents`] |
 //! | RFC-0002 event log | [`events`] |
 //! | RFC-0003 leases | [`leases`] |
-//! | RFC-0004 arbitration and governance | [`governance`] |
+//! | RFC-0003/0004 arbitration and decisions | [`arbitration`] |
 //! | RFC-0013 governance policies, approvals, escalations | [`approvals`] |
 //! | RFC-0025/0026 human-in-the-loop suspension | [`hitl`] |
 //! | RFC-0005 attachments | [`attachments`] |
@@ -184,12 +184,12 @@ mod mode;
 
 pub mod acl;
 pub mod approvals;
+pub mod arbitration;
 pub mod attachments;
 pub mod channels;
 pub mod costs;
 pub mod discovery;
 pub mod events;
-pub mod governance;
 pub mod graph;
 pub mod hitl;
 pub mod intents;

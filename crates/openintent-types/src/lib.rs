@@ -52,13 +52,13 @@ pub mod wire;
 
 mod acl;
 mod agent;
+mod arbitration;
 mod attachment;
 mod channel;
 mod coordinator;
 mod cost;
 mod discovery;
 mod error;
-mod escalation;
 mod event;
 mod governance;
 pub mod graph;
@@ -83,6 +83,9 @@ pub use agent::{
     DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
     ListAgentsQuery, MAX_HEARTBEAT_SECONDS, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
 };
+pub use arbitration::{
+    Arbitration, ArbitrationOption, ArbitrationStatus, CreateArbitrationRequest, Decision, RecordDecisionRequest,
+};
 pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
 pub use channel::{
     Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageQuery, MessageStatus,
@@ -92,15 +95,11 @@ pub use coordinator::{CoordinatorLease, CreateCoordinatorLeaseRequest};
 pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
 pub use error::{ErrorBody, ErrorDetail};
-pub use escalation::{
-    CreateEscalationRequest, Escalation, EscalationPriority, EscalationQuery, EscalationStatus,
-    ResolveEscalationRequest,
-};
 pub use event::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
 pub use governance::{
-    Approval, ApprovalStatus, Arbitration, ArbitrationOption, ArbitrationStatus, COMPLETE_ACTION, CompletionMode,
-    CreateApprovalRequest, CreateArbitrationRequest, DEFAULT_QUORUM_THRESHOLD, DecideApprovalRequest, Decision,
-    EffectivePolicy, GovernancePolicy, IntentGovernance, RecordDecisionRequest, WriteScope,
+    Approval, ApprovalStatus, COMPLETE_ACTION, CompletionMode, CreateApprovalRequest, CreateEscalationRequest,
+    DEFAULT_QUORUM_THRESHOLD, DecideApprovalRequest, EffectivePolicy, Escalation, EscalationPriority, EscalationQuery,
+    EscalationStatus, GovernancePolicy, IntentGovernance, ResolveEscalationRequest, WriteScope,
 };
 pub use graph::{
     AddDependencyRequest, CreateChildIntentRequest, EdgeKind, GraphEdge, GraphNode, GraphRelation, IntentGraph,

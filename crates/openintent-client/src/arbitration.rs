@@ -1,4 +1,4 @@
-//! Arbitration and decisions (governance).
+//! Arbitration and decisions (RFC-0003/0004).
 //!
 //! | Seed method | Rust | Wire |
 //! |---|---|---|
