@@ -128,7 +128,7 @@ async fn open(
     headers: &HeaderMap,
     from_start: bool,
     translate: Option<feed::Translate>,
-    follow: Option<std::collections::HashSet<String>>,
+    follow: Option<feed::Follow>,
 ) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
     let feed = Feed::new(state, channel).translated(translate).following(follow);

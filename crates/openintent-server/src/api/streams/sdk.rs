@@ -32,6 +32,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
+use super::feed::Follow;
 use super::{STREAM_QUERY, from_start, open};
 use crate::api::extract::{Principal, QueryParams, require_api_key};
 use crate::api::spec::{Header, Op, Reply, op};
@@ -59,28 +60,32 @@ async fn intent_stream(
 
 async fn portfolio_stream(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    // A coordinator listens here: it gets the state and status changes of the members too.
-    let members = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
-    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(members)).await
+    // A coordinator listens here: it gets the state and status changes of the members too
+    // (those it may read).
+    let intents = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
+    let follow = Follow { intents, reader: p.0 };
+    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 async fn agent_stream(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    // The runtime listens only here: it gets the state and status changes of its intents too.
-    let assigned = state.store().assigned_intents(&id).await?;
-    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(assigned)).await
+    // The runtime listens only here: it gets the state and status changes of its intents too
+    // (those it may read).
+    let intents = state.store().assigned_intents(&id).await?;
+    let follow = Follow { intents, reader: p.0 };
+    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 /// A stream message (`event`, `data`) as the 0.17 SDK reads it (see the module's table).
