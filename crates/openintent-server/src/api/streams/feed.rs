@@ -72,16 +72,17 @@ pub(super) struct Feed {
     /// whose live `state_patched` and `status_changed` messages this stream carries too
     /// (following assignments and membership changes).
     follow: Option<HashSet<String>>,
-    /// SDK-style agent and portfolio streams: the caller, who gets only the messages of the
-    /// intents it may read (checked on each message).
+    /// Agent and portfolio streams: the caller, who gets only the messages of the intents it
+    /// may read (checked on each message).
     reader: Option<String>,
 }
 
-/// What an SDK-style agent or portfolio stream follows, for whom.
+/// For whom an agent or portfolio stream runs, and what an SDK-style one follows.
 pub(super) struct Follow {
-    /// The agent's intents or the portfolio's members at the start (candidates: each message
-    /// is checked against the assignments or memberships stored when it arrives).
-    pub(super) intents: HashSet<String>,
+    /// SDK-style streams: the agent's intents or the portfolio's members at the start
+    /// (candidates: each message is checked against the assignments or memberships stored when
+    /// it arrives); `None`: the stream follows no intent.
+    pub(super) intents: Option<HashSet<String>>,
     /// The caller: the stream carries only the messages of intents it may read.
     pub(super) reader: String,
 }
@@ -117,14 +118,14 @@ impl Feed {
         }
     }
 
-    /// The stream also carrying the live state and status changes of `follow.intents` and of
-    /// the intents its own messages name (assignments, added members; removed members leave),
-    /// for the 0.17 SDK runtime, each only while the intent is still assigned (a member) and
-    /// `follow.reader` may read it; its own messages naming an intent the reader may not read
-    /// are left out too.
+    /// The stream leaving out its messages that name an intent `follow.reader` may not read,
+    /// and, with `follow.intents` (for the 0.17 SDK runtime), also carrying the live state and
+    /// status changes of those intents and of the intents its own messages name (assignments,
+    /// added members; removed members leave), each only while the intent is still assigned (a
+    /// member) and the reader may read it.
     pub(super) fn following(mut self, follow: Option<Follow>) -> Feed {
         if let Some(Follow { intents, reader }) = follow {
-            self.follow = Some(intents);
+            self.follow = intents;
             self.reader = Some(reader);
         }
         self
@@ -287,8 +288,9 @@ impl Feed {
         }
     }
 
-    /// SDK-style streams: whether the reader may read the intent a message of the stream's own
-    /// channel names (`intent_id`; a message naming none is sent). A failed read sends nothing.
+    /// Agent and portfolio streams: whether the reader may read the intent a message of the
+    /// stream's own channel names (`intent_id`; a message naming none is sent). A failed read
+    /// sends nothing.
     async fn may_read(&self, data: &Value) -> bool {
         let (Some(reader), Some(intent)) = (&self.reader, data.get("intent_id").and_then(Value::as_str)) else {
             return true;

@@ -69,7 +69,7 @@ async fn portfolio_stream(
     // A coordinator listens here: it gets the state and status changes of the members too
     // (those it may read).
     let intents = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
-    let follow = Follow { intents, reader: p.0 };
+    let follow = Follow { intents: Some(intents), reader: p.0 };
     open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
@@ -84,7 +84,7 @@ async fn agent_stream(
     // The runtime listens only here: it gets the state and status changes of its intents too
     // (those it may read).
     let intents = state.store().assigned_intents(&id).await?;
-    let follow = Follow { intents, reader: p.0 };
+    let follow = Follow { intents: Some(intents), reader: p.0 };
     open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
