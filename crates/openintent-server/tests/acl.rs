@@ -506,7 +506,12 @@ async fn references_to_an_unreadable_intent_are_answered_as_unknown() {
     let theirs = app.as_agent(Some("bob"), "POST", "/api/v1/portfolios", Some(json!({"name": "mine"}))).await;
     let g = theirs.body["id"].as_str().unwrap().to_owned();
     let cases: Vec<(&str, String, Box<dyn Fn(&str) -> Value>, &str)> = vec![
-        ("POST", "/api/v1/intents".into(), Box::new(|id| json!({"title": "x", "parent_intent_id": id})), "parent_intent_id"),
+        (
+            "POST",
+            "/api/v1/intents".into(),
+            Box::new(|id| json!({"title": "x", "parent_intent_id": id})),
+            "parent_intent_id",
+        ),
         ("POST", "/api/v1/intents".into(), Box::new(|id| json!({"title": "x", "depends_on": [id]})), "depends_on"),
         (
             "POST",
@@ -514,7 +519,12 @@ async fn references_to_an_unreadable_intent_are_answered_as_unknown() {
             Box::new(|id| json!({"title": "x", "depends_on": [id]})),
             "depends_on",
         ),
-        ("POST", format!("/api/v1/intents/{}/dependencies", w.o), Box::new(|id| json!({"dependency_id": id})), "dependency_id"),
+        (
+            "POST",
+            format!("/api/v1/intents/{}/dependencies", w.o),
+            Box::new(|id| json!({"dependency_id": id})),
+            "dependency_id",
+        ),
         ("POST", format!("/api/v1/portfolios/{g}/intents"), Box::new(|id| json!({"intent_id": id})), ""),
     ];
     for (method, path, body, field) in &cases {
@@ -537,17 +547,14 @@ async fn references_to_an_unreadable_intent_are_answered_as_unknown() {
     let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/portfolios/{g}/intents"), None).await;
     assert_eq!(r.body, json!([]));
     // alice herself may name them.
-    let r = app.as_agent(Some("alice"), "POST", "/api/v1/intents", Some(json!({"title": "y", "depends_on": [w.p]}))).await;
+    let r =
+        app.as_agent(Some("alice"), "POST", "/api/v1/intents", Some(json!({"title": "y", "depends_on": [w.p]}))).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 }
 
 async fn open_stream(app: &TestApp, who: &str, path: &str) -> BodyDataStream {
-    let req = Request::builder()
-        .uri(path)
-        .header("x-api-key", KEY)
-        .header("x-agent-id", who)
-        .body(Body::empty())
-        .unwrap();
+    let req =
+        Request::builder().uri(path).header("x-api-key", KEY).header("x-agent-id", who).body(Body::empty()).unwrap();
     let resp = app.router.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK, "{path}");
     resp.into_body().into_data_stream()

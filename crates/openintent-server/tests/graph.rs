@@ -137,7 +137,7 @@ async fn depends_on_at_creation_is_kept_and_checked() {
     let r = app.post("/api/v1/intents", json!({"title": "x", "depends_on": [dep]})).await;
     assert_eq!(r.body["depends_on"], json!([dep]));
     let r = app.post("/api/v1/intents", json!({"title": "x", "depends_on": ["missing"]})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -91,7 +91,14 @@ pub(crate) struct SqlInputs<'a> {
 
 impl Grant {
     /// Whether this grant holds (the Rust form).
-    fn holds(self, acl: Option<&Acl>, created_by: &str, principal: &str, needed: &Permission, now: DateTime<Utc>) -> bool {
+    fn holds(
+        self,
+        acl: Option<&Acl>,
+        created_by: &str,
+        principal: &str,
+        needed: &Permission,
+        now: DateTime<Utc>,
+    ) -> bool {
         match self {
             Grant::NoAcl => acl.is_none(),
             Grant::OpenPolicy => acl.is_some_and(|a| a.default_policy == AccessPolicy::Open),

@@ -16,9 +16,10 @@
 //!
 //! The agent runtime subscribes only to its agent's stream, so that stream also carries, live,
 //! the `STATE_CHANGED` and `STATUS_CHANGED` frames of every intent the agent is assigned to
-//! (assigned before the stream opened, or while it is open); a portfolio's stream likewise
-//! carries those of its members (a `@Coordinator` listens there). These frames are not
-//! replayed on resume.
+//! (assigned before the stream opened, or while it is open; checked on each change, so an
+//! unassigned intent stops there); a portfolio's stream likewise carries those of its members
+//! (a `@Coordinator` listens there). These frames are not replayed on resume. Like every agent
+//! and portfolio stream, these carry nothing of an intent the caller may not read.
 //!
 //! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
 //! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
