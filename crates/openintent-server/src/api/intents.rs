@@ -156,7 +156,8 @@ const INTENT_QUERY: &[Query] = &[
 pub(super) const OPERATIONS: &[Op] = &[
     op("post", "/api/v1/intents", "createIntent", "intents", "Create an intent")
         .body(request!(CreateIntentRequest))
-        .reply(Reply::Model("Intent")),
+        .reply(Reply::Model("Intent"))
+        .errors(&[404]),
     op("get", "/api/v1/intents", "listIntents", "intents", "List intents, newest first")
         .query(INTENT_QUERY)
         .reply(Reply::Json(intent_page_schema)),
