@@ -35,7 +35,7 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
 
 /// Whether `principal` may act at `needed` on the intent `intent_id` under its ACL (the rule of
 /// [`allows`]); an unknown intent permits nothing. For routes whose path names something other
-/// than an intent (escalations, traces), which [`enforce`] cannot check.
+/// than an intent (escalations), which [`enforce`] cannot check.
 pub(super) async fn permits(
     state: &AppState,
     principal: &str,
