@@ -3,10 +3,15 @@
 
 mod common;
 
-use axum::http::StatusCode;
-use common::TestApp;
+use std::time::Duration;
+
+use axum::body::{Body, BodyDataStream};
+use axum::http::{Request, StatusCode};
+use common::{KEY, TestApp};
+use futures_util::StreamExt;
 use openintent_server::openapi_document;
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 fn types(events: &[Value]) -> Vec<&str> {
     events.iter().map(|e| e["event_type"].as_str().unwrap()).collect()
@@ -351,4 +356,270 @@ async fn every_intent_route_refuses_a_principal_without_access() {
         }
     }
     assert!(checked >= 30, "only {checked} per-intent operations");
+}
+
+// ----- Everything that returns or takes intent ids ----------------------------------------
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+/// `alice`'s intents: `o` and `b` open; `p` (a child of `o` depending on `b`) and `r` (a
+/// child of `o`) private; the portfolio `f` holds `o` and `p`; the agent `worker` is assigned
+/// to both; `p` then `o` log an event of [`TRACE`]. No open intent names `p` or `r`.
+struct World {
+    o: String,
+    b: String,
+    p: String,
+    r: String,
+    f: String,
+}
+
+async fn as_alice(app: &TestApp, method: &str, path: &str, body: Value) -> Value {
+    let r = app.as_agent_with(Some("alice"), method, path, Some(body), &[("if-match", "1")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{method} {path}: {:?}", r.body);
+    r.body
+}
+
+async fn create(app: &TestApp, body: Value) -> String {
+    as_alice(app, "POST", "/api/v1/intents", body).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn alices_world(app: &TestApp) -> World {
+    let o = create(app, json!({"title": "o"})).await;
+    let b = create(app, json!({"title": "b"})).await;
+    let p = create(app, json!({"title": "p", "parent_intent_id": o, "depends_on": [b]})).await;
+    let r = create(app, json!({"title": "r", "parent_intent_id": o})).await;
+    for id in [&p, &r] {
+        as_alice(app, "PUT", &format!("/api/v1/intents/{id}/acl"), json!({"default_policy": "private"})).await;
+    }
+    let f = as_alice(app, "POST", "/api/v1/portfolios", json!({"name": "f"})).await["id"].as_str().unwrap().to_owned();
+    for id in [&o, &p] {
+        as_alice(app, "POST", &format!("/api/v1/portfolios/{f}/intents"), json!({"intent_id": id})).await;
+        as_alice(app, "POST", &format!("/api/v1/intents/{id}/agents"), json!({"agent_id": "worker"})).await;
+    }
+    for id in [&p, &o] {
+        let event = json!({"event_type": "comment", "trace_id": TRACE});
+        as_alice(app, "POST", &format!("/api/v1/intents/{id}/events"), event).await;
+    }
+    World { o, b, p, r, f }
+}
+
+/// Every documented `GET` route (streams aside: see the stream test below), with its path
+/// parameters filled with `alice`'s open intents, her portfolio and her agent: none shows `bob`
+/// a private intent of `alice` (not even its id), and `bob` gets the status `alice` gets; the
+/// routes that show `alice` her private intents are the ones expected.
+#[tokio::test]
+async fn a_private_intent_is_invisible_through_every_route() {
+    let app = TestApp::memory().await;
+    let w = alices_world(&app).await;
+    let doc = openapi_document();
+    let mut revealing = Vec::new();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !item.as_object().unwrap().contains_key("get") || path.contains("subscribe") {
+            continue;
+        }
+        let intents: &[&String] = if path.starts_with("/api/v1/intents/{id}") { &[&w.o, &w.b] } else { &[&w.o] };
+        for intent in intents {
+            let mut uri = path.replacen("{id}", if path.starts_with("/api/v1/portfolios/") { &w.f } else { intent }, 1);
+            uri = uri.replacen("/api/v1/agents/{id}", "/api/v1/agents/worker", 1).replace("{agent_id}", "worker");
+            if path == "/api/v1/events" {
+                uri.push_str(&format!("?trace_id={TRACE}"));
+            }
+            let uri = concrete(&uri);
+            let alice = app.as_agent(Some("alice"), "GET", &uri, None).await;
+            let bob = app.as_agent(Some("bob"), "GET", &uri, None).await;
+            let shown = |r: &common::Reply| {
+                let text = r.body.to_string();
+                text.contains(w.p.as_str()) || text.contains(w.r.as_str())
+            };
+            assert!(!shown(&bob), "GET {path} ({uri}) shows bob a private intent: {}", bob.body);
+            assert_eq!(bob.status, alice.status, "GET {path}: {:?}", bob.body);
+            if shown(&alice) {
+                revealing.push(if intent == &&w.b { format!("{path} (b)") } else { path.clone() });
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} routes walked");
+    for expected in [
+        "/api/v1/events",
+        "/api/v1/intents",
+        "/api/v1/intents/{id}/blocked",
+        "/api/v1/intents/{id}/children",
+        "/api/v1/intents/{id}/dependents (b)",
+        "/api/v1/intents/{id}/descendants",
+        "/api/v1/intents/{id}/graph",
+        "/api/v1/intents/{id}/ready",
+        "/api/v1/portfolios/{id}",
+        "/api/v1/portfolios/{id}/intents",
+    ] {
+        assert!(revealing.iter().any(|r| r == expected), "{expected} does not show alice her intents: {revealing:?}");
+    }
+}
+
+/// The relations seen from intents that name a private one (its child, its dependent): the
+/// private intent is left out of the lists, and so are the aggregates over it.
+#[tokio::test]
+async fn relations_and_aggregates_leave_out_unreadable_intents() {
+    let app = TestApp::memory().await;
+    let w = alices_world(&app).await;
+    let q = create(&app, json!({"title": "q", "parent_intent_id": w.p})).await;
+    let d = create(&app, json!({"title": "d", "depends_on": [w.p]})).await;
+    let ids = |body: &Value, key: &str| -> Vec<String> {
+        body[key].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect()
+    };
+    for (who, ancestors, dependencies) in
+        [("alice", vec![w.p.clone(), w.o.clone()], vec![w.p.clone()]), ("bob", vec![w.o.clone()], vec![])]
+    {
+        let r = app.as_agent(Some(who), "GET", &format!("/api/v1/intents/{q}/ancestors"), None).await;
+        assert_eq!(ids(&r.body, "ancestors"), ancestors, "{who}");
+        let r = app.as_agent(Some(who), "GET", &format!("/api/v1/intents/{d}/dependencies"), None).await;
+        assert_eq!(ids(&r.body, "dependencies"), dependencies, "{who}");
+    }
+    let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/intents/{}/descendants", w.o), None).await;
+    assert_eq!(ids(&r.body, "descendants"), [q.as_str()], "q is readable, its private parent is not");
+    let graph = app.as_agent(Some("bob"), "GET", &format!("/api/v1/intents/{}/graph", w.o), None).await.body;
+    assert_eq!(graph["nodes"].as_array().unwrap().len(), 1, "{graph}");
+    let portfolio = |who: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/portfolios/{}", w.f);
+        async move { app.as_agent(Some(who), "GET", &path, None).await.body }
+    };
+    assert_eq!(portfolio("alice").await["aggregate_status"]["total"], 2);
+    let bobs = portfolio("bob").await;
+    assert_eq!((bobs["aggregate_status"]["total"].clone(), ids(&bobs, "intents")), (json!(1), vec![w.o.clone()]));
+    // The trace is filtered before its limit: bob's page of one holds o's event (p's is older).
+    let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/events?trace_id={TRACE}&limit=1"), None).await;
+    let events = r.body.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{:?}", r.body);
+    assert_eq!(events[0]["intent_id"], json!(w.o));
+    let r = app.as_agent(Some("alice"), "GET", &format!("/api/v1/events?trace_id={TRACE}&limit=1"), None).await;
+    assert_eq!(r.body[0]["intent_id"], json!(w.p));
+}
+
+/// A request naming an intent in its body: method, path, the body for an id, the field.
+type Case = (&'static str, String, fn(&str) -> Value, &'static str);
+
+/// A body naming an intent the caller may not read is answered as one naming an unknown intent
+/// (404 naming the field), and nothing is written.
+#[tokio::test]
+async fn references_to_an_unreadable_intent_are_answered_as_unknown() {
+    let app = TestApp::memory().await;
+    let w = alices_world(&app).await;
+    let theirs = app.as_agent(Some("bob"), "POST", "/api/v1/portfolios", Some(json!({"name": "mine"}))).await;
+    let g = theirs.body["id"].as_str().unwrap().to_owned();
+    let as_fn = |f: fn(&str) -> Value| f;
+    let cases: Vec<Case> = vec![
+        (
+            "POST",
+            "/api/v1/intents".into(),
+            as_fn(|id| json!({"title": "x", "parent_intent_id": id})),
+            "parent_intent_id",
+        ),
+        ("POST", "/api/v1/intents".into(), as_fn(|id| json!({"title": "x", "depends_on": [id]})), "depends_on"),
+        (
+            "POST",
+            format!("/api/v1/intents/{}/children", w.o),
+            as_fn(|id| json!({"title": "x", "depends_on": [id]})),
+            "depends_on",
+        ),
+        (
+            "POST",
+            format!("/api/v1/intents/{}/dependencies", w.o),
+            as_fn(|id| json!({"dependency_id": id})),
+            "dependency_id",
+        ),
+        ("POST", format!("/api/v1/portfolios/{g}/intents"), as_fn(|id| json!({"intent_id": id})), ""),
+    ];
+    for (method, path, body, field) in &cases {
+        let send = |id: &str| app.as_agent_with(Some("bob"), method, path, Some(body(id)), &[("if-match", "1")]);
+        let (hidden, unknown) = (send(&w.p).await, send("no-such-intent").await);
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{path} {field}: {:?}", hidden.body);
+        assert_eq!(hidden.detail().replace(&w.p, "X"), unknown.detail().replace("no-such-intent", "X"), "{path}");
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(hidden.detail().contains(field), "{path}: {:?}", hidden.body);
+    }
+    // Removing it from a portfolio: as if it were not a member; it stays one.
+    let remove = format!("/api/v1/portfolios/{}/intents/{}", w.f, w.p);
+    let r = app.as_agent(Some("bob"), "DELETE", &remove, None).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Membership not found"));
+    let r = app.as_agent(Some("alice"), "GET", &format!("/api/v1/portfolios/{}/intents", w.f), None).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2, "{:?}", r.body);
+    // Nothing was created, depended on or added.
+    let r = app.as_agent(Some("alice"), "GET", "/api/v1/intents?limit=100", None).await;
+    assert_eq!(r.body["total"], 4);
+    let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/portfolios/{g}/intents"), None).await;
+    assert_eq!(r.body, json!([]));
+    // alice herself may name them.
+    let r =
+        app.as_agent(Some("alice"), "POST", "/api/v1/intents", Some(json!({"title": "y", "depends_on": [w.p]}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn open_stream(app: &TestApp, who: &str, path: &str) -> BodyDataStream {
+    let req =
+        Request::builder().uri(path).header("x-api-key", KEY).header("x-agent-id", who).body(Body::empty()).unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.into_body().into_data_stream()
+}
+
+/// The stream's text up to the first chunk holding `needle` (at most 5 s).
+async fn read_until(stream: &mut BodyDataStream, needle: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut text = String::new();
+    while !text.contains(needle) {
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await;
+        let chunk = chunk.unwrap_or_else(|_| panic!("no {needle} within 5 s: {text}")).expect("the stream ended");
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    text
+}
+
+async fn set_n(app: &TestApp, id: &str, version: i64, value: &str) {
+    let body = json!({"patches": [{"op": "set", "path": "/n", "value": value}]});
+    let r = app.patch_state("alice", id, version, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+/// The agent and portfolio streams (both forms) carry nothing of an intent the caller may not
+/// read, replayed or live; the 0.17 SDK forms follow an intent only while it is assigned.
+#[tokio::test]
+async fn agent_and_portfolio_streams_carry_only_readable_intents() {
+    let app = TestApp::memory().await;
+    let w = alices_world(&app).await;
+    let paths = [
+        "/api/v1/agents/worker/subscribe?from=start".to_owned(),
+        "/api/v1/subscribe/agents/worker?from=start".to_owned(),
+        format!("/api/v1/portfolios/{}/subscribe?from=start", w.f),
+        format!("/api/v1/subscribe/portfolios/{}?from=start", w.f),
+    ];
+    let mut bobs = Vec::new();
+    for path in &paths {
+        bobs.push(open_stream(&app, "bob", path).await);
+    }
+    let mut alices = open_stream(&app, "alice", &paths[0]).await;
+    set_n(&app, &w.p, 1, "secret-change").await;
+    set_n(&app, &w.o, 1, "open-change").await;
+    let o2 = create(&app, json!({"title": "o2"})).await;
+    as_alice(&app, "POST", &format!("/api/v1/portfolios/{}/intents", w.f), json!({"intent_id": o2})).await;
+    as_alice(&app, "POST", &format!("/api/v1/intents/{o2}/agents"), json!({"agent_id": "worker"})).await;
+    for (path, stream) in paths.iter().zip(&mut bobs) {
+        let text = read_until(stream, &o2).await;
+        assert!(!text.contains(&w.p) && !text.contains("secret-change"), "{path}: {text}");
+        assert!(text.contains(&w.o), "{path}: {text}");
+        if !path.contains("/subscribe?") {
+            continue;
+        }
+        assert!(text.contains("open-change"), "{path} follows the open intents: {text}");
+    }
+    let text = read_until(&mut alices, &o2).await;
+    assert!(text.contains(&w.p) && text.contains("secret-change"), "alice sees hers: {text}");
+    // Unassigned, an intent is no longer followed (without reconnecting).
+    let r = app.as_agent(Some("alice"), "DELETE", &format!("/api/v1/intents/{}/agents/worker", w.o), None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{:?}", r.body);
+    set_n(&app, &w.o, 2, "after-unassign").await;
+    set_n(&app, &o2, 1, "still-assigned").await;
+    let text = read_until(&mut alices, "still-assigned").await;
+    assert!(!text.contains("after-unassign"), "{text}");
 }

@@ -72,11 +72,13 @@ async fn children_descendants_ancestors() {
     let r = child(&app, &root, json!({"title": "x", "depends_on": "a"})).await;
     assert_eq!(r.body["detail"][0]["loc"][1], "depends_on");
     let r = child(&app, &root, json!({"title": "x", "depends_on": ["missing"]})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let detail = "Dependency intent not found (depends_on: missing)";
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, detail), "{:?}", r.body);
     assert_eq!(ids(&app, &root, "children").await.len(), 2);
     // A plain create naming an unknown parent is refused too.
     let r = app.post("/api/v1/intents", json!({"title": "orphan", "parent_intent_id": "missing"})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    let detail = "Parent intent not found (parent_intent_id: missing)";
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, detail), "{:?}", r.body);
 }
 
 #[tokio::test]
@@ -92,7 +94,8 @@ async fn dependencies_add_remove_and_events() {
     // Duplicates, unknown ids, stale versions, missing If-Match.
     assert_eq!(add_dep(&app, &a, &b).await.status, StatusCode::BAD_REQUEST);
     let r = add_dep(&app, &a, "missing").await;
-    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Dependency intent not found"));
+    let detail = "Dependency intent not found (dependency_id: missing)";
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, detail));
     let path = format!("/api/v1/intents/{a}/dependencies");
     let body = Some(json!({"dependency_id": b}));
     let missing = "/api/v1/intents/missing/dependencies";
@@ -134,7 +137,7 @@ async fn depends_on_at_creation_is_kept_and_checked() {
     let r = app.post("/api/v1/intents", json!({"title": "x", "depends_on": [dep]})).await;
     assert_eq!(r.body["depends_on"], json!([dep]));
     let r = app.post("/api/v1/intents", json!({"title": "x", "depends_on": ["missing"]})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -59,7 +59,7 @@ async fn create_rejects_values_outside_the_protocol() {
         assert_eq!(r.body["detail"][0]["loc"][1], field, "{body}: {:?}", r.body);
     }
     let r = app.post("/api/v1/intents", json!({"title": "x", "depends_on": ["missing"]})).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Dependency intent not found (depends_on: missing)"));
     let page = app.get("/api/v1/intents").await;
     assert_eq!(page.body["total"], 0, "nothing was stored");
 }

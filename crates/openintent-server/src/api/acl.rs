@@ -33,14 +33,9 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/intents/{id}/access-requests/{request_id}/deny", keyed(state, post(deny)))
 }
 
-/// Middleware enforcing the intent's ACL on every per-intent route (applied once, as a route
-/// layer over the whole API, so that each route, present or future, is covered): a caller whose
-/// principal lacks the level the route needs (see `crate::rules::acl`) gets 403. Requests
-/// without a valid key, for unknown intents, or for routes that are not per-intent pass on
-/// unchanged, so the route answers them (401, 404) as it would without an ACL.
 /// Whether `principal` may act at `needed` on the intent `intent_id` under its ACL (the rule of
 /// [`allows`]); an unknown intent permits nothing. For routes whose path names something other
-/// than an intent (escalations, traces), which [`enforce`] cannot check.
+/// than an intent (escalations), which [`enforce`] cannot check.
 pub(super) async fn permits(
     state: &AppState,
     principal: &str,
@@ -62,6 +57,32 @@ pub(super) async fn require(state: &AppState, principal: &str, intent_id: &str, 
     }
 }
 
+/// Refuses a request whose body names, in `field`, an intent that `principal` may not read,
+/// with the same 404 as for an intent that does not exist (`"<what> not found (<field>: <id>)"`),
+/// so that the answer never reveals whether an unreadable intent exists.
+pub(super) async fn require_readable_refs<'a>(
+    state: &AppState,
+    principal: &str,
+    what: &str,
+    field: &str,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> ApiResult<()> {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let readable = state.store().readable_ids(principal, &ids).await?;
+    match ids.into_iter().find(|id| !readable.contains(*id)) {
+        Some(id) => Err(ApiError::not_found(format!("{what} not found ({field}: {id})"))),
+        None => Ok(()),
+    }
+}
+
+/// Middleware enforcing the intent's ACL on every per-intent route (applied once, as a route
+/// layer over the whole API, so that each route, present or future, is covered): a caller whose
+/// principal lacks the level the route needs (see `crate::rules::acl`) gets 403. Requests
+/// without a valid key, for unknown intents, or for routes that are not per-intent pass on
+/// unchanged, so the route answers them (401, 404) as it would without an ACL.
 pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
         return next.run(req).await;

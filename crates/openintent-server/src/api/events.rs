@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use openintent_types::{LogEventRequest, Permission};
+use openintent_types::LogEventRequest;
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
@@ -76,22 +76,7 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
     openintent_types::validation::validate_trace_id(trace_id)
         .map_err(|e| ApiError::invalid_query("trace_id", "value_error", e.to_string(), Some(json!(trace_id))))?;
     let limit = q.int("limit", 100, 1, 1000)?;
-    let mut readable = std::collections::HashMap::new();
-    let mut out = Vec::new();
-    for event in state.store().events_of_trace(trace_id, limit).await? {
-        let ok = match readable.get(&event.intent_id) {
-            Some(ok) => *ok,
-            None => {
-                let ok = super::acl::permits(&state, p.as_str(), &event.intent_id, &Permission::Read).await?;
-                readable.insert(event.intent_id.clone(), ok);
-                ok
-            }
-        };
-        if ok {
-            out.push(event);
-        }
-    }
-    Ok(list(&out))
+    Ok(list(&state.store().events_of_trace(trace_id, limit, p.as_str()).await?))
 }
 
 // ----- OpenAPI ------------------------------------------------------------------------------

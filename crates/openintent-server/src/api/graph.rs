@@ -11,6 +11,7 @@ use axum::routing::{delete, get, post};
 use openintent_types::{AddDependencyRequest, CreateChildIntentRequest, GraphRelation, Intent};
 use serde_json::{Value, json};
 
+use super::acl::require_readable_refs;
 use super::extract::{JsonBody, Principal, if_match, keyed};
 use super::reply::{INTENT_NOT_FOUND, wire};
 use super::spec::{Header, Op, Reply, op, reference, request};
@@ -54,6 +55,8 @@ async fn create_child(
     if state.store().get_intent(&id).await?.is_none() {
         return Err(ApiError::not_found("Parent intent not found"));
     }
+    let depends_on = body.depends_on.as_deref().unwrap_or_default().iter().map(String::as_str);
+    require_readable_refs(&state, principal.as_str(), "Dependency intent", "depends_on", depends_on).await?;
     let new = NewIntent {
         title: body.title,
         description: body.description.unwrap_or_default(),
@@ -77,6 +80,8 @@ async fn add_dependency(
     JsonBody(body): JsonBody<AddDependencyRequest>,
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
+    let dependency = [body.dependency_id.as_str()];
+    require_readable_refs(&state, principal.as_str(), "Dependency intent", "dependency_id", dependency).await?;
     let (intent, _event) = state.store().add_dependency(&id, &body.dependency_id, version, &principal.0).await?;
     Ok(intent_response(&intent))
 }
@@ -92,49 +97,57 @@ async fn remove_dependency(
     Ok(intent_response(&intent))
 }
 
-fn envelope(relation: GraphRelation, intents: &[Intent]) -> Json<Value> {
-    Json(relation.envelope(intents))
+/// The relation's answer, leaving out the intents the caller may not read.
+async fn envelope(
+    state: &AppState,
+    reader: &Principal,
+    relation: GraphRelation,
+    intents: Vec<Intent>,
+) -> ApiResult<Json<Value>> {
+    let intents = state.store().readable(reader.as_str(), intents).await?;
+    Ok(Json(relation.envelope(&intents)))
 }
 
-async fn children(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn children(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     the_intent(&state, &id).await?;
-    Ok(envelope(GraphRelation::Children, &state.store().children(&id).await?))
+    envelope(&state, &p, GraphRelation::Children, state.store().children(&id).await?).await
 }
 
-async fn descendants(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn descendants(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     the_intent(&state, &id).await?;
-    Ok(envelope(GraphRelation::Descendants, &state.store().descendants(&id).await?))
+    envelope(&state, &p, GraphRelation::Descendants, state.store().descendants(&id).await?).await
 }
 
-async fn ancestors(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn ancestors(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let intent = the_intent(&state, &id).await?;
-    Ok(envelope(GraphRelation::Ancestors, &state.store().ancestors(&intent).await?))
+    envelope(&state, &p, GraphRelation::Ancestors, state.store().ancestors(&intent).await?).await
 }
 
-async fn dependencies(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn dependencies(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let intent = the_intent(&state, &id).await?;
-    Ok(envelope(GraphRelation::Dependencies, &state.store().dependencies(&intent).await?))
+    envelope(&state, &p, GraphRelation::Dependencies, state.store().dependencies(&intent).await?).await
 }
 
-async fn dependents(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn dependents(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     the_intent(&state, &id).await?;
-    Ok(envelope(GraphRelation::Dependents, &state.store().dependents(&id).await?))
+    envelope(&state, &p, GraphRelation::Dependents, state.store().dependents(&id).await?).await
 }
 
-async fn ready(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn ready(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     the_intent(&state, &id).await?;
     let (ready, _blocked) = state.store().ready_and_blocked(&id).await?;
-    Ok(envelope(GraphRelation::Ready, &ready))
+    envelope(&state, &p, GraphRelation::Ready, ready).await
 }
 
-async fn blocked(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn blocked(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     the_intent(&state, &id).await?;
     let (_ready, blocked) = state.store().ready_and_blocked(&id).await?;
-    Ok(envelope(GraphRelation::Blocked, &blocked))
+    envelope(&state, &p, GraphRelation::Blocked, blocked).await
 }
 
-async fn graph(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let graph = state.store().intent_graph(&id).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
+async fn graph(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let graph =
+        state.store().intent_graph(&id, p.as_str()).await?.ok_or_else(|| ApiError::not_found(INTENT_NOT_FOUND))?;
     Ok(Json(wire(&graph)))
 }
 

@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use openintent_types::{CreateIntentRequest, Intent, IntentStatus, SetStatusRequest, UpdateStateRequest};
 use serde_json::{Value, json};
 
+use super::acl::require_readable_refs;
 use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, wire};
 use super::spec::{Header, Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request};
@@ -61,6 +62,10 @@ async fn create_intent(
     if let Some(policy) = &body.governance_policy {
         crate::rules::governance::validate(policy).map_err(ApiError::Validation)?;
     }
+    let parent = body.parent_intent_id.as_deref().filter(|p| !p.trim().is_empty());
+    require_readable_refs(&state, principal.as_str(), "Parent intent", "parent_intent_id", parent).await?;
+    let depends_on = body.depends_on.as_deref().unwrap_or_default().iter().map(String::as_str);
+    require_readable_refs(&state, principal.as_str(), "Dependency intent", "depends_on", depends_on).await?;
     let new = NewIntent {
         title: body.title,
         description: body.description.unwrap_or_default(),
@@ -151,7 +156,8 @@ const INTENT_QUERY: &[Query] = &[
 pub(super) const OPERATIONS: &[Op] = &[
     op("post", "/api/v1/intents", "createIntent", "intents", "Create an intent")
         .body(request!(CreateIntentRequest))
-        .reply(Reply::Model("Intent")),
+        .reply(Reply::Model("Intent"))
+        .errors(&[404]),
     op("get", "/api/v1/intents", "listIntents", "intents", "List intents, newest first")
         .query(INTENT_QUERY)
         .reply(Reply::Json(intent_page_schema)),

@@ -11,7 +11,7 @@ use openintent_types::{
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
-use super::reply::{list, merge, of_intent, wire};
+use super::reply::{INTENT_NOT_FOUND, list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -50,10 +50,11 @@ async fn list_portfolios(State(state): State<AppState>, _p: Principal, q: QueryP
     Ok(list(&state.store().list_portfolios(q.get("created_by")).await?))
 }
 
-async fn get_portfolio(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn get_portfolio(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let backend = state.store();
     let mut portfolio = backend.get_portfolio(&id).await?.ok_or_else(|| ApiError::not_found(PORTFOLIO_NOT_FOUND))?;
-    let intents = backend.portfolio_intents(&id).await?;
+    // The members and the aggregate status leave out the intents the caller may not read.
+    let intents = backend.readable(p.as_str(), backend.portfolio_intents(&id).await?).await?;
     portfolio.aggregate_status = Some(AggregateStatus::from_intents(&intents));
     portfolio.intents = Some(intents);
     let mut value = wire(&portfolio);
@@ -77,10 +78,17 @@ async fn update_portfolio_status(
 
 async fn add_intent_to_portfolio(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
+    if state.store().get_portfolio(&id).await?.is_none() {
+        return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
+    }
+    // An intent the caller may not read is answered as an unknown one.
+    if state.store().readable_ids(p.as_str(), &[body.intent_id.as_str()]).await?.is_empty() {
+        return Err(ApiError::not_found(INTENT_NOT_FOUND));
+    }
     let role = body.role.clone().unwrap_or(MembershipRole::Member);
     let membership = state.store().add_membership(&id, &body.intent_id, &role, body.priority.unwrap_or(0)).await?;
     let ack = json!({"message": "Intent added to portfolio", "membership_id": membership.id});
@@ -89,18 +97,21 @@ async fn add_intent_to_portfolio(
 
 async fn portfolio_intents(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(list(&state.store().portfolio_intents(&id).await?))
+    let backend = state.store();
+    Ok(list(&backend.readable(p.as_str(), backend.portfolio_intents(&id).await?).await?))
 }
 
 async fn remove_intent_from_portfolio(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    if !state.store().remove_membership(&id, &intent_id).await? {
+    // The membership of an intent the caller may not read is answered as absent.
+    let readable = !state.store().readable_ids(p.as_str(), &[intent_id.as_str()]).await?.is_empty();
+    if !readable || !state.store().remove_membership(&id, &intent_id).await? {
         return Err(ApiError::not_found("Membership not found"));
     }
     Ok(Json(json!({"message": "Intent removed from portfolio"})))

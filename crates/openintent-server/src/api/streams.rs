@@ -94,10 +94,15 @@ fn stream_of(
 + Send
 + Sync
 + 'static {
-    move |State(state), _p, Path(id), q, headers| {
+    move |State(state), p: Principal, Path(id), q, headers| {
         Box::pin(async move {
             let from_start = from_start(&q)?;
-            open(&state, kind(id), &headers, from_start, None, None).await
+            let channel = kind(id);
+            // Portfolio and agent messages name intents: only those the caller may read go out
+            // (intent and channel streams are checked as a whole, by `acl::enforce`).
+            let reader = matches!(channel, Channel::Portfolio(_) | Channel::Agent(_))
+                .then(|| feed::Follow { intents: None, reader: p.0 });
+            open(&state, channel, &headers, from_start, None, reader).await
         })
     }
 }
@@ -128,7 +133,7 @@ async fn open(
     headers: &HeaderMap,
     from_start: bool,
     translate: Option<feed::Translate>,
-    follow: Option<std::collections::HashSet<String>>,
+    follow: Option<feed::Follow>,
 ) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
     let feed = Feed::new(state, channel).translated(translate).following(follow);

@@ -56,8 +56,92 @@ fn intent_level(read: bool, rest: &[&str]) -> Option<Permission> {
     }
 }
 
+/// One way of holding a level on an intent. The access rule is their disjunction, [`RULE`],
+/// declared once: [`allows`] evaluates it in Rust and [`sql_predicate`] renders it as SQL (for
+/// the queries that filter lists before their `LIMIT`), so the two cannot drift apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    /// The intent never got an ACL.
+    NoAcl,
+    /// Its ACL's default policy is `open`.
+    OpenPolicy,
+    /// The principal created the intent (`created_by`).
+    Creator,
+    /// The principal holds an unexpired entry of a known level that includes the level needed.
+    Entry,
+}
+
+/// The access rule: a principal holds a level on an intent when any of these grants it.
+pub(crate) const RULE: [Grant; 4] = [Grant::NoAcl, Grant::OpenPolicy, Grant::Creator, Grant::Entry];
+
+/// Where [`sql_predicate`] finds its inputs: SQL expressions for the intent's id and creator
+/// (for example `intents.id`, `i.created_by`), and the placeholder numbers (`$n`) bound to the
+/// principal (text) and to the time the entries' expiry is compared with (a timestamp).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SqlInputs<'a> {
+    /// The intent's id.
+    pub(crate) intent_id: &'a str,
+    /// The intent's `created_by`.
+    pub(crate) created_by: &'a str,
+    /// The placeholder of the principal.
+    pub(crate) principal: usize,
+    /// The placeholder of the time.
+    pub(crate) now: usize,
+}
+
+impl Grant {
+    /// Whether this grant holds (the Rust form).
+    fn holds(
+        self,
+        acl: Option<&Acl>,
+        created_by: &str,
+        principal: &str,
+        needed: &Permission,
+        now: DateTime<Utc>,
+    ) -> bool {
+        match self {
+            Grant::NoAcl => acl.is_none(),
+            Grant::OpenPolicy => acl.is_some_and(|a| a.default_policy == AccessPolicy::Open),
+            Grant::Creator => principal == created_by,
+            Grant::Entry => {
+                acl.is_some_and(|a| a.permission_of(principal, now).is_some_and(|held| held.includes(needed)))
+            }
+        }
+    }
+
+    /// The same condition as SQL over `intent_acls` and `acl_entries` (one text for SQLite and
+    /// PostgreSQL: the levels and the policy are stored as their wire strings, times as
+    /// timestamps that compare in time order on both).
+    fn sql(self, needed: &Permission, at: SqlInputs<'_>) -> String {
+        let SqlInputs { intent_id, created_by, principal, now } = at;
+        match self {
+            Grant::NoAcl => format!("NOT EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = {intent_id})"),
+            Grant::OpenPolicy => format!(
+                "EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = {intent_id} AND a.default_policy = '{}')",
+                AccessPolicy::Open.as_str()
+            ),
+            Grant::Creator => format!("{created_by} = ${principal}"),
+            Grant::Entry => {
+                let levels: Vec<String> = [Permission::Read, Permission::Write, Permission::Admin]
+                    .into_iter()
+                    .filter(|held| held.includes(needed))
+                    .map(|held| format!("'{}'", held.as_str()))
+                    .collect();
+                if levels.is_empty() {
+                    return "FALSE".to_owned();
+                }
+                format!(
+                    "EXISTS (SELECT 1 FROM acl_entries e WHERE e.intent_id = {intent_id} AND e.principal_id = \
+                     ${principal} AND e.permission IN ({}) AND (e.expires_at IS NULL OR e.expires_at > ${now}))",
+                    levels.join(", ")
+                )
+            }
+        }
+    }
+}
+
 /// Whether `principal` may act at `needed` on an intent created by `created_by` whose ACL is
-/// `acl` (`None`: the intent never got one), at `now`.
+/// `acl` (`None`: the intent never got one), at `now`: [`RULE`] evaluated.
 pub(crate) fn allows(
     acl: Option<&Acl>,
     created_by: &str,
@@ -65,11 +149,14 @@ pub(crate) fn allows(
     needed: &Permission,
     now: DateTime<Utc>,
 ) -> bool {
-    let Some(acl) = acl else { return true };
-    if acl.default_policy == AccessPolicy::Open || principal == created_by {
-        return true;
-    }
-    acl.permission_of(principal, now).is_some_and(|held| held.includes(needed))
+    RULE.iter().any(|g| g.holds(acl, created_by, principal, needed, now))
+}
+
+/// [`RULE`] as an SQL condition, true for the intents on which the principal bound at
+/// `at.principal` holds `needed` at the time bound at `at.now` (the SQL form of [`allows`]).
+pub(crate) fn sql_predicate(needed: &Permission, at: SqlInputs<'_>) -> String {
+    let clauses: Vec<String> = RULE.iter().map(|g| g.sql(needed, at)).collect();
+    format!("({})", clauses.join(" OR "))
 }
 
 /// The text of a refusal: who lacks which level.

@@ -2,10 +2,12 @@
 //! Every change appends its `access_*` event in the same transaction; what the ACL lets a
 //! principal do is decided by `crate::rules::acl`.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use openintent_types::{
     AccessPolicy, AccessRequest, AccessRequestStatus, Acl, AclEntry, CreateAccessRequest, DecideAccessRequest,
-    EventType, GrantAccessRequest, Permission, PrincipalType, SetAclRequest,
+    EventType, GrantAccessRequest, Intent, Permission, PrincipalType, SetAclRequest,
 };
 use serde_json::json;
 
@@ -14,6 +16,19 @@ use super::driver::{Row, query, query_scalar};
 use super::error::StoreError;
 use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
+use crate::rules::acl::{SqlInputs, sql_predicate};
+
+/// How many ids one [`Store::readable_ids`] query checks at most.
+const READABLE_BATCH: usize = 500;
+
+/// The SQL condition on the `intents` row of a query that keeps the intents the principal bound
+/// at `$principal` may read at the time bound at `$now` (the rule of `crate::rules::acl`). Every
+/// query that returns intents, or rows of intents, to a caller filters with it (or with
+/// [`Store::readable`]).
+pub(crate) fn readable_by(table: &str, principal: usize, now: usize) -> String {
+    let (intent_id, created_by) = (format!("{table}.id"), format!("{table}.created_by"));
+    sql_predicate(&Permission::Read, SqlInputs { intent_id: &intent_id, created_by: &created_by, principal, now })
+}
 
 const ENTRY_COLS: &str =
     "id, intent_id, principal_id, principal_type, permission, granted_by, granted_at, expires_at, reason";
@@ -48,6 +63,33 @@ impl Store {
         let Some(policy) = policy else { return Ok(Some((creator, None))) };
         let entries = self.acl_entries(intent_id).await?;
         Ok(Some((creator, Some(acl(intent_id, AccessPolicy::parse(&policy), entries)))))
+    }
+
+    /// Of `ids`, those of the intents `principal` may read ([`readable_by`]); unknown ids are
+    /// left out.
+    pub(crate) async fn readable_ids(&self, principal: &str, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        let mut out = HashSet::new();
+        let at = now();
+        let visible = readable_by("intents", 1, 2);
+        for batch in ids.chunks(READABLE_BATCH) {
+            let holes: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!("SELECT id FROM intents WHERE id IN ({}) AND {visible}", holes.join(", "));
+            let mut q = query(&sql).bind(principal).bind(at);
+            for id in batch {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.db.pool).await? {
+                out.insert(row.try_get::<String, _>(0)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The intents of `intents` that `principal` may read, in their order.
+    pub(crate) async fn readable(&self, principal: &str, intents: Vec<Intent>) -> StoreResult<Vec<Intent>> {
+        let ids: Vec<&str> = intents.iter().map(|i| i.id.as_str()).collect();
+        let ok = self.readable_ids(principal, &ids).await?;
+        Ok(intents.into_iter().filter(|i| ok.contains(&i.id)).collect())
     }
 
     /// An intent's ACL; an intent that never got one is open with no entries (nothing is
@@ -316,4 +358,83 @@ fn request_from_row(r: &Row) -> StoreResult<AccessRequest> {
     a.decision_reason = r.try_get("decision_reason")?;
     a.created_at = r.try_get("created_at")?;
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+    use crate::config::DatabaseLocation;
+    use crate::rules::acl::allows;
+    use crate::store::NewIntent;
+
+    fn grant(principal: &str, permission: &str, expires_in: Option<i64>) -> GrantAccessRequest {
+        let mut g = GrantAccessRequest::new(principal, Permission::parse(permission));
+        g.expires_at = expires_in.map(|s| Utc::now() + Duration::seconds(s));
+        g
+    }
+
+    /// The SQL form of the rule agrees with `allows` on every intent, principal and level of a
+    /// table covering each way of holding (or not holding) a level, on a real SQLite database.
+    #[tokio::test]
+    async fn the_sql_form_of_the_rule_agrees_with_allows() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let entries = || {
+            vec![
+                grant("reader", "read", None),
+                grant("writer", "write", None),
+                grant("admin", "admin", Some(3600)),
+                grant("gone", "admin", Some(-3600)),
+                grant("odd", "owner", None),
+            ]
+        };
+        let mut ids = Vec::new();
+        for policy in [None, Some("open"), Some("closed"), Some("restricted"), Some("private"), Some("weird")] {
+            let mut new = NewIntent::draft("t");
+            new.created_by = "creator".into();
+            let (intent, _) = store.create_intent(new).await.unwrap();
+            if let Some(policy) = policy {
+                let mut req = SetAclRequest::default();
+                req.default_policy = Some(AccessPolicy::parse(policy));
+                req.entries = entries();
+                store.set_acl(&intent.id, &req, "creator").await.unwrap();
+            }
+            ids.push(intent.id);
+        }
+        // Entries without an ACL (granted before any PUT) do not restrict anything.
+        let (bare, _) = store.create_intent(NewIntent::draft("bare")).await.unwrap();
+        store.grant_access(&bare.id, &grant("reader", "read", None), "x").await.unwrap();
+        ids.push(bare.id);
+
+        let now = Utc::now();
+        let mut seen = (0, 0);
+        for id in &ids {
+            let (creator, acl) = store.access_of(id).await.unwrap().unwrap();
+            for principal in ["creator", "reader", "writer", "admin", "gone", "odd", "stranger", ""] {
+                for needed in [Permission::Read, Permission::Write, Permission::Admin, Permission::parse("owner")] {
+                    let rust = allows(acl.as_ref(), &creator, principal, &needed, now);
+                    let predicate = sql_predicate(
+                        &needed,
+                        SqlInputs { intent_id: "intents.id", created_by: "intents.created_by", principal: 1, now: 2 },
+                    );
+                    let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {predicate}");
+                    let n: i64 = query_scalar(&sql)
+                        .bind(principal)
+                        .bind(now)
+                        .bind(id.as_str())
+                        .fetch_one(&store.db.pool)
+                        .await
+                        .unwrap();
+                    assert_eq!(rust, n == 1, "{id} {acl:?} {principal:?} {needed:?}");
+                    if rust { seen.0 += 1 } else { seen.1 += 1 }
+                }
+            }
+        }
+        assert!(seen.0 > 20 && seen.1 > 20, "the table covers both answers: {seen:?}");
+        let all: Vec<&str> = ids.iter().map(String::as_str).chain(["unknown"]).collect();
+        let readable = store.readable_ids("stranger", &all).await.unwrap();
+        let expected: HashSet<String> = [&ids[0], &ids[1], &ids[6]].into_iter().cloned().collect();
+        assert_eq!(readable, expected, "no ACL, open, and entries without an ACL");
+    }
 }

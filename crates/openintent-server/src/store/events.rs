@@ -8,7 +8,7 @@ use openintent_types::{EventType, IntentEvent, JsonObject};
 use super::db::{Trace, append_traced_event, require_intent};
 use super::driver::query;
 use super::rows::{event_from_row, ts};
-use super::{EventFilter, Store, StoreResult};
+use super::{EventFilter, Store, StoreResult, now};
 
 impl Store {
     pub(crate) async fn log_event(
@@ -64,13 +64,24 @@ impl Store {
     }
 
     /// The events of one distributed trace (RFC-0020) across intents, oldest first, at most
-    /// `limit`.
-    pub(crate) async fn events_of_trace(&self, trace_id: &str, limit: i64) -> StoreResult<Vec<IntentEvent>> {
-        let rows = query(
-            "SELECT id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id FROM events \
-             WHERE trace_id = $1 ORDER BY created_at, seq LIMIT $2",
-        )
+    /// `limit`, of the intents `reader` may read (filtered before the limit, so a page is full
+    /// whenever enough readable events exist).
+    pub(crate) async fn events_of_trace(
+        &self,
+        trace_id: &str,
+        limit: i64,
+        reader: &str,
+    ) -> StoreResult<Vec<IntentEvent>> {
+        let visible = super::acl::readable_by("intents", 2, 3);
+        let rows = query(&format!(
+            "SELECT events.id, events.intent_id, events.event_type, events.actor, events.payload, \
+             events.created_at, events.trace_id, events.parent_event_id FROM events \
+             JOIN intents ON intents.id = events.intent_id \
+             WHERE events.trace_id = $1 AND {visible} ORDER BY events.created_at, events.seq LIMIT $4"
+        ))
         .bind(trace_id)
+        .bind(reader)
+        .bind(now())
         .bind(limit)
         .fetch_all(&self.db.pool)
         .await?;

@@ -168,8 +168,10 @@ impl Store {
         Ok((ready, blocked))
     }
 
-    /// The graph around an intent: the root, its dependencies and its children, recursively.
-    pub(crate) async fn intent_graph(&self, id: &str) -> StoreResult<Option<IntentGraph>> {
+    /// The graph around an intent: the root, its dependencies and its children, recursively,
+    /// among the intents `reader` may read (the walk does not pass through the others, and no
+    /// edge names them).
+    pub(crate) async fn intent_graph(&self, id: &str, reader: &str) -> StoreResult<Option<IntentGraph>> {
         let mut loaded: Vec<Intent> = Vec::new();
         let mut seen = HashSet::new();
         let mut todo = vec![id.to_owned()];
@@ -185,7 +187,14 @@ impl Store {
             todo.extend(next_ids.into_iter().rev());
             loaded.push(intent);
         }
-        Ok(IntentGraph::from_intents(id, &loaded))
+        let all: HashSet<String> = loaded.iter().map(|i| i.id.clone()).collect();
+        let loaded = self.readable(reader, loaded).await?;
+        let hidden: HashSet<String> = all.into_iter().filter(|i| !loaded.iter().any(|l| &l.id == i)).collect();
+        let mut graph = IntentGraph::from_intents(id, &loaded);
+        if let Some(g) = &mut graph {
+            g.edges.retain(|e| !hidden.contains(&e.from) && !hidden.contains(&e.to));
+        }
+        Ok(graph)
     }
 }
 

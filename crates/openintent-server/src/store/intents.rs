@@ -91,18 +91,11 @@ impl Store {
                 clauses.push(format!("{col} = ${}", binds.len()));
             }
         }
-        // Readable under the ACL: none or an open one, the creator, or an unexpired entry of a
-        // known level (every level includes `read`). The time is the last parameter.
+        // Readable under the ACL (the one rule, as SQL). The time is the last parameter.
         let visible = f.visible_to.as_deref();
         if let Some(principal) = visible {
             binds.push(principal);
-            let (k, t) = (binds.len(), binds.len() + 1);
-            clauses.push(format!(
-                "(NOT EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = intents.id AND a.default_policy <> 'open') \
-                 OR created_by = ${k} \
-                 OR EXISTS (SELECT 1 FROM acl_entries e WHERE e.intent_id = intents.id AND e.principal_id = ${k} \
-                 AND e.permission IN ('read', 'write', 'admin') AND (e.expires_at IS NULL OR e.expires_at > ${t})))"
-            ));
+            clauses.push(super::acl::readable_by("intents", binds.len(), binds.len() + 1));
         }
         let at = now();
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };

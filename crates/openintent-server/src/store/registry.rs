@@ -24,6 +24,9 @@ pub(crate) const AGENT_NOT_FOUND: &str = "Agent not found";
 /// The stream event of every agent status change.
 pub(crate) const LIFECYCLE_EVENT: &str = "agent.lifecycle";
 
+/// How many agents one read of the liveness sweep takes.
+const SWEEP_BATCH: i64 = 200;
+
 const AGENT_COLS: &str = "agent_id, status, role_id, name, capabilities, capacity, endpoint, heartbeat_config, \
      metadata, drain_timeout_seconds, version, registered_at, last_heartbeat_at";
 
@@ -333,45 +336,79 @@ impl Store {
     /// `(agent_id, new status)`. Each is a compare-and-set: an agent another process (or a
     /// heartbeat) changed meanwhile is left alone.
     pub(crate) async fn sweep_agents(&self, at: DateTime<Utc>) -> StoreResult<Vec<(String, AgentStatus)>> {
-        let rows = query(&format!(
-            "SELECT {AGENT_COLS}, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
-             WHERE status IN ($1, $2) ORDER BY seq"
-        ))
-        .bind(AgentStatus::Active.as_str())
-        .bind(AgentStatus::Unhealthy.as_str())
-        .fetch_all(&self.db.pool)
-        .await?;
+        self.sweep_agents_by(at, SWEEP_BATCH).await
+    }
+
+    /// [`Store::sweep_agents`], reading the agents `batch` rows at a time (in `seq` order), so
+    /// that a sweep never holds every agent in memory; a row that cannot be read is logged and
+    /// skipped (the others are still swept).
+    async fn sweep_agents_by(&self, at: DateTime<Utc>, batch: i64) -> StoreResult<Vec<(String, AgentStatus)>> {
         let mut changed = Vec::new();
-        for row in &rows {
-            let agent = agent_from_row(row)?;
-            let health = agent.health_at(at);
-            if health == agent.status {
-                continue;
-            }
-            let mut tx = self.db.begin().await?;
-            // Still as read: same status and version, and no heartbeat since (heartbeats leave
-            // the version alone).
-            let done = query(
-                "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2 \
-                 WHERE agent_id = $3 AND status = $4 AND version = $5 AND \
-                 COALESCE(last_heartbeat_at, registered_at) = $6",
-            )
-            .bind(health.as_str())
-            .bind(ts(&now()))
-            .bind(&agent.agent_id)
-            .bind(agent.status.as_str())
-            .bind(agent.version)
-            .bind(row.try_get::<DateTime<Utc>, _>("seen")?)
-            .execute(&mut *tx)
+        let mut after: i64 = i64::MIN;
+        loop {
+            let rows = query(&format!(
+                "SELECT {AGENT_COLS}, seq, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
+                 WHERE status IN ($1, $2) AND seq > $3 ORDER BY seq LIMIT $4"
+            ))
+            .bind(AgentStatus::Active.as_str())
+            .bind(AgentStatus::Unhealthy.as_str())
+            .bind(after)
+            .bind(batch)
+            .fetch_all(&self.db.pool)
             .await?;
-            if done.rows_affected() != 1 {
-                continue;
+            for row in &rows {
+                after = row.try_get("seq")?;
+                let read = agent_from_row(row).and_then(|a| Ok((a, row.try_get::<DateTime<Utc>, _>("seen")?)));
+                let (agent, seen) = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::warn!(seq = after, error = %e, "agent liveness sweep skipped an unreadable agent row");
+                        continue;
+                    }
+                };
+                if let Some(health) = self.sweep_agent(&agent, seen, at).await? {
+                    changed.push((agent.agent_id.clone(), health));
+                }
             }
-            lifecycle(&mut tx, &agent.agent_id, Some(&agent.status), &health, "heartbeat_timeout", "server").await?;
-            tx.commit().await?;
-            changed.push((agent.agent_id.clone(), health));
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < batch {
+                return Ok(changed);
+            }
         }
-        Ok(changed)
+    }
+
+    /// The sweep of one agent as read (last seen at `seen`): its new status, when it changed.
+    async fn sweep_agent(
+        &self,
+        agent: &AgentRecord,
+        seen: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<AgentStatus>> {
+        let health = agent.health_at(at);
+        if health == agent.status {
+            return Ok(None);
+        }
+        let mut tx = self.db.begin().await?;
+        // Still as read: same status and version, and no heartbeat since (heartbeats leave
+        // the version alone).
+        let done = query(
+            "UPDATE agents SET status = $1, version = version + 1, status_changed_at = $2 \
+             WHERE agent_id = $3 AND status = $4 AND version = $5 AND \
+             COALESCE(last_heartbeat_at, registered_at) = $6",
+        )
+        .bind(health.as_str())
+        .bind(ts(&now()))
+        .bind(&agent.agent_id)
+        .bind(agent.status.as_str())
+        .bind(agent.version)
+        .bind(seen)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        lifecycle(&mut tx, &agent.agent_id, Some(&agent.status), &health, "heartbeat_timeout", "server").await?;
+        tx.commit().await?;
+        Ok(Some(health))
     }
 }
 
@@ -382,9 +419,40 @@ pub(crate) fn heartbeat_age(agent: &AgentRecord, at: DateTime<Utc>) -> Option<f6
 
 #[cfg(test)]
 mod tests {
-    use openintent_types::{AgentCapacity, AgentRecord};
+    use openintent_types::{AgentCapacity, AgentRecord, AgentStatus, HeartbeatConfig, RegisterAgentRequest};
 
-    use super::AgentFilter;
+    use super::{AgentFilter, query};
+    use crate::config::DatabaseLocation;
+    use crate::store::Store;
+
+    fn quick(agent_id: &str) -> RegisterAgentRequest {
+        let mut req = RegisterAgentRequest::new(agent_id);
+        let mut hb = HeartbeatConfig::default();
+        hb.unhealthy_after_seconds = Some(2);
+        hb.dead_after_seconds = Some(4);
+        req.heartbeat_config = Some(hb);
+        req
+    }
+
+    /// The sweep reads the agents in batches (here of 2) and skips a row it cannot read, so
+    /// that one bad row does not stop every other agent's sweep.
+    #[tokio::test]
+    async fn the_sweep_pages_and_skips_an_unreadable_row() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let (first, _) = store.register_agent(&quick("bad"), "k").await.unwrap();
+        for id in ["a1", "a2", "a3", "a4"] {
+            store.register_agent(&quick(id), "k").await.unwrap();
+        }
+        query("UPDATE agents SET capabilities = 'not json' WHERE agent_id = 'bad'")
+            .execute(&store.db.pool)
+            .await
+            .unwrap();
+        let later = first.registered_at + chrono::Duration::seconds(3);
+        let mut changed = store.sweep_agents_by(later, 2).await.unwrap();
+        changed.retain(|(id, _)| id != "bad");
+        let unhealthy = |id: &str| (id.to_owned(), AgentStatus::Unhealthy);
+        assert_eq!(changed, [unhealthy("a1"), unhealthy("a2"), unhealthy("a3"), unhealthy("a4")]);
+    }
 
     #[test]
     fn filters_match_any_capability_and_free_slots() {

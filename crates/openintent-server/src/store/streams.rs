@@ -5,7 +5,7 @@ use super::db::{Dialect, WriteTx};
 use super::driver::{query, query_scalar};
 use super::rows::ts;
 use super::{Store, StoreResult, StreamMessage, now};
-use crate::notify::Notification;
+use crate::notify::{Channel, Notification};
 
 /// Keeps a portfolio or agent stream message in `tx`, so that a subscriber can resume past
 /// it with `Last-Event-ID`, and publishes it ([`WriteTx::publish`]).
@@ -32,6 +32,31 @@ pub(super) async fn keep_stream_message(tx: &mut WriteTx, n: &Notification) -> S
 }
 
 impl Store {
+    /// Whether the SDK-style stream of `channel` (an agent's or a portfolio's) carries the
+    /// changes of `intent_id` to `reader` now: the intent is assigned to the agent (a member of
+    /// the portfolio) and `reader` may read it (the rule of `crate::rules::acl`). Other
+    /// channels follow no intent.
+    pub(crate) async fn stream_follows(&self, channel: &Channel, intent_id: &str, reader: &str) -> StoreResult<bool> {
+        let (table, column, owner) = match channel {
+            Channel::Agent(agent) => ("agent_assignments", "agent_id", agent),
+            Channel::Portfolio(portfolio) => ("portfolio_memberships", "portfolio_id", portfolio),
+            Channel::Intent(_) | Channel::Messages(_) => return Ok(false),
+        };
+        let visible = super::acl::readable_by("intents", 1, 2);
+        let sql = format!(
+            "SELECT 1 FROM intents WHERE intents.id = $3 AND EXISTS (SELECT 1 FROM {table} f \
+             WHERE f.intent_id = intents.id AND f.{column} = $4) AND {visible}"
+        );
+        let found: Option<i64> = query_scalar(&sql)
+            .bind(reader)
+            .bind(now())
+            .bind(intent_id)
+            .bind(owner.as_str())
+            .fetch_optional(&self.db.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
     /// The intents `agent_id` is assigned to (for the SDK-style agent stream).
     pub(crate) async fn assigned_intents(&self, agent_id: &str) -> StoreResult<std::collections::HashSet<String>> {
         let rows = query("SELECT DISTINCT intent_id FROM agent_assignments WHERE agent_id = $1")

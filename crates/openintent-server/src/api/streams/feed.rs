@@ -72,6 +72,19 @@ pub(super) struct Feed {
     /// whose live `state_patched` and `status_changed` messages this stream carries too
     /// (following assignments and membership changes).
     follow: Option<HashSet<String>>,
+    /// Agent and portfolio streams: the caller, who gets only the messages of the intents it
+    /// may read (checked on each message).
+    reader: Option<String>,
+}
+
+/// For whom an agent or portfolio stream runs, and what an SDK-style one follows.
+pub(super) struct Follow {
+    /// SDK-style streams: the agent's intents or the portfolio's members at the start
+    /// (candidates: each message is checked against the assignments or memberships stored when
+    /// it arrives); `None`: the stream follows no intent.
+    pub(super) intents: Option<HashSet<String>>,
+    /// The caller: the stream carries only the messages of intents it may read.
+    pub(super) reader: String,
 }
 
 /// A rewrite of a message's event name and data.
@@ -101,14 +114,20 @@ impl Feed {
             done: false,
             translate: None,
             follow: None,
+            reader: None,
         }
     }
 
-    /// The stream also carrying the live state and status changes of `intents` and of the
-    /// intents its own messages name (assignments, added members; removed members leave), for
-    /// the 0.17 SDK runtime.
-    pub(super) fn following(mut self, intents: Option<HashSet<String>>) -> Feed {
-        self.follow = intents;
+    /// The stream leaving out its messages that name an intent `follow.reader` may not read,
+    /// and, with `follow.intents` (for the 0.17 SDK runtime), also carrying the live state and
+    /// status changes of those intents and of the intents its own messages name (assignments,
+    /// added members; removed members leave), each only while the intent is still assigned (a
+    /// member) and the reader may read it.
+    pub(super) fn following(mut self, follow: Option<Follow>) -> Feed {
+        if let Some(Follow { intents, reader }) = follow {
+            self.follow = intents;
+            self.reader = Some(reader);
+        }
         self
     }
 
@@ -214,7 +233,7 @@ impl Feed {
             match step {
                 Step::Close => return None,
                 Step::Ping => return Some(Bytes::from_static(PING)),
-                Step::Received(Ok(n)) => self.accept(n),
+                Step::Received(Ok(n)) => self.accept(n).await,
                 Step::Received(Err(broadcast::error::RecvError::Closed)) => return None,
                 Step::Received(Err(broadcast::error::RecvError::Lagged(missed))) => self.recover(missed).await,
             }
@@ -224,11 +243,11 @@ impl Feed {
     /// Takes a live notification of this stream's channel: a portfolio or agent message is
     /// queued; an intent's log event waits in `pending` for [`Feed::catch_up`], which sends
     /// the log in order.
-    fn accept(&mut self, n: Notification) {
+    async fn accept(&mut self, n: Notification) {
         if let (Some(follow), Channel::Intent(intent)) = (&self.follow, &n.channel) {
             // Live only: these messages are not kept on the agent's stream.
             let changed = matches!(n.event.as_str(), "state_patched" | "status_changed");
-            if changed && follow.contains(intent) && !self.recent.contains(&n.id) {
+            if changed && follow.contains(intent) && !self.recent.contains(&n.id) && self.still_follows(intent).await {
                 self.queue_once(&n.event, &n.id, &n.data);
             }
             return;
@@ -251,7 +270,38 @@ impl Feed {
             return;
         }
         self.cursor = Some(n.id.clone());
-        self.queue_once(&n.event, &n.id, &n.data);
+        if self.may_read(&n.data).await {
+            self.queue_once(&n.event, &n.id, &n.data);
+        }
+    }
+
+    /// SDK-style streams: whether `intent` is still assigned to the agent (a member of the
+    /// portfolio) and the reader may read it. A failed read sends nothing (and is logged).
+    async fn still_follows(&self, intent: &str) -> bool {
+        let Some(reader) = &self.reader else { return true };
+        match self.state.store().stream_follows(&self.channel, intent, reader).await {
+            Ok(follows) => follows,
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream could not check a followed intent");
+                false
+            }
+        }
+    }
+
+    /// Agent and portfolio streams: whether the reader may read the intent a message of the
+    /// stream's own channel names (`intent_id`; a message naming none is sent). A failed read
+    /// sends nothing.
+    async fn may_read(&self, data: &Value) -> bool {
+        let (Some(reader), Some(intent)) = (&self.reader, data.get("intent_id").and_then(Value::as_str)) else {
+            return true;
+        };
+        match self.state.store().readable_ids(reader, &[intent]).await {
+            Ok(readable) => !readable.is_empty(),
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream could not check access to an intent");
+                false
+            }
+        }
     }
 
     /// Intent streams: queues the log's events after `cursor`, oldest first, up to the newest
@@ -261,7 +311,7 @@ impl Feed {
     async fn catch_up(&mut self) -> ApiResult<()> {
         loop {
             match self.rx.try_recv() {
-                Ok(n) => self.accept(n),
+                Ok(n) => self.accept(n).await,
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                     // The replay sends the whole log up to its end.
                     self.recover(missed).await;
@@ -360,7 +410,9 @@ impl Feed {
                 let full = is_full(page.len());
                 for message in page {
                     self.cursor = Some(message.id.clone());
-                    self.queue_once(&message.event, &message.id, &message.data);
+                    if self.may_read(&message.data).await {
+                        self.queue_once(&message.event, &message.id, &message.data);
+                    }
                 }
                 full
             }

@@ -16,9 +16,10 @@
 //!
 //! The agent runtime subscribes only to its agent's stream, so that stream also carries, live,
 //! the `STATE_CHANGED` and `STATUS_CHANGED` frames of every intent the agent is assigned to
-//! (assigned before the stream opened, or while it is open); a portfolio's stream likewise
-//! carries those of its members (a `@Coordinator` listens there). These frames are not
-//! replayed on resume.
+//! (assigned before the stream opened, or while it is open; checked on each change, so an
+//! unassigned intent stops there); a portfolio's stream likewise carries those of its members
+//! (a `@Coordinator` listens there). These frames are not replayed on resume. Like every agent
+//! and portfolio stream, these carry nothing of an intent the caller may not read.
 //!
 //! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
 //! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
@@ -32,6 +33,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
+use super::feed::Follow;
 use super::{STREAM_QUERY, from_start, open};
 use crate::api::extract::{Principal, QueryParams, require_api_key};
 use crate::api::spec::{Header, Op, Reply, op};
@@ -59,28 +61,32 @@ async fn intent_stream(
 
 async fn portfolio_stream(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    // A coordinator listens here: it gets the state and status changes of the members too.
-    let members = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
-    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(members)).await
+    // A coordinator listens here: it gets the state and status changes of the members too
+    // (those it may read).
+    let intents = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
+    let follow = Follow { intents: Some(intents), reader: p.0 };
+    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 async fn agent_stream(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let from_start = from_start(&q)?;
-    // The runtime listens only here: it gets the state and status changes of its intents too.
-    let assigned = state.store().assigned_intents(&id).await?;
-    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(assigned)).await
+    // The runtime listens only here: it gets the state and status changes of its intents too
+    // (those it may read).
+    let intents = state.store().assigned_intents(&id).await?;
+    let follow = Follow { intents: Some(intents), reader: p.0 };
+    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 /// A stream message (`event`, `data`) as the 0.17 SDK reads it (see the module's table).
