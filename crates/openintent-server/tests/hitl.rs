@@ -407,7 +407,13 @@ async fn two_servers_on_one_database_expire_a_suspension_once() {
 async fn suspend_as_the_sdk(app: &TestApp, id: &str, record: Value) -> String {
     let status = json!({"status": "suspended_awaiting_input"});
     let r = app
-        .as_agent_with(Some("agent"), "POST", &format!("/api/v1/intents/{id}/status"), Some(status), &[("if-match", "1")])
+        .as_agent_with(
+            Some("agent"),
+            "POST",
+            &format!("/api/v1/intents/{id}/status"),
+            Some(status),
+            &[("if-match", "1")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let patch = json!({"patches": [{"op": "set", "path": "_suspension", "value": record}]});
@@ -468,7 +474,10 @@ async fn a_suspension_written_by_the_sdk_expires_like_one_made_by_the_suspend_ro
     let (route_log, sdk_log) = (log(&app, &by_route).await, log(&app, &by_sdk).await);
     assert_eq!(expiry_tail(&sdk_log), expiry_tail(&route_log));
     let expired = sdk_log.iter().find(|e| e["event_type"] == "intent.suspension_expired").unwrap();
-    assert_eq!((&expired["payload"]["suspension_id"], &expired["payload"]["fallback_policy"]), (&json!(sid), &json!("fail")));
+    assert_eq!(
+        (&expired["payload"]["suspension_id"], &expired["payload"]["fallback_policy"]),
+        (&json!(sid), &json!("fail"))
+    );
     assert_eq!(sdk_log.last().unwrap()["payload"]["reason"], "suspension expired");
 
     let now = wait_for(&app, &continuing, |i| i["status"] == "active").await;
@@ -496,11 +505,19 @@ async fn sdk_suspensions_without_a_usable_record_get_no_timer() {
     let stale = app.intent("stale").await;
     let mut old = sdk_record("old", 1, json!({}));
     old["expires_at"] = json!("2020-01-01T00:00:00.000000");
-    let r = app.patch_state("agent", &stale, 1, json!({"patches": [{"op": "set", "path": "_suspension", "value": old}]})).await;
+    let r = app
+        .patch_state("agent", &stale, 1, json!({"patches": [{"op": "set", "path": "_suspension", "value": old}]}))
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let status = json!({"status": "suspended_awaiting_input"});
     let r = app
-        .as_agent_with(Some("agent"), "POST", &format!("/api/v1/intents/{stale}/status"), Some(status), &[("if-match", "2")])
+        .as_agent_with(
+            Some("agent"),
+            "POST",
+            &format!("/api/v1/intents/{stale}/status"),
+            Some(status),
+            &[("if-match", "2")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
 
