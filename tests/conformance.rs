@@ -60,5 +60,8 @@ mod hitl_approvals;
 #[path = "conformance/channels.rs"]
 mod channels;
 
+#[path = "conformance/sdk_streams.rs"]
+mod sdk_streams;
+
 #[path = "conformance/tracing.rs"]
 mod tracing;

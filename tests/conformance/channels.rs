@@ -1,4 +1,5 @@
-//! Messaging channels (RFC-0021): channels, messages, replies, read state.
+//! Messaging channels (RFC-0021): channels (created, read, updated, closed), messages,
+//! replies, read state.
 
 use openintent::types::{ChannelStatus, MessageType};
 use serde_json::json;
@@ -50,6 +51,23 @@ async fn channels_messages_replies_and_read_state() {
     let read = client_b.mark_read(&channel.id, &question.id).await.must("mark_read");
     assert!(read.is_read() && read.read_at.is_some());
     assert!(client_a.get_message(&channel.id, &question.id).await.must("get_message").is_read());
+
+    // Update (`PATCH /api/v1/channels/{cid}`): only the fields sent change.
+    let c = unique("chan-c");
+    let updated = client_a
+        .update_channel(&channel.id)
+        .members([a.clone(), b.clone(), c.clone()])
+        .options(json!({"audit": false}))
+        .send()
+        .await
+        .must("update_channel");
+    assert_eq!((updated.id.as_str(), updated.name.as_str()), (channel.id.as_str(), channel.name.as_str()));
+    assert_eq!(updated.members, [a.clone(), b.clone(), c.clone()]);
+    assert_eq!((updated.options.get("audit"), &updated.status), (Some(&json!(false)), &ChannelStatus::Open));
+    let read_back = client_b.get_channel(&channel.id).await.must("get_channel after update");
+    assert_eq!((read_back.members.len(), read_back.member_policy), (3, channel.member_policy.clone()));
+    let err = client_a.update_channel("no-such-channel").options(json!({})).send().await.expect_err("unknown channel");
+    assert!(err.is_not_found() && !err.is_unsupported(), "{err}");
 
     let missing = client_a.get_message(&channel.id, "no-such-message").await.unwrap_err();
     assert!(missing.is_not_found(), "{missing}");

@@ -2,7 +2,7 @@
 //! (RFC-0013, the governance guide): a case per route, through the Rust client.
 //!
 //! Under the `reference` profile the routes the reference lacks (`POST …/suspend`,
-//! `GET …/approvals`) must be the typed unsupported error, and its documented bugs are
+//! `GET …/approvals`, `GET /api/v1/escalations/{eid}`) must be the typed unsupported error, and its documented bugs are
 //! tolerated where named.
 
 use std::time::Duration;
@@ -211,7 +211,7 @@ async fn removing_a_policy() {
     assert_eq!((removed.version, removed.governance_policy), (gated.version + 1, None));
 }
 
-/// Escalations: opened, listed (envelope, filters), resolved.
+/// Escalations: opened, listed (envelope, filters), resolved, read by id.
 #[tokio::test]
 async fn escalations() {
     let t = target();
@@ -236,6 +236,15 @@ async fn escalations() {
     } else {
         // The reference overwrites a resolution (PROTOCOL-AGENTS.md §4.7).
         again.must("resolve again on the reference");
+    }
+    // One escalation by id: not on the reference (its 404 `Not Found`).
+    if let Some(read) = expect_served("get_escalation", operator.get_escalation(&e.id).await) {
+        assert_eq!(
+            (read.id.as_str(), read.status, read.resolution.as_deref()),
+            (e.id.as_str(), EscalationStatus::Resolved, Some("approved"))
+        );
+        let err = operator.get_escalation("no-such-escalation").await.expect_err("unknown escalation");
+        assert!(err.is_not_found() && !err.is_unsupported(), "{err}");
     }
     let none = agent.list_escalations(Some(&intent.id), Some(EscalationStatus::Pending)).await.must("list");
     assert!(none.is_empty());

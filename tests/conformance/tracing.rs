@@ -2,7 +2,7 @@
 
 use openintent::types::IntentEvent;
 
-use crate::common::{Must, new_intent, target, unique};
+use crate::common::{Must, expect_served, new_intent, target, unique};
 
 #[tokio::test]
 async fn trace_fields_round_trip() {
@@ -27,4 +27,39 @@ async fn trace_fields_round_trip() {
             assert_eq!((trace_id.as_deref(), parent_event_id.as_deref()), (Some(trace), Some(first.id.as_str())));
         }
     }
+}
+
+/// `GET /api/v1/events?trace_id=`: the events of one trace across intents, oldest first (not on
+/// the reference: its 404 `Not Found`).
+#[tokio::test]
+async fn events_of_a_trace_across_intents() {
+    let client = target().client(&unique("tracer"));
+    let first_intent = new_intent(&client, "trace a").await;
+    let second_intent = new_intent(&client, "trace b").await;
+    let trace = new_trace_id();
+    let started = client.log_event(&first_intent.id, "task_started").trace(&trace, None).send().await.must("log_event");
+    let tool = client
+        .log_event(&second_intent.id, "tool_call_started")
+        .trace(&trace, Some(started.id.clone()))
+        .send()
+        .await
+        .must("log_event");
+    client.log_event(&second_intent.id, "comment").send().await.must("untraced event");
+    if let Some(events) = expect_served("get_trace_events", client.get_trace_events(&trace).send().await) {
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, [started.id.as_str(), tool.id.as_str()]);
+        assert_eq!(events[1].intent_id, second_intent.id);
+        assert_eq!(events[1].parent_event_id.as_deref(), Some(started.id.as_str()));
+        let one = client.get_trace_events(&trace).limit(1).send().await.must("limit");
+        assert_eq!(one.len(), 1);
+    }
+    let err = client.get_trace_events("NOT-A-TRACE").send().await.expect_err("malformed trace id");
+    assert!(err.is_validation(), "{err}");
+}
+
+/// A random trace id (32 lowercase hexadecimal digits), so that runs never share a trace.
+fn new_trace_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let half = || std::collections::hash_map::RandomState::new().build_hasher().finish();
+    format!("{:016x}{:016x}", half(), half())
 }

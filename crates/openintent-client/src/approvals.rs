@@ -11,6 +11,7 @@
 //! | `approve_approval(id, approval_id)` / `deny_approval` | [`Client::approve_approval`] / [`Client::deny_approval`] | `POST …/approvals/{aid}/approve` / `deny` |
 //! | `escalate_to_human(id, reason, priority, context)` | [`Client::escalate_to_human`] | `POST …/escalations` (`escalated_by` = agent id) |
 //! | `list_escalations(intent_id=, status=)` | [`Client::list_escalations`] | `GET /api/v1/escalations` |
+//! | — | [`Client::get_escalation`] | `GET /api/v1/escalations/{eid}` (not on the reference: [`unsupported`](crate::Error::is_unsupported)) |
 //! | `resolve_escalation(id, resolution, notes)` | [`Client::resolve_escalation`] | `POST /api/v1/escalations/{eid}/resolve` (`resolved_by` = agent id) |
 //!
 //! A refusal by the intent's policy is a 403 whose [`rule`](crate::ApiError::rule) names the
@@ -184,6 +185,21 @@ impl<M: Mode> GenericClient<M> {
             request = request.query("status", s.as_str());
         }
         self.call(|c| async move { Ok(c.list(request).await?.items) })
+    }
+
+    /// One escalation (`GET /api/v1/escalations/{eid}`); an unknown id is a 404
+    /// ([`is_not_found`](crate::Error::is_not_found)). The reference server lacks this route
+    /// ([`unsupported`](crate::Error::is_unsupported)); [`Client::list_escalations`] works there.
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let e = client.get_escalation("ddbfe8a3…").await?;
+    /// println!("{}: {}", e.status, e.reason);
+    /// # Ok(()) }
+    /// ```
+    pub fn get_escalation(&self, escalation_id: &str) -> M::Call<Escalation> {
+        let path = seg("escalation_id", escalation_id).map(|eid| format!("/api/v1/escalations/{eid}"));
+        self.call(|c| async move { c.json(Request::get(path?)).await })
     }
 
     /// Resolves an escalation (`POST /api/v1/escalations/{eid}/resolve`).

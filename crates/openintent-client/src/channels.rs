@@ -6,6 +6,7 @@
 //! | `create_channel(intent_id, name, members=, member_policy=, options=)` | [`Client::create_channel`]`.members(..)...` | `POST /api/v1/intents/{id}/channels` (201) |
 //! | `list_channels(intent_id)` | [`Client::list_channels`] | `GET /api/v1/intents/{id}/channels` |
 //! | `get_channel(cid)` | [`Client::get_channel`] | `GET /api/v1/channels/{cid}` |
+//! | — | [`Client::update_channel`]`.members(..).status(..)...` | `PATCH /api/v1/channels/{cid}` (any of `members`, `status`, `options`, `member_policy`) |
 //! | `close_channel(cid)` | [`Client::close_channel`] | `DELETE /api/v1/channels/{cid}` |
 //! | `send_message(cid, payload, to=, message_type=, ...)` | [`Client::send_message`]`.to(..).payload(..)` | `POST …/messages` (201; `sender` = agent id) |
 //! | `list_messages(cid, since=, to=)` | [`Client::list_messages`]`.since(..).to(..)` | `GET …/messages` |
@@ -19,8 +20,8 @@
 use chrono::{DateTime, Utc};
 use openintent_transport::Request;
 use openintent_types::{
-    Channel, ChannelClosed, CreateChannelRequest, MemberPolicy, Message, MessageType, ReplyRequest, SendMessageRequest,
-    UpdateMessageRequest,
+    Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageType, ReplyRequest,
+    SendMessageRequest, UpdateChannelRequest, UpdateMessageRequest,
 };
 use serde_json::Value;
 
@@ -76,6 +77,30 @@ impl<M: Mode> GenericClient<M> {
     pub fn get_channel(&self, channel_id: &str) -> M::Call<Channel> {
         let path = channel_path(channel_id, "");
         self.call(|c| async move { c.json(Request::get(path?)).await })
+    }
+
+    /// Updates a channel (`PATCH /api/v1/channels/{cid}`): only the fields set are sent and
+    /// changed; the answer is the whole channel. Setting the status to `closed` closes it (as
+    /// [`Client::close_channel`] does, but answering the channel).
+    ///
+    /// ```no_run
+    /// use openintent_types::MemberPolicy;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let channel = client
+    ///     .update_channel("channel-id")
+    ///     .members(["planner", "writer", "reviewer"])
+    ///     .member_policy(MemberPolicy::Explicit)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn update_channel(&self, channel_id: &str) -> UpdateChannel<M> {
+        UpdateChannel {
+            client: self.clone(),
+            channel_id: channel_id.to_owned(),
+            req: UpdateChannelRequest::default(),
+            options: None,
+        }
     }
 
     /// Closes a channel (on openintent-rs its messages stay readable; the reference deletes them).
@@ -228,6 +253,60 @@ impl<M: Mode> CreateChannel<M> {
     }
 }
 impl_send!(CreateChannel, Channel, "create_channel");
+
+/// Builder of [`Client::update_channel`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug)]
+pub struct UpdateChannel<M: Mode = Async> {
+    client: GenericClient<M>,
+    channel_id: String,
+    req: UpdateChannelRequest,
+    options: Option<Value>,
+}
+
+impl<M: Mode> UpdateChannel<M> {
+    /// Replaces the members (agent ids).
+    ///
+    /// Example: [`Client::update_channel`].
+    pub fn members<I: IntoIterator<Item = S>, S: Into<String>>(mut self, members: I) -> Self {
+        self.req.members = Some(members.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets the status (`closed` closes the channel).
+    ///
+    /// Example: [`Client::update_channel`].
+    pub fn status(mut self, status: ChannelStatus) -> Self {
+        self.req.status = Some(status);
+        self
+    }
+
+    /// Replaces the options (a JSON object: `audit`, `ttl_seconds`, `max_messages`).
+    ///
+    /// Example: [`Client::update_channel`].
+    pub fn options(mut self, options: impl Into<Value>) -> Self {
+        self.options = Some(options.into());
+        self
+    }
+
+    /// Sets who may use it (`intent`, or `explicit`: only the members may send).
+    ///
+    /// Example: [`Client::update_channel`].
+    pub fn member_policy(mut self, policy: MemberPolicy) -> Self {
+        self.req.member_policy = Some(policy);
+        self
+    }
+
+    async fn run(self) -> Result<Channel> {
+        let mut req = self.req;
+        if let Some(o) = self.options {
+            req.options = Some(object("options", o)?);
+        }
+        let request = Client::with_body(Request::patch(channel_path(&self.channel_id, "")?), &req)?;
+        self.client.json(request).await
+    }
+}
+impl_send!(UpdateChannel, Channel, "update_channel");
 
 /// Builder of [`Client::send_message`].
 #[must_use = "a builder does nothing until .send() is awaited"]

@@ -4,6 +4,7 @@
 //! |---|---|---|
 //! | `log_event(id, event_type, payload)` | [`Client::log_event`] | `POST …/events` (`actor` = agent id) |
 //! | `get_events(id, event_type?, since?, limit?)` | [`Client::get_events`] | `GET …/events` |
+//! | — | [`Client::get_trace_events`]`.limit(..)` | `GET /api/v1/events?trace_id=` (RFC-0020; not on the reference: [`unsupported`](crate::Error::is_unsupported)) |
 //!
 //! Events come newest first. The reference server ignores the `event_type` and `since` query
 //! parameters, so [`GetEvents`] also applies them to what it receives.
@@ -61,6 +62,23 @@ impl<M: Mode> GenericClient<M> {
             limit: None,
             offset: None,
         }
+    }
+
+    /// The events of one trace (RFC-0020), across intents, oldest first
+    /// (`GET /api/v1/events?trace_id=`); on openintent-rs the events of intents the caller may
+    /// not read are left out. The trace id must be 32 lowercase hexadecimal digits (else an
+    /// [`Error::Invalid`](crate::Error::Invalid) naming `trace_id`, before anything is sent).
+    /// The reference server lacks the route ([`unsupported`](crate::Error::is_unsupported)).
+    ///
+    /// ```no_run
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// for event in client.get_trace_events("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6").limit(500).send().await? {
+    ///     println!("{} on {}: {}", event.created_at, event.intent_id, event.event_type);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn get_trace_events(&self, trace_id: impl Into<String>) -> GetTraceEvents<M> {
+        GetTraceEvents { client: self.clone(), trace_id: trace_id.into(), limit: None }
     }
 }
 
@@ -334,3 +352,32 @@ impl<M: Mode> GetEvents<M> {
     }
 }
 impl_send!(GetEvents, Vec<IntentEvent>, "get_events");
+
+/// Builder of [`Client::get_trace_events`].
+#[must_use = "a builder does nothing until .send() is awaited"]
+#[derive(Debug, Clone)]
+pub struct GetTraceEvents<M: Mode = Async> {
+    client: GenericClient<M>,
+    trace_id: String,
+    limit: Option<u32>,
+}
+
+impl<M: Mode> GetTraceEvents<M> {
+    /// At most this many events (the server accepts 1-1000; default 100).
+    ///
+    /// Example: [`Client::get_trace_events`].
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    async fn run(self) -> Result<Vec<IntentEvent>> {
+        openintent_types::validation::validate_trace_id(&self.trace_id)?;
+        let mut req = Request::get("/api/v1/events").query("trace_id", self.trace_id.as_str());
+        if let Some(l) = self.limit {
+            req = req.query("limit", l.to_string());
+        }
+        Ok(self.client.list::<IntentEvent>(req).await?.items)
+    }
+}
+impl_send!(GetTraceEvents, Vec<IntentEvent>, "get_trace_events");

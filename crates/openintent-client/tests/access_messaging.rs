@@ -6,11 +6,15 @@ mod common;
 use common::*;
 use openintent_transport::Method;
 use openintent_transport::test_util::MockTransport;
-use openintent_types::{AccessPolicy, GrantAccessRequest, MessageType, Permission, PrincipalType};
+use openintent_types::{
+    AccessPolicy, ChannelStatus, GrantAccessRequest, MemberPolicy, MessageType, Permission, PrincipalType,
+};
 use serde_json::json;
 
 const CHANNEL: &str = "a9fb8203-576c-41da-a1a5-452b6999285b";
 const MESSAGE: &str = "47f3f996-ae31-496b-a031-f1e0b7e214db";
+/// The intent of the captured traced event.
+const INTENT_OF_TRACE: &str = "e00b6ab7-a560-46a3-b5f8-9475f182c5e6";
 
 fn ipath(suffix: &str) -> String {
     format!("/api/v1/intents/{INTENT}{suffix}")
@@ -163,6 +167,52 @@ async fn channels() {
 }
 
 #[tokio::test]
+async fn update_channel_sends_only_what_is_set() {
+    let (client, mock) = client();
+    let mut updated = example("messaging_create_channel")["response"]["body"].clone();
+    updated["members"] = json!(["agent-a", "agent-b", "agent-c"]);
+    updated["member_policy"] = json!("intent");
+    mock.push(json(200, updated));
+    let c = client
+        .update_channel(CHANNEL)
+        .members(["agent-a", "agent-b", "agent-c"])
+        .member_policy(MemberPolicy::Intent)
+        .options(json!({"audit": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((c.id.as_str(), c.members.len(), &c.member_policy), (CHANNEL, 3, &MemberPolicy::Intent));
+    let req = mock.last_request().unwrap();
+    assert_request(&req, Method::Patch, &format!("/api/v1/channels/{CHANNEL}"), None);
+    assert_eq!(
+        body(&req),
+        json!({"members": ["agent-a", "agent-b", "agent-c"], "member_policy": "intent", "options": {"audit": false}})
+    );
+
+    let mut closed = example("messaging_create_channel")["response"]["body"].clone();
+    closed["status"] = json!("closed");
+    closed["closed_at"] = json!("2026-12-03T09:14:00.000000");
+    mock.push(json(200, closed));
+    let c = client.update_channel(CHANNEL).status(ChannelStatus::Closed).send().await.unwrap();
+    assert_eq!(c.status, ChannelStatus::Closed);
+    assert_eq!(body(&mock.last_request().unwrap()), json!({"status": "closed"}));
+
+    // Bad input is refused before sending, naming the field.
+    let err = client.update_channel(CHANNEL).options(json!([1])).send().await.unwrap_err();
+    assert!(err.is_validation(), "{err}");
+    assert!(err.to_string().contains("options"), "{err}");
+    let err = client.update_channel(CHANNEL).members([""]).send().await.unwrap_err();
+    assert!(err.is_validation(), "{err}");
+    let err = client.update_channel("").send().await.unwrap_err();
+    assert!(err.is_validation() && err.to_string().contains("channel_id"), "{err}");
+    assert_eq!(mock.request_count(), 2);
+    // An unknown channel is a missing resource, not a missing route.
+    mock.push(example_response("messaging_error_channel_not_found"));
+    let err = client.update_channel("no-such-channel").status(ChannelStatus::Closed).send().await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_unsupported(), "{err}");
+}
+
+#[tokio::test]
 async fn messages_replies_and_read_state() {
     let (client, mock) = client();
     mock.push(example_response("messaging_send_message"));
@@ -218,6 +268,12 @@ fn the_blocking_client_has_them_too() {
     assert_eq!(client.send_message(CHANNEL).to("agent-b").send_blocking().unwrap().id, MESSAGE);
     mock.push(example_response("acl_request_access"));
     client.request_access(INTENT, "intruder").send_blocking().unwrap();
+    mock.push(example_response("messaging_create_channel"));
+    let c = client.update_channel(CHANNEL).members(["agent-a"]).send_blocking().unwrap();
+    assert_eq!(c.id, CHANNEL);
+    assert_eq!(mock.last_request().unwrap().method, Method::Patch);
+    mock.push(json(200, json!([])));
+    assert!(client.get_trace_events("a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6").send_blocking().unwrap().is_empty());
 }
 
 // ----- tracing -----
@@ -240,6 +296,40 @@ async fn explicit_trace_fields_are_sent_top_level() {
     assert_eq!(sent["payload"]["trace_id"], "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6");
     assert_eq!(sent["payload"]["parent_event_id"], "a0ee28de-93d8-4550-ac74-3c91de76f087");
     assert!(client.log_event(INTENT, "x").trace("NOT-HEX", None).send().await.unwrap_err().is_validation());
+}
+
+#[tokio::test]
+async fn events_of_a_trace() {
+    let trace = "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6";
+    let (client, mock) = client();
+    let logged = example("tracing_log_event")["response"]["body"].clone();
+    let mut second = logged.clone();
+    second["id"] = json!("e-2");
+    second["intent_id"] = json!("other-intent");
+    mock.push(json(200, json!([logged, second])));
+    let events = client.get_trace_events(trace).limit(500).send().await.unwrap();
+    assert_eq!(events.iter().map(|e| e.intent_id.as_str()).collect::<Vec<_>>(), [INTENT_OF_TRACE, "other-intent"]);
+    let req = mock.last_request().unwrap();
+    assert_request(&req, Method::Get, "/api/v1/events", None);
+    assert_eq!((query(&req, "trace_id"), query(&req, "limit")), (Some(trace), Some("500")));
+    mock.push(json(200, json!([])));
+    assert!(client.get_trace_events(trace).send().await.unwrap().is_empty());
+    assert_eq!(query(&mock.last_request().unwrap(), "limit"), None);
+
+    // A malformed trace id is refused before sending, naming the field.
+    let err = client.get_trace_events("A1B2").send().await.unwrap_err();
+    assert!(err.is_validation() && err.to_string().contains("trace_id"), "{err}");
+    assert_eq!(mock.request_count(), 2);
+
+    // The reference lacks the route (captured): the typed unsupported error.
+    mock.push(example_response("tracing_events_by_trace_unsupported"));
+    assert!(client.get_trace_events(trace).send().await.unwrap_err().is_unsupported());
+    let sent = example("tracing_events_by_trace_unsupported")["request"].clone();
+    let req = mock.last_request().unwrap();
+    assert_eq!(
+        (req.path.as_str(), query(&req, "trace_id")),
+        (sent["path"].as_str().unwrap(), sent["query"]["trace_id"].as_str())
+    );
 }
 
 fn event_reply(id: &str) -> openintent_transport::Response {

@@ -143,6 +143,27 @@ async fn escalations_open_list_resolve() {
 }
 
 #[tokio::test]
+async fn get_escalation_reads_one() {
+    let (client, mock) = client();
+    mock.push(example_response("governance_escalate"));
+    let e = client.get_escalation(ESCALATION).await.unwrap();
+    assert_eq!((e.id.as_str(), e.intent_id.as_str(), &e.status), (ESCALATION, GOV, &EscalationStatus::Pending));
+    assert_eq!(e.context["spent"], 520);
+    let req = mock.last_request().unwrap();
+    assert_request(&req, Method::Get, &format!("/api/v1/escalations/{ESCALATION}"), None);
+    assert!(req.body.is_none());
+    // An unknown id is a missing resource; the reference has no such route (its 404 `Not Found`).
+    mock.push(json(404, json!({"detail": "Escalation not found"})));
+    let err = client.get_escalation("no-such-escalation").await.unwrap_err();
+    assert!(err.is_not_found() && !err.is_unsupported(), "{err}");
+    mock.push(json(404, json!({"detail": "Not Found"})));
+    assert!(client.get_escalation(ESCALATION).await.unwrap_err().is_unsupported());
+    let err = client.get_escalation("").await.unwrap_err();
+    assert!(err.is_validation() && err.to_string().contains("escalation_id"), "{err}");
+    assert_eq!(mock.request_count(), 3);
+}
+
+#[tokio::test]
 async fn respond_and_the_reference_lacking_suspend() {
     let (client, mock) = client();
     mock.push(example_response("hitl_respond"));
@@ -233,4 +254,6 @@ fn the_blocking_client_answers_a_suspension() {
     assert_eq!(answer.value, json!("approve"));
     mock.push(example_response("governance_get"));
     assert_eq!(client.get_governance_policy(GOV).unwrap().intent_id, GOV);
+    mock.push(example_response("governance_escalate"));
+    assert_eq!(client.get_escalation(ESCALATION).unwrap().id, ESCALATION);
 }

@@ -135,6 +135,39 @@ async fn lifting_a_completion_gate_is_governed() {
     assert_eq!(r.body["version"], 4);
 }
 
+/// An approved `change_governance_policy` approval allows one change: the change that uses it
+/// consumes it, and the next weakening change needs a new approval.
+#[tokio::test]
+async fn a_policy_change_approval_is_used_once() {
+    let app = TestApp::memory().await;
+    let id = app.intent("g").await;
+    let quorum = |t: f64| json!({"completion_mode": "quorum", "quorum_threshold": t});
+    assert_eq!(put_policy(&app, "owner", &id, 1, quorum(0.9)).await.status, StatusCode::OK);
+    let aid = requested(&app, "owner", &id, "change_governance_policy").await;
+    assert_eq!(decide(&app, "boss", &id, &aid, "approve").await.status, StatusCode::OK);
+    // The approval lets one weakening change through...
+    let r = put_policy(&app, "owner", &id, 2, quorum(0.7)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // ...and no second one.
+    for r in [put_policy(&app, "owner", &id, 3, quorum(0.5)).await, remove_policy(&app, "owner", &id, 3).await] {
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+        assert_eq!(r.body["detail"]["rule"], "policy_change");
+    }
+    // A change that needs no approval (tightening) leaves a new approval unused.
+    let again = requested(&app, "owner", &id, "change_governance_policy").await;
+    assert_eq!(decide(&app, "boss", &id, &again, "approve").await.status, StatusCode::OK);
+    assert_eq!(put_policy(&app, "owner", &id, 3, quorum(0.8)).await.status, StatusCode::OK);
+    let r = remove_policy(&app, "owner", &id, 4).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = put_policy(&app, "owner", &id, 5, json!({"completion_mode": "require_approval"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = remove_policy(&app, "owner", &id, 6).await;
+    assert_eq!((r.status, &r.body["detail"]["rule"]), (StatusCode::FORBIDDEN, &json!("policy_change")));
+    // The approvals read as before: consumption is not on the wire.
+    let r = app.get(&format!("/api/v1/intents/{id}/approvals/{aid}")).await;
+    assert_eq!((r.status, &r.body["status"]), (StatusCode::OK, &json!("approved")));
+}
+
 #[tokio::test]
 async fn approvals_are_requested_read_listed_and_decided_once() {
     let app = TestApp::memory().await;

@@ -400,3 +400,132 @@ async fn two_servers_on_one_database_expire_a_suspension_once() {
     one.shutdown().await.unwrap();
     two.shutdown().await.unwrap();
 }
+
+/// Suspends an intent the 0.17 SDK's way (PROTOCOL-AGENTS.md §3.2): the status, then the
+/// `_suspension` record as a state write (naive timestamps, as the SDK writes them), then its
+/// `intent.suspended` event. Returns the suspension id.
+async fn suspend_as_the_sdk(app: &TestApp, id: &str, record: Value) -> String {
+    let status = json!({"status": "suspended_awaiting_input"});
+    let r = app
+        .as_agent_with(
+            Some("agent"),
+            "POST",
+            &format!("/api/v1/intents/{id}/status"),
+            Some(status),
+            &[("if-match", "1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let patch = json!({"patches": [{"op": "set", "path": "_suspension", "value": record}]});
+    let r = app.patch_state("agent", id, 2, patch).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let sid = record["id"].as_str().unwrap_or_default().to_owned();
+    let event = json!({"event_type": "intent.suspended", "actor": "agent", "payload": {"suspension_id": sid}});
+    assert_eq!(app.post(&format!("/api/v1/intents/{id}/events"), event).await.status, StatusCode::OK);
+    sid
+}
+
+/// A `_suspension` record as the 0.17 SDK writes it, timing out after `timeout` seconds.
+fn sdk_record(sid: &str, timeout: i64, extra: Value) -> Value {
+    let naive = |t: chrono::DateTime<chrono::Utc>| t.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    let at = chrono::Utc::now();
+    let mut record = json!({
+        "id": sid, "question": "Refund order 12345?", "response_type": "choice", "choices": choices(),
+        "context": {"order_id": "12345"}, "fallback_policy": "fail", "channel_hint": "slack",
+        "suspended_at": naive(at), "timeout_seconds": timeout,
+        "expires_at": naive(at + chrono::Duration::seconds(timeout)),
+    });
+    record.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    record
+}
+
+/// The events from the expiry on: types and payload keys (values that differ per intent left out).
+fn expiry_tail(events: &[Value]) -> Vec<(String, Vec<String>)> {
+    let from = events.iter().position(|e| e["event_type"] == "intent.suspension_expired").expect("expired");
+    events[from..]
+        .iter()
+        .map(|e| {
+            let keys = e["payload"].as_object().unwrap().keys().cloned().collect();
+            (e["event_type"].as_str().unwrap().to_owned(), keys)
+        })
+        .collect()
+}
+
+/// A suspension written the 0.17 SDK's way gets the server's timer: it expires with the same
+/// events as one made by `POST …/suspend`, and its answer-free record says `expired`.
+#[tokio::test]
+async fn a_suspension_written_by_the_sdk_expires_like_one_made_by_the_suspend_route() {
+    let (server, app) = running().await;
+    let by_route = app.intent("route").await;
+    let body = json!({"question": "q", "choices": choices(), "timeout_seconds": 1});
+    assert_eq!(suspend(&app, &by_route, 1, body).await.status, StatusCode::OK);
+    let by_sdk = app.intent("sdk").await;
+    let sid = suspend_as_the_sdk(&app, &by_sdk, sdk_record("5e1f0c2a-sdk", 1, json!({}))).await;
+    // A continuing policy resumes it with the fallback value.
+    let continuing = app.intent("sdk continue").await;
+    let extra = json!({"fallback_policy": "use_default_and_continue", "fallback_value": "deny"});
+    suspend_as_the_sdk(&app, &continuing, sdk_record("5e1f0c2a-sdk2", 1, extra)).await;
+
+    let route_now = wait_for(&app, &by_route, |i| i["status"] == "abandoned").await;
+    let sdk_now = wait_for(&app, &by_sdk, |i| i["status"] == "abandoned").await;
+    assert_eq!(sdk_now["state"]["_suspension"]["resolution"], "expired");
+    assert_eq!(sdk_now["state"]["_suspension"]["id"], sid.as_str());
+    assert_eq!(route_now["state"]["_suspension"]["resolution"], "expired");
+    let (route_log, sdk_log) = (log(&app, &by_route).await, log(&app, &by_sdk).await);
+    assert_eq!(expiry_tail(&sdk_log), expiry_tail(&route_log));
+    let expired = sdk_log.iter().find(|e| e["event_type"] == "intent.suspension_expired").unwrap();
+    assert_eq!(
+        (&expired["payload"]["suspension_id"], &expired["payload"]["fallback_policy"]),
+        (&json!(sid), &json!("fail"))
+    );
+    assert_eq!(sdk_log.last().unwrap()["payload"]["reason"], "suspension expired");
+
+    let now = wait_for(&app, &continuing, |i| i["status"] == "active").await;
+    assert_eq!(now["state"]["_suspension"]["resolution"], "expired");
+    assert_eq!(now["state"]["_suspension"]["response"], "deny");
+    server.shutdown().await.unwrap();
+}
+
+/// What arms no timer: an unreadable record (answered 200, logged; never a 500), a record
+/// without a deadline, and a leftover record of an earlier suspension already past its
+/// deadline when the status is entered again.
+#[tokio::test]
+async fn sdk_suspensions_without_a_usable_record_get_no_timer() {
+    let (server, app) = running().await;
+    let unreadable = app.intent("unreadable").await;
+    suspend_as_the_sdk(&app, &unreadable, json!({"id": 5, "timeout_seconds": "soon", "expires_at": "yesterday"})).await;
+    let endless = app.intent("endless").await;
+    let mut record = sdk_record("no-deadline", 1, json!({}));
+    for key in ["timeout_seconds", "expires_at"] {
+        record.as_object_mut().unwrap().remove(key);
+    }
+    suspend_as_the_sdk(&app, &endless, record).await;
+    // A record left unanswered by an earlier suspension (ended through the status route), past
+    // its deadline: entering the status again does not expire the new suspension at once.
+    let stale = app.intent("stale").await;
+    let mut old = sdk_record("old", 1, json!({}));
+    old["expires_at"] = json!("2020-01-01T00:00:00.000000");
+    let r = app
+        .patch_state("agent", &stale, 1, json!({"patches": [{"op": "set", "path": "_suspension", "value": old}]}))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let status = json!({"status": "suspended_awaiting_input"});
+    let r = app
+        .as_agent_with(
+            Some("agent"),
+            "POST",
+            &format!("/api/v1/intents/{stale}/status"),
+            Some(status),
+            &[("if-match", "2")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    for id in [&unreadable, &endless, &stale] {
+        let now = intent(&app, id).await;
+        assert_eq!(now["status"], "suspended_awaiting_input", "{id}: {now}");
+        assert!(!types(&log(&app, id).await).contains(&"intent.suspension_expired"));
+    }
+    server.shutdown().await.unwrap();
+}

@@ -37,7 +37,8 @@ impl Store {
     /// Replaces (`Some`) or removes (`None`) the intent's policy as one version-checked write.
     /// The current policy governs its own change: the caller must pass its `write_scope` and
     /// `allowed_agents`, and a completion gate is lifted or lowered only after an approval for
-    /// action `change_governance_policy` (see [`Policy::check_policy_change`]).
+    /// action `change_governance_policy` (see [`Policy::check_policy_change`]), which that change
+    /// consumes in the same transaction: each approval allows one change.
     pub(crate) async fn change_governance_policy(
         &self,
         id: &str,
@@ -49,10 +50,14 @@ impl Store {
         let mut intent = load_intent(&mut tx, id).await?;
         let current = Policy::from_stored(intent.governance_policy.as_ref());
         let mut verdict = check_writer(&mut tx, &current, id, principal).await?;
-        if verdict.is_ok() && current.gates_completion() {
+        // The approval this change uses up, when it needs one.
+        let mut consumed = None;
+        if verdict.is_ok() {
             let next = new_policy.as_ref().map(|p| Policy::from_stored(Some(p)));
-            let approved = approved_count(&mut tx, id, POLICY_CHANGE_ACTION).await? > 0;
-            verdict = current.check_policy_change(next.as_ref(), approved);
+            if current.check_policy_change(next.as_ref(), false).is_err() {
+                consumed = unconsumed_policy_change(&mut tx, id).await?;
+                verdict = current.check_policy_change(next.as_ref(), consumed.is_some());
+            }
         }
         if let Err(v) = verdict {
             return refuse(tx, id, principal, v).await;
@@ -80,6 +85,13 @@ impl Store {
             None => (EventType::GovernancePolicyRemoved, json!({"version": new_version})),
         };
         let event = super::db::append_event(&mut tx, id, event_type, principal, as_obj(payload)).await?;
+        if let Some(approval_id) = consumed {
+            query("UPDATE approvals SET consumed_at = $1 WHERE id = $2")
+                .bind(ts(&t))
+                .bind(&approval_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         intent.governance_policy = new_policy;
         intent.version = new_version;
         intent.updated_at = t;
@@ -372,6 +384,19 @@ async fn approved_count(tx: &mut WriteTx, intent_id: &str, action: &str) -> Stor
         .bind(action)
         .fetch_one(&mut **tx)
         .await?)
+}
+
+/// The oldest approved `change_governance_policy` approval of the intent that no policy change
+/// has used yet.
+async fn unconsumed_policy_change(tx: &mut WriteTx, intent_id: &str) -> StoreResult<Option<String>> {
+    Ok(query_scalar(
+        "SELECT id FROM approvals WHERE intent_id = $1 AND action = $2 AND status = 'approved' \
+         AND consumed_at IS NULL ORDER BY seq LIMIT 1",
+    )
+    .bind(intent_id)
+    .bind(POLICY_CHANGE_ACTION)
+    .fetch_optional(&mut **tx)
+    .await?)
 }
 
 fn approval_from_row(r: &Row) -> StoreResult<Approval> {

@@ -4,8 +4,9 @@
 //! Each change of an intent is one transaction under the intent's lock: the status, the
 //! `_suspension` state record and the version move together, with their events
 //! (`status_changed` and `intent.suspended` / `intent.resumed` / `intent.suspension_expired`).
-//! A suspension made through `POST …/suspend` with a timeout or a retry policy has a row in
-//! `suspension_timers` saying when its next step is due; the sweeper
+//! A suspension with a timeout or a retry policy has a row in `suspension_timers` saying when
+//! its next step is due, whether it was made through `POST …/suspend` or written the 0.17 SDK's
+//! way (a status change and a state write of the record, [`arm_written_suspension`]); the sweeper
 //! ([`Store::run_due_suspension_timers`]) takes each due row under the intent's lock and checks
 //! it again there, so several server processes on one database never act on a timer twice.
 
@@ -18,7 +19,7 @@ use openintent_types::{
 use serde_json::{Map, Value, json};
 
 use super::db::{WriteTx, append_event, check_writer, load_intent, refuse};
-use super::driver::query;
+use super::driver::{query, query_scalar};
 use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreError, StoreResult, new_id, now};
 use crate::rules::governance::Policy;
@@ -228,6 +229,67 @@ impl Store {
         tx.commit().await?;
         Ok(true)
     }
+}
+
+/// Arms the timer of a suspension written through the generic routes, as the 0.17 SDK writes
+/// one (`POST …/status` to `suspended_awaiting_input`, then a state write of the `_suspension`
+/// record), so that it is re-notified, escalated and expired as one made by `POST …/suspend`.
+/// Called in the write transaction of a status change or a state write, with the status and
+/// the `_suspension` value from before that write and the intent after it.
+///
+/// A timer is armed when the intent is `suspended_awaiting_input` after the write, holds an
+/// unanswered record, and either entered the status with this write or had its record written
+/// by it; a timer already running for the same suspension is kept (its attempts go on). A
+/// record that cannot be read arms nothing and is logged; so is a record already past its first
+/// step when the status is entered (a leftover of an earlier suspension: its timer would act
+/// at once, before the writer's own record arrives).
+pub(super) async fn arm_written_suspension(
+    tx: &mut WriteTx,
+    previous_status: &IntentStatus,
+    previous_record: Option<&Value>,
+    intent: &Intent,
+) -> StoreResult<()> {
+    if intent.status != IntentStatus::SuspendedAwaitingInput {
+        return Ok(());
+    }
+    let entered = *previous_status != IntentStatus::SuspendedAwaitingInput;
+    let rewritten = previous_record != intent.state.get(SUSPENSION_STATE_KEY);
+    if !(entered || rewritten) {
+        return Ok(());
+    }
+    let record = match SuspensionRecord::from_state(&intent.state) {
+        Some(Ok(r)) if r.resolution.is_none() => r,
+        Some(Ok(_)) | None => return Ok(()),
+        Some(Err(e)) => {
+            tracing::warn!(intent = %intent.id, error = %e, "unreadable {SUSPENSION_STATE_KEY} record: no suspension timer");
+            return Ok(());
+        }
+    };
+    let running: Option<String> = query_scalar("SELECT suspension_id FROM suspension_timers WHERE intent_id = $1")
+        .bind(&intent.id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if running.as_deref() == Some(record.id.as_str()) {
+        return Ok(());
+    }
+    delete_timer(tx, &intent.id).await?;
+    let Some((due, _)) = next_due(&record, 1) else { return Ok(()) };
+    let t = now();
+    if !rewritten && due <= t {
+        tracing::info!(intent = %intent.id, suspension = %record.id, "stale {SUSPENSION_STATE_KEY} record: no suspension timer");
+        return Ok(());
+    }
+    query(
+        "INSERT INTO suspension_timers (intent_id, suspension_id, attempt, due_at, created_at) \
+         VALUES ($1, $2, 1, $3, $4)",
+    )
+    .bind(&intent.id)
+    .bind(&record.id)
+    .bind(ts(&due))
+    .bind(ts(&t))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Writes the intent's new state and status, version + 1 (the caller holds the intent's lock).

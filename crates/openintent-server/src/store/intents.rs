@@ -1,7 +1,7 @@
 //! Intents: create, read, list, and the two version-checked writes (state patches, status
 //! changes), each committed with its event.
 
-use openintent_types::{EventType, Intent, IntentStatus, StatePatch};
+use openintent_types::{EventType, Intent, IntentStatus, SUSPENSION_STATE_KEY, StatePatch};
 use serde_json::{Map, Value, json};
 
 use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_intent, refuse};
@@ -160,9 +160,11 @@ impl Store {
         }
         let payload = json!({"patches": patches, "version": new_version});
         let event = append_event(&mut tx, id, EventType::StatePatched, principal, as_obj(payload)).await?;
+        let previous_record = intent.state.remove(SUSPENSION_STATE_KEY);
         intent.state = new_state;
         intent.version = new_version;
         intent.updated_at = t;
+        super::hitl::arm_written_suspension(&mut tx, &intent.status, previous_record.as_ref(), &intent).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
@@ -217,9 +219,11 @@ impl Store {
         if *status == IntentStatus::Completed {
             super::graph::announce_ready(&mut tx, id, principal).await?;
         }
-        intent.status = status.clone();
+        let previous_status = std::mem::replace(&mut intent.status, status.clone());
         intent.version = new_version;
         intent.updated_at = t;
+        let record = intent.state.get(SUSPENSION_STATE_KEY);
+        super::hitl::arm_written_suspension(&mut tx, &previous_status, record, &intent).await?;
         tx.commit().await?;
         Ok((intent, event))
     }
