@@ -86,10 +86,10 @@ pub mod guides {
     pub struct EventsGuide;
     #[doc = include_str!("../docs/leases.md")]
     pub struct LeasesGuide;
+    #[doc = include_str!("../docs/arbitration.md")]
+    pub struct ArbitrationGuide;
     #[doc = include_str!("../docs/governance.md")]
     pub struct GovernanceGuide;
-    #[doc = include_str!("../docs/approvals.md")]
-    pub struct ApprovalsGuide;
     #[doc = include_str!("../docs/hitl.md")]
     pub struct HitlGuide;
     #[doc = include_str!("../docs/attachments.md")]

@@ -84,7 +84,7 @@
 //! | RFC-0002 event log | [`events`] |
 //! | RFC-0003 leases | [`leases`] |
 //! | RFC-0003/0004 arbitration and decisions | [`arbitration`] |
-//! | RFC-0013 governance policies, approvals, escalations | [`approvals`] |
+//! | RFC-0013 governance policies, approvals, escalations | [`governance`] |
 //! | RFC-0025/0026 human-in-the-loop suspension | [`hitl`] |
 //! | RFC-0005 attachments | [`attachments`] |
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
@@ -183,13 +183,13 @@ pub mod error;
 mod mode;
 
 pub mod acl;
-pub mod approvals;
 pub mod arbitration;
 pub mod attachments;
 pub mod channels;
 pub mod costs;
 pub mod discovery;
 pub mod events;
+pub mod governance;
 pub mod graph;
 pub mod hitl;
 pub mod intents;

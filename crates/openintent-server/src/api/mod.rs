@@ -9,13 +9,13 @@
 
 mod acl;
 mod agents;
-mod approvals;
 mod arbitration;
 mod attachments;
 mod channels;
 mod costs;
 mod discovery;
 mod events;
+mod governance;
 pub(crate) mod extract;
 mod graph;
 mod hitl;
@@ -59,7 +59,7 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(portfolios::routes(state))
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
-        .merge(approvals::routes(state))
+        .merge(governance::routes(state))
         .merge(hitl::routes(state))
         .merge(acl::routes(state))
         .merge(channels::routes(state))

@@ -41,7 +41,7 @@ use super::{
     agents, arbitration, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry, retries,
     streams, subscriptions,
 };
-use super::{approvals, hitl};
+use super::{governance, hitl};
 use crate::state::AppState;
 
 /// The route serving the document (keyless).
@@ -77,7 +77,7 @@ pub(super) fn operations() -> Vec<Op> {
         portfolios::OPERATIONS,
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
-        approvals::OPERATIONS,
+        governance::OPERATIONS,
         hitl::OPERATIONS,
         streams::SDK_OPERATIONS,
         acl::OPERATIONS,

@@ -366,7 +366,7 @@ async fn renotify(
         new.context = Some(as_obj(json!({
             "suspension_id": record.id, "attempt": attempt, "notify_to": step.notify_to, "channel_hint": channel,
         })));
-        super::approvals::insert_escalation(tx, intent_id, &new, SYSTEM_ACTOR).await?;
+        super::governance::insert_escalation(tx, intent_id, &new, SYSTEM_ACTOR).await?;
     }
     let start = record.suspended_at.unwrap_or_else(now);
     let next_attempt_at = (attempt < policy.max_attempts)

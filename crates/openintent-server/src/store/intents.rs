@@ -186,7 +186,7 @@ impl Store {
             verdict = policy.check_status_reason(reason);
         }
         if verdict.is_ok() && *status == IntentStatus::Completed {
-            let facts = super::approvals::completion_facts(&mut tx, id, &policy).await?;
+            let facts = super::governance::completion_facts(&mut tx, id, &policy).await?;
             verdict = policy.check_completion(facts);
         }
         if let Err(v) = verdict {

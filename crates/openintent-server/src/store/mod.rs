@@ -13,7 +13,6 @@
 
 mod acl;
 mod agents;
-mod approvals;
 mod arbitration;
 mod attachments;
 mod channels;
@@ -22,6 +21,7 @@ mod db;
 mod driver;
 mod error;
 mod events;
+mod governance;
 mod graph;
 mod hitl;
 mod intents;
@@ -43,7 +43,7 @@ use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
 pub(crate) use acl::Decision;
-pub(crate) use approvals::NewApproval;
+pub(crate) use governance::NewApproval;
 pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 use db::Db;
 pub(crate) use db::Trace;

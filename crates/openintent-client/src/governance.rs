@@ -1,4 +1,4 @@
-//! Governance policies, approvals and escalations (RFC-0013, the governance guide).
+//! Governance (RFC-0013, the governance guide): policies, approvals and escalations.
 //!
 //! | 0.17 SDK | Rust | Wire |
 //! |---|---|---|
