@@ -8,15 +8,15 @@
 //! shape the answer; errors become JSON bodies through [`ApiError`].
 
 mod acl;
-mod agents;
 mod arbitration;
+mod assignments;
 mod attachments;
 mod channels;
 mod costs;
 mod discovery;
 mod events;
-mod governance;
 pub(crate) mod extract;
+mod governance;
 mod graph;
 mod hitl;
 mod intents;
@@ -48,7 +48,7 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(intents::routes(state))
         .merge(events::routes(state))
-        .merge(agents::routes(state))
+        .merge(assignments::routes(state))
         .merge(registry::routes(state))
         .merge(graph::routes(state))
         .merge(leases::routes(state))

@@ -38,8 +38,8 @@ use super::acl;
 use super::channels;
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
-    agents, arbitration, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry, retries,
-    streams, subscriptions,
+    arbitration, assignments, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry,
+    retries, streams, subscriptions,
 };
 use super::{governance, hitl};
 use crate::state::AppState;
@@ -66,7 +66,7 @@ pub(super) fn operations() -> Vec<Op> {
         OPERATIONS,
         intents::OPERATIONS,
         events::OPERATIONS,
-        agents::OPERATIONS,
+        assignments::OPERATIONS,
         registry::OPERATIONS,
         graph::OPERATIONS,
         leases::OPERATIONS,

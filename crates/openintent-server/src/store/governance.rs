@@ -362,7 +362,7 @@ pub(super) async fn completion_facts(
             approvals: count(approved_count(tx, intent_id, openintent_types::COMPLETE_ACTION).await?),
         }),
         CompletionMode::Quorum => {
-            let assigned = super::agents::assigned_agent_count(tx, intent_id).await?;
+            let assigned = super::assignments::assigned_agent_count(tx, intent_id).await?;
             // Distinct approving principals among the assigned agents.
             let approvers: i64 = query_scalar(
                 "SELECT COUNT(DISTINCT decided_by) FROM approvals WHERE intent_id = $1 AND action = $2 \

@@ -12,8 +12,8 @@
 //! and body. This module holds the data the operations take and return.
 
 mod acl;
-mod agents;
 mod arbitration;
+mod assignments;
 mod attachments;
 mod channels;
 mod costs;
@@ -43,12 +43,12 @@ use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
 pub(crate) use acl::Decision;
-pub(crate) use governance::NewApproval;
 pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 use db::Db;
 pub(crate) use db::Trace;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
+pub(crate) use governance::NewApproval;
 pub(crate) use registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
 pub(crate) use rows::{new_id, now};
 
