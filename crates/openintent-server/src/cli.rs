@@ -118,18 +118,16 @@ impl ServeArgs {
     }
 
     /// The webhook settings of these flags: the library defaults, with the workers, attempts
-    /// and receiver timeout given (the claim outlasts the timeout by at least 30 s).
+    /// and receiver timeout given (claims are renewed while attempts run, so their length does
+    /// not depend on the timeout).
     fn webhook_config(&self) -> WebhookConfig {
         let timeout = std::time::Duration::from_secs(self.webhook_timeout);
-        let defaults = WebhookConfig::default();
-        let claim = defaults.claim_ttl.max(timeout.saturating_add(std::time::Duration::from_secs(30)));
-        defaults
+        WebhookConfig::default()
             .enabled(!self.no_webhooks)
             .workers(self.webhook_workers)
             .max_attempts(self.webhook_max_attempts)
             .deny_private(self.webhook_deny_private)
             .request_timeout(timeout)
-            .claim_ttl(claim)
     }
 }
 
@@ -254,7 +252,7 @@ mod webhook_flag_tests {
             config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
         let w = tuned.webhooks();
         assert_eq!((w.workers, w.max_attempts, w.request_timeout), (3, 4, Duration::from_secs(90)));
-        assert!(w.claim_ttl > w.request_timeout);
+        assert_eq!(w.claim_ttl, WebhookConfig::default().claim_ttl);
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
     }

@@ -475,8 +475,10 @@ pub struct WebhookConfig {
     pub max_backoff: Duration,
     /// How long a receiver may take to answer.
     pub request_timeout: Duration,
-    /// How long a claim lasts; must exceed `request_timeout`. A claim left by an instance that
-    /// died is taken over by another worker after this long.
+    /// How long a claim lasts without renewal (at least 300 ms). A worker renews the claims of
+    /// its attempts in flight every third of this, so a slow receiver never loses its claim;
+    /// the deliveries held by an instance that died are taken over at most this long after its
+    /// last renewal (plus one `poll_interval`).
     pub claim_ttl: Duration,
     /// How long finished deliveries (delivered, failed, cancelled) are kept before they are
     /// deleted; `None` keeps them forever. Pending deliveries are never deleted.
@@ -494,7 +496,7 @@ pub struct WebhookConfig {
 
 impl Default for WebhookConfig {
     /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
-    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days, non-public
+    /// 10 min, 10 s receiver timeout, 5 s claims (renewed while attempts run), finished deliveries kept 7 days, non-public
     /// destinations allowed.
     fn default() -> Self {
         WebhookConfig {
@@ -506,7 +508,7 @@ impl Default for WebhookConfig {
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(10),
-            claim_ttl: Duration::from_secs(60),
+            claim_ttl: Duration::from_secs(5),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             deny_private: false,
         }
@@ -617,12 +619,15 @@ impl WebhookConfig {
         if self.max_backoff < self.base_backoff {
             return bad("max_backoff", "cannot be shorter than base_backoff");
         }
-        if self.claim_ttl <= self.request_timeout {
-            return bad("claim_ttl", "must be longer than request_timeout");
+        if self.claim_ttl < MIN_CLAIM_TTL {
+            return bad("claim_ttl", "must be at least 300 ms");
         }
         Ok(())
     }
 }
+
+/// The shortest [`WebhookConfig::claim_ttl`]: renewals (every third of it) must have time to commit.
+const MIN_CLAIM_TTL: Duration = Duration::from_millis(300);
 
 /// How often the agent liveness sweeper runs unless configured otherwise
 /// ([`ServerConfigBuilder::liveness_interval`]).
@@ -766,7 +771,7 @@ mod tests {
     #[test]
     fn webhook_settings_are_checked() {
         assert!(WebhookConfig::default().check().is_ok());
-        let e = WebhookConfig::default().claim_ttl(Duration::from_secs(1)).check().unwrap_err();
+        let e = WebhookConfig::default().claim_ttl(Duration::from_millis(299)).check().unwrap_err();
         assert_eq!(e.setting, "webhooks.claim_ttl");
         assert!(WebhookConfig::default().max_attempts(0).check().is_err());
         assert!(WebhookConfig::default().max_backoff(Duration::from_millis(1)).check().is_err());
