@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// resolves to. Off by default for local development; turn it on in production.
     #[arg(long, env = "OPENINTENT_WEBHOOK_DENY_PRIVATE")]
     pub webhook_deny_private: bool,
+
+    /// Serve `GET /metrics` (Prometheus text format) on this address, a listener of its own
+    /// for operators (e.g. 127.0.0.1:9100); off by default.
+    #[arg(long, env = "OPENINTENT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -101,6 +106,7 @@ impl ServeArgs {
             .bind(SocketAddr::new(self.host, self.port))
             .body_limit(self.body_limit)
             .connections(self.connection_limits())
+            .metrics_addr(self.metrics_addr)
             .webhooks(self.webhook_config());
         if let Some(list) = &self.api_keys {
             builder = builder.api_keys(ApiKey::parse_list(list));

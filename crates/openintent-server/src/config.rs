@@ -236,6 +236,7 @@ pub struct ServerConfig {
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
     liveness_interval: Option<Duration>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -255,6 +256,7 @@ impl ServerConfig {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
+            metrics_addr: None,
         }
     }
 
@@ -276,6 +278,11 @@ impl ServerConfig {
     /// The address to listen on.
     pub fn bind_addr(&self) -> SocketAddr {
         self.bind
+    }
+
+    /// The address of the metrics listener (`GET /metrics`); `None`: no metrics listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// How webhooks are delivered.
@@ -323,6 +330,7 @@ pub struct ServerConfigBuilder {
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
     liveness_interval: Option<Duration>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerConfigBuilder {
@@ -335,6 +343,7 @@ impl Default for ServerConfigBuilder {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
+            metrics_addr: None,
         }
     }
 }
@@ -388,6 +397,15 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Serves `GET /metrics` (Prometheus text format) on a listener of its own at `addr`
+    /// (default: none). Metrics are for operators: keep the address off the public network
+    /// (a loopback or private address; `127.0.0.1:0` picks a free port).
+    #[must_use]
+    pub fn metrics_addr(mut self, addr: Option<SocketAddr>) -> Self {
+        self.metrics_addr = addr;
+        self
+    }
+
     /// How webhooks are delivered (default: [`WebhookConfig::default`]).
     #[must_use]
     pub fn webhooks(mut self, webhooks: WebhookConfig) -> Self {
@@ -430,6 +448,7 @@ impl ServerConfigBuilder {
             webhooks: self.webhooks,
             connections: self.connections,
             liveness_interval: self.liveness_interval,
+            metrics_addr: self.metrics_addr,
         })
     }
 

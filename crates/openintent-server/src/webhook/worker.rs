@@ -151,9 +151,11 @@ impl Worker {
                 tracing::debug!(delivery = %d.id, subscription = %d.subscription_id, attempts, status_code, "webhook delivered");
             }
             DeliveryUpdate::Retry { attempts, error, .. } => {
+                self.store.metrics().webhook_failure();
                 tracing::info!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook attempt failed; will retry");
             }
             DeliveryUpdate::Failed { attempts, error, .. } => {
+                self.store.metrics().webhook_failure();
                 tracing::warn!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook delivery failed for good");
             }
             DeliveryUpdate::Cancelled { reason } => {
