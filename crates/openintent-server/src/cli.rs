@@ -258,7 +258,7 @@ mod webhook_flag_tests {
             config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
         let w = tuned.webhooks();
         assert_eq!((w.workers, w.max_attempts, w.request_timeout), (3, 4, Duration::from_secs(90)));
-        assert_eq!(w.claim_ttl, WebhookConfig::default().claim_ttl);
+        assert_eq!(w.claim_ttl, crate::WebhookConfig::default().claim_ttl);
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
     }

@@ -17,13 +17,12 @@ fn runner(cases: u32) -> TestRunner {
     TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha))
 }
 
+/// What a stream parsed to: the events, the last event id and the retry seen.
+type Parsed = (Vec<SseEvent>, Option<String>, Option<Duration>);
+
 /// Feeds `bytes` cut at `cuts` (positions, any order); the events, the last event id and the
 /// retry seen, or the error's kind.
-fn parse(
-    bytes: &[u8],
-    cuts: &[usize],
-    max: Option<usize>,
-) -> Result<(Vec<SseEvent>, Option<String>, Option<Duration>), TransportErrorKind> {
+fn parse(bytes: &[u8], cuts: &[usize], max: Option<usize>) -> Result<Parsed, TransportErrorKind> {
     let mut parser = SseParser::new();
     if let Some(max) = max {
         parser = parser.max_event_size(max);
