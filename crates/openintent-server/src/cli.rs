@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// resolves to. Off by default for local development; turn it on in production.
     #[arg(long, env = "OPENINTENT_WEBHOOK_DENY_PRIVATE")]
     pub webhook_deny_private: bool,
+
+    /// Serve `GET /metrics` (Prometheus text format) on this address, a listener of its own
+    /// for operators (e.g. 127.0.0.1:9100); off by default.
+    #[arg(long, env = "OPENINTENT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -101,6 +106,7 @@ impl ServeArgs {
             .bind(SocketAddr::new(self.host, self.port))
             .body_limit(self.body_limit)
             .connections(self.connection_limits())
+            .metrics_addr(self.metrics_addr)
             .webhooks(self.webhook_config());
         if let Some(list) = &self.api_keys {
             builder = builder.api_keys(ApiKey::parse_list(list));
@@ -118,18 +124,16 @@ impl ServeArgs {
     }
 
     /// The webhook settings of these flags: the library defaults, with the workers, attempts
-    /// and receiver timeout given (the claim outlasts the timeout by at least 30 s).
+    /// and receiver timeout given (claims are renewed while attempts run, so their length does
+    /// not depend on the timeout).
     fn webhook_config(&self) -> WebhookConfig {
         let timeout = std::time::Duration::from_secs(self.webhook_timeout);
-        let defaults = WebhookConfig::default();
-        let claim = defaults.claim_ttl.max(timeout.saturating_add(std::time::Duration::from_secs(30)));
-        defaults
+        WebhookConfig::default()
             .enabled(!self.no_webhooks)
             .workers(self.webhook_workers)
             .max_attempts(self.webhook_max_attempts)
             .deny_private(self.webhook_deny_private)
             .request_timeout(timeout)
-            .claim_ttl(claim)
     }
 }
 
@@ -254,7 +258,7 @@ mod webhook_flag_tests {
             config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
         let w = tuned.webhooks();
         assert_eq!((w.workers, w.max_attempts, w.request_timeout), (3, 4, Duration::from_secs(90)));
-        assert!(w.claim_ttl > w.request_timeout);
+        assert_eq!(w.claim_ttl, crate::WebhookConfig::default().claim_ttl);
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
     }

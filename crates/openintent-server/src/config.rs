@@ -236,6 +236,7 @@ pub struct ServerConfig {
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
     liveness_interval: Option<Duration>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -255,6 +256,7 @@ impl ServerConfig {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
+            metrics_addr: None,
         }
     }
 
@@ -276,6 +278,11 @@ impl ServerConfig {
     /// The address to listen on.
     pub fn bind_addr(&self) -> SocketAddr {
         self.bind
+    }
+
+    /// The address of the metrics listener (`GET /metrics`); `None`: no metrics listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// How webhooks are delivered.
@@ -323,6 +330,7 @@ pub struct ServerConfigBuilder {
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
     liveness_interval: Option<Duration>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServerConfigBuilder {
@@ -335,6 +343,7 @@ impl Default for ServerConfigBuilder {
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
             liveness_interval: Some(DEFAULT_LIVENESS_INTERVAL),
+            metrics_addr: None,
         }
     }
 }
@@ -388,6 +397,15 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// Serves `GET /metrics` (Prometheus text format) on a listener of its own at `addr`
+    /// (default: none). Metrics are for operators: keep the address off the public network
+    /// (a loopback or private address; `127.0.0.1:0` picks a free port).
+    #[must_use]
+    pub fn metrics_addr(mut self, addr: Option<SocketAddr>) -> Self {
+        self.metrics_addr = addr;
+        self
+    }
+
     /// How webhooks are delivered (default: [`WebhookConfig::default`]).
     #[must_use]
     pub fn webhooks(mut self, webhooks: WebhookConfig) -> Self {
@@ -430,6 +448,7 @@ impl ServerConfigBuilder {
             webhooks: self.webhooks,
             connections: self.connections,
             liveness_interval: self.liveness_interval,
+            metrics_addr: self.metrics_addr,
         })
     }
 
@@ -475,8 +494,10 @@ pub struct WebhookConfig {
     pub max_backoff: Duration,
     /// How long a receiver may take to answer.
     pub request_timeout: Duration,
-    /// How long a claim lasts; must exceed `request_timeout`. A claim left by an instance that
-    /// died is taken over by another worker after this long.
+    /// How long a claim lasts without renewal (at least 300 ms). A worker renews the claims of
+    /// its attempts in flight every third of this, so a slow receiver never loses its claim;
+    /// the deliveries held by an instance that died are taken over at most this long after its
+    /// last renewal (plus one `poll_interval`).
     pub claim_ttl: Duration,
     /// How long finished deliveries (delivered, failed, cancelled) are kept before they are
     /// deleted; `None` keeps them forever. Pending deliveries are never deleted.
@@ -494,7 +515,7 @@ pub struct WebhookConfig {
 
 impl Default for WebhookConfig {
     /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
-    /// 10 min, 10 s receiver timeout, 60 s claims, finished deliveries kept 7 days, non-public
+    /// 10 min, 10 s receiver timeout, 5 s claims (renewed while attempts run), finished deliveries kept 7 days, non-public
     /// destinations allowed.
     fn default() -> Self {
         WebhookConfig {
@@ -506,7 +527,7 @@ impl Default for WebhookConfig {
             base_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(600),
             request_timeout: Duration::from_secs(10),
-            claim_ttl: Duration::from_secs(60),
+            claim_ttl: Duration::from_secs(5),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
             deny_private: false,
         }
@@ -617,12 +638,15 @@ impl WebhookConfig {
         if self.max_backoff < self.base_backoff {
             return bad("max_backoff", "cannot be shorter than base_backoff");
         }
-        if self.claim_ttl <= self.request_timeout {
-            return bad("claim_ttl", "must be longer than request_timeout");
+        if self.claim_ttl < MIN_CLAIM_TTL {
+            return bad("claim_ttl", "must be at least 300 ms");
         }
         Ok(())
     }
 }
+
+/// The shortest [`WebhookConfig::claim_ttl`]: renewals (every third of it) must have time to commit.
+const MIN_CLAIM_TTL: Duration = Duration::from_millis(300);
 
 /// How often the agent liveness sweeper runs unless configured otherwise
 /// ([`ServerConfigBuilder::liveness_interval`]).
@@ -766,7 +790,7 @@ mod tests {
     #[test]
     fn webhook_settings_are_checked() {
         assert!(WebhookConfig::default().check().is_ok());
-        let e = WebhookConfig::default().claim_ttl(Duration::from_secs(1)).check().unwrap_err();
+        let e = WebhookConfig::default().claim_ttl(Duration::from_millis(299)).check().unwrap_err();
         assert_eq!(e.setting, "webhooks.claim_ttl");
         assert!(WebhookConfig::default().max_attempts(0).check().is_err());
         assert!(WebhookConfig::default().max_backoff(Duration::from_millis(1)).check().is_err());

@@ -131,11 +131,13 @@ impl hyper::body::Body for Tracked {
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` completes, then finishes
-/// the requests in progress and returns when every connection has ended.
+/// the requests in progress and returns when every connection has ended. Open connections are
+/// counted in `metrics`.
 pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    metrics: Arc<crate::metrics::Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let places = Arc::new(Semaphore::new(effective_max_connections(&limits)));
@@ -172,6 +174,7 @@ pub(crate) async fn serve(
             stopping: stopping.clone(),
             _done: done.clone(),
             _place: place,
+            _counted: metrics.connection(),
         };
         tokio::spawn(connection.run(stream));
     }
@@ -220,6 +223,8 @@ struct Connection {
     _done: watch::Receiver<()>,
     /// Its place under the connection limit, freed when it ends.
     _place: OwnedSemaphorePermit,
+    /// Counts it in the open connections gauge until it ends.
+    _counted: crate::metrics::Gauge,
 }
 
 impl Connection {

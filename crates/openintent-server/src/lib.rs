@@ -54,6 +54,7 @@ mod config;
 mod connections;
 mod error;
 pub mod liveness;
+mod metrics;
 mod notify;
 mod relay;
 mod rules;
@@ -66,7 +67,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -93,6 +94,9 @@ pub fn app(state: AppState) -> Router {
         .merge(api::api_routes(&state))
         .fallback(api::not_found)
         .layer(from_fn(api::json_errors))
+        // Outside the error mapping (the final status) and inside the router's layers applied
+        // per route (the matched route template is known).
+        .layer(from_fn_with_state(state.clone(), metrics::track))
         // Outside the error mapping and inside tracing: the whole handling of a write, error
         // bodies included, runs on its own task (see `api::run_writes_to_completion`).
         .layer(from_fn(api::run_writes_to_completion))
@@ -139,12 +143,19 @@ pub struct RunningServer {
     webhooks: Option<webhook::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
     sweeper: Option<suspensions::Sweeper>,
+    metrics: Option<MetricsListener>,
 }
 
 impl RunningServer {
     /// The bound address (the real port when `0` was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The bound address of the metrics listener, when one was configured
+    /// ([`ServerConfigBuilder::metrics_addr`]).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr)
     }
 
     /// `http://<addr>`.
@@ -173,6 +184,9 @@ impl RunningServer {
         if let Some(sweeper) = self.sweeper.take() {
             sweeper.stop().await;
         }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop().await;
+        }
         self.state.store().close().await;
         result
     }
@@ -197,10 +211,36 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })
 }
 
+/// The metrics listener of a server (`GET /metrics` on an address of its own).
+#[derive(Debug)]
+struct MetricsListener {
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl MetricsListener {
+    /// Binds `addr` and serves the metrics of `state` there.
+    async fn start(addr: SocketAddr, state: &AppState) -> Result<MetricsListener, ServeError> {
+        let listener = bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(metrics::serve(listener, state.clone(), stopped));
+        Ok(MetricsListener { addr, stop, task })
+    }
+
+    async fn stop(self) {
+        self.stop.send_replace(true);
+        if let Ok(Err(e)) = self.task.await {
+            tracing::warn!(error = %e, "metrics listener failed");
+        }
+    }
+}
+
 /// What serving needs, started in order: the checked configuration, the bound address, the
 /// opened database with the relay of other processes' notifications ([`AppState::open`]), and
 /// the webhook delivery workers (none when disabled), the agent liveness sweeper (none when
-/// disabled) and the suspension timeout sweeper.
+/// disabled), the suspension timeout sweeper and the metrics listener (none unless configured).
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
@@ -211,18 +251,29 @@ async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
     let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
-    Ok((listener, state, webhooks, liveness, sweeper))
+    let metrics = match config.metrics_addr() {
+        Some(addr) => Some(MetricsListener::start(addr, &state).await?),
+        None => None,
+    };
+    Ok(Started { listener, state, webhooks, liveness, sweeper, metrics })
 }
 
 /// What [`start`] started.
-type Started = (TcpListener, AppState, Option<webhook::WorkerPool>, Option<liveness::Sweeper>, suspensions::Sweeper);
+struct Started {
+    listener: TcpListener,
+    state: AppState,
+    webhooks: Option<webhook::WorkerPool>,
+    liveness: Option<liveness::Sweeper>,
+    sweeper: suspensions::Sweeper,
+    metrics: Option<MetricsListener>,
+}
 
 /// Binds the configured address, opens the database and serves on a background task, with the
 /// webhook delivery workers unless [`WebhookConfig::enabled`] is off.
 ///
 /// Nothing is written to disk when the address cannot be bound ([`ServeError::Bind`]).
 pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
-    let (listener, state, webhooks, liveness, sweeper) = start(&config).await?;
+    let Started { listener, state, webhooks, liveness, sweeper, metrics } = start(&config).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let router = app(state.clone());
@@ -232,8 +283,9 @@ pub async fn spawn(config: ServerConfig) -> Result<RunningServer, ServeError> {
         // Open event streams never end by themselves; end them so shutdown can finish.
         streams.close_streams();
     };
-    let task = tokio::spawn(connections::serve(listener, router, *config.connections(), stopped));
-    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness, sweeper: Some(sweeper) })
+    let counted = state.store().metrics().clone();
+    let task = tokio::spawn(connections::serve(listener, router, *config.connections(), counted, stopped));
+    Ok(RunningServer { addr, state, stop: Some(stop), task, webhooks, liveness, sweeper: Some(sweeper), metrics })
 }
 
 /// Binds the configured address, opens the database, starts the webhook delivery workers (unless
@@ -246,7 +298,7 @@ pub async fn serve(
     on_bound: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (listener, state, webhooks, liveness, sweeper) = start(&config).await?;
+    let Started { listener, state, webhooks, liveness, sweeper, metrics } = start(&config).await?;
     on_bound(listener.local_addr()?);
     let streams = state.clone();
     let shutdown = async move {
@@ -254,7 +306,8 @@ pub async fn serve(
         // Open event streams never end by themselves; end them so shutdown can finish.
         streams.close_streams();
     };
-    let served = connections::serve(listener, app(state.clone()), *config.connections(), shutdown).await;
+    let counted = state.store().metrics().clone();
+    let served = connections::serve(listener, app(state.clone()), *config.connections(), counted, shutdown).await;
     if let Some(webhooks) = webhooks {
         webhooks.stop().await;
     }
@@ -262,6 +315,9 @@ pub async fn serve(
         liveness.stop().await;
     }
     sweeper.stop().await;
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     state.store().close().await;
     served?;
     Ok(())

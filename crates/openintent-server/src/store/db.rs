@@ -37,6 +37,7 @@ use super::driver::{DbTx, Executor, Pool, Target, query, query_scalar};
 use super::error::{StoreError, StoreResult};
 use super::rows::{INTENT_COLS, intent_from_row, new_id, now, to_json, ts};
 use crate::config::DatabaseLocation;
+use crate::metrics::Metrics;
 use crate::notify::{self, Notification};
 use crate::rules::governance::{Policy, Violation};
 use crate::rules::subscriptions::subscription_matches;
@@ -103,6 +104,8 @@ pub(crate) struct Db {
     deliveries: Arc<Notify>,
     /// Where committed transactions publish their notifications (the event streams read it).
     notifier: broadcast::Sender<Notification>,
+    /// The operational metrics of this store's server.
+    pub(super) metrics: Arc<Metrics>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its [`DbTx`], the
@@ -128,11 +131,15 @@ pub(crate) struct WriteTx {
     /// Released after the transaction ended and its notifications were published (fields drop
     /// in order, after the body of `commit`).
     _guard: Option<OwnedMutexGuard<()>>,
+    /// When the transaction began, and where its duration is recorded when it commits.
+    began: std::time::Instant,
+    metrics: Arc<Metrics>,
 }
 
 impl WriteTx {
     pub(super) async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await?;
+        self.metrics.write_transaction(self.began.elapsed());
         if self.enqueued {
             self.deliveries.notify_one();
         }
@@ -245,6 +252,7 @@ impl Db {
             write_lock: Arc::new(Mutex::new(())),
             deliveries: Arc::new(Notify::new()),
             notifier: broadcast::channel(notify::NOTIFICATION_BUFFER).0,
+            metrics: Arc::default(),
         })
     }
 
@@ -301,6 +309,8 @@ impl Db {
             published: Vec::new(),
             notifier: self.notifier.clone(),
             _guard: guard,
+            began: std::time::Instant::now(),
+            metrics: self.metrics.clone(),
         }
     }
 }

@@ -82,6 +82,15 @@ impl Pool {
         }
     }
 
+    /// The open connections of the pool, and how many of them are idle.
+    pub(crate) fn usage(&self) -> (u32, usize) {
+        match self {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+        }
+    }
+
     /// Begins a transaction with `BEGIN IMMEDIATE` on SQLite (takes the write lock up front),
     /// `BEGIN` on PostgreSQL.
     pub(crate) async fn begin_write(&self) -> Result<DbTx, sqlx::Error> {

@@ -95,6 +95,16 @@ impl Store {
         self.db.listen_url()
     }
 
+    /// The operational metrics of the server over this store.
+    pub(crate) fn metrics(&self) -> &std::sync::Arc<crate::metrics::Metrics> {
+        &self.db.metrics
+    }
+
+    /// The open connections of the pool, and how many of them are idle.
+    pub(crate) fn pool_usage(&self) -> (u32, usize) {
+        self.db.pool.usage()
+    }
+
     /// Whether the database answers.
     pub(crate) async fn ping(&self) -> StoreResult<()> {
         driver::query("SELECT 1").execute(&self.db.pool).await?;

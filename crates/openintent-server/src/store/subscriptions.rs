@@ -273,6 +273,27 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// How many webhook deliveries are pending (due or waiting for a retry).
+    pub(crate) async fn pending_delivery_count(&self) -> StoreResult<i64> {
+        Ok(query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&self.db.pool)
+            .await?)
+    }
+
+    /// Extends the claim `claim` on the pending deliveries it still holds to `until_ms` (the
+    /// heartbeat of a worker whose attempts are in flight); returns how many it holds.
+    pub(crate) async fn renew_claims(&self, claim: &str, until_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.db.begin().await?;
+        let done =
+            query("UPDATE webhook_deliveries SET claimed_until = $1 WHERE claimed_by = $2 AND status = 'pending'")
+                .bind(until_ms)
+                .bind(claim)
+                .execute(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// Releases the pending deliveries held by `claim` (a worker stopping), so they are due again.
     pub(crate) async fn release_claims(&self, claim: &str) -> StoreResult<u64> {
         let mut tx = self.db.begin().await?;

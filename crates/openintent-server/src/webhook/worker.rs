@@ -94,6 +94,8 @@ impl Worker {
                 let work = join_all(batch.into_iter().map(|d| self.deliver(&claim, d)));
                 tokio::select! {
                     _ = work => {}
+                    // Never completes: renews the claim while the attempts are in flight.
+                    _ = self.heartbeat(&claim) => {}
                     _ = stopped(&mut stop) => {
                         if let Err(e) = self.store.release_claims(&claim).await {
                             tracing::warn!(worker = %self.id, error = %e, "could not release webhook claims");
@@ -113,6 +115,20 @@ impl Worker {
             }
         }
         tracing::debug!(worker = %self.id, "webhook worker stopped");
+    }
+
+    /// Renews `claim` every third of [`WebhookConfig::claim_ttl`] for as long as it is polled,
+    /// so that an attempt slower than the claim is not taken over while this worker lives, and
+    /// the claims of a worker that died expire one `claim_ttl` after its last renewal.
+    async fn heartbeat(&self, claim: &str) {
+        let every = self.config.claim_ttl / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let until = Utc::now().timestamp_millis().saturating_add(millis(self.config.claim_ttl));
+            if let Err(e) = self.store.renew_claims(claim, until).await {
+                tracing::warn!(worker = %self.id, error = %e, "could not renew webhook claims");
+            }
+        }
     }
 
     /// Deletes the finished deliveries older than the retention.
@@ -135,9 +151,11 @@ impl Worker {
                 tracing::debug!(delivery = %d.id, subscription = %d.subscription_id, attempts, status_code, "webhook delivered");
             }
             DeliveryUpdate::Retry { attempts, error, .. } => {
+                self.store.metrics().webhook_failure();
                 tracing::info!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook attempt failed; will retry");
             }
             DeliveryUpdate::Failed { attempts, error, .. } => {
+                self.store.metrics().webhook_failure();
                 tracing::warn!(delivery = %d.id, subscription = %d.subscription_id, attempts, %error, "webhook delivery failed for good");
             }
             DeliveryUpdate::Cancelled { reason } => {

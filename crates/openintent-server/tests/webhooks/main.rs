@@ -48,6 +48,8 @@ struct Behaviour {
     always_fail: bool,
     /// The first attempt of every delivery does not answer for a long time.
     stall_first: bool,
+    /// Answers of 200 come after this many milliseconds (a slow but working receiver).
+    slow_ms: u64,
 }
 
 /// One request the receiver got.
@@ -157,7 +159,11 @@ async fn receive(
         answer
     };
     match answer {
-        200 => StatusCode::OK,
+        200 => {
+            let slow = inner.lock().unwrap().behaviours.get(&name).map_or(0, |b| b.slow_ms);
+            tokio::time::sleep(Duration::from_millis(slow)).await;
+            StatusCode::OK
+        }
         500 => StatusCode::INTERNAL_SERVER_ERROR,
         1 => {
             // Until the sender goes away.
@@ -328,6 +334,8 @@ fn independent_signature(secret: &str, timestamp: &str, body: &[u8]) -> String {
 
 // ----- the tests, by topic ----------------------------------------------------------------------
 
+/// A real server process killed with SIGKILL mid-delivery: recovery time, no double sends.
+mod crash;
 /// Delivery: signatures, retries, filters and scopes, deletion and dead letters.
 mod delivery;
 /// What the subscriber reads back: delivery listings and schedules, refused destinations.

@@ -155,3 +155,33 @@ async fn an_attempt_in_flight_at_shutdown_is_released_and_sent_after_the_restart
     assert_eq!((hits[0].answered, hits[1].answered), (1, 200));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_slow_attempt_keeps_its_claim_while_its_worker_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let receiver = Receiver::start().await;
+    // Each answer takes over three claim lengths: without renewal the other instance would take
+    // the deliveries over and send them a second time.
+    let config = fast().claim_ttl(Duration::from_millis(400)).request_timeout(Duration::from_secs(10));
+    let one = server_on(&path, config.clone()).await;
+    let two = server_on(&path, config).await;
+    let api = Api::new(&one);
+    let slow = Behaviour { slow_ms: 1_500, ..Behaviour::default() };
+    api.subscribe(json!({"webhook_url": receiver.url("slow", slow)})).await;
+    let a = api.intent("a").await;
+    for n in 0..3 {
+        api.log(&a, "comment", n).await;
+    }
+    let expected = api.event_ids(&a).await;
+    eventually("every event arrives", || async {
+        receiver.delivered("slow").keys().cloned().collect::<BTreeSet<_>>() == expected
+    })
+    .await;
+    drained(&db(&path).await).await;
+    let hits = receiver.hits("slow");
+    let ids: BTreeSet<&str> = hits.iter().map(|h| h.delivery_id.as_str()).collect();
+    assert_eq!((hits.len(), ids.len()), (expected.len(), expected.len()), "one attempt per delivery");
+    one.shutdown().await.unwrap();
+    two.shutdown().await.unwrap();
+}
