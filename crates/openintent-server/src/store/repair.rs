@@ -22,6 +22,9 @@ pub struct UnreadableRow {
     pub reason: String,
 }
 
+/// Reads a row of a table, to see whether it can be read.
+type ReadRow = fn(&super::driver::Row) -> StoreResult<()>;
+
 /// Rows read per query while scanning a table.
 const PAGE: i64 = 500;
 
@@ -31,7 +34,7 @@ impl Store {
     /// a page at a time.
     pub async fn unreadable_rows(&self) -> Result<Vec<UnreadableRow>, StoreError> {
         let mut found = Vec::new();
-        let tables: [(&str, String, fn(&super::driver::Row) -> StoreResult<()>); 3] = [
+        let tables: [(&str, String, ReadRow); 3] = [
             ("intent", format!("SELECT {INTENT_COLS} FROM intents"), |r| intent_from_row(r).map(drop)),
             (
                 "event",
