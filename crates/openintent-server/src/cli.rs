@@ -312,4 +312,11 @@ mod webhook_flag_tests {
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
     }
+
+    #[test]
+    fn state_size_flag() {
+        assert_eq!(config(&[]).unwrap().max_state_bytes(), crate::DEFAULT_MAX_STATE_BYTES);
+        assert_eq!(config(&["--max-state-bytes", "4096"]).unwrap().max_state_bytes(), 4096);
+        assert_eq!(config(&["--max-state-bytes", "1"]).unwrap_err().setting, "max-state-bytes");
+    }
 }
