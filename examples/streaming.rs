@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{BoxError, Server};
 use futures_util::StreamExt;
-use openintent::types::{IntentStatus, StreamEvent};
+use openintent::types::{EventType, IntentStatus, StreamEvent};
 use openintent::{Client, Error};
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -41,6 +41,8 @@ async fn listen(client: Client, intent_id: String, connected: oneshot::Sender<()
                     break;
                 }
             }
+            // Our server sends each change as the event (its patches, or the new status) and the
+            // new version; the reference server sends the intent (above).
             StreamEvent::Event(e) => {
                 println!(
                     "  <- {:<15} by {} {}",
@@ -48,6 +50,10 @@ async fn listen(client: Client, intent_id: String, connected: oneshot::Sender<()
                     e.agent_id(),
                     serde_json::Value::Object(e.payload.clone())
                 );
+                let status = e.payload.get("status").and_then(|s| s.as_str());
+                if e.event_type == EventType::StatusChanged && status == Some(IntentStatus::Completed.as_str()) {
+                    break;
+                }
             }
             other => println!("  <- {}", other.event_type()),
         }

@@ -64,7 +64,8 @@ async fn log_and_filter_events() {
     assert!(none.is_empty(), "no decisions were recorded: {none:?}");
 }
 
-/// `stream_intent_events` yields the intent after a state patch, then a logged event. Both
+/// `stream_intent_events` yields a state patch (the intent after it on the reference server, the
+/// event and the new version on ours), then a logged event. Both
 /// profiles serve event streams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_intent_events_after_a_state_patch() {
@@ -98,8 +99,18 @@ async fn stream_intent_events_after_a_state_patch() {
         loop {
             tokio::select! {
                 item = rx.recv() => match item {
+                    // The reference server sends the intent after the change.
                     Some(Ok(StreamEvent::IntentChanged { event_type: EventType::StatePatched, intent: changed })) => {
-                        found = Some(changed);
+                        let wrote = changed.state.get("step").and_then(|v| v.as_i64()).is_some();
+                        found = Some((changed.id, wrote, changed.version));
+                        break;
+                    }
+                    // Ours sends what changed: the event, its patches, and the new version.
+                    Some(Ok(StreamEvent::Event(e))) if e.event_type == EventType::StatePatched => {
+                        let patches = e.payload.get("patches").and_then(|p| p.as_array()).cloned().unwrap_or_default();
+                        let wrote = patches.iter().any(|p| p["path"].as_str().map(|s| s.trim_start_matches('/')) == Some("step"));
+                        let version = e.payload.get("version").and_then(|v| v.as_i64()).unwrap_or(0);
+                        found = Some((e.intent_id, wrote, version));
                         break;
                     }
                     Some(Ok(_)) => {}
@@ -113,9 +124,10 @@ async fn stream_intent_events_after_a_state_patch() {
             break changed;
         }
     };
-    assert_eq!(changed.id, intent.id);
-    assert!(changed.state.get("step").and_then(|v| v.as_i64()).is_some(), "the item carries the new state");
-    assert!(changed.version > intent.version);
+    let (changed_id, wrote_step, changed_version) = changed;
+    assert_eq!(changed_id, intent.id);
+    assert!(wrote_step, "the item carries the change");
+    assert!(changed_version > intent.version);
 
     client.log_event(&intent.id, "comment").payload(json!({"message": "live"})).send().await.must("log_event");
     let logged = tokio::time::timeout(Duration::from_secs(10), async {

@@ -40,6 +40,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENINTENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT)]
     pub body_limit: usize,
 
+    /// Largest state one intent may hold, in bytes of compact JSON; a write that would make it
+    /// larger is refused with 413 naming `state`.
+    #[arg(long, env = "OPENINTENT_MAX_STATE_BYTES", default_value_t = crate::DEFAULT_MAX_STATE_BYTES)]
+    pub max_state_bytes: usize,
+
     /// Most connections served at once (default: a share of the open-file limit, at most 4096).
     /// When all are taken, connections idle for 2 s are closed to make room.
     #[arg(long, env = "OPENINTENT_MAX_CONNECTIONS")]
@@ -94,6 +99,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("api_keys", &self.api_keys.as_ref().map(|_| "<redacted>"))
             .field("log_level", &self.log_level)
             .field("body_limit", &self.body_limit)
+            .field("max_state_bytes", &self.max_state_bytes)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +111,7 @@ impl ServeArgs {
             .database_url(&self.database_url)
             .bind(SocketAddr::new(self.host, self.port))
             .body_limit(self.body_limit)
+            .max_state_bytes(self.max_state_bytes)
             .connections(self.connection_limits())
             .metrics_addr(self.metrics_addr)
             .webhooks(self.webhook_config());
@@ -159,6 +166,9 @@ pub enum RunError {
     /// The server could not start or stopped on an error.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// `repair` could not open the database or change it.
+    #[error(transparent)]
+    Store(#[from] crate::StoreError),
 }
 
 impl RunError {
@@ -202,6 +212,50 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
         .map_err(RunError::from_serve)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `openintent-server repair`: lists the stored rows that cannot be read back (which lists
+/// leave out, and single reads answer with 409 `unreadable`), and resets the state of the
+/// intents named. Run it against the server's database; the server may keep running.
+#[derive(Debug, Clone, clap::Args)]
+#[non_exhaustive]
+pub struct RepairArgs {
+    /// Database URL, as for serving.
+    #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
+    pub database_url: String,
+
+    /// Replace this intent's state by `{}` (version + 1, and a `state_patched` event with
+    /// `"repair": true`); repeat for several intents.
+    #[arg(long, value_name = "INTENT_ID")]
+    pub reset_state: Vec<String>,
+
+    /// The actor recorded on the repair events.
+    #[arg(long, default_value = "operator")]
+    pub actor: String,
+}
+
+/// Runs `repair`: resets the state of the intents named by `--reset-state`, then writes one
+/// line per row that still cannot be read back (`<kind> <id>: <reason>`) to `out`, or
+/// `no unreadable rows`.
+pub fn repair(args: &RepairArgs, out: &mut dyn std::io::Write) -> Result<(), RunError> {
+    let location = crate::DatabaseLocation::parse(&args.database_url)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(RunError::Runtime)?;
+    runtime.block_on(async {
+        let store = crate::Store::open(&location).await?;
+        for id in &args.reset_state {
+            let event = store.reset_state(id, &args.actor).await?;
+            let _ = writeln!(out, "reset the state of intent {id} (event {})", event.id);
+        }
+        let rows = store.unreadable_rows().await?;
+        if rows.is_empty() {
+            let _ = writeln!(out, "no unreadable rows");
+        }
+        for row in rows {
+            let _ = writeln!(out, "{} {}: {}", row.kind, row.id, row.reason);
+        }
+        store.close().await;
+        Ok(())
+    })
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -261,5 +315,12 @@ mod webhook_flag_tests {
         assert_eq!(w.claim_ttl, crate::WebhookConfig::default().claim_ttl);
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
+    }
+
+    #[test]
+    fn state_size_flag() {
+        assert_eq!(config(&[]).unwrap().max_state_bytes(), crate::DEFAULT_MAX_STATE_BYTES);
+        assert_eq!(config(&["--max-state-bytes", "4096"]).unwrap().max_state_bytes(), 4096);
+        assert_eq!(config(&["--max-state-bytes", "1"]).unwrap_err().setting, "max-state-bytes");
     }
 }

@@ -11,6 +11,9 @@ pub const DEV_API_KEYS: &[&str] = &["dev-user-key", "agent-research-key", "agent
 /// The default request-body limit (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
+/// The default limit of one intent's state, serialized as compact JSON (1 MiB).
+pub const DEFAULT_MAX_STATE_BYTES: usize = 1024 * 1024;
+
 /// One accepted API key, optionally bound to a single agent id.
 ///
 /// A bound key may only act as its agent: a request claiming another `X-Agent-ID` is refused
@@ -232,6 +235,7 @@ pub struct ServerConfig {
     database: DatabaseLocation,
     api_keys: Vec<ApiKey>,
     body_limit: usize,
+    max_state_bytes: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
@@ -252,6 +256,7 @@ impl ServerConfig {
             database: DatabaseLocation::Memory,
             api_keys: dev_keys(),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
@@ -273,6 +278,12 @@ impl ServerConfig {
     /// The largest accepted request body, in bytes.
     pub fn body_limit(&self) -> usize {
         self.body_limit
+    }
+
+    /// The largest state an intent may hold, in bytes of compact JSON; a write that would
+    /// make it larger is refused with 413 naming `state`.
+    pub fn max_state_bytes(&self) -> usize {
+        self.max_state_bytes
     }
 
     /// The address to listen on.
@@ -326,6 +337,7 @@ pub struct ServerConfigBuilder {
     database: Result<DatabaseLocation, ConfigError>,
     api_keys: Option<Vec<ApiKey>>,
     body_limit: usize,
+    max_state_bytes: usize,
     bind: SocketAddr,
     webhooks: WebhookConfig,
     connections: ConnectionLimits,
@@ -339,6 +351,7 @@ impl Default for ServerConfigBuilder {
             database: Ok(DatabaseLocation::SqliteFile(PathBuf::from("openintent.db"))),
             api_keys: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             webhooks: WebhookConfig::default(),
             connections: ConnectionLimits::default(),
@@ -390,6 +403,14 @@ impl ServerConfigBuilder {
         self
     }
 
+    /// The largest state an intent may hold, in bytes of compact JSON (default
+    /// [`DEFAULT_MAX_STATE_BYTES`]).
+    #[must_use]
+    pub fn max_state_bytes(mut self, bytes: usize) -> Self {
+        self.max_state_bytes = bytes;
+        self
+    }
+
     /// The address to listen on (`127.0.0.1:0` picks a free port).
     #[must_use]
     pub fn bind(mut self, addr: SocketAddr) -> Self {
@@ -438,12 +459,16 @@ impl ServerConfigBuilder {
         if self.body_limit == 0 {
             return Err(ConfigError::new("body-limit", "must be positive"));
         }
+        if self.max_state_bytes < 2 {
+            return Err(ConfigError::new("max-state-bytes", "must be at least 2 (the empty state, {})"));
+        }
         self.webhooks.check()?;
         self.connections.check()?;
         Ok(ServerConfig {
             database,
             api_keys,
             body_limit: self.body_limit,
+            max_state_bytes: self.max_state_bytes,
             bind: self.bind,
             webhooks: self.webhooks,
             connections: self.connections,

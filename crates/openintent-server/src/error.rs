@@ -50,6 +50,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     /// 422 with a FastAPI-style list of field errors.
     Validation(Vec<FieldError>),
+    /// 413 with a list of field errors: a stored value would grow past its limit (an intent's
+    /// state over [`crate::ServerConfig::max_state_bytes`]).
+    TooLarge(Vec<FieldError>),
     /// 503: the database stayed busy.
     Unavailable(String),
     /// 500; the text is logged, never sent.
@@ -99,7 +102,7 @@ impl ApiError {
             ApiError::Forbidden(_) | ApiError::Governance { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge(_) | ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,7 +132,9 @@ impl ApiError {
                 json!(detail)
             }
             ApiError::PayloadTooLarge(limit) => json!(format!("Request body exceeds the limit of {limit} bytes")),
-            ApiError::Validation(items) => serde_json::to_value(items).unwrap_or(Value::Null),
+            ApiError::Validation(items) | ApiError::TooLarge(items) => {
+                serde_json::to_value(items).unwrap_or(Value::Null)
+            }
             ApiError::Unprocessable(detail) => detail.clone(),
             ApiError::Unavailable(t) => json!(t),
             ApiError::Internal(_) => json!("Internal Server Error"),
@@ -189,6 +194,25 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidChoice { choice, allowed } => ApiError::Unprocessable(
                 serde_json::to_value(openintent_types::InvalidChoice::new(&choice, allowed)).unwrap_or(Value::Null),
             ),
+            // The row exists but cannot be read back until an operator repairs it: retrying
+            // does not help, and the rest of the server keeps working (lists leave it out).
+            StoreError::Unreadable { kind, id, reason } => {
+                tracing::error!(kind, id = %id, %reason, "a stored row cannot be read");
+                let mut extra = Map::new();
+                extra.insert("error".into(), Value::from("unreadable"));
+                extra.insert("kind".into(), Value::from(kind));
+                extra.insert("id".into(), Value::from(id.clone()));
+                ApiError::Conflict {
+                    detail: format!(
+                        "The stored {kind} {id} cannot be read back; an operator can repair it (openintent-server repair)"
+                    ),
+                    extra,
+                }
+            }
+            // 413 as for a body over the limit, but a field error naming `state`.
+            e @ StoreError::StateTooLarge { .. } => {
+                ApiError::TooLarge(vec![FieldError::body("state", "state_too_large", e.to_string())])
+            }
             StoreError::Busy => ApiError::Unavailable(BUSY.to_owned()),
             StoreError::Begin(e) => ApiError::Unavailable(format!("could not begin a transaction: {e}")),
             other @ (StoreError::Database(_)

@@ -78,11 +78,11 @@ pub use api::extract::{Principal, authenticate};
 pub use api::openapi::document as openapi_document;
 pub use config::{
     ApiKey, ConfigError, ConnectionLimits, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder, WebhookConfig,
+    DEFAULT_MAX_STATE_BYTES, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder, WebhookConfig,
 };
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
-pub use store::{Store, StoreError};
+pub use store::{Store, StoreError, UnreadableRow};
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///

@@ -13,7 +13,7 @@
 //! event, or the assignment).
 
 use openintent_types::wire::to_superset_value;
-use openintent_types::{AgentAssignment, EventType, Intent, IntentEvent};
+use openintent_types::{AgentAssignment, EventType, IntentEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -24,9 +24,9 @@ pub const NOTIFICATION_BUFFER: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Channel {
-    /// Every event appended to one intent's log, named after its type, with the log's event id:
-    /// `state_patched` and `status_changed` carry the intent (after the change), every other
-    /// event (`intent_created`, logged events, `lease_acquired`, `agent_assigned`, ...) itself.
+    /// Every event appended to one intent's log, named after its type, with the log's event id;
+    /// the data is the event ([`event_data`]: `state_patched` and `status_changed` also carry
+    /// the new `version`, and `status_changed` the new `status`, at the top).
     Intent(String),
     /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
     Portfolio(String),
@@ -72,23 +72,35 @@ impl Notification {
 
 // ----- the notifications the writes publish -------------------------------------------------
 
-/// Whether the intent-stream message of a log event carries the intent (after the change), not
-/// the event: `state_patched` and `status_changed`, as on the reference server.
-pub(crate) fn carries_intent(t: &EventType) -> bool {
+/// Whether a log event changes the intent's version: `state_patched` and `status_changed`.
+pub(crate) fn changes_version(t: &EventType) -> bool {
     matches!(t, EventType::StatePatched | EventType::StatusChanged)
 }
 
-/// `state_patched` / `status_changed` on the intent's stream; the data is the intent.
-pub(crate) fn intent_changed(event: &str, intent: &Intent, event_id: &str) -> Notification {
-    Notification::new(Channel::Intent(intent.id.clone()), event, to_superset_value(intent), event_id)
+/// The data of a log event's message on its intent's stream, live and replayed alike: the
+/// event (its `payload` says what changed: the patches, the status), with, for a state or
+/// status change, the intent's new `version` (and new `status`) at the top. Never the whole
+/// intent: a small change costs each stream a small message, however large the state.
+pub(crate) fn event_data(event: &IntentEvent) -> Value {
+    let mut data = to_superset_value(event);
+    if changes_version(&event.event_type)
+        && let Value::Object(map) = &mut data
+    {
+        for key in ["version", "status"] {
+            if let Some(v) = event.payload.get(key) {
+                map.entry(key).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    data
 }
 
-/// Any other event of an intent's log (logged through `POST .../events`, or written by the
-/// server: `intent_created`, `lease_acquired`, `agent_assigned`, ...), on its intent's stream;
-/// the data is the event.
+/// An event of an intent's log (logged through `POST .../events`, or written by the server:
+/// `intent_created`, `state_patched`, `lease_acquired`, `agent_assigned`, ...), on its
+/// intent's stream; the data is [`event_data`].
 pub(crate) fn event_logged(event: &IntentEvent) -> Notification {
     let channel = Channel::Intent(event.intent_id.clone());
-    Notification::new(channel, event.event_type.as_str(), to_superset_value(event), event.id.clone())
+    Notification::new(channel, event.event_type.as_str(), event_data(event), event.id.clone())
 }
 
 /// `agent_assigned` on the agent's stream; the data is the assignment.
@@ -143,7 +155,8 @@ struct Announcement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub(crate) enum Reread {
-    /// The intent of the channel.
+    /// The intent of the channel (announced by servers whose intent streams carried the
+    /// intent; read as the intent).
     Intent,
     /// The logged event with the SSE id.
     Event,
@@ -182,7 +195,6 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
     }
     a.d = None;
     a.r = Some(match &n.channel {
-        Channel::Intent(_) if matches!(n.event.as_str(), "state_patched" | "status_changed") => Reread::Intent,
         Channel::Intent(_) => Reread::Event,
         Channel::Agent(_) => Reread::Assignment {
             intent: n.data["intent_id"].as_str()?.to_owned(),
@@ -242,11 +254,17 @@ mod tests {
 
     #[test]
     fn writes_name_their_streams() {
-        let mut intent = Intent::new("i1", "t");
-        intent.version = 3;
-        let n = intent_changed("state_patched", &intent, "e1");
+        let mut patched = IntentEvent::new("e1", "i1", EventType::StatePatched, "me");
+        patched.payload.insert("version".into(), json!(3));
+        let n = event_logged(&patched);
         assert_eq!((n.channel.key(), n.event.as_str(), n.id.as_str()), ("intent:i1".to_owned(), "state_patched", "e1"));
-        assert_eq!(n.data["version"], json!(3));
+        assert_eq!((n.data["version"].clone(), n.data["id"].clone()), (json!(3), json!("e1")));
+        let mut changed = IntentEvent::new("e4", "i1", EventType::StatusChanged, "me");
+        changed.payload.insert("version".into(), json!(4));
+        changed.payload.insert("status".into(), json!("active"));
+        let n = event_logged(&changed);
+        assert_eq!((n.data["version"].clone(), n.data["status"].clone()), (json!(4), json!("active")));
+        assert_eq!(n.data["payload"]["status"], json!("active"));
 
         let event = IntentEvent::new("e2", "i1", EventType::parse("note"), "me");
         let n = event_logged(&event);
@@ -266,9 +284,12 @@ mod tests {
     }
 
     #[test]
-    fn only_state_and_status_changes_carry_the_intent() {
-        assert!(carries_intent(&EventType::StatePatched) && carries_intent(&EventType::StatusChanged));
-        assert!(!carries_intent(&EventType::IntentCreated) && !carries_intent(&EventType::parse("note")));
+    fn only_state_and_status_changes_add_the_version() {
+        assert!(changes_version(&EventType::StatePatched) && changes_version(&EventType::StatusChanged));
+        assert!(!changes_version(&EventType::IntentCreated) && !changes_version(&EventType::parse("note")));
+        let mut note = IntentEvent::new("e1", "i1", EventType::parse("note"), "me");
+        note.payload.insert("version".into(), json!(9));
+        assert!(event_data(&note).get("version").is_none());
     }
 
     #[test]
@@ -286,13 +307,13 @@ mod tests {
 
     #[test]
     fn large_notifications_name_what_to_reread() {
-        let mut intent = Intent::new("i1", "t");
-        intent.state.insert("big".into(), json!("x".repeat(20_000)));
-        let text = announce("me", &intent_changed("state_patched", &intent, "e1")).unwrap();
+        let mut patched = IntentEvent::new("e1", "i1", EventType::StatePatched, "me");
+        patched.payload.insert("patches".into(), json!([{"op": "set", "path": "/big", "value": "x".repeat(20_000)}]));
+        let text = announce("me", &event_logged(&patched)).unwrap();
         assert!(text.len() <= MAX_ANNOUNCEMENT);
         let a: Announcement = serde_json::from_str(&text).unwrap();
         assert!(a.d.is_none());
-        assert!(matches!(a.r, Some(Reread::Intent)));
+        assert!(matches!(a.r, Some(Reread::Event)));
 
         let mut event = IntentEvent::new("e2", "i1", openintent_types::EventType::parse("note"), "me");
         event.payload.insert("big".into(), json!("y".repeat(9_000)));

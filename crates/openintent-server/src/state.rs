@@ -46,6 +46,7 @@ impl AppState {
     /// it); [`AppState::open`] also relays, on PostgreSQL, the changes made by other server
     /// processes.
     pub fn new(store: Store, config: &ServerConfig) -> Self {
+        let store = store.with_max_state_bytes(config.max_state_bytes());
         let notifier = store.notifier().clone();
         AppState {
             inner: Arc::new(Inner {

@@ -144,8 +144,10 @@ async fn mutations_publish_after_commit() {
             (Channel::Portfolio(pid.clone()), "intent_removed".into()),
         ]
     );
-    assert_eq!(got[1].data["state"], json!({"x": 1}));
-    assert_eq!(got[1].data["parent_intent_id"], Value::Null);
+    // A state or status change: the event (what changed) and the new version, not the intent.
+    assert_eq!(got[1].data["payload"]["patches"][0], json!({"op": "set", "path": "/x", "value": 1}));
+    assert_eq!((got[1].data["intent_id"].clone(), got[1].data["version"].clone()), (json!(id), json!(2)));
+    assert!(got[1].data.get("state").is_none(), "{}", got[1].data);
     assert_eq!(got[2].data["status"], "active");
     assert_eq!(got[3].data, logged.body);
     assert_eq!(got[3].id, logged.body["id"].as_str().unwrap());

@@ -237,15 +237,16 @@ async fn intent_stream_carries_patches_status_changes_and_logged_events() {
     let m = s.next().await;
     assert_eq!(m.event(), "state_patched");
     assert_eq!(m.id(), newest_id(&api, &id, "state_patched").await);
+    // What changed (the event, its patches) and the new version; not the whole intent.
     let data = m.data();
-    assert_eq!(data["id"], json!(id));
-    assert_eq!(data["state"]["n"], 7);
+    assert_eq!((data["intent_id"].clone(), data["event_type"].clone()), (json!(id), json!("state_patched")));
+    assert_eq!(data["payload"]["patches"][0]["value"], 7);
     assert_eq!(data["version"], 2);
-    assert!(data.as_object().unwrap().contains_key("parent_intent_id"), "{data}");
+    assert!(data.get("state").is_none() && data.get("title").is_none(), "{data}");
     // One line, with the reference server's separators.
     assert!(!m.raw.contains('\n'));
-    assert!(m.raw.contains(&format!("\"id\": \"{id}\", ")), "{}", m.raw);
-    assert!(m.raw.contains("\"state\": {\"n\": 7}"), "{}", m.raw);
+    assert!(m.raw.contains(&format!("\"intent_id\": \"{id}\", ")), "{}", m.raw);
+    assert!(m.raw.contains("\"path\": \"/n\", \"value\": 7"), "{}", m.raw);
 
     let r = api
         .as_agent_with(
@@ -485,7 +486,10 @@ async fn last_event_id_replays_exactly_the_missed_messages() {
     assert_eq!((m1.event(), m1.id()), ("comment", b["id"].as_str().unwrap()));
     assert_eq!(m1.data(), b);
     assert_eq!((m2.event(), m2.id()), ("state_patched", c.as_str()));
-    assert_eq!(m2.data()["state"]["n"], 3);
+    assert_eq!(
+        (m2.data()["payload"]["patches"][0]["value"].clone(), m2.data()["version"].clone()),
+        (json!(3), json!(3))
+    );
     assert_eq!((ml.event(), ml.id()), ("lease_acquired", lease.as_str()));
     assert_eq!(ml.data()["payload"]["scope"], "plan");
     assert_eq!((m3.event(), m3.id()), ("progress", d["id"].as_str().unwrap()));

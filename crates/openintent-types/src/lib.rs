@@ -66,6 +66,7 @@ mod hitl;
 mod intent;
 mod lease;
 pub mod lifecycle;
+pub mod limits;
 pub mod patch;
 mod portfolio;
 mod retry;

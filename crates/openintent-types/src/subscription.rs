@@ -183,11 +183,13 @@ impl StreamKind {
 
 /// A typed server-sent event of an OpenIntent stream.
 ///
-/// The SSE `event:` name is the log event type; the `data:` JSON is the full intent for
-/// `state_patched`/`status_changed`, the assignment for `agent_assigned` on agent streams, the
-/// event for every other event of an intent's log (logged through `log_event` or written by the
-/// server, such as `intent_created` or `lease_acquired`), a small object for portfolio
-/// membership changes, and the message for `channel_message` on channel streams. Other small
+/// The SSE `event:` name is the log event type; the `data:` JSON is the event for every event of
+/// an intent's log on our server (logged through `log_event` or written by the server, such as
+/// `intent_created`, `state_patched` or `lease_acquired`; read as [`StreamEvent::Event`]), the
+/// full intent for `state_patched`/`status_changed` on the reference server (read as
+/// [`StreamEvent::IntentChanged`]), the assignment for `agent_assigned` on agent streams, a
+/// small object for portfolio membership changes, and the message for `channel_message` on
+/// channel streams. Other small
 /// objects (`intent.resumed`, `governance.*`, `access_*`) come as [`StreamEvent::Other`]; read
 /// their data with the matching model (e.g. [`crate::InputResponse`]). See [`StreamEvent::parse`].
 #[derive(Debug, Clone, PartialEq)]

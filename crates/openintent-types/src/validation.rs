@@ -148,10 +148,28 @@ pub fn validate_state_update(patches: &[StatePatch]) -> Result {
                 format!("patches.{i}.op must be set, append or remove, got {op:?}"),
             ));
         }
-        if let Err(reason) = crate::patch::parse_pointer(&p.path) {
+        let segments = match crate::patch::parse_pointer(&p.path) {
+            Ok(segments) => segments.len(),
+            Err(reason) => {
+                return Err(InputValidationError::new(
+                    format!("patches.{i}.path"),
+                    format!("patches.{i}.path is not a JSON pointer: {reason}"),
+                ));
+            }
+        };
+        // The state nests one level per path segment (one more for the array appended to),
+        // then as deep as the value.
+        let container = usize::from(p.op == PatchOp::Append);
+        let depth = segments + container + crate::limits::json_depth(&p.value);
+        if depth > crate::limits::MAX_JSON_DEPTH {
+            let max = crate::limits::MAX_JSON_DEPTH;
+            let field = if segments + container >= max { "path" } else { "value" };
             return Err(InputValidationError::new(
-                format!("patches.{i}.path"),
-                format!("patches.{i}.path is not a JSON pointer: {reason}"),
+                format!("patches.{i}.{field}"),
+                format!(
+                    "patches.{i}.{field} would nest the state {depth} levels deep (path segments plus value depth); \
+                     the limit is {max}"
+                ),
             ));
         }
         if p.path.is_empty() && p.op != PatchOp::Set {

@@ -92,6 +92,33 @@ fn state_update() {
 }
 
 #[test]
+fn state_update_nesting() {
+    use openintent_types::limits::MAX_JSON_DEPTH;
+    let path = |n: usize| "/k".repeat(n);
+    let deep = |n: usize| (0..n).fold(json!(1), |v, _| json!([v]));
+    // A path alone at the limit is taken; one segment more is refused, naming the path.
+    UpdateStateRequest::patches(vec![StatePatch::set_path(path(MAX_JSON_DEPTH), json!(1))]).validate().unwrap();
+    fails(
+        UpdateStateRequest::patches(vec![StatePatch::set_path(path(128), json!(1))]).validate(),
+        "patches.0.path",
+        "limit is 64",
+    );
+    // Path depth plus value depth: 20 segments and a 110-deep value.
+    fails(
+        UpdateStateRequest::patches(vec![StatePatch::set_path(path(20), deep(110))]).validate(),
+        "patches.0.value",
+        "130 levels",
+    );
+    UpdateStateRequest::patches(vec![StatePatch::set_path(path(20), deep(MAX_JSON_DEPTH - 20))]).validate().unwrap();
+    // Appending adds the array's level.
+    fails(
+        UpdateStateRequest::patches(vec![StatePatch::append(path(20), deep(MAX_JSON_DEPTH - 20))]).validate(),
+        "patches.0.value",
+        "levels deep",
+    );
+}
+
+#[test]
 fn status_and_event() {
     fails(SetStatusRequest::new("").validate(), "status", "cannot be empty");
     SetStatusRequest::new("completed").validate().unwrap();

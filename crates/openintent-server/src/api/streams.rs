@@ -6,7 +6,7 @@
 //!
 //! | Route | 0.17 SDK path (its own names and payloads: [`sdk`]) | Delivers |
 //! |---|---|---|
-//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id): `state_patched`, `status_changed` (data = the intent after the change), and every other event, logged through `POST …/events` or written by the server (`intent_created`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...; data = the event) |
+//! | `GET /api/v1/subscribe/intents/{id}` | `GET /api/v1/intents/{id}/subscribe` | every event of the intent's log, in log order (name = its type, `id:` = its id, data = the event): events logged through `POST …/events` or written by the server (`intent_created`, `state_patched`, `status_changed`, `agent_assigned`, `lease_acquired`, `decision_recorded`, `governance.violation`, ...); `state_patched` and `status_changed` also carry the new `version` (and `status`) at the top |
 //! | `GET /api/v1/subscribe/portfolios/{id}` | `GET /api/v1/portfolios/{id}/subscribe` | `intent_added`, `intent_removed` (data = `{"portfolio_id", "intent_id"}`) |
 //! | `GET /api/v1/subscribe/agents/{id}` | `GET /api/v1/agents/{id}/subscribe` | `agent_assigned` (data = the assignment) |
 //! | `GET /api/v1/subscribe/channels/{id}` | — | `channel_message` (data = the message; RFC-0021) |
@@ -27,15 +27,16 @@
 //!   the store, not in the handlers), and the stream sends the events of the log in order: a
 //!   live notification makes it read the log after the last event it sent, up to the newest
 //!   event notified, so events committed by several writers (or server processes) at once come
-//!   out in log order too. A live `state_patched` / `status_changed` carries the intent as that
-//!   change left it.
+//!   out in log order too.
+//! - **Thin messages.** A state or status change carries what changed (the event: its patches
+//!   or status) and the new version, not the intent: a 1-byte patch of an intent holding 100 KB
+//!   of state pushes about 400 bytes to each open stream instead of 100 KB (`tests/sse.rs`
+//!   measures it). Clients that need the whole intent read it (`GET /api/v1/intents/{id}`).
 //! - **Resume.** A stream opened with `Last-Event-ID: <id>` first replays, oldest first, every
 //!   message the stream would have carried after that one, then continues live, with no
 //!   duplicate and no gap: the stream subscribes to notifications before it reads the stored
 //!   messages, and skips live messages it already replayed. An intent stream replays from the
-//!   event log, which keeps patches, not snapshots, so a replayed `state_patched` /
-//!   `status_changed` carries the intent as it is when the replay is read (its `id:` is still
-//!   the original event's). Portfolio and agent streams replay the kept messages byte for
+//!   event log, each message exactly as it was sent live. Portfolio and agent streams replay the kept messages byte for
 //!   byte. An id unknown to the stream is ignored (the stream starts live, or from the start
 //!   with `?from=start`). A replay is read one page (500 messages) at a time, as the client
 //!   takes them, so resuming from far back never holds the whole backlog in memory.
@@ -169,9 +170,10 @@ pub(super) const STREAM_QUERY: &[Query] = &[(
 
 const INTENT_STREAM: &str = "Server-sent events of one intent: every event appended to its log, in log order, \
     named after its type, with the log's event id as `id:` (replayed from the start and then followed, the \
-    stream is exactly the event log). `state_patched` and `status_changed` carry the intent after the change; \
-    every other event (`intent_created`, events logged through `POST /api/v1/intents/{id}/events`, \
-    `agent_assigned`, `lease_acquired`, `decision_recorded`, ...) carries the event. Reconnecting with \
+    stream is exactly the event log). Every message carries the event (`intent_created`, `state_patched`, \
+    `status_changed`, events logged through `POST /api/v1/intents/{id}/events`, `agent_assigned`, \
+    `lease_acquired`, `decision_recorded`, ...); `state_patched` and `status_changed` also carry the new \
+    `version` (and `status`) at the top, never the whole intent. Reconnecting with \
     `Last-Event-ID` first replays the messages missed since that id. The stream subscribes before it \
     answers: every change committed after the 200 is on it. `: ping` comments keep an idle stream open.";
 const PORTFOLIO_STREAM: &str = "Server-sent events of one portfolio: `intent_added` and `intent_removed` \

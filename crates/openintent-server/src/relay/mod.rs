@@ -57,7 +57,7 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
 async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> Result<Option<Value>, StoreError> {
     Ok(match r {
         Reread::Intent => store.get_intent(key).await?.map(|i| to_superset_value(&i)),
-        Reread::Event => store.get_event(key, id).await?.map(|e| to_superset_value(&e)),
+        Reread::Event => store.get_event(key, id).await?.map(|e| crate::notify::event_data(&e)),
         Reread::Assignment { intent, id } => {
             store.list_agents(&intent).await?.into_iter().find(|a| a.id == id).map(|a| to_superset_value(&a))
         }

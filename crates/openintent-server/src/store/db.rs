@@ -436,14 +436,9 @@ pub(super) async fn append_traced_event(
     .execute(&mut **tx)
     .await?;
     enqueue_deliveries(tx, &event).await?;
-    // The intent's stream carries every event of its log; a state or status change carries
-    // the intent as this transaction leaves it.
-    let notification = if notify::carries_intent(&event.event_type) {
-        notify::intent_changed(event.event_type.as_str(), &load_intent(tx, intent_id).await?, &event.id)
-    } else {
-        notify::event_logged(&event)
-    };
-    tx.publish(notification).await?;
+    // The intent's stream carries every event of its log (a state or status change with the
+    // new version, not the whole intent).
+    tx.publish(notify::event_logged(&event)).await?;
     Ok(event)
 }
 

@@ -273,11 +273,71 @@ impl Done {
 pub(crate) struct Query<'q> {
     sql: &'q str,
     args: Vec<Arg<'q>>,
+    /// The first JSON argument nested deeper than `MAX_JSON_DEPTH` (its position, from 0):
+    /// the statement is refused instead of run.
+    too_deep: Option<(usize, usize)>,
 }
 
 /// A statement to run on either database, with `$1`-style placeholders.
 pub(crate) fn query(sql: &str) -> Query<'_> {
-    Query { sql, args: Vec::new() }
+    Query { sql, args: Vec::new(), too_deep: None }
+}
+
+/// Why a statement was not run: one of its JSON documents nests deeper than
+/// [`MAX_JSON_DEPTH`](openintent_types::limits::MAX_JSON_DEPTH), so it could be stored but never
+/// read back. Carried as `sqlx::Error::Encode`; the store answers it as a field error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} nests {depth} levels deep; the limit is {}", openintent_types::limits::MAX_JSON_DEPTH)]
+pub(crate) struct TooDeep {
+    /// The column the document was bound to (`state`, `metadata`, `payload`, ...), `constraints`
+    /// for `constraints_doc`; `body` when the statement does not say.
+    pub(crate) field: String,
+    /// How deep it nests.
+    pub(crate) depth: usize,
+}
+
+/// The column placeholder `$n` is bound to, as the SQL text says: `column = $n`, or the `n`-th
+/// column of `INSERT INTO t (columns) VALUES (..., $n, ...)`.
+fn column_of(sql: &str, n: usize) -> Option<String> {
+    let token = format!("${n}");
+    let at = sql
+        .match_indices(&token)
+        .map(|(i, _)| i)
+        .find(|i| !sql[i + token.len()..].starts_with(|c: char| c.is_ascii_digit()))?;
+    let ident = |text: &str| {
+        let name: String = text
+            .trim_end()
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        (!name.is_empty()).then_some(name)
+    };
+    if let Some(lhs) = sql[..at].trim_end().strip_suffix('=') {
+        return ident(lhs);
+    }
+    let upper = sql.to_ascii_uppercase();
+    let values = upper.find("VALUES")?;
+    let into = upper.find("INSERT INTO")?;
+    if at < values || into > values {
+        return None;
+    }
+    let open = values + sql[values..].find('(')?;
+    let (mut depth, mut position) = (0_i32, 0_usize);
+    for c in sql[open..at].chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 1 => position += 1,
+            _ => {}
+        }
+    }
+    let columns_open = into + sql[into..values].find('(')?;
+    let columns_close = columns_open + sql[columns_open..values].find(')')?;
+    sql[columns_open + 1..columns_close].split(',').nth(position).map(|c| c.trim().to_owned())
 }
 
 /// A statement whose rows are read as their first column, a `T`.
@@ -290,10 +350,32 @@ type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArgume
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
 impl<'q> Query<'q> {
-    /// Binds the next placeholder (`$1`, then `$2`, ...).
+    /// Binds the next placeholder (`$1`, then `$2`, ...). A JSON document nested deeper than
+    /// [`MAX_JSON_DEPTH`](openintent_types::limits::MAX_JSON_DEPTH) makes the statement fail
+    /// with [`TooDeep`] when it is run, before it reaches the database: this is the one place
+    /// every stored JSON document passes.
     pub(crate) fn bind(mut self, value: impl Into<Arg<'q>>) -> Self {
-        self.args.push(value.into());
+        let arg = value.into();
+        if let (Arg::Json(Some(text)), None) = (&arg, self.too_deep) {
+            let depth = openintent_types::limits::json_text_depth(text);
+            if depth > openintent_types::limits::MAX_JSON_DEPTH {
+                self.too_deep = Some((self.args.len(), depth));
+            }
+        }
+        self.args.push(arg);
         self
+    }
+
+    /// Refuses a statement with a JSON argument nested too deep.
+    fn check(&self) -> Result<(), sqlx::Error> {
+        match self.too_deep {
+            None => Ok(()),
+            Some((position, depth)) => {
+                let column = column_of(self.sql, position + 1).unwrap_or_else(|| "body".to_owned());
+                let field = column.strip_suffix("_doc").unwrap_or(&column).to_owned();
+                Err(sqlx::Error::Encode(Box::new(TooDeep { field, depth })))
+            }
+        }
     }
 
     fn sqlite(self) -> SqliteQuery<'q> {
@@ -331,6 +413,7 @@ impl<'q> Query<'q> {
 
     /// Runs the statement; returns how many rows it changed.
     pub(crate) async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
+        self.check()?;
         Ok(Done(match on.target() {
             Target::SqlitePool(p) => self.sqlite().execute(p).await?.rows_affected(),
             Target::Sqlite(c) => self.sqlite().execute(c).await?.rows_affected(),
@@ -343,6 +426,7 @@ impl<'q> Query<'q> {
 
     /// The first row; `sqlx::Error::RowNotFound` when there is none.
     pub(crate) async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<Row, sqlx::Error> {
+        self.check()?;
         Ok(match on.target() {
             Target::SqlitePool(p) => Row::Sqlite(self.sqlite().fetch_one(p).await?),
             Target::Sqlite(c) => Row::Sqlite(self.sqlite().fetch_one(c).await?),
@@ -355,6 +439,7 @@ impl<'q> Query<'q> {
 
     /// The first row, if any.
     pub(crate) async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<Row>, sqlx::Error> {
+        self.check()?;
         Ok(match on.target() {
             Target::SqlitePool(p) => self.sqlite().fetch_optional(p).await?.map(Row::Sqlite),
             Target::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(Row::Sqlite),
@@ -367,6 +452,7 @@ impl<'q> Query<'q> {
 
     /// Every row.
     pub(crate) async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<Row>, sqlx::Error> {
+        self.check()?;
         Ok(match on.target() {
             Target::SqlitePool(p) => self.sqlite().fetch_all(p).await?.into_iter().map(Row::Sqlite).collect(),
             Target::Sqlite(c) => self.sqlite().fetch_all(c).await?.into_iter().map(Row::Sqlite).collect(),
@@ -691,6 +777,50 @@ mod tests {
         let none: Option<i64> =
             query_scalar("SELECT 1 FROM t WHERE s = $1").bind("other").fetch_optional(&pool).await.unwrap();
         assert_eq!(none, None);
+    }
+
+    #[test]
+    fn the_column_of_a_placeholder_is_read_from_the_sql() {
+        let insert = "INSERT INTO events (id, intent_id, payload, created_at) VALUES ($1, $2, COALESCE($3, '{}'), $4)";
+        assert_eq!(column_of(insert, 3).as_deref(), Some("payload"));
+        assert_eq!(column_of(insert, 1).as_deref(), Some("id"));
+        let update = "UPDATE intents SET state = $1, version = version + 1 WHERE id = $12 AND version = $13";
+        assert_eq!(column_of(update, 1).as_deref(), Some("state"));
+        assert_eq!(column_of(update, 12).as_deref(), Some("id"));
+        assert_eq!(column_of("SELECT $1", 1), None);
+    }
+
+    #[tokio::test]
+    async fn a_json_argument_nested_too_deep_is_refused_before_the_database() {
+        use openintent_types::limits::MAX_JSON_DEPTH;
+        let pool = memory().await;
+        query("CREATE TABLE t (id TEXT, metadata TEXT)").execute(&pool).await.unwrap();
+        let deep = |n: usize| (0..n).fold(json!(1), |v, _| json!({ "k": v }));
+        query("INSERT INTO t (id, metadata) VALUES ($1, $2)")
+            .bind("ok")
+            .bind(deep(MAX_JSON_DEPTH))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let err = query("INSERT INTO t (id, metadata) VALUES ($1, $2)")
+            .bind("deep")
+            .bind(JsonDoc::of(&deep(MAX_JSON_DEPTH + 1)))
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        let sqlx::Error::Encode(source) = &err else { panic!("{err}") };
+        assert_eq!(
+            source.downcast_ref::<TooDeep>(),
+            Some(&TooDeep { field: "metadata".into(), depth: MAX_JSON_DEPTH + 1 })
+        );
+        let err = query("UPDATE t SET metadata = $1").bind(deep(120)).execute(&pool).await.unwrap_err();
+        match StoreError::from(err) {
+            StoreError::Invalid(items) => assert_eq!(items[0].field(), "metadata", "{items:?}"),
+            other => panic!("{other}"),
+        }
+        let n: i64 = query_scalar("SELECT COUNT(*) FROM t").fetch_one(&pool).await.unwrap();
+        let kept: String = query_scalar("SELECT metadata FROM t").fetch_one(&pool).await.unwrap();
+        assert_eq!((n, openintent_types::limits::json_text_depth(&kept)), (1, MAX_JSON_DEPTH));
     }
 
     #[tokio::test]

@@ -106,6 +106,27 @@ pub enum StoreError {
     /// or a row that must exist is gone.
     #[error("{0}")]
     Corrupt(String),
+    /// The write would make an intent's state larger than the configured limit.
+    #[error("state would be {size} bytes; the limit is {limit}")]
+    StateTooLarge {
+        /// The size of the state after the write, in bytes of compact JSON.
+        size: usize,
+        /// The limit ([`crate::ServerConfig::max_state_bytes`]).
+        limit: usize,
+    },
+    /// A stored row cannot be read back (a JSON document or timestamp in it does not parse);
+    /// lists leave it out, and `openintent-server repair` lists and resets it.
+    #[error(
+        "the stored {kind} {id} cannot be read ({reason}); an operator can repair it with `openintent-server repair`"
+    )]
+    Unreadable {
+        /// What the row is: `intent`, `event`, `portfolio`.
+        kind: &'static str,
+        /// The row's id.
+        id: String,
+        /// Why it cannot be read.
+        reason: String,
+    },
 }
 
 fn field_list(items: &[FieldError]) -> String {
@@ -117,6 +138,12 @@ impl From<sqlx::Error> for StoreError {
     /// Tells the database's refusals that retrying or other input can cure (a busy database,
     /// text PostgreSQL cannot hold) from other database errors.
     fn from(e: sqlx::Error) -> Self {
+        // A JSON document too deep to read back (refused before it reached the database).
+        if let sqlx::Error::Encode(source) = &e
+            && let Some(deep) = source.downcast_ref::<super::driver::TooDeep>()
+        {
+            return StoreError::Invalid(vec![FieldError::body(&deep.field, "json_too_deep", deep.to_string())]);
+        }
         if let sqlx::Error::Database(db) = &e {
             let msg = db.message();
             if msg.contains("database is locked") || msg.contains("busy") {

@@ -7,7 +7,7 @@ use openintent_types::{EventType, IntentEvent, JsonObject};
 
 use super::db::{Trace, append_traced_event, require_intent};
 use super::driver::query;
-use super::rows::{event_from_row, ts};
+use super::rows::{event_from_row, readable, ts};
 use super::{EventFilter, Store, StoreResult, now};
 
 impl Store {
@@ -60,7 +60,7 @@ impl Store {
             q = q.bind(ts(s));
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
-        rows.iter().map(event_from_row).collect()
+        readable(&rows, event_from_row)
     }
 
     /// The events of one distributed trace (RFC-0020) across intents, oldest first, at most
@@ -85,7 +85,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter().map(event_from_row).collect()
+        readable(&rows, event_from_row)
     }
 
     /// Up to `limit` events of an intent after the one with id `after` (from the first when

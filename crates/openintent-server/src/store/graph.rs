@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::db::{Dialect, INTENT_NOT_FOUND, WriteTx, append_event, load_intent, lock_intent};
 use super::driver::{query, query_scalar};
-use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
+use super::rows::{INTENT_COLS, as_obj, intent_from_row, readable, to_json, ts};
 use super::{Store, StoreError, StoreResult, Written, now};
 
 /// The event written on an intent when the last of its dependencies completes. The name is the
@@ -89,7 +89,7 @@ impl Store {
             .bind(id)
             .fetch_all(&self.db.pool)
             .await?;
-        rows.iter().map(intent_from_row).collect()
+        readable(&rows, intent_from_row)
     }
 
     /// Every descendant, depth-first pre-order (each intent once).
@@ -141,7 +141,7 @@ impl Store {
             .bind(value)
             .fetch_all(&self.db.pool)
             .await?;
-        let all = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let all = readable(&rows, intent_from_row)?;
         Ok(all.into_iter().filter(|i| i.depends_on.iter().any(|d| d == id)).collect())
     }
 

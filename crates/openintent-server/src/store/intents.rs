@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_intent, refuse};
 use super::driver::{query, query_scalar};
 use super::leases::active_leases;
-use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
+use super::rows::{INTENT_COLS, as_obj, intent_from_row, readable, to_json, ts};
 use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
 use crate::rules::governance::Policy;
 use crate::rules::leases;
@@ -26,6 +26,7 @@ impl Store {
                 return Err(StoreError::BadRequest(format!("Dependency not found: {dep}")));
             }
         }
+        self.check_state_size(&new.state)?;
         let t = now();
         let mut intent = Intent::new(new_id(), new.title);
         intent.description = new.description;
@@ -122,7 +123,7 @@ impl Store {
             q = q.bind(at);
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
-        let intents = rows.iter().map(intent_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let intents = readable(&rows, intent_from_row)?;
         Ok((intents, u64::try_from(total).unwrap_or(0)))
     }
 
@@ -145,6 +146,7 @@ impl Store {
         let live = active_leases(&mut tx, id, &t).await?;
         leases::guard(&live, patches, principal, t).map_err(StoreError::lease)?;
         let new_state = openintent_types::patch::apply_patches(&intent.state, patches).map_err(patch_refused)?;
+        self.check_state_size(&new_state)?;
         let new_version = expected_version + 1;
         let done = query(
             "UPDATE intents SET state = $1, version = version + 1, updated_at = $2 WHERE id = $3 AND version = $4",

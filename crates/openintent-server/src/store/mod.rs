@@ -28,6 +28,7 @@ mod intents;
 mod leases;
 mod portfolios;
 mod registry;
+mod repair;
 mod retries;
 mod rows;
 mod streams;
@@ -50,6 +51,7 @@ pub use error::StoreError;
 pub(crate) use error::StoreResult;
 pub(crate) use governance::NewApproval;
 pub(crate) use registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
+pub use repair::UnreadableRow;
 pub(crate) use rows::{new_id, now};
 
 /// The server's storage.
@@ -58,13 +60,32 @@ pub(crate) use rows::{new_id, now};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Arc<Db>,
+    /// The largest state an intent may hold, in bytes of compact JSON.
+    max_state_bytes: usize,
 }
 
 impl Store {
     /// Opens (creating when missing) the database and applies the embedded migrations.
     pub async fn open(location: &DatabaseLocation) -> Result<Store, StoreError> {
         location.check_supported().map_err(StoreError::Unsupported)?;
-        Ok(Store { db: Arc::new(Db::open(location).await?) })
+        Ok(Store { db: Arc::new(Db::open(location).await?), max_state_bytes: crate::config::DEFAULT_MAX_STATE_BYTES })
+    }
+
+    /// This store, refusing writes that would make an intent's state larger than `bytes` of
+    /// compact JSON ([`crate::ServerConfig::max_state_bytes`]).
+    #[must_use]
+    pub fn with_max_state_bytes(mut self, bytes: usize) -> Store {
+        self.max_state_bytes = bytes;
+        self
+    }
+
+    /// Refuses a state larger than the limit: [`StoreError::StateTooLarge`].
+    pub(crate) fn check_state_size(&self, state: &openintent_types::JsonObject) -> StoreResult<()> {
+        let size = serde_json::to_string(state).map_or(0, |s| s.len());
+        if size > self.max_state_bytes {
+            return Err(StoreError::StateTooLarge { size, limit: self.max_state_bytes });
+        }
+        Ok(())
     }
 
     /// Closes the connections (waits for running queries).

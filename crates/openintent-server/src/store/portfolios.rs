@@ -5,7 +5,7 @@ use openintent_types::{Intent, MembershipRole, Portfolio, PortfolioMembership, P
 
 use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
 use super::driver::{query, query_scalar};
-use super::rows::{INTENT_COLS, PORTFOLIO_COLS, intent_from_row, portfolio_from_row, to_json, ts};
+use super::rows::{INTENT_COLS, PORTFOLIO_COLS, intent_from_row, portfolio_from_row, readable, to_json, ts};
 use super::streams::keep_stream_message;
 use super::{NewPortfolio, Store, StoreError, StoreResult, new_id, now};
 use crate::notify;
@@ -55,7 +55,7 @@ impl Store {
                 query(&format!("SELECT {PORTFOLIO_COLS} FROM portfolios ORDER BY seq")).fetch_all(&self.db.pool).await?
             }
         };
-        rows.iter().map(portfolio_from_row).collect()
+        readable(&rows, portfolio_from_row)
     }
 
     pub(crate) async fn get_portfolio(&self, id: &str) -> StoreResult<Option<Portfolio>> {
@@ -166,7 +166,7 @@ impl Store {
         .bind(portfolio_id)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter().map(intent_from_row).collect()
+        readable(&rows, intent_from_row)
     }
 
     pub(crate) async fn intent_portfolios(&self, intent_id: &str) -> StoreResult<Vec<Portfolio>> {
@@ -179,6 +179,6 @@ impl Store {
         .bind(intent_id)
         .fetch_all(&self.db.pool)
         .await?;
-        rows.iter().map(portfolio_from_row).collect()
+        readable(&rows, portfolio_from_row)
     }
 }

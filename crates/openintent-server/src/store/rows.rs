@@ -6,7 +6,7 @@ use openintent_types::{EventType, Intent, IntentEvent, IntentStatus, JsonObject,
 use serde_json::{Map, Value};
 
 use super::driver::{JsonDoc, Row};
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 
 /// The current time at the precision stored (microseconds).
 pub(crate) fn now() -> DateTime<Utc> {
@@ -41,7 +41,46 @@ pub(super) fn as_obj(v: Value) -> JsonObject {
     }
 }
 
+/// `read` of row `r`, a `kind` (`intent`, `event`, ...): a stored value that cannot be read
+/// back (a JSON document or timestamp that does not parse) is [`StoreError::Unreadable`],
+/// naming the row's id.
+fn named<T>(kind: &'static str, r: &Row, read: impl FnOnce() -> StoreResult<T>) -> StoreResult<T> {
+    let unreadable = |reason: String| StoreError::Unreadable {
+        kind,
+        id: r.try_get::<String, _>("id").unwrap_or_else(|_| "<unknown>".to_owned()),
+        reason,
+    };
+    read().map_err(|e| match e {
+        StoreError::Corrupt(reason) => unreadable(reason),
+        StoreError::Database(e @ (sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_))) => {
+            unreadable(e.to_string())
+        }
+        other => other,
+    })
+}
+
+/// The rows of a list read with `read`, leaving out (and logging, with its id) each row that
+/// cannot be read back, so that one damaged row never breaks a list for everyone.
+/// `openintent-server repair` lists and resets such rows.
+pub(super) fn readable<T>(rows: &[Row], read: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        match read(r) {
+            Ok(v) => out.push(v),
+            Err(StoreError::Unreadable { kind, id, reason }) => {
+                tracing::error!(kind, id = %id, %reason, "left an unreadable row out of a list; see `openintent-server repair`");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn intent_from_row(r: &Row) -> StoreResult<Intent> {
+    named("intent", r, || intent_fields(r))
+}
+
+fn intent_fields(r: &Row) -> StoreResult<Intent> {
     let mut i = Intent::default();
     i.id = r.try_get("id")?;
     i.title = r.try_get("title")?;
@@ -61,6 +100,10 @@ pub(super) fn intent_from_row(r: &Row) -> StoreResult<Intent> {
 }
 
 pub(super) fn event_from_row(r: &Row) -> StoreResult<IntentEvent> {
+    named("event", r, || event_fields(r))
+}
+
+fn event_fields(r: &Row) -> StoreResult<IntentEvent> {
     let mut e = IntentEvent::new(
         r.try_get::<String, _>("id")?,
         r.try_get::<String, _>("intent_id")?,
@@ -90,6 +133,10 @@ pub(super) fn lease_from_row(r: &Row) -> StoreResult<Lease> {
 }
 
 pub(super) fn portfolio_from_row(r: &Row) -> StoreResult<Portfolio> {
+    named("portfolio", r, || portfolio_fields(r))
+}
+
+fn portfolio_fields(r: &Row) -> StoreResult<Portfolio> {
     let mut p = Portfolio::default();
     p.id = r.try_get("id")?;
     p.name = r.try_get("name")?;

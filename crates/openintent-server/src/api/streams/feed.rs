@@ -10,13 +10,11 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use openintent_types::wire::to_superset_value;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 
 use crate::error::ApiResult;
-use crate::notify::carries_intent;
 use crate::state::{AppState, Channel, Notification};
 use crate::store::{EventFilter, Store};
 
@@ -62,7 +60,7 @@ pub(super) struct Feed {
     /// A replay has more pages to read after `cursor` before the stream goes live.
     replaying: bool,
     /// Intent streams: the live notifications received whose events are not sent yet, by event
-    /// id, with their data (for a state or status change: the intent as that change left it).
+    /// id, with their data.
     /// The events go out in log order, read from the log ([`Feed::catch_up`]).
     pending: HashMap<String, Value>,
     done: bool,
@@ -343,17 +341,15 @@ impl Feed {
 
     /// Queues, oldest first, one page of the intent's log events after `after` (from the first
     /// when `None`): all of them, or with `only_notified` those up to the last one in `pending`.
-    /// A state or status change carries its notification's intent when one arrived, else the
-    /// intent as it is now. `Ok(None)` when `after` is not in the log; else whether the page was
-    /// full (more may follow).
+    /// Each carries its notification's data, or the same data made from the log
+    /// ([`crate::notify::event_data`]). `Ok(None)` when `after` is not in the log; else whether
+    /// the page was full (more may follow).
     async fn log_page(&mut self, intent_id: &str, after: Option<&str>, only_notified: bool) -> ApiResult<Option<bool>> {
         let store = self.state.store().clone();
         let Some(events) = store.events_after(intent_id, after, REPLAY_PAGE).await? else {
             return Ok(None);
         };
         let full = is_full(events.len());
-        // The intent as it is now, read once, when an unsent change has no snapshot.
-        let mut current: Option<Option<Value>> = None;
         for event in events {
             if only_notified && self.pending.is_empty() {
                 return Ok(Some(false));
@@ -362,16 +358,7 @@ impl Feed {
             let data = match self.pending.remove(&event.id) {
                 Some(data) => data,
                 None if self.recent.contains(&event.id) => continue,
-                None if carries_intent(&event.event_type) => {
-                    if current.is_none() {
-                        current = Some(store.get_intent(intent_id).await?.map(|i| to_superset_value(&i)));
-                    }
-                    match current.clone().flatten() {
-                        Some(intent) => intent,
-                        None => continue,
-                    }
-                }
-                None => to_superset_value(&event),
+                None => crate::notify::event_data(&event),
             };
             self.queue_once(event.event_type.as_str(), &event.id, &data);
         }

@@ -8,8 +8,8 @@
 //! | Stream message | SDK frame `event:` | SDK frame `data:` |
 //! |---|---|---|
 //! | `agent_assigned` | `AGENT_ASSIGNED` | the assignment (`intent_id`, `agent_id`, `role`, ...) |
-//! | `status_changed` | `STATUS_CHANGED` | `{intent_id, new_status, version, intent}` |
-//! | `state_patched` | `STATE_CHANGED` | `{intent_id, old_state: {}, new_state: <state after the change>, version, intent}` |
+//! | `status_changed` | `STATUS_CHANGED` | `{intent_id, new_status, version}` |
+//! | `state_patched` | `STATE_CHANGED` | `{intent_id, old_state: {}, new_state: <what the patches wrote>, version}` |
 //! | `lease_acquired` / `lease_released` | `LEASE_ACQUIRED` / `LEASE_RELEASED` | the event's payload (`scope`, `lease_id`) plus `intent_id`, `event_id`, `event_type`, `actor`, `created_at` |
 //! | any other logged event | its own type | the same flattening |
 //! | portfolio messages (`intent_added`, `intent_removed`) | unchanged | unchanged |
@@ -23,7 +23,9 @@
 //!
 //! Ids, `Last-Event-ID` resume, `?from=start`, pings and the 404 of unknown intents and
 //! portfolios are those of the other streams. `old_state` is empty: the log keeps patches, not
-//! snapshots, and `new_state` is the whole state after the change.
+//! snapshots, and `new_state` is what the patches wrote (the patches applied to an empty state),
+//! not the whole state: the runtime only matches its handlers' keys against it, and re-reads the
+//! intent it hands them.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -95,13 +97,13 @@ pub(super) fn sdk_frame(event: &str, data: &Value) -> (String, Value) {
         "agent_assigned" if data.get("payload").is_none() => ("AGENT_ASSIGNED".to_owned(), data.clone()),
         "status_changed" => (
             "STATUS_CHANGED".to_owned(),
-            json!({"intent_id": data["id"], "new_status": data["status"], "version": data["version"], "intent": data}),
+            json!({"intent_id": data["intent_id"], "new_status": data["status"], "version": data["version"]}),
         ),
         "state_patched" => (
             "STATE_CHANGED".to_owned(),
             json!({
-                "intent_id": data["id"], "old_state": {}, "new_state": data["state"],
-                "version": data["version"], "intent": data,
+                "intent_id": data["intent_id"], "old_state": {}, "new_state": changed_state(&data["payload"]["patches"]),
+                "version": data["version"],
             }),
         ),
         _ => {
@@ -113,6 +115,27 @@ pub(super) fn sdk_frame(event: &str, data: &Value) -> (String, Value) {
             };
             (name.to_owned(), flatten_event(data))
         }
+    }
+}
+
+/// What the patches of a `state_patched` event wrote, as a state: the patches applied to an
+/// empty state (a `set` of `/a/b` gives `{"a": {"b": value}}`; a removed key is absent). The
+/// runtime matches its handlers' keys against the top-level keys of `new_state`, and hands
+/// them the intent it re-reads, so this is enough, and never the whole state.
+fn changed_state(patches: &Value) -> Value {
+    let Ok(patches) = serde_json::from_value::<Vec<openintent_types::StatePatch>>(patches.clone()) else {
+        return json!({});
+    };
+    match openintent_types::patch::apply_patches(&Map::new(), &patches) {
+        Ok(state) => Value::Object(state),
+        // Patches that step through a value they wrote themselves: the top-level keys written.
+        Err(_) => Value::Object(
+            patches
+                .iter()
+                .filter_map(|p| openintent_types::patch::parse_pointer(&p.path).ok()?.into_iter().next())
+                .map(|key| (key, Value::Null))
+                .collect(),
+        ),
     }
 }
 
@@ -140,7 +163,8 @@ fn flatten_event(data: &Value) -> Value {
 
 const SDK_STREAM: &str = "The stream of the `/api/v1/subscribe/...` route, in the form the 0.17 Python SDK and \
     its agent runtime read: `AGENT_ASSIGNED` (data = the assignment), `STATUS_CHANGED` (`{intent_id, \
-    new_status, version, intent}`), `STATE_CHANGED` (`{intent_id, old_state, new_state, version, intent}`), \
+    new_status, version}`), `STATE_CHANGED` (`{intent_id, old_state, new_state, version}`; `new_state` = what the \
+    patches wrote), \
     `LEASE_ACQUIRED` / `LEASE_RELEASED` and other logged events (the payload's fields plus `intent_id`, \
     `event_id`, `event_type`, `actor`, `created_at`); portfolio messages unchanged. Ids, `Last-Event-ID` and \
     `?from=start` work as on the other streams.";
@@ -188,18 +212,26 @@ mod tests {
         let assignment = json!({"id": "a1", "intent_id": "i1", "agent_id": "bot", "role": "worker"});
         assert_eq!(sdk_frame("agent_assigned", &assignment), ("AGENT_ASSIGNED".to_owned(), assignment.clone()));
 
-        let intent = json!({"id": "i1", "status": "completed", "version": 4, "state": {"k": 1}});
-        let (name, data) = sdk_frame("status_changed", &intent);
+        let changed = json!({"id": "e1", "intent_id": "i1", "event_type": "status_changed", "status": "completed",
+                             "version": 4, "payload": {"status": "completed", "version": 4}});
+        let (name, data) = sdk_frame("status_changed", &changed);
         assert_eq!(
-            (name.as_str(), &data["intent_id"], &data["new_status"]),
-            ("STATUS_CHANGED", &json!("i1"), &json!("completed"))
+            (name.as_str(), &data["intent_id"], &data["new_status"], &data["version"]),
+            ("STATUS_CHANGED", &json!("i1"), &json!("completed"), &json!(4))
         );
-        let (name, data) = sdk_frame("state_patched", &intent);
+        let patched = json!({"id": "e2", "intent_id": "i1", "event_type": "state_patched", "version": 5,
+                             "payload": {"version": 5, "patches": [{"op": "set", "path": "/k/n", "value": 1},
+                                                                    {"op": "remove", "path": "/gone"}]}});
+        let (name, data) = sdk_frame("state_patched", &patched);
         assert_eq!(
-            (name.as_str(), &data["new_state"], &data["old_state"]),
-            ("STATE_CHANGED", &json!({"k": 1}), &json!({}))
+            (name.as_str(), &data["new_state"], &data["old_state"], &data["intent_id"], &data["version"]),
+            ("STATE_CHANGED", &json!({"k": {"n": 1}}), &json!({}), &json!("i1"), &json!(5))
         );
-        assert_eq!(data["intent"], intent);
+        assert!(data.get("intent").is_none());
+        // Patches that do not apply to an empty state name the top-level keys they write.
+        let into_scalar = json!({"payload": {"patches": [{"op": "set", "path": "/a", "value": 1},
+                                                          {"op": "set", "path": "/a/b", "value": 2}]}});
+        assert_eq!(sdk_frame("state_patched", &into_scalar).1["new_state"], json!({"a": null}));
 
         let released = json!({"id": "e9", "intent_id": "i1", "event_type": "lease_released", "actor": "bot",
                               "created_at": "t", "payload": {"scope": "s", "lease_id": "l1"}});
