@@ -79,6 +79,7 @@ pub use config::{
     ApiKey, ConfigError, ConnectionLimits, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder, WebhookConfig,
 };
+pub use config::{Role, key_principal};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError};
