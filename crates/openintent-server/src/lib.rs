@@ -53,6 +53,7 @@ pub mod cli;
 mod config;
 mod connections;
 mod error;
+mod keys;
 pub mod liveness;
 mod notify;
 mod relay;
