@@ -30,7 +30,9 @@ fn policy(mode: CompletionMode, threshold: Option<f64>) -> GovernancePolicy {
 async fn a_suspension_written_by_the_agent_is_answered() {
     let t = target();
     let agent = t.client(&unique("hitl-agent"));
-    let operator = t.client_with_key(1, &unique("operator"));
+    // The user's key: answering in a human's name (`responded_by`) needs a key whose role acts
+    // for others (operator or admin) on servers with roles.
+    let operator = t.client(&unique("operator"));
     let intent = new_intent(&agent, "hitl").await;
     let suspended = agent
         .set_status(&intent.id, intent.version, IntentStatus::SuspendedAwaitingInput)

@@ -27,8 +27,9 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENINTENT_DATABASE_URL", default_value = "sqlite:///openintent.db")]
     pub database_url: String,
 
-    /// Comma-separated API keys; an entry `key=agent` binds the key to one agent id.
-    /// Defaults to the development keys.
+    /// Comma-separated API keys; an entry `key=agent` binds the key to one agent id, and
+    /// `key=agent:role` or `key=:role` gives it a role (`reader`, `agent` (default), `operator`,
+    /// `admin`). Defaults to the development keys.
     #[arg(long, env = "OPENINTENT_API_KEYS", hide_env_values = true)]
     pub api_keys: Option<String>,
 

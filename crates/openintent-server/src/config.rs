@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The development keys used when no key is configured.
+pub use crate::keys::{ApiKey, Role, key_principal};
+
+/// The development keys used when no key is configured: `dev-user-key` has the
+/// [`Role::Admin`] role (the developer), `agent-research-key` and `agent-synth-key` the
+/// [`Role::Agent`] role. None is bound to an agent.
 pub const DEV_API_KEYS: &[&str] = &["dev-user-key", "agent-research-key", "agent-synth-key"];
 
 /// The default request-body limit (1 MiB).
@@ -13,62 +17,6 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The default limit of one intent's state, serialized as compact JSON (1 MiB).
 pub const DEFAULT_MAX_STATE_BYTES: usize = 1024 * 1024;
-
-/// One accepted API key, optionally bound to a single agent id.
-///
-/// A bound key may only act as its agent: a request claiming another `X-Agent-ID` is refused
-/// with 403. The key is redacted in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey {
-    key: String,
-    agent: Option<String>,
-}
-
-impl ApiKey {
-    /// A key any agent may use.
-    pub fn new(key: impl Into<String>) -> Self {
-        ApiKey { key: key.into(), agent: None }
-    }
-
-    /// A key bound to `agent`.
-    pub fn bound(key: impl Into<String>, agent: impl Into<String>) -> Self {
-        ApiKey { key: key.into(), agent: Some(agent.into()) }
-    }
-
-    /// Parses `key` or `key=agent`.
-    pub fn parse(entry: &str) -> Option<Self> {
-        let entry = entry.trim();
-        if entry.is_empty() {
-            return None;
-        }
-        match entry.split_once('=') {
-            Some((k, a)) if !k.trim().is_empty() && !a.trim().is_empty() => Some(ApiKey::bound(k.trim(), a.trim())),
-            Some(_) => None,
-            None => Some(ApiKey::new(entry)),
-        }
-    }
-
-    /// Parses a comma-separated list of `key` / `key=agent` entries (empty entries skipped).
-    pub fn parse_list(list: &str) -> Vec<ApiKey> {
-        list.split(',').filter_map(ApiKey::parse).collect()
-    }
-
-    /// The secret.
-    pub fn secret(&self) -> &str {
-        &self.key
-    }
-
-    /// The agent the key is bound to, if any.
-    pub fn agent(&self) -> Option<&str> {
-        self.agent.as_deref()
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiKey").field("key", &"<redacted>").field("agent", &self.agent).finish()
-    }
-}
 
 /// The forms of a database URL, as error messages list them.
 pub(crate) const DATABASE_URL_FORMS: &str = "sqlite:///relative.db (relative to the working directory), \
@@ -328,7 +276,10 @@ impl ServerConfig {
 }
 
 fn dev_keys() -> Vec<ApiKey> {
-    DEV_API_KEYS.iter().map(|k| ApiKey::new(*k)).collect()
+    DEV_API_KEYS
+        .iter()
+        .map(|k| ApiKey::new(*k).with_role(if *k == "dev-user-key" { Role::Admin } else { Role::Agent }))
+        .collect()
 }
 
 /// Builder of [`ServerConfig`].

@@ -53,6 +53,7 @@ pub mod cli;
 mod config;
 mod connections;
 mod error;
+mod keys;
 pub mod liveness;
 mod metrics;
 mod notify;
@@ -80,6 +81,7 @@ pub use config::{
     ApiKey, ConfigError, ConnectionLimits, DEFAULT_BODY_LIMIT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_STATE_BYTES, DEV_API_KEYS, DatabaseLocation, ServerConfig, ServerConfigBuilder, WebhookConfig,
 };
+pub use config::{Role, key_principal};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
 pub use store::{Store, StoreError, UnreadableRow};

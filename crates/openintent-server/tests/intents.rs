@@ -12,7 +12,8 @@ async fn create_defaults_and_superset_shape() {
     let r = app.as_agent(None, "POST", "/api/v1/intents", Some(json!({"title": "Research"}))).await;
     assert_eq!(r.status, StatusCode::OK);
     let b = &r.body;
-    assert_eq!(b["created_by"], common::KEY, "no X-Agent-ID: the key is the principal");
+    // No X-Agent-ID: the key's derived principal, never the key itself.
+    assert_eq!(b["created_by"], openintent_server::key_principal(common::KEY));
     assert_eq!(b["status"], "draft");
     assert_eq!(b["version"], 1);
     assert_eq!(b["description"], "");

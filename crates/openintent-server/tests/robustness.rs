@@ -324,9 +324,11 @@ async fn principal_and_bound_keys() {
         }
     };
     assert_eq!(create("dev-user-key", None).await.status, StatusCode::UNAUTHORIZED, "dev keys replaced");
-    assert_eq!(create("open-key", None).await.body["created_by"], "open-key");
+    // Without X-Agent-ID, an unbound key acts as its derived principal, never as the key.
+    let derived = openintent_server::key_principal("open-key");
+    assert_eq!(create("open-key", None).await.body["created_by"], json!(derived));
     assert_eq!(create("open-key", Some("alice")).await.body["created_by"], "alice");
-    assert_eq!(create("open-key", Some("  ")).await.body["created_by"], "open-key");
+    assert_eq!(create("open-key", Some("  ")).await.body["created_by"], json!(derived));
     assert_eq!(create("bot-key", None).await.body["created_by"], "bot-7");
     assert_eq!(create("bot-key", Some("bot-7")).await.body["created_by"], "bot-7");
     let r = create("bot-key", Some("alice")).await;

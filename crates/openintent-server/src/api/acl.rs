@@ -163,8 +163,11 @@ async fn set_acl(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    AclBody(body): AclBody,
+    AclBody(mut body): AclBody,
 ) -> ApiResult<Json<Value>> {
+    for (i, e) in body.entries.iter_mut().enumerate() {
+        e.granted_by = Some(principal.acting_as(&format!("entries.{i}.granted_by"), e.granted_by.as_deref())?);
+    }
     Ok(Json(wire(&state.store().set_acl(&id, &body, principal.as_str()).await?)))
 }
 
@@ -174,6 +177,7 @@ async fn grant_access(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<GrantAccessRequest>,
 ) -> ApiResult<Json<Value>> {
+    principal.acting_as("granted_by", body.granted_by.as_deref())?;
     Ok(Json(wire(&state.store().grant_access(&id, &body, principal.as_str()).await?)))
 }
 
@@ -190,8 +194,9 @@ async fn request_access(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<CreateAccessRequest>,
+    JsonBody(mut body): JsonBody<CreateAccessRequest>,
 ) -> ApiResult<Json<Value>> {
+    body.principal_id = principal.acting_as("principal_id", Some(&body.principal_id))?;
     Ok(Json(wire(&state.store().request_access(&id, &body, principal.as_str()).await?)))
 }
 
@@ -208,8 +213,9 @@ async fn approve(
     State(state): State<AppState>,
     principal: Principal,
     Path((id, request_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<DecideAccessRequest>,
+    JsonBody(mut body): JsonBody<DecideAccessRequest>,
 ) -> ApiResult<Json<Value>> {
+    body.decided_by = principal.acting_as("decided_by", Some(&body.decided_by))?;
     let r = state.store().decide_access_request(&id, &request_id, Decision::Approve, &body, principal.as_str()).await?;
     Ok(Json(wire(&r)))
 }
@@ -218,8 +224,9 @@ async fn deny(
     State(state): State<AppState>,
     principal: Principal,
     Path((id, request_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<DecideAccessRequest>,
+    JsonBody(mut body): JsonBody<DecideAccessRequest>,
 ) -> ApiResult<Json<Value>> {
+    body.decided_by = principal.acting_as("decided_by", Some(&body.decided_by))?;
     let r = state.store().decide_access_request(&id, &request_id, Decision::Deny, &body, principal.as_str()).await?;
     Ok(Json(wire(&r)))
 }

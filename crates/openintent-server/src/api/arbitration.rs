@@ -29,7 +29,7 @@ async fn request_arbitration(
     JsonBody(body): JsonBody<CreateArbitrationRequest>,
 ) -> ApiResult<Json<Value>> {
     let new = NewArbitration {
-        requested_by: non_empty(body.requested_by).unwrap_or_else(|| principal.0.clone()),
+        requested_by: principal.acting_as("requested_by", body.requested_by.as_deref())?,
         reason: body.reason,
         context: body.context.unwrap_or_default(),
         options: serde_json::to_value(body.options.unwrap_or_default()).unwrap_or(Value::Array(Vec::new())),
@@ -54,7 +54,7 @@ async fn record_decision(
 ) -> ApiResult<Json<Value>> {
     let new = NewDecision {
         decision_type: non_empty(body.decision_type).unwrap_or_else(|| "decision".to_owned()),
-        decided_by: non_empty(body.decided_by).unwrap_or_else(|| principal.0.clone()),
+        decided_by: principal.acting_as("decided_by", body.decided_by.as_deref())?,
         outcome: body.outcome,
         rationale: body.rationale.unwrap_or_default(),
         evidence: body.evidence,

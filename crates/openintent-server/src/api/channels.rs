@@ -95,10 +95,11 @@ async fn close_channel(
 
 async fn send_message(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
     Path(cid): Path<String>,
-    JsonBody(body): JsonBody<SendMessageRequest>,
+    JsonBody(mut body): JsonBody<SendMessageRequest>,
 ) -> ApiResult<Response> {
+    body.sender = principal.acting_as("sender", Some(&body.sender))?;
     let message = state.store().send_message(&cid, &body, None).await?.map_err(refused)?;
     Ok(created(wire(&message)))
 }
@@ -141,11 +142,12 @@ async fn update_message(
 
 async fn reply(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
     Path((cid, mid)): Path<(String, String)>,
     JsonBody(body): JsonBody<ReplyRequest>,
 ) -> ApiResult<Response> {
-    let mut send = SendMessageRequest::new(body.sender, body.payload);
+    let sender = principal.acting_as("sender", Some(&body.sender))?;
+    let mut send = SendMessageRequest::new(sender, body.payload);
     send.metadata = body.metadata;
     let message = state.store().send_message(&cid, &send, Some(&mid)).await?.map_err(refused)?;
     Ok(created(wire(&message)))

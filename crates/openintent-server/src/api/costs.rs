@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use openintent_types::{CostSummary, RecordCostRequest};
 use serde_json::{Value, json};
 
-use super::extract::{JsonBody, Principal, keyed, non_empty};
+use super::extract::{JsonBody, Principal, keyed};
 use super::reply::{INTENT_NOT_FOUND, list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::{ApiError, ApiResult};
@@ -26,7 +26,7 @@ async fn record_cost(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RecordCostRequest>,
 ) -> ApiResult<Json<Value>> {
-    let agent = non_empty(body.agent_id.clone()).unwrap_or_else(|| principal.0.clone());
+    let agent = principal.acting_as("agent_id", body.agent_id.as_deref())?;
     let cost = state.store().record_cost(&id, &body, &agent, &principal.0).await?;
     Ok(Json(wire(&cost)))
 }

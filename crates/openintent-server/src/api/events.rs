@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use openintent_types::LogEventRequest;
 use serde_json::{Value, json};
 
-use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
+use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, request, timestamp_input_schema};
 use crate::error::{ApiError, ApiResult};
@@ -27,7 +27,7 @@ async fn log_event(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<LogEventRequest>,
 ) -> ApiResult<Json<Value>> {
-    let actor = non_empty(body.actor).unwrap_or_else(|| principal.0.clone());
+    let actor = principal.acting_as("actor", body.actor.as_deref())?;
     // Clients that only put the tracing fields in the payload (as the reference keeps them)
     // get them stored top-level too.
     let from_payload = |key: &str| body.payload.get(key).and_then(Value::as_str).map(str::to_owned);

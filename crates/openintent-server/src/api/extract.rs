@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -17,18 +17,21 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 
+use crate::config::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The caller's identity: the `X-Agent-ID` header when present and non-empty, else the API key
-/// (or the agent the key is bound to).
+/// The caller: the identity it acts as and the [`Role`] of its API key.
+///
+/// The identity is the key's bound agent; else the `X-Agent-ID` header when present and
+/// non-blank (trimmed); else the key's [`key_principal`](crate::key_principal), never the key
+/// itself. See [`authenticate`].
 #[derive(Clone, PartialEq, Eq)]
-pub struct Principal(pub String);
+pub struct Principal(pub String, pub Role);
 
 impl std::fmt::Debug for Principal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The principal may be an API key; never print it.
-        f.write_str("Principal(<redacted>)")
+        f.debug_tuple("Principal").field(&self.0).field(&self.1).finish()
     }
 }
 
@@ -36,6 +39,29 @@ impl Principal {
     /// The identity string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The role of the caller's API key.
+    pub fn role(&self) -> Role {
+        self.1
+    }
+
+    /// The one rule for identity fields in request bodies (`created_by`, `actor`,
+    /// `requested_by`, `decided_by`, `sender`, ...): absent or blank, the caller acts as
+    /// itself; naming the caller is the same; naming anyone else is allowed only to a role
+    /// that may act for others ([`Role::may_act_for_others`]), and otherwise refused with a
+    /// 403 naming `field`. Returns the identity to record.
+    pub fn acting_as(&self, field: &str, given: Option<&str>) -> ApiResult<String> {
+        match given.map(str::trim).filter(|g| !g.is_empty()) {
+            None => Ok(self.0.clone()),
+            Some(g) if g == self.0 => Ok(self.0.clone()),
+            Some(g) if self.1.may_act_for_others() => Ok(g.to_owned()),
+            Some(g) => Err(ApiError::Forbidden(format!(
+                "{field}: a key with the {} role acts only as itself ({:?}), not as {g:?}; \
+                 omit {field} or use an operator or admin key",
+                self.1, self.0
+            ))),
+        }
     }
 }
 
@@ -47,7 +73,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// Checks `X-API-Key` (constant-time against every configured key) and `X-Agent-ID`.
+/// Checks `X-API-Key` (constant-time against every configured key) and `X-Agent-ID`, and
+/// derives the caller's [`Principal`]:
+///
+/// - a key bound to an agent acts as that agent; another `X-Agent-ID` is a 403;
+/// - an unbound key acts as its `X-Agent-ID` (trimmed), unless that names an agent bound to
+///   another key or another key's principal (403: those names are reserved to their keys);
+/// - an unbound key without `X-Agent-ID` acts as its [`key_principal`](crate::key_principal).
+///
+/// An `X-Agent-ID` that is not valid UTF-8, holds control or invisible characters (such as
+/// U+200B), or is longer than 255 characters is a 400 naming the header.
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Principal> {
     let given = headers.get("x-api-key").map(HeaderValue::as_bytes).unwrap_or_default();
     if given.is_empty() {
@@ -61,30 +96,56 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Principa
         }
     }
     let key = matched.ok_or(ApiError::Unauthorized)?;
-    let claimed = headers
-        .get("x-agent-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
-    if let Some(c) = &claimed
-        && c.chars().count() > 255
-    {
-        return Err(ApiError::BadRequest("X-Agent-ID must be at most 255 characters".into()));
-    }
+    let claimed = agent_id_header(headers)?;
     match (key.agent(), claimed) {
         (Some(bound), Some(c)) if bound != c => {
             Err(ApiError::Forbidden(format!("This API key may only act as agent {bound:?}, not {c:?}")))
         }
-        (Some(bound), _) => Ok(Principal(bound.to_owned())),
-        (None, Some(c)) => Ok(Principal(c)),
-        (None, None) => Ok(Principal(key.secret().to_owned())),
+        (None, Some(c)) if state.api_keys().iter().any(|k| !std::ptr::eq(k, key) && k.reserves(&c)) => {
+            Err(ApiError::Forbidden(format!("X-Agent-ID {c:?} is reserved to another API key")))
+        }
+        (None, Some(c)) => Ok(Principal(c, key.role())),
+        (_, _) => Ok(Principal(key.principal().to_owned(), key.role())),
     }
 }
 
-/// Middleware requiring a valid key; stores the [`Principal`] in the request extensions.
+/// The `X-Agent-ID` header, trimmed; `None` when absent or blank. Unreadable (not UTF-8,
+/// control or invisible characters, over 255 characters) is a 400 naming the header.
+fn agent_id_header(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(raw) = headers.get("x-agent-id") else { return Ok(None) };
+    let bad = |why: &str| ApiError::BadRequest(format!("X-Agent-ID header {why}"));
+    let text = std::str::from_utf8(raw.as_bytes()).map_err(|_| bad("must be valid UTF-8"))?.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.chars().count() > 255 {
+        return Err(bad("must be at most 255 characters"));
+    }
+    if let Some(c) = text.chars().find(|c| unreadable(*c)) {
+        return Err(bad(&format!("must not contain control or invisible characters (found U+{:04X})", u32::from(c))));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// Control characters, whitespace other than the ASCII space, and the invisible (default
+/// ignorable) code points: an identity holding one could look like another.
+fn unreadable(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(u32::from(c),
+            0xAD | 0x34F | 0x61C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F
+            | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF)
+}
+
+/// Middleware requiring a valid key; stores the [`Principal`] in the request extensions. A
+/// [`Role::Reader`] key is refused (403) on every method other than `GET`, `HEAD` and
+/// `OPTIONS`.
 pub async fn require_api_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match authenticate(&state, req.headers()) {
+        Ok(p) if !p.role().may_write() && !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) => {
+            ApiError::Forbidden(format!("This API key has the {} role and may only read", p.role())).into_response()
+        }
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await

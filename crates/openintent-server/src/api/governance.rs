@@ -23,7 +23,7 @@ use openintent_types::{InputValidationError, Validate};
 use serde_json::{Value, json};
 
 use super::acl::{permits, require};
-use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
+use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed};
 use super::reply::{INTENT_NOT_FOUND, list, wire};
 use super::spec::{Header, Op, Reply, op, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
@@ -131,7 +131,7 @@ async fn request_approval(
         action: body.action,
         reason: body.reason.unwrap_or_default(),
         context: body.context.unwrap_or_default(),
-        requested_by: non_empty(body.requested_by).unwrap_or_else(|| principal.0.clone()),
+        requested_by: principal.acting_as("requested_by", body.requested_by.as_deref())?,
     };
     Ok(Json(wire(&state.store().request_approval(&id, new).await?)))
 }
@@ -176,8 +176,9 @@ async fn decide(
     body: DecideApprovalRequest,
     approve: bool,
 ) -> ApiResult<Json<Value>> {
-    // The decider is the caller: a body cannot decide in someone else's name.
-    let approval = state.store().decide_approval(id, aid, &principal.0, approve, body.reason).await?;
+    // The decider is the caller unless its role may act for others.
+    let by = principal.acting_as("decided_by", body.decided_by.as_deref())?;
+    let approval = state.store().decide_approval(id, aid, &by, approve, body.reason).await?;
     Ok(Json(wire(&approval)))
 }
 
@@ -205,7 +206,7 @@ async fn escalate(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<CreateEscalationRequest>,
 ) -> ApiResult<Json<Value>> {
-    let by = non_empty(body.escalated_by.clone()).unwrap_or_else(|| principal.0.clone());
+    let by = principal.acting_as("escalated_by", body.escalated_by.as_deref())?;
     Ok(Json(wire(&state.store().create_escalation(&id, &body, &by).await?)))
 }
 
@@ -255,7 +256,7 @@ async fn resolve_escalation(
     if let Some(e) = state.store().get_escalation(&eid).await? {
         require(&state, principal.as_str(), &e.intent_id, &Permission::Write).await?;
     }
-    let by = non_empty(body.resolved_by.clone()).unwrap_or_else(|| principal.0.clone());
+    let by = principal.acting_as("resolved_by", body.resolved_by.as_deref())?;
     Ok(Json(wire(&state.store().resolve_escalation(&eid, &body, &by).await?)))
 }
 

@@ -16,7 +16,7 @@ use axum::routing::post;
 use openintent_types::{RespondToSuspensionRequest, SuspendRequest};
 use serde_json::Value;
 
-use super::extract::{JsonBody, Principal, if_match, keyed, non_empty};
+use super::extract::{JsonBody, Principal, if_match, keyed};
 use super::reply::wire;
 use super::spec::{Header, Op, Reply, op, request};
 use crate::error::ApiResult;
@@ -51,7 +51,7 @@ async fn respond(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RespondToSuspensionRequest>,
 ) -> ApiResult<Json<Value>> {
-    let responded_by = non_empty(body.responded_by.clone()).unwrap_or_else(|| principal.0.clone());
+    let responded_by = principal.acting_as("responded_by", body.responded_by.as_deref())?;
     let (_intent, answer) = state.store().respond_to_suspension(&id, &responded_by, &body).await?;
     Ok(Json(wire(&answer)))
 }

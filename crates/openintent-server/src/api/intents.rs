@@ -69,7 +69,7 @@ async fn create_intent(
     let new = NewIntent {
         title: body.title,
         description: body.description.unwrap_or_default(),
-        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        created_by: principal.acting_as("created_by", body.created_by.as_deref())?,
         parent_id: non_empty(body.parent_intent_id),
         depends_on: body.depends_on.unwrap_or_default(),
         constraints: body.constraints.unwrap_or_default(),

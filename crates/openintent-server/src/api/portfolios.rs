@@ -10,7 +10,7 @@ use openintent_types::{
 };
 use serde_json::{Value, json};
 
-use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
+use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{INTENT_NOT_FOUND, list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
@@ -38,7 +38,7 @@ async fn create_portfolio(
     let new = NewPortfolio {
         name: body.name,
         description: body.description.unwrap_or_default(),
-        created_by: non_empty(body.created_by).unwrap_or_else(|| principal.0.clone()),
+        created_by: principal.acting_as("created_by", body.created_by.as_deref())?,
         governance_policy: body.governance_policy.unwrap_or_default(),
         metadata: body.metadata,
     };

@@ -51,6 +51,7 @@ async fn register_agent(
     principal: Principal,
     JsonBody(body): JsonBody<RegisterAgentRequest>,
 ) -> ApiResult<Response> {
+    principal.acting_as("agent_id", Some(&body.agent_id))?;
     let (agent, _created) = state.store().register_agent(&body, &principal.0).await?;
     Ok(agent_response(&agent))
 }

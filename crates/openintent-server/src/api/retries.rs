@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use openintent_types::{RecordFailureRequest, SetRetryPolicyRequest};
 use serde_json::Value;
 
-use super::extract::{JsonBody, Principal, keyed, non_empty};
+use super::extract::{JsonBody, Principal, keyed};
 use super::reply::{INTENT_NOT_FOUND, list, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
 use crate::error::{ApiError, ApiResult};
@@ -49,7 +49,7 @@ async fn record_failure(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<RecordFailureRequest>,
 ) -> ApiResult<Json<Value>> {
-    let agent = non_empty(body.agent_id.clone()).or_else(|| Some(principal.0.clone()));
+    let agent = Some(principal.acting_as("agent_id", body.agent_id.as_deref())?);
     let failure = state.store().record_failure(&id, &body, agent).await?;
     Ok(Json(wire(&failure)))
 }

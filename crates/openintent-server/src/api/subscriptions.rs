@@ -9,7 +9,7 @@ use axum::routing::{delete, get, post};
 use openintent_types::CreateSubscriptionRequest;
 use serde_json::{Value, json};
 
-use super::extract::{JsonBody, Principal, QueryParams, keyed, non_empty};
+use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::wire;
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request, timestamp_schema};
 use crate::error::{ApiError, ApiResult};
@@ -42,7 +42,7 @@ async fn create_subscription(
             Some(json!(url)),
         ));
     }
-    let subscriber = non_empty(body.subscriber_id.clone()).unwrap_or_else(|| principal.0.clone());
+    let subscriber = principal.acting_as("subscriber_id", body.subscriber_id.as_deref())?;
     // The signing secret of webhook deliveries: returned here once, never listed again.
     let secret = crate::webhook::new_secret();
     let sub = state.store().create_subscription(&body, &subscriber, &secret).await?;
