@@ -1,5 +1,5 @@
 //! API keys: the [`Role`] a key carries, a key bound to an agent or not ([`ApiKey`]), and the
-//! principal an unbound key acts as ([`key_principal`]). See `docs/security-identity.md`.
+//! principal an unbound key acts as ([`key_principal`]). See `docs/security.md`.
 
 use std::fmt;
 
