@@ -2,6 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use openintent_types::limits::{MAX_JSON_DEPTH, json_depth};
 use openintent_types::wire::to_superset_value;
 use openintent_types::{FieldError, IntentStatus};
 use serde_json::{Map, Value, json};
@@ -133,7 +134,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(limit) => json!(format!("Request body exceeds the limit of {limit} bytes")),
             ApiError::Validation(items) | ApiError::TooLarge(items) => {
-                serde_json::to_value(items).unwrap_or(Value::Null)
+                serde_json::to_value(items.iter().map(readable_echo).collect::<Vec<_>>()).unwrap_or(Value::Null)
             }
             ApiError::Unprocessable(detail) => detail.clone(),
             ApiError::Unavailable(t) => json!(t),
@@ -141,6 +142,20 @@ impl ApiError {
         };
         body.insert("detail".to_owned(), detail);
         Value::Object(body)
+    }
+}
+
+/// A field error as the body shows it: the `input` it echoes is left out when it nests deeper
+/// than [`MAX_JSON_DEPTH`], so that the error of a too-deep body is itself readable by a client
+/// (the echo inside `detail` would otherwise pass `serde_json`'s recursion limit).
+fn readable_echo(item: &FieldError) -> std::borrow::Cow<'_, FieldError> {
+    match &item.input {
+        Some(input) if json_depth(input) > MAX_JSON_DEPTH => {
+            let mut item = item.clone();
+            item.input = None;
+            std::borrow::Cow::Owned(item)
+        }
+        _ => std::borrow::Cow::Borrowed(item),
     }
 }
 

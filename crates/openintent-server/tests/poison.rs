@@ -257,3 +257,17 @@ async fn an_operator_lists_unreadable_rows_and_resets_an_intent_state() {
     .unwrap();
     assert!(missing.unwrap_err().to_string().contains("not found"));
 }
+
+#[tokio::test]
+async fn the_refusal_of_a_deep_body_is_itself_readable() {
+    // A field of the wrong type is echoed in its 422 (`input`); echoing a value 125 levels deep
+    // inside `detail` would pass serde_json's limit of 128, and no client could read the error.
+    let app = TestApp::memory().await;
+    let r = app.post("/api/v1/intents", json!({"title": deep(125)})).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(loc(&r.body), json!(["body", "title"]), "the error body could not be read: {:?}", r.body);
+    assert!(r.body["detail"][0].get("input").is_none(), "{:?}", r.body);
+    // A shallow wrong value is still echoed.
+    let r = app.post("/api/v1/intents", json!({"title": {"k": 1}})).await;
+    assert_eq!(r.body["detail"][0]["input"], json!({"k": 1}), "{:?}", r.body);
+}
