@@ -231,10 +231,15 @@ impl ServerHandler for OpenIntentMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
-        // The newest intents and the portfolios; any other is read through the templates.
-        let intents = self.client.list_intents().limit(50).await.map_err(|e| resources::read_error("intents", &e))?;
+        // The newest intents and the portfolios; any other is read through the templates. A
+        // server without a listing route (the reference has no `GET /api/v1/intents`) lists none.
+        let intents = match self.client.list_intents().limit(50).await {
+            Ok(page) => page.items,
+            Err(e) if e.is_unsupported() => Vec::new(),
+            Err(e) => return Err(resources::read_error("intents", &e)),
+        };
         let mut listed = Vec::new();
-        for intent in intents.items {
+        for intent in intents {
             let title = intent.title.clone();
             listed.push(resources::listed(&ResourceRef::Intent(intent.id.clone()), title.clone()));
             listed.push(resources::listed(&ResourceRef::IntentEvents(intent.id), format!("{title} (events)")));
