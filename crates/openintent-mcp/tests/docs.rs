@@ -17,10 +17,7 @@ fn the_guide_lists_every_tool_with_its_tier() {
         })
         .collect();
     for (name, tier) in &tools {
-        assert!(
-            documented.contains(&(*name, tier.as_str())),
-            "docs/mcp.md lacks the row of {name} (tier {tier})"
-        );
+        assert!(documented.contains(&(*name, tier.as_str())), "docs/mcp.md lacks the row of {name} (tier {tier})");
     }
     for (name, _) in &documented {
         assert!(tools.iter().any(|(n, _)| n == name), "docs/mcp.md documents a tool {name} that does not exist");
