@@ -28,6 +28,7 @@
 //! ```
 
 mod args;
+mod elicit;
 mod errors;
 mod resources;
 mod schema;
@@ -151,7 +152,12 @@ impl OpenIntentMcp {
         tools::all().filter(|t| t.tier <= self.tier)
     }
 
-    async fn run_tool(&self, def: &ToolDef, arguments: serde_json::Map<String, serde_json::Value>) -> CallToolResult {
+    async fn run_tool(
+        &self,
+        def: &ToolDef,
+        arguments: serde_json::Map<String, serde_json::Value>,
+        peer: Option<rmcp::Peer<RoleServer>>,
+    ) -> CallToolResult {
         if def.tier > self.tier {
             let err = ToolError::arg(
                 "name",
@@ -171,7 +177,7 @@ impl OpenIntentMcp {
             let msg = format!("{} does not take an argument {unknown:?}; it takes: {}", def.name, known.join(", "));
             return ToolError::arg(unknown, msg).into_result();
         }
-        match (def.call)(self.client.clone(), args).await {
+        match (def.call)(tools::Ctx { client: self.client.clone(), peer }, args).await {
             Ok(value) => CallToolResult::structured(value),
             Err(e) => e.into_result(),
         }
@@ -218,12 +224,12 @@ impl ServerHandler for OpenIntentMcp {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, McpError> {
         let Some(def) = tools::find(&request.name) else {
             return Err(McpError::invalid_params(format!("there is no tool {:?}", request.name), None));
         };
-        Ok(self.run_tool(def, request.arguments.unwrap_or_default()).await)
+        Ok(self.run_tool(def, request.arguments.unwrap_or_default(), Some(context.peer)).await)
     }
 
     async fn list_resources(

@@ -7,20 +7,47 @@ use openintent_client::Client;
 use openintent_mcp::{OpenIntentMcp, Tier};
 use openintent_server::{RunningServer, ServerConfig};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ReadResourceRequestParams, ResourceContents,
+    CallToolRequestParams, CallToolResult, ClientInfo, CreateElicitationRequestParams, CreateElicitationResult,
+    ElicitationAction, ElicitationCapability, ReadResourceRequestParams, ResourceContents,
     ResourceUpdatedNotificationParam, SubscribeRequestParams,
 };
-use rmcp::service::{NotificationContext, RunningService};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-/// A host that forwards resource-updated notifications to a channel.
-struct Host(mpsc::UnboundedSender<String>);
+/// A host that forwards resource-updated notifications to a channel and, when given an
+/// answer, can ask its user (elicitation): the user answers with it.
+struct Host {
+    updates: mpsc::UnboundedSender<String>,
+    answer: Option<Value>,
+    asked: std::sync::Mutex<Vec<String>>,
+}
 
 impl ClientHandler for Host {
     async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _: NotificationContext<RoleClient>) {
-        let _ = self.0.send(params.uri);
+        let _ = self.updates.send(params.uri);
+    }
+
+    fn get_info(&self) -> ClientInfo {
+        let mut info = ClientInfo::default();
+        if self.answer.is_some() {
+            info.capabilities.elicitation = Some(ElicitationCapability::default());
+        }
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: CreateElicitationRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> Result<CreateElicitationResult, rmcp::ErrorData> {
+        let CreateElicitationRequestParams::FormElicitationParams { message, requested_schema, .. } = request else {
+            panic!("a form was expected")
+        };
+        self.asked.lock().unwrap().push(format!("{message}\n{}", serde_json::to_string(&requested_schema).unwrap()));
+        let answer = self.answer.clone().expect("only a host that says it elicits is asked");
+        Ok(CreateElicitationResult::new(ElicitationAction::Accept).with_content(json!({"answer": answer})))
     }
 }
 
@@ -31,6 +58,10 @@ struct Session {
 }
 
 async fn session(tier: Tier) -> Session {
+    session_with(tier, None).await
+}
+
+async fn session_with(tier: Tier, answer: Option<Value>) -> Session {
     let server = openintent_server::spawn(ServerConfig::in_memory()).await.unwrap();
     let client = Client::new(server.url(), "dev-user-key", "mcp-agent").unwrap();
     let (host_io, server_io) = tokio::io::duplex(1 << 16);
@@ -41,7 +72,7 @@ async fn session(tier: Tier) -> Session {
     });
     let (tx, updates) = mpsc::unbounded_channel();
     let (r, w) = tokio::io::split(host_io);
-    let mcp = Host(tx).serve((r, w)).await.expect("initialize");
+    let mcp = Host { updates: tx, answer, asked: Default::default() }.serve((r, w)).await.expect("initialize");
     Session { mcp, updates, _server: server }
 }
 
@@ -127,6 +158,7 @@ const EXPECTED: &[&str] = &[
     "suspend",
     "respond_to_suspension",
     "get_suspension",
+    "answer_pending_input",
     // governance, approvals, escalations, arbitration
     "get_governance_policy",
     "set_governance_policy",
@@ -321,7 +353,10 @@ async fn a_tool_of_each_area_works() {
     let v3 = current["version"].as_i64().unwrap();
     s.ok("suspend", json!({"intent_id": id, "version": v3, "question": "Proceed?", "response_type": "text"})).await;
     let pending = s.ok("get_suspension", json!({"intent_id": id})).await;
-    assert_eq!(pending["question"], "Proceed?");
+    assert_eq!(
+        (pending["pending"].as_bool(), pending["suspension"]["question"].as_str()),
+        (Some(true), Some("Proceed?"))
+    );
     // Governance approvals.
     // (one's own request is decided by someone else: this agent decides another agent's.)
     let other = Client::new(s._server.url(), "dev-user-key", "other-agent").unwrap();
@@ -392,4 +427,44 @@ async fn resources_are_read_and_subscribers_hear_of_changes() {
     s.ok("update_state", json!({"intent_id": id, "version": v, "state": {"n": 2}})).await;
     let got = tokio::time::timeout(Duration::from_secs(10), s.updates.recv()).await.expect("no notification");
     assert_eq!(got.as_deref(), Some(uri.as_str()));
+}
+
+/// Suspends a new intent with a choice question; returns its id.
+async fn suspended(s: &Session) -> String {
+    let intent = s.ok("create_intent", json!({"title": "Needs a human"})).await;
+    let id = intent["id"].as_str().unwrap().to_owned();
+    let choices = json!([{"value": "approve", "label": "Approve it"}, {"value": "reject", "label": "Reject it"}]);
+    let args = json!({"intent_id": id, "version": intent["version"], "question": "Ship it?", "choices": choices});
+    s.ok("suspend", args).await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_question_is_put_to_the_hosts_user_where_it_can_ask() {
+    let s = session_with(Tier::Operator, Some(json!("approve"))).await;
+    let id = suspended(&s).await;
+    let got = s.ok("answer_pending_input", json!({"intent_id": id})).await;
+    assert_eq!((got["answered"].as_bool(), got["answer"].as_str()), (Some(true), Some("approve")), "{got}");
+    // The user saw the question and the choices, as an enum of their values.
+    let asked = s.mcp.service().asked.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert!(asked[0].starts_with("Ship it?") && asked[0].contains("Approve it"), "{}", asked[0]);
+    assert!(asked[0].contains("\"approve\"") && asked[0].contains("\"reject\""), "{}", asked[0]);
+    // The answer reached the server: nothing is pending any more.
+    let after = s.ok("get_suspension", json!({"intent_id": id})).await;
+    assert_eq!((after["pending"].as_bool(), after["suspension"]["response"].as_str()), (Some(false), Some("approve")));
+    let again = s.ok("answer_pending_input", json!({"intent_id": id})).await;
+    assert_eq!((again["answered"].as_bool(), &again["pending"]), (Some(false), &Value::Null), "{again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_elicitation_the_pending_question_is_returned() {
+    let s = session(Tier::Operator).await;
+    let id = suspended(&s).await;
+    let got = s.ok("answer_pending_input", json!({"intent_id": id})).await;
+    assert_eq!(got["answered"], false, "{got}");
+    assert_eq!(got["pending"]["question"], "Ship it?");
+    assert_eq!(got["pending"]["choices"][1]["value"], "reject");
+    // Still pending.
+    assert_eq!(s.ok("get_suspension", json!({"intent_id": id})).await["pending"], true);
 }

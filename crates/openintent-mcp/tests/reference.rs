@@ -88,7 +88,7 @@ async fn seed_tools_against_a_live_server() {
     ok(&h, "add_attachment", doc).await;
     assert_eq!(ok(&h, "get_attachments", json!({"intent_id": id})).await["count"], 1);
     ok(&h, "set_retry_policy", json!({"intent_id": id, "strategy": "exponential", "max_retries": 3})).await;
-    assert_eq!(ok(&h, "get_retry_policy", json!({"intent_id": id})).await["max_retries"], 3);
+    assert_eq!(ok(&h, "get_retry_policy", json!({"intent_id": id})).await["retry_policy"]["max_retries"], 3);
     let failure = json!({"intent_id": id, "error_type": "timeout", "error_message": "slow", "attempt_number": 1});
     ok(&h, "record_failure", failure).await;
     assert_eq!(ok(&h, "get_failures", json!({"intent_id": id})).await["count"], 1);

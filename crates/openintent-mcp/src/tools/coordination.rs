@@ -175,11 +175,11 @@ pub(crate) static TOOLS: &[ToolDef] = &[
     ToolDef {
         name: "get_retry_policy",
         tier: Reader,
-        description: "Read an intent's retry policy (null when none is set).",
+        description: "Read an intent's retry policy as {retry_policy: ...} (null when none is set).",
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
-        call: call!(|c, a| Ok(c.get_retry_policy(&a.str("intent_id")?).await?)),
+        call: call!(|c, a| Ok(serde_json::json!({"retry_policy": c.get_retry_policy(&a.str("intent_id")?).await?}))),
     },
     ToolDef {
         name: "record_failure",

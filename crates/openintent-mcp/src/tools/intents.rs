@@ -377,13 +377,30 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         }),
     },
     ToolDef {
-        name: "get_suspension",
-        tier: Reader,
-        description: "Read an intent's pending human question, if any: its id, question, response type and \
-                      choices (null when nothing is pending).",
+        name: "answer_pending_input",
+        tier: Operator,
+        description: "Get a human's answer to an intent's pending question (see suspend): when the MCP host \
+                      can ask its user (elicitation), the question is put to the user and the answer is sent \
+                      with respond_to_suspension; otherwise, or when the user declines, returns what is \
+                      pending (answered: false) so that you can ask and then call respond_to_suspension.",
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
-        call: call!(|c, a| Ok(c.get_suspension(&a.str("intent_id")?).await?)),
+        call: call!(|c, a, peer| crate::elicit::answer_pending_input(&c, peer, &a.str("intent_id")?).await),
+    },
+    ToolDef {
+        name: "get_suspension",
+        tier: Reader,
+        description: "Read an intent's latest human question as {suspension, pending}: its id (the \
+                      suspension_id for respond_to_suspension), question, response type, choices and, once \
+                      answered, the response; pending is true while it waits for an answer.",
+        params: &[INTENT_ID],
+        fields: &[],
+        omit: &[],
+        call: call!(|c, a| {
+            let suspension = c.get_suspension(&a.str("intent_id")?).await?;
+            let pending = suspension.as_ref().is_some_and(|s| s.resolution.is_none());
+            Ok(serde_json::json!({"suspension": suspension, "pending": pending}))
+        }),
     },
 ];

@@ -4,6 +4,8 @@
 use futures_util::future::BoxFuture;
 use openintent_client::Client;
 use openintent_types::schema::{Field, Kind};
+use rmcp::Peer;
+use rmcp::service::RoleServer;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -16,8 +18,16 @@ mod governance;
 mod intents;
 mod platform;
 
-/// What a tool does with the client and its arguments.
-pub(crate) type CallFn = fn(Client, Args) -> BoxFuture<'static, Result<Value, ToolError>>;
+/// What a tool works with: the client, and the host (for elicitation) when it is there.
+pub(crate) struct Ctx {
+    /// The OpenIntent client.
+    pub client: Client,
+    /// The MCP host of the session.
+    pub peer: Option<Peer<RoleServer>>,
+}
+
+/// What a tool does with its context and its arguments.
+pub(crate) type CallFn = fn(Ctx, Args) -> BoxFuture<'static, Result<Value, ToolError>>;
 
 /// A path or query argument of a tool (one that is not a field of the request body).
 #[derive(Debug, Clone, Copy)]
@@ -87,14 +97,20 @@ pub(crate) const VERSION: Param = Param::req(
     "The intent's current version (from get_intent); a stale one is refused with version_conflict",
 );
 
-/// Declares a tool's call as a closure `|client, args| async { ... }` whose value is
-/// serialized to JSON.
+/// Declares a tool's call as a closure `|client, args| async { ... }` (or
+/// `|client, args, peer| ...` for a tool that talks to the host) whose value is serialized to
+/// JSON.
 macro_rules! call {
-    (|$c:ident, $a:ident| $body:expr) => {{
+    (|$c:ident, $a:ident| $body:expr) => {
+        crate::tools::call!(|$c, $a, _peer| $body)
+    };
+    (|$c:ident, $a:ident, $p:ident| $body:expr) => {{
         fn call(
-            $c: ::openintent_client::Client,
+            ctx: crate::tools::Ctx,
             $a: crate::args::Args,
         ) -> ::futures_util::future::BoxFuture<'static, Result<::serde_json::Value, crate::errors::ToolError>> {
+            #[allow(unused_variables)]
+            let crate::tools::Ctx { client: $c, peer: $p } = ctx;
             Box::pin(async move { crate::tools::output($body) })
         }
         call as crate::tools::CallFn
