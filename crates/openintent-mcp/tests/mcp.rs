@@ -9,7 +9,7 @@ use openintent_server::{RunningServer, ServerConfig};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientInfo, CreateElicitationRequestParams, CreateElicitationResult,
     ElicitationAction, ElicitationCapability, ReadResourceRequestParams, ResourceContents,
-    ResourceUpdatedNotificationParam, SubscribeRequestParams,
+    ResourceUpdatedNotificationParam, SubscribeRequestParams, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
@@ -427,6 +427,27 @@ async fn resources_are_read_and_subscribers_hear_of_changes() {
     s.ok("update_state", json!({"intent_id": id, "version": v, "state": {"n": 2}})).await;
     let got = tokio::time::timeout(Duration::from_secs(10), s.updates.recv()).await.expect("no notification");
     assert_eq!(got.as_deref(), Some(uri.as_str()));
+
+    // The event log's subscribers hear of new events.
+    s.mcp.subscribe(SubscribeRequestParams::new(events_uri.clone())).await.unwrap();
+    s.ok("log_event", json!({"intent_id": id, "event_type": "comment", "payload": {"m": "x"}})).await;
+    let mut heard = Vec::new();
+    while !heard.contains(&events_uri) {
+        let got = tokio::time::timeout(Duration::from_secs(10), s.updates.recv()).await.expect("no notification");
+        heard.push(got.unwrap());
+    }
+
+    // After unsubscribing, changes are not told any more.
+    s.mcp.unsubscribe(UnsubscribeRequestParams::new(uri.clone())).await.unwrap();
+    s.mcp.unsubscribe(UnsubscribeRequestParams::new(events_uri.clone())).await.unwrap();
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), s.updates.recv()).await {}
+    let current = s.ok("get_intent", json!({"intent_id": id})).await;
+    s.ok("update_state", json!({"intent_id": id, "version": current["version"], "state": {"n": 3}})).await;
+    let late = tokio::time::timeout(Duration::from_millis(700), s.updates.recv()).await;
+    assert!(late.is_err(), "told after unsubscribing: {late:?}");
+
+    // Subscribing to something that does not exist fails.
+    assert!(s.mcp.subscribe(SubscribeRequestParams::new("openintent://nothing/x")).await.is_err());
 }
 
 /// Suspends a new intent with a choice question; returns its id.
