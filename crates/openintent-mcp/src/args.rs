@@ -138,10 +138,21 @@ impl Args {
         })
     }
 
-    /// The arguments as one JSON object, less `skip` (path arguments): a request body.
-    pub(crate) fn body_without(&self, skip: &[&str]) -> Value {
-        Value::Object(
-            self.0.iter().filter(|(k, _)| !skip.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
-        )
+    /// The arguments less `skip` (path arguments), read as a request body of type `T`; an
+    /// error names the field at fault.
+    pub(crate) fn body<T: DeserializeOwned>(&self, skip: &[&str]) -> Result<T, ToolError> {
+        let body: Map<String, Value> =
+            self.0.iter().filter(|(k, _)| !skip.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        serde_path_to_error::deserialize(Value::Object(body)).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            // Request types that read their fields themselves name the field in the message.
+            let named = inner.split_once(": ").map(|(f, _)| f).filter(|f| self.0.contains_key(*f));
+            match (path.as_str(), named) {
+                (".", Some(field)) => ToolError::arg(field, inner.clone()),
+                (".", None) => ToolError::arg("arguments", format!("the arguments are not valid: {inner}")),
+                (field, _) => ToolError::arg(field, format!("{field} is not valid: {inner}")),
+            }
+        })
     }
 }

@@ -395,6 +395,8 @@ async fn a_tool_of_each_area_works() {
     assert_eq!(err["field"], "intnet");
     let err = s.err("update_state", json!({"intent_id": id, "version": "three", "state": {}})).await;
     assert_eq!(err["field"], "version");
+    let err = s.err("set_retry_policy", json!({"intent_id": id, "strategy": "exponential", "max_retries": "x"})).await;
+    assert_eq!(err["field"], "max_retries", "{err}");
     let err = s.err("get_intent", json!({"intent_id": "does-not-exist"})).await;
     assert_eq!(err["error"], "not_found");
 }

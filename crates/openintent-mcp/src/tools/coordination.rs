@@ -165,10 +165,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         fields: SetRetryPolicyRequest::FIELDS,
         omit: &[],
         call: call!(|c, a| {
-            let request: SetRetryPolicyRequest =
-                serde_json::from_value(a.body_without(&["intent_id"])).map_err(|e| {
-                    crate::errors::ToolError::arg("strategy", format!("the retry policy is not valid: {e}"))
-                })?;
+            let request: SetRetryPolicyRequest = a.body(&["intent_id"])?;
             Ok(c.set_retry_policy_wire(&a.str("intent_id")?, request).await?)
         }),
     },

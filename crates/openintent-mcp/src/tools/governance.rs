@@ -9,7 +9,6 @@ use openintent_types::{
 
 use super::{INTENT_ID, Param, ToolDef, VERSION, call};
 use crate::Tier::{Admin, Operator, Reader};
-use crate::errors::ToolError;
 
 const APPROVAL_ID: Param = Param::req("approval_id", Kind::Str, "The approval request's id");
 const ACCESS_REQUEST_ID: Param = Param::req("request_id", Kind::Str, "The access request's id");
@@ -36,8 +35,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         fields: GovernancePolicy::FIELDS,
         omit: &[],
         call: call!(|c, a| {
-            let policy: GovernancePolicy = serde_json::from_value(a.body_without(&["intent_id", "version"]))
-                .map_err(|e| ToolError::arg("completion_mode", format!("the policy is not valid: {e}")))?;
+            let policy: GovernancePolicy = a.body(&["intent_id", "version"])?;
             Ok(c.set_governance_policy(&a.str("intent_id")?, a.int("version")?, &policy).await?)
         }),
     },
