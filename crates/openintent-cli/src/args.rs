@@ -68,6 +68,23 @@ pub enum Command {
     Portfolios(PortfoliosCommand),
     /// Show the server's discovery document (protocol, version, capabilities).
     Discover,
+    /// Serve the protocol to an MCP host (tools and resources), over stdio or streamable HTTP.
+    Mcp(McpArgs),
+}
+
+/// `openintent mcp`: the protocol as an MCP server, acting through --url / --api-key / --agent-id.
+#[derive(Debug, clap::Args)]
+pub struct McpArgs {
+    /// Which tools the host gets: reader (only reads), operator (also does the work) or admin
+    /// (also governs: policies, approvals, access control).
+    #[arg(long, env = "OPENINTENT_MCP_TIER", default_value = "operator")]
+    pub tier: openintent_mcp::Tier,
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (e.g. 127.0.0.1:8765).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// With --http: a Host header value to accept besides the loopback names (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST", requires = "http")]
+    pub allowed_hosts: Vec<String>,
 }
 
 pub use openintent_server::cli::ServeArgs;

@@ -6,6 +6,7 @@
 //! openintent intents patch <id> --set progress=0.5 --set current_phase=analysis
 //! openintent events list <id> --follow
 //! openintent --json intents list | jq '.[].id'
+//! openintent mcp --tier reader
 //! ```
 //!
 //! The server URL, API key and agent id come from `--url`, `--api-key` and `--agent-id`, or
@@ -17,6 +18,7 @@
 mod args;
 mod commands;
 mod errors;
+mod mcp;
 mod output;
 mod serve;
 mod stdout;
@@ -79,6 +81,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Costs(cmd) => commands::costs(&client, out, cmd).await,
         Command::Portfolios(cmd) => commands::portfolios(&client, out, cmd).await,
         Command::Discover => commands::discover(&client, out).await,
+        Command::Mcp(args) => mcp::run(client, args).await,
         Command::Serve(_) => unreachable!("handled before the client is built"),
     }
 }
