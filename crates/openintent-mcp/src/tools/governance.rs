@@ -144,6 +144,15 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         }),
     },
     ToolDef {
+        name: "get_escalation",
+        tier: Reader,
+        description: "Read one escalation by id: its intent, reason, priority, status and resolution.",
+        params: &[Param::req("escalation_id", Kind::Str, "The escalation's id")],
+        fields: &[],
+        omit: &[],
+        call: call!(|c, a| Ok(c.get_escalation(&a.str("escalation_id")?).await?)),
+    },
+    ToolDef {
         name: "resolve_escalation",
         tier: Admin,
         description: "Resolve an escalation with a resolution (such as approved or rejected) and notes.",

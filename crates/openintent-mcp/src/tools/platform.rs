@@ -2,8 +2,8 @@
 
 use openintent_types::schema::{Kind, RequestSchema};
 use openintent_types::{
-    AgentCapacity, CreateChannelRequest, HeartbeatConfig, MemberPolicy, MessageType, RegisterAgentRequest,
-    SendMessageRequest, UpdateAgentStatusRequest,
+    AgentCapacity, ChannelStatus, CreateChannelRequest, HeartbeatConfig, MemberPolicy, MessageType,
+    RegisterAgentRequest, SendMessageRequest, UpdateAgentStatusRequest, UpdateChannelRequest,
 };
 
 use super::{INTENT_ID, Param, ToolDef, call};
@@ -210,6 +210,51 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         fields: &[],
         omit: &[],
         call: call!(|c, a| Ok(c.get_channel(&a.str("channel_id")?).await?)),
+    },
+    ToolDef {
+        name: "update_channel",
+        tier: Operator,
+        description: "Change a channel: replace its members, its member policy (intent, or explicit: only \
+                      members may send), its options, or set its status (closed closes it). Only the fields \
+                      given change.",
+        params: &[CHANNEL_ID],
+        fields: UpdateChannelRequest::FIELDS,
+        omit: &[],
+        call: call!(|c, a| {
+            let mut b = c.update_channel(&a.str("channel_id")?);
+            if let Some(v) = a.opt_strs("members")? {
+                b = b.members(v);
+            }
+            if let Some(v) = a.opt::<MemberPolicy>("member_policy")? {
+                b = b.member_policy(v);
+            }
+            if let Some(v) = a.opt::<ChannelStatus>("status")? {
+                b = b.status(v);
+            }
+            if let Some(v) = a.opt_obj("options")? {
+                b = b.options(v);
+            }
+            Ok(b.await?)
+        }),
+    },
+    ToolDef {
+        name: "get_trace_events",
+        tier: Reader,
+        description: "Read the events of one distributed trace (RFC-0020) across every intent you may read, \
+                      oldest first: what happened in one piece of work, whichever agents did it.",
+        params: &[
+            Param::req("trace_id", Kind::Str, "The trace id (32 lowercase hex digits)"),
+            Param::opt("limit", Kind::Int, "At most this many events"),
+        ],
+        fields: &[],
+        omit: &[],
+        call: call!(|c, a| {
+            let mut b = c.get_trace_events(a.str("trace_id")?);
+            if let Some(v) = a.opt_u32("limit")? {
+                b = b.limit(v);
+            }
+            Ok(b.await?)
+        }),
     },
     ToolDef {
         name: "close_channel",
