@@ -1,0 +1,400 @@
+//! The run loop: registration, heartbeats, the agent stream with resume, the concurrency
+//! limit, work under leases with retries, and the drain.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use openintent_client::Client;
+use openintent_client::types::{
+    AgentAssignment, AgentCapacity, IntentStatus, Lease, RetryPolicy, RetryStrategy, StreamEvent,
+};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::cursor::Cursor;
+use crate::handler::{BoxError, Handler, error_type_of};
+use crate::{Agent, AgentError, Ctx, Failure};
+
+/// What every piece of work shares.
+struct Shared {
+    client: Client,
+    handler: Option<Handler>,
+    scopes: Vec<String>,
+    lease_seconds: i64,
+    /// Draining: no new attempt starts.
+    draining: watch::Receiver<bool>,
+    /// The drain deadline passed: running handlers are cancelled.
+    cancel: watch::Receiver<bool>,
+    /// Intents being worked on (sent with heartbeats).
+    in_flight: Mutex<Vec<String>>,
+    cursor: Mutex<Cursor>,
+}
+
+impl Agent {
+    /// Runs the agent until it is drained ([`DrainHandle::drain`](crate::DrainHandle::drain),
+    /// or SIGTERM with [`drain_on_sigterm`](crate::AgentBuilder::drain_on_sigterm)) or its
+    /// stream fails for good: registers it, heartbeats, follows its stream (resuming after the
+    /// cursor), runs the work, and on drain finishes or cancels running work within the
+    /// deadline and deregisters.
+    pub async fn run(self) -> Result<(), AgentError> {
+        let client = self.client.clone();
+        let agent_id = client.agent_id().to_owned();
+        let mut capacity = AgentCapacity::default();
+        capacity.max_concurrent_tasks = Some(self.concurrency as i64);
+        let mut register =
+            client.register_agent(agent_id.clone()).capabilities(self.capabilities.clone()).capacity(capacity);
+        if let Some(name) = &self.name {
+            register = register.name(name.clone());
+        }
+        register.send().await.map_err(AgentError::Register)?;
+
+        let cursor = Cursor::open(self.cursor_file.clone()).map_err(AgentError::Cursor)?;
+        let mut drain_rx = self.drain_tx.subscribe();
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            client: client.clone(),
+            handler: self.on_assignment.clone(),
+            scopes: self.scopes.clone(),
+            lease_seconds: self.lease_seconds,
+            draining: drain_rx.clone(),
+            cancel: cancel_rx,
+            in_flight: Mutex::new(Vec::new()),
+            cursor: Mutex::new(cursor),
+        });
+        let heartbeat = AbortOnDrop(tokio::spawn(heartbeats(shared.clone(), self.heartbeat)));
+        let signals = self.stop_on_sigterm.then(|| AbortOnDrop(tokio::spawn(drain_on_signal(self.drain_handle()))));
+
+        let result = self.follow(&shared, &mut drain_rx).await;
+
+        // The drain: stop taking work, tell the registry, let running work finish or cancel it.
+        self.drain_tx.send_replace(true);
+        let drain_secs = self.drain_deadline.as_secs().max(1) as i64;
+        if let Err(e) = client.drain_agent(&agent_id).drain_timeout_seconds(drain_secs).send().await {
+            tracing::warn!(agent_id, error = %e, "could not mark the agent draining");
+        }
+        if let Some(hook) = &self.on_drain {
+            hook().await;
+        }
+        let mut tasks = result.tasks;
+        let finished =
+            tokio::time::timeout(self.drain_deadline, async { while tasks.join_next().await.is_some() {} }).await;
+        if finished.is_err() {
+            tracing::warn!(agent_id, running = tasks.len(), "drain deadline passed; cancelling running work");
+            cancel_tx.send_replace(true);
+            // Cancelled work releases its leases; give that a bounded time.
+            let _ = tokio::time::timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} })
+                .await;
+            tasks.abort_all();
+        }
+        drop(heartbeat);
+        drop(signals);
+        if let Err(e) = client.deregister_agent(&agent_id).await {
+            tracing::warn!(agent_id, error = %e, "could not deregister the agent");
+        }
+        result.error.map_or(Ok(()), Err)
+    }
+
+    /// Follows the agent stream until draining starts or the stream fails.
+    async fn follow(&self, shared: &Arc<Shared>, drain_rx: &mut watch::Receiver<bool>) -> Followed {
+        let mut tasks = JoinSet::new();
+        let agent_id = self.client.agent_id().to_owned();
+        let limit = Arc::new(Semaphore::new(self.concurrency));
+        let position = lock(&shared.cursor).position().map(str::to_owned);
+        let builder = self.client.stream_agent_events(&agent_id);
+        let builder = match position {
+            Some(p) => builder.last_event_id(p),
+            None => builder.from_start(),
+        };
+        let mut stream = match builder.connect().await {
+            Ok(s) => s,
+            Err(e) => return Followed { tasks, error: Some(AgentError::Stream(e)) },
+        };
+        tracing::info!(agent_id, "agent running");
+        let mut last_seen = None;
+        loop {
+            while tasks.try_join_next().is_some() {}
+            if *drain_rx.borrow_and_update() {
+                return Followed { tasks, error: None };
+            }
+            let item = tokio::select! {
+                _ = drain_rx.changed() => continue,
+                item = stream.next() => item,
+            };
+            let event = match item {
+                Some(Ok(event)) => event,
+                Some(Err(e)) => return Followed { tasks, error: Some(AgentError::Stream(e)) },
+                None => {
+                    let e = openintent_client::Error::Transport(openintent_client::TransportError::other(
+                        "the agent stream ended",
+                    ));
+                    return Followed { tasks, error: Some(AgentError::Stream(e)) };
+                }
+            };
+            let id = stream.last_event_id();
+            if id.is_none() || id == last_seen {
+                continue;
+            }
+            last_seen.clone_from(&id);
+            let id = id.unwrap_or_default();
+            lock(&shared.cursor).received(id.clone());
+            match event {
+                StreamEvent::AgentAssigned(assignment) if assignment.agent_id == agent_id => {
+                    let permit = tokio::select! {
+                        p = limit.clone().acquire_owned() => p,
+                        // Not committed: a restart sees this assignment again.
+                        _ = drain_rx.changed() => return Followed { tasks, error: None },
+                    };
+                    let Ok(permit) = permit else { return Followed { tasks, error: None } };
+                    let shared = shared.clone();
+                    tasks.spawn(async move {
+                        let _permit = permit;
+                        work(shared, *assignment, id).await;
+                    });
+                }
+                _ => commit(shared, &id),
+            }
+        }
+    }
+}
+
+/// What following the stream left: the running work, and the error that ended it.
+struct Followed {
+    tasks: JoinSet<()>,
+    error: Option<AgentError>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn commit(shared: &Shared, event_id: &str) {
+    if let Err(e) = lock(&shared.cursor).done(event_id) {
+        tracing::warn!(event_id, error = %e, "could not write the stream cursor");
+    }
+}
+
+async fn heartbeats(shared: Arc<Shared>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let tasks = lock(&shared.in_flight).clone();
+        let agent_id = shared.client.agent_id().to_owned();
+        let mut call =
+            shared.client.agent_heartbeat(&agent_id).current_load(tasks.len() as i64).tasks_in_progress(tasks);
+        if *shared.draining.borrow() {
+            call = call.draining();
+        }
+        if let Err(e) = call.send().await {
+            tracing::warn!(agent_id, error = %e, "heartbeat failed");
+        }
+    }
+}
+
+async fn drain_on_signal(handle: crate::DrainHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("signal received; draining");
+    handle.drain();
+}
+
+/// Works one assignment: attempts per the retry policy, then commits its event (unless the
+/// work was cancelled by the drain deadline: then a restart sees it again).
+async fn work(shared: Arc<Shared>, assignment: AgentAssignment, event_id: String) {
+    let span = tracing::info_span!(
+        "openintent.work",
+        agent_id = %shared.client.agent_id(),
+        intent_id = %assignment.intent_id,
+        event_id = %event_id,
+        trace_id = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+    );
+    lock(&shared.in_flight).push(assignment.intent_id.clone());
+    let finished = attempts(&shared, &assignment, &event_id).instrument(span).await;
+    lock(&shared.in_flight).retain(|i| i != &assignment.intent_id);
+    if finished {
+        commit(&shared, &event_id);
+    }
+}
+
+/// Runs attempts until one succeeds or the policy gives up; false when cancelled.
+async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: &str) -> bool {
+    let client = &shared.client;
+    let intent_id = &assignment.intent_id;
+    let mut attempt = 1u32;
+    loop {
+        let intent = match client.get_intent(intent_id).await {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the assigned intent; skipping it");
+                return true;
+            }
+        };
+        if matches!(intent.status, IntentStatus::Completed | IntentStatus::Abandoned) {
+            tracing::debug!(status = %intent.status, "intent already finished; skipping");
+            return true;
+        }
+        let Some(handler) = shared.handler.clone() else { return true };
+        let span = tracing::Span::current();
+        span.record("attempt", attempt);
+        let ctx = Ctx {
+            client: client.clone(),
+            intent,
+            assignment: assignment.clone(),
+            event_id: event_id.to_owned(),
+            attempt,
+            lease_seconds: shared.lease_seconds,
+            leases: Arc::new(Mutex::new(Vec::new())),
+        };
+        let err = match attempt_once(shared, handler, ctx).await {
+            Ok(()) => return true,
+            Err(Outcome::Cancelled) => return false,
+            Err(Outcome::Failed(err)) => err,
+        };
+        let error_type = error_type_of(&err);
+        let policy = client.get_retry_policy(intent_id).await.ok().flatten();
+        let delay = retry_delay(policy.as_ref(), attempt, &error_type).filter(|_| !*shared.draining.borrow());
+        tracing::warn!(error = %err, error_type, attempt, will_retry = delay.is_some(), "handler failed");
+        let mut record = client.record_failure(intent_id, error_type, err.to_string()).attempt(attempt as i64);
+        record = record.will_retry(delay.is_some());
+        if let Some(d) = delay
+            && let Ok(d) = chrono::Duration::from_std(d)
+        {
+            record = record.retry_scheduled_at(chrono::Utc::now() + d);
+        }
+        if let Err(e) = record.send().await {
+            tracing::warn!(error = %e, "could not record the failure");
+        }
+        let Some(delay) = delay else { return true };
+        let mut cancel = shared.cancel.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.wait_for(|c| *c) => return false,
+        }
+        attempt += 1;
+    }
+}
+
+enum Outcome {
+    Failed(BoxError),
+    Cancelled,
+}
+
+/// One attempt: declared leases acquired, the handler run on its own task (so a panic is
+/// caught), leases renewed meanwhile and released afterwards, however it ended.
+async fn attempt_once(shared: &Arc<Shared>, handler: Handler, ctx: Ctx) -> Result<(), Outcome> {
+    let leases = ctx.leases.clone();
+    let client = shared.client.clone();
+    let intent_id = ctx.intent.id.clone();
+    for scope in &shared.scopes {
+        if let Err(e) = ctx.acquire(scope).await {
+            release_all(&client, &intent_id, &leases).await;
+            return Err(Outcome::Failed(Box::new(e)));
+        }
+    }
+    // Both tasks end with this attempt, also when the agent's future is dropped.
+    let renew = AbortOnDrop(tokio::spawn(renew_leases(
+        client.clone(),
+        intent_id.clone(),
+        leases.clone(),
+        shared.lease_seconds,
+    )));
+    let mut task = AbortOnDrop(tokio::spawn(handler(ctx).instrument(tracing::Span::current())));
+    let mut cancel = shared.cancel.clone();
+    let result = tokio::select! {
+        joined = &mut task.0 => match joined {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(Outcome::Failed(e)),
+            Err(e) if e.is_panic() => Err(Outcome::Failed(Box::new(Failure::new("panic", panic_message(e.into_panic()))))),
+            Err(_) => Err(Outcome::Cancelled),
+        },
+        _ = cancel.wait_for(|c| *c) => {
+            task.0.abort();
+            Err(Outcome::Cancelled)
+        }
+    };
+    drop(renew);
+    release_all(&client, &intent_id, &leases).await;
+    result
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(s) => *s,
+        Err(p) => p.downcast_ref::<&str>().map_or_else(|| "the handler panicked".to_owned(), |s| (*s).to_owned()),
+    }
+}
+
+async fn renew_leases(client: Client, intent_id: String, leases: Arc<Mutex<Vec<Lease>>>, seconds: i64) {
+    let every = Duration::from_millis((seconds.max(1) as u64) * 500);
+    loop {
+        tokio::time::sleep(every).await;
+        let held = lock(&leases).clone();
+        for lease in held {
+            if let Err(e) = client.renew_lease(&intent_id, &lease.id).duration_seconds(seconds).send().await {
+                tracing::warn!(lease_id = %lease.id, error = %e, "could not renew a lease");
+            }
+        }
+    }
+}
+
+async fn release_all(client: &Client, intent_id: &str, leases: &Mutex<Vec<Lease>>) {
+    let held = std::mem::take(&mut *lock(leases));
+    for lease in held {
+        if let Err(e) = client.release_lease(intent_id, &lease.id).await {
+            tracing::warn!(lease_id = %lease.id, error = %e, "could not release a lease");
+        }
+    }
+}
+
+/// The delay before the next attempt after attempt `attempt` failed with `error_type`, or
+/// `None` when the policy does not retry it (no policy: no retry).
+pub(crate) fn retry_delay(policy: Option<&RetryPolicy>, attempt: u32, error_type: &str) -> Option<Duration> {
+    let p = policy?;
+    if matches!(p.strategy, RetryStrategy::None) || i64::from(attempt) > p.max_retries {
+        return None;
+    }
+    if let Some(list) = &p.retryable_errors
+        && !list.is_empty()
+        && !list.iter().any(|e| e == error_type)
+    {
+        return None;
+    }
+    let base = p.base_delay_ms.max(0) as f64;
+    let ms = match p.strategy {
+        RetryStrategy::Fixed => base,
+        RetryStrategy::Linear => base * f64::from(attempt),
+        _ => base * p.backoff_multiplier.unwrap_or(2.0).powi(attempt as i32 - 1),
+    };
+    let ms = ms.min(p.max_delay_ms.max(0) as f64);
+    let ms = if p.jitter { ms * (0.5 + fastrand::f64() * 0.5) } else { ms };
+    Some(Duration::from_millis(ms as u64))
+}
