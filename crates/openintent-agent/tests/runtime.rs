@@ -3,13 +3,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use openintent_agent::{Agent, AgentBuilder, Failure};
 use openintent_client::Client;
 use openintent_client::types::{AgentStatus, Intent, IntentStatus, StatePatch};
 use openintent_server::{RunningServer, ServerConfig};
+use openintent_transport::{Method, Request, ReqwestTransport, Response, StreamResponse, Transport, TransportError};
 
 async fn server() -> RunningServer {
     openintent_server::spawn(ServerConfig::in_memory()).await.expect("server starts")
@@ -350,6 +351,69 @@ async fn failures_are_retried_per_the_intent_retry_policy() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(calls.load(Ordering::SeqCst) - before, 1, "one attempt only");
     assert_eq!(user.get_failures(&other.id).await.unwrap()[0].will_retry, Some(false));
+    drain.drain();
+    run.await.unwrap().unwrap();
+}
+
+/// Lets a competitor write the intent's state just before the first state write and the first
+/// status change of the agent, so that both meet a real version conflict on the server.
+#[derive(Debug)]
+struct Competing {
+    inner: ReqwestTransport,
+    state_once: AtomicBool,
+    status_once: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Transport for Competing {
+    async fn send(&self, req: Request) -> Result<Response, TransportError> {
+        if req.method == Method::Post && req.path.ends_with("/state") && self.state_once.swap(false, Ordering::SeqCst) {
+            // The same write, first: the agent's own then carries a stale version.
+            self.inner.send(req.clone()).await?;
+        }
+        if req.method == Method::Post && req.path.ends_with("/status") && self.status_once.swap(false, Ordering::SeqCst)
+        {
+            let version = req.headers.get("if-match").unwrap_or_default().to_owned();
+            let write = Request::post(req.path.replace("/status", "/state"))
+                .header("If-Match", version)
+                .json_body(r#"{"patches": [{"op": "set", "path": "/competitor", "value": true}]}"#);
+            let resp = self.inner.send(write).await?;
+            assert_eq!(resp.status, 200, "the competing write applies");
+        }
+        self.inner.send(req).await
+    }
+
+    async fn send_stream(&self, req: Request) -> Result<StreamResponse, TransportError> {
+        self.inner.send_stream(req).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_and_status_writes_reread_on_version_conflicts() {
+    let srv = server().await;
+    let url = srv.url();
+    let user = user(&url);
+    let inner = ReqwestTransport::builder(url.clone()).api_key("agent-research-key").build().unwrap();
+    let transport = Competing { inner, state_once: AtomicBool::new(true), status_once: AtomicBool::new(true) };
+    let agent = Agent::builder(Client::from_transport(transport, "worker-7"))
+        .on_assignment(|ctx| async move {
+            ctx.patch_state(|i| vec![StatePatch::set_key("runs", runs(i) + 1)]).await?;
+            ctx.complete().await?;
+            Ok(())
+        })
+        .build();
+    let drain = agent.drain_handle();
+    let run = tokio::spawn(agent.run());
+    let intent = assigned(&user, "Contended", "worker-7").await;
+    eventually("the intent completed", || async {
+        user.get_intent(&intent.id).await.unwrap().status == IntentStatus::Completed
+    })
+    .await;
+    let done = user.get_intent(&intent.id).await.unwrap();
+    // The competitor's write of runs = 1 came first; the agent read again and wrote 2.
+    assert_eq!(runs(&done), 2);
+    assert_eq!(done.state_at::<bool>("/competitor").unwrap(), Some(true));
+    assert!(user.get_failures(&intent.id).await.unwrap().is_empty(), "no attempt failed");
     drain.drain();
     run.await.unwrap().unwrap();
 }
