@@ -63,6 +63,7 @@ mod agent;
 mod ctx;
 mod cursor;
 mod handler;
+mod input;
 mod runtime;
 
 pub use agent::{
