@@ -9,6 +9,7 @@ use openintent_client::Client;
 use tokio::sync::watch;
 
 use crate::handler::{Handler, HandlerResult, boxed};
+use crate::watch::IntentHandlers;
 use crate::{AgentHandlers, Ctx};
 
 /// Default number of pieces of work run at once.
@@ -37,6 +38,7 @@ pub struct Agent {
     pub(crate) cursor_file: Option<PathBuf>,
     pub(crate) on_assignment: Option<Handler>,
     pub(crate) on_drain: Option<DrainHook>,
+    pub(crate) intent_handlers: IntentHandlers,
     pub(crate) drain_tx: watch::Sender<bool>,
     pub(crate) stop_on_sigterm: bool,
 }
@@ -68,6 +70,7 @@ impl Agent {
                 cursor_file: None,
                 on_assignment: None,
                 on_drain: None,
+                intent_handlers: IntentHandlers::default(),
                 drain_tx: watch::channel(false).0,
                 stop_on_sigterm: false,
             },
@@ -175,6 +178,51 @@ impl AgentBuilder {
     {
         self.agent.on_assignment = Some(boxed(handler));
         self
+    }
+
+    /// The state-change handler: runs for each `state_patched` of an intent the agent is
+    /// assigned to (from the assignment on, until the intent is finished), its own writes
+    /// included. [`Ctx::intent`] is the intent after the change.
+    pub fn on_state_change<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.agent.intent_handlers.state = Some(boxed(handler));
+        self
+    }
+
+    /// The status-change handler: runs for each `status_changed` of an intent the agent is
+    /// assigned to. [`Ctx::intent`] is the intent after the change.
+    pub fn on_status_change<F, Fut>(mut self, handler: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.agent.intent_handlers.status = Some(boxed(handler));
+        self
+    }
+
+    /// A handler of the events of this type (`"comment"`, `"intent.resumed"`, ...) on the
+    /// intents the agent is assigned to; [`Ctx::event`] is the event.
+    pub fn on_event<F, Fut>(mut self, event_type: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.agent.intent_handlers.by_name.insert(event_type.into(), boxed(handler));
+        self
+    }
+
+    /// The input-response handler: runs when a suspension of an intent the agent is assigned
+    /// to is answered (`intent.resumed`), also when the answer was asked for outside
+    /// [`Ctx::request_input`].
+    pub fn on_input_response<F, Fut>(self, handler: F) -> Self
+    where
+        F: Fn(Ctx) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.on_event("intent.resumed", handler)
     }
 
     /// The drain hook: runs once when draining starts, before running work is waited for.

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use openintent_client::Client;
-use openintent_client::types::{AgentAssignment, Intent, IntentStatus, Lease, StatePatch};
+use openintent_client::types::{AgentAssignment, Intent, IntentStatus, Lease, StatePatch, StreamEvent};
 use serde_json::Value;
 
 /// What a handler works on and with: the intent, the event that started the work, and the
@@ -14,6 +14,7 @@ pub struct Ctx {
     pub(crate) client: Client,
     pub(crate) intent: Intent,
     pub(crate) assignment: AgentAssignment,
+    pub(crate) event: Option<StreamEvent>,
     pub(crate) event_id: String,
     pub(crate) attempt: u32,
     pub(crate) lease_seconds: i64,
@@ -34,6 +35,12 @@ impl Ctx {
     /// The assignment that started the work.
     pub fn assignment(&self) -> &AgentAssignment {
         &self.assignment
+    }
+
+    /// The stream event that started this handler: the assignment for assignment handlers,
+    /// the intent's event for the state, status and by-name handlers.
+    pub fn event(&self) -> Option<&StreamEvent> {
+        self.event.as_ref()
     }
 
     /// The id of the stream event that started the work. Delivery is at-least-once: the same

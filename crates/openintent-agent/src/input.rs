@@ -4,14 +4,14 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use openintent_client::hitl::{InputOutcome, suspension_of};
-use openintent_client::types::{EventType, Intent, StreamEvent, SuspensionChoice, SuspensionResolution};
+use openintent_client::types::{EventType, Intent, ResponseType, StreamEvent, SuspensionChoice, SuspensionResolution};
 use serde_json::Value;
 
 use crate::Ctx;
 
 impl Ctx {
-    /// Asks a human (RFC-0025): suspends the intent with `question` and the `choices` (none for
-    /// free text), then waits for the answer on the intent's event stream — no polling. With
+    /// Asks a human (RFC-0025): suspends the intent with `question` and the `choices` (none: a
+    /// free-text answer), then waits for the answer on the intent's event stream — no polling. With
     /// a `timeout`, the server ends the suspension when it runs out and applies its fallback
     /// policy ([`InputOutcome::Expired`]). The agent's other work goes on meanwhile; this work
     /// keeps its slot and its leases (renewed) while it waits.
@@ -82,6 +82,9 @@ impl Ctx {
         loop {
             let intent = self.refresh().await?;
             let mut call = self.client.suspend(&intent.id, intent.version, question);
+            if choices.is_empty() {
+                call = call.response_type(ResponseType::Text);
+            }
             for choice in choices {
                 call = call.choice(choice.clone());
             }

@@ -65,6 +65,7 @@ mod cursor;
 mod handler;
 mod input;
 mod runtime;
+mod watch;
 
 pub use agent::{
     Agent, AgentBuilder, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_DEADLINE, DEFAULT_HEARTBEAT, DEFAULT_LEASE_SECONDS,

@@ -15,12 +15,16 @@ use tracing::Instrument;
 
 use crate::cursor::Cursor;
 use crate::handler::{BoxError, Handler, error_type_of};
+use crate::watch::{IntentHandlers, follow_intent};
 use crate::{Agent, AgentError, Ctx, Failure};
 
 /// What every piece of work shares.
 struct Shared {
     client: Client,
     handler: Option<Handler>,
+    intent_handlers: IntentHandlers,
+    /// Intents whose streams are followed for the intent handlers.
+    watched: Mutex<std::collections::HashSet<String>>,
     scopes: Vec<String>,
     lease_seconds: i64,
     /// Draining: no new attempt starts.
@@ -56,6 +60,8 @@ impl Agent {
         let shared = Arc::new(Shared {
             client: client.clone(),
             handler: self.on_assignment.clone(),
+            intent_handlers: self.intent_handlers.clone(),
+            watched: Mutex::new(std::collections::HashSet::new()),
             scopes: self.scopes.clone(),
             lease_seconds: self.lease_seconds,
             draining: drain_rx.clone(),
@@ -78,6 +84,7 @@ impl Agent {
             hook().await;
         }
         let mut tasks = result.tasks;
+        let mut watchers = result.watchers;
         let finished =
             tokio::time::timeout(self.drain_deadline, async { while tasks.join_next().await.is_some() {} }).await;
         if finished.is_err() {
@@ -88,6 +95,8 @@ impl Agent {
                 .await;
             tasks.abort_all();
         }
+        watchers.abort_all();
+        while watchers.join_next().await.is_some() {}
         drop(heartbeat);
         drop(signals);
         if let Err(e) = client.deregister_agent(&agent_id).await {
@@ -99,6 +108,7 @@ impl Agent {
     /// Follows the agent stream until draining starts or the stream fails.
     async fn follow(&self, shared: &Arc<Shared>, drain_rx: &mut watch::Receiver<bool>) -> Followed {
         let mut tasks = JoinSet::new();
+        let mut watchers = JoinSet::new();
         let agent_id = self.client.agent_id().to_owned();
         let limit = Arc::new(Semaphore::new(self.concurrency));
         let position = lock(&shared.cursor).position().map(str::to_owned);
@@ -109,14 +119,15 @@ impl Agent {
         };
         let mut stream = match builder.connect().await {
             Ok(s) => s,
-            Err(e) => return Followed { tasks, error: Some(AgentError::Stream(e)) },
+            Err(e) => return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) },
         };
         tracing::info!(agent_id, "agent running");
         let mut last_seen = None;
         loop {
             while tasks.try_join_next().is_some() {}
+            while watchers.try_join_next().is_some() {}
             if *drain_rx.borrow_and_update() {
-                return Followed { tasks, error: None };
+                return Followed { tasks, watchers, error: None };
             }
             let item = tokio::select! {
                 _ = drain_rx.changed() => continue,
@@ -124,12 +135,12 @@ impl Agent {
             };
             let event = match item {
                 Some(Ok(event)) => event,
-                Some(Err(e)) => return Followed { tasks, error: Some(AgentError::Stream(e)) },
+                Some(Err(e)) => return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) },
                 None => {
                     let e = openintent_client::Error::Transport(openintent_client::TransportError::other(
                         "the agent stream ended",
                     ));
-                    return Followed { tasks, error: Some(AgentError::Stream(e)) };
+                    return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) };
                 }
             };
             let id = stream.last_event_id();
@@ -141,12 +152,28 @@ impl Agent {
             lock(&shared.cursor).received(id.clone());
             match event {
                 StreamEvent::AgentAssigned(assignment) if assignment.agent_id == agent_id => {
+                    if !shared.intent_handlers.is_empty() && lock(&shared.watched).insert(assignment.intent_id.clone())
+                    {
+                        let watch = follow_intent(
+                            self.client.clone(),
+                            shared.intent_handlers.clone(),
+                            (*assignment).clone(),
+                            id.clone(),
+                            shared.draining.clone(),
+                        );
+                        let shared = shared.clone();
+                        let intent_id = assignment.intent_id.clone();
+                        watchers.spawn(async move {
+                            watch.await;
+                            lock(&shared.watched).remove(&intent_id);
+                        });
+                    }
                     let permit = tokio::select! {
                         p = limit.clone().acquire_owned() => p,
                         // Not committed: a restart sees this assignment again.
-                        _ = drain_rx.changed() => return Followed { tasks, error: None },
+                        _ = drain_rx.changed() => return Followed { tasks, watchers, error: None },
                     };
-                    let Ok(permit) = permit else { return Followed { tasks, error: None } };
+                    let Ok(permit) = permit else { return Followed { tasks, watchers, error: None } };
                     let shared = shared.clone();
                     tasks.spawn(async move {
                         let _permit = permit;
@@ -162,6 +189,8 @@ impl Agent {
 /// What following the stream left: the running work, and the error that ended it.
 struct Followed {
     tasks: JoinSet<()>,
+    /// The intent streams followed for the intent handlers (they end with the drain).
+    watchers: JoinSet<()>,
     error: Option<AgentError>,
 }
 
@@ -260,6 +289,7 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
             client: client.clone(),
             intent,
             assignment: assignment.clone(),
+            event: Some(StreamEvent::AgentAssigned(Box::new(assignment.clone()))),
             event_id: event_id.to_owned(),
             attempt,
             lease_seconds: shared.lease_seconds,
@@ -366,7 +396,7 @@ async fn renew_leases(client: Client, intent_id: String, leases: Arc<Mutex<Vec<L
     }
 }
 
-async fn release_all(client: &Client, intent_id: &str, leases: &Mutex<Vec<Lease>>) {
+pub(crate) async fn release_all(client: &Client, intent_id: &str, leases: &Mutex<Vec<Lease>>) {
     let held = std::mem::take(&mut *lock(leases));
     for lease in held {
         if let Err(e) = client.release_lease(intent_id, &lease.id).await {

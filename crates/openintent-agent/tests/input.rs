@@ -75,3 +75,34 @@ async fn request_input_returns_the_answer_and_other_work_goes_on() {
     drain.drain();
     tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_question_without_choices_takes_a_free_text_answer() {
+    let srv = openintent_server::spawn(ServerConfig::in_memory()).await.unwrap();
+    let url = srv.url();
+    let user = Client::new(&url, "dev-user-key", "user").unwrap();
+    let agent = Agent::builder(Client::new(&url, "agent-research-key", "asker").unwrap())
+        .on_assignment(|ctx| async move {
+            if let InputOutcome::Responded(answer) = ctx.request_input("Which region?", Vec::new(), None).await? {
+                ctx.set_state("region", answer).await?;
+            }
+            Ok(())
+        })
+        .build();
+    let drain = agent.drain_handle();
+    let run = tokio::spawn(agent.run());
+    let intent = user.create_intent("Ask").send().await.unwrap();
+    user.assign_agent(&intent.id).agent_id("asker").send().await.unwrap();
+    eventually("the intent suspended", || async {
+        user.get_intent(&intent.id).await.unwrap().status == IntentStatus::SuspendedAwaitingInput
+    })
+    .await;
+    let suspension = user.get_suspension(&intent.id).await.unwrap().expect("a suspension record");
+    user.respond_to_suspension(&intent.id, suspension.id, "eu-west").send().await.unwrap();
+    eventually("the answer in the state", || async {
+        user.get_intent(&intent.id).await.unwrap().state_at::<String>("/region").unwrap().as_deref() == Some("eu-west")
+    })
+    .await;
+    drain.drain();
+    tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
+}
