@@ -428,3 +428,38 @@ pub(crate) fn retry_delay(policy: Option<&RetryPolicy>, attempt: u32, error_type
     let ms = if p.jitter { ms * (0.5 + fastrand::f64() * 0.5) } else { ms };
     Some(Duration::from_millis(ms as u64))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(v: serde_json::Value) -> RetryPolicy {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn retry_delays_follow_the_policy() {
+        let ms = |d: Option<Duration>| d.map(|d| d.as_millis() as u64);
+        assert_eq!(retry_delay(None, 1, "x"), None, "no policy: no retry");
+        let exp = policy(serde_json::json!({"id": "p", "intent_id": "i", "strategy": "exponential", "max_retries": 3,
+            "base_delay_ms": 100, "max_delay_ms": 350, "jitter": false, "backoff_multiplier": 2.0}));
+        let delays: Vec<_> = (1..=4).map(|a| ms(retry_delay(Some(&exp), a, "x"))).collect();
+        assert_eq!(delays, [Some(100), Some(200), Some(350), None], "capped, then out of retries");
+        let linear = policy(serde_json::json!({"id": "p", "intent_id": "i", "strategy": "linear", "max_retries": 5,
+            "base_delay_ms": 100, "max_delay_ms": 10000, "jitter": false}));
+        assert_eq!(ms(retry_delay(Some(&linear), 3, "x")), Some(300));
+        let fixed = policy(serde_json::json!({"id": "p", "intent_id": "i", "strategy": "fixed", "max_retries": 5,
+            "base_delay_ms": 70, "max_delay_ms": 10000, "jitter": false, "retryable_errors": ["timeout"]}));
+        assert_eq!(ms(retry_delay(Some(&fixed), 4, "timeout")), Some(70));
+        assert_eq!(retry_delay(Some(&fixed), 1, "other"), None, "not a retryable error type");
+        let none = policy(serde_json::json!({"id": "p", "intent_id": "i", "strategy": "none", "max_retries": 5,
+            "base_delay_ms": 70, "max_delay_ms": 10000, "jitter": false}));
+        assert_eq!(retry_delay(Some(&none), 1, "x"), None);
+        let jittered = policy(serde_json::json!({"id": "p", "intent_id": "i", "strategy": "fixed", "max_retries": 5,
+            "base_delay_ms": 1000, "max_delay_ms": 10000, "jitter": true}));
+        for _ in 0..50 {
+            let d = ms(retry_delay(Some(&jittered), 1, "x")).unwrap();
+            assert!((500..=1000).contains(&d), "{d}");
+        }
+    }
+}

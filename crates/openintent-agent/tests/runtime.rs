@@ -417,3 +417,44 @@ async fn state_and_status_writes_reread_on_version_conflicts() {
     drain.drain();
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_stream_reconnects_and_resumes_without_reprocessing() {
+    use openintent_client::ReconnectConfig;
+    use openintent_server::DatabaseLocation;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("agent.db");
+    let config =
+        |addr| ServerConfig::builder().bind(addr).database(DatabaseLocation::SqliteFile(db.clone())).build().unwrap();
+    let srv = openintent_server::spawn(config("127.0.0.1:0".parse().unwrap())).await.unwrap();
+    let addr = srv.addr();
+    let url = srv.url();
+    let user = user(&url);
+    let client = Client::builder()
+        .base_url(url.clone())
+        .api_key("agent-research-key")
+        .agent_id("worker-8")
+        .stream_reconnect(
+            ReconnectConfig::default().initial_delay(Duration::from_millis(50)).max_delay(Duration::from_millis(200)),
+        )
+        .build()
+        .unwrap();
+    let agent = counting(Agent::builder(client).heartbeat_interval(Duration::from_millis(100))).build();
+    let drain = agent.drain_handle();
+    let run = tokio::spawn(agent.run());
+    let a = assigned(&user, "A", "worker-8").await;
+    eventually("A handled", || async { runs(&user.get_intent(&a.id).await.unwrap()) == 1 }).await;
+
+    // The server goes away (the stream breaks) and comes back on the same address and data.
+    srv.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let srv = openintent_server::spawn(config(addr)).await.unwrap();
+    let b = assigned(&user, "B", "worker-8").await;
+    eventually("B handled after the reconnect", || async { runs(&user.get_intent(&b.id).await.unwrap()) == 1 }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(runs(&user.get_intent(&a.id).await.unwrap()), 1, "A was not replayed");
+    drain.drain();
+    tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
+    srv.shutdown().await.unwrap();
+}
