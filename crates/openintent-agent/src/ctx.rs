@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use openintent_client::Client;
-use openintent_client::types::{AgentAssignment, Intent, IntentStatus, Lease, StatePatch, StreamEvent};
+use openintent_client::types::{AgentAssignment, Intent, IntentEvent, IntentStatus, Lease, StatePatch, StreamEvent};
 use serde_json::Value;
 
 /// What a handler works on and with: the intent, the event that started the work, and the
@@ -19,6 +19,21 @@ pub struct Ctx {
     pub(crate) attempt: u32,
     pub(crate) lease_seconds: i64,
     pub(crate) leases: Arc<Mutex<Vec<Lease>>>,
+    pub(crate) trace: Trace,
+}
+
+/// The RFC-0020 trace of one handler run: its id, and the last event logged in it.
+#[derive(Debug, Clone)]
+pub(crate) struct Trace {
+    pub(crate) id: String,
+    pub(crate) last_event: Arc<Mutex<Option<String>>>,
+}
+
+impl Trace {
+    /// A new trace (a random 128-bit id in hex).
+    pub(crate) fn new() -> Trace {
+        Trace { id: format!("{:032x}", fastrand::u128(1..)), last_event: Arc::new(Mutex::new(None)) }
+    }
 }
 
 impl Ctx {
@@ -55,6 +70,12 @@ impl Ctx {
         self.attempt
     }
 
+    /// The RFC-0020 trace id of this handler run (also the span's `trace_id` field): every
+    /// event logged with [`log`](Ctx::log) carries it, each one's parent being the previous.
+    pub fn trace_id(&self) -> &str {
+        &self.trace.id
+    }
+
     /// The agent's id.
     pub fn agent_id(&self) -> &str {
         self.client.agent_id()
@@ -67,7 +88,7 @@ impl Ctx {
 
     /// The leases held for this work (declared ones and those taken with [`acquire`](Ctx::acquire)).
     pub fn leases(&self) -> Vec<Lease> {
-        self.leases.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.leases).clone()
     }
 
     /// Reads the intent again.
@@ -91,15 +112,19 @@ impl Ctx {
         self.patch_state(move |_| vec![StatePatch::set_key(key, value.clone())]).await
     }
 
-    /// Logs an event of this type on the intent, in the handler's trace.
-    pub async fn log(&self, event_type: &str, payload: impl Into<Value>) -> openintent_client::Result<()> {
-        self.client
+    /// Logs an event of this type on the intent, in the handler's trace: its `trace_id` is
+    /// [`trace_id`](Ctx::trace_id), its `parent_event_id` the event logged before it here.
+    pub async fn log(&self, event_type: &str, payload: impl Into<Value>) -> openintent_client::Result<IntentEvent> {
+        let parent = lock(&self.trace.last_event).clone();
+        let event = self
+            .client
             .log_event(&self.intent.id, event_type)
             .payload(payload)
-            .trace_current_span()
+            .trace(self.trace.id.clone(), parent)
             .send()
-            .await
-            .map(|_| ())
+            .await?;
+        *lock(&self.trace.last_event) = Some(event.id.clone());
+        Ok(event)
     }
 
     /// Records a cost (RFC-0009) on the intent, by this agent.
@@ -112,7 +137,7 @@ impl Ctx {
     pub async fn acquire(&self, scope: &str) -> openintent_client::Result<Lease> {
         let lease =
             self.client.acquire_lease(&self.intent.id, scope).duration_seconds(self.lease_seconds).send().await?;
-        self.leases.lock().unwrap_or_else(|e| e.into_inner()).push(lease.clone());
+        lock(&self.leases).push(lease.clone());
         Ok(lease)
     }
 
@@ -142,4 +167,8 @@ impl Ctx {
             }
         }
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -13,7 +13,8 @@
 //! - records **failures** (RFC-0010) and **retries** per the intent's retry policy with its
 //!   backoff;
 //! - runs every handler inside a `tracing` span `openintent.work` carrying the agent, intent and
-//!   event ids and the attempt; events logged with [`Ctx::log`] carry the span's trace;
+//!   event ids, the attempt and the RFC-0020 trace id that events logged with [`Ctx::log`]
+//!   carry;
 //! - **drains** on [`DrainHandle::drain`] or SIGTERM: stops taking work, gives running work a
 //!   deadline (then cancels it, releasing its leases), and deregisters.
 //!

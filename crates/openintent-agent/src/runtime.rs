@@ -7,12 +7,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use openintent_client::Client;
 use openintent_client::types::{
-    AgentAssignment, AgentCapacity, IntentStatus, Lease, RetryPolicy, RetryStrategy, StreamEvent,
+    AgentAssignment, AgentCapacity, HeartbeatConfig, IntentStatus, Lease, RetryPolicy, RetryStrategy, StreamEvent,
 };
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::ctx::Trace;
 use crate::cursor::Cursor;
 use crate::handler::{BoxError, Handler, error_type_of};
 use crate::watch::{IntentHandlers, follow_intent};
@@ -47,8 +48,14 @@ impl Agent {
         let agent_id = client.agent_id().to_owned();
         let mut capacity = AgentCapacity::default();
         capacity.max_concurrent_tasks = Some(self.concurrency as i64);
-        let mut register =
-            client.register_agent(agent_id.clone()).capabilities(self.capabilities.clone()).capacity(capacity);
+        // The registry's liveness expects heartbeats at the interval they come at.
+        let mut heartbeat_config = HeartbeatConfig::default();
+        heartbeat_config.interval_seconds = Some(self.heartbeat.as_secs().max(1) as i64);
+        let mut register = client
+            .register_agent(agent_id.clone())
+            .capabilities(self.capabilities.clone())
+            .capacity(capacity)
+            .heartbeat_config(heartbeat_config);
         if let Some(name) = &self.name {
             register = register.name(name.clone());
         }
@@ -285,6 +292,8 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
         let Some(handler) = shared.handler.clone() else { return true };
         let span = tracing::Span::current();
         span.record("attempt", attempt);
+        let trace = Trace::new();
+        span.record("trace_id", trace.id.as_str());
         let ctx = Ctx {
             client: client.clone(),
             intent,
@@ -294,6 +303,7 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
             attempt,
             lease_seconds: shared.lease_seconds,
             leases: Arc::new(Mutex::new(Vec::new())),
+            trace,
         };
         let err = match attempt_once(shared, handler, ctx).await {
             Ok(()) => return true,

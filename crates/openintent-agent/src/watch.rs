@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::Ctx;
+use crate::ctx::Trace;
 use crate::handler::Handler;
 
 /// The handlers of events on assigned intents.
@@ -91,8 +92,11 @@ pub(crate) async fn follow_intent(
                         intent_id = %intent_id,
                         event_id = %event_id,
                         event_type = %event.event_type(),
+                        trace_id = tracing::field::Empty,
                     );
                     for handler in targets {
+                        let trace = Trace::new();
+                        span.record("trace_id", trace.id.as_str());
                         let ctx = Ctx {
                             client: client.clone(),
                             intent: intent.clone(),
@@ -102,6 +106,7 @@ pub(crate) async fn follow_intent(
                             attempt: 1,
                             lease_seconds: crate::DEFAULT_LEASE_SECONDS,
                             leases: Arc::new(Mutex::new(Vec::new())),
+                            trace,
                         };
                         let leases = ctx.leases.clone();
                         let task = tokio::spawn(handler(ctx).instrument(span.clone()));

@@ -73,6 +73,7 @@ async fn assignment_runs_under_a_lease_patches_state_and_completes() {
             assert_eq!(held.len(), 1, "the declared lease is held while the handler runs");
             assert_eq!(held[0].scope, "research");
             ctx.set_state("findings", "three trends").await?;
+            ctx.log("progress", serde_json::json!({"step": "started"})).await?;
             ctx.log("progress", serde_json::json!({"step": "done"})).await?;
             ctx.record_cost("tokens", 120.0, "tokens").await?;
             ctx.complete().await?;
@@ -90,6 +91,14 @@ async fn assignment_runs_under_a_lease_patches_state_and_completes() {
     let done = user.get_intent(&intent.id).await.unwrap();
     assert_eq!(done.state_at::<String>("/findings").unwrap().as_deref(), Some("three trends"));
     assert_eq!(user.get_costs(&intent.id).await.unwrap().len(), 1);
+    // Both events are in one trace, the second a child of the first.
+    let mut progress = user.get_events(&intent.id).event_type("progress").send().await.unwrap();
+    progress.sort_by_key(|e| e.payload["step"] != "started");
+    assert_eq!(progress.len(), 2);
+    let trace = progress[0].resolved_trace_id().expect("a trace id");
+    assert_eq!(trace.len(), 32);
+    assert_eq!(progress[1].resolved_trace_id(), Some(trace));
+    assert_eq!(progress[1].parent_event_id.as_deref(), Some(progress[0].id.as_str()));
     let leases = user.get_leases(&intent.id).all().send().await.unwrap();
     assert_eq!(leases.len(), 1);
     assert!(leases[0].released_at.is_some(), "the lease was released: {:?}", leases[0]);
@@ -98,6 +107,7 @@ async fn assignment_runs_under_a_lease_patches_state_and_completes() {
     let record = user.get_agent_record("worker-1").await.unwrap();
     assert_eq!(record.capabilities, vec!["research".to_owned()]);
     assert_eq!(record.capacity.as_ref().and_then(|c| c.max_concurrent_tasks), Some(2));
+    assert_eq!(record.heartbeat_config.as_ref().and_then(|h| h.interval_seconds), Some(1), "50 ms, rounded up");
     eventually("a heartbeat", || async {
         user.get_agent_record("worker-1").await.unwrap().last_heartbeat_at.is_some()
     })
