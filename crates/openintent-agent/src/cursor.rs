@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// last event of the longest finished prefix, so a restart never skips unfinished work.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
-    /// Received and not yet committed: (event id, done).
-    pending: VecDeque<(String, bool)>,
+    /// Received and not yet committed: (event id, done, durable). A durable id is one the
+    /// server sent (`id:`) and can resume after; the others are kept in memory only.
+    pending: VecDeque<(String, bool, bool)>,
     /// The committed position.
     committed: Option<String>,
     /// Where the committed position is kept, if anywhere.
@@ -35,19 +36,21 @@ impl Cursor {
         self.committed.as_deref()
     }
 
-    /// An event was received.
-    pub(crate) fn received(&mut self, id: String) {
-        self.pending.push_back((id, false));
+    /// An event was received (`durable`: its id is the server's).
+    pub(crate) fn received(&mut self, id: String, durable: bool) {
+        self.pending.push_back((id, false, durable));
     }
 
     /// An event's work is finished (handled, skipped, or given up); commits what it can.
     pub(crate) fn done(&mut self, id: &str) -> io::Result<()> {
-        if let Some(entry) = self.pending.iter_mut().find(|(i, done)| i == id && !done) {
+        if let Some(entry) = self.pending.iter_mut().find(|(i, done, _)| i == id && !done) {
             entry.1 = true;
         }
         let mut advanced = None;
-        while self.pending.front().is_some_and(|(_, done)| *done) {
-            advanced = self.pending.pop_front().map(|(i, _)| i);
+        while self.pending.front().is_some_and(|(_, done, _)| *done) {
+            if let Some((i, _, true)) = self.pending.pop_front() {
+                advanced = Some(i);
+            }
         }
         if let Some(id) = advanced {
             if let Some(path) = &self.file {
@@ -73,7 +76,7 @@ mod tests {
         let mut c = Cursor::open(Some(file.clone())).unwrap();
         assert_eq!(c.position(), None);
         for id in ["1", "2", "3"] {
-            c.received(id.to_owned());
+            c.received(id.to_owned(), true);
         }
         c.done("2").unwrap();
         assert_eq!(c.position(), None, "1 is still running");
@@ -82,6 +85,16 @@ mod tests {
         c.done("3").unwrap();
         assert_eq!(c.position(), Some("3"));
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "3");
-        assert_eq!(Cursor::open(Some(file)).unwrap().position(), Some("3"));
+        assert_eq!(Cursor::open(Some(file.clone())).unwrap().position(), Some("3"));
+        // Keys of events without a server id pass, but are never written.
+        c.received("assignment:a".to_owned(), false);
+        c.received("4".to_owned(), true);
+        c.received("assignment:b".to_owned(), false);
+        c.done("assignment:a").unwrap();
+        assert_eq!(c.position(), Some("3"));
+        c.done("4").unwrap();
+        c.done("assignment:b").unwrap();
+        assert_eq!(c.position(), Some("4"));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "4");
     }
 }

@@ -50,7 +50,13 @@ impl Agent {
         capacity.max_concurrent_tasks = Some(self.concurrency as i64);
         // The registry's liveness expects heartbeats at the interval they come at.
         let mut heartbeat_config = HeartbeatConfig::default();
-        heartbeat_config.interval_seconds = Some(self.heartbeat.as_secs().max(1) as i64);
+        // Unhealthy after three missed beats, dead after twice that (or the registry's defaults,
+        // 90 s and 300 s, when longer).
+        let interval = self.heartbeat.as_secs().max(1) as i64;
+        let unhealthy = (3 * interval).max(90);
+        heartbeat_config.interval_seconds = Some(interval);
+        heartbeat_config.unhealthy_after_seconds = Some(unhealthy);
+        heartbeat_config.dead_after_seconds = Some((2 * unhealthy).max(300));
         let mut register = client
             .register_agent(agent_id.clone())
             .capabilities(self.capabilities.clone())
@@ -150,13 +156,19 @@ impl Agent {
                     return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) };
                 }
             };
-            let id = stream.last_event_id();
-            if id.is_none() || id == last_seen {
-                continue;
-            }
-            last_seen.clone_from(&id);
-            let id = id.unwrap_or_default();
-            lock(&shared.cursor).received(id.clone());
+            // An event without an `id:` leaves the last id as it was. Such an assignment is
+            // still worked, under a key of its own that is never written to the cursor file.
+            let last = stream.last_event_id();
+            let durable = last.is_some() && last != last_seen;
+            let id = match (&event, durable) {
+                (_, true) => {
+                    last_seen.clone_from(&last);
+                    last.unwrap_or_default()
+                }
+                (StreamEvent::AgentAssigned(a), false) => format!("assignment:{}", a.id),
+                _ => continue,
+            };
+            lock(&shared.cursor).received(id.clone(), durable);
             match event {
                 StreamEvent::AgentAssigned(assignment) if assignment.agent_id == agent_id => {
                     if !shared.intent_handlers.is_empty() && lock(&shared.watched).insert(assignment.intent_id.clone())
@@ -165,7 +177,7 @@ impl Agent {
                             self.client.clone(),
                             shared.intent_handlers.clone(),
                             (*assignment).clone(),
-                            id.clone(),
+                            durable.then(|| id.clone()),
                             shared.draining.clone(),
                         );
                         let shared = shared.clone();

@@ -43,7 +43,7 @@ impl IntentHandlers {
     }
 }
 
-/// Follows `assignment`'s intent from the assignment's event on, until the intent is
+/// Follows `assignment`'s intent from the assignment's event on (from now when it has no id), until the intent is
 /// finished, the agent drains, or the stream fails for good. Handlers run one at a time, in
 /// stream order, each on its own task (a panic is logged, not fatal) inside a span
 /// `openintent.event`.
@@ -51,11 +51,14 @@ pub(crate) async fn follow_intent(
     client: Client,
     handlers: IntentHandlers,
     assignment: AgentAssignment,
-    from_event: String,
+    from_event: Option<String>,
     mut draining: watch::Receiver<bool>,
 ) {
     let intent_id = assignment.intent_id.clone();
-    let builder = client.stream_intent_events(&intent_id).last_event_id(from_event);
+    let mut builder = client.stream_intent_events(&intent_id);
+    if let Some(id) = from_event {
+        builder = builder.last_event_id(id);
+    }
     let mut stream = builder.into_stream();
     let mut last_seen = None;
     loop {
