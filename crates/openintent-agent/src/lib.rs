@@ -18,6 +18,9 @@
 //! - **drains** on [`DrainHandle::drain`] or SIGTERM: stops taking work, gives running work a
 //!   deadline (then cancels it, releasing its leases), and deregisters.
 //!
+//! A [`Coordinator`] runs plans of child intents with dependencies over the registry's agents,
+//! assigning each by capability when it is ready and completing the parent with the results.
+//!
 //! ```no_run
 //! use openintent_agent::Agent;
 //! use openintent_client::Client;
@@ -61,6 +64,7 @@
 #![warn(missing_docs)]
 
 mod agent;
+mod coordinator;
 mod ctx;
 mod cursor;
 mod handler;
@@ -72,6 +76,7 @@ pub use agent::{
     Agent, AgentBuilder, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_DEADLINE, DEFAULT_HEARTBEAT, DEFAULT_LEASE_SECONDS,
     DrainHandle,
 };
+pub use coordinator::{Coordinator, CoordinatorError, PlanOutcome, Task};
 pub use ctx::Ctx;
 pub use handler::{AgentHandlers, BoxError, Failure, HandlerResult};
 
