@@ -71,7 +71,8 @@ pub enum CoordinatorError {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PlanOutcome {
-    /// The parent, completed, with `results` = each task's final state by key.
+    /// The parent, completed, with `results` = each task's final state by key (without its
+    /// `_`-prefixed keys).
     pub parent: Intent,
     /// The children by key, as they completed.
     pub children: BTreeMap<String, Intent>,
@@ -123,8 +124,12 @@ impl Coordinator {
             let (key, child) = result?;
             done.insert(key, child);
         }
+        // Each child's state without the keys the server keeps for itself (`_suspension`...).
+        let own = |c: &Intent| -> serde_json::Map<String, Value> {
+            c.state.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
         let results: serde_json::Map<String, Value> =
-            done.iter().map(|(k, c)| (k.clone(), Value::Object(c.state.clone()))).collect();
+            done.iter().map(|(k, c)| (k.clone(), Value::Object(own(c)))).collect();
         client
             .update_state_with(parent_id, move |_| vec![StatePatch::set_key("results", results.clone())])
             .send()
