@@ -337,10 +337,12 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
             tracing::warn!(error = %e, "could not record the failure");
         }
         let Some(delay) = delay else { return true };
-        let mut cancel = shared.cancel.clone();
+        // A drain ends the wait: no attempt starts once draining, and the assignment stays
+        // uncommitted, so a restarted agent sees it again.
+        let mut draining = shared.draining.clone();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = cancel.wait_for(|c| *c) => return false,
+            _ = draining.wait_for(|d| *d) => return false,
         }
         attempt += 1;
     }

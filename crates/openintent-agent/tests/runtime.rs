@@ -468,3 +468,38 @@ async fn a_lost_stream_reconnects_and_resumes_without_reprocessing() {
     tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
     srv.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_ends_the_wait_before_a_retry() {
+    let srv = server().await;
+    let url = srv.url();
+    let user = user(&url);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let agent = Agent::builder(agent_client(&url, "worker-9"))
+        .drain_deadline(Duration::from_secs(30))
+        .on_assignment(move |_ctx| {
+            let c = c.clone();
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(Failure::new("flaky", "always").into())
+            }
+        })
+        .build();
+    let drain = agent.drain_handle();
+    let run = tokio::spawn(agent.run());
+    let intent = user.create_intent("Slow retry").send().await.unwrap();
+    user.set_retry_policy(&intent.id)
+        .max_attempts(3)
+        .base_delay_seconds(60.0)
+        .max_delay_seconds(60.0)
+        .send()
+        .await
+        .unwrap();
+    user.assign_agent(&intent.id).agent_id("worker-9").send().await.unwrap();
+    eventually("the first failure", || async { !user.get_failures(&intent.id).await.unwrap().is_empty() }).await;
+    drain.drain();
+    // Well before the 60 s delay and the 30 s drain deadline.
+    tokio::time::timeout(Duration::from_secs(5), run).await.expect("run returns").unwrap().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "no attempt after the drain");
+}
