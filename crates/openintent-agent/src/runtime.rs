@@ -7,7 +7,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use openintent_client::Client;
 use openintent_client::types::{
-    AgentAssignment, AgentCapacity, HeartbeatConfig, IntentStatus, Lease, RetryPolicy, RetryStrategy, StreamEvent,
+    AgentAssignment, AgentCapacity, HeartbeatConfig, Intent, IntentStatus, Lease, RetryPolicy, RetryStrategy,
+    StreamEvent,
 };
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -290,13 +291,8 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
     let intent_id = &assignment.intent_id;
     let mut attempt = 1u32;
     loop {
-        let intent = match client.get_intent(intent_id).await {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the assigned intent; skipping it");
-                return true;
-            }
-        };
+        let Some(intent) = read_assigned(shared, intent_id).await else { return false };
+        let Some(intent) = intent else { return true };
         if matches!(intent.status, IntentStatus::Completed | IntentStatus::Abandoned) {
             tracing::debug!(status = %intent.status, "intent already finished; skipping");
             return true;
@@ -347,6 +343,38 @@ async fn attempts(shared: &Arc<Shared>, assignment: &AgentAssignment, event_id: 
         attempt += 1;
     }
 }
+
+/// Reads the assigned intent: `Some(None)` when it is gone or not readable (the assignment is
+/// skipped), `None` when it could not be read for now (transient failures are retried a few
+/// times; then the assignment stays uncommitted, so a restarted agent sees it again).
+async fn read_assigned(shared: &Shared, intent_id: &str) -> Option<Option<Intent>> {
+    let mut draining = shared.draining.clone();
+    let mut delay = Duration::from_millis(100);
+    for round in 1..=READ_ATTEMPTS {
+        match shared.client.get_intent(intent_id).await {
+            Ok(intent) => return Some(Some(intent)),
+            Err(e) if e.is_not_found() || e.is_forbidden() || e.is_unauthorized() => {
+                tracing::warn!(error = %e, "the assigned intent cannot be read; skipping it");
+                return Some(None);
+            }
+            Err(e) if round == READ_ATTEMPTS => {
+                tracing::error!(error = %e, "could not read the assigned intent; leaving it for a restart");
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, round, "could not read the assigned intent; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = draining.wait_for(|d| *d) => return None,
+                }
+                delay *= 2;
+            }
+        }
+    }
+    None
+}
+
+/// How many times an assigned intent is read before its work is left for a restart.
+const READ_ATTEMPTS: u32 = 5;
 
 enum Outcome {
     Failed(BoxError),

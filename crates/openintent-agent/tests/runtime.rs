@@ -503,3 +503,44 @@ async fn a_drain_ends_the_wait_before_a_retry() {
     tokio::time::timeout(Duration::from_secs(5), run).await.expect("run returns").unwrap().unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1, "no attempt after the drain");
 }
+
+/// Fails the first reads of intents with a connection error.
+#[derive(Debug)]
+struct FlakyReads {
+    inner: ReqwestTransport,
+    failures_left: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Transport for FlakyReads {
+    async fn send(&self, req: Request) -> Result<Response, TransportError> {
+        let intent_read =
+            req.method == Method::Get && req.path.starts_with("/api/v1/intents/") && req.path.matches('/').count() == 4;
+        if intent_read
+            && self.failures_left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+        {
+            return Err(TransportError::other("connection reset (injected)"));
+        }
+        self.inner.send(req).await
+    }
+
+    async fn send_stream(&self, req: Request) -> Result<StreamResponse, TransportError> {
+        self.inner.send_stream(req).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_to_read_the_intent_does_not_lose_the_assignment() {
+    let srv = server().await;
+    let url = srv.url();
+    let user = user(&url);
+    let inner = ReqwestTransport::builder(url.clone()).api_key("agent-research-key").build().unwrap();
+    let transport = FlakyReads { inner, failures_left: AtomicUsize::new(2) };
+    let agent = counting(Agent::builder(Client::from_transport(transport, "worker-10"))).build();
+    let drain = agent.drain_handle();
+    let run = tokio::spawn(agent.run());
+    let intent = assigned(&user, "Read twice", "worker-10").await;
+    eventually("the work done", || async { runs(&user.get_intent(&intent.id).await.unwrap()) == 1 }).await;
+    drain.drain();
+    run.await.unwrap().unwrap();
+}
