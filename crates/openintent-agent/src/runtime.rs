@@ -17,7 +17,7 @@ use tracing::Instrument;
 use crate::ctx::Trace;
 use crate::cursor::Cursor;
 use crate::handler::{BoxError, Handler, error_type_of};
-use crate::watch::{IntentHandlers, follow_intent};
+use crate::watch::{IntentHandlers, WatchBook, Watched, follow_intent};
 use crate::{Agent, AgentError, Ctx, Failure};
 
 /// What every piece of work shares.
@@ -26,7 +26,7 @@ struct Shared {
     handler: Option<Handler>,
     intent_handlers: IntentHandlers,
     /// Intents whose streams are followed for the intent handlers.
-    watched: Mutex<std::collections::HashSet<String>>,
+    watched: Arc<Mutex<WatchBook>>,
     scopes: Vec<String>,
     lease_seconds: i64,
     /// Draining: no new attempt starts.
@@ -69,13 +69,16 @@ impl Agent {
         register.send().await.map_err(AgentError::Register)?;
 
         let cursor = Cursor::open(self.cursor_file.clone()).map_err(AgentError::Cursor)?;
+        let watch_file =
+            self.cursor_file.as_ref().filter(|_| !self.intent_handlers.is_empty()).map(|c| c.with_extension("intents"));
+        let watch_book = WatchBook::open(watch_file).map_err(AgentError::Cursor)?;
         let mut drain_rx = self.drain_tx.subscribe();
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             client: client.clone(),
             handler: self.on_assignment.clone(),
             intent_handlers: self.intent_handlers.clone(),
-            watched: Mutex::new(std::collections::HashSet::new()),
+            watched: Arc::new(Mutex::new(watch_book)),
             scopes: self.scopes.clone(),
             lease_seconds: self.lease_seconds,
             draining: drain_rx.clone(),
@@ -136,6 +139,10 @@ impl Agent {
             Err(e) => return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) },
         };
         tracing::info!(agent_id, "agent running");
+        // The intents followed before a restart, from where they were.
+        for watched in lock(&shared.watched).entries() {
+            watchers.spawn(watch_intent(shared.clone(), watched));
+        }
         let mut last_seen = None;
         loop {
             while tasks.try_join_next().is_some() {}
@@ -172,21 +179,12 @@ impl Agent {
             lock(&shared.cursor).received(id.clone(), durable);
             match event {
                 StreamEvent::AgentAssigned(assignment) if assignment.agent_id == agent_id => {
-                    if !shared.intent_handlers.is_empty() && lock(&shared.watched).insert(assignment.intent_id.clone())
-                    {
-                        let watch = follow_intent(
-                            self.client.clone(),
-                            shared.intent_handlers.clone(),
-                            (*assignment).clone(),
-                            durable.then(|| id.clone()),
-                            shared.draining.clone(),
-                        );
-                        let shared = shared.clone();
-                        let intent_id = assignment.intent_id.clone();
-                        watchers.spawn(async move {
-                            watch.await;
-                            lock(&shared.watched).remove(&intent_id);
-                        });
+                    if !shared.intent_handlers.is_empty() {
+                        let watched =
+                            Watched { assignment: (*assignment).clone(), position: durable.then(|| id.clone()) };
+                        if lock(&shared.watched).start(watched.clone()) {
+                            watchers.spawn(watch_intent(shared.clone(), watched));
+                        }
                     }
                     let permit = tokio::select! {
                         p = limit.clone().acquire_owned() => p,
@@ -204,6 +202,21 @@ impl Agent {
             }
         }
     }
+}
+
+/// Follows one intent for the intent handlers.
+async fn watch_intent(shared: Arc<Shared>, watched: Watched) {
+    let intent_id = watched.assignment.intent_id.clone();
+    let finished = follow_intent(
+        shared.client.clone(),
+        shared.intent_handlers.clone(),
+        watched.assignment,
+        watched.position,
+        shared.draining.clone(),
+        shared.watched.clone(),
+    )
+    .await;
+    lock(&shared.watched).stop(&intent_id, finished);
 }
 
 /// What following the stream left: the running work, and the error that ended it.

@@ -110,3 +110,58 @@ async fn events_of_assigned_intents_reach_their_handlers_in_order() {
     tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
     assert!(rx.try_recv().is_err(), "nothing else was handled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_agent_follows_its_intents_again_from_where_it_was() {
+    let srv = openintent_server::spawn(ServerConfig::in_memory()).await.unwrap();
+    let url = srv.url();
+    let user = Client::new(&url, "dev-user-key", "user").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cursor = dir.path().join("follower.cursor");
+    let (tx, mut rx) = mpsc::unbounded_channel::<Seen>();
+    let start = || {
+        let tx = tx.clone();
+        let agent = Agent::builder(Client::new(&url, "agent-research-key", "follower").unwrap())
+            .cursor_file(&cursor)
+            .on_event("comment", move |ctx| {
+                let tx = tx.clone();
+                async move {
+                    let message = match ctx.event() {
+                        Some(StreamEvent::Event(e)) => e.payload.get("message").cloned().unwrap_or(Value::Null),
+                        _ => Value::Null,
+                    };
+                    report(&tx, "comment", &ctx, message);
+                    Ok(())
+                }
+            })
+            .build();
+        let drain = agent.drain_handle();
+        (drain, tokio::spawn(agent.run()))
+    };
+    let comment = |text: &'static str| {
+        let user = user.clone();
+        async move {
+            let id = user.list_intents().send().await.unwrap().items[0].id.clone();
+            user.log_event(&id, "comment").payload(json!({"message": text})).send().await.unwrap();
+        }
+    };
+
+    let (drain, run) = start();
+    let intent = user.create_intent("Followed").send().await.unwrap();
+    user.assign_agent(&intent.id).agent_id("follower").send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    comment("one").await;
+    assert_eq!(next(&mut rx).await.2, json!("one"));
+    drain.drain();
+    tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
+
+    // Logged while the agent is down: handled after the restart, and "one" is not handled again.
+    comment("two").await;
+    let (drain, run) = start();
+    assert_eq!(next(&mut rx).await.2, json!("two"));
+    comment("three").await;
+    assert_eq!(next(&mut rx).await.2, json!("three"));
+    drain.drain();
+    tokio::time::timeout(Duration::from_secs(10), run).await.unwrap().unwrap().unwrap();
+    assert!(rx.try_recv().is_err(), "nothing handled twice");
+}
