@@ -74,6 +74,13 @@ pub use openintent_client::*;
 #[doc(inline)]
 pub use openintent_transport as transport;
 
+/// The agent runtime (re-export of `openintent-agent`, feature `agent`): an agent built from
+/// async handlers, with registration, heartbeats, a resumable agent stream, leases, retries
+/// and drain. See `docs/agents.md`.
+#[cfg(feature = "agent")]
+#[doc(inline)]
+pub use openintent_agent as agent;
+
 /// The guides of `docs/` and the README, compiled (and, where no server is needed, run) as
 /// doc tests, so that every Rust block in them stays correct.
 #[cfg(doctest)]
