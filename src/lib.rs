@@ -93,6 +93,8 @@ pub mod guides {
     pub struct EventsGuide;
     #[doc = include_str!("../docs/leases.md")]
     pub struct LeasesGuide;
+    #[doc = include_str!("../docs/agents.md")]
+    pub struct AgentsGuide;
     #[doc = include_str!("../docs/arbitration.md")]
     pub struct ArbitrationGuide;
     #[doc = include_str!("../docs/governance.md")]

@@ -161,12 +161,15 @@ impl Coordinator {
                     self.assign(&task, &child.id).await?;
                     assigned = true;
                 }
-                StreamEvent::IntentChanged { intent, .. } => match intent.status {
-                    IntentStatus::Completed => return Ok((task.key, *intent)),
-                    IntentStatus::Abandoned => return Err(CoordinatorError::Abandoned(task.key)),
+                // Either form of a status change (the whole intent, or the thin event).
+                event => match (event.new_status(), event) {
+                    (Some(IntentStatus::Completed), StreamEvent::IntentChanged { intent, .. }) => {
+                        return Ok((task.key, *intent));
+                    }
+                    (Some(IntentStatus::Completed), _) => return Ok((task.key, client.get_intent(&child.id).await?)),
+                    (Some(IntentStatus::Abandoned), _) => return Err(CoordinatorError::Abandoned(task.key)),
                     _ => {}
                 },
-                _ => {}
             }
         }
         Err(CoordinatorError::StreamEnded(task.key))

@@ -94,8 +94,3 @@ pub enum AgentError {
     #[error("reading the cursor file failed: {0}")]
     Cursor(#[source] std::io::Error),
 }
-
-/// The guide (`docs/agents.md`), compiled as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../docs/agents.md")]
-pub struct AgentsGuide;

@@ -31,14 +31,12 @@ impl IntentHandlers {
     /// The handlers an event goes to.
     fn for_event(&self, event: &StreamEvent) -> Vec<Handler> {
         let mut out = Vec::new();
-        if let StreamEvent::IntentChanged { event_type, .. } = event {
-            let kind = match event_type {
-                EventType::StatePatched => &self.state,
-                EventType::StatusChanged => &self.status,
-                _ => &None,
-            };
-            out.extend(kind.clone());
-        }
+        let kind = match event.intent_change() {
+            Some(EventType::StatePatched) => &self.state,
+            Some(EventType::StatusChanged) => &self.status,
+            _ => &None,
+        };
+        out.extend(kind.clone());
         out.extend(self.by_name.get(&event.event_type()).cloned());
         out
     }
@@ -156,8 +154,7 @@ pub(crate) async fn follow_intent(
             continue;
         }
         last_seen = Some(event_id.clone());
-        let finished = matches!(&event, StreamEvent::IntentChanged { intent, .. }
-            if matches!(intent.status, IntentStatus::Completed | IntentStatus::Abandoned));
+        let finished = matches!(event.new_status(), Some(IntentStatus::Completed | IntentStatus::Abandoned));
         let targets = handlers.for_event(&event);
         if !targets.is_empty() {
             let intent = match &event {

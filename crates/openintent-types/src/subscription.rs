@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::channel::Message;
 use crate::event::{AgentAssignment, IntentEvent};
-use crate::intent::Intent;
+use crate::intent::{Intent, IntentStatus};
 use crate::schema::{Field, Kind, RequestSchema, opt, validate_fields};
 use crate::validation::{self, Validate};
 use crate::wire::{bool_or_int, null_as_default};
@@ -267,6 +267,42 @@ impl StreamEvent {
             return StreamEvent::PortfolioChanged { event_type: name, data };
         }
         StreamEvent::Other { event_type: name, data: value }
+    }
+
+    /// Which change of the intent this item reports, in either form: an
+    /// [`StreamEvent::IntentChanged`] (the whole intent, as the reference server sends it), or the
+    /// [`StreamEvent::Event`] of a `state_patched` or `status_changed` event (what openintent-rs
+    /// servers send: the event and the new version, not the whole intent). `None` for anything
+    /// else.
+    ///
+    /// ```
+    /// use openintent_types::{EventType, IntentStatus, StreamEvent};
+    /// let thin = StreamEvent::parse("status_changed",
+    ///     r#"{"id": "e2", "intent_id": "i1", "event_type": "status_changed", "actor": "a",
+    ///        "payload": {"status": "completed", "previous_status": "active", "version": 3},
+    ///        "created_at": "2026-11-24T13:50:36.836068", "version": 3, "status": "completed"}"#);
+    /// assert_eq!(thin.intent_change(), Some(EventType::StatusChanged));
+    /// assert_eq!(thin.new_status(), Some(IntentStatus::Completed));
+    /// ```
+    pub fn intent_change(&self) -> Option<EventType> {
+        let kind = match self {
+            StreamEvent::IntentChanged { event_type, .. } => event_type,
+            StreamEvent::Event(e) => &e.event_type,
+            _ => return None,
+        };
+        matches!(kind, EventType::StatePatched | EventType::StatusChanged).then(|| kind.clone())
+    }
+
+    /// The intent's status after this item, when it says: the status of the whole intent of an
+    /// [`StreamEvent::IntentChanged`], or the new `status` of a `status_changed` event.
+    pub fn new_status(&self) -> Option<IntentStatus> {
+        match self {
+            StreamEvent::IntentChanged { intent, .. } => Some(intent.status.clone()),
+            StreamEvent::Event(e) if e.event_type == EventType::StatusChanged => {
+                e.payload.get("status").and_then(Value::as_str).map(IntentStatus::parse)
+            }
+            _ => None,
+        }
     }
 
     /// The SSE event name this item came with.
