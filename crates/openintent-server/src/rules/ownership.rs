@@ -8,6 +8,8 @@
 //! | attachment | (the intent's ACL) | its uploader, the intent's creator, `admin` |
 //! | agent assignment | (the intent's ACL) | the agent assigned, whoever assigned it, the intent's creator, `admin` |
 //! | agent record (registry) | any key | the agent itself, `operator`, `admin` |
+//! | channel (members, options, closing) | (the intent's ACL) | its creator, the intent's creator, `admin` |
+//! | portfolio (status, members) | any key (members filtered by their ACLs) | its creator, `admin` |
 //!
 //! A lease is not here: it is a claim on work in progress, renewed or released by its holder
 //! only (admin keys included), and ended otherwise by its expiry (`store/leases.rs`).
@@ -32,6 +34,10 @@ pub(crate) enum Object {
     Assignment,
     /// An agent's registry record; owner: the agent.
     AgentRecord,
+    /// A messaging channel; owners: its `created_by`, the intent's `created_by`.
+    Channel,
+    /// A portfolio; owner: its `created_by`.
+    Portfolio,
 }
 
 /// What the caller wants to do with the object.
@@ -53,7 +59,10 @@ pub(crate) fn may(object: Object, access: Access, principal: &str, role: Role, o
     match (object, access) {
         // Readable by every key that may read the intent (checked by the ACL) or, for agent
         // records, by every key (the registry is a directory).
-        (Object::Attachment | Object::Assignment | Object::AgentRecord, Access::Read) => true,
+        (
+            Object::Attachment | Object::Assignment | Object::AgentRecord | Object::Channel | Object::Portfolio,
+            Access::Read,
+        ) => true,
         (Object::AgentRecord, Access::Change) => owner || role.may_act_for_others(),
         (Object::Subscription, _) | (_, Access::Change) => owner,
     }
@@ -80,6 +89,12 @@ pub(crate) fn check(
         Object::Assignment => StoreError::Forbidden(
             "Only the agent assigned, whoever assigned it, the intent's creator or an admin key may unassign it",
         ),
+        Object::Channel => StoreError::Forbidden(
+            "Only the channel's creator, the intent's creator or an admin key may change or close this channel",
+        ),
+        Object::Portfolio => {
+            StoreError::Forbidden("Only the portfolio's creator or an admin key may change this portfolio")
+        }
         Object::AgentRecord => {
             StoreError::Forbidden("Only the agent itself or an operator or admin key may change this agent's record")
         }
@@ -106,7 +121,7 @@ mod tests {
     #[test]
     fn changes_need_an_owner_or_admin_and_agent_records_also_operators() {
         let owners = [Some("alice"), None, Some("carol")];
-        for object in [Object::Attachment, Object::Assignment] {
+        for object in [Object::Attachment, Object::Assignment, Object::Channel, Object::Portfolio] {
             assert!(may(object, Access::Read, "bob", Role::Reader, &owners));
             assert!(may(object, Access::Change, "alice", Role::Agent, &owners));
             assert!(may(object, Access::Change, "carol", Role::Agent, &owners));
