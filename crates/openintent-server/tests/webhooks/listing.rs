@@ -104,7 +104,7 @@ async fn by_default_non_public_destinations_and_urls_with_credentials_are_refuse
         assert_eq!(status, 422, "{url}: {body}");
         assert_eq!(body["detail"][0]["loc"], json!(["body", "webhook_url"]), "{body}");
         assert!(body["detail"][0]["msg"].as_str().unwrap().contains("credentials"), "{body}");
-        assert!(!body.to_string().contains("pass") && !body.to_string().contains("token@"), "not echoed: {body}");
+        assert!(!body.to_string().contains("user:pass@") && !body.to_string().contains("token@"), "not echoed: {body}");
     }
     // A public destination is accepted.
     let (status, body) = api
@@ -192,7 +192,8 @@ async fn deliveries_are_listed_newest_first_to_the_subscriber_only() {
         .await
         .unwrap();
     assert_eq!(stranger.status().as_u16(), 404);
-    assert_eq!(stranger.json::<Value>().await.unwrap()["detail"], json!("Subscription not found"));
+    let body: Value = serde_json::from_str(&stranger.text().await.unwrap()).unwrap();
+    assert_eq!(body["detail"], json!("Subscription not found"));
     let (status, body) = api.call("GET", "/api/v1/subscriptions/no-such-id/deliveries", None, None).await;
     assert_eq!((status, body["detail"].clone()), (404, json!("Subscription not found")));
     let (status, _) = api.call("DELETE", &format!("/api/v1/subscriptions/{ok}"), None, None).await;
