@@ -201,6 +201,12 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
             "no API keys configured: accepting the development keys {DEV_API_KEYS:?}; set --api-keys or OPENINTENT_API_KEYS"
         );
     }
+    if args.webhook_allow_private {
+        tracing::warn!(
+            "--webhook-allow-private: webhooks may be delivered to loopback, private and link-local (metadata) \
+             addresses; a development switch, not for servers whose callers must not reach this network"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     runtime
         .block_on(crate::serve(
