@@ -101,6 +101,8 @@ fn start_in_process() -> String {
                 let config = openintent_server::ServerConfig::builder()
                     .database(openintent_server::DatabaseLocation::SqliteFile(dir.path().join("conformance.db")))
                     .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+                    // The webhook receivers of the tests listen on 127.0.0.1.
+                    .webhooks(openintent_server::WebhookConfig::default().deny_private(false))
                     .build()
                     .expect("server config");
                 let server = openintent_server::spawn(config).await.expect("in-process server starts");

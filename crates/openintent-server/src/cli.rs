@@ -73,11 +73,12 @@ pub struct ServeArgs {
     #[arg(long, env = "OPENINTENT_WEBHOOK_TIMEOUT", default_value_t = 10)]
     pub webhook_timeout: u64,
 
-    /// Refuse to deliver webhooks to loopback, private, link-local (cloud metadata),
-    /// unspecified, multicast and broadcast addresses, checked on every address the host name
-    /// resolves to. Off by default for local development; turn it on in production.
-    #[arg(long, env = "OPENINTENT_WEBHOOK_DENY_PRIVATE")]
-    pub webhook_deny_private: bool,
+    /// Development switch: deliver webhooks to loopback, private, link-local (cloud metadata),
+    /// unspecified, multicast and broadcast addresses too (for receivers on 127.0.0.1). By
+    /// default they are refused, checked on every address the host name resolves to; never
+    /// set this where callers may not reach the server's internal network.
+    #[arg(long, env = "OPENINTENT_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
 
     /// Serve `GET /metrics` (Prometheus text format) on this address, a listener of its own
     /// for operators (e.g. 127.0.0.1:9100); off by default.
@@ -140,7 +141,7 @@ impl ServeArgs {
             .enabled(!self.no_webhooks)
             .workers(self.webhook_workers)
             .max_attempts(self.webhook_max_attempts)
-            .deny_private(self.webhook_deny_private)
+            .deny_private(!self.webhook_allow_private)
             .request_timeout(timeout)
     }
 }
@@ -198,6 +199,12 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
     if args.api_keys.is_none() {
         tracing::warn!(
             "no API keys configured: accepting the development keys {DEV_API_KEYS:?}; set --api-keys or OPENINTENT_API_KEYS"
+        );
+    }
+    if args.webhook_allow_private {
+        tracing::warn!(
+            "--webhook-allow-private: webhooks may be delivered to loopback, private and link-local (metadata) \
+             addresses; a development switch, not for servers whose callers must not reach this network"
         );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
@@ -307,8 +314,8 @@ mod webhook_flag_tests {
         assert!(on.webhooks().enabled);
         assert_eq!(on.webhooks().max_attempts, 10);
         assert!(!config(&["--no-webhooks"]).unwrap().webhooks().enabled);
-        assert!(!on.webhooks().deny_private);
-        assert!(config(&["--webhook-deny-private"]).unwrap().webhooks().deny_private);
+        assert!(on.webhooks().deny_private, "non-public destinations are refused by default");
+        assert!(!config(&["--webhook-allow-private"]).unwrap().webhooks().deny_private);
         let tuned =
             config(&["--webhook-workers", "3", "--webhook-max-attempts", "4", "--webhook-timeout", "90"]).unwrap();
         let w = tuned.webhooks();

@@ -484,15 +484,15 @@ pub struct WebhookConfig {
     /// request connects only to the checked addresses (so a DNS answer that changes between
     /// the check and the connection cannot redirect it). A refused delivery is marked failed
     /// at once, without retries; a subscription whose `webhook_url` host is such a literal IP
-    /// is refused with 422. Off by default so that receivers on `127.0.0.1` work during
-    /// development; production deployments should turn it on.
+    /// is refused with 422. On by default; turn it off (`--webhook-allow-private`,
+    /// `OPENINTENT_WEBHOOK_ALLOW_PRIVATE`) only for development receivers on `127.0.0.1`.
     pub deny_private: bool,
 }
 
 impl Default for WebhookConfig {
     /// Enabled: 1 worker polling every second, batches of 16, 10 attempts, backoff from 2 s to
     /// 10 min, 10 s receiver timeout, 5 s claims (renewed while attempts run), finished deliveries kept 7 days, non-public
-    /// destinations allowed.
+    /// destinations refused.
     fn default() -> Self {
         WebhookConfig {
             enabled: true,
@@ -505,7 +505,7 @@ impl Default for WebhookConfig {
             request_timeout: Duration::from_secs(10),
             claim_ttl: Duration::from_secs(5),
             retention: Some(Duration::from_secs(7 * 24 * 3600)),
-            deny_private: false,
+            deny_private: true,
         }
     }
 }

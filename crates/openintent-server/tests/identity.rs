@@ -149,7 +149,7 @@ async fn keyless(api: &TestApp, bodies: &mut Vec<Value>, method: &str, path: &st
 
 #[tokio::test]
 async fn an_unbound_key_is_never_disclosed() {
-    let webhooks = WebhookConfig::default().poll_interval(Duration::from_millis(50));
+    let webhooks = WebhookConfig::default().deny_private(false).poll_interval(Duration::from_millis(50));
     let server = spawn(config(webhooks).await).await.unwrap();
     let api = TestApp { router: app(server.state().clone()), state: server.state().clone() };
     let me = key_principal(AGENT_KEY);

@@ -31,8 +31,10 @@ fn value(text: &str, series: &str) -> f64 {
 #[tokio::test]
 async fn metrics_follow_the_requests_on_a_listener_of_their_own() {
     // Failed attempts are retried only much later: the delivery stays pending.
-    let webhooks =
-        WebhookConfig::default().base_backoff(Duration::from_secs(600)).poll_interval(Duration::from_millis(20));
+    let webhooks = WebhookConfig::default()
+        .deny_private(false)
+        .base_backoff(Duration::from_secs(600))
+        .poll_interval(Duration::from_millis(20));
     let config = ServerConfig::builder()
         .database(common::test_database().await)
         .bind(SocketAddr::from(([127, 0, 0, 1], 0)))

@@ -42,7 +42,7 @@ async fn unassign_agent(
     principal: Principal,
     Path((id, agent_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    state.store().unassign_agent(&id, &agent_id, &principal.0).await?;
+    state.store().unassign_agent(&id, &agent_id, principal.as_str(), principal.role()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -56,6 +56,12 @@ pub(super) const OPERATIONS: &[Op] = &[
         .errors(&[409]),
     op("get", "/api/v1/intents/{id}/agents", "listAgents", "agents", "Agents assigned to an intent")
         .reply(Reply::List("AgentAssignment")),
-    op("delete", "/api/v1/intents/{id}/agents/{agent_id}", "unassignAgent", "agents", "Unassign an agent")
-        .reply(Reply::NoContent),
+    op(
+        "delete",
+        "/api/v1/intents/{id}/agents/{agent_id}",
+        "unassignAgent",
+        "agents",
+        "Unassign an agent (the agent, whoever assigned it, the intent's creator or an admin key)",
+    )
+    .reply(Reply::NoContent),
 ];

@@ -41,10 +41,10 @@ async fn list_attachments(
 
 async fn delete_attachment(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
     Path((id, attachment_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    if state.store().delete_attachment(&id, &attachment_id).await? {
+    if state.store().delete_attachment(&id, &attachment_id, principal.as_str(), principal.role()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("Attachment not found"))
@@ -65,7 +65,7 @@ pub(super) const OPERATIONS: &[Op] = &[
         "/api/v1/intents/{id}/attachments/{attachment_id}",
         "deleteAttachment",
         "attachments",
-        "Delete an attachment",
+        "Delete an attachment (its uploader, the intent's creator or an admin key)",
     )
     .reply(Reply::NoContent),
 ];

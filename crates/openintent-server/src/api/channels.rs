@@ -19,6 +19,7 @@ use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Query, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
+use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
 use crate::store::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 
@@ -69,21 +70,29 @@ async fn get_channel(State(state): State<AppState>, _p: Principal, Path(cid): Pa
     Ok(Json(wire(&channel)))
 }
 
+/// Whether the caller may change or close channel `cid` ([`ownership`]: its creator, the
+/// intent's creator, an admin key); 404 when there is no such channel, 403 otherwise.
+async fn may_change(state: &AppState, p: &Principal, cid: &str) -> ApiResult<()> {
+    let channel = state.store().get_channel(cid).await?.ok_or_else(|| ApiError::not_found(CHANNEL_NOT_FOUND))?;
+    let intent_creator = state.store().get_intent(&channel.intent_id).await?.map(|i| i.created_by);
+    let owners = [Some(channel.created_by.as_str()), intent_creator.as_deref()];
+    ownership::check(Object::Channel, Access::Change, p.as_str(), p.role(), &owners)?;
+    Ok(())
+}
+
 async fn update_channel(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(cid): Path<String>,
     JsonBody(body): JsonBody<UpdateChannelRequest>,
 ) -> ApiResult<Json<Value>> {
+    may_change(&state, &p, &cid).await?;
     Ok(Json(wire(&state.store().update_channel(&cid, &body).await?)))
 }
 
 /// Closes the channel (its messages stay readable; the reference deletes both).
-async fn close_channel(
-    State(state): State<AppState>,
-    _p: Principal,
-    Path(cid): Path<String>,
-) -> ApiResult<Json<Value>> {
+async fn close_channel(State(state): State<AppState>, p: Principal, Path(cid): Path<String>) -> ApiResult<Json<Value>> {
+    may_change(&state, &p, &cid).await?;
     let mut close = UpdateChannelRequest::default();
     close.status = Some(ChannelStatus::Closed);
     let channel = state.store().update_channel(&cid, &close).await?;

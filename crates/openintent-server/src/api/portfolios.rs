@@ -14,6 +14,7 @@ use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{INTENT_NOT_FOUND, list, merge, of_intent, wire};
 use super::spec::{Op, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
+use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
 use crate::store::NewPortfolio;
 
@@ -68,10 +69,11 @@ async fn get_portfolio(State(state): State<AppState>, p: Principal, Path(id): Pa
 
 async fn update_portfolio_status(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdatePortfolioStatusRequest>,
 ) -> ApiResult<Json<Value>> {
+    may_change(&state, &p, &id).await?;
     let portfolio = state.store().update_portfolio_status(&id, &body.status).await?;
     Ok(Json(wire(&portfolio)))
 }
@@ -82,9 +84,7 @@ async fn add_intent_to_portfolio(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AddIntentToPortfolioRequest>,
 ) -> ApiResult<Json<Value>> {
-    if state.store().get_portfolio(&id).await?.is_none() {
-        return Err(ApiError::not_found(PORTFOLIO_NOT_FOUND));
-    }
+    may_change(&state, &p, &id).await?;
     // An intent the caller may not read is answered as an unknown one.
     if state.store().readable_ids(p.as_str(), &[body.intent_id.as_str()]).await?.is_empty() {
         return Err(ApiError::not_found(INTENT_NOT_FOUND));
@@ -109,12 +109,21 @@ async fn remove_intent_from_portfolio(
     p: Principal,
     Path((id, intent_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
+    may_change(&state, &p, &id).await?;
     // The membership of an intent the caller may not read is answered as absent.
     let readable = !state.store().readable_ids(p.as_str(), &[intent_id.as_str()]).await?.is_empty();
     if !readable || !state.store().remove_membership(&id, &intent_id).await? {
         return Err(ApiError::not_found("Membership not found"));
     }
     Ok(Json(json!({"message": "Intent removed from portfolio"})))
+}
+
+/// Whether the caller may change portfolio `id` (its status, its members): [`ownership`], its
+/// creator or an admin key; 404 when there is no such portfolio, 403 otherwise.
+async fn may_change(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> {
+    let portfolio = state.store().get_portfolio(id).await?.ok_or_else(|| ApiError::not_found(PORTFOLIO_NOT_FOUND))?;
+    ownership::check(Object::Portfolio, Access::Change, p.as_str(), p.role(), &[Some(&portfolio.created_by)])?;
+    Ok(())
 }
 
 async fn intent_portfolios(

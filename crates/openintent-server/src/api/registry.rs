@@ -22,6 +22,7 @@ use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed};
 use super::reply::{merge, wire};
 use super::spec::{Op, Query, Reply, op, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
+use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
 use crate::store::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age, now};
 
@@ -100,6 +101,7 @@ async fn heartbeat(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<AgentHeartbeatRequest>,
 ) -> ApiResult<Json<Value>> {
+    may_change_record(&principal, &id)?;
     let ack = state.store().agent_heartbeat(&id, &body, &principal.0).await?;
     let mut reply = HeartbeatResponse::default();
     reply.acknowledged = Some(true);
@@ -116,6 +118,13 @@ async fn heartbeat(
     Ok(Json(wire(&reply)))
 }
 
+/// Whether the caller may change agent `id`'s record ([`ownership`]: the agent itself, an
+/// operator or admin key); a 403 otherwise.
+fn may_change_record(principal: &Principal, id: &str) -> ApiResult<()> {
+    ownership::check(Object::AgentRecord, Access::Change, principal.as_str(), principal.role(), &[Some(id)])?;
+    Ok(())
+}
+
 /// `If-Match` when sent (it is optional on agent routes, as the 0.17 client sends none).
 fn optional_if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
     if headers.contains_key(header::IF_MATCH) { if_match(headers).map(Some) } else { Ok(None) }
@@ -128,6 +137,7 @@ async fn set_status(
     headers: HeaderMap,
     JsonBody(body): JsonBody<UpdateAgentStatusRequest>,
 ) -> ApiResult<Response> {
+    may_change_record(&principal, &id)?;
     let change = StatusChange {
         status: body.status,
         drain_timeout_seconds: body.drain_timeout_seconds,
@@ -143,6 +153,7 @@ async fn deregister_agent(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    may_change_record(&principal, &id)?;
     let change = StatusChange {
         status: AgentStatus::Deregistered,
         drain_timeout_seconds: None,

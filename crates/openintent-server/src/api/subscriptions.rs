@@ -13,6 +13,7 @@ use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::wire;
 use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request, timestamp_schema};
 use crate::error::{ApiError, ApiResult};
+use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
 
 /// This area's routes, each method behind the API-key check.
@@ -28,6 +29,18 @@ async fn create_subscription(
     principal: Principal,
     JsonBody(body): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<Json<Value>> {
+    if let Some(url) = &body.webhook_url
+        && crate::webhook::has_credentials(url)
+    {
+        // The value is not echoed: it holds the credentials.
+        return Err(ApiError::invalid_field(
+            "webhook_url",
+            "value_error",
+            "Value error, webhook_url must not carry credentials (user:password@); authenticate the \
+             deliveries by their X-OpenIntent-Signature instead",
+            None,
+        ));
+    }
     if state.webhook_deny_private()
         && let Some(url) = &body.webhook_url
         && let Some(ip) = crate::webhook::literal_non_public_host(url)
@@ -53,18 +66,24 @@ async fn create_subscription(
     Ok(Json(out))
 }
 
-async fn list_subscriptions(State(state): State<AppState>, _p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
-    let subs =
-        state.store().list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), q.get("subscriber_id")).await?;
+/// The caller's subscriptions (everyone's for an admin key: [`ownership`]).
+async fn list_subscriptions(State(state): State<AppState>, p: Principal, q: QueryParams) -> ApiResult<Json<Value>> {
+    let subscriber = match q.get("subscriber_id") {
+        _ if p.role().manages_others_resources() => q.get("subscriber_id"),
+        Some(other) if other != p.as_str() => return Ok(Json(json!({"subscriptions": []}))),
+        _ => Some(p.as_str()),
+    };
+    let subs = state.store().list_subscriptions(q.get("intent_id"), q.get("portfolio_id"), subscriber).await?;
     let items: Vec<Value> = subs.iter().map(wire).collect();
     Ok(Json(json!({"subscriptions": items})))
 }
 
 async fn delete_subscription(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    owned_subscription(&state, &principal, &id, Access::Change).await?;
     if state.store().delete_subscription(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -72,10 +91,20 @@ async fn delete_subscription(
     }
 }
 
+/// Whether the caller may `access` subscription `id` ([`ownership`]); a 404 when it does not
+/// exist or the caller may not (which does not disclose that it exists).
+async fn owned_subscription(state: &AppState, principal: &Principal, id: &str, access: Access) -> ApiResult<()> {
+    let subscriber = state.store().subscription_subscriber(id).await?;
+    let Some(subscriber) = subscriber else { return Err(ApiError::not_found("Subscription not found")) };
+    ownership::check(Object::Subscription, access, principal.as_str(), principal.role(), &[Some(&subscriber)])?;
+    Ok(())
+}
+
 /// The delivery statuses `GET /api/v1/subscriptions/{id}/deliveries` filters on.
 const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
 
-/// The webhook deliveries of one subscription, newest first; only its subscriber may look.
+/// The webhook deliveries of one subscription, newest first; only its subscriber (or an admin
+/// key) may look.
 async fn list_deliveries(
     State(state): State<AppState>,
     principal: Principal,
@@ -95,14 +124,7 @@ async fn list_deliveries(
     }
     let limit = q.int("limit", 50, 1, 1000)?;
     let offset = q.int("offset", 0, 0, i64::from(i32::MAX))?;
-    let subscriber = state
-        .store()
-        .subscription_subscriber(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Subscription not found"))?;
-    if subscriber != principal.0 {
-        return Err(ApiError::Forbidden("Only the subscription's subscriber may list its deliveries".into()));
-    }
+    owned_subscription(&state, &principal, &id, Access::Read).await?;
     let (deliveries, total) = state.store().list_deliveries(&id, status, limit, offset).await?;
     Ok(Json(json!({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})))
 }
@@ -131,17 +153,29 @@ pub(super) const OPERATIONS: &[Op] = &[
         .body(request!(CreateSubscriptionRequest))
         .errors(&[404])
         .reply(Reply::Json(created_subscription_schema)),
-    op("get", "/api/v1/subscriptions", "listSubscriptions", "subscriptions", "List webhook subscriptions")
-        .query(SUBSCRIPTION_QUERY)
-        .reply(Reply::Json(subscription_page_schema)),
-    op("delete", "/api/v1/subscriptions/{id}", "deleteSubscription", "subscriptions", "Delete a subscription")
-        .reply(Reply::NoContent),
+    op(
+        "get",
+        "/api/v1/subscriptions",
+        "listSubscriptions",
+        "subscriptions",
+        "List the caller's webhook subscriptions (everyone's for an admin key)",
+    )
+    .query(SUBSCRIPTION_QUERY)
+    .reply(Reply::Json(subscription_page_schema)),
+    op(
+        "delete",
+        "/api/v1/subscriptions/{id}",
+        "deleteSubscription",
+        "subscriptions",
+        "Delete a subscription (its subscriber or an admin key)",
+    )
+    .reply(Reply::NoContent),
     op(
         "get",
         "/api/v1/subscriptions/{id}/deliveries",
         "listSubscriptionDeliveries",
         "subscriptions",
-        "A subscription's webhook deliveries, newest first (its subscriber only)",
+        "A subscription's webhook deliveries, newest first (its subscriber or an admin key)",
     )
     .query(DELIVERY_QUERY)
     .reply(Reply::Json(delivery_page_schema)),

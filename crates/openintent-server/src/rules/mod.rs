@@ -7,6 +7,8 @@
 //! - [`hitl`]: when a suspension's next re-notification or expiry is due, and what expiry does.
 //! - [`leases`]: which lease guards a state path, and the refusal naming it.
 //! - [`lifecycle`]: the status transitions an intent may make.
+//! - [`ownership`]: who may read and change the objects that are not intents (subscriptions,
+//!   attachments, assignments, agent records).
 //! - [`subscriptions`]: which webhook subscriptions take an event.
 //!
 //! A refusal is a value of this module ([`governance::Violation`], [`leases::LeaseConflict`],
@@ -18,4 +20,5 @@ pub(crate) mod governance;
 pub(crate) mod hitl;
 pub(crate) mod leases;
 pub(crate) mod lifecycle;
+pub(crate) mod ownership;
 pub(crate) mod subscriptions;

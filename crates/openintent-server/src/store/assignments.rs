@@ -4,13 +4,15 @@
 use openintent_types::{AgentAssignment, EventType, IntentEvent};
 use serde_json::json;
 
-use super::db::{WriteTx, append_event, load_intent, refuse, require_intent};
+use super::db::{WriteTx, append_event, load_intent, refuse};
 use super::driver::{query, query_scalar};
 use super::rows::{as_obj, ts};
 use super::streams::keep_stream_message;
 use super::{Store, StoreError, StoreResult, Written, new_id, now};
+use crate::config::Role;
 use crate::notify;
 use crate::rules::governance::Policy;
+use crate::rules::ownership::{self, Access, Object};
 
 impl Store {
     pub(crate) async fn assign_agent(
@@ -46,14 +48,18 @@ impl Store {
         a.agent_id = agent_id.to_owned();
         a.role = role.to_owned();
         a.assigned_at = t;
-        query("INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&a.id)
-            .bind(intent_id)
-            .bind(agent_id)
-            .bind(role)
-            .bind(ts(&t))
-            .execute(&mut *tx)
-            .await?;
+        query(
+            "INSERT INTO agent_assignments (id, intent_id, agent_id, role, assigned_at, assigned_by) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&a.id)
+        .bind(intent_id)
+        .bind(agent_id)
+        .bind(role)
+        .bind(ts(&t))
+        .bind(actor)
+        .execute(&mut *tx)
+        .await?;
         let payload = as_obj(json!({"agent_id": agent_id, "role": role, "assignment_id": a.id}));
         let event = append_event(&mut tx, intent_id, EventType::AgentAssigned, actor, payload).await?;
         keep_stream_message(&mut tx, &notify::agent_assigned(&a, &event.id)).await?;
@@ -81,14 +87,30 @@ impl Store {
             .collect()
     }
 
+    /// Unassigns `agent_id` when `actor` (with `role`) may ([`ownership`]: the agent itself,
+    /// whoever assigned it, the intent's creator, an admin key).
     pub(crate) async fn unassign_agent(
         &self,
         intent_id: &str,
         agent_id: &str,
         actor: &str,
+        role: Role,
     ) -> StoreResult<IntentEvent> {
         let mut tx = self.db.begin().await?;
-        require_intent(&mut tx, intent_id).await?;
+        let intent = load_intent(&mut tx, intent_id).await?;
+        let rows = query("SELECT assigned_by FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
+            .bind(intent_id)
+            .bind(agent_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound("Agent not assigned to this intent"));
+        }
+        let assigners =
+            rows.iter().map(|r| r.try_get::<Option<String>, _>("assigned_by")).collect::<Result<Vec<_>, _>>()?;
+        let mut owners = vec![Some(agent_id), Some(intent.created_by.as_str())];
+        owners.extend(assigners.iter().map(Option::as_deref));
+        ownership::check(Object::Assignment, Access::Change, actor, role, &owners)?;
         let done = query("DELETE FROM agent_assignments WHERE intent_id = $1 AND agent_id = $2")
             .bind(intent_id)
             .bind(agent_id)

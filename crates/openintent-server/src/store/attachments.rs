@@ -6,6 +6,8 @@ use super::db::require_intent;
 use super::driver::query;
 use super::rows::{to_json, ts};
 use super::{Store, StoreResult, new_id, now};
+use crate::config::Role;
+use crate::rules::ownership::{self, Access, Object};
 
 impl Store {
     pub(crate) async fn add_attachment(
@@ -71,9 +73,35 @@ impl Store {
             .collect()
     }
 
-    /// Deletes an attachment of the intent; `false` when there is none.
-    pub(crate) async fn delete_attachment(&self, intent_id: &str, attachment_id: &str) -> StoreResult<bool> {
+    /// Deletes an attachment of the intent when `principal` (with `role`) may
+    /// ([`ownership`]: its uploader, the intent's creator, an admin key); `false` when there is
+    /// none.
+    pub(crate) async fn delete_attachment(
+        &self,
+        intent_id: &str,
+        attachment_id: &str,
+        principal: &str,
+        role: Role,
+    ) -> StoreResult<bool> {
         let mut tx = self.db.begin().await?;
+        let owners = query(
+            "SELECT a.created_by AS uploader, i.created_by AS intent_creator FROM attachments a \
+             JOIN intents i ON i.id = a.intent_id WHERE a.id = $1 AND a.intent_id = $2",
+        )
+        .bind(attachment_id)
+        .bind(intent_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(owners) = owners else { return Ok(false) };
+        let uploader: Option<String> = owners.try_get("uploader")?;
+        let intent_creator: Option<String> = owners.try_get("intent_creator")?;
+        ownership::check(
+            Object::Attachment,
+            Access::Change,
+            principal,
+            role,
+            &[uploader.as_deref(), intent_creator.as_deref()],
+        )?;
         let done = query("DELETE FROM attachments WHERE id = $1 AND intent_id = $2")
             .bind(attachment_id)
             .bind(intent_id)

@@ -192,6 +192,12 @@ fn unsupported_scheme_by(url: &str, tls_compiled: bool) -> Option<String> {
     })
 }
 
+/// Whether `url` carries credentials (`https://user:pass@host/...`): they would be stored
+/// and shown in every listing of the subscription, so such a `webhook_url` is refused.
+pub(crate) fn has_credentials(url: &str) -> bool {
+    reqwest::Url::parse(url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+}
+
 /// Whether [`WebhookConfig::deny_private`] refuses to deliver to `ip`: a loopback
 /// (127.0.0.0/8, `::1`), private (10/8, 172.16/12, 192.168/16, `fc00::/7`), shared
 /// carrier-grade NAT (100.64/10), link-local (169.254/16, which holds cloud metadata services
@@ -263,6 +269,15 @@ pub(crate) fn host_ip(url: &reqwest::Url) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_found() {
+        assert!(has_credentials("https://user:pass@hooks.example/x"));
+        assert!(has_credentials("https://user@hooks.example/x"));
+        assert!(has_credentials("http://:secret@hooks.example/x"));
+        assert!(!has_credentials("https://hooks.example/x?user=a"));
+        assert!(!has_credentials("https://hooks.example/a@b"));
+    }
 
     #[test]
     fn https_without_tls_names_the_feature() {

@@ -24,6 +24,8 @@ impl Process {
             .args(["--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--api-keys", KEY])
             // Attempts stay in flight until the kill, whatever the receiver does.
             .args(["--webhook-timeout", "60", "--database-url", database_url])
+            // The receiver listens on 127.0.0.1.
+            .arg("--webhook-allow-private")
             .env_remove("OPENINTENT_API_KEYS")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -9,7 +9,7 @@ async fn deny_private_refuses_non_public_destinations_at_send_time_and_on_subscr
     let path = database(&dir).await;
     let receiver = Receiver::start().await;
 
-    // Off (the default): a receiver on 127.0.0.1 gets its deliveries.
+    // Off (the development switch): a receiver on 127.0.0.1 gets its deliveries.
     let server = server_on(&path, fast()).await;
     let pool = db(&path).await;
     let api = Api::new(&server);
@@ -73,6 +73,53 @@ async fn deny_private_refuses_non_public_destinations_at_send_time_and_on_subscr
 }
 
 #[tokio::test]
+async fn by_default_non_public_destinations_and_urls_with_credentials_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let server = server_on(&path, WebhookConfig::default()).await;
+    let api = Api::new(&server);
+    let a = api.intent("a").await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://127.1.2.3/hook",
+        "http://10.0.0.1/hook",
+        "http://172.16.5.4/hook",
+        "http://192.168.1.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.64.0.1/hook",
+        "http://0.0.0.0/hook",
+        "http://[::1]/hook",
+        "http://[fe80::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+    ] {
+        let (status, body) =
+            api.call("POST", "/api/v1/subscriptions", Some(json!({"intent_id": a, "webhook_url": url})), None).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "webhook_url"]), "{body}");
+    }
+    for url in ["https://user:pass@hooks.example.com/x", "https://token@hooks.example.com/x"] {
+        let (status, body) =
+            api.call("POST", "/api/v1/subscriptions", Some(json!({"intent_id": a, "webhook_url": url})), None).await;
+        assert_eq!(status, 422, "{url}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "webhook_url"]), "{body}");
+        assert!(body["detail"][0]["msg"].as_str().unwrap().contains("credentials"), "{body}");
+        assert!(!body.to_string().contains("user:pass@") && !body.to_string().contains("token@"), "not echoed: {body}");
+    }
+    // A public destination is accepted.
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/v1/subscriptions",
+            Some(json!({"intent_id": a, "webhook_url": "https://hooks.example.com/x"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    server.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn deliveries_are_listed_newest_first_to_the_subscriber_only() {
     let dir = tempfile::tempdir().unwrap();
     let path = database(&dir).await;
@@ -131,10 +178,22 @@ async fn deliveries_are_listed_newest_first_to_the_subscriber_only() {
     let (status, _) = api.call("GET", &format!("/api/v1/subscriptions/{ok}/deliveries?limit=0"), None, None).await;
     assert_eq!(status, 422);
 
-    // Only the subscriber may look; unknown and deleted subscriptions are 404.
+    // Only the subscriber (or an admin key) may look; to anyone else the subscription does not
+    // exist. Unknown and deleted subscriptions are 404.
     let path = format!("/api/v1/subscriptions/{ok}/deliveries");
-    let (status, body) = api.call_as("someone-else", "GET", &path, None, None).await;
-    assert_eq!((status, body["detail"].is_string()), (403, true), "{body}");
+    let (status, _) = api.call_as("someone-else", "GET", &path, None, None).await;
+    assert_eq!(status, 200, "dev-user-key has the admin role");
+    let stranger = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .header("X-API-Key", "agent-research-key")
+        .header("X-Agent-ID", "someone-else")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stranger.status().as_u16(), 404);
+    let body: Value = serde_json::from_str(&stranger.text().await.unwrap()).unwrap();
+    assert_eq!(body["detail"], json!("Subscription not found"));
     let (status, body) = api.call("GET", "/api/v1/subscriptions/no-such-id/deliveries", None, None).await;
     assert_eq!((status, body["detail"].clone()), (404, json!("Subscription not found")));
     let (status, _) = api.call("DELETE", &format!("/api/v1/subscriptions/{ok}"), None, None).await;

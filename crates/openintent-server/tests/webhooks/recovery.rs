@@ -10,7 +10,7 @@ async fn pending_deliveries_are_sent_after_a_restart_and_expired_claims_are_take
     let receiver = Receiver::start().await;
 
     // An instance without workers records deliveries and stops before any is sent.
-    let server = server_on(&path, WebhookConfig::disabled()).await;
+    let server = server_on(&path, WebhookConfig::disabled().deny_private(false)).await;
     let api = Api::new(&server);
     let (sub, secret) = api.subscribe(json!({"webhook_url": receiver.url("later", Behaviour::default())})).await;
     let a = api.intent("a").await;
