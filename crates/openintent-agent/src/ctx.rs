@@ -172,3 +172,14 @@ impl Ctx {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Releases every lease in `leases` (emptying it), logging the ones the server refuses: what
+/// the runtime does when a piece of work ends, whatever its outcome.
+pub(crate) async fn release_all(client: &Client, intent_id: &str, leases: &Mutex<Vec<Lease>>) {
+    let held = std::mem::take(&mut *lock(leases));
+    for lease in held {
+        if let Err(e) = client.release_lease(intent_id, &lease.id).await {
+            tracing::warn!(lease_id = %lease.id, error = %e, "could not release a lease");
+        }
+    }
+}

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::ctx::Trace;
+use crate::ctx::{Trace, release_all};
 use crate::cursor::Cursor;
 use crate::handler::{BoxError, Handler, error_type_of};
 use crate::watch::{IntentHandlers, WatchBook, Watched, follow_intent};
@@ -457,15 +457,6 @@ async fn renew_leases(client: Client, intent_id: String, leases: Arc<Mutex<Vec<L
             if let Err(e) = client.renew_lease(&intent_id, &lease.id).duration_seconds(seconds).send().await {
                 tracing::warn!(lease_id = %lease.id, error = %e, "could not renew a lease");
             }
-        }
-    }
-}
-
-pub(crate) async fn release_all(client: &Client, intent_id: &str, leases: &Mutex<Vec<Lease>>) {
-    let held = std::mem::take(&mut *lock(leases));
-    for lease in held {
-        if let Err(e) = client.release_lease(intent_id, &lease.id).await {
-            tracing::warn!(lease_id = %lease.id, error = %e, "could not release a lease");
         }
     }
 }

@@ -188,7 +188,7 @@ pub(crate) async fn follow_intent(
                         let leases = ctx.leases.clone();
                         let task = tokio::spawn(handler(ctx).instrument(span.clone()));
                         let joined = task.await;
-                        crate::runtime::release_all(&client, &intent_id, &leases).await;
+                        crate::ctx::release_all(&client, &intent_id, &leases).await;
                         match joined {
                             Ok(Ok(())) => {}
                             Ok(Err(e)) => tracing::warn!(parent: &span, error = %e, "event handler failed"),

@@ -98,7 +98,7 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn(api::json_errors))
         // Outside the error mapping (the final status) and inside the router's layers applied
         // per route (the matched route template is known).
-        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn_with_state(state.clone(), api::metrics::track))
         // Outside the error mapping and inside tracing: the whole handling of a write, error
         // bodies included, runs on its own task (see `api::run_writes_to_completion`).
         .layer(from_fn(api::run_writes_to_completion))
@@ -227,7 +227,7 @@ impl MetricsListener {
         let listener = bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(metrics::serve(listener, state.clone(), stopped));
+        let task = tokio::spawn(api::metrics::serve(listener, state.clone(), stopped));
         Ok(MetricsListener { addr, stop, task })
     }
 

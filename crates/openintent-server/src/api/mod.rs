@@ -21,6 +21,7 @@ mod graph;
 mod hitl;
 mod intents;
 mod leases;
+pub(crate) mod metrics;
 pub(crate) mod openapi;
 mod portfolios;
 mod registry;

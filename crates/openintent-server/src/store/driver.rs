@@ -60,7 +60,7 @@ use sqlx::{
     postgres::{PgConnection, PgPool, PgRow, PgValueRef, Postgres},
 };
 
-use super::error::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult, TooDeep};
 
 /// The connection pool of the database, SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -281,19 +281,6 @@ pub(crate) struct Query<'q> {
 /// A statement to run on either database, with `$1`-style placeholders.
 pub(crate) fn query(sql: &str) -> Query<'_> {
     Query { sql, args: Vec::new(), too_deep: None }
-}
-
-/// Why a statement was not run: one of its JSON documents nests deeper than
-/// [`MAX_JSON_DEPTH`](openintent_types::limits::MAX_JSON_DEPTH), so it could be stored but never
-/// read back. Carried as `sqlx::Error::Encode`; the store answers it as a field error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field} nests {depth} levels deep; the limit is {}", openintent_types::limits::MAX_JSON_DEPTH)]
-pub(crate) struct TooDeep {
-    /// The column the document was bound to (`state`, `metadata`, `payload`, ...), `constraints`
-    /// for `constraints_doc`; `body` when the statement does not say.
-    pub(crate) field: String,
-    /// How deep it nests.
-    pub(crate) depth: usize,
 }
 
 /// The column placeholder `$n` is bound to, as the SQL text says: `column = $n`, or the `n`-th

@@ -134,13 +134,26 @@ fn field_list(items: &[FieldError]) -> String {
     parts.join("; ")
 }
 
+/// Why a statement was not run: one of its JSON documents nests deeper than
+/// [`MAX_JSON_DEPTH`](openintent_types::limits::MAX_JSON_DEPTH), so it could be stored but never
+/// read back. Carried as `sqlx::Error::Encode`; the store answers it as a field error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} nests {depth} levels deep; the limit is {}", openintent_types::limits::MAX_JSON_DEPTH)]
+pub(crate) struct TooDeep {
+    /// The column the document was bound to (`state`, `metadata`, `payload`, ...), `constraints`
+    /// for `constraints_doc`; `body` when the statement does not say.
+    pub(crate) field: String,
+    /// How deep it nests.
+    pub(crate) depth: usize,
+}
+
 impl From<sqlx::Error> for StoreError {
     /// Tells the database's refusals that retrying or other input can cure (a busy database,
     /// text PostgreSQL cannot hold) from other database errors.
     fn from(e: sqlx::Error) -> Self {
         // A JSON document too deep to read back (refused before it reached the database).
         if let sqlx::Error::Encode(source) = &e
-            && let Some(deep) = source.downcast_ref::<super::driver::TooDeep>()
+            && let Some(deep) = source.downcast_ref::<TooDeep>()
         {
             return StoreError::Invalid(vec![FieldError::body(&deep.field, "json_too_deep", deep.to_string())]);
         }
