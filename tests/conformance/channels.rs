@@ -1,7 +1,10 @@
 //! Messaging channels (RFC-0021): channels (created, read, updated, closed), messages,
 //! replies, read state.
 
-use openintent::types::{ChannelStatus, MessageType};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use openintent::types::{ChannelStatus, MessageType, StreamEvent};
 use serde_json::json;
 
 use crate::common::{Must, new_intent, target, unique};
@@ -81,4 +84,27 @@ async fn channels_messages_replies_and_read_state() {
         // The reference deletes them.
         assert!(after_close.unwrap_err().is_not_found());
     }
+}
+
+#[tokio::test]
+async fn a_channel_stream_carries_the_messages_sent_to_it() {
+    let a = unique("chan-stream-a");
+    let client = target().client(&a);
+    let intent = new_intent(&client, "channel stream").await;
+    let channel = client.create_channel(&intent.id, unique("live")).send().await.must("create_channel");
+    // Connected (the server answered) before the message is sent: nothing can be missed.
+    let mut stream = client.stream_channel_messages(&channel.id).connect().await.must("stream_channel_messages");
+    let sent = client.send_message(&channel.id).payload(json!({"n": 1})).send().await.must("send_message");
+    let received = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(item) = stream.next().await {
+            if let StreamEvent::ChannelMessage(m) = item.must("channel stream item") {
+                return Some(*m);
+            }
+        }
+        None
+    })
+    .await
+    .expect("a message arrives within 10 s")
+    .expect("the stream ended before the message");
+    assert_eq!((received.id.as_str(), &received.payload), (sent.id.as_str(), &sent.payload));
 }

@@ -5,7 +5,7 @@
 //! | `subscribe(id, subscriber_id, callback_url, event_types)` | [`Client::subscribe`] | `POST /api/v1/subscriptions` (`callback_url` sent as `webhook_url`) |
 //! | `get_subscriptions(id)` | [`Client::get_subscriptions`] | `GET /api/v1/subscriptions?intent_id=` |
 //! | `unsubscribe(id, subscription_id)` | [`Client::unsubscribe`] | `DELETE /api/v1/subscriptions/{subscription_id}` |
-//! | — | [`Client::stream_intent_events`], [`Client::stream_portfolio_events`], [`Client::stream_agent_events`] | `GET /api/v1/subscribe/{intents,portfolios,agents}/{id}` (Server-Sent Events) |
+//! | — | [`Client::stream_intent_events`], [`Client::stream_portfolio_events`], [`Client::stream_agent_events`], [`Client::stream_channel_messages`] | `GET /api/v1/subscribe/{intents,portfolios,agents,channels}/{id}` (Server-Sent Events) |
 //!
 //! The reference server has no webhook routes (they answer 404 `Not Found`, an
 //! [`unsupported`](crate::Error::is_unsupported) error); it does serve the event streams.
@@ -165,6 +165,25 @@ impl Client {
         self.event_stream(StreamKind::Agent, agent_id)
     }
 
+    /// A live stream of a channel's messages (RFC-0021): each message sent to the channel, as a
+    /// [`StreamEvent::ChannelMessage`]. The reference server does not publish replies on it.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use openintent_types::StreamEvent;
+    /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
+    /// let mut messages = client.stream_channel_messages("c41d…").into_stream();
+    /// while let Some(item) = messages.next().await {
+    ///     if let StreamEvent::ChannelMessage(m) = item? {
+    ///         println!("{}: {}", m.sender, m.payload);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_channel_messages(&self, channel_id: &str) -> EventStreamBuilder {
+        self.event_stream(StreamKind::Channel, channel_id)
+    }
+
     fn event_stream(&self, kind: StreamKind, id: &str) -> EventStreamBuilder {
         EventStreamBuilder {
             client: self.clone(),
@@ -217,6 +236,19 @@ impl GenericClient<Blocking> {
     /// ```
     pub fn stream_agent_events(&self, agent_id: &str) -> BlockingStream<Result<StreamEvent>> {
         self.mode.iter(self.as_async().stream_agent_events(agent_id).into_stream())
+    }
+
+    /// An iterator over a channel's live messages (see [`Client::stream_channel_messages`]).
+    ///
+    /// ```no_run
+    /// # fn run(client: openintent_client::blocking::Client) -> openintent_client::Result<()> {
+    /// for item in client.stream_channel_messages("c41d…") {
+    ///     println!("{}", item?.event_type());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream_channel_messages(&self, channel_id: &str) -> BlockingStream<Result<StreamEvent>> {
+        self.mode.iter(self.as_async().stream_channel_messages(channel_id).into_stream())
     }
 }
 
