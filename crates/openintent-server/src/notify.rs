@@ -25,7 +25,7 @@ pub const NOTIFICATION_BUFFER: usize = 1024;
 #[non_exhaustive]
 pub enum Channel {
     /// Every event appended to one intent's log, named after its type, with the log's event id;
-    /// the data is the event ([`event_data`]: `state_patched` and `status_changed` also carry
+    /// the data is the event (`state_patched` and `status_changed` also carry
     /// the new `version`, and `status_changed` the new `status`, at the top).
     Intent(String),
     /// Membership changes of one portfolio: `intent_added`, `intent_removed`.
