@@ -175,7 +175,7 @@ impl Client {
     /// let mut messages = client.stream_channel_messages("c41d…").into_stream();
     /// while let Some(item) = messages.next().await {
     ///     if let StreamEvent::ChannelMessage(m) = item? {
-    ///         println!("{}: {}", m.sender, m.payload);
+    ///         println!("{}: {:?}", m.sender, m.payload);
     ///     }
     /// }
     /// # Ok(()) }
