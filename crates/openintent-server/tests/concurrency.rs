@@ -138,7 +138,8 @@ async fn changes_reach_the_notifications_of_another_instance() {
     // Larger than a NOTIFY payload: announced by reference and re-read on b.
     let n = next(&mut on_b).await;
     assert_eq!((n.event.as_str(), n.channel.key()), ("state_patched", format!("intent:{id}")));
-    assert_eq!(n.data["state"]["big"].as_str().map(str::len), Some(10_000));
+    // The message is the event (the patch that wrote the 10,000 characters), not the intent.
+    assert_eq!(n.data["payload"]["patches"][0]["value"].as_str().map(str::len), Some(10_000), "{:?}", n.data);
     assert_eq!(n.id, a.events(&id).await[1]["id"].as_str().unwrap());
     let n = next(&mut on_b).await;
     assert_eq!((n.event.as_str(), &n.data), ("note", &logged.body));
