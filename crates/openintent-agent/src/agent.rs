@@ -21,7 +21,7 @@ pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 /// Default lease duration (renewed at half of it while the work runs).
 pub const DEFAULT_LEASE_SECONDS: i64 = 60;
 
-/// An async drain hook.
+/// An async hook (drain, ready).
 pub(crate) type DrainHook = Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
 
 /// An agent: handlers plus the settings of its run loop. Build one with [`Agent::builder`],
@@ -32,12 +32,15 @@ pub struct Agent {
     pub(crate) name: Option<String>,
     pub(crate) concurrency: usize,
     pub(crate) heartbeat: Duration,
+    /// The registry's silence thresholds (unhealthy, dead), when set.
+    pub(crate) heartbeat_timeouts: Option<(Duration, Duration)>,
     pub(crate) drain_deadline: Duration,
     pub(crate) lease_seconds: i64,
     pub(crate) scopes: Vec<String>,
     pub(crate) cursor_file: Option<PathBuf>,
     pub(crate) on_assignment: Option<Handler>,
     pub(crate) on_drain: Option<DrainHook>,
+    pub(crate) on_ready: Option<DrainHook>,
     pub(crate) intent_handlers: IntentHandlers,
     pub(crate) drain_tx: watch::Sender<bool>,
     pub(crate) stop_on_sigterm: bool,
@@ -64,12 +67,14 @@ impl Agent {
                 name: None,
                 concurrency: DEFAULT_CONCURRENCY,
                 heartbeat: DEFAULT_HEARTBEAT,
+                heartbeat_timeouts: None,
                 drain_deadline: DEFAULT_DRAIN_DEADLINE,
                 lease_seconds: DEFAULT_LEASE_SECONDS,
                 scopes: Vec::new(),
                 cursor_file: None,
                 on_assignment: None,
                 on_drain: None,
+                on_ready: None,
                 intent_handlers: IntentHandlers::default(),
                 drain_tx: watch::channel(false).0,
                 stop_on_sigterm: false,
@@ -132,6 +137,17 @@ impl AgentBuilder {
     /// How often the agent heartbeats (default [`DEFAULT_HEARTBEAT`]).
     pub fn heartbeat_interval(mut self, every: Duration) -> Self {
         self.agent.heartbeat = every.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How long the registry waits without a heartbeat before it marks the agent `unhealthy`,
+    /// then `dead`. Registered in whole seconds and raised where RFC-0016 asks: `unhealthy_after`
+    /// to at least two heartbeat intervals, `dead_after` to at least twice `unhealthy_after`.
+    /// By default: three missed beats, at least 90 s, and twice that, at least 300 s. A [`Coordinator`](crate::Coordinator) reassigns the work of agents the
+    /// registry no longer sees as active, so short thresholds mean quicker takeovers (and more
+    /// of them on a slow network).
+    pub fn heartbeat_timeouts(mut self, unhealthy_after: Duration, dead_after: Duration) -> Self {
+        self.agent.heartbeat_timeouts = Some((unhealthy_after, dead_after));
         self
     }
 
@@ -232,6 +248,18 @@ impl AgentBuilder {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.agent.on_drain = Some(Arc::new(move || Box::pin(hook())));
+        self
+    }
+
+    /// The ready hook: runs once the agent is registered and its stream is open, so that an
+    /// assignment made from then on reaches it, also from servers that do not replay their
+    /// streams (the Python reference). The stream is read once the hook returns.
+    pub fn on_ready<F, Fut>(mut self, hook: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.agent.on_ready = Some(Arc::new(move || Box::pin(hook())));
         self
     }
 

@@ -53,11 +53,21 @@ impl Agent {
         let mut heartbeat_config = HeartbeatConfig::default();
         // Unhealthy after three missed beats, dead after twice that (or the registry's defaults,
         // 90 s and 300 s, when longer).
-        let interval = self.heartbeat.as_secs().max(1) as i64;
-        let unhealthy = (3 * interval).max(90);
+        let interval = self.heartbeat.as_secs_f64().ceil().max(1.0) as i64;
+        let (unhealthy, dead) = match self.heartbeat_timeouts {
+            // RFC-0016 §3.3: unhealthy after at least two intervals, dead after at least twice that.
+            Some((u, d)) => {
+                let unhealthy = (u.as_secs_f64().ceil() as i64).max(2 * interval);
+                (unhealthy, (d.as_secs_f64().ceil() as i64).max(2 * unhealthy))
+            }
+            None => {
+                let unhealthy = (3 * interval).max(90);
+                (unhealthy, (2 * unhealthy).max(300))
+            }
+        };
         heartbeat_config.interval_seconds = Some(interval);
         heartbeat_config.unhealthy_after_seconds = Some(unhealthy);
-        heartbeat_config.dead_after_seconds = Some((2 * unhealthy).max(300));
+        heartbeat_config.dead_after_seconds = Some(dead);
         let mut register = client
             .register_agent(agent_id.clone())
             .capabilities(self.capabilities.clone())
@@ -139,6 +149,9 @@ impl Agent {
             Err(e) => return Followed { tasks, watchers, error: Some(AgentError::Stream(e)) },
         };
         tracing::info!(agent_id, "agent running");
+        if let Some(hook) = &self.on_ready {
+            hook().await;
+        }
         // The intents followed before a restart, from where they were.
         for watched in lock(&shared.watched).entries() {
             watchers.spawn(watch_intent(shared.clone(), watched));
