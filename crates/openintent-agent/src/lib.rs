@@ -76,7 +76,7 @@ pub use agent::{
     Agent, AgentBuilder, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_DEADLINE, DEFAULT_HEARTBEAT, DEFAULT_LEASE_SECONDS,
     DrainHandle,
 };
-pub use coordinator::{Coordinator, CoordinatorError, PlanOutcome, Task};
+pub use coordinator::{Coordinator, CoordinatorError, DEFAULT_LIVENESS_CHECK, PlanOutcome, Task};
 pub use ctx::Ctx;
 pub use handler::{AgentHandlers, BoxError, Failure, HandlerResult};
 
