@@ -19,7 +19,9 @@
 //!   deadline (then cancels it, releasing its leases), and deregisters.
 //!
 //! A [`Coordinator`] runs plans of child intents with dependencies over the registry's agents,
-//! assigning each by capability when it is ready and completing the parent with the results.
+//! assigning each by capability when it is ready, moving it to another agent when the registry
+//! marks its agent offline, and completing the parent with the results (through a governance
+//! approval when the parent's policy asks for one).
 //!
 //! ```no_run
 //! use openintent_agent::Agent;
