@@ -148,7 +148,7 @@ impl Workers {
     }
 
     /// Sends SIGTERM, then waits (bounded) for the process to exit; its exit status.
-    fn terminate(&mut self, agent: &str, within: Duration) -> std::process::ExitStatus {
+    async fn terminate(&mut self, agent: &str, within: Duration) -> std::process::ExitStatus {
         let child = self.child(agent);
         let pid = child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -158,7 +158,7 @@ impl Workers {
                 return status;
             }
             assert!(Instant::now() < deadline, "worker {agent} did not exit within {within:?} of SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
@@ -241,11 +241,22 @@ async fn coordinator_and_three_worker_processes_survive_a_kill() {
         .build()
         .unwrap();
     let srv = openintent_server::spawn(config).await.unwrap();
-    let url = srv.url();
-    let user = client(&url, "dev-user-key", "chaos-human");
     let mut workers = Workers { dir: tempfile::tempdir().unwrap(), children: Vec::new() };
+    // One deadline for everything; the guard kills the workers whatever happens.
+    let summary = tokio::time::timeout(Duration::from_secs(60), scenario(&srv.url(), &mut workers))
+        .await
+        .expect("the chaos test finishes within 60 s");
+    drop(workers);
+    srv.shutdown().await.unwrap();
+    eprintln!("chaos: {summary}, {:.1} s in all", started.elapsed().as_secs_f64());
+}
+
+/// The workers start, the plan runs, one worker dies, a human answers, everything is checked,
+/// and the survivors drain. A summary line.
+async fn scenario(url: &str, workers: &mut Workers) -> String {
+    let user = client(url, "dev-user-key", "chaos-human");
     for agent in WORKERS {
-        workers.spawn(agent, &url, agent == VICTIM);
+        workers.spawn(agent, url, agent == VICTIM);
     }
     for agent in WORKERS {
         until(&format!("{agent} registered and heartbeating"), Duration::from_secs(20), || async {
@@ -262,7 +273,7 @@ async fn coordinator_and_three_worker_processes_survive_a_kill() {
     plan.push(Task::new("summary", "chaos summary", CAPABILITY).depends_on(keys));
     let all_keys: Vec<&str> = keys.iter().copied().chain(["summary"]).collect();
     let coordinator =
-        Coordinator::new(client(&url, "dev-user-key", "chaos-coordinator")).liveness_check(Duration::from_millis(250));
+        Coordinator::new(client(url, "dev-user-key", "chaos-coordinator")).liveness_check(Duration::from_millis(250));
     let parent_id = parent.id.clone();
     let run = tokio::spawn(async move { coordinator.run(&parent_id, plan).await });
 
@@ -341,17 +352,14 @@ async fn coordinator_and_three_worker_processes_survive_a_kill() {
 
     // The survivors drain on SIGTERM and deregister.
     for agent in &WORKERS[1..] {
-        let status = workers.terminate(agent, Duration::from_secs(15));
+        let status = workers.terminate(agent, Duration::from_secs(15)).await;
         assert!(status.success(), "worker {agent} exited with {status}");
         assert_eq!(user.get_agent_record(agent).await.unwrap().status, AgentStatus::Deregistered);
     }
-    drop(workers);
-    srv.shutdown().await.unwrap();
-    eprintln!(
-        "chaos: {} tasks, {} reassigned, finished {:.1} s after the kill, {:.1} s in all",
+    format!(
+        "{} tasks, {} reassigned, finished {:.1} s after the kill",
         all_keys.len(),
         outcome.reassignments.len(),
-        took_over.as_secs_f64(),
-        started.elapsed().as_secs_f64()
-    );
+        took_over.as_secs_f64()
+    )
 }
