@@ -1,4 +1,4 @@
-//! The runtime against the in-process server (127.0.0.1, in-memory database): assignments
+//! The runtime against the in-process server (127.0.0.1, a database file): assignments
 //! handled under leases, drain, restart with resume, panics, version conflicts, retries.
 
 use std::future::Future;
@@ -12,8 +12,31 @@ use openintent_client::types::{AgentStatus, Intent, IntentStatus, StatePatch};
 use openintent_server::{RunningServer, ServerConfig};
 use openintent_transport::{Method, Request, ReqwestTransport, Response, StreamResponse, Transport, TransportError};
 
-async fn server() -> RunningServer {
-    openintent_server::spawn(ServerConfig::in_memory()).await.expect("server starts")
+/// The in-process server on a database file in a directory of its own (removed with it). A
+/// file, not `in_memory()`: these tests drop agents halfway through their requests, and the
+/// server must keep its data whatever its pool does with a connection.
+struct Server {
+    running: RunningServer,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Server {
+    type Target = RunningServer;
+
+    fn deref(&self) -> &RunningServer {
+        &self.running
+    }
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::builder()
+        .bind(([127, 0, 0, 1], 0).into())
+        .database(openintent_server::DatabaseLocation::SqliteFile(dir.path().join("agent.db")))
+        .build()
+        .unwrap();
+    let running = openintent_server::spawn(config).await.expect("server starts");
+    Server { running, _dir: dir }
 }
 
 fn agent_client(url: &str, agent: &str) -> Client {
