@@ -311,8 +311,12 @@ impl Coordinator {
                 item = stream.next() => item,
                 _ = check.tick(), if agent.is_some() => {
                     let from = agent.clone().unwrap_or_default();
-                    if let Some(to) = self.reassign_if_offline(&task, &child.id, &from, book).await? {
-                        agent = Some(to);
+                    // A failed check (the server unreachable for a moment) is tried again at
+                    // the next tick; only the child's own stream ends the plan.
+                    match self.reassign_if_offline(&task, &child.id, &from, book).await {
+                        Ok(Some(to)) => agent = Some(to),
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(task = %task.key, error = %e, "liveness check failed"),
                     }
                     continue;
                 }
