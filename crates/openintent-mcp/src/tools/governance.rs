@@ -30,7 +30,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         name: "set_governance_policy",
         tier: Admin,
         description: "Set an intent's governance policy, checked against its version: completion_mode \
-                      (unilateral, quorum, unanimous, require_approval), quorum_threshold, write_scope, \
+                      (auto, require_approval, quorum), quorum_threshold, write_scope, \
                       allowed_agents, max_cost.",
         params: &[INTENT_ID, VERSION],
         fields: GovernancePolicy::FIELDS,
