@@ -9,7 +9,7 @@
 //!   ([`check_rules`]; rules across fields stay code beside it),
 //! - what a server checks a JSON body's kinds against before deserializing it
 //!   ([`check_schema`], with FastAPI-style [`FieldError`]s naming the field), and
-//! - what an OpenAPI document or an MCP tool describes the request body with ([`json`], the
+//! - what an OpenAPI document or an MCP tool describes the request body with ([`json`](mod@json), the
 //!   JSON Schema of each field).
 //!
 //! ```
