@@ -1,14 +1,21 @@
 //! `openintent mcp` end to end: an MCP client drives the built binary over its stdio, and over
 //! streamable HTTP, against an in-process OpenIntent server.
 
+use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
-use openintent_server::{RunningServer, ServerConfig};
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams};
+use openintent_mcp::OpenIntentMcp;
+use openintent_server::{RunningServer, ServerConfig, WebhookConfig};
+use rmcp::model::{
+    CallToolRequestParams, ReadResourceRequestParams, ResourceContents, ResourceUpdatedNotificationParam,
+    SubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, RunningService};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_openintent");
 
@@ -146,5 +153,194 @@ async fn mcp_over_streamable_http() {
     assert_eq!(called["result"]["structuredContent"]["count"], 0, "{called}");
 
     let _ = child.kill().await;
+    let _ = server.shutdown().await;
+}
+
+/// A host that forwards `resources/updated` notifications to a channel.
+struct Host(mpsc::UnboundedSender<String>);
+
+impl ClientHandler for Host {
+    async fn on_resource_updated(&self, params: ResourceUpdatedNotificationParam, _: NotificationContext<RoleClient>) {
+        let _ = self.0.send(params.uri);
+    }
+}
+
+/// A host session with the binary, and the compiled input schema of each tool it lists.
+struct Admin {
+    host: RunningService<RoleClient, Host>,
+    schemas: HashMap<String, (boon::Schemas, boon::SchemaIndex)>,
+}
+
+/// Compiles a tool's input schema as JSON Schema 2020-12 (checked against the meta-schema,
+/// patterns compiled).
+fn compile(tool: &str, schema: &Value) -> Result<(boon::Schemas, boon::SchemaIndex), String> {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    let loc = format!("http://openintent-mcp.test/tools/{tool}.json");
+    compiler.add_resource(&loc, schema.clone()).map_err(|e| format!("{e:#}"))?;
+    let index = compiler.compile(&loc, &mut schemas).map_err(|e| format!("{e:#}"))?;
+    Ok((schemas, index))
+}
+
+impl Admin {
+    /// Calls a tool with arguments its listed schema admits, expecting success; returns the
+    /// structured content.
+    async fn ok(&self, name: &str, arguments: Value) -> Value {
+        let (schemas, index) = self.schemas.get(name).unwrap_or_else(|| panic!("{name} is not listed"));
+        if let Err(e) = schemas.validate(&arguments, *index) {
+            panic!("{name}({arguments}): the arguments do not meet the tool's schema: {e:#}");
+        }
+        let params = CallToolRequestParams::new(name.to_owned()).with_arguments(args(arguments.clone()));
+        let r = self.host.call_tool(params).await.unwrap();
+        assert_ne!(r.is_error, Some(true), "{name}({arguments}) failed: {:?}", r.structured_content);
+        r.structured_content.unwrap_or_else(|| panic!("{name}: no structured content"))
+    }
+
+    /// The JSON text of a resource.
+    async fn read(&self, uri: &str) -> Value {
+        let read = self.host.read_resource(ReadResourceRequestParams::new(uri.to_owned())).await.unwrap();
+        let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else { panic!("{uri}: not text") };
+        serde_json::from_str(text).unwrap()
+    }
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+}
+
+/// `openintent mcp --tier admin` over stdio: every tool of the table is listed with an input
+/// schema that is a JSON Schema, a tool of each area works (with arguments its schema admits),
+/// the four kinds of resource are read, and a subscriber hears of a change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_area_over_stdio_at_the_admin_tier() {
+    // Webhook deliveries are recorded, not sent: the test reaches no other host.
+    let config = ServerConfig::in_memory().with_webhooks(WebhookConfig::disabled());
+    let server = openintent_server::spawn(config).await.unwrap();
+    let mut child =
+        command(&server, &["mcp", "--tier", "admin"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let (tx, mut updates) = mpsc::unbounded_channel();
+    let host = Host(tx).serve((stdout, stdin)).await.expect("initialize over stdio");
+    let info = host.peer_info().expect("server info");
+    assert_eq!(info.server_info.name, "openintent-mcp");
+    assert!(info.capabilities.resources.as_ref().and_then(|r| r.subscribe).unwrap_or(false));
+
+    let tools = host.list_all_tools().await.unwrap();
+    let listed: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    let table: Vec<&str> = OpenIntentMcp::all_tools().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(listed, table, "the admin tier lists every tool");
+    let mut schemas = HashMap::new();
+    for t in &tools {
+        let schema = Value::Object((*t.input_schema).clone());
+        let compiled = compile(&t.name, &schema)
+            .unwrap_or_else(|e| panic!("the input schema of {} is not a JSON Schema: {e}\n{schema:#}", t.name));
+        schemas.insert(t.name.to_string(), compiled);
+    }
+    let s = Admin { host, schemas };
+
+    // Intents and state.
+    let intent = s.ok("create_intent", json!({"title": "Across the areas", "state": {"step": 0}})).await;
+    let id = id_of(&intent);
+    assert_eq!(intent["created_by"], "mcp-cli");
+    let updated =
+        s.ok("update_state", json!({"intent_id": id, "version": intent["version"], "state": {"step": 1}})).await;
+    assert_eq!(updated["state"]["step"], 1);
+    let patched = json!({"intent_id": id, "version": updated["version"],
+        "patches": [{"op": "set", "path": "/notes", "value": ["a"]}, {"op": "append", "path": "/notes", "value": "b"}]});
+    assert_eq!(s.ok("update_state", patched).await["state"]["notes"], json!(["a", "b"]));
+    // Events.
+    s.ok("log_event", json!({"intent_id": id, "event_type": "comment", "payload": {"text": "hello"}})).await;
+    let comments = s.ok("get_events", json!({"intent_id": id, "event_type": "comment"})).await;
+    assert_eq!(comments["count"], 1);
+    // Leases.
+    let lease = s.ok("acquire_lease", json!({"intent_id": id, "scope": "analysis", "duration_seconds": 60})).await;
+    assert_eq!(s.ok("get_leases", json!({"intent_id": id})).await["count"], 1);
+    s.ok("release_lease", json!({"intent_id": id, "lease_id": lease["id"]})).await;
+    // Arbitration.
+    let options = json!([{"label": "A", "rationale": "cheaper"}, {"label": "B"}]);
+    s.ok("request_arbitration", json!({"intent_id": id, "reason": "two plans", "options": options})).await;
+    s.ok("record_decision", json!({"intent_id": id, "outcome": "A", "rationale": "cost"})).await;
+    assert_eq!(s.ok("get_decisions", json!({"intent_id": id})).await["count"], 1);
+    // Attachments.
+    let file = json!({"intent_id": id, "filename": "n.txt", "content_type": "text/plain", "content_base64": "aGk="});
+    s.ok("add_attachment", file).await;
+    assert_eq!(s.ok("get_attachments", json!({"intent_id": id})).await["count"], 1);
+    // Webhook subscriptions.
+    let hook = json!({"intent_id": id, "webhook_url": "https://hooks.example.com/openintent", "event_types": ["state_patched"]});
+    let sub = s.ok("subscribe", hook).await;
+    assert_eq!(s.ok("get_subscriptions", json!({"intent_id": id})).await["count"], 1);
+    s.ok("unsubscribe", json!({"intent_id": id, "subscription_id": sub["id"]})).await;
+    // Costs.
+    s.ok("record_cost", json!({"intent_id": id, "cost_type": "tokens", "amount": 120.0, "unit": "tokens"})).await;
+    let summary = s.ok("get_cost_summary", json!({"intent_id": id})).await;
+    assert!(summary.to_string().contains("120"), "{summary}");
+    // Retries.
+    s.ok("set_retry_policy", json!({"intent_id": id, "strategy": "exponential", "max_retries": 3})).await;
+    assert_eq!(s.ok("get_retry_policy", json!({"intent_id": id})).await["retry_policy"]["max_retries"], 3);
+    let failure = json!({"intent_id": id, "error_type": "timeout", "error_message": "slow", "attempt_number": 1});
+    s.ok("record_failure", failure).await;
+    // Portfolios.
+    let portfolio = s.ok("create_portfolio", json!({"name": "Quarter"})).await;
+    let pid = id_of(&portfolio);
+    s.ok("add_intent_to_portfolio", json!({"portfolio_id": pid, "intent_id": id})).await;
+    assert_eq!(s.ok("get_portfolio_intents", json!({"portfolio_id": pid})).await["count"], 1);
+    // Registry.
+    s.ok("register_agent", json!({"agent_id": "mcp-cli", "capabilities": ["research"]})).await;
+    s.ok("agent_heartbeat", json!({"agent_id": "mcp-cli", "current_load": 1})).await;
+    assert_eq!(s.ok("get_agent_record", json!({"agent_id": "mcp-cli"})).await["status"], "active");
+    // Graphs.
+    let child_intent = s.ok("create_child_intent", json!({"parent_id": id, "title": "Sub-task"})).await;
+    let cid = id_of(&child_intent);
+    assert_eq!(s.ok("get_children", json!({"intent_id": id})).await["items"][0]["id"], cid.as_str());
+    let graph = s.ok("get_intent_graph", json!({"intent_id": id})).await;
+    assert!(graph.to_string().contains(&cid), "{graph}");
+    // Human in the loop, on the child.
+    let question =
+        json!({"intent_id": cid, "version": child_intent["version"], "question": "Go on?", "response_type": "text"});
+    s.ok("suspend", question).await;
+    let pending = s.ok("get_suspension", json!({"intent_id": cid})).await;
+    assert_eq!(pending["pending"], true, "{pending}");
+    let answer = json!({"intent_id": cid, "suspension_id": pending["suspension"]["id"], "value": "yes, go on"});
+    s.ok("respond_to_suspension", answer).await;
+    assert_eq!(s.ok("get_suspension", json!({"intent_id": cid})).await["pending"], false);
+    // Governance: a policy, and an escalation resolved by this admin.
+    let current = s.ok("get_intent", json!({"intent_id": id})).await;
+    let policy = json!({"intent_id": id, "version": current["version"], "completion_mode": "require_approval", "max_cost": 1000.0});
+    s.ok("set_governance_policy", policy).await;
+    assert!(s.ok("get_governance_policy", json!({"intent_id": id})).await.to_string().contains("1000"));
+    let escalation = s.ok("escalate_to_human", json!({"intent_id": id, "reason": "budget", "priority": "high"})).await;
+    let resolved =
+        s.ok("resolve_escalation", json!({"escalation_id": escalation["id"], "resolution": "approved"})).await;
+    assert_eq!(resolved["status"], "resolved", "{resolved}");
+    // Access control.
+    s.ok("grant_access", json!({"intent_id": id, "principal_id": "reviewer", "permission": "read"})).await;
+    assert!(s.ok("get_acl", json!({"intent_id": id})).await.to_string().contains("reviewer"));
+    // Channels.
+    let channel =
+        s.ok("create_channel", json!({"intent_id": id, "name": "coord", "members": ["mcp-cli", "peer"]})).await;
+    let chid = id_of(&channel);
+    s.ok("send_message", json!({"channel_id": chid, "to": "peer", "payload": {"q": "ready?"}})).await;
+    assert_eq!(s.ok("list_messages", json!({"channel_id": chid})).await["count"], 1);
+
+    // Resources: an intent, its event log, a portfolio, an agent.
+    let uri = format!("openintent://intents/{id}");
+    let read = s.read(&uri).await;
+    assert_eq!((read["title"].as_str(), &read["state"]["step"]), (Some("Across the areas"), &json!(1)));
+    let events = s.read(&format!("{uri}/events")).await;
+    assert!(events.to_string().contains("hello"), "{events}");
+    assert_eq!(s.read(&format!("openintent://portfolios/{pid}")).await["name"], "Quarter");
+    assert_eq!(s.read("openintent://agents/mcp-cli").await["agent_id"], "mcp-cli");
+
+    // A subscriber hears of a change made through a tool.
+    s.host.subscribe(SubscribeRequestParams::new(uri.clone())).await.unwrap();
+    let current = s.ok("get_intent", json!({"intent_id": id})).await;
+    s.ok("update_state", json!({"intent_id": id, "version": current["version"], "state": {"step": 2}})).await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), updates.recv()).await.expect("no resources/updated");
+    assert_eq!(heard.as_deref(), Some(uri.as_str()));
+
+    s.host.cancel().await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.expect("exits").unwrap();
+    assert!(status.success(), "{status}");
     let _ = server.shutdown().await;
 }

@@ -1,9 +1,10 @@
 //! JSON Schemas of tool inputs, from the request field declarations of the types crate
 //! ([`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS)) and the tools'
-//! own path and query arguments.
+//! own path and query arguments, each in the types crate's JSON Schema of its kind and rule
+//! ([`openintent_types::schema::json`], the mapping the OpenAPI document of the server uses).
 
-use openintent_types::PatchOp;
-use openintent_types::schema::{Field, Kind, Rule};
+use openintent_types::schema::Field;
+use openintent_types::schema::json::{Side, field_schema, kind_schema};
 use serde_json::{Map, Value, json};
 
 use crate::tools::{Param, ToolDef};
@@ -15,7 +16,12 @@ pub(crate) fn input_schema(tool: &ToolDef) -> Map<String, Value> {
     for p in tool.params {
         let mut schema = p.kind.map_or_else(|| json!({}), kind_schema);
         if let Value::Object(m) = &mut schema {
-            m.insert("description".into(), json!(p.description));
+            // The argument's own description, then the kind's (a timestamp's accepted forms).
+            let description = match m.get("description").and_then(Value::as_str) {
+                Some(kind) => format!("{}. {kind}", p.description),
+                None => p.description.to_owned(),
+            };
+            m.insert("description".into(), json!(description));
         }
         properties.insert(p.name.to_owned(), schema);
         if p.required {
@@ -23,8 +29,21 @@ pub(crate) fn input_schema(tool: &ToolDef) -> Map<String, Value> {
         }
     }
     for f in tool.body_fields() {
-        properties.insert(f.name().to_owned(), field_schema(f));
-        if f.required() {
+        // A tool talks to any server, which may know more names than this crate: open lists
+        // of names are described, not enforced.
+        let mut schema = field_schema(f, Side::Client);
+        if f.required()
+            && !tool.requires(f)
+            && let Value::Object(m) = &mut schema
+        {
+            // Absent (or null), the client fills it in.
+            if let Some(t) = m.get_mut("type").filter(|t| t.is_string()) {
+                *t = json!([t.take(), "null"]);
+            }
+            m.insert("description".into(), json!("Optional: by default, the agent this MCP server acts as"));
+        }
+        properties.insert(f.name().to_owned(), schema);
+        if tool.requires(f) {
             required.push(f.name());
         }
     }
@@ -41,82 +60,4 @@ pub(crate) fn input_schema(tool: &ToolDef) -> Map<String, Value> {
 /// The argument names a tool reads.
 pub(crate) fn argument_names(tool: &ToolDef) -> Vec<&'static str> {
     tool.params.iter().map(|p: &Param| p.name).chain(tool.body_fields().map(Field::name)).collect()
-}
-
-fn field_schema(field: &Field) -> Value {
-    let mut schema = kind_schema(field.kind());
-    let Value::Object(m) = &mut schema else { return schema };
-    match field.rule() {
-        Rule::Text(max) => {
-            m.insert("minLength".into(), json!(1));
-            if let Some(max) = max {
-                m.insert("maxLength".into(), json!(max));
-            }
-        }
-        Rule::Id(max) | Rule::Scope(max) | Rule::Mime(max) => {
-            m.insert("minLength".into(), json!(1));
-            m.insert("maxLength".into(), json!(max));
-        }
-        Rule::HttpUrl => {
-            m.insert("format".into(), json!("uri"));
-        }
-        Rule::OneOf(names) if field.is_open() => {
-            m.insert("description".into(), json!(format!("Known values: {}", names().join(", "))));
-        }
-        Rule::OneOf(names) => {
-            m.insert("enum".into(), json!(names()));
-        }
-        Rule::Range(min, max) => {
-            if let Some(min) = min {
-                m.insert("minimum".into(), json!(min));
-            }
-            if let Some(max) = max {
-                m.insert("maximum".into(), json!(max));
-            }
-        }
-        _ => {}
-    }
-    schema
-}
-
-fn kind_schema(kind: Kind) -> Value {
-    match kind {
-        Kind::Str => json!({"type": "string"}),
-        Kind::Time => json!({
-            "type": "string",
-            "format": "date-time",
-            "description": "An RFC 3339 timestamp such as 2026-11-24T13:46:05Z",
-        }),
-        Kind::Int => json!({"type": "integer"}),
-        Kind::Num => json!({"type": "number"}),
-        Kind::Bool => json!({"type": "boolean"}),
-        Kind::Obj => json!({"type": "object"}),
-        Kind::ObjOrList => json!({"type": ["object", "array"]}),
-        Kind::List => json!({"type": "array"}),
-        Kind::StrList => json!({"type": "array", "items": {"type": "string"}}),
-        Kind::Patches => {
-            let ops: Vec<&str> = PatchOp::KNOWN.iter().map(PatchOp::as_str).collect();
-            json!({
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "op": {"type": "string", "enum": ops},
-                    "path": {"type": "string", "description": "An RFC 6901 JSON pointer such as /progress"},
-                    "value": {},
-                },
-                "required": ["op", "path"],
-            },
-            })
-        }
-        Kind::Options => json!({
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"label": {"type": "string"}, "rationale": {"type": "string"}},
-                "required": ["label"],
-            },
-        }),
-        _ => json!({}),
-    }
 }

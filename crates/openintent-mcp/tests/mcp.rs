@@ -1,6 +1,7 @@
 //! End to end: an MCP client (rmcp's) talks to the MCP server over an in-memory duplex; the
 //! MCP server acts through the OpenIntent client on an in-process OpenIntent server.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use openintent_client::Client;
@@ -54,6 +55,8 @@ impl ClientHandler for Host {
 struct Session {
     mcp: RunningService<RoleClient, Host>,
     updates: mpsc::UnboundedReceiver<String>,
+    /// The compiled input schema of each listed tool.
+    schemas: HashMap<String, (boon::Schemas, boon::SchemaIndex)>,
     _server: RunningServer,
 }
 
@@ -73,7 +76,12 @@ async fn session_with(tier: Tier, answer: Option<Value>) -> Session {
     let (tx, updates) = mpsc::unbounded_channel();
     let (r, w) = tokio::io::split(host_io);
     let mcp = Host { updates: tx, answer, asked: Default::default() }.serve((r, w)).await.expect("initialize");
-    Session { mcp, updates, _server: server }
+    let mut schemas = HashMap::new();
+    for t in mcp.list_all_tools().await.unwrap() {
+        let compiled = compile(&t.name, &Value::Object((*t.input_schema).clone())).unwrap();
+        schemas.insert(t.name.to_string(), compiled);
+    }
+    Session { mcp, updates, schemas, _server: server }
 }
 
 fn obj(v: Value) -> Map<String, Value> {
@@ -88,11 +96,30 @@ impl Session {
         self.mcp.call_tool(CallToolRequestParams::new(name).with_arguments(obj(args))).await.unwrap()
     }
 
-    /// Calls a tool expecting success; returns its structured content.
+    /// Whether `args` meet the listed input schema of tool `name` (the error says where not).
+    fn check_args(&self, name: &str, args: &Value) -> Result<(), String> {
+        let (schemas, index) = self.schemas.get(name).unwrap_or_else(|| panic!("{name} is not listed"));
+        schemas.validate(args, *index).map_err(|e| format!("{e:#}"))
+    }
+
+    /// Calls a tool with arguments its schema admits, expecting success; returns its structured
+    /// content.
     async fn ok(&self, name: &'static str, args: Value) -> Value {
+        if let Err(e) = self.check_args(name, &args) {
+            panic!("{name}({args}): the arguments do not meet the tool's schema: {e}");
+        }
         let r = self.call(name, args.clone()).await;
         assert_ne!(r.is_error, Some(true), "{name}({args}) failed: {:?}", r.structured_content);
         r.structured_content.unwrap_or_else(|| panic!("{name}: no structured content"))
+    }
+
+    /// Calls a tool with arguments its schema refuses, expecting the tool to refuse them too,
+    /// naming the argument; returns the error's structured content.
+    async fn bad_args(&self, name: &'static str, args: Value) -> Value {
+        assert!(self.check_args(name, &args).is_err(), "{name}({args}): the schema admits these arguments");
+        let err = self.err(name, args).await;
+        assert_eq!(err["error"], "invalid_argument", "{err}");
+        err
     }
 
     /// Calls a tool expecting a tool error; returns its structured content.
@@ -103,157 +130,29 @@ impl Session {
     }
 }
 
-/// The client operations every tier together must offer, by area.
-const EXPECTED: &[&str] = &[
-    // intents, events, assignments
-    "create_intent",
-    "get_intent",
-    "list_intents",
-    "update_state",
-    "set_status",
-    "assign_agent",
-    "unassign_agent",
-    "get_agents",
-    "log_event",
-    "get_events",
-    // leases, costs, attachments, retry, webhooks, portfolios
-    "acquire_lease",
-    "renew_lease",
-    "release_lease",
-    "get_leases",
-    "record_cost",
-    "get_costs",
-    "get_cost_summary",
-    "add_attachment",
-    "get_attachments",
-    "delete_attachment",
-    "set_retry_policy",
-    "get_retry_policy",
-    "record_failure",
-    "get_failures",
-    "subscribe",
-    "get_subscriptions",
-    "unsubscribe",
-    "create_portfolio",
-    "get_portfolio",
-    "list_portfolios",
-    "update_portfolio_status",
-    "add_intent_to_portfolio",
-    "remove_intent_from_portfolio",
-    "get_portfolio_intents",
-    "get_intent_portfolios",
-    // graph
-    "create_child_intent",
-    "get_children",
-    "get_descendants",
-    "get_ancestors",
-    "get_dependencies",
-    "get_dependents",
-    "get_ready_intents",
-    "get_blocked_intents",
-    "get_intent_graph",
-    "add_dependency",
-    "remove_dependency",
-    // human in the loop
-    "suspend",
-    "respond_to_suspension",
-    "get_suspension",
-    "answer_pending_input",
-    // governance, approvals, escalations, arbitration
-    "get_governance_policy",
-    "set_governance_policy",
-    "remove_governance_policy",
-    "request_approval",
-    "get_approval_status",
-    "list_approvals",
-    "approve_approval",
-    "deny_approval",
-    "escalate_to_human",
-    "list_escalations",
-    "get_escalation",
-    "resolve_escalation",
-    "request_arbitration",
-    "record_decision",
-    "get_decisions",
-    // access control
-    "get_acl",
-    "set_acl",
-    "grant_access",
-    "revoke_access",
-    "request_access",
-    "list_access_requests",
-    "approve_access_request",
-    "deny_access_request",
-    // registry, channels, discovery
-    "discover",
-    "register_agent",
-    "get_agent_record",
-    "list_agents",
-    "agent_heartbeat",
-    "update_agent_status",
-    "drain_agent",
-    "deregister_agent",
-    "create_channel",
-    "list_channels",
-    "get_channel",
-    "update_channel",
-    "get_trace_events",
-    "close_channel",
-    "send_message",
-    "list_messages",
-    "get_message",
-    "reply_to",
-    "mark_read",
-];
+/// Compiles a tool's input schema as JSON Schema 2020-12: checked against the meta-schema, its
+/// patterns compiled. The error says why it is not a schema.
+fn compile(tool: &str, schema: &Value) -> Result<(boon::Schemas, boon::SchemaIndex), String> {
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    let loc = format!("http://openintent-mcp.test/tools/{tool}.json");
+    compiler.add_resource(&loc, schema.clone()).map_err(|e| format!("{e:#}"))?;
+    let index = compiler.compile(&loc, &mut schemas).map_err(|e| format!("{tool}: {e:#}"))?;
+    Ok((schemas, index))
+}
 
-/// A structural check of a JSON Schema of the subset the tools use.
-fn check_schema(tool: &str, path: &str, s: &Value) {
-    let m = s.as_object().unwrap_or_else(|| panic!("{tool}{path}: a schema must be an object"));
-    const KNOWN: &[&str] = &[
-        "type",
-        "properties",
-        "required",
-        "additionalProperties",
-        "items",
-        "enum",
-        "minLength",
-        "maxLength",
-        "minimum",
-        "maximum",
-        "format",
-        "description",
-    ];
-    for key in m.keys() {
-        assert!(KNOWN.contains(&key.as_str()), "{tool}{path}: unexpected keyword {key}");
-    }
-    const TYPES: &[&str] = &["string", "integer", "number", "boolean", "object", "array", "null"];
-    match m.get("type") {
-        None => {}
-        Some(Value::String(t)) => assert!(TYPES.contains(&t.as_str()), "{tool}{path}: type {t}"),
-        Some(Value::Array(ts)) => assert!(ts.iter().all(|t| TYPES.contains(&t.as_str().unwrap_or("?")))),
-        Some(other) => panic!("{tool}{path}: type {other}"),
-    }
-    if let Some(props) = m.get("properties") {
-        for (name, p) in props.as_object().expect("properties is an object") {
-            check_schema(tool, &format!("{path}.{name}"), p);
-        }
-    }
-    if let Some(req) = m.get("required") {
-        let props = m["properties"].as_object().unwrap();
-        for r in req.as_array().expect("required is a list") {
-            assert!(props.contains_key(r.as_str().unwrap()), "{tool}{path}: required {r} is not a property");
-        }
-    }
-    if let Some(items) = m.get("items") {
-        check_schema(tool, &format!("{path}[]"), items);
-    }
-    if let Some(e) = m.get("enum") {
-        assert!(!e.as_array().expect("enum is a list").is_empty(), "{tool}{path}: empty enum");
-    }
-    for k in ["minLength", "maxLength"] {
-        if let Some(v) = m.get(k) {
-            assert!(v.is_u64(), "{tool}{path}: {k} must be a non-negative integer");
-        }
+#[test]
+fn the_schema_check_refuses_what_is_no_schema() {
+    assert!(compile("ok", &json!({"type": "object", "properties": {"a": {"type": ["string", "null"]}}})).is_ok());
+    for bad in [
+        json!({"type": "strin"}),
+        json!({"type": "string", "minLength": -1}),
+        json!({"type": "string", "pattern": "(unclosed"}),
+        json!({"properties": {"a": 5}}),
+        json!({"required": "a"}),
+    ] {
+        assert!(compile("bad", &bad).is_err(), "{bad} passed");
     }
 }
 
@@ -266,14 +165,16 @@ async fn every_operation_is_a_tool_with_a_schema_and_tiers_filter_them() {
 
     let tools = s.mcp.list_all_tools().await.unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
-    for want in EXPECTED {
-        assert!(names.contains(want), "tool {want} is missing");
-    }
-    assert_eq!(names.len(), EXPECTED.len(), "tools not in the expected list: {names:?}");
+    // The admin tier lists every tool of the table (tests/operations.rs: one per operation).
+    let all: Vec<&str> = OpenIntentMcp::all_tools().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, all);
     for t in &tools {
         let schema = Value::Object((*t.input_schema).clone());
         assert_eq!(schema["type"], "object", "{}", t.name);
-        check_schema(&t.name, "", &schema);
+        assert_eq!(schema["additionalProperties"], false, "{}", t.name);
+        if let Err(e) = compile(&t.name, &schema) {
+            panic!("the input schema of {} is not a JSON Schema: {e}\n{schema:#}", t.name);
+        }
         assert!(t.description.as_ref().is_some_and(|d| d.len() > 20), "{}: describe it", t.name);
     }
     // The request fields of the types crate are the arguments, with their rules.
@@ -392,13 +293,16 @@ async fn a_tool_of_each_area_works() {
     assert!(err["expires_at"].is_string(), "{err}");
     assert!(err["hint"].as_str().unwrap().contains("other-agent"), "{err}");
     // Bad arguments name the argument.
-    let err = s.err("get_intent", json!({})).await;
+    let err = s.bad_args("get_intent", json!({})).await;
     assert_eq!((err["error"].as_str(), err["field"].as_str()), (Some("invalid_argument"), Some("intent_id")));
-    let err = s.err("get_intent", json!({"intent_id": id, "intnet": 1})).await;
+    let err = s.bad_args("create_intent", json!({"title": " \u{3000} "})).await;
+    assert_eq!(err["field"], "title", "{err}");
+    let err = s.bad_args("get_intent", json!({"intent_id": id, "intnet": 1})).await;
     assert_eq!(err["field"], "intnet");
-    let err = s.err("update_state", json!({"intent_id": id, "version": "three", "state": {}})).await;
+    let err = s.bad_args("update_state", json!({"intent_id": id, "version": "three", "state": {}})).await;
     assert_eq!(err["field"], "version");
-    let err = s.err("set_retry_policy", json!({"intent_id": id, "strategy": "exponential", "max_retries": "x"})).await;
+    let err =
+        s.bad_args("set_retry_policy", json!({"intent_id": id, "strategy": "exponential", "max_retries": "x"})).await;
     assert_eq!(err["field"], "max_retries", "{err}");
     let err = s.err("get_intent", json!({"intent_id": "does-not-exist"})).await;
     assert_eq!(err["error"], "not_found");

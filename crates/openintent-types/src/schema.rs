@@ -9,7 +9,8 @@
 //!   ([`check_rules`]; rules across fields stay code beside it),
 //! - what a server checks a JSON body's kinds against before deserializing it
 //!   ([`check_schema`], with FastAPI-style [`FieldError`]s naming the field), and
-//! - what an OpenAPI document describes the request body with.
+//! - what an OpenAPI document or an MCP tool describes the request body with ([`json`](mod@json), the
+//!   JSON Schema of each field).
 //!
 //! ```
 //! use openintent_types::schema::{RequestSchema, check_rules};
@@ -23,6 +24,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub mod json;
 
 use crate::validation::{InputValidationError, fail, require_text, require_text_max, validate_http_url, validate_id};
 

@@ -24,6 +24,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: AcquireLeaseRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.acquire_lease(&a.str("intent_id")?, a.str("scope")?);
             if let Some(v) = a.opt_int("duration_seconds")? {
@@ -39,6 +40,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, LEASE_ID],
         fields: RenewLeaseRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.renew_lease(&a.str("intent_id")?, &a.str("lease_id")?);
             if let Some(v) = a.opt_int("duration_seconds")? {
@@ -54,6 +56,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, LEASE_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.release_lease(&a.str("intent_id")?, &a.str("lease_id")?).await?)),
     },
     ToolDef {
@@ -64,6 +67,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::opt("all", Kind::Bool, "Also list expired and released leases")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.get_leases(&a.str("intent_id")?);
             if a.opt_bool("all")? == Some(true) {
@@ -80,6 +84,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: RecordCostRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.record_cost(&a.str("intent_id")?, a.str("cost_type")?, a.num("amount")?, a.str("unit")?);
             if let Some(v) = a.opt_str("provider")? {
@@ -101,6 +106,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_costs(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -110,6 +116,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_cost_summary(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -125,6 +132,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.add_attachment(
                 &a.str("intent_id")?,
@@ -145,6 +153,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_attachments(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -154,6 +163,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::req("attachment_id", Kind::Str, "The attachment's id")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.delete_attachment(&a.str("intent_id")?, &a.str("attachment_id")?).await?)),
     },
     ToolDef {
@@ -164,6 +174,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: SetRetryPolicyRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let request: SetRetryPolicyRequest = a.body(&["intent_id"])?;
             Ok(c.set_retry_policy_wire(&a.str("intent_id")?, request).await?)
@@ -176,6 +187,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(serde_json::json!({"retry_policy": c.get_retry_policy(&a.str("intent_id")?).await?}))),
     },
     ToolDef {
@@ -186,6 +198,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: RecordFailureRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.record_failure(&a.str("intent_id")?, a.str("error_type")?, a.str("error_message")?);
             b = b.attempt(a.int("attempt_number")?);
@@ -211,6 +224,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_failures(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -222,6 +236,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[],
         fields: CreateSubscriptionRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = match (a.opt_str("intent_id")?, a.opt_str("portfolio_id")?) {
                 (Some(id), None) => c.subscribe(&id),
@@ -252,6 +267,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_subscriptions(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -261,6 +277,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::req("subscription_id", Kind::Str, "The subscription's id")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.unsubscribe(&a.str("intent_id")?, &a.str("subscription_id")?).await?)),
     },
     ToolDef {
@@ -270,6 +287,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[],
         fields: CreatePortfolioRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.create_portfolio(a.str("name")?);
             if let Some(v) = a.opt_str("description")? {
@@ -294,6 +312,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[PORTFOLIO_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_portfolio(&a.str("portfolio_id")?).await?)),
     },
     ToolDef {
@@ -303,6 +322,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[Param::opt("created_by", Kind::Str, "Only portfolios created by this agent")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.list_portfolios();
             if let Some(v) = a.opt_str("created_by")? {
@@ -318,6 +338,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[PORTFOLIO_ID],
         fields: UpdatePortfolioStatusRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.update_portfolio_status(&a.str("portfolio_id")?, a.str("status")?).await?)),
     },
     ToolDef {
@@ -327,6 +348,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[PORTFOLIO_ID],
         fields: AddIntentToPortfolioRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.add_intent_to_portfolio(&a.str("portfolio_id")?, a.str("intent_id")?);
             if let Some(v) = a.opt_str("role")? {
@@ -345,6 +367,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[PORTFOLIO_ID, INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.remove_intent_from_portfolio(&a.str("portfolio_id")?, &a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -354,6 +377,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[PORTFOLIO_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_portfolio_intents(&a.str("portfolio_id")?).await?)),
     },
     ToolDef {
@@ -363,6 +387,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_intent_portfolios(&a.str("intent_id")?).await?)),
     },
 ];

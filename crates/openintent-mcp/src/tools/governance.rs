@@ -23,17 +23,19 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_governance_policy(&a.str("intent_id")?).await?)),
     },
     ToolDef {
         name: "set_governance_policy",
         tier: Admin,
         description: "Set an intent's governance policy, checked against its version: completion_mode \
-                      (unilateral, quorum, unanimous, require_approval), quorum_threshold, write_scope, \
+                      (auto, require_approval, quorum), quorum_threshold, write_scope, \
                       allowed_agents, max_cost.",
         params: &[INTENT_ID, VERSION],
         fields: GovernancePolicy::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let policy: GovernancePolicy = a.body(&["intent_id", "version"])?;
             Ok(c.set_governance_policy(&a.str("intent_id")?, a.int("version")?, &policy).await?)
@@ -46,6 +48,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.remove_governance_policy(&a.str("intent_id")?, a.int("version")?).await?)),
     },
     ToolDef {
@@ -56,6 +59,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: CreateApprovalRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.request_approval(&a.str("intent_id")?, a.str("action")?);
             if let Some(v) = a.opt_str("reason")? {
@@ -77,6 +81,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, APPROVAL_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_approval_status(&a.str("intent_id")?, &a.str("approval_id")?).await?)),
     },
     ToolDef {
@@ -86,6 +91,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.list_approvals(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -95,6 +101,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, APPROVAL_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.approve_approval(&a.str("intent_id")?, &a.str("approval_id")?).await?)),
     },
     ToolDef {
@@ -104,6 +111,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, APPROVAL_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.deny_approval(&a.str("intent_id")?, &a.str("approval_id")?).await?)),
     },
     ToolDef {
@@ -114,6 +122,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: CreateEscalationRequest::FIELDS,
         omit: &["escalated_by"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.escalate_to_human(&a.str("intent_id")?, a.str("reason")?);
             if let Some(v) = a.opt_str("priority")? {
@@ -138,6 +147,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let status: Option<EscalationStatus> = a.opt("status")?;
             Ok(c.list_escalations(a.opt_str("intent_id")?.as_deref(), status).await?)
@@ -150,6 +160,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[Param::req("escalation_id", Kind::Str, "The escalation's id")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_escalation(&a.str("escalation_id")?).await?)),
     },
     ToolDef {
@@ -159,6 +170,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[Param::req("escalation_id", Kind::Str, "The escalation's id")],
         fields: ResolveEscalationRequest::FIELDS,
         omit: &["resolved_by"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.resolve_escalation(&a.str("escalation_id")?, a.str("resolution")?);
             if let Some(v) = a.opt_str("notes")? {
@@ -175,6 +187,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: CreateArbitrationRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.request_arbitration(&a.str("intent_id")?, a.str("reason")?);
             if let Some(v) = a.opt_obj("context")? {
@@ -197,6 +210,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: RecordDecisionRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.record_decision(&a.str("intent_id")?, a.str("outcome")?);
             if let Some(v) = a.opt_str("rationale")? {
@@ -221,6 +235,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_decisions(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -231,6 +246,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_acl(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -241,6 +257,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: SetAclRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.set_acl(&a.str("intent_id")?);
             if let Some(v) = a.opt::<AccessPolicy>("default_policy")? {
@@ -259,6 +276,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: GrantAccessRequest::FIELDS,
         omit: &["granted_by"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.grant_access(&a.str("intent_id")?, a.str("principal_id")?);
             if let Some(v) = a.opt::<Permission>("permission")? {
@@ -283,6 +301,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::req("entry_id", Kind::Str, "The ACL entry's id (from get_acl)")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.revoke_access(&a.str("intent_id")?, &a.str("entry_id")?).await?)),
     },
     ToolDef {
@@ -293,6 +312,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: CreateAccessRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.request_access(&a.str("intent_id")?, a.str("principal_id")?);
             if let Some(v) = a.opt::<Permission>("requested_permission")? {
@@ -317,6 +337,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.list_access_requests(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -326,6 +347,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, ACCESS_REQUEST_ID],
         fields: DecideAccessRequest::FIELDS,
         omit: &["decided_by"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.approve_access_request(&a.str("intent_id")?, &a.str("request_id")?);
             if let Some(v) = a.opt::<Permission>("permission")? {
@@ -347,6 +369,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, ACCESS_REQUEST_ID, Param::opt("reason", Kind::Str, "Why")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.deny_access_request(&a.str("intent_id")?, &a.str("request_id")?);
             if let Some(v) = a.opt_str("reason")? {

@@ -28,6 +28,7 @@ macro_rules! graph_read {
             params: GRAPH_PARAMS,
             fields: &[],
             omit: &[],
+            defaulted: &[],
             call: call!(|c, a| Ok(c.$method(&a.str("intent_id")?).await?)),
         }
     };
@@ -44,6 +45,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[],
         fields: CreateIntentRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.create_intent(a.str("title")?);
             if let Some(v) = a.opt_str("description")? {
@@ -81,6 +83,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_intent(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -91,6 +94,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: LIST_PARAMS,
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.list_intents();
             if let Some(v) = a.opt_str("status")? {
@@ -120,6 +124,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION],
         fields: UpdateStateRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.update_state(&a.str("intent_id")?, a.int("version")?);
             let state = a.opt_obj("state")?;
@@ -145,6 +150,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION],
         fields: SetStatusRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.set_status(&a.str("intent_id")?, a.int("version")?, a.str("status")?);
             if let Some(v) = a.opt_str("reason")? {
@@ -160,6 +166,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: AssignAgentRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.assign_agent(&a.str("intent_id")?);
             if let Some(v) = a.opt_str("agent_id")? {
@@ -178,6 +185,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::req("agent_id", Kind::Str, "The assigned agent's id")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.unassign_agent(&a.str("intent_id")?, &a.str("agent_id")?).await?)),
     },
     ToolDef {
@@ -187,6 +195,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_agents(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -197,6 +206,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: LogEventRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.log_event(&a.str("intent_id")?, a.str("event_type")?);
             if let Some(v) = a.opt_obj("payload")? {
@@ -225,6 +235,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.get_events(&a.str("intent_id")?);
             if let Some(v) = a.opt_str("event_type")? {
@@ -250,6 +261,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[Param::req("parent_id", Kind::Str, "The parent intent's id")],
         fields: CreateChildIntentRequest::FIELDS,
         omit: &["parent_intent_id"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.create_child_intent(&a.str("parent_id")?, a.str("title")?);
             if let Some(v) = a.opt_str("description")? {
@@ -303,6 +315,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION],
         fields: AddDependencyRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c
             .add_dependency(&a.str("intent_id")?, &a.str("dependency_id")?, a.int("version")?)
             .await?)),
@@ -314,6 +327,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION, Param::req("dependency_id", Kind::Str, "The id of the intent depended on")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c
             .remove_dependency(&a.str("intent_id")?, &a.str("dependency_id")?, a.int("version")?)
             .await?)),
@@ -327,6 +341,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, VERSION],
         fields: SuspendRequest::FIELDS,
         omit: &["suspension_id"],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.suspend(&a.str("intent_id")?, a.int("version")?, a.str("question")?);
             if let Some(v) = a.opt_str("response_type")? {
@@ -364,6 +379,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID, Param::any("value", "The answer: text, true/false, or a choice's value")],
         fields: RespondToSuspensionRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let value: serde_json::Value = a.req("value")?;
             let mut b = c.respond_to_suspension(&a.str("intent_id")?, a.str("suspension_id")?, value);
@@ -386,6 +402,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a, peer| crate::elicit::answer_pending_input(&c, peer, &a.str("intent_id")?).await),
     },
     ToolDef {
@@ -397,6 +414,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let suspension = c.get_suspension(&a.str("intent_id")?).await?;
             let pending = suspension.as_ref().is_some_and(|s| s.resolution.is_none());

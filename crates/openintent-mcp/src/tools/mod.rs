@@ -71,6 +71,9 @@ pub(crate) struct ToolDef {
     pub fields: &'static [Field],
     /// Body fields the tool does not offer (the client sets them, or cannot).
     pub omit: &'static [&'static str],
+    /// Required body fields the tool may be called without: the client fills them in with the
+    /// agent this server acts as (the sender of a message).
+    pub defaulted: &'static [&'static str],
     /// The call.
     pub call: CallFn,
 }
@@ -80,6 +83,11 @@ impl ToolDef {
     pub(crate) fn body_fields(&self) -> impl Iterator<Item = &'static Field> + '_ {
         let omit = self.omit;
         self.fields.iter().filter(move |f| !omit.contains(&f.name()))
+    }
+
+    /// Whether the tool needs the body field `field` as an argument.
+    pub(crate) fn requires(&self, field: &Field) -> bool {
+        field.required() && !self.defaulted.contains(&field.name())
     }
 
     /// Whether the tool only reads.

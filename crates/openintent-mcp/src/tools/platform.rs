@@ -22,6 +22,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, _a| Ok(c.discover().await?)),
     },
     ToolDef {
@@ -32,6 +33,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[],
         fields: RegisterAgentRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.register_agent(a.str("agent_id")?);
             if let Some(v) = a.opt_strs("capabilities")? {
@@ -68,6 +70,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[AGENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_agent_record(&a.str("agent_id")?).await?)),
     },
     ToolDef {
@@ -83,6 +86,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.list_agents();
             if let Some(v) = a.opt_str("status")? {
@@ -112,6 +116,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.agent_heartbeat(&a.str("agent_id")?);
             if let Some(v) = a.opt_int("current_load")? {
@@ -133,6 +138,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[AGENT_ID, Param::opt("if_version", Kind::Int, "Only if the record is still at this version")],
         fields: UpdateAgentStatusRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.update_agent_status(&a.str("agent_id")?, a.str("status")?);
             if let Some(v) = a.opt_int("drain_timeout_seconds")? {
@@ -151,6 +157,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[AGENT_ID, Param::opt("drain_timeout_seconds", Kind::Int, "How long it may take to drain")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.drain_agent(&a.str("agent_id")?);
             if let Some(v) = a.opt_int("drain_timeout_seconds")? {
@@ -166,6 +173,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[AGENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.deregister_agent(&a.str("agent_id")?).await?)),
     },
     ToolDef {
@@ -176,6 +184,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: CreateChannelRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.create_channel(&a.str("intent_id")?, a.str("name")?);
             if let Some(v) = a.opt_strs("members")? {
@@ -200,6 +209,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[INTENT_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.list_channels(&a.str("intent_id")?).await?)),
     },
     ToolDef {
@@ -209,6 +219,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_channel(&a.str("channel_id")?).await?)),
     },
     ToolDef {
@@ -220,6 +231,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID],
         fields: UpdateChannelRequest::FIELDS,
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.update_channel(&a.str("channel_id")?);
             if let Some(v) = a.opt_strs("members")? {
@@ -248,6 +260,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.get_trace_events(a.str("trace_id")?);
             if let Some(v) = a.opt_u32("limit")? {
@@ -263,6 +276,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.close_channel(&a.str("channel_id")?).await?)),
     },
     ToolDef {
@@ -273,6 +287,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID],
         fields: SendMessageRequest::FIELDS,
         omit: &["metadata"],
+        defaulted: &["sender"],
         call: call!(|c, a| {
             let mut b = c.send_message(&a.str("channel_id")?);
             if let Some(v) = a.opt_obj("payload")? {
@@ -307,6 +322,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         ],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.list_messages(&a.str("channel_id")?);
             if let Some(v) = a.opt_str("since")? {
@@ -325,6 +341,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID, MESSAGE_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.get_message(&a.str("channel_id")?, &a.str("message_id")?).await?)),
     },
     ToolDef {
@@ -334,6 +351,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID, MESSAGE_ID, Param::opt("payload", Kind::Obj, "The reply's content")],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| {
             let mut b = c.reply_to(&a.str("channel_id")?, &a.str("message_id")?);
             if let Some(v) = a.opt_obj("payload")? {
@@ -349,6 +367,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[CHANNEL_ID, MESSAGE_ID],
         fields: &[],
         omit: &[],
+        defaulted: &[],
         call: call!(|c, a| Ok(c.mark_read(&a.str("channel_id")?, &a.str("message_id")?).await?)),
     },
 ];

@@ -2,15 +2,17 @@
 //! an [`Op`] per method and path (summary, request body, reply, query parameters, headers, extra
 //! error statuses), and the JSON schemas of request bodies (from the field declaration the server
 //! and the request's `Validate` enforce:
-//! [`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS)) and of models
+//! [`RequestSchema::FIELDS`](openintent_types::schema::RequestSchema::FIELDS), each field in the
+//! types crate's JSON Schema ([`openintent_types::schema::json`])) and of models
 //! (from the serialized `Default` instance of each, in the superset wire form the server writes).
 
-use openintent_types::PatchOp;
+use openintent_types::schema::json::{Side, field_schema};
 use openintent_types::wire::{WireModel, to_superset_value};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use openintent_types::schema::{Field, Kind, Rule};
+/// A timestamp the server reads: RFC 3339, or ISO 8601 without an offset (then UTC).
+pub(super) use openintent_types::schema::json::timestamp_input_schema;
 
 use super::extract::BodySchema;
 
@@ -161,32 +163,6 @@ pub(super) fn any_object() -> Value {
     json!({"type": "object"})
 }
 
-/// The characters Rust's `char::is_whitespace` matches (Unicode White_Space), as ranges.
-const WHITESPACE: &[(char, char)] = &[
-    ('\t', '\r'),
-    (' ', ' '),
-    ('\u{85}', '\u{85}'),
-    ('\u{a0}', '\u{a0}'),
-    ('\u{1680}', '\u{1680}'),
-    ('\u{2000}', '\u{200a}'),
-    ('\u{2028}', '\u{2029}'),
-    ('\u{202f}', '\u{202f}'),
-    ('\u{205f}', '\u{205f}'),
-    ('\u{3000}', '\u{3000}'),
-];
-
-/// [`WHITESPACE`] as the body of a regular-expression class, in `\uXXXX` escapes that
-/// ECMA-262 and Python read alike.
-fn whitespace_class() -> String {
-    WHITESPACE
-        .iter()
-        .map(|&(a, b)| {
-            let esc = |c: char| format!("\\u{:04x}", u32::from(c));
-            if a == b { esc(a) } else { format!("{}-{}", esc(a), esc(b)) }
-        })
-        .collect()
-}
-
 /// A timestamp the server writes: ISO 8601 in UTC without an offset.
 pub(super) fn timestamp_schema() -> Value {
     json!({
@@ -195,154 +171,12 @@ pub(super) fn timestamp_schema() -> Value {
     })
 }
 
-/// A timestamp the server reads: RFC 3339, or ISO 8601 without an offset (then UTC).
-pub(super) fn timestamp_input_schema() -> Value {
-    json!({
-        "type": "string",
-        "format": "date-time",
-        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}",
-        "description": "An RFC 3339 timestamp such as 2026-11-24T13:46:05Z; one without an offset \
-                        (2026-11-24T13:46:05.778066) is also read, as UTC",
-    })
-}
-
-/// A string with a character that is not whitespace (what `trim` leaves non-empty).
-fn not_blank(m: &mut Map<String, Value>) {
-    m.insert("minLength".into(), json!(1));
-    m.insert("pattern".into(), json!(format!("[^{}]", whitespace_class())));
-}
-
-/// Adds `constraint` to the schema's `allOf` list.
-fn all_of(m: &mut Map<String, Value>, constraint: Value) {
-    match m.entry("allOf").or_insert_with(|| json!([])) {
-        Value::Array(list) => list.push(constraint),
-        other => *other = json!([constraint]),
-    }
-}
-
-/// The schema of one request field: its kind, narrowed by its rule; `null` is accepted (as
-/// absent) for optional fields.
-fn field_schema(field: &Field) -> Value {
-    let mut schema = kind_schema(field.kind());
-    let Value::Object(m) = &mut schema else { return schema };
-    match field.rule() {
-        Rule::Any => {}
-        Rule::Text(max) => {
-            not_blank(m);
-            if let Some(max) = max {
-                m.insert("maxLength".into(), json!(max));
-            }
-        }
-        Rule::Id(max) => {
-            not_blank(m);
-            m.insert("maxLength".into(), json!(max));
-            all_of(m, json!({"not": {"type": "string", "pattern": "[/?#\\u0000-\\u001f\\u007f-\\u009f]"}}));
-        }
-        Rule::Scope(max) => {
-            not_blank(m);
-            m.insert("maxLength".into(), json!(max));
-            all_of(m, json!({"not": {"type": "string", "pattern": "[\\u0000-\\u001f\\u007f-\\u009f]"}}));
-        }
-        Rule::Mime(max) => {
-            m.insert("maxLength".into(), json!(max));
-            // Something that is not whitespace before the first `/`, and after it.
-            let ws = whitespace_class();
-            m.insert("pattern".into(), json!(format!("^[^/]*[^/{ws}][^/]*/[\\s\\S]*[^{ws}]")));
-        }
-        Rule::HttpUrl => {
-            m.insert("format".into(), json!("uri"));
-            // A plain host name, an optional port and a simple path: what every URL parser reads
-            // alike. The server also accepts other URLs its parser reads.
-            m.insert(
-                "pattern".into(),
-                json!("^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$"),
-            );
-        }
-        Rule::OneOf(names) => {
-            let mut names: Vec<Value> = names().into_iter().map(Value::from).collect();
-            if !field.required() {
-                names.push(Value::Null);
-            }
-            m.insert("enum".into(), Value::Array(names));
-        }
-        Rule::Range(min, max) => {
-            let integer = matches!(field.kind(), Kind::Int);
-            let bound = |v: f64| if integer { json!(v as i64) } else { json!(v) };
-            if let Some(min) = min {
-                m.insert("minimum".into(), bound(min));
-            }
-            if let Some(max) = max {
-                m.insert("maximum".into(), bound(max));
-            }
-        }
-        // A rule newer than this renderer documents no constraint beyond the kind.
-        _ => {}
-    }
-    if !field.required()
-        && let Some(t) = m.get_mut("type")
-    {
-        *t = match t.take() {
-            Value::Array(mut list) => {
-                list.push(json!("null"));
-                Value::Array(list)
-            }
-            one => json!([one, "null"]),
-        };
-    }
-    schema
-}
-
-fn kind_schema(kind: Kind) -> Value {
-    match kind {
-        Kind::Str => json!({"type": "string"}),
-        Kind::Time => timestamp_input_schema(),
-        Kind::Int => json!({"type": "integer"}),
-        Kind::Num => json!({"type": "number"}),
-        Kind::Bool => json!({"type": "boolean"}),
-        Kind::Obj => json!({"type": "object"}),
-        Kind::ObjOrList => json!({"type": ["object", "array"]}),
-        Kind::List => json!({"type": "array"}),
-        Kind::StrList => json!({"type": "array", "items": {"type": "string"}}),
-        Kind::Patches => {
-            let ops: Vec<&str> = PatchOp::KNOWN.iter().map(PatchOp::as_str).collect();
-            json!({
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "op": {"type": "string", "enum": ops},
-                        "path": {
-                            "type": "string",
-                            "description": "An RFC 6901 JSON pointer (empty: the whole state, for `set` only)",
-                            "pattern": "^(/([^~]|~[01])*)*$",
-                        },
-                        "value": {},
-                    },
-                    "required": ["op", "path"],
-                    "if": {"properties": {"op": {"const": "set"}}},
-                    "else": {"properties": {"path": {"minLength": 1}}},
-                },
-            })
-        }
-        Kind::Options => json!({
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"label": {"type": "string"}, "rationale": {"type": ["string", "null"]}},
-                "required": ["label"],
-            },
-        }),
-        // A kind newer than this renderer: any value.
-        _ => json!({}),
-    }
-}
-
 /// The schema of a request body, from the field list the server validates it with.
 pub(super) fn request_schema<T: BodySchema>() -> Value {
     let mut properties = Map::new();
     let mut required = Vec::new();
     for field in T::FIELDS {
-        let mut schema = field_schema(field);
+        let mut schema = field_schema(field, Side::Server);
         let aliases: Vec<&str> = T::READ_ALIASES
             .iter()
             .filter(|(canonical, _)| *canonical == field.name())
@@ -413,15 +247,6 @@ mod tests {
         assert_eq!(s["properties"]["depends_on"]["items"]["type"], "string");
         let s = request_schema::<UpdateStateRequest>();
         assert_eq!(s["properties"]["patches"]["items"]["required"], json!(["op", "path"]));
-    }
-
-    #[test]
-    fn the_whitespace_class_is_rusts() {
-        for c in (0..=0x10ffff_u32).filter_map(char::from_u32) {
-            let listed = WHITESPACE.iter().any(|&(a, b)| (a..=b).contains(&c));
-            assert_eq!(listed, c.is_whitespace(), "{c:?}");
-        }
-        assert!(whitespace_class().starts_with("\\u0009-\\u000d\\u0020"), "{}", whitespace_class());
     }
 
     #[test]
