@@ -28,10 +28,10 @@ let dir;
 let browser;
 const problems = [];
 
-async function startServer() {
-  dir = mkdtempSync(join(tmpdir(), 'oi-console-'));
+async function startServer(port = 0) {
+  dir = dir || mkdtempSync(join(tmpdir(), 'oi-console-'));
   const child = spawn(BIN, [
-    '--host', '127.0.0.1', '--port', '0', '--database-url', `sqlite:///${join(dir, 'console.db')}`,
+    '--host', '127.0.0.1', '--port', String(port), '--database-url', `sqlite:///${join(dir, 'console.db')}`,
     '--api-keys', `${HUMAN_KEY}=:admin,${BOT_KEY}=bot:agent`, '--no-webhooks', '--log-level', 'warn',
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise((ok, fail) => {
@@ -293,6 +293,29 @@ test('screenshots of the inbox, an intent page and its graph', { skip: !SHOTS },
   await small.waitForSelector('#inbox-list li');
   await small.screenshot({ path: join(SHOTS, 'inbox-phone.png') });
   await phone.close();
+  await page.context().close();
+});
+
+test('the header shows the connection dropping and coming back; the log goes on without a gap', async () => {
+  const intent = await createIntent('Survive a restart');
+  const page = await newPage();
+  await signIn(page);
+  await page.goto(`${base}/console#/intent/${intent.id}`);
+  await page.waitForSelector('#events li[data-type="intent_created"]');
+  await page.waitForSelector('#connection.conn-live');
+  // Stop the server: every stream ends, the console says so.
+  const stopped = new Promise((ok) => server.once('exit', ok));
+  server.kill('SIGTERM');
+  await stopped;
+  await page.waitForSelector('#connection.conn-down');
+  assert.equal(await page.textContent('#connection'), 'reconnecting…');
+  // The same server again (same port, same database): the console reconnects by itself.
+  const port = new URL(base).port;
+  server = (await startServer(port)).child;
+  await call('POST', `/api/v1/intents/${intent.id}/events`, { event_type: 'comment', payload: { message: 'after the restart' } });
+  await page.waitForSelector('#connection.conn-live', { timeout: 30_000 });
+  await page.waitForSelector('#events li[data-type="comment"]:has-text("after the restart")');
+  assert.equal(await page.locator('#events li[data-type="intent_created"]').count(), 1);
   await page.context().close();
 });
 
