@@ -277,3 +277,48 @@ async fn the_inbox_routes_are_in_the_openapi_document() {
     assert!(doc["paths"]["/api/v1/inbox"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/subscribe/inbox"]["get"].is_object());
 }
+
+#[tokio::test]
+async fn the_inbox_shows_only_the_intents_the_caller_may_read() {
+    let app = TestApp::memory().await;
+    let open = app.intent("open").await;
+    let guarded = app.intent("guarded").await;
+    let acl = json!({"default_policy": "closed", "entries": [{"principal_id": "reader", "permission": "read"}]});
+    let r = app.as_agent(Some("tester"), "PUT", &format!("/api/v1/intents/{guarded}/acl"), Some(acl)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+
+    // The stranger's stream, opened before the requests.
+    let req = Request::get("/api/v1/subscribe/inbox")
+        .header("x-api-key", KEY)
+        .header("x-agent-id", "stranger")
+        .body(Body::empty())
+        .unwrap();
+    let mut body = app.router.clone().oneshot(req).await.unwrap().into_body().into_data_stream();
+    let mut pending = String::new();
+    assert_eq!(next_message(&mut body, &mut pending).await.0, "ready");
+
+    for id in [&guarded, &open] {
+        let r = app.post(&format!("/api/v1/intents/{id}/arbitrate"), json!({"reason": "disagree"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let r = app.post(&format!("/api/v1/intents/{id}/escalations"), json!({"reason": "help"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let app = &app;
+    let as_who = |who: &'static str| async move {
+        let r = app.as_agent(Some(who), "GET", "/api/v1/inbox", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["intent_id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(as_who("stranger").await, [open.clone(), open.clone()]);
+    assert_eq!(as_who("reader").await.len(), 4);
+    assert_eq!(as_who("tester").await.len(), 4, "the creator");
+
+    // The stranger hears of the open intent only: its first message is the open one's.
+    let (_, data) = next_message(&mut body, &mut pending).await;
+    assert_eq!(data["intent_id"], open.as_str());
+}
