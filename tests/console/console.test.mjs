@@ -296,6 +296,36 @@ test('screenshots of the inbox, an intent page and its graph', { skip: !SHOTS },
   await page.context().close();
 });
 
+test('portfolios show their progress; agents their capabilities and heartbeat age, stale marked', async () => {
+  const portfolio = await call('POST', '/api/v1/portfolios', { name: 'Q4 launch' });
+  const done = await createIntent('Done part');
+  const active = await call('POST', `/api/v1/intents/${done.id}/status`, { status: 'active' }, { headers: { 'If-Match': '1' } });
+  await call('POST', `/api/v1/intents/${done.id}/status`, { status: 'completed' }, { headers: { 'If-Match': String(active.version) } });
+  const open = await createIntent('Open part');
+  for (const i of [done, open]) await call('POST', `/api/v1/portfolios/${portfolio.id}/intents`, { intent_id: i.id });
+  await call('POST', '/api/v1/agents', { agent_id: 'bot', capabilities: ['research', 'summaries'] });
+  await call('POST', '/api/v1/agents/bot/heartbeat', {});
+  await call('POST', '/api/v1/agents', { agent_id: 'silent' }, { key: HUMAN_KEY, agent: 'silent' });
+
+  const page = await newPage();
+  await signIn(page);
+  await page.goto(`${base}/console#/portfolios`);
+  const card = page.locator('#portfolios li.card', { hasText: 'Q4 launch' });
+  await card.waitFor();
+  assert.equal(await card.locator('progress').getAttribute('value'), '50');
+  assert.match(await card.textContent(), /50% complete \(2 intents\)/);
+  await page.goto(`${base}/console#/agents`);
+  const bot = page.locator('#agents-table tr', { hasText: 'bot' });
+  await bot.waitFor();
+  assert.match(await bot.textContent(), /research/);
+  assert.match(await bot.textContent(), /s ago/);
+  assert.equal(await bot.locator('.st-stale').count(), 0);
+  const silent = page.locator('#agents-table tr', { hasText: 'silent' });
+  assert.match(await silent.textContent(), /never/);
+  assert.equal(await silent.locator('.st-stale').count(), 1);
+  await page.context().close();
+});
+
 test('the header shows the connection dropping and coming back; the log goes on without a gap', async () => {
   const intent = await createIntent('Survive a restart');
   const page = await newPage();
