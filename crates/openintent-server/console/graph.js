@@ -101,6 +101,6 @@ export function graphSvg(graph, currentId) {
     svg.append(link);
   }
   const legend = h('p', { class: 'legend muted' }, 'Solid: parent → child. Dashed: dependency → dependent. ',
-    `${nodes.length} intents, ${graph.aggregate_status ? graph.aggregate_status.completion_percentage : 0}% complete.`);
+    `${nodes.length} intent${nodes.length === 1 ? '' : 's'}, ${graph.aggregate_status ? graph.aggregate_status.completion_percentage : 0}% complete.`);
   return h('div', { class: 'graph-wrap' }, svg, legend);
 }
