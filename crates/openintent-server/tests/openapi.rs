@@ -183,8 +183,12 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
             let p = entry.unwrap().path();
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.extension().is_some_and(|e| e == "rs") && !p.ends_with("src/api/metrics.rs") {
-                // `api/metrics.rs` routes the operators' metrics listener, not the API (docs/metrics.md).
+            } else if p.extension().is_some_and(|e| e == "rs")
+                && !p.ends_with("src/api/metrics.rs")
+                && !p.ends_with("src/api/console.rs")
+            {
+                // `api/metrics.rs` routes the operators' metrics listener, not the API (docs/metrics.md);
+                // `api/console.rs` the console's pages and files (docs/console.md).
                 files.push(p);
             }
         }

@@ -110,6 +110,8 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/escalations", Acl),
     ("GET", "/api/v1/escalations/{eid}", Acl),
     ("POST", "/api/v1/escalations/{eid}/resolve", Acl),
+    ("GET", "/api/v1/inbox", Acl),
+    ("GET", "/api/v1/subscribe/inbox", Acl),
     ("GET", "/api/v1/intents/{id}/retry-policy", Acl),
     ("PUT", "/api/v1/intents/{id}/retry-policy", Acl),
     ("POST", "/api/v1/intents/{id}/failures", Acl),

@@ -12,6 +12,7 @@ mod arbitration;
 mod assignments;
 mod attachments;
 mod channels;
+pub(crate) mod console;
 mod costs;
 mod discovery;
 mod events;
@@ -19,6 +20,7 @@ pub(crate) mod extract;
 mod governance;
 mod graph;
 mod hitl;
+mod inbox;
 mod intents;
 mod leases;
 pub(crate) mod metrics;
@@ -64,13 +66,15 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(hitl::routes(state))
         .merge(acl::routes(state))
         .merge(channels::routes(state))
+        .merge(inbox::routes(state))
         // Keep last: covers every per-intent route merged above.
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), acl::enforce))
 }
 
-/// The keyless routes: discovery, server configuration, health, and the OpenAPI document.
+/// The keyless routes: discovery, server configuration, health, the OpenAPI document, and the
+/// console's pages (`/` redirects to `/console`).
 pub(crate) fn public_routes() -> Router<AppState> {
-    Router::new().merge(discovery::routes()).merge(openapi::routes())
+    Router::new().merge(discovery::routes()).merge(openapi::routes()).merge(console::routes())
 }
 
 /// The answer to a path no route serves: 404 `{"detail":"Not Found"}`.

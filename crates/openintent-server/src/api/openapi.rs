@@ -41,7 +41,7 @@ use super::{
     arbitration, assignments, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry,
     retries, streams, subscriptions,
 };
-use super::{governance, hitl};
+use super::{governance, hitl, inbox};
 use crate::state::AppState;
 
 /// The route serving the document (keyless).
@@ -82,6 +82,7 @@ pub(super) fn operations() -> Vec<Op> {
         streams::SDK_OPERATIONS,
         acl::OPERATIONS,
         channels::OPERATIONS,
+        inbox::OPERATIONS,
     ]
     .concat()
 }
@@ -104,6 +105,7 @@ const TAGS: &[&str] = &[
     "streams",
     "access",
     "channels",
+    "inbox",
 ];
 
 /// The models answered by the API, as `components.schemas`.
