@@ -84,6 +84,20 @@ pub struct ServeArgs {
     /// for operators (e.g. 127.0.0.1:9100); off by default.
     #[arg(long, env = "OPENINTENT_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+
+    /// OpenTelemetry collector to export request spans to, over OTLP/HTTP (protobuf): its base
+    /// URL (e.g. http://127.0.0.1:4318; spans go to `/v1/traces` under it). Needs a server built
+    /// with the `otel` feature; off when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otel_endpoint: Option<String>,
+
+    /// The full URL spans are sent to, used as it is; wins over --otel-endpoint.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")]
+    pub otel_traces_endpoint: Option<String>,
+
+    /// The service name exported spans carry.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "openintent-server")]
+    pub otel_service_name: String,
 }
 
 impl std::fmt::Debug for ServeArgs {
@@ -102,6 +116,7 @@ impl std::fmt::Debug for ServeArgs {
             .field("log_level", &self.log_level)
             .field("body_limit", &self.body_limit)
             .field("max_state_bytes", &self.max_state_bytes)
+            .field("otel_traces_url", &self.otel_traces_url())
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +136,18 @@ impl ServeArgs {
             builder = builder.api_keys(ApiKey::parse_list(list));
         }
         builder.build()
+    }
+
+    /// Where spans are exported: `--otel-traces-endpoint` as it is, else `/v1/traces` under
+    /// `--otel-endpoint` (the OpenTelemetry rules of their environment variables); `None`:
+    /// nowhere.
+    pub fn otel_traces_url(&self) -> Option<String> {
+        let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        match (set(&self.otel_traces_endpoint), set(&self.otel_endpoint)) {
+            (Some(full), _) => Some(full),
+            (None, Some(base)) => Some(format!("{}/v1/traces", base.trim_end_matches('/'))),
+            (None, None) => None,
+        }
     }
 
     /// The connection limits of these flags.
@@ -185,16 +212,13 @@ impl RunError {
     }
 }
 
-/// Sets up logging to stderr (stdout carries the one line scripts wait for), builds the
-/// configuration, and serves until Ctrl-C or SIGTERM, printing
-/// `OpenIntent server listening on http://ADDR` once bound.
+/// Sets up logging to stderr (stdout carries the one line scripts wait for) and, with the
+/// `otel` feature and an endpoint, the export of spans; builds the configuration, and serves
+/// until Ctrl-C or SIGTERM, printing `OpenIntent server listening on http://ADDR` once bound.
+/// The spans still batched are exported before it returns.
 pub fn run(args: &ServeArgs) -> Result<(), RunError> {
-    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let exporter = init_tracing(args, runtime.handle())?;
     let config = args.config()?;
     if args.api_keys.is_none() {
         tracing::warn!(
@@ -207,8 +231,7 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
              addresses; a development switch, not for servers whose callers must not reach this network"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    runtime
+    let served = runtime
         .block_on(crate::serve(
             config,
             |addr| {
@@ -217,10 +240,83 @@ pub fn run(args: &ServeArgs) -> Result<(), RunError> {
             },
             shutdown_signal(),
         ))
-        .map_err(RunError::from_serve)?;
+        .map_err(RunError::from_serve);
     tracing::info!("stopped");
-    Ok(())
+    // On this thread, while the runtime (which sends the export requests) still runs.
+    if let Some(exporter) = exporter {
+        exporter.shutdown();
+    }
+    served
 }
+
+/// Installs the global subscriber: the log on stderr, filtered by `--log-level`, and with the
+/// `otel` feature and an endpoint the span exporter (its [`Exporter`](crate::telemetry::otel::Exporter)
+/// is returned, to be shut down when serving stops).
+#[cfg(feature = "otel")]
+fn init_tracing(
+    args: &ServeArgs,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Option<crate::telemetry::otel::Exporter>, ConfigError> {
+    let (otel, exporter) = match args.otel_traces_url() {
+        Some(url) => {
+            let (layer, exporter) = crate::telemetry::otel::layer(&url, &args.otel_service_name, runtime.clone())?;
+            (Some(layer), Some(exporter))
+        }
+        None => (None, None),
+    };
+    install(args, otel);
+    if let Some(url) = args.otel_traces_url() {
+        tracing::info!(%url, service = %args.otel_service_name, "exporting spans over OTLP/HTTP");
+    }
+    Ok(exporter)
+}
+
+/// Installs the global subscriber: the log on stderr, filtered by `--log-level` (this build
+/// has no span exporter: it warns when an endpoint is configured).
+#[cfg(not(feature = "otel"))]
+fn init_tracing(
+    args: &ServeArgs,
+    _runtime: &tokio::runtime::Handle,
+) -> Result<Option<crate::telemetry::otel::Exporter>, ConfigError> {
+    install(args, None::<tracing_subscriber::layer::Identity>);
+    if args.otel_traces_url().is_some() {
+        tracing::warn!(
+            "an OpenTelemetry endpoint is configured, but this openintent-server was built without the `otel` \
+             feature: no spans are exported"
+        );
+    }
+    Ok(None)
+}
+
+/// Installs the log layer and `extra` as the global subscriber (unless one is set already).
+fn install<L>(args: &ServeArgs, extra: Option<L>)
+where
+    L: tracing_subscriber::Layer<tracing_subscriber::layer::Layered<FilteredLog, tracing_subscriber::Registry>>
+        + Send
+        + Sync,
+{
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = EnvFilter::try_new(&args.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let log: FilteredLog = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr as fn() -> std::io::Stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(log).with(extra).try_init();
+}
+
+/// The log layer: formatted lines on stderr, filtered by `--log-level`.
+type FilteredLog = tracing_subscriber::filter::Filtered<
+    tracing_subscriber::fmt::Layer<
+        tracing_subscriber::Registry,
+        tracing_subscriber::fmt::format::DefaultFields,
+        tracing_subscriber::fmt::format::Format,
+        fn() -> std::io::Stderr,
+    >,
+    EnvFilter,
+    tracing_subscriber::Registry,
+>;
 
 /// `openintent-server repair`: lists the stored rows that cannot be read back (which lists
 /// leave out, and single reads answer with 409 `unreadable`), and resets the state of the
@@ -323,6 +419,21 @@ mod webhook_flag_tests {
         assert_eq!(w.claim_ttl, crate::WebhookConfig::default().claim_ttl);
         assert_eq!(config(&["--webhook-timeout", "0"]).unwrap_err().setting, "webhooks.request_timeout");
         assert_eq!(config(&["--webhook-workers", "0"]).unwrap_err().setting, "webhooks.workers");
+    }
+
+    #[test]
+    fn otel_endpoints_follow_the_otlp_rules() {
+        let url = |flags: &[&str]| {
+            let argv = std::iter::once("test").chain(flags.iter().copied());
+            Cmd::try_parse_from(argv).expect("flags parse").args.otel_traces_url()
+        };
+        assert_eq!(url(&["--otel-endpoint", " "]), None);
+        assert_eq!(url(&["--otel-endpoint", "http://c:4318"]).as_deref(), Some("http://c:4318/v1/traces"));
+        assert_eq!(url(&["--otel-endpoint", "http://c:4318/"]).as_deref(), Some("http://c:4318/v1/traces"));
+        assert_eq!(url(&["--otel-endpoint", "http://c/base"]).as_deref(), Some("http://c/base/v1/traces"));
+        // The traces endpoint is used as it is, and wins over the base endpoint.
+        let both = url(&["--otel-endpoint", "http://c:4318", "--otel-traces-endpoint", "http://t/x"]);
+        assert_eq!(both.as_deref(), Some("http://t/x"));
     }
 
     #[test]

@@ -104,13 +104,22 @@ impl Drop for InFlight {
     }
 }
 
-/// A response body that keeps its request marked in progress until it is dropped.
-struct Tracked {
-    body: Body,
-    _in_flight: InFlight,
+/// `body`, holding `guard` until it is dropped (sent or abandoned): a request marked in
+/// progress, an open stream counted in a gauge, ...
+pub(crate) fn holding<G: Send + 'static>(body: Body, guard: G) -> Body {
+    Body::new(Holding { body, _guard: guard })
 }
 
-impl hyper::body::Body for Tracked {
+/// A response body with a guard dropped with it (see [`holding`]).
+struct Holding<G> {
+    body: Body,
+    _guard: G,
+}
+
+// The guard is never pinned: only the body is polled, and it is `Unpin`.
+impl<G> Unpin for Holding<G> {}
+
+impl<G> hyper::body::Body for Holding<G> {
     type Data = axum::body::Bytes;
     type Error = axum::Error;
 
@@ -238,7 +247,7 @@ impl Connection {
                 let router = router.clone();
                 async move {
                     let response: Response = router.oneshot(req.map(Body::new)).await?;
-                    Ok::<_, Infallible>(response.map(|body| Body::new(Tracked { body, _in_flight: in_flight })))
+                    Ok::<_, Infallible>(response.map(|body| holding(body, in_flight)))
                 }
             })
         };

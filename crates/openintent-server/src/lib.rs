@@ -40,6 +40,9 @@
 //!   between server processes.
 //! - `tls` (default): TLS through rustls, for webhooks to `https://` receivers and, with
 //!   `postgres`, for connections to PostgreSQL.
+//! - `otel` (off by default): the binary exports its `tracing` spans (one per request) to an
+//!   OpenTelemetry collector over OTLP/HTTP when an endpoint is configured
+//!   ([`cli::ServeArgs::otel_endpoint`]; `docs/tracing.md` in the repository).
 //!
 //! The defaults give the `openintent-server` binary every capability. A program or test that
 //! embeds the server on SQLite leaves them out (`default-features = false`), and with them the
@@ -62,6 +65,7 @@ mod rules;
 mod state;
 mod store;
 mod suspensions;
+mod telemetry;
 pub mod webhook;
 
 use std::future::Future;
@@ -73,7 +77,6 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::cors::CorsLayer;
-use tower_http::trace::TraceLayer;
 
 pub use api::extract::{Principal, authenticate};
 pub use api::openapi::document as openapi_document;
@@ -103,7 +106,7 @@ pub fn app(state: AppState) -> Router {
         // bodies included, runs on its own task (see `api::run_writes_to_completion`).
         .layer(from_fn(api::run_writes_to_completion))
         .layer(CorsLayer::permissive())
-        .layer(TraceLayer::new_for_http())
+        .layer(telemetry::layer())
         .with_state(state)
 }
 

@@ -11,9 +11,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -22,59 +20,12 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const KEY: &str = "dev-user-key";
+use common::KEY;
+use common::process::ServerProcess;
 
-/// A server process, killed when dropped.
-struct Instance {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Instance {
-    /// Starts `openintent-server` on a free port of 127.0.0.1 and waits until it listens.
-    async fn start(database_url: &str) -> Instance {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openintent-server"))
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--log-level",
-                "warn",
-                "--api-keys",
-                KEY,
-                "--database-url",
-                database_url,
-            ])
-            .env_remove("OPENINTENT_API_KEYS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start openintent-server");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        });
-        let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("server started in time");
-        let line = line.unwrap().unwrap();
-        let addr = line.trim().rsplit("http://").next().unwrap().parse().unwrap_or_else(|_| panic!("{line:?}"));
-        Instance { child, addr }
-    }
-
-    /// SIGKILL: no graceful shutdown, no chance to finish anything.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A server process on `database_url`, killed when dropped.
+async fn start(database_url: &str) -> ServerProcess {
+    ServerProcess::start(&["--database-url", database_url]).await
 }
 
 /// A response: status and JSON body (`Null` when empty or not JSON).
@@ -262,7 +213,7 @@ fn spawn_writers(
 async fn a_killed_sqlite_server_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:///{}", dir.path().join("oi.db").display());
-    let mut first = Instance::start(&url).await;
+    let mut first = start(&url).await;
     let addr = first.addr;
     let target = ok(addr, "POST", "/api/v1/intents", Some(json!({"title": "survivor"}))).await["id"]
         .as_str()
@@ -294,7 +245,7 @@ async fn a_killed_sqlite_server_keeps_every_acknowledged_write() {
     assert!(acknowledged.len() >= 40 && acknowledged.len() < 900, "{}", acknowledged.len());
 
     // A new process on the same file: everything acknowledged is there, nothing half-written.
-    let second = Instance::start(&url).await;
+    let second = start(&url).await;
     let addr = second.addr;
     let survivor = ok(addr, "GET", &format!("/api/v1/intents/{target}"), None).await;
     let state = survivor["state"].as_object().unwrap();
@@ -343,7 +294,7 @@ async fn two_processes_share_one_postgres_database() {
     };
     let database = common::fresh_postgres_database(&admin).await;
     // Started together on an empty database: the migrations run once (under a lock).
-    let (mut a, mut b) = tokio::join!(Instance::start(&database), Instance::start(&database));
+    let (mut a, mut b) = tokio::join!(start(&database), start(&database));
     let (a_addr, b_addr) = (a.addr, b.addr);
 
     // 16 writers, alternating between the instances: no increment is lost.

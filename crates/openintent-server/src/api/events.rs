@@ -38,6 +38,9 @@ async fn log_event(
         from_payload("parent_event_id")
             .filter(|p| openintent_types::validation::validate_id("parent_event_id", p).is_ok())
     });
+    if let Some(trace_id) = &trace_id {
+        crate::telemetry::record_trace_id(trace_id);
+    }
     let trace = Trace { trace_id, parent_event_id };
     let event = state.store().log_event(&id, body.event_type, &actor, body.payload, trace).await?;
     Ok(Json(wire(&event)))
@@ -75,6 +78,7 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
         q.get("trace_id").ok_or_else(|| ApiError::invalid_query("trace_id", "missing", "Field required", None))?;
     openintent_types::validation::validate_trace_id(trace_id)
         .map_err(|e| ApiError::invalid_query("trace_id", "value_error", e.to_string(), Some(json!(trace_id))))?;
+    crate::telemetry::record_trace_id(trace_id);
     let limit = q.int("limit", 100, 1, 1000)?;
     Ok(list(&state.store().events_of_trace(trace_id, limit, p.as_str()).await?))
 }

@@ -2,18 +2,14 @@
 //! and times every response by route template, and the separate listener that serves
 //! `GET /metrics` ([`crate::ServerConfigBuilder::metrics_addr`], off by default).
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper::body::{Frame, SizeHint};
 
-use crate::metrics::{Gauge, Snapshot};
+use crate::metrics::Snapshot;
 use crate::state::AppState;
 
 /// The methods that are labels as they are; any other is counted as `other`.
@@ -45,33 +41,7 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     }
     let guard = metrics.stream();
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::new(Counted { body, _guard: guard }))
-}
-
-/// A response body counted in a gauge until dropped.
-struct Counted {
-    body: Body,
-    _guard: Gauge,
-}
-
-impl hyper::body::Body for Counted {
-    type Data = axum::body::Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
-    }
+    Response::from_parts(parts, crate::connections::holding(body, guard))
 }
 
 /// `GET /metrics` of the metrics listener.

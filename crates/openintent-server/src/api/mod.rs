@@ -96,7 +96,8 @@ pub async fn run_writes_to_completion(req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
-    match tokio::spawn(next.run(req)).await {
+    // The handling stays inside the request's span (see `crate::telemetry`).
+    match tokio::spawn(tracing::Instrument::instrument(next.run(req), tracing::Span::current())).await {
         Ok(resp) => resp,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // Only a runtime that is shutting down cancels a task.

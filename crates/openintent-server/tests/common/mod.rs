@@ -14,6 +14,8 @@ use openintent_server::{AppState, DatabaseLocation, ServerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+pub mod process;
+
 pub const KEY: &str = "dev-user-key";
 
 /// The environment variable naming the PostgreSQL server the tests run against.

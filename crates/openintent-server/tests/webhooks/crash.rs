@@ -3,62 +3,21 @@
 //! few seconds (the dead process's claims are short and were only kept alive by its renewals),
 //! and no delivery is acknowledged twice.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 use super::*;
+use crate::common::process::ServerProcess;
 
 /// How long recovery may take: one default claim (5 s), one poll (1 s), a process start, slack.
 const RECOVERY: Duration = Duration::from_secs(12);
 
-/// A server process, killed when dropped.
-struct Process {
-    child: Child,
-    url: String,
+/// Starts `openintent-server` on `database_url`, delivering to the receiver on 127.0.0.1.
+async fn start(database_url: &str) -> ServerProcess {
+    // Attempts stay in flight until the kill, whatever the receiver does.
+    ServerProcess::start(&["--webhook-timeout", "60", "--database-url", database_url, "--webhook-allow-private"]).await
 }
 
-impl Process {
-    /// Starts `openintent-server` on `database_url` and a free port; waits until it listens.
-    async fn start(database_url: &str) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_openintent-server"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-level", "warn", "--api-keys", KEY])
-            // Attempts stay in flight until the kill, whatever the receiver does.
-            .args(["--webhook-timeout", "60", "--database-url", database_url])
-            // The receiver listens on 127.0.0.1.
-            .arg("--webhook-allow-private")
-            .env_remove("OPENINTENT_API_KEYS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start openintent-server");
-        let stdout = child.stdout.take().unwrap();
-        let line = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
-        });
-        let line = tokio::time::timeout(Duration::from_secs(60), line).await.expect("started in time");
-        let line = line.unwrap().unwrap();
-        let url = format!("http://{}", line.trim().rsplit("http://").next().unwrap());
-        Process { child, url }
-    }
-
-    fn api(&self) -> Api {
-        Api { base: self.url.clone(), http: reqwest::Client::new() }
-    }
-
-    /// SIGKILL: nothing is released, nothing finished.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The API of `process`.
+fn api(process: &ServerProcess) -> Api {
+    Api { base: process.url(), http: reqwest::Client::new() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,8 +29,8 @@ async fn deliveries_of_a_killed_process_are_sent_within_seconds_and_acknowledged
         other => panic!("not a shared database: {other:?}"),
     };
     let receiver = Receiver::start().await;
-    let mut first = Process::start(&database_url).await;
-    let api = first.api();
+    let mut first = start(&database_url).await;
+    let api = api(&first);
     let stall = Behaviour { stall_first: true, ..Behaviour::default() };
     api.subscribe(json!({"webhook_url": receiver.url("crash", stall)})).await;
     let a = api.intent("a").await;
@@ -91,7 +50,7 @@ async fn deliveries_of_a_killed_process_are_sent_within_seconds_and_acknowledged
     // The receiver answers at once from now on.
     receiver.url("crash", Behaviour::default());
 
-    let second = Process::start(&database_url).await;
+    let second = start(&database_url).await;
     let deadline = killed + Duration::from_secs(60);
     while receiver.delivered("crash").keys().cloned().collect::<BTreeSet<_>>() != expected {
         assert!(Instant::now() < deadline, "deliveries not recovered within a minute");
