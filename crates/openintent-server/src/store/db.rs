@@ -30,6 +30,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
 use serde_json::json;
+use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
@@ -106,6 +107,11 @@ pub(crate) struct Db {
     notifier: broadcast::Sender<Notification>,
     /// The operational metrics of this store's server.
     pub(super) metrics: Arc<Metrics>,
+    /// In-memory SQLite only: a connection outside the pool, never used and never closed. The
+    /// database (a named, shared-cache one) lives while any connection to it is open, and the
+    /// pool closes its connection when a statement is cancelled mid-flight (a client that drops
+    /// its request); without this one the pool's next connection would open an empty database.
+    _memory_keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its [`DbTx`], the
@@ -195,17 +201,21 @@ impl Db {
     pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
         let acquire_timeout = Duration::from_secs(30);
         let sqlite = |options: SqliteConnectOptions| options.foreign_keys(true).busy_timeout(Duration::from_secs(10));
+        let mut memory_keeper = None;
         let (pool, dialect) = match location {
             DatabaseLocation::Memory => {
-                let options: SqliteConnectOptions = "sqlite::memory:".parse()?;
-                // One connection that never closes: the in-memory database lives as long as it.
+                // A uniquely named shared-cache database (sqlx names `:memory:` so): every
+                // connection made from these options opens the same database.
+                let options = sqlite("sqlite::memory:".parse()?);
+                memory_keeper = Some(Arc::new(std::sync::Mutex::new(options.connect().await?)));
+                // One pooled connection: SQLite's shared cache locks tables rather than waiting.
                 let pool = SqlitePoolOptions::new()
                     .max_connections(1)
                     .min_connections(1)
                     .idle_timeout(None)
                     .max_lifetime(None)
                     .acquire_timeout(acquire_timeout)
-                    .connect_with(sqlite(options))
+                    .connect_with(options)
                     .await?;
                 SQLITE_MIGRATIONS.run(&pool).await?;
                 (Pool::Sqlite(pool), Dialect::Sqlite)
@@ -253,6 +263,7 @@ impl Db {
             deliveries: Arc::new(Notify::new()),
             notifier: broadcast::channel(notify::NOTIFICATION_BUFFER).0,
             metrics: Arc::default(),
+            _memory_keeper: memory_keeper,
         })
     }
 
@@ -489,4 +500,23 @@ async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResul
     }
     tx.enqueued = true;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{NewIntent, Store};
+
+    /// The pool closes a connection whose statement was cancelled; the in-memory database must
+    /// outlive it (it did not, and every later request answered "no such table").
+    #[tokio::test]
+    async fn the_in_memory_database_outlives_its_pooled_connection() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let (intent, _) = store.create_intent(NewIntent::draft("kept")).await.unwrap();
+        let Pool::Sqlite(pool) = &store.db.pool else { unreachable!("memory is SQLite") };
+        pool.acquire().await.unwrap().close().await.unwrap();
+        assert_eq!(pool.size(), 0, "the pooled connection is gone");
+        let read = store.get_intent(&intent.id).await.unwrap().expect("the intent survives");
+        assert_eq!(read.title, "kept");
+    }
 }
