@@ -180,13 +180,11 @@ test('approving a governed completion leaves every open inbox at once, and the i
   await page.waitForSelector('#connection.conn-live');
   await other.waitForSelector('#connection.conn-live');
   const approval = await call('POST', `/api/v1/intents/${intent.id}/approvals`, { action: 'complete', reason: 'Checks passed' });
-  // Approval requests log no event: the inbox finds them when it reads the list again.
-  await page.reload();
-  await other.reload();
+  // No reload: the request reaches both open inboxes live (within 5 s, well before the 15 s re-read).
   const item = page.locator(`#inbox-approval-${approval.id}`);
   const mirror = other.locator(`#inbox-approval-${approval.id}`);
-  await item.waitFor();
-  await mirror.waitFor();
+  await item.waitFor({ timeout: 5000 });
+  await mirror.waitFor({ timeout: 5000 });
   await item.locator('input.reason').fill('Looks good');
   await item.getByRole('button', { name: 'Approve' }).click();
   await item.waitFor({ state: 'detached' });

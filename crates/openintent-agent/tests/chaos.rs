@@ -93,10 +93,13 @@ fn worker_process() {
                     // added only when absent (read-modify-write with the version).
                     let parent = ctx.intent().parent_id.clone().ok_or("a chaos task has a parent")?;
                     let marker = json!({"task": key, "agent": me, "event_id": ctx.event_id()});
+                    let added = std::sync::atomic::AtomicBool::new(false);
                     ctx.client()
                         .update_state_with(&parent, |p| {
                             let mut applied: Vec<Value> = p.state_at("/applied").ok().flatten().unwrap_or_default();
-                            if applied.iter().any(|m| m["task"] == json!(key)) {
+                            let fresh = !applied.iter().any(|m| m["task"] == json!(key));
+                            added.store(fresh, std::sync::atomic::Ordering::SeqCst);
+                            if !fresh {
                                 return Vec::new();
                             }
                             applied.push(marker.clone());
@@ -105,6 +108,11 @@ fn worker_process() {
                         .max_attempts(50)
                         .send()
                         .await?;
+                    // Each run of the work says whether it found the task's effect applied
+                    // already: the test counts these runs, so a task worked twice fails it even
+                    // though the marker keeps the state right.
+                    let fresh = added.load(std::sync::atomic::Ordering::SeqCst);
+                    ctx.log("chaos.applied", json!({"task": key, "agent": me, "fresh": fresh})).await?;
                     ctx.set_state("done_by", me.as_str()).await?;
                     ctx.complete().await?;
                     Ok(())
@@ -330,7 +338,12 @@ async fn scenario(url: &str, workers: &mut Workers) -> String {
         let done_by: String = child.state_at("/done_by").unwrap().expect("a worker finished it");
         assert_ne!(done_by, VICTIM);
         assert!(user.get_leases(&child.id).send().await.unwrap().is_empty(), "no lease held on {}", child.title);
+        // The work ran to its effect once: no second run, even one the marker made harmless.
+        let runs = user.get_events(&child.id).event_type("chaos.applied").send().await.unwrap();
+        assert_eq!(runs.len(), 1, "{} worked {} times", child.title, runs.len());
+        assert_eq!(runs[0].payload["fresh"], json!(true), "{}", child.title);
     }
+    assert!(user.get_leases(&parent.id).send().await.unwrap().is_empty(), "no lease held on the parent");
     let claimed_key = task_key(&claimed);
     let marker = applied.iter().find(|m| m["task"] == json!(claimed_key)).unwrap();
     assert_ne!(marker["agent"], json!(VICTIM), "the killed task was finished by another worker");

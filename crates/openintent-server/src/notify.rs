@@ -34,6 +34,10 @@ pub enum Channel {
     Agent(String),
     /// The messages of one messaging channel (RFC-0021): `channel_message` (data = the message).
     Messages(String),
+    /// What waits for a person on one intent that no log event announces:
+    /// `governance.approval_requested` (data = `{"approval_id", "intent_id"}`). Read by the inbox
+    /// stream only; the intent's own stream stays its event log.
+    Inbox(String),
 }
 
 impl Channel {
@@ -44,6 +48,7 @@ impl Channel {
             Channel::Portfolio(id) => format!("portfolio:{id}"),
             Channel::Agent(id) => format!("agent:{id}"),
             Channel::Messages(id) => format!("channel:{id}"),
+            Channel::Inbox(id) => format!("inbox:{id}"),
         }
     }
 }
@@ -179,6 +184,7 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
         Channel::Portfolio(id) => ("portfolio", id),
         Channel::Agent(id) => ("agent", id),
         Channel::Messages(id) => ("channel", id),
+        Channel::Inbox(id) => ("inbox", id),
     };
     let mut a = Announcement {
         o: origin.to_owned(),
@@ -201,8 +207,8 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
             id: n.data["id"].as_str()?.to_owned(),
         },
         Channel::Messages(_) => Reread::Message,
-        // Membership data is two server-made ids: it always fits.
-        Channel::Portfolio(_) => return None,
+        // Membership and inbox data are server-made ids: they always fit.
+        Channel::Portfolio(_) | Channel::Inbox(_) => return None,
     });
     let short = serde_json::to_string(&a).ok()?;
     (short.len() <= MAX_ANNOUNCEMENT).then_some(short)
@@ -239,6 +245,7 @@ pub(crate) fn parse_announcement(own_origin: &str, payload: &str) -> Result<Opti
         "portfolio" => Channel::Portfolio(a.k),
         "agent" => Channel::Agent(a.k),
         "channel" => Channel::Messages(a.k),
+        "inbox" => Channel::Inbox(a.k),
         _ => return Ok(None),
     };
     Ok(match (a.d, a.r) {

@@ -198,9 +198,17 @@ async fn the_inbox_lists_what_waits_for_a_human_oldest_first_until_it_is_settled
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(inbox(&app).await.is_empty());
 
-    // A new arbitration after the decision waits again.
-    app.post(&format!("/api/v1/intents/{b}/arbitrate"), json!({"reason": "again"})).await;
-    assert_eq!(kinds(&inbox(&app).await), ["arbitration"]);
+    // A new arbitration after the decision waits again; of two, a decision naming one in its
+    // evidence settles that one only.
+    let first = app.post(&format!("/api/v1/intents/{b}/arbitrate"), json!({"reason": "again"})).await;
+    let second = app.post(&format!("/api/v1/intents/{b}/arbitrate"), json!({"reason": "and again"})).await;
+    assert_eq!(kinds(&inbox(&app).await), ["arbitration", "arbitration"]);
+    let evidence = json!([{"arbitration_id": first.body["id"]}]);
+    let r = app.post(&format!("/api/v1/intents/{b}/decisions"), json!({"outcome": "B", "evidence": evidence})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let left = inbox(&app).await;
+    assert_eq!(kinds(&left), ["arbitration"]);
+    assert_eq!(left[0]["item"]["id"], second.body["id"]);
 }
 
 #[tokio::test]
@@ -269,6 +277,15 @@ async fn the_inbox_stream_announces_what_adds_or_settles_an_item() {
     app.post(&format!("/api/v1/intents/{id}/decisions"), json!({"outcome": "A"})).await;
     let (_, data) = next_message(&mut body, &mut pending).await;
     assert_eq!(data["event_type"], "decision_recorded");
+
+    // An approval request logs no event, and is announced all the same.
+    let approval =
+        app.post(&format!("/api/v1/intents/{id}/approvals"), json!({"action": "complete", "reason": "ready"})).await;
+    let (event, data) = next_message(&mut body, &mut pending).await;
+    assert_eq!(event, "inbox");
+    assert_eq!(data["intent_id"], id.as_str());
+    assert_eq!(data["event_type"], "governance.approval_requested");
+    assert_eq!(data["id"], approval.body["id"]);
 }
 
 #[tokio::test]
@@ -302,6 +319,8 @@ async fn the_inbox_shows_only_the_intents_the_caller_may_read() {
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
         let r = app.post(&format!("/api/v1/intents/{id}/escalations"), json!({"reason": "help"})).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let r = app.post(&format!("/api/v1/intents/{id}/approvals"), json!({"action": "complete"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     }
     let app = &app;
     let as_who = |who: &'static str| async move {
@@ -314,11 +333,14 @@ async fn the_inbox_shows_only_the_intents_the_caller_may_read() {
             .map(|i| i["intent_id"].as_str().unwrap().to_owned())
             .collect::<Vec<_>>()
     };
-    assert_eq!(as_who("stranger").await, [open.clone(), open.clone()]);
-    assert_eq!(as_who("reader").await.len(), 4);
-    assert_eq!(as_who("tester").await.len(), 4, "the creator");
+    assert_eq!(as_who("stranger").await, [open.clone(), open.clone(), open.clone()]);
+    assert_eq!(as_who("reader").await.len(), 6);
+    assert_eq!(as_who("tester").await.len(), 6, "the creator");
 
-    // The stranger hears of the open intent only: its first message is the open one's.
-    let (_, data) = next_message(&mut body, &mut pending).await;
-    assert_eq!(data["intent_id"], open.as_str());
+    // The stranger hears of the open intent only (its arbitration, escalation and approval
+    // request), never of the guarded one's.
+    for _ in 0..3 {
+        let (_, data) = next_message(&mut body, &mut pending).await;
+        assert_eq!(data["intent_id"], open.as_str(), "{data}");
+    }
 }

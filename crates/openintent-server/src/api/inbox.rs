@@ -3,7 +3,8 @@
 //!
 //! - `GET /api/v1/inbox`: oldest first, among the intents the caller may read: the open
 //!   intents' pending approval requests, their arbitration requests with no decision recorded
-//!   on the intent since, the intents suspended awaiting input (with their `_suspension`
+//!   on the intent since (one naming another request in its evidence's `arbitration_id`
+//!   leaves this one waiting), the intents suspended awaiting input (with their `_suspension`
 //!   question), and the pending escalations. Each item is `{"kind", "intent_id",
 //!   "intent_title", "intent_status", "created_at", "item"}`, `kind` one of `approval`,
 //!   `arbitration`, `input`, `escalation`, and `item` the approval, arbitration, suspension
@@ -13,10 +14,10 @@
 //!   "event_type", "id"}`) for every event of an intent the caller may read that adds or settles
 //!   an item (`arbitration_requested`, `decision_recorded`, `governance.approval_granted` /
 //!   `_denied`, `escalation_initiated` / `_resolved`, `intent.suspended`, `intent.resumed`,
-//!   `status_changed`, ...), and `: ping` comments while idle. It replays nothing: a client that
-//!   reconnects reads the list again. Approval requests log no event (as in the reference), so a
-//!   new request is on the list but announced by no message; clients also re-read the list now
-//!   and then.
+//!   `status_changed`, ...) and for each new approval request
+//!   (`governance.approval_requested`: approval requests log no event, as in the reference, but
+//!   the inbox hears of them), and `: ping` comments while idle. It replays nothing: a client
+//!   that reconnects reads the list again.
 //!
 //! The list reads each open intent's approvals, arbitrations and decisions: its cost grows with
 //! the number of open intents the caller can see.
@@ -31,7 +32,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use openintent_types::{ApprovalStatus, ArbitrationStatus, Intent, IntentStatus, Permission};
+use openintent_types::{ApprovalStatus, ArbitrationStatus, Decision, Intent, IntentStatus, Permission};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -100,16 +101,28 @@ async fn items_of(state: &AppState, intent: &Intent, out: &mut Vec<(DateTime<Utc
     }
     let arbitrations = store.list_arbitrations(&intent.id).await?;
     if !arbitrations.is_empty() {
-        let decided = store.list_decisions(&intent.id).await?.into_iter().filter_map(|d| d.created_at).max();
+        let decisions = store.list_decisions(&intent.id).await?;
         for a in arbitrations {
             let at = a.created_at.unwrap_or(intent.created_at);
-            let answered = a.status != ArbitrationStatus::Pending || decided.is_some_and(|d| d >= at);
+            let answered = a.status != ArbitrationStatus::Pending || decisions.iter().any(|d| settles(d, &a.id, at));
             if !answered {
                 out.push(item("arbitration", intent, at, wire(&a)));
             }
         }
     }
     Ok(())
+}
+
+/// Whether decision `d` answers the arbitration `arbitration_id` requested at `requested_at`: a
+/// decision recorded since, naming that arbitration in its evidence (`{"arbitration_id": ..}`,
+/// as the console records them) or naming none (then it answers every request before it).
+fn settles(d: &Decision, arbitration_id: &str, requested_at: DateTime<Utc>) -> bool {
+    if !d.created_at.is_some_and(|t| t >= requested_at) {
+        return false;
+    }
+    let named: Vec<&str> =
+        d.evidence.iter().flatten().filter_map(|e| e.get("arbitration_id").and_then(Value::as_str)).collect();
+    named.is_empty() || named.contains(&arbitration_id)
 }
 
 async fn inbox(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
@@ -178,7 +191,9 @@ async fn subscribe(State(state): State<AppState>, p: Principal) -> Response {
                 () = idle => Step::Send(Bytes::from_static(b": ping\n\n")),
                 received = rx.recv() => match received {
                     Ok(n) => match &n.channel {
-                        Channel::Intent(id) if INBOX_EVENTS.contains(&n.event.as_str()) => {
+                        Channel::Intent(id) | Channel::Inbox(id)
+                            if matches!(n.channel, Channel::Inbox(_)) || INBOX_EVENTS.contains(&n.event.as_str()) =>
+                        {
                             match permits(&state, &reader, id, &Permission::Read).await {
                                 Ok(true) => Step::Send(message(
                                     "inbox",
@@ -234,8 +249,8 @@ fn inbox_schema() -> Value {
 
 const INBOX_STREAM: &str = "Server-sent events announcing changes of the inbox: `ready` once subscribed, then \
     `inbox` (data = `{\"intent_id\", \"event_type\", \"id\"}`, or `{\"reload\": true}` after missed messages) for \
-    each event of a readable intent that adds or settles an item. Nothing is replayed: read \
-    `GET /api/v1/inbox` after `ready`. Approval requests log no event and are announced by no message.";
+    each event of a readable intent that adds or settles an item. A new approval request is announced \
+    as `governance.approval_requested` (it logs no event). Nothing is replayed: read `GET /api/v1/inbox` after `ready`.";
 
 /// The operations of this area, for the OpenAPI document.
 pub(super) const OPERATIONS: &[Op] = &[

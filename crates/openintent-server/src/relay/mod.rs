@@ -42,7 +42,9 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
         Announced::Reread { channel, event, id, what } => (channel, event, id, what),
     };
     let key = match &channel {
-        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) | Channel::Messages(k) => k.as_str(),
+        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) | Channel::Messages(k) | Channel::Inbox(k) => {
+            k.as_str()
+        }
     };
     match reread(store, key, &id, what).await {
         Ok(Some(data)) => Some(Notification::new(channel, event, data, id)),

@@ -15,7 +15,11 @@ use super::db::{WriteTx, check_writer, load_intent, lock_intent, refuse, require
 use super::driver::{Row, query, query_scalar};
 use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreError, StoreResult, Written, new_id, now};
+use crate::notify::{Channel, Notification};
 use crate::rules::governance::{CompletionFacts, CompletionMode, POLICY_CHANGE_ACTION, Policy};
+
+/// The inbox notification of a new approval request (the name the inbox stream announces).
+pub(crate) const APPROVAL_REQUESTED: &str = "governance.approval_requested";
 
 const APPROVAL_NOT_FOUND: &str = "Approval request not found";
 const ESCALATION_NOT_FOUND: &str = "Escalation not found";
@@ -126,6 +130,10 @@ impl Store {
         .bind(ts(&a.created_at))
         .execute(&mut *tx)
         .await?;
+        // No log event (the protocol writes none), but the inbox shows the request at once.
+        let data = json!({"approval_id": a.id, "intent_id": intent_id});
+        tx.publish(Notification::new(Channel::Inbox(intent_id.to_owned()), APPROVAL_REQUESTED, data, a.id.clone()))
+            .await?;
         tx.commit().await?;
         Ok(a)
     }

@@ -40,7 +40,7 @@ impl Store {
         let (table, column, owner) = match channel {
             Channel::Agent(agent) => ("agent_assignments", "agent_id", agent),
             Channel::Portfolio(portfolio) => ("portfolio_memberships", "portfolio_id", portfolio),
-            Channel::Intent(_) | Channel::Messages(_) => return Ok(false),
+            Channel::Intent(_) | Channel::Messages(_) | Channel::Inbox(_) => return Ok(false),
         };
         let visible = super::acl::readable_by("intents", 1, 2);
         let sql = format!(
