@@ -39,7 +39,10 @@ async fn the_inbox_lists_what_waits_oldest_first_until_answered() {
     let kinds: Vec<_> = items.iter().map(|i| (i.kind.clone(), i.intent_id.as_str())).collect();
     assert_eq!(kinds, [(InboxKind::Input, asking.id.as_str()), (InboxKind::Approval, gated.id.as_str())]);
     let question = &items[0];
-    assert_eq!((&question.intent_title, &question.intent_status), (&asking.title, &IntentStatus::SuspendedAwaitingInput));
+    assert_eq!(
+        (&question.intent_title, &question.intent_status),
+        (&asking.title, &IntentStatus::SuspendedAwaitingInput)
+    );
     let asked = question.suspension().expect("the item is the suspension record");
     assert_eq!((asked.id.as_str(), asked.question.as_str(), asked.choices.len()), (record.id.as_str(), "Ship it?", 2));
     let request = items[1].approval().expect("the item is the approval");
