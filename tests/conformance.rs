@@ -56,6 +56,8 @@ mod access_control;
 mod graph;
 #[path = "conformance/hitl_approvals.rs"]
 mod hitl_approvals;
+#[path = "conformance/inbox.rs"]
+mod inbox;
 
 #[path = "conformance/channels.rs"]
 mod channels;

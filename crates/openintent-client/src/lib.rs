@@ -86,6 +86,7 @@
 //! | RFC-0003/0004 arbitration and decisions | [`arbitration`] |
 //! | RFC-0013 governance policies, approvals, escalations | [`governance`] |
 //! | RFC-0025/0026 human-in-the-loop suspension | [`hitl`] |
+//! | The human inbox: everything waiting for a person | [`inbox`] |
 //! | RFC-0005 attachments | [`attachments`] |
 //! | RFC-0006 subscriptions and event streams | [`subscriptions`] |
 //! | RFC-0009 costs | [`costs`] |
@@ -192,6 +193,7 @@ pub mod events;
 pub mod governance;
 pub mod graph;
 pub mod hitl;
+pub mod inbox;
 pub mod intents;
 pub mod leases;
 pub mod portfolios;

@@ -9,7 +9,7 @@ use common::*;
 use openintent_client::hitl::InputOutcome;
 use openintent_transport::Method;
 use openintent_types::{
-    ApprovalStatus, CompletionMode, EscalationPriority, EscalationStatus, GovernancePolicy, SuspensionChoice,
+    ApprovalStatus, CompletionMode, EscalationPriority, EscalationStatus, GovernancePolicy, InboxKind, SuspensionChoice,
 };
 use serde_json::json;
 
@@ -139,6 +139,36 @@ async fn escalations_open_list_resolve() {
     let req = mock.last_request().unwrap();
     assert_request(&req, Method::Post, &format!("/api/v1/escalations/{ESCALATION}/resolve"), None);
     assert_eq!(body(&req), json!({"resolution": "approved_overrun", "notes": "one-off", "resolved_by": AGENT}));
+    mock.assert_all_used();
+}
+
+#[tokio::test]
+async fn inbox_reads_the_list_typed() {
+    let (client, mock) = client();
+    let at = "2026-12-03T10:00:00.000001Z";
+    mock.push(json(
+        200,
+        json!({"items": [
+            {"kind": "input", "intent_id": HITL, "intent_title": "Refund", "intent_status": "suspended_awaiting_input",
+             "created_at": at, "item": {"id": "s-1", "question": "Refund order 12345?", "response_type": "text"}},
+            {"kind": "approval", "intent_id": GOV, "intent_title": "Deploy", "intent_status": "active",
+             "created_at": at, "item": {"id": APPROVAL, "intent_id": GOV, "action": "complete", "status": "pending"}},
+            {"kind": "review", "intent_id": GOV, "intent_title": "Deploy", "intent_status": "active",
+             "created_at": at, "item": {}}
+        ]}),
+    ));
+    let items = client.inbox().await.unwrap();
+    assert_request(&mock.last_request().unwrap(), Method::Get, "/api/v1/inbox", None);
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0].suspension().unwrap().question, "Refund order 12345?");
+    assert_eq!(items[1].approval().unwrap().status, ApprovalStatus::Pending);
+    assert_eq!(items[2].kind, InboxKind::Unknown("review".into()), "a kind this version does not know is kept");
+    // A server without the route (the reference's bare 404); a malformed item names its place.
+    mock.push(json(404, json!({"detail": "Not Found"})));
+    assert!(client.inbox().await.unwrap_err().is_unsupported());
+    mock.push(json(200, json!({"items": [{"kind": "input", "intent_id": HITL}]})));
+    let err = client.inbox().await.unwrap_err();
+    assert!(err.to_string().contains("[0]") && err.to_string().contains("created_at"), "{err}");
     mock.assert_all_used();
 }
 

@@ -269,6 +269,12 @@ async fn a_tool_of_each_area_works() {
     assert_eq!(s.ok("list_approvals", json!({"intent_id": id})).await["count"], 2);
     let decided = s.ok("approve_approval", json!({"intent_id": id, "approval_id": theirs.id})).await;
     assert_eq!(decided["status"], "approved");
+    // The inbox: the question, then the request still pending, oldest first.
+    let inbox = s.ok("get_inbox", json!({})).await;
+    let items = inbox["items"].as_array().unwrap();
+    let kinds: Vec<_> = items.iter().map(|i| (i["kind"].as_str(), i["intent_id"].as_str())).collect();
+    assert_eq!(kinds, [(Some("input"), Some(id.as_str())), (Some("approval"), Some(id.as_str()))], "{inbox}");
+    assert_eq!((inbox["count"].as_u64(), items[0]["item"]["question"].as_str()), (Some(2), Some("Proceed?")));
     // Access control.
     s.ok("grant_access", json!({"intent_id": id, "principal_id": "reviewer", "permission": "read"})).await;
     let acl = s.ok("get_acl", json!({"intent_id": id})).await;

@@ -61,6 +61,7 @@ const NOT_TOOLS: &[(&str, &str)] = &[
     ("streamAgent", "an event stream: a host subscribes to the agent's resource instead"),
     ("streamAgentSdk", "the 0.17 SDK's form of streamAgent"),
     ("streamChannel", "an event stream; list_messages reads a channel's messages"),
+    ("streamInbox", "an event stream saying when the inbox changes; get_inbox reads the list"),
 ];
 
 /// Tools that no single operation maps to, and what they call.

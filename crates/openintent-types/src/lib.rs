@@ -11,7 +11,8 @@
 //!   suspension ([`SuspensionRecord`], RFC-0025/0026), governance policies, approvals and
 //!   escalations ([`GovernancePolicy`], [`Approval`], [`Escalation`]), coordinator leases
 //!   ([`CoordinatorLease`], RFC-0013), access control ([`Acl`], RFC-0011), channels and messages
-//!   ([`Channel`], [`Message`], RFC-0021), and trace fields on events (RFC-0020);
+//!   ([`Channel`], [`Message`], RFC-0021), the human inbox ([`InboxItem`]), and trace fields on
+//!   events (RFC-0020);
 //! - protocol enums with an `Unknown(String)` variant that keeps values this version does not
 //!   know ([`IntentStatus`], [`EventType`], ...);
 //! - [`patch::apply_patches`], the RFC 6901 state-patch function, [`Intent::state_at`] to read
@@ -63,6 +64,7 @@ mod event;
 mod governance;
 pub mod graph;
 mod hitl;
+mod inbox;
 mod intent;
 mod lease;
 pub mod lifecycle;
@@ -110,6 +112,7 @@ pub use hitl::{
     ResponseError, ResponseType, SUSPENSION_STATE_KEY, ServerConfig, SuspendRequest, SuspensionChoice,
     SuspensionConfig, SuspensionRecord, SuspensionResolution,
 };
+pub use inbox::{InboxItem, InboxKind};
 pub use intent::{
     CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,
 };

@@ -138,6 +138,21 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         }),
     },
     ToolDef {
+        name: "get_inbox",
+        tier: Reader,
+        description: "Everything waiting for a human, oldest first, across the intents you may read: pending \
+                      approval requests (answer with approve_approval or deny_approval), arbitration requests \
+                      with no decision yet (record_decision), intents suspended awaiting input \
+                      (respond_to_suspension; the item holds the question and choices) and pending escalations \
+                      (resolve_escalation). Each item gives kind (approval, arbitration, input, escalation), \
+                      intent_id, intent_title, intent_status, created_at and the request itself under item.",
+        params: &[],
+        fields: &[],
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, _a| Ok(c.inbox().await?)),
+    },
+    ToolDef {
         name: "list_escalations",
         tier: Reader,
         description: "List escalations, optionally of one intent and/or with one status (pending, resolved).",
