@@ -104,7 +104,8 @@ async fn items_of(state: &AppState, intent: &Intent, out: &mut Vec<(DateTime<Utc
         let decisions = store.list_decisions(&intent.id).await?;
         for a in arbitrations {
             let at = a.created_at.unwrap_or(intent.created_at);
-            let answered = a.status != ArbitrationStatus::Pending || decisions.iter().any(|d| settles(d, &a.id, at));
+            let answered = a.status != ArbitrationStatus::Pending
+                || decisions.iter().any(|d| settles(d, a.id.as_deref().unwrap_or_default(), at));
             if !answered {
                 out.push(item("arbitration", intent, at, wire(&a)));
             }
