@@ -51,15 +51,17 @@ impl Store {
     /// The creator and ACL of an intent (`None` for the ACL when it never got one); `None`
     /// when the intent does not exist. Read by the access check of every intent route.
     pub(crate) async fn access_of(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>)>> {
-        let creator: Option<String> = query_scalar("SELECT created_by FROM intents WHERE id = $1")
-            .bind(intent_id)
-            .fetch_optional(&self.db.pool)
-            .await?;
-        let Some(creator) = creator else { return Ok(None) };
-        let policy: Option<String> = query_scalar("SELECT default_policy FROM intent_acls WHERE intent_id = $1")
-            .bind(intent_id)
-            .fetch_optional(&self.db.pool)
-            .await?;
+        // One statement for the creator and the policy: this runs before every intent route.
+        let row = query(
+            "SELECT intents.created_by, intent_acls.default_policy FROM intents \
+             LEFT JOIN intent_acls ON intent_acls.intent_id = intents.id WHERE intents.id = $1",
+        )
+        .bind(intent_id)
+        .fetch_optional(&self.db.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let creator: String = row.try_get(0)?;
+        let policy: Option<String> = row.try_get(1)?;
         let Some(policy) = policy else { return Ok(Some((creator, None))) };
         let entries = self.acl_entries(intent_id).await?;
         Ok(Some((creator, Some(acl(intent_id, AccessPolicy::parse(&policy), entries)))))

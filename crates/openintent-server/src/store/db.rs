@@ -69,6 +69,14 @@ impl Dialect {
         }
     }
 
+    /// The function returning the larger of two values (SQLite's two-argument `MAX`).
+    fn greatest(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "MAX",
+            Dialect::Postgres => "GREATEST",
+        }
+    }
+
     /// The clause that holds a row read by a write transaction against concurrent changes,
     /// without blocking other readers that hold it the same way.
     pub(super) fn share_lock(self) -> &'static str {
@@ -423,29 +431,25 @@ pub(super) async fn append_traced_event(
     event.parent_event_id = trace.parent_event_id;
     // Never before the log's newest event, even when the clocks of several server processes
     // disagree, so that the log's order by time is its order of appends (the caller holds the
-    // intent's lock, see `lock_intent`).
-    let newest: Option<DateTime<Utc>> = query_scalar("SELECT MAX(created_at) FROM events WHERE intent_id = $1")
+    // intent's lock, see `lock_intent`). One statement: the newest time is read by the insert.
+    let sql = format!(
+        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id) \
+         VALUES ($1, $2, $3, $4, $5, {}($6, COALESCE((SELECT MAX(created_at) FROM events WHERE intent_id = $2), $6)), \
+         $7, $8) RETURNING created_at",
+        tx.dialect.greatest()
+    );
+    let created_at = query_scalar::<DateTime<Utc>>(&sql)
+        .bind(&event.id)
         .bind(intent_id)
+        .bind(event.event_type.as_str())
+        .bind(actor)
+        .bind(to_json(&event.payload))
+        .bind(ts(&now()))
+        .bind(&event.trace_id)
+        .bind(&event.parent_event_id)
         .fetch_one(&mut **tx)
         .await?;
-    event.created_at = match newest {
-        Some(newest) => now().max(newest),
-        None => now(),
-    };
-    query(
-        "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&event.id)
-    .bind(intent_id)
-    .bind(event.event_type.as_str())
-    .bind(actor)
-    .bind(to_json(&event.payload))
-    .bind(ts(&event.created_at))
-    .bind(&event.trace_id)
-    .bind(&event.parent_event_id)
-    .execute(&mut **tx)
-    .await?;
+    event.created_at = created_at;
     enqueue_deliveries(tx, &event).await?;
     // The intent's stream carries every event of its log (a state or status change with the
     // new version, not the whole intent).
