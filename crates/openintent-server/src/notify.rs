@@ -310,6 +310,12 @@ mod tests {
         );
         assert_eq!(a.d, Some(json!({"portfolio_id": "p1", "intent_id": "i1"})));
         assert!(a.r.is_none());
+
+        // The inbox's own notifications reach the other processes as they are.
+        let data = json!({"approval_id": "a1", "intent_id": "i1"});
+        let n = Notification::new(Channel::Inbox("i1".into()), "governance.approval_requested", data, "a1");
+        let text = announce("other", &n).unwrap();
+        assert_eq!(parse_announcement("me", &text).unwrap(), Some(Announced::Whole(n)));
     }
 
     #[test]

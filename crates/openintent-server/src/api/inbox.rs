@@ -118,7 +118,7 @@ async fn items_of(state: &AppState, intent: &Intent, out: &mut Vec<(DateTime<Utc
 /// decision recorded since, naming that arbitration in its evidence (`{"arbitration_id": ..}`,
 /// as the console records them) or naming none (then it answers every request before it).
 fn settles(d: &Decision, arbitration_id: &str, requested_at: DateTime<Utc>) -> bool {
-    if !d.created_at.is_some_and(|t| t >= requested_at) {
+    if d.created_at.is_none_or(|t| t < requested_at) {
         return false;
     }
     let named: Vec<&str> =
