@@ -16,15 +16,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BoxError, Server};
+use common::{BoxError, Server, key};
 use openintent::Client;
 use openintent::types::{AgentStatus, IntentStatus, SuspensionChoice};
 use openintent_agent::{Agent, Coordinator, Task};
 use openintent_client::hitl::InputOutcome;
-
-fn key(var: &str, default: &str) -> String {
-    std::env::var(var).ok().filter(|k| !k.is_empty()).unwrap_or_else(|| default.to_owned())
-}
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

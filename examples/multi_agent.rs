@@ -21,17 +21,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{BoxError, Server};
+use common::{BoxError, Server, key};
 use openintent::Client;
 use openintent::types::{EventType, IntentEvent, IntentStatus, StatePatch};
 use openintent_agent::{Agent, Ctx, Failure, HandlerResult};
 use serde_json::json;
 
 const SCOPE: &str = "draft";
-
-fn key(var: &str, default: &str) -> String {
-    std::env::var(var).ok().filter(|k| !k.is_empty()).unwrap_or_else(|| default.to_owned())
-}
 
 /// The message of a `comment` event, if it has one.
 fn message(event: &IntentEvent) -> &str {

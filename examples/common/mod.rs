@@ -12,6 +12,11 @@ use openintent_server::{ApiKey, DEV_API_KEYS, DatabaseLocation, RunningServer, S
 /// A boxed error, so that `?` works on every error type in the examples.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The API key in the environment variable `var`, or `default` when it is unset or empty.
+pub fn key(var: &str, default: &str) -> String {
+    std::env::var(var).ok().filter(|k| !k.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
 /// The server an example talks to.
 pub struct Server {
     /// Its base URL.
@@ -32,10 +37,7 @@ impl Server {
     /// Like [`Server::start`]; an embedded server also accepts `extra_keys` (`key` or
     /// `key=agent` for a key bound to one agent).
     pub async fn start_with_keys(extra_keys: &[&str]) -> Result<Server, BoxError> {
-        let api_key = std::env::var("OPENINTENT_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| "dev-user-key".to_owned());
+        let api_key = key("OPENINTENT_API_KEY", "dev-user-key");
         if let Some(url) = std::env::var("OPENINTENT_URL").ok().filter(|u| !u.is_empty()) {
             println!("Using the server at {url}");
             return Ok(Server { url, api_key, embedded: false, running: None });
