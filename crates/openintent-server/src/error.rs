@@ -170,6 +170,13 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<crate::rules::ownership::Refused> for ApiError {
+    /// An ownership refusal, answered as the store answers it.
+    fn from(r: crate::rules::ownership::Refused) -> Self {
+        StoreError::from(r).into()
+    }
+}
+
 impl From<StoreError> for ApiError {
     /// The status and body of each storage error: the one place where they are chosen.
     fn from(e: StoreError) -> Self {

@@ -205,8 +205,8 @@ wire_model! {
 
 impl Decision {
     /// Rebuilds a decision from its `decision_recorded` event (`None` for other events).
-    pub fn from_event(event: &crate::event::IntentEvent) -> Option<Decision> {
-        if event.event_type != crate::event::EventType::DecisionRecorded {
+    pub fn from_event(event: &crate::events::IntentEvent) -> Option<Decision> {
+        if event.event_type != crate::events::EventType::DecisionRecorded {
             return None;
         }
         let text = |k: &str| event.payload.get(k).and_then(Value::as_str).map(str::to_owned);

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::lease::Lease;
+use crate::leases::Lease;
 use crate::schema::FieldError;
 
 /// The `detail` of an error body.

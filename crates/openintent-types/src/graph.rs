@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::intent::{CreateIntentRequest, Intent, IntentStatus};
-use crate::portfolio::AggregateStatus;
+use crate::intents::{CreateIntentRequest, Intent, IntentStatus};
+use crate::portfolios::AggregateStatus;
 use crate::validation::{InputValidationError, Validate, fail, validate_id, validate_intent_create};
 use crate::wire::{null_as_default, opt_object_or_rules, to_superset_value};
 

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::retry::RetryStrategy;
+use crate::retries::RetryStrategy;
 use crate::validation::{InputValidationError, Validate, fail, require_text, require_text_max};
 use crate::wire::null_as_default;
 

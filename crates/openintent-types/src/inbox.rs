@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::arbitration::Arbitration;
 use crate::governance::{Approval, Escalation};
 use crate::hitl::SuspensionRecord;
-use crate::intent::IntentStatus;
+use crate::intents::IntentStatus;
 use crate::wire::null_as_default;
 
 wire_enum! {

@@ -52,53 +52,48 @@ pub mod time;
 pub mod wire;
 
 mod acl;
-mod agent;
 mod arbitration;
-mod attachment;
-mod channel;
+mod attachments;
+mod channels;
 mod coordinator;
-mod cost;
+mod costs;
 mod discovery;
 mod error;
-mod event;
+mod events;
 mod governance;
 pub mod graph;
 mod hitl;
 mod inbox;
-mod intent;
-mod lease;
+mod intents;
+mod leases;
 pub mod lifecycle;
 pub mod limits;
 pub mod patch;
-mod portfolio;
-mod retry;
+mod portfolios;
+mod registry;
+mod retries;
 pub mod schema;
 mod state;
-mod subscription;
+mod subscriptions;
 pub mod validation;
 
 pub use acl::{
     AccessPolicy, AccessRequest, AccessRequestStatus, Acl, AclEntry, CreateAccessRequest, DecideAccessRequest,
     GrantAccessRequest, Permission, PrincipalType, SetAclRequest,
 };
-pub use agent::{
-    AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, DEFAULT_DEAD_AFTER_SECONDS,
-    DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
-    ListAgentsQuery, MAX_HEARTBEAT_SECONDS, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
-};
 pub use arbitration::{
     Arbitration, ArbitrationOption, ArbitrationStatus, CreateArbitrationRequest, Decision, RecordDecisionRequest,
 };
-pub use attachment::{Attachment, AttachmentUpload, CreateAttachmentRequest};
-pub use channel::{
+pub use attachments::{Attachment, AttachmentUpload, CreateAttachmentRequest};
+pub use channels::{
     Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageQuery, MessageStatus,
     MessageType, ReplyRequest, SendMessageRequest, UpdateChannelRequest, UpdateMessageRequest,
 };
 pub use coordinator::{CoordinatorLease, CreateCoordinatorLeaseRequest};
-pub use cost::{CostRecord, CostSummary, CostType, RecordCostRequest};
+pub use costs::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
 pub use error::{ErrorBody, ErrorDetail};
-pub use event::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
+pub use events::{AgentAssignment, AssignAgentRequest, EventQuery, EventType, IntentEvent, LogEventRequest};
 pub use governance::{
     Approval, ApprovalStatus, COMPLETE_ACTION, CompletionMode, CreateApprovalRequest, CreateEscalationRequest,
     DEFAULT_QUORUM_THRESHOLD, DecideApprovalRequest, EffectivePolicy, Escalation, EscalationPriority, EscalationQuery,
@@ -113,24 +108,29 @@ pub use hitl::{
     SuspensionConfig, SuspensionRecord, SuspensionResolution,
 };
 pub use inbox::{InboxItem, InboxKind};
-pub use intent::{
+pub use intents::{
     CreateIntentRequest, Intent, IntentPage, IntentStatus, ListIntentsQuery, SetStatusRequest, UpdateStateRequest,
 };
-pub use lease::{
+pub use leases::{
     AcquireLeaseRequest, DEFAULT_LEASE_SECONDS, Lease, LeaseStatus, MAX_LEASE_SECONDS, MAX_SCOPE_CHARS,
     RenewLeaseRequest, scope_covers_path, scope_overlaps_path, scope_path, scope_pointer,
 };
 pub use patch::{PatchError, PatchOp, StatePatch};
-pub use portfolio::{
+pub use portfolios::{
     AddIntentToPortfolioRequest, AggregateStatus, CreatePortfolioRequest, MembershipRole, Portfolio,
     PortfolioMembership, PortfolioStatus, UpdatePortfolioStatusRequest,
 };
-pub use retry::{
+pub use registry::{
+    AgentCapacity, AgentHeartbeatRequest, AgentRecord, AgentStatus, DEFAULT_DEAD_AFTER_SECONDS,
+    DEFAULT_HEARTBEAT_INTERVAL_SECONDS, DEFAULT_UNHEALTHY_AFTER_SECONDS, HeartbeatConfig, HeartbeatResponse,
+    ListAgentsQuery, MAX_HEARTBEAT_SECONDS, PendingCommand, RegisterAgentRequest, UpdateAgentStatusRequest,
+};
+pub use retries::{
     FailureRecord, RecordFailureRequest, RetryPolicy, RetryStrategy, SetRetryPolicyRequest, validate_retry_policy,
 };
 pub use schema::FieldError;
 pub use state::StateReadError;
-pub use subscription::{
+pub use subscriptions::{
     CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery, WebhookSecret,
 };
 pub use validation::{InputValidationError, Validate};

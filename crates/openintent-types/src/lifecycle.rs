@@ -26,7 +26,7 @@
 //! assert_eq!(err.to_string(), "Invalid status transition: completed -> active (completed is terminal)");
 //! ```
 
-use crate::intent::IntentStatus;
+use crate::intents::IntentStatus;
 
 use IntentStatus::{Abandoned, Active, Blocked, Completed, Draft, SuspendedAwaitingInput};
 

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::intent::Intent;
+use crate::intents::Intent;
 use crate::patch::{escape_token, parse_pointer};
 
 /// Reading a member of an intent's state failed ([`Intent::state_at`]).

@@ -21,7 +21,6 @@
 //! may read the object but not change it, the refusal is a 403 naming the rule.
 
 use crate::config::Role;
-use crate::store::StoreError;
 
 /// A kind of object with owners.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,35 +67,44 @@ pub(crate) fn may(object: Object, access: Access, principal: &str, role: Role, o
     }
 }
 
-/// [`may`] as a result: the refusal is [`StoreError::NotFound`] where the caller may not read
+/// A refusal of [`check`], answered as the store's `NotFound` or `Forbidden` (404 or 403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The caller may not read the object at all: answered as if it did not exist.
+    NotFound(&'static str),
+    /// The caller may read the object but not do this: the message names the rule.
+    Forbidden(&'static str),
+}
+
+/// [`may`] as a result: the refusal is [`Refused::NotFound`] where the caller may not read
 /// the object at all (a subscription, so that ids cannot be probed), else
-/// [`StoreError::Forbidden`] naming the rule.
+/// [`Refused::Forbidden`] naming the rule.
 pub(crate) fn check(
     object: Object,
     access: Access,
     principal: &str,
     role: Role,
     owners: &[Option<&str>],
-) -> Result<(), StoreError> {
+) -> Result<(), Refused> {
     if may(object, access, principal, role, owners) {
         return Ok(());
     }
     Err(match object {
-        Object::Subscription => StoreError::NotFound("Subscription not found"),
-        Object::Attachment => StoreError::Forbidden(
+        Object::Subscription => Refused::NotFound("Subscription not found"),
+        Object::Attachment => Refused::Forbidden(
             "Only the attachment's uploader, the intent's creator or an admin key may delete this attachment",
         ),
-        Object::Assignment => StoreError::Forbidden(
+        Object::Assignment => Refused::Forbidden(
             "Only the agent assigned, whoever assigned it, the intent's creator or an admin key may unassign it",
         ),
-        Object::Channel => StoreError::Forbidden(
+        Object::Channel => Refused::Forbidden(
             "Only the channel's creator, the intent's creator or an admin key may change or close this channel",
         ),
         Object::Portfolio => {
-            StoreError::Forbidden("Only the portfolio's creator or an admin key may change this portfolio")
+            Refused::Forbidden("Only the portfolio's creator or an admin key may change this portfolio")
         }
         Object::AgentRecord => {
-            StoreError::Forbidden("Only the agent itself or an operator or admin key may change this agent's record")
+            Refused::Forbidden("Only the agent itself or an operator or admin key may change this agent's record")
         }
     })
 }
@@ -115,7 +123,7 @@ mod tests {
             assert!(may(Object::Subscription, access, "bob", Role::Admin, &owners));
         }
         let refused = check(Object::Subscription, Access::Read, "bob", Role::Agent, &owners);
-        assert!(matches!(refused, Err(StoreError::NotFound("Subscription not found"))));
+        assert!(matches!(refused, Err(Refused::NotFound("Subscription not found"))));
     }
 
     #[test]
@@ -128,10 +136,7 @@ mod tests {
             assert!(!may(object, Access::Change, "bob", Role::Agent, &owners));
             assert!(!may(object, Access::Change, "bob", Role::Operator, &owners));
             assert!(may(object, Access::Change, "bob", Role::Admin, &owners));
-            assert!(matches!(
-                check(object, Access::Change, "bob", Role::Agent, &owners),
-                Err(StoreError::Forbidden(_))
-            ));
+            assert!(matches!(check(object, Access::Change, "bob", Role::Agent, &owners), Err(Refused::Forbidden(_))));
         }
         assert!(may(Object::AgentRecord, Access::Change, "bob", Role::Operator, &owners));
         assert!(!may(Object::AgentRecord, Access::Change, "bob", Role::Agent, &owners));

@@ -6,6 +6,7 @@ use openintent_types::lifecycle::TransitionError;
 
 use crate::rules::governance::Violation;
 use crate::rules::leases::LeaseConflict;
+use crate::rules::ownership::Refused;
 
 /// Why a storage operation failed: the database could not be opened or queried, or the
 /// protocol refused the operation (nothing was written then, except a governance refusal's
@@ -145,6 +146,15 @@ pub(crate) struct TooDeep {
     pub(crate) field: String,
     /// How deep it nests.
     pub(crate) depth: usize,
+}
+
+impl From<Refused> for StoreError {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::NotFound(what) => StoreError::NotFound(what),
+            Refused::Forbidden(why) => StoreError::Forbidden(why),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {

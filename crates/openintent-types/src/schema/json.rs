@@ -18,7 +18,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{Field, Kind, Rule};
-use crate::PatchOp;
+use crate::patch::PatchOp;
 
 /// Whose input a field schema describes; it decides how an open list of names
 /// ([`Field::open`]) is shown.

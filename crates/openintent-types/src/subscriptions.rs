@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::channel::Message;
-use crate::event::{AgentAssignment, IntentEvent};
-use crate::intent::{Intent, IntentStatus};
+use crate::channels::Message;
+use crate::events::{AgentAssignment, IntentEvent};
+use crate::intents::{Intent, IntentStatus};
 use crate::schema::{Field, Kind, RequestSchema, opt, validate_fields};
 use crate::validation::{self, Validate};
 use crate::wire::{bool_or_int, null_as_default};
@@ -224,7 +224,7 @@ pub enum StreamEvent {
     },
 }
 
-use crate::event::EventType;
+use crate::events::EventType;
 
 impl StreamEvent {
     /// Interprets an SSE frame of an OpenIntent stream by its event name and data.

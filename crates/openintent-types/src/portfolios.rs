@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::intent::{Intent, IntentStatus};
+use crate::intents::{Intent, IntentStatus};
 use crate::schema::{Field, Kind, RequestSchema, opt, req, validate_fields};
 use crate::validation::{self, Validate};
 use crate::wire::null_as_default;
