@@ -83,6 +83,10 @@ impl Store {
         row.as_ref().map(intent_from_row).transpose()
     }
 
+    /// A page of the intents matching `f`, newest first (`seq` breaking ties), and how many
+    /// match in all. One statement when the page is not empty: the page's keys are read and
+    /// skipped in the `intents_by_list_order` index (the inner `SELECT seq`), then only the
+    /// page's rows are read; the total is a subquery of the same statement (evaluated once).
     pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)> {
         let mut clauses = Vec::new();
         let mut binds: Vec<&str> = Vec::new();
@@ -101,17 +105,11 @@ impl Store {
         let at = now();
         let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
-        let mut count = query_scalar::<i64>(&count_sql);
-        for b in &binds {
-            count = count.bind(*b);
-        }
-        if visible.is_some() {
-            count = count.bind(at);
-        }
-        let total = count.fetch_one(&self.db.pool).await?;
         let n = binds.len() + usize::from(visible.is_some());
         let sql = format!(
-            "SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}",
+            "SELECT {INTENT_COLS}, ({count_sql}) AS list_total FROM intents WHERE seq IN \
+             (SELECT seq FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}) \
+             ORDER BY created_at DESC, seq DESC",
             n + 1,
             n + 2
         );
@@ -123,6 +121,20 @@ impl Store {
             q = q.bind(at);
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
+        let total = match rows.first() {
+            Some(row) => row.try_get::<i64, _>("list_total")?,
+            // An empty page (past the end, or nothing matches): the total on its own.
+            None => {
+                let mut count = query_scalar::<i64>(&count_sql);
+                for b in &binds {
+                    count = count.bind(*b);
+                }
+                if visible.is_some() {
+                    count = count.bind(at);
+                }
+                count.fetch_one(&self.db.pool).await?
+            }
+        };
         let intents = readable(&rows, intent_from_row)?;
         Ok((intents, u64::try_from(total).unwrap_or(0)))
     }
