@@ -1,5 +1,6 @@
 //! Intents: creation, listing, If-Match writes, patches, lifecycle, the event log.
 
+#[macro_use]
 mod common;
 
 use axum::http::StatusCode;
@@ -280,4 +281,72 @@ async fn event_log_filters_in_order() {
     assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
     let r = app.get("/api/v1/intents/missing/events").await;
     assert_eq!((r.status, r.body), (StatusCode::NOT_FOUND, json!({"detail": "Intent not found"})));
+}
+
+/// The titles of every page of `GET /api/v1/intents` of `limit` as `agent`, from offset 0 to one
+/// past the end, checking each page's total.
+async fn all_pages(app: &TestApp, agent: &str, limit: usize, total: usize) -> Vec<String> {
+    let mut titles = Vec::new();
+    for offset in (0..=total + limit).step_by(limit) {
+        let r = app.as_agent(Some(agent), "GET", &format!("/api/v1/intents?limit={limit}&offset={offset}"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        assert_eq!(r.body["total"], total, "{agent} limit {limit} offset {offset}");
+        let page = r.body["intents"].as_array().unwrap();
+        assert_eq!(page.len(), limit.min(total.saturating_sub(offset)), "{agent} limit {limit} offset {offset}");
+        titles.extend(page.iter().map(|i| i["title"].as_str().unwrap().to_owned()));
+    }
+    titles
+}
+
+/// The list's pages across their boundaries (the page's keys are skipped in an index, then its
+/// rows read): newest first, intents of the same microsecond newest created first (`seq`), each
+/// once, the total exact past the end; and the same for callers whose view an ACL narrows.
+#[tokio::test]
+async fn list_pages_follow_time_then_creation_across_offsets_and_acls() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = common::shared_test_database(dir.path()).await;
+    let config = openintent_server::ServerConfig::builder()
+        .database(location.clone())
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .build()
+        .unwrap();
+    let app = TestApp::with_config(config).await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        let r = app.as_agent(Some("owner"), "POST", "/api/v1/intents", Some(json!({"title": format!("i{n}")}))).await;
+        assert_eq!(r.status, StatusCode::OK);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    // Ties: i2 and i3 get i1's time, i5 gets i0's.
+    let raw = common::RawDb::connect(&location).await;
+    for (to, from) in [(2, 1), (3, 1), (5, 0)] {
+        on_raw!(raw, |p| {
+            sqlx::query("UPDATE intents SET created_at = (SELECT created_at FROM intents WHERE id = $1) WHERE id = $2")
+                .bind(&ids[from])
+                .bind(&ids[to])
+                .execute(p)
+                .await
+                .unwrap();
+        });
+    }
+    let expected = ["i6", "i4", "i3", "i2", "i1", "i5", "i0"];
+    for limit in [1, 2, 3, 7] {
+        assert_eq!(all_pages(&app, "anyone", limit, 7).await, expected, "limit {limit}");
+    }
+    // i2 restricted: a stranger no longer sees it; its creator and a reader with an entry do.
+    let r = app
+        .as_agent(
+            Some("owner"),
+            "PUT",
+            &format!("/api/v1/intents/{}/acl", ids[2]),
+            Some(json!({"default_policy": "closed", "entries": [{"principal_id": "reader", "permission": "read"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let narrowed = ["i6", "i4", "i3", "i1", "i5", "i0"];
+    for limit in [1, 2, 4] {
+        assert_eq!(all_pages(&app, "stranger", limit, 6).await, narrowed, "limit {limit}");
+        assert_eq!(all_pages(&app, "owner", limit, 7).await, expected, "limit {limit}");
+        assert_eq!(all_pages(&app, "reader", limit, 7).await, expected, "limit {limit}");
+    }
 }

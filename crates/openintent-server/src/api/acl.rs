@@ -4,14 +4,16 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, RawPathParams, Request, State};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use openintent_types::schema::{RequestSchema, check_schema};
 use openintent_types::wire::WireModel;
-use openintent_types::{CreateAccessRequest, DecideAccessRequest, GrantAccessRequest, Permission, SetAclRequest};
+use openintent_types::{
+    CreateAccessRequest, DecideAccessRequest, GrantAccessRequest, Intent, Permission, SetAclRequest,
+};
 use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, authenticate, keyed};
@@ -20,7 +22,7 @@ use super::spec::{Op, Reply, op, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::acl::{Scope, allows, refusal, required_level};
 use crate::state::AppState;
-use crate::store::Decision;
+use crate::store::{Decision, IntentAccess};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
@@ -104,12 +106,54 @@ pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: N
     };
     // An unknown channel: its route answers the 404.
     let Some(id) = intent else { return next.run(req).await };
+    if answers_the_intent(&req) {
+        return enforce_on_intent(&state, principal.as_str(), &needed, &id, req, next).await;
+    }
     match state.store().access_of(&id).await {
         Ok(Some((creator, acl))) => {
             if allows(acl.as_ref(), &creator, principal.as_str(), &needed, chrono::Utc::now()) {
                 next.run(req).await
             } else {
                 ApiError::Forbidden(refusal(principal.as_str(), &needed)).into_response()
+            }
+        }
+        Ok(None) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// The intent read by [`enforce`] for a route that answers the intent itself, handed to the
+/// route in the request's extensions: the route then reads nothing more.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedIntent(pub(crate) Intent);
+
+/// Whether the request reads the intent itself (`GET /api/v1/intents/{id}`), whose access
+/// check reads the whole row for the route ([`CheckedIntent`]).
+fn answers_the_intent(req: &Request) -> bool {
+    req.method() == Method::GET
+        && req.extensions().get::<MatchedPath>().is_some_and(|p| p.as_str() == "/api/v1/intents/{id}")
+}
+
+/// [`enforce`] for a route that answers the intent: the same rule, on the creator and ACL read
+/// with the intent in one statement ([`crate::store::Store::intent_with_access`]); an allowed
+/// request carries the intent to its route ([`CheckedIntent`]).
+async fn enforce_on_intent(
+    state: &AppState,
+    principal: &str,
+    needed: &Permission,
+    id: &str,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    match state.store().intent_with_access(id).await {
+        Ok(Some(IntentAccess { intent, creator, acl })) => {
+            if allows(acl.as_ref(), &creator, principal, needed, chrono::Utc::now()) {
+                if let Some(intent) = intent {
+                    req.extensions_mut().insert(CheckedIntent(intent));
+                }
+                next.run(req).await
+            } else {
+                ApiError::Forbidden(refusal(principal, needed)).into_response()
             }
         }
         Ok(None) => next.run(req).await,

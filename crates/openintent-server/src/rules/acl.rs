@@ -154,9 +154,22 @@ pub(crate) fn allows(
 
 /// [`RULE`] as an SQL condition, true for the intents on which the principal bound at
 /// `at.principal` holds `needed` at the time bound at `at.now` (the SQL form of [`allows`]).
+///
+/// It starts with [`sql_nothing_restricted`], a condition on the whole database implied by the
+/// rule (when no ACL restricts, [`Grant::NoAcl`] or [`Grant::OpenPolicy`] holds for every intent):
+/// evaluated once per statement, it spares the per-row clauses (and their columns) to callers of
+/// a database where no intent is restricted.
 pub(crate) fn sql_predicate(needed: &Permission, at: SqlInputs<'_>) -> String {
-    let clauses: Vec<String> = RULE.iter().map(|g| g.sql(needed, at)).collect();
+    let clauses: Vec<String> =
+        std::iter::once(sql_nothing_restricted()).chain(RULE.iter().map(|g| g.sql(needed, at))).collect();
     format!("({})", clauses.join(" OR "))
+}
+
+/// True when no intent has an ACL whose default policy is other than `open`: then every intent
+/// is open to every principal at every level ([`Grant::NoAcl`] or [`Grant::OpenPolicy`] holds for
+/// each). Refers to no row of the query, so a database evaluates it once per statement.
+pub(crate) fn sql_nothing_restricted() -> String {
+    format!("NOT EXISTS (SELECT 1 FROM intent_acls r WHERE r.default_policy <> '{}')", AccessPolicy::Open.as_str())
 }
 
 /// The text of a refusal: who lacks which level.

@@ -27,7 +27,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
 use serde_json::json;
 use sqlx::ConnectOptions;
@@ -431,14 +431,17 @@ pub(super) async fn append_traced_event(
     event.parent_event_id = trace.parent_event_id;
     // Never before the log's newest event, even when the clocks of several server processes
     // disagree, so that the log's order by time is its order of appends (the caller holds the
-    // intent's lock, see `lock_intent`). One statement: the newest time is read by the insert.
+    // intent's lock, see `lock_intent`). One statement: the newest time is read by the insert,
+    // and so is whether a webhook subscription's scope takes the intent's events (see
+    // `enqueue_deliveries`).
     let sql = format!(
         "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id) \
          VALUES ($1, $2, $3, $4, $5, {}($6, COALESCE((SELECT MAX(created_at) FROM events WHERE intent_id = $2), $6)), \
-         $7, $8) RETURNING created_at",
-        tx.dialect.greatest()
+         $7, $8) RETURNING created_at, EXISTS (SELECT 1 FROM subscriptions WHERE {}) AS webhooks_in_scope",
+        tx.dialect.greatest(),
+        webhook_scope(2)
     );
-    let created_at = query_scalar::<DateTime<Utc>>(&sql)
+    let row = query(&sql)
         .bind(&event.id)
         .bind(intent_id)
         .bind(event.event_type.as_str())
@@ -449,27 +452,38 @@ pub(super) async fn append_traced_event(
         .bind(&event.parent_event_id)
         .fetch_one(&mut **tx)
         .await?;
-    event.created_at = created_at;
-    enqueue_deliveries(tx, &event).await?;
+    event.created_at = row.try_get("created_at")?;
+    if row.try_get::<bool, _>("webhooks_in_scope")? {
+        enqueue_deliveries(tx, &event).await?;
+    }
     // The intent's stream carries every event of its log (a state or status change with the
     // new version, not the whole intent).
     tx.publish(notify::event_logged(&event)).await?;
     Ok(event)
 }
 
-/// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
-/// unexpired subscription with a URL whose scope (intent, portfolio membership of the event's
-/// intent, or global) and event-type filter match.
-async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
-    let rows = query(
-        "SELECT id, event_types, expires_at FROM subscriptions \
-         WHERE active = TRUE AND webhook_url IS NOT NULL \
-         AND (intent_id IS NULL OR intent_id = $1) \
+/// The condition on a `subscriptions` row of an active webhook subscription whose scope (intent,
+/// portfolio membership of the intent, or global) takes the events of the intent bound at
+/// `$intent`. The event's insert reads whether one exists, and [`enqueue_deliveries`], which
+/// runs only then, reads them: so an event runs no statement for webhooks when no subscription
+/// could take it. Each event is matched against the subscriptions committed before its insert
+/// began (on SQLite, before its transaction began), read in that one statement, as it was by
+/// the separate query before, on both databases and whichever process wrote the subscription.
+fn webhook_scope(intent: usize) -> String {
+    format!(
+        "active = TRUE AND webhook_url IS NOT NULL AND (intent_id IS NULL OR intent_id = ${intent}) \
          AND (portfolio_id IS NULL OR portfolio_id IN \
-              (SELECT portfolio_id FROM portfolio_memberships WHERE intent_id = $2)) \
-         ORDER BY seq",
+              (SELECT portfolio_id FROM portfolio_memberships WHERE intent_id = ${intent}))"
     )
-    .bind(&event.intent_id)
+}
+
+/// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
+/// unexpired subscription with a URL whose scope ([`webhook_scope`]) and event-type filter match.
+async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
+    let rows = query(&format!(
+        "SELECT id, event_types, expires_at FROM subscriptions WHERE {} ORDER BY seq",
+        webhook_scope(1)
+    ))
     .bind(&event.intent_id)
     .fetch_all(&mut **tx)
     .await?;

@@ -9,6 +9,7 @@ use super::driver::{query, query_scalar};
 use super::leases::active_leases;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, readable, to_json, ts};
 use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
+use crate::rules::acl::sql_nothing_restricted;
 use crate::rules::governance::Policy;
 use crate::rules::leases;
 use crate::rules::lifecycle::check_transition;
@@ -83,6 +84,15 @@ impl Store {
         row.as_ref().map(intent_from_row).transpose()
     }
 
+    /// A page of the intents matching `f`, newest first (`seq` breaking ties), and how many
+    /// match in all. One statement when the page is not empty: the page's keys are read and
+    /// skipped in the `intents_by_list_order` index (the inner `SELECT seq`), then only the
+    /// page's rows are read; the total is a subquery of the same statement (evaluated once).
+    ///
+    /// A caller's view is narrowed by the ACL read rule; when no ACL restricts anything
+    /// ([`sql_nothing_restricted`], evaluated once per statement) the rule holds for every
+    /// intent, and the keys and the total are read without it (the other branch is skipped
+    /// whole), so that the page and the count cost what they cost without ACLs.
     pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)> {
         let mut clauses = Vec::new();
         let mut binds: Vec<&str> = Vec::new();
@@ -92,28 +102,44 @@ impl Store {
                 clauses.push(format!("{col} = ${}", binds.len()));
             }
         }
-        // Readable under the ACL (the one rule, as SQL). The time is the last parameter.
         let visible = f.visible_to.as_deref();
-        if let Some(principal) = visible {
-            binds.push(principal);
-            clauses.push(super::acl::readable_by("intents", binds.len(), binds.len() + 1));
-        }
+        let n = binds.len() + 2 * usize::from(visible.is_some());
+        let (limit, offset) = (format!("${}", n + 1), format!("${}", n + 2));
+        let order = "ORDER BY created_at DESC, seq DESC";
+        let (count_sql, keys_sql) = match visible {
+            None => {
+                let filter = where_all(&clauses);
+                (
+                    format!("SELECT COUNT(*) FROM intents{filter}"),
+                    format!("SELECT seq FROM intents{filter} {order} LIMIT {limit} OFFSET {offset}"),
+                )
+            }
+            Some(principal) => {
+                // Readable under the ACL (the one rule, as SQL). The time is the last parameter.
+                binds.push(principal);
+                let readable = super::acl::readable_by("intents", binds.len(), binds.len() + 1);
+                let open = sql_nothing_restricted();
+                let narrowed: Vec<String> = clauses.iter().cloned().chain([readable]).collect();
+                let (all, narrowed) = (where_all(&clauses), where_all(&narrowed));
+                // Of the two branches, the one `open` rules out has `LIMIT 0` and reads no row.
+                (
+                    format!(
+                        "SELECT CASE WHEN {open} THEN (SELECT COUNT(*) FROM intents{all}) \
+                         ELSE (SELECT COUNT(*) FROM intents{narrowed}) END"
+                    ),
+                    format!(
+                        "SELECT seq FROM (SELECT seq FROM intents{all} {order} \
+                         LIMIT (CASE WHEN {open} THEN {limit} ELSE 0 END) OFFSET {offset}) AS open_page UNION ALL \
+                         SELECT seq FROM (SELECT seq FROM intents{narrowed} {order} \
+                         LIMIT (CASE WHEN {open} THEN 0 ELSE {limit} END) OFFSET {offset}) AS narrowed_page"
+                    ),
+                )
+            }
+        };
         let at = now();
-        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        let count_sql = format!("SELECT COUNT(*) FROM intents{filter}");
-        let mut count = query_scalar::<i64>(&count_sql);
-        for b in &binds {
-            count = count.bind(*b);
-        }
-        if visible.is_some() {
-            count = count.bind(at);
-        }
-        let total = count.fetch_one(&self.db.pool).await?;
-        let n = binds.len() + usize::from(visible.is_some());
         let sql = format!(
-            "SELECT {INTENT_COLS} FROM intents{filter} ORDER BY created_at DESC, seq DESC LIMIT ${} OFFSET ${}",
-            n + 1,
-            n + 2
+            "SELECT {INTENT_COLS}, ({count_sql}) AS list_total FROM intents WHERE seq IN ({keys_sql}) \
+             ORDER BY created_at DESC, seq DESC"
         );
         let mut q = query(&sql);
         for b in &binds {
@@ -123,6 +149,20 @@ impl Store {
             q = q.bind(at);
         }
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
+        let total = match rows.first() {
+            Some(row) => row.try_get::<i64, _>("list_total")?,
+            // An empty page (past the end, or nothing matches): the total on its own.
+            None => {
+                let mut count = query_scalar::<i64>(&count_sql);
+                for b in &binds {
+                    count = count.bind(*b);
+                }
+                if visible.is_some() {
+                    count = count.bind(at);
+                }
+                count.fetch_one(&self.db.pool).await?
+            }
+        };
         let intents = readable(&rows, intent_from_row)?;
         Ok((intents, u64::try_from(total).unwrap_or(0)))
     }
@@ -229,6 +269,11 @@ impl Store {
         tx.commit().await?;
         Ok((intent, event))
     }
+}
+
+/// ` WHERE c1 AND c2 ...`, or nothing without clauses.
+fn where_all(clauses: &[String]) -> String {
+    if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) }
 }
 
 /// The refusal of a patch that cannot be applied (its path does not exist, ...); nothing was

@@ -43,7 +43,7 @@ use serde_json::Value;
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
-pub(crate) use acl::Decision;
+pub(crate) use acl::{Decision, IntentAccess};
 pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 use db::Db;
 pub(crate) use db::Trace;

@@ -206,3 +206,49 @@ async fn deleted_subscriptions_stop_receiving_and_failures_end_dead() {
     assert_eq!((cancelled.as_str(), why.as_deref()), ("cancelled", Some("subscription deleted")));
     server.shutdown().await.unwrap();
 }
+
+/// An event's insert reads whether a webhook subscription's scope takes it, and the
+/// subscriptions are read only then: a subscription committed before an event still takes it,
+/// whichever server created it (on PostgreSQL a second server, whose subscriptions the first
+/// learns of from the database alone), and a deleted one takes nothing more.
+#[tokio::test]
+async fn a_subscription_takes_the_events_after_it_whichever_server_created_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = database(&dir).await;
+    let receiver = Receiver::start().await;
+    let logger = server_on(&path, fast()).await;
+    let other = match path {
+        DatabaseLocation::Postgres(_) => Some(server_on(&path, fast()).await),
+        _ => None,
+    };
+    let api = Api::new(&logger);
+    let subscriber = Api::new(other.as_ref().unwrap_or(&logger));
+    let ok = Behaviour::default();
+    let pool = db(&path).await;
+
+    let a = api.intent("a").await;
+    api.log(&a, "comment", 0).await;
+    assert!(statuses(&pool).await.is_empty(), "no subscription, no delivery");
+    let (sub, _) = subscriber.subscribe(json!({"intent_id": a, "webhook_url": receiver.url("intent", ok)})).await;
+    let first = api.log(&a, "comment", 1).await;
+    subscriber.subscribe(json!({"webhook_url": receiver.url("global", ok)})).await;
+    let b = api.intent("b").await;
+    let second = api.log(&b, "comment", 2).await;
+    let third = api.log(&a, "comment", 3).await;
+    drained(&pool).await;
+    let keys = |name: &str| receiver.delivered(name).keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(keys("intent"), BTreeSet::from([first.clone(), third.clone()]));
+    let global = keys("global");
+    assert!(global.contains(&second) && global.contains(&third) && !global.contains(&first), "{global:?}");
+
+    let (status, _) = subscriber.call("DELETE", &format!("/api/v1/subscriptions/{sub}"), None, None).await;
+    assert!((200..300).contains(&status), "{status}");
+    let fourth = api.log(&a, "comment", 4).await;
+    drained(&pool).await;
+    assert_eq!(keys("intent"), BTreeSet::from([first, third]), "deleted: nothing more");
+    assert!(keys("global").contains(&fourth));
+    if let Some(other) = other {
+        other.shutdown().await.unwrap();
+    }
+    logger.shutdown().await.unwrap();
+}
