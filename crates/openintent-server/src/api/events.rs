@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{list, of_intent, wire};
-use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, request, timestamp_input_schema};
+use super::spec::{
+    LIMIT_100, OFFSET, Op, Query, Reply, op, q_limit_100, q_offset, q_string, request, timestamp_input_schema,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{EventFilter, Trace};
@@ -64,8 +66,8 @@ async fn list_events(
     let filter = EventFilter {
         event_type: q.get("event_type").map(str::to_owned),
         since,
-        limit: q.int("limit", 100, 1, 1000)?,
-        offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
+        limit: q.int_of(&LIMIT_100)?,
+        offset: q.int_of(&OFFSET)?,
     };
     let events = of_intent(&state, &id, state.store().list_events(&id, &filter).await?).await?;
     Ok(list(&events))
@@ -79,7 +81,7 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
     openintent_types::validation::validate_trace_id(trace_id)
         .map_err(|e| ApiError::invalid_query("trace_id", "value_error", e.to_string(), Some(json!(trace_id))))?;
     crate::telemetry::record_trace_id(trace_id);
-    let limit = q.int("limit", 100, 1, 1000)?;
+    let limit = q.int_of(&LIMIT_100)?;
     Ok(list(&state.store().events_of_trace(trace_id, limit, p.as_str()).await?))
 }
 
@@ -88,13 +90,13 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
 const EVENT_QUERY: &[Query] = &[
     ("event_type", q_string, "Only events of this type"),
     ("since", timestamp_input_schema, "Only events created after this timestamp"),
-    ("limit", q_limit, "Page size, 1 to 1000 (default 100)"),
-    ("offset", q_offset, "Events to skip (default 0)"),
+    ("limit", q_limit_100, "Page size"),
+    ("offset", q_offset, "Events to skip"),
 ];
 
 const TRACE_QUERY: &[Query] = &[
     ("trace_id", q_string, "The trace: 32 lowercase hexadecimal digits (required)"),
-    ("limit", q_limit, "Page size, 1 to 1000 (default 100)"),
+    ("limit", q_limit_100, "Page size"),
 ];
 
 /// The operations of this area, for the OpenAPI document.

@@ -308,6 +308,11 @@ impl QueryParams {
         self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
     }
 
+    /// The integer parameter `p` declares, within its range, its default when absent.
+    pub(crate) fn int_of(&self, p: &super::spec::IntParam) -> ApiResult<i64> {
+        self.int(p.name, p.default, p.min, p.max)
+    }
+
     /// An integer parameter within `min..=max`, `default` when absent.
     pub fn int(&self, name: &str, default: i64, min: i64, max: i64) -> ApiResult<i64> {
         let Some(raw) = self.get(name) else { return Ok(default) };

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::acl::{CheckedIntent, require_readable_refs};
 use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
 use super::reply::{INTENT_NOT_FOUND, wire};
-use super::spec::{Header, Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request};
+use super::spec::{Header, LIMIT_50, OFFSET, Op, Query, Reply, op, q_limit_50, q_offset, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{IntentFilter, NewIntent};
@@ -111,8 +111,8 @@ async fn list_intents(State(state): State<AppState>, principal: Principal, q: Qu
         created_by: q.get("created_by").map(str::to_owned),
         parent_id: q.get("parent_id").or_else(|| q.get("parent_intent_id")).map(str::to_owned),
         visible_to: Some(principal.0),
-        limit: q.int("limit", 50, 1, 1000)?,
-        offset: q.int("offset", 0, 0, i64::from(i32::MAX))?,
+        limit: q.int_of(&LIMIT_50)?,
+        offset: q.int_of(&OFFSET)?,
     };
     let (intents, total) = state.store().list_intents(&filter).await?;
     let items: Vec<Value> = intents.iter().map(wire).collect();
@@ -157,8 +157,8 @@ const INTENT_QUERY: &[Query] = &[
     ("status", q_intent_status, "Only intents with this status"),
     ("created_by", q_string, "Only intents created by this principal"),
     ("parent_id", q_string, "Only children of this intent (also read as `parent_intent_id`)"),
-    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
-    ("offset", q_offset, "Intents to skip (default 0)"),
+    ("limit", q_limit_50, "Page size"),
+    ("offset", q_offset, "Intents to skip"),
 ];
 
 /// The operations of this area, for the OpenAPI document.

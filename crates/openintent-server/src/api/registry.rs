@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed};
 use super::reply::{merge, wire};
-use super::spec::{Op, Query, Reply, op, q_string, reference, request};
+use super::spec::{MIN_CAPACITY, Op, Query, Reply, op, q_min_capacity, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
@@ -83,7 +83,7 @@ async fn list_agents(State(state): State<AppState>, _p: Principal, q: QueryParam
         .map(|c| c.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned).collect())
         .unwrap_or_default();
     let min = match q.get("min_available_capacity") {
-        Some(_) => Some(q.int("min_available_capacity", 0, 0, i64::from(i32::MAX))?),
+        Some(_) => Some(q.int_of(&MIN_CAPACITY)?),
         None => None,
     };
     let filter =
@@ -168,10 +168,6 @@ async fn deregister_agent(
 fn q_agent_status() -> Value {
     let names: Vec<&str> = AgentStatus::KNOWN.iter().map(AgentStatus::as_str).collect();
     json!({"type": "string", "enum": names})
-}
-
-fn q_min_capacity() -> Value {
-    json!({"type": "integer", "minimum": 0})
 }
 
 const AGENT_QUERY: &[Query] = &[

@@ -61,15 +61,59 @@ pub(super) fn q_string() -> Value {
     json!({"type": "string"})
 }
 
-/// The `limit` of a page.
-pub(super) fn q_limit() -> Value {
-    json!({"type": "integer", "minimum": 1, "maximum": 1000})
+/// An integer query parameter: its name, default and range, declared once. The handler reads
+/// it with [`QueryParams::int_of`](super::extract::QueryParams::int_of) (absent: the default;
+/// out of range: a 422 naming it) and the document shows the same range and default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IntParam {
+    /// The parameter's name.
+    pub(crate) name: &'static str,
+    /// Its value when absent.
+    pub(crate) default: i64,
+    /// The least value taken.
+    pub(crate) min: i64,
+    /// The greatest value taken.
+    pub(crate) max: i64,
 }
 
-/// The `offset` of a page.
-pub(super) fn q_offset() -> Value {
-    json!({"type": "integer", "minimum": 0, "maximum": i32::MAX})
+impl IntParam {
+    /// Its JSON Schema: integer, range, default.
+    pub(super) fn schema(&self) -> Value {
+        json!({"type": "integer", "minimum": self.min, "maximum": self.max, "default": self.default})
+    }
 }
+
+/// Declares an [`IntParam`] and the schema function a [`Query`] entry names.
+macro_rules! int_param {
+    ($(#[$doc:meta])* $konst:ident, $schema:ident: $name:literal, default $default:expr, $min:expr, $max:expr) => {
+        $(#[$doc])*
+        pub(crate) const $konst: IntParam = IntParam { name: $name, default: $default, min: $min, max: $max };
+        #[doc = concat!("The schema of [`", stringify!($konst), "`].")]
+        pub(super) fn $schema() -> Value {
+            $konst.schema()
+        }
+    };
+}
+
+/// The largest offset a page takes.
+const MAX_OFFSET: i64 = i32::MAX as i64;
+
+int_param!(
+    /// The `limit` of a page of intents, subscriptions or deliveries.
+    LIMIT_50, q_limit_50: "limit", default 50, 1, 1000
+);
+int_param!(
+    /// The `limit` of a page of events.
+    LIMIT_100, q_limit_100: "limit", default 100, 1, 1000
+);
+int_param!(
+    /// The `offset` of a page.
+    OFFSET, q_offset: "offset", default 0, 0, MAX_OFFSET
+);
+int_param!(
+    /// The least free capacity of the agents listed.
+    MIN_CAPACITY, q_min_capacity: "min_available_capacity", default 0, 0, MAX_OFFSET
+);
 
 /// One operation of the API.
 #[derive(Clone, Copy)]

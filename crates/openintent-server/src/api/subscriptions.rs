@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::wire;
-use super::spec::{Op, Query, Reply, op, q_limit, q_offset, q_string, reference, request, timestamp_schema};
+use super::spec::{
+    LIMIT_50, OFFSET, Op, Query, Reply, op, q_limit_50, q_offset, q_string, reference, request, timestamp_schema,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
@@ -122,8 +124,8 @@ async fn list_deliveries(
             Some(json!(s)),
         ));
     }
-    let limit = q.int("limit", 50, 1, 1000)?;
-    let offset = q.int("offset", 0, 0, i64::from(i32::MAX))?;
+    let limit = q.int_of(&LIMIT_50)?;
+    let offset = q.int_of(&OFFSET)?;
     owned_subscription(&state, &principal, &id, Access::Read).await?;
     let (deliveries, total) = state.store().list_deliveries(&id, status, limit, offset).await?;
     Ok(Json(json!({"deliveries": deliveries, "total": total, "limit": limit, "offset": offset})))
@@ -143,8 +145,8 @@ const SUBSCRIPTION_QUERY: &[Query] = &[
 
 const DELIVERY_QUERY: &[Query] = &[
     ("status", q_delivery_status, "Only deliveries with this status"),
-    ("limit", q_limit, "Page size, 1 to 1000 (default 50)"),
-    ("offset", q_offset, "Deliveries to skip (default 0)"),
+    ("limit", q_limit_50, "Page size"),
+    ("offset", q_offset, "Deliveries to skip"),
 ];
 
 /// The operations of this area, for the OpenAPI document.
