@@ -12,6 +12,9 @@
 //! fit the announcement names what to re-read instead ([`Reread`]: the intent, the logged
 //! event, or the assignment).
 
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Bytes;
 use openintent_types::wire::to_superset_value;
 use openintent_types::{AgentAssignment, EventType, IntentEvent};
 use serde::{Deserialize, Serialize};
@@ -66,12 +69,49 @@ pub struct Notification {
     pub data: Value,
     /// An id usable as the SSE `id:` (the log event's id, or the membership id).
     pub id: String,
+    /// Intent streams: the id of the event right before this one in the intent's log, when
+    /// known (`None`: unknown, or the log's first event). A stream whose last event is that one
+    /// sends this event as it comes; any other stream reads the log to keep log order.
+    pub after: Option<String>,
+    /// The message's SSE bytes, made once by the first stream that sends it as it is and
+    /// shared by the clones the broadcast hands to the other streams.
+    pub(crate) frame: SharedFrame,
 }
 
 impl Notification {
     /// A notification.
     pub fn new(channel: Channel, event: impl Into<String>, data: Value, id: impl Into<String>) -> Self {
-        Notification { channel, event: event.into(), data, id: id.into() }
+        Notification { channel, event: event.into(), data, id: id.into(), after: None, frame: SharedFrame::default() }
+    }
+
+    /// The notification, naming `after` as the event before it in its intent's log.
+    pub fn after(mut self, after: Option<String>) -> Self {
+        self.after = after;
+        self
+    }
+}
+
+/// The SSE bytes of a notification, made at most once whatever the number of its clones.
+#[derive(Clone, Default)]
+pub(crate) struct SharedFrame(Arc<OnceLock<Bytes>>);
+
+impl SharedFrame {
+    /// The bytes, made by `make` on the first call.
+    pub(crate) fn get_or_init(&self, make: impl FnOnce() -> Bytes) -> Bytes {
+        self.0.get_or_init(make).clone()
+    }
+}
+
+impl std::fmt::Debug for SharedFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "SharedFrame(made)" } else { "SharedFrame(not made)" })
+    }
+}
+
+/// A cache of what the other fields say: it never makes two notifications differ.
+impl PartialEq for SharedFrame {
+    fn eq(&self, _other: &Self) -> bool {
+        true
     }
 }
 
@@ -102,10 +142,20 @@ pub(crate) fn event_data(event: &IntentEvent) -> Value {
 
 /// An event of an intent's log (logged through `POST .../events`, or written by the server:
 /// `intent_created`, `state_patched`, `lease_acquired`, `agent_assigned`, ...), on its
-/// intent's stream; the data is [`event_data`].
-pub(crate) fn event_logged(event: &IntentEvent) -> Notification {
+/// intent's stream; the data is [`event_data`]. `after` is the id of the event before it in the
+/// log (`None` for the first).
+pub(crate) fn event_logged(event: &IntentEvent, after: Option<String>) -> Notification {
     let channel = Channel::Intent(event.intent_id.clone());
-    Notification::new(channel, event.event_type.as_str(), event_data(event), event.id.clone())
+    Notification::new(channel, event.event_type.as_str(), event_data(event), event.id.clone()).after(after)
+}
+
+/// Whether a log event may change who reads the intent: the ACL set, an entry granted or
+/// revoked, an access request approved. An intent stream checks its reader's access again on
+/// these (see `api::streams`).
+pub(crate) fn changes_access(event_type: &str) -> bool {
+    [EventType::AccessGranted, EventType::AccessRevoked, EventType::AccessRequestApproved]
+        .iter()
+        .any(|t| t.as_str() == event_type)
 }
 
 /// `agent_assigned` on the agent's stream; the data is the assignment.
@@ -147,6 +197,9 @@ struct Announcement {
     n: String,
     /// The SSE id.
     i: String,
+    /// Intent channels: the id of the event before it in the log, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
     /// The data, when it fits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     d: Option<Value>,
@@ -192,6 +245,7 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
         k: k.clone(),
         n: n.event.clone(),
         i: n.id.clone(),
+        p: n.after.clone(),
         d: Some(n.data.clone()),
         r: None,
     };
@@ -228,6 +282,8 @@ pub(crate) enum Announced {
         event: String,
         /// The SSE id.
         id: String,
+        /// The event before it in its intent's log, when known.
+        after: Option<String>,
         /// What to re-read.
         what: Reread,
     },
@@ -249,8 +305,8 @@ pub(crate) fn parse_announcement(own_origin: &str, payload: &str) -> Result<Opti
         _ => return Ok(None),
     };
     Ok(match (a.d, a.r) {
-        (Some(data), _) => Some(Announced::Whole(Notification::new(channel, a.n, data, a.i))),
-        (None, Some(what)) => Some(Announced::Reread { channel, event: a.n, id: a.i, what }),
+        (Some(data), _) => Some(Announced::Whole(Notification::new(channel, a.n, data, a.i).after(a.p))),
+        (None, Some(what)) => Some(Announced::Reread { channel, event: a.n, id: a.i, after: a.p, what }),
         (None, None) => None,
     })
 }
@@ -263,18 +319,18 @@ mod tests {
     fn writes_name_their_streams() {
         let mut patched = IntentEvent::new("e1", "i1", EventType::StatePatched, "me");
         patched.payload.insert("version".into(), json!(3));
-        let n = event_logged(&patched);
+        let n = event_logged(&patched, None);
         assert_eq!((n.channel.key(), n.event.as_str(), n.id.as_str()), ("intent:i1".to_owned(), "state_patched", "e1"));
         assert_eq!((n.data["version"].clone(), n.data["id"].clone()), (json!(3), json!("e1")));
         let mut changed = IntentEvent::new("e4", "i1", EventType::StatusChanged, "me");
         changed.payload.insert("version".into(), json!(4));
         changed.payload.insert("status".into(), json!("active"));
-        let n = event_logged(&changed);
+        let n = event_logged(&changed, None);
         assert_eq!((n.data["version"].clone(), n.data["status"].clone()), (json!(4), json!("active")));
         assert_eq!(n.data["payload"]["status"], json!("active"));
 
         let event = IntentEvent::new("e2", "i1", EventType::parse("note"), "me");
-        let n = event_logged(&event);
+        let n = event_logged(&event, None);
         assert_eq!(
             (n.channel, n.event.as_str(), n.data["actor"].clone()),
             (Channel::Intent("i1".into()), "note", json!("me"))
@@ -322,7 +378,7 @@ mod tests {
     fn large_notifications_name_what_to_reread() {
         let mut patched = IntentEvent::new("e1", "i1", EventType::StatePatched, "me");
         patched.payload.insert("patches".into(), json!([{"op": "set", "path": "/big", "value": "x".repeat(20_000)}]));
-        let text = announce("me", &event_logged(&patched)).unwrap();
+        let text = announce("me", &event_logged(&patched, None)).unwrap();
         assert!(text.len() <= MAX_ANNOUNCEMENT);
         let a: Announcement = serde_json::from_str(&text).unwrap();
         assert!(a.d.is_none());
@@ -330,7 +386,7 @@ mod tests {
 
         let mut event = IntentEvent::new("e2", "i1", openintent_types::EventType::parse("note"), "me");
         event.payload.insert("big".into(), json!("y".repeat(9_000)));
-        let a: Announcement = serde_json::from_str(&announce("me", &event_logged(&event)).unwrap()).unwrap();
+        let a: Announcement = serde_json::from_str(&announce("me", &event_logged(&event, None)).unwrap()).unwrap();
         assert!(matches!(a.r, Some(Reread::Event)));
         assert_eq!((a.k.as_str(), a.i.as_str()), ("i1", "e2"));
 
@@ -358,16 +414,24 @@ mod tests {
 
         let mut event = IntentEvent::new("e2", "i1", EventType::parse("note"), "me");
         event.payload.insert("big".into(), json!("y".repeat(9_000)));
-        let text = announce("them", &event_logged(&event)).unwrap();
+        let text = announce("them", &event_logged(&event, Some("e1".into()))).unwrap();
         assert_eq!(
             parse_announcement("me", &text).unwrap(),
             Some(Announced::Reread {
                 channel: Channel::Intent("i1".into()),
                 event: "note".into(),
                 id: "e2".into(),
+                after: Some("e1".into()),
                 what: Reread::Event
             })
         );
+        // The event before a log event travels with it, whole or not.
+        let small = event_logged(&IntentEvent::new("e3", "i1", EventType::parse("note"), "me"), Some("e2".into()));
+        let Some(Announced::Whole(read)) = parse_announcement("me", &announce("them", &small).unwrap()).unwrap() else {
+            panic!("a small event travels whole")
+        };
+        assert_eq!(read.after.as_deref(), Some("e2"));
+        assert_eq!(read, small);
 
         assert_eq!(parse_announcement("me", r#"{"o":"x","c":"team","k":"t","n":"e","i":"1","d":{}}"#).unwrap(), None);
         assert!(parse_announcement("me", "not json").is_err());

@@ -27,7 +27,16 @@
 //!   the store, not in the handlers), and the stream sends the events of the log in order: a
 //!   live notification makes it read the log after the last event it sent, up to the newest
 //!   event notified, so events committed by several writers (or server processes) at once come
-//!   out in log order too.
+//!   out in log order too. A notification names the event before it in the log: when that is
+//!   the last event a stream sent (the common case), the stream sends the notified event as it
+//!   is, with no read of storage, in bytes made once for all the streams; otherwise (a gap,
+//!   notifications out of order, a stream that fell behind) it reads the log.
+//! - **Access.** An intent stream (and a channel stream) opens only for a caller who may read
+//!   the intent (`acl::enforce`). An intent stream checks that again only when its log says
+//!   the intent's access changed (`access_granted`, `access_revoked`,
+//!   `access_request_approved`) or an ACL entry's expiry passed: once the caller may no longer
+//!   read the intent, the stream sends nothing more (not the event that took access away) and
+//!   ends; reconnecting is then refused with 403.
 //! - **Thin messages.** A state or status change carries what changed (the event: its patches
 //!   or status) and the new version, not the intent: a 1-byte patch of an intent holding 100 KB
 //!   of state pushes about 400 bytes to each open stream instead of 100 KB (`tests/sse.rs`
@@ -102,8 +111,8 @@ fn stream_of(
             // Portfolio and agent messages name intents: only those the caller may read go out
             // (intent and channel streams are checked as a whole, by `acl::enforce`).
             let reader = matches!(channel, Channel::Portfolio(_) | Channel::Agent(_))
-                .then(|| feed::Follow { intents: None, reader: p.0 });
-            open(&state, channel, &headers, from_start, None, reader).await
+                .then(|| feed::Follow { intents: None, reader: p.0.clone() });
+            open(&state, channel, &p.0, &headers, from_start, None, reader).await
         })
     }
 }
@@ -127,17 +136,19 @@ pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
 /// not registered anywhere), else the replay after `Last-Event-ID` (or from the start with
 /// `from_start`), then live messages.
 /// `translate`, when given, rewrites each message's name and data, and `follow` adds the live
-/// changes of those intents (the SDK-style streams).
+/// changes of those intents (the SDK-style streams). An intent stream carries the log while
+/// `principal` may read the intent.
 async fn open(
     state: &AppState,
     channel: Channel,
+    principal: &str,
     headers: &HeaderMap,
     from_start: bool,
     translate: Option<feed::Translate>,
     follow: Option<feed::Follow>,
 ) -> ApiResult<Response> {
     // Subscribe before reading anything, so nothing committed from now on can be missed.
-    let feed = Feed::new(state, channel).translated(translate).following(follow);
+    let feed = Feed::new(state, channel).translated(translate).following(follow).read_by(principal.to_owned());
     let store = state.store();
     match feed.channel() {
         Channel::Intent(id) if store.get_intent(id).await?.is_none() => {

@@ -9,7 +9,8 @@
 //! publishes it itself, at once, as on SQLite.
 //!
 //! An announcement (its wire form is in `notify.rs`) is small JSON: the origin process, the
-//! channel, the event name, the SSE id and the data. PostgreSQL refuses payloads of 8000 bytes
+//! channel, the event name, the SSE id, the data, and for a log event the id of the event
+//! before it (so that the streams of every process send it without reading the log). PostgreSQL refuses payloads of 8000 bytes
 //! or more, so when the data does not fit the announcement names what to re-read instead (the
 //! intent, the logged event, or the assignment), which the listener reads from the shared
 //! database; a re-read intent is the intent as it is when the listener reads it, like a
@@ -37,9 +38,9 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
             return None;
         }
     };
-    let (channel, event, id, what) = match announced {
+    let (channel, event, id, after, what) = match announced {
         Announced::Whole(n) => return Some(n),
-        Announced::Reread { channel, event, id, what } => (channel, event, id, what),
+        Announced::Reread { channel, event, id, after, what } => (channel, event, id, after, what),
     };
     let key = match &channel {
         Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) | Channel::Messages(k) | Channel::Inbox(k) => {
@@ -47,7 +48,7 @@ async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notifi
         }
     };
     match reread(store, key, &id, what).await {
-        Ok(Some(data)) => Some(Notification::new(channel, event, data, id)),
+        Ok(Some(data)) => Some(Notification::new(channel, event, data, id).after(after)),
         Ok(None) => None,
         Err(e) => {
             tracing::warn!(error = %e, "the data of a notification of another server could not be read");

@@ -432,12 +432,16 @@ pub(super) async fn append_traced_event(
     // Never before the log's newest event, even when the clocks of several server processes
     // disagree, so that the log's order by time is its order of appends (the caller holds the
     // intent's lock, see `lock_intent`). One statement: the newest time is read by the insert,
-    // and so is whether a webhook subscription's scope takes the intent's events (see
-    // `enqueue_deliveries`).
+    // whether a webhook subscription's scope takes the intent's events (see
+    // `enqueue_deliveries`), and the id of the event before this one in the log (its
+    // notification names it, so that a stream whose last event is that one sends this one
+    // without reading the log).
     let sql = format!(
         "INSERT INTO events (id, intent_id, event_type, actor, payload, created_at, trace_id, parent_event_id) \
          VALUES ($1, $2, $3, $4, $5, {}($6, COALESCE((SELECT MAX(created_at) FROM events WHERE intent_id = $2), $6)), \
-         $7, $8) RETURNING created_at, EXISTS (SELECT 1 FROM subscriptions WHERE {}) AS webhooks_in_scope",
+         $7, $8) RETURNING created_at, (SELECT p.id FROM events p WHERE p.intent_id = $2 AND p.id <> $1 \
+         ORDER BY p.created_at DESC, p.seq DESC LIMIT 1) AS prev_id, \
+         EXISTS (SELECT 1 FROM subscriptions WHERE {}) AS webhooks_in_scope",
         tx.dialect.greatest(),
         webhook_scope(2)
     );
@@ -453,12 +457,13 @@ pub(super) async fn append_traced_event(
         .fetch_one(&mut **tx)
         .await?;
     event.created_at = row.try_get("created_at")?;
+    let after: Option<String> = row.try_get("prev_id")?;
     if row.try_get::<bool, _>("webhooks_in_scope")? {
         enqueue_deliveries(tx, &event).await?;
     }
     // The intent's stream carries every event of its log (a state or status change with the
     // new version, not the whole intent).
-    tx.publish(notify::event_logged(&event)).await?;
+    tx.publish(notify::event_logged(&event, after)).await?;
     Ok(event)
 }
 

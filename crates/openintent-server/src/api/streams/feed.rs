@@ -10,6 +10,8 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use openintent_types::Permission;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -59,10 +61,10 @@ pub(super) struct Feed {
     cursor: Option<String>,
     /// A replay has more pages to read after `cursor` before the stream goes live.
     replaying: bool,
-    /// Intent streams: the live notifications received whose events are not sent yet, by event
-    /// id, with their data.
-    /// The events go out in log order, read from the log ([`Feed::catch_up`]).
-    pending: HashMap<String, Value>,
+    /// Intent streams: the live notifications received whose events are not sent yet (they
+    /// did not follow `cursor`), by event id. The events go out in log order, read from the
+    /// log ([`Feed::catch_up`]).
+    pending: HashMap<String, Notification>,
     done: bool,
     /// Rewrites each message's name and data before it is sent (the SDK-style streams).
     translate: Option<Translate>,
@@ -73,6 +75,19 @@ pub(super) struct Feed {
     /// Agent and portfolio streams: the caller, who gets only the messages of the intents it
     /// may read (checked on each message).
     reader: Option<String>,
+    /// Intent streams: the caller, whose read access is checked when the stream starts and
+    /// again only when it may have changed.
+    intent_reader: Option<IntentReader>,
+}
+
+/// The caller of an intent stream. Its access is decided once, when the stream starts, and
+/// checked again only on the log events that change the intent's access
+/// ([`crate::notify::changes_access`]) and once an ACL entry's expiry passed: the stream sends
+/// nothing after the event that took the caller's access away, and ends.
+struct IntentReader {
+    principal: String,
+    /// The earliest expiry, still to come at the last check, of the intent's ACL entries.
+    recheck_at: Option<DateTime<Utc>>,
 }
 
 /// For whom an agent or portfolio stream runs, and what an SDK-style one follows.
@@ -113,7 +128,17 @@ impl Feed {
             translate: None,
             follow: None,
             reader: None,
+            intent_reader: None,
         }
+    }
+
+    /// An intent stream carrying the log only while `principal` may read the intent (other
+    /// streams: unchanged).
+    pub(super) fn read_by(mut self, principal: String) -> Feed {
+        if let Channel::Intent(_) = self.channel {
+            self.intent_reader = Some(IntentReader { principal, recheck_at: None });
+        }
+        self
     }
 
     /// The stream leaving out its messages that name an intent `follow.reader` may not read,
@@ -144,6 +169,11 @@ impl Feed {
     /// stream; else, with `from_start`, everything from the first message; else starts live,
     /// with the newest stored message as the recovery point.
     pub(super) async fn start(mut self, headers: &HeaderMap, from_start: bool) -> ApiResult<Feed> {
+        if !self.may_read_intent().await? {
+            // Taken away since the route's check: an empty stream that ends at once.
+            self.done = true;
+            return Ok(self);
+        }
         let mut resumed = match last_event_id(headers) {
             Some(last) => self.replay(Some(&last)).await?,
             None => false,
@@ -239,8 +269,9 @@ impl Feed {
     }
 
     /// Takes a live notification of this stream's channel: a portfolio or agent message is
-    /// queued; an intent's log event waits in `pending` for [`Feed::catch_up`], which sends
-    /// the log in order.
+    /// queued; an intent's log event is queued as it is when it is the one right after the
+    /// stream's last (its notification names the event before it), else it waits in `pending`
+    /// for [`Feed::catch_up`], which sends the log in order.
     async fn accept(&mut self, n: Notification) {
         if let (Some(follow), Channel::Intent(intent)) = (&self.follow, &n.channel) {
             // Live only: these messages are not kept on the agent's stream.
@@ -264,7 +295,16 @@ impl Feed {
             return;
         }
         if let Channel::Intent(_) = self.channel {
-            self.pending.insert(n.id, n.data);
+            // The common case, with no read of storage: nothing waits, and the event follows the
+            // last one this stream accounted for.
+            if self.pending.is_empty() && n.after.is_some() && n.after == self.cursor {
+                self.cursor = Some(n.id.clone());
+                if self.admits(&n.event).await {
+                    self.queue_notification(&n);
+                }
+            } else {
+                self.pending.insert(n.id.clone(), n);
+            }
             return;
         }
         self.cursor = Some(n.id.clone());
@@ -341,9 +381,10 @@ impl Feed {
 
     /// Queues, oldest first, one page of the intent's log events after `after` (from the first
     /// when `None`): all of them, or with `only_notified` those up to the last one in `pending`.
-    /// Each carries its notification's data, or the same data made from the log
-    /// ([`crate::notify::event_data`]). `Ok(None)` when `after` is not in the log; else whether
-    /// the page was full (more may follow).
+    /// Each is its notification's message, or the same message made from the log
+    /// ([`crate::notify::event_data`]). Stops at an event the reader may no longer see
+    /// ([`Feed::admits`]). `Ok(None)` when `after` is not in the log; else whether the page was
+    /// full (more may follow).
     async fn log_page(&mut self, intent_id: &str, after: Option<&str>, only_notified: bool) -> ApiResult<Option<bool>> {
         let store = self.state.store().clone();
         let Some(events) = store.events_after(intent_id, after, REPLAY_PAGE).await? else {
@@ -355,14 +396,59 @@ impl Feed {
                 return Ok(Some(false));
             }
             self.cursor = Some(event.id.clone());
-            let data = match self.pending.remove(&event.id) {
-                Some(data) => data,
-                None if self.recent.contains(&event.id) => continue,
-                None => crate::notify::event_data(&event),
-            };
-            self.queue_once(event.event_type.as_str(), &event.id, &data);
+            let notified = self.pending.remove(&event.id);
+            if self.recent.contains(&event.id) {
+                continue;
+            }
+            if !self.admits(event.event_type.as_str()).await {
+                self.pending.clear();
+                return Ok(Some(false));
+            }
+            match notified {
+                Some(n) => self.queue_notification(&n),
+                None => self.queue_once(event.event_type.as_str(), &event.id, &crate::notify::event_data(&event)),
+            }
         }
         Ok(Some(full))
+    }
+
+    /// Intent streams: whether the reader may still see the log from the event of type
+    /// `event_type` on. Storage is read only when that event may change the intent's access
+    /// or an ACL entry's expiry passed; when access is gone (or cannot be read) the stream
+    /// ends after what it queued before.
+    async fn admits(&mut self, event_type: &str) -> bool {
+        let Some(reader) = &self.intent_reader else { return true };
+        let expired = reader.recheck_at.is_some_and(|at| Utc::now() >= at);
+        if !expired && !crate::notify::changes_access(event_type) {
+            return true;
+        }
+        match self.may_read_intent().await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!("event stream reader lost access to the intent; the stream ends");
+                self.done = true;
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event stream could not check access to its intent");
+                self.done = true;
+                false
+            }
+        }
+    }
+
+    /// Intent streams with a reader: reads whether the reader may read the intent now (the
+    /// rule of `crate::rules::acl`), and when to check again at the latest (an entry's
+    /// expiry). Other streams: `true`.
+    async fn may_read_intent(&mut self) -> ApiResult<bool> {
+        let (Channel::Intent(id), Some(reader)) = (&self.channel, &mut self.intent_reader) else {
+            return Ok(true);
+        };
+        let now = Utc::now();
+        let Some((creator, acl)) = self.state.store().access_of(id).await? else { return Ok(false) };
+        reader.recheck_at =
+            acl.as_ref().and_then(|a| a.entries.iter().filter_map(|e| e.expires_at).filter(|at| *at > now).min());
+        Ok(crate::rules::acl::allows(acl.as_ref(), &creator, &reader.principal, &Permission::Read, now))
     }
 
     /// After notifications were dropped: re-reads them from the log or the kept messages; ends
@@ -409,6 +495,16 @@ impl Feed {
         }
         self.replaying = full;
         Ok(true)
+    }
+
+    /// Queues a live intent event unless it was sent recently: its bytes are made once and
+    /// shared by every stream that sends it as it is.
+    fn queue_notification(&mut self, n: &Notification) {
+        if self.translate.is_some() {
+            self.queue_once(&n.event, &n.id, &n.data);
+        } else if self.recent.insert(&n.id) {
+            self.queue.push_back(n.frame.get_or_init(|| frame(&n.event, Some(&n.id), &n.data)));
+        }
     }
 
     /// Queues a message unless it was sent recently.

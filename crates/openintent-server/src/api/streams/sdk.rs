@@ -53,12 +53,12 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
 
 async fn intent_stream(
     State(state): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     q: QueryParams,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    open(&state, Channel::Intent(id), &headers, from_start(&q)?, Some(sdk_frame), None).await
+    open(&state, Channel::Intent(id), &p.0, &headers, from_start(&q)?, Some(sdk_frame), None).await
 }
 
 async fn portfolio_stream(
@@ -72,8 +72,8 @@ async fn portfolio_stream(
     // A coordinator listens here: it gets the state and status changes of the members too
     // (those it may read).
     let intents = state.store().portfolio_intents(&id).await?.into_iter().map(|i| i.id).collect();
-    let follow = Follow { intents: Some(intents), reader: p.0 };
-    open(&state, Channel::Portfolio(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
+    let follow = Follow { intents: Some(intents), reader: p.0.clone() };
+    open(&state, Channel::Portfolio(id), &p.0, &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 async fn agent_stream(
@@ -87,8 +87,8 @@ async fn agent_stream(
     // The runtime listens only here: it gets the state and status changes of its intents too
     // (those it may read).
     let intents = state.store().assigned_intents(&id).await?;
-    let follow = Follow { intents: Some(intents), reader: p.0 };
-    open(&state, Channel::Agent(id), &headers, from_start, Some(sdk_frame), Some(follow)).await
+    let follow = Follow { intents: Some(intents), reader: p.0.clone() };
+    open(&state, Channel::Agent(id), &p.0, &headers, from_start, Some(sdk_frame), Some(follow)).await
 }
 
 /// A stream message (`event`, `data`) as the 0.17 SDK reads it (see the module's table).
