@@ -7,7 +7,9 @@
 //!   of a real intent as our server answers it);
 //! - `bare-insert`: the ceiling of a write, an axum handler that decodes the JSON body and
 //!   inserts two rows (the document and an event) in one transaction of an SQLite file in WAL
-//!   mode with `synchronous=NORMAL` (our server's settings), through sqlx, one writer at a time.
+//!   mode with `synchronous=NORMAL` (our server's settings): one rusqlite connection behind a
+//!   mutex (one writer), `BEGIN IMMEDIATE`, two prepared (cached) inserts and `COMMIT` run inline
+//!   on the handler's thread, the least a server on SQLite must do for a write.
 //!
 //! All three run on the same tokio runtime configuration (multi-threaded, one worker per core).
 //! The child prints `listening <url>` on its standard output when it is ready, and exits when
@@ -24,7 +26,6 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde_json::Value;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// What a `serve` child runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -185,8 +186,8 @@ async fn run(args: ServeArgs) -> Result<(), String> {
         }
         Kind::BareInsert => {
             let path = args.database.ok_or("--database is required")?;
-            let pool = bare_pool(&path).await.map_err(|e| e.to_string())?;
-            let app = Router::new().route("/insert", post(bare_insert)).with_state(pool);
+            let db = bare_db(&path).map_err(|e| e.to_string())?;
+            let app = Router::new().route("/insert", post(bare_insert)).with_state(db);
             serve_router(app, loopback).await
         }
     }
@@ -199,59 +200,49 @@ async fn serve_router(app: Router, addr: std::net::SocketAddr) -> Result<(), Str
     axum::serve(listener, app).with_graceful_shutdown(stdin_closed()).await.map_err(|e| e.to_string())
 }
 
-/// An SQLite file in WAL mode with `synchronous=NORMAL`, one connection (one writer).
-async fn bare_pool(path: &str) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal);
-    let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-    sqlx::query(
+/// The bare insert's database: one rusqlite connection to an SQLite file in WAL mode with
+/// `synchronous=NORMAL`, behind a mutex (one writer, as SQLite has).
+type Bare = Arc<std::sync::Mutex<rusqlite::Connection>>;
+
+/// Opens the SQLite file (WAL, `synchronous=NORMAL`) and creates the two tables.
+fn bare_db(path: &str) -> Result<Bare, rusqlite::Error> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS docs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, \
-         body TEXT NOT NULL, created_at TEXT NOT NULL)",
-    )
-    .execute(&pool)
-    .await?;
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS doc_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, \
+         body TEXT NOT NULL, created_at TEXT NOT NULL); \
+         CREATE TABLE IF NOT EXISTS doc_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, \
          doc_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL)",
-    )
-    .execute(&pool)
-    .await?;
-    Ok(pool)
+    )?;
+    Ok(Arc::new(std::sync::Mutex::new(conn)))
 }
 
-/// Decodes the body, inserts it and an event in one transaction, answers the stored document.
-async fn bare_insert(
-    State(pool): State<SqlitePool>,
-    axum::Json(mut doc): axum::Json<Value>,
-) -> axum::response::Response {
+/// Decodes the body, inserts it and an event in one transaction (`BEGIN IMMEDIATE`, two
+/// prepared and cached inserts, `COMMIT`, run inline on the handler's thread), answers the
+/// stored document.
+async fn bare_insert(State(db): State<Bare>, axum::Json(mut doc): axum::Json<Value>) -> axum::response::Response {
     let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
     let at = openintent_types::time::format_wire(&openintent_types::time::now());
     if let Value::Object(m) = &mut doc {
         m.insert("id".into(), Value::String(id.clone()));
     }
     let body = doc.to_string();
-    let result: Result<(), sqlx::Error> = async {
-        let mut tx = pool.begin().await?;
-        sqlx::query("INSERT INTO docs (id, body, created_at) VALUES ($1, $2, $3)")
-            .bind(&id)
-            .bind(&body)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO doc_events (id, doc_id, payload, created_at) VALUES ($1, $2, '{}', $3)")
-            .bind(format!("{id}-e"))
-            .bind(&id)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
-    }
-    .await;
+    let result = {
+        let mut conn = db.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        insert_two(&mut conn, &id, &body, &at)
+    };
     match result {
         Ok(()) => (StatusCode::CREATED, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
+}
+
+/// The bare insert's transaction (rolled back when a statement fails).
+fn insert_two(conn: &mut rusqlite::Connection, id: &str, body: &str, at: &str) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.prepare_cached("INSERT INTO docs (id, body, created_at) VALUES (?1, ?2, ?3)")?.execute((id, body, at))?;
+    tx.prepare_cached("INSERT INTO doc_events (id, doc_id, payload, created_at) VALUES (?1, ?2, '{}', ?3)")?
+        .execute((format!("{id}-e"), id, at))?;
+    tx.commit()
 }

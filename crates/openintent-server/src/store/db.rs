@@ -11,7 +11,9 @@
 //!
 //! - **SQLite.** Writes run in `BEGIN IMMEDIATE` transactions (the write lock is taken up front,
 //!   so a transaction never fails to upgrade from reader to writer) behind an in-process mutex
-//!   (so writers of one process queue instead of spinning on SQLite's busy handler).
+//!   (so writers of one process queue instead of spinning on SQLite's busy handler). Statements
+//!   run inline on rusqlite connections, without a hand-off to another thread (`driver/lite.rs`
+//!   says how writers, readers, long reads, busy files and checkpoints are handled).
 //! - **PostgreSQL** (READ COMMITTED). A write transaction that touches an intent first locks the
 //!   intent's row (`SELECT ... FOR NO KEY UPDATE`), so the writes of one intent, and the appends
 //!   to its event log, happen one after another whichever server process runs them, and always
@@ -30,11 +32,11 @@ use std::time::Duration;
 use chrono::Utc;
 use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
 use serde_json::json;
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, broadcast};
 
-use super::driver::{DbTx, Executor, Pool, Target, query, query_scalar};
+use super::driver::{DbTx, Executor, LitePool, Pool, Target, query, query_scalar};
 use super::error::{StoreError, StoreResult};
 use super::rows::{INTENT_COLS, intent_from_row, new_id, now, to_json, ts};
 use crate::config::DatabaseLocation;
@@ -115,11 +117,6 @@ pub(crate) struct Db {
     notifier: broadcast::Sender<Notification>,
     /// The operational metrics of this store's server.
     pub(super) metrics: Arc<Metrics>,
-    /// In-memory SQLite only: a connection outside the pool, never used and never closed. The
-    /// database (a named, shared-cache one) lives while any connection to it is open, and the
-    /// pool closes its connection when a statement is cancelled mid-flight (a client that drops
-    /// its request); without this one the pool's next connection would open an empty database.
-    _memory_keeper: Option<Arc<std::sync::Mutex<sqlx::SqliteConnection>>>,
 }
 
 /// A write transaction (rolled back when dropped uncommitted). Dereferences to its [`DbTx`], the
@@ -206,48 +203,40 @@ impl DerefMut for WriteTx {
 
 impl Db {
     /// Connects (creating a missing SQLite file) and applies the dialect's embedded migrations.
+    ///
+    /// SQLite: the migrations run on a connection of sqlx's driver (its migrator keeps the
+    /// `_sqlx_migrations` table), closed before the store's own connections open (`driver/lite.rs`).
     pub(crate) async fn open(location: &DatabaseLocation) -> Result<Self, StoreError> {
-        let acquire_timeout = Duration::from_secs(30);
-        let sqlite = |options: SqliteConnectOptions| options.foreign_keys(true).busy_timeout(Duration::from_secs(10));
-        let mut memory_keeper = None;
         let (pool, dialect) = match location {
             DatabaseLocation::Memory => {
-                // A uniquely named shared-cache database (sqlx names `:memory:` so): every
-                // connection made from these options opens the same database.
-                let options = sqlite("sqlite::memory:".parse()?);
-                memory_keeper = Some(Arc::new(std::sync::Mutex::new(options.connect().await?)));
-                // One pooled connection: SQLite's shared cache locks tables rather than waiting.
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .acquire_timeout(acquire_timeout)
-                    .connect_with(options)
-                    .await?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
+                // A uniquely named shared-cache database: it lives as long as the store's
+                // connection to it (the pool's writer), and the migrating connection opens it too.
+                let uri = format!("file:openintent-memory-{}?mode=memory&cache=shared", new_id());
+                let pool = LitePool::open_memory(&uri)?;
+                // sqlx opens its file names as URIs.
+                let mut conn = SqliteConnectOptions::new().filename(&uri).foreign_keys(true).connect().await?;
+                SQLITE_MIGRATIONS.run(&mut conn).await?;
+                conn.close().await?;
                 (Pool::Sqlite(pool), Dialect::Sqlite)
             }
             DatabaseLocation::SqliteFile(path) => {
                 let options = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10))
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(acquire_timeout)
-                    .connect_with(sqlite(options))
-                    .await
-                    .map_err(|e| StoreError::sqlite_file(path, e))?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
-                (Pool::Sqlite(pool), Dialect::Sqlite)
+                let mut conn = options.connect().await.map_err(|e| StoreError::sqlite_file(path, e))?;
+                SQLITE_MIGRATIONS.run(&mut conn).await?;
+                conn.close().await?;
+                (Pool::Sqlite(LitePool::open_file(path)?), Dialect::Sqlite)
             }
             #[cfg(feature = "postgres")]
             DatabaseLocation::Postgres(url) => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(acquire_timeout)
+                    .acquire_timeout(Duration::from_secs(30))
                     .connect(url)
                     .await?;
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
@@ -271,7 +260,6 @@ impl Db {
             deliveries: Arc::new(Notify::new()),
             notifier: broadcast::channel(notify::NOTIFICATION_BUFFER).0,
             metrics: Arc::default(),
-            _memory_keeper: memory_keeper,
         })
     }
 
@@ -301,20 +289,26 @@ impl Db {
 
     /// Starts a write transaction.
     ///
-    /// The transaction is begun on a task of its own. sqlx's `begin` is not cancellation-safe:
-    /// a caller dropped after the database began the transaction but before sqlx recorded it
-    /// would return the connection to the pool inside a transaction (on SQLite, one holding the
-    /// write lock, which wedges every later writer). A task always runs to its end; when its
-    /// caller is gone, the transaction it produced is dropped with its output and rolled back.
-    /// Dropping a begun [`WriteTx`] is safe at any point: sqlx rolls it back before the
-    /// connection is used again.
+    /// Cancellation-safe: a caller dropped at any point leaves no transaction open.
+    /// - SQLite: `BEGIN IMMEDIATE` runs inline, and the transaction is owned the moment it
+    ///   began (nothing is awaited in between); a dropped [`WriteTx`] rolls back synchronously.
+    /// - PostgreSQL: the transaction is begun on a task of its own. sqlx's `begin` is not
+    ///   cancellation-safe: a caller dropped after the database began the transaction but before
+    ///   sqlx recorded it would return the connection to the pool inside a transaction. A task
+    ///   always runs to its end; when its caller is gone, the transaction it produced is dropped
+    ///   with its output and rolled back (sqlx rolls a dropped transaction back before the
+    ///   connection is used again).
     pub(super) async fn begin(&self) -> StoreResult<WriteTx> {
-        let guard = match self.dialect {
-            Dialect::Sqlite => Some(self.write_lock.clone().lock_owned().await),
-            Dialect::Postgres => None,
+        let (begun, guard) = match self.dialect {
+            Dialect::Sqlite => {
+                let guard = self.write_lock.clone().lock_owned().await;
+                (self.pool.begin_write().await, Some(guard))
+            }
+            Dialect::Postgres => {
+                let pool = self.pool.clone();
+                (tokio::spawn(async move { pool.begin_write().await }).await.map_err(StoreError::Begin)?, None)
+            }
         };
-        let pool = self.pool.clone();
-        let begun = tokio::spawn(async move { pool.begin_write().await }).await.map_err(StoreError::Begin)?;
         Ok(self.write_tx(begun?, guard))
     }
 
@@ -530,16 +524,15 @@ mod tests {
     use super::*;
     use crate::store::{NewIntent, Store};
 
-    /// The pool closes a connection whose statement was cancelled; the in-memory database must
-    /// outlive it (it did not, and every later request answered "no such table").
+    /// The in-memory database is one database for the migrations' connection, the writes and
+    /// the reads, and lives as long as the store (not as long as a connection of the migrations).
     #[tokio::test]
-    async fn the_in_memory_database_outlives_its_pooled_connection() {
+    async fn the_in_memory_database_outlives_the_migrations_connection() {
         let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
         let (intent, _) = store.create_intent(NewIntent::draft("kept")).await.unwrap();
-        let Pool::Sqlite(pool) = &store.db.pool else { unreachable!("memory is SQLite") };
-        pool.acquire().await.unwrap().close().await.unwrap();
-        assert_eq!(pool.size(), 0, "the pooled connection is gone");
         let read = store.get_intent(&intent.id).await.unwrap().expect("the intent survives");
         assert_eq!(read.title, "kept");
+        let other = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        assert!(other.get_intent(&intent.id).await.unwrap().is_none(), "each store has a database of its own");
     }
 }

@@ -1,8 +1,9 @@
 //! The two native database drivers behind one small query interface: [`query`] and
 //! [`query_scalar`] build a statement, [`Query::bind`] adds an [`Arg`], and `execute`,
 //! `fetch_one`, `fetch_optional` and `fetch_all` run it on an [`Executor`] (the [`Pool`], or a
-//! write transaction: `&mut *tx`) through sqlx's SQLite or PostgreSQL driver, whichever the
-//! executor belongs to. Rows come back as a [`Row`], read with [`Row::try_get`] and [`Row::json`].
+//! write transaction: `&mut *tx`) on SQLite (rusqlite, statements run inline: `lite.rs` says
+//! how) or PostgreSQL (sqlx's driver), whichever the executor belongs to. Rows come back as a
+//! [`Row`], read with [`Row::try_get`] and [`Row::json`].
 //!
 //! Each [`Arg`] is bound as its database stores it:
 //!
@@ -49,16 +50,20 @@ use std::marker::PhantomData;
 #[cfg(feature = "postgres")]
 use chrono::NaiveDateTime;
 use chrono::{DateTime, Utc};
-use openintent_types::time::{format_wire, parse_timestamp};
+use openintent_types::time::parse_timestamp;
+use rusqlite::types::Value as SqlValue;
 use serde_json::Value;
 use sqlx::error::{BoxDynError, UnexpectedNullError};
-use sqlx::sqlite::{Sqlite, SqliteConnection, SqlitePool, SqliteRow, SqliteValueRef};
-use sqlx::{Decode, Row as _, Transaction, ValueRef};
 #[cfg(feature = "postgres")]
 use sqlx::{
-    TypeInfo,
+    Decode, Row as _, Transaction, TypeInfo, ValueRef,
     postgres::{PgConnection, PgPool, PgRow, PgValueRef, Postgres},
 };
+
+mod lite;
+
+pub(crate) use lite::LitePool;
+use lite::{Collect, LiteIndex, LiteRow, LiteTx};
 
 use super::error::{StoreError, StoreResult, TooDeep};
 
@@ -66,7 +71,7 @@ use super::error::{StoreError, StoreResult, TooDeep};
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     /// An SQLite file or in-memory database.
-    Sqlite(SqlitePool),
+    Sqlite(LitePool),
     /// A PostgreSQL database.
     #[cfg(feature = "postgres")]
     Postgres(PgPool),
@@ -85,7 +90,7 @@ impl Pool {
     /// The open connections of the pool, and how many of them are idle.
     pub(crate) fn usage(&self) -> (u32, usize) {
         match self {
-            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Sqlite(p) => p.usage(),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => (p.size(), p.num_idle()),
         }
@@ -95,7 +100,7 @@ impl Pool {
     /// `BEGIN` on PostgreSQL.
     pub(crate) async fn begin_write(&self) -> Result<DbTx, sqlx::Error> {
         match self {
-            Pool::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(DbTx::Sqlite),
+            Pool::Sqlite(p) => p.begin().await.map(DbTx::Sqlite),
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => p.begin().await.map(DbTx::Postgres),
         }
@@ -106,7 +111,7 @@ impl Pool {
 #[derive(Debug)]
 pub(crate) enum DbTx {
     /// On SQLite.
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(LiteTx),
     /// On PostgreSQL.
     #[cfg(feature = "postgres")]
     Postgres(Transaction<'static, Postgres>),
@@ -116,7 +121,7 @@ impl DbTx {
     /// Commits the transaction.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            DbTx::Sqlite(t) => t.commit().await,
+            DbTx::Sqlite(t) => t.commit(),
             #[cfg(feature = "postgres")]
             DbTx::Postgres(t) => t.commit().await,
         }
@@ -125,8 +130,8 @@ impl DbTx {
 
 /// What a statement runs on, as the native driver takes it.
 pub(crate) enum Target<'c> {
-    SqlitePool(&'c SqlitePool),
-    Sqlite(&'c mut SqliteConnection),
+    SqlitePool(&'c LitePool),
+    Sqlite(&'c mut LiteTx),
     #[cfg(feature = "postgres")]
     PostgresPool(&'c PgPool),
     #[cfg(feature = "postgres")]
@@ -332,7 +337,6 @@ pub(crate) fn query_scalar<T: Column>(sql: &str) -> QueryScalar<'_, T> {
     QueryScalar { query: query(sql), _column: PhantomData }
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
 #[cfg(feature = "postgres")]
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>;
 
@@ -365,20 +369,14 @@ impl<'q> Query<'q> {
         }
     }
 
-    fn sqlite(self) -> SqliteQuery<'q> {
-        let mut q = sqlx::query::<Sqlite>(self.sql);
-        for arg in self.args {
-            q = match arg {
-                Arg::Text(v) => q.bind(v),
-                Arg::Int(v) => q.bind(v),
-                Arg::Float(v) => q.bind(v),
-                Arg::Bool(v) => q.bind(v.map(i64::from)),
-                Arg::Bytes(v) => q.bind(v.map(Cow::into_owned)),
-                Arg::Timestamp(v) => q.bind(v.as_ref().map(format_wire)),
-                Arg::Json(v) => q.bind(v),
-            };
+    /// Runs the statement on SQLite.
+    async fn sqlite(self, on: Target<'_>, collect: Collect) -> Result<lite::Ran, sqlx::Error> {
+        match on {
+            Target::SqlitePool(p) => p.run(self.sql, &self.args, collect).await,
+            Target::Sqlite(t) => t.run(self.sql, &self.args, collect),
+            #[cfg(feature = "postgres")]
+            Target::PostgresPool(_) | Target::Postgres(_) => unreachable!("a PostgreSQL target"),
         }
-        q
     }
 
     #[cfg(feature = "postgres")]
@@ -402,38 +400,28 @@ impl<'q> Query<'q> {
     pub(crate) async fn execute<'c>(self, on: impl Executor<'c>) -> Result<Done, sqlx::Error> {
         self.check()?;
         Ok(Done(match on.target() {
-            Target::SqlitePool(p) => self.sqlite().execute(p).await?.rows_affected(),
-            Target::Sqlite(c) => self.sqlite().execute(c).await?.rows_affected(),
             #[cfg(feature = "postgres")]
             Target::PostgresPool(p) => self.postgres().execute(p).await?.rows_affected(),
             #[cfg(feature = "postgres")]
             Target::Postgres(c) => self.postgres().execute(c).await?.rows_affected(),
+            lite => self.sqlite(lite, Collect::None).await?.changes,
         }))
     }
 
     /// The first row; `sqlx::Error::RowNotFound` when there is none.
     pub(crate) async fn fetch_one<'c>(self, on: impl Executor<'c>) -> Result<Row, sqlx::Error> {
-        self.check()?;
-        Ok(match on.target() {
-            Target::SqlitePool(p) => Row::Sqlite(self.sqlite().fetch_one(p).await?),
-            Target::Sqlite(c) => Row::Sqlite(self.sqlite().fetch_one(c).await?),
-            #[cfg(feature = "postgres")]
-            Target::PostgresPool(p) => Row::Postgres(self.postgres().fetch_one(p).await?),
-            #[cfg(feature = "postgres")]
-            Target::Postgres(c) => Row::Postgres(self.postgres().fetch_one(c).await?),
-        })
+        self.fetch_optional(on).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
     /// The first row, if any.
     pub(crate) async fn fetch_optional<'c>(self, on: impl Executor<'c>) -> Result<Option<Row>, sqlx::Error> {
         self.check()?;
         Ok(match on.target() {
-            Target::SqlitePool(p) => self.sqlite().fetch_optional(p).await?.map(Row::Sqlite),
-            Target::Sqlite(c) => self.sqlite().fetch_optional(c).await?.map(Row::Sqlite),
             #[cfg(feature = "postgres")]
             Target::PostgresPool(p) => self.postgres().fetch_optional(p).await?.map(Row::Postgres),
             #[cfg(feature = "postgres")]
             Target::Postgres(c) => self.postgres().fetch_optional(c).await?.map(Row::Postgres),
+            lite => self.sqlite(lite, Collect::First).await?.rows.into_iter().next().map(Row::Sqlite),
         })
     }
 
@@ -441,12 +429,11 @@ impl<'q> Query<'q> {
     pub(crate) async fn fetch_all<'c>(self, on: impl Executor<'c>) -> Result<Vec<Row>, sqlx::Error> {
         self.check()?;
         Ok(match on.target() {
-            Target::SqlitePool(p) => self.sqlite().fetch_all(p).await?.into_iter().map(Row::Sqlite).collect(),
-            Target::Sqlite(c) => self.sqlite().fetch_all(c).await?.into_iter().map(Row::Sqlite).collect(),
             #[cfg(feature = "postgres")]
             Target::PostgresPool(p) => self.postgres().fetch_all(p).await?.into_iter().map(Row::Postgres).collect(),
             #[cfg(feature = "postgres")]
             Target::Postgres(c) => self.postgres().fetch_all(c).await?.into_iter().map(Row::Postgres).collect(),
+            lite => self.sqlite(lite, Collect::All).await?.rows.into_iter().map(Row::Sqlite).collect(),
         })
     }
 }
@@ -478,7 +465,7 @@ impl<'q, T: Column> QueryScalar<'q, T> {
 /// A row of either database.
 pub(crate) enum Row {
     /// From SQLite.
-    Sqlite(SqliteRow),
+    Sqlite(LiteRow),
     /// From PostgreSQL.
     #[cfg(feature = "postgres")]
     Postgres(PgRow),
@@ -486,23 +473,23 @@ pub(crate) enum Row {
 
 /// A column of a [`Row`]: its name or its position (from 0).
 #[cfg(feature = "postgres")]
-pub(crate) trait Index: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + std::fmt::Debug {}
+pub(crate) trait Index: LiteIndex + sqlx::ColumnIndex<PgRow> + std::fmt::Debug {}
 #[cfg(feature = "postgres")]
-impl<I: sqlx::ColumnIndex<SqliteRow> + sqlx::ColumnIndex<PgRow> + std::fmt::Debug> Index for I {}
+impl<I: LiteIndex + sqlx::ColumnIndex<PgRow> + std::fmt::Debug> Index for I {}
 /// A column of a [`Row`]: its name or its position (from 0).
 #[cfg(not(feature = "postgres"))]
-pub(crate) trait Index: sqlx::ColumnIndex<SqliteRow> + std::fmt::Debug {}
+pub(crate) trait Index: LiteIndex + std::fmt::Debug {}
 #[cfg(not(feature = "postgres"))]
-impl<I: sqlx::ColumnIndex<SqliteRow> + std::fmt::Debug> Index for I {}
+impl<I: LiteIndex + std::fmt::Debug> Index for I {}
 
 impl Row {
     /// Column `index` as a `T` (see [`Column`] for what reads what).
     pub(crate) fn try_get<T: Column, I: Index>(&self, index: I) -> Result<T, sqlx::Error> {
         let decoded = match self {
-            Row::Sqlite(r) => {
-                let v = r.try_get_raw(&index)?;
-                if v.is_null() { T::null() } else { T::from_sqlite(v) }
-            }
+            Row::Sqlite(r) => match r.value(&index)? {
+                SqlValue::Null => T::null(),
+                v => T::from_sqlite(v),
+            },
             #[cfg(feature = "postgres")]
             Row::Postgres(r) => {
                 let v = r.try_get_raw(&index)?;
@@ -516,14 +503,10 @@ impl Row {
     /// JSON `null` (so `Option<T>` reads it as `None`).
     pub(crate) fn json<T: serde::de::DeserializeOwned, I: Index>(&self, index: I) -> StoreResult<T> {
         let decoded: Result<T, BoxDynError> = match self {
-            Row::Sqlite(r) => {
-                let v = r.try_get_raw(&index)?;
-                if v.is_null() {
-                    serde_json::from_value(Value::Null).map_err(Into::into)
-                } else {
-                    <&str as Decode<Sqlite>>::decode(v).and_then(|s| Ok(serde_json::from_str(s)?))
-                }
-            }
+            Row::Sqlite(r) => match r.value(&index)? {
+                SqlValue::Null => serde_json::from_value(Value::Null).map_err(Into::into),
+                v => lite_text(v).and_then(|s| Ok(serde_json::from_str(&s)?)),
+            },
             #[cfg(feature = "postgres")]
             Row::Postgres(r) => {
                 let v = r.try_get_raw(&index)?;
@@ -554,7 +537,7 @@ pub(crate) trait Column: Sized {
     }
 
     /// Decodes a non-null SQLite value.
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError>;
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError>;
 
     /// Decodes a non-null PostgreSQL value.
     #[cfg(feature = "postgres")]
@@ -566,7 +549,7 @@ impl<T: Column> Column for Option<T> {
         Ok(None)
     }
 
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
         T::from_sqlite(v).map(Some)
     }
 
@@ -587,9 +570,33 @@ fn mismatch(what: &str, v: &PgValueRef<'_>) -> BoxDynError {
     format!("cannot read a {what} from a PostgreSQL {} column", pg_type(v)).into()
 }
 
+/// An SQLite value as text, as `sqlite3_value_text` converts it.
+fn lite_text(v: &SqlValue) -> Result<Cow<'_, str>, BoxDynError> {
+    Ok(match v {
+        SqlValue::Text(s) => Cow::Borrowed(s),
+        SqlValue::Integer(n) => Cow::Owned(n.to_string()),
+        SqlValue::Real(x) => Cow::Owned(x.to_string()),
+        SqlValue::Blob(b) => Cow::Owned(String::from_utf8(b.clone())?),
+        SqlValue::Null => return Err(Box::new(UnexpectedNullError)),
+    })
+}
+
+/// An SQLite value as an integer, as `sqlite3_value_int64` converts a number or a numeric text.
+fn lite_int(v: &SqlValue) -> Result<i64, BoxDynError> {
+    match v {
+        SqlValue::Integer(n) => Ok(*n),
+        #[allow(clippy::cast_possible_truncation)]
+        SqlValue::Real(x) => Ok(*x as i64),
+        other => {
+            let text = lite_text(other)?;
+            Ok(text.trim().parse::<i64>().or_else(|_| text.trim().parse::<f64>().map(|x| x as i64))?)
+        }
+    }
+}
+
 impl Column for String {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        <String as Decode<Sqlite>>::decode(v)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        lite_text(v).map(Cow::into_owned)
     }
 
     #[cfg(feature = "postgres")]
@@ -602,8 +609,8 @@ impl Column for String {
 }
 
 impl Column for i64 {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        <i64 as Decode<Sqlite>>::decode(v)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        lite_int(v)
     }
 
     #[cfg(feature = "postgres")]
@@ -618,8 +625,13 @@ impl Column for i64 {
 }
 
 impl Column for f64 {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        <f64 as Decode<Sqlite>>::decode(v)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        match v {
+            SqlValue::Real(x) => Ok(*x),
+            #[allow(clippy::cast_precision_loss)]
+            SqlValue::Integer(n) => Ok(*n as f64),
+            other => Ok(lite_text(other)?.trim().parse::<f64>()?),
+        }
     }
 
     #[cfg(feature = "postgres")]
@@ -633,8 +645,8 @@ impl Column for f64 {
 }
 
 impl Column for bool {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        <i64 as Decode<Sqlite>>::decode(v).map(|n| n != 0)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        lite_int(v).map(|n| n != 0)
     }
 
     #[cfg(feature = "postgres")]
@@ -647,8 +659,11 @@ impl Column for bool {
 }
 
 impl Column for Vec<u8> {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        <Vec<u8> as Decode<Sqlite>>::decode(v)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        match v {
+            SqlValue::Blob(b) => Ok(b.clone()),
+            other => Ok(lite_text(other)?.into_owned().into_bytes()),
+        }
     }
 
     #[cfg(feature = "postgres")]
@@ -661,8 +676,8 @@ impl Column for Vec<u8> {
 }
 
 impl Column for DateTime<Utc> {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        Ok(parse_timestamp(<&str as Decode<Sqlite>>::decode(v)?)?)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        Ok(parse_timestamp(&lite_text(v)?)?)
     }
 
     #[cfg(feature = "postgres")]
@@ -676,8 +691,8 @@ impl Column for DateTime<Utc> {
 }
 
 impl Column for Value {
-    fn from_sqlite(v: SqliteValueRef<'_>) -> Result<Self, BoxDynError> {
-        Ok(serde_json::from_str(<&str as Decode<Sqlite>>::decode(v)?)?)
+    fn from_sqlite(v: &SqlValue) -> Result<Self, BoxDynError> {
+        Ok(serde_json::from_str(&lite_text(v)?)?)
     }
 
     #[cfg(feature = "postgres")]

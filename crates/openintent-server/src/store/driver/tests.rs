@@ -8,9 +8,9 @@ use serde_json::json;
 use super::*;
 
 async fn memory() -> Pool {
-    let options: sqlx::sqlite::SqliteConnectOptions = "sqlite::memory:".parse().unwrap();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await.unwrap();
-    Pool::Sqlite(pool)
+    Pool::Sqlite(
+        LitePool::open_memory(&format!("file:driver-test-{}?mode=memory&cache=shared", fastrand::u64(..))).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -131,4 +131,46 @@ async fn a_transaction_is_an_executor_and_rolls_back_when_dropped() {
     tx.commit().await.unwrap();
     let kept: Vec<Row> = query("SELECT n FROM t").fetch_all(&pool).await.unwrap();
     assert_eq!(kept.iter().map(|r| r.try_get::<i64, _>(0).unwrap()).collect::<Vec<_>>(), [2]);
+}
+
+/// A read outside a transaction that outruns its inline budget is interrupted by SQLite's
+/// progress handler and run again in `block_in_place`: it still answers, in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_read_is_run_again_off_the_runtime_and_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("long.db");
+    drop(rusqlite::Connection::open(&path).unwrap().pragma_update(None, "journal_mode", "WAL"));
+    let pool = Pool::Sqlite(LitePool::open_file(&path).unwrap());
+    let sum: i64 = query_scalar(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) SELECT SUM(i) FROM n",
+    )
+    .bind(300_000_i64)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sum, 300_000 * 300_001 / 2);
+}
+
+/// A statement on the pool that writes runs on the writer, after the write transaction that
+/// holds it (on a read connection it would fail as busy while the transaction holds SQLite's
+/// write lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_outside_a_transaction_waits_for_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    drop(rusqlite::Connection::open(&path).unwrap().pragma_update(None, "journal_mode", "WAL"));
+    let pool = Pool::Sqlite(LitePool::open_file(&path).unwrap());
+    query("CREATE TABLE t (n INTEGER)").execute(&pool).await.unwrap();
+    let mut tx = pool.begin_write().await.unwrap();
+    query("INSERT INTO t VALUES ($1)").bind(1_i64).execute(&mut tx).await.unwrap();
+    let other = pool.clone();
+    let write = tokio::spawn(async move {
+        let done = query("INSERT INTO t VALUES ($1), ($1)").bind(5_i64).execute(&other).await?;
+        Ok::<_, sqlx::Error>(done.rows_affected())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tx.commit().await.unwrap();
+    assert_eq!(write.await.unwrap().unwrap(), 2);
+    let n: i64 = query_scalar("SELECT SUM(n) FROM t").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 11);
 }
