@@ -1,6 +1,7 @@
 //! How many statements the hot routes run: each statement is a round trip to the database
 //! (on SQLite, a hand-off to the connection's worker thread), so the count is their cost.
-//! sqlx reports every statement it runs as an event of the `sqlx::query` target, counted here.
+//! Every statement run is reported as a `tracing` event, counted here: SQLite's
+//! (`openintent_server::statement`, the server's own driver) and PostgreSQL's (`sqlx::query`).
 
 mod common;
 
@@ -14,12 +15,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
 
-/// Counts the statements sqlx reports.
+/// Counts the statements reported.
 struct CountStatements;
 
 impl<S: Subscriber> Layer<S> for CountStatements {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() == "sqlx::query" {
+        if matches!(event.metadata().target(), "sqlx::query" | "openintent_server::statement") {
             STATEMENTS.fetch_add(1, Ordering::SeqCst);
         }
     }

@@ -393,6 +393,9 @@ fn run(
     read_only: bool,
 ) -> rusqlite::Result<Option<Ran>> {
     let mut stmt = conn.prepare_cached(sql)?;
+    // Each statement run, at TRACE under `openintent_server::statement`, as sqlx reports its
+    // own under `sqlx::query` (tests/statements.rs counts them).
+    tracing::trace!(target: "openintent_server::statement", statement = sql);
     let writes = !stmt.readonly();
     if read_only && writes {
         return Ok(None);
