@@ -47,6 +47,9 @@ mod blocking;
 #[path = "conformance/governance.rs"]
 mod governance;
 
+#[path = "conformance/coordinators.rs"]
+mod coordinators;
+
 #[path = "conformance/registry.rs"]
 mod registry;
 

@@ -187,6 +187,7 @@ pub mod acl;
 pub mod arbitration;
 pub mod attachments;
 pub mod channels;
+pub mod coordinators;
 pub mod costs;
 pub mod discovery;
 pub mod events;

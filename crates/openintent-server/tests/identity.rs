@@ -387,6 +387,7 @@ fn cases(f: &Fixture) -> Vec<Case> {
         case("POST", format!("/api/v1/intents/{i}/approvals/{}/approve", f.approval), "decided_by", json!({})),
         case("POST", format!("/api/v1/intents/{i}/approvals/{}/deny", f.approval2), "decided_by", json!({})),
         case("POST", format!("/api/v1/intents/{i}/escalations"), "escalated_by", json!({"reason": "r"})),
+        case("POST", "/api/v1/coordinators".into(), "agent_id", json!({"intent_id": i})),
         case(
             "POST",
             format!("/api/v1/escalations/{}/resolve", f.escalation),

@@ -110,6 +110,12 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/escalations", Acl),
     ("GET", "/api/v1/escalations/{eid}", Acl),
     ("POST", "/api/v1/escalations/{eid}/resolve", Acl),
+    // Coordinator leases: granted by any key to itself (operators: anyone) on an intent it may
+    // read, read under the intent's ACL, heartbeated by the lease's agent.
+    ("POST", "/api/v1/coordinators", AnyKey),
+    ("GET", "/api/v1/coordinators/{id}", Acl),
+    ("GET", "/api/v1/intents/{id}/coordinators", Acl),
+    ("POST", "/api/v1/coordinators/{id}/heartbeat", Owned),
     ("GET", "/api/v1/inbox", Acl),
     ("GET", "/api/v1/subscribe/inbox", Acl),
     ("GET", "/api/v1/intents/{id}/retry-policy", Acl),
@@ -231,6 +237,7 @@ struct Objects {
     worker: String,
     portfolio: String,
     channel: String,
+    coordinator_lease: String,
 }
 
 async fn objects(api: &TestApp, round: usize) -> Objects {
@@ -251,7 +258,9 @@ async fn objects(api: &TestApp, round: usize) -> Objects {
     let portfolio = id_of(&a("POST", "/api/v1/portfolios".into(), json!({"name": "alice's"})).await);
     a("POST", format!("/api/v1/portfolios/{portfolio}/intents"), json!({"intent_id": intent})).await;
     let channel = id_of(&a("POST", format!("/api/v1/intents/{intent}/channels"), json!({"name": "ops"})).await);
-    Objects { alice, intent, spare_intent, subscription, attachment, worker, portfolio, channel }
+    let lease = json!({"agent_id": alice, "intent_id": intent});
+    let coordinator_lease = id_of(&a("POST", "/api/v1/coordinators".into(), lease).await);
+    Objects { alice, intent, spare_intent, subscription, attachment, worker, portfolio, channel, coordinator_lease }
 }
 
 /// The concrete request of an owned route on `o`: path, body, and the status that refuses
@@ -281,6 +290,9 @@ fn request(method: &str, route: &str, o: &Objects) -> (String, Option<Value>, St
         }
         ("DELETE", "/api/v1/channels/{channel_id}") => (format!("/api/v1/channels/{}", o.channel), None, forbidden),
         ("DELETE", "/api/v1/agents/{agent_id}") => (format!("/api/v1/agents/{}", o.alice), None, forbidden),
+        ("POST", "/api/v1/coordinators/{id}/heartbeat") => {
+            (format!("/api/v1/coordinators/{}/heartbeat", o.coordinator_lease), None, forbidden)
+        }
         ("POST", "/api/v1/agents/{agent_id}/heartbeat") => {
             (format!("/api/v1/agents/{}/heartbeat", o.alice), Some(json!({"status": "active"})), forbidden)
         }

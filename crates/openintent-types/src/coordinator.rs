@@ -150,3 +150,24 @@ impl Validate for CreateCoordinatorLeaseRequest {
         }
     }
 }
+
+// ----- request field rules (validation and the OpenAPI document read these) -----------------
+
+impl crate::schema::RequestSchema for CreateCoordinatorLeaseRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("agent_id", Kind::Str).id(),
+            opt("intent_id", Kind::Str).id(),
+            opt("portfolio_id", Kind::Str).id(),
+            opt("role", Kind::Str).text(64),
+            opt("supervisor_id", Kind::Str).id(),
+            opt("coordinator_type", Kind::Str).text(64),
+            opt("scope", Kind::Str).text(64),
+            opt("guardrails", Kind::Obj),
+            opt("heartbeat_interval_seconds", Kind::Int).min(1.0),
+            opt("expires_at", Kind::Time),
+            opt("metadata", Kind::Obj),
+        ]
+    };
+}

@@ -3,8 +3,8 @@
 use openintent_types::schema::{Kind, RequestSchema};
 use openintent_types::{
     AccessPolicy, ArbitrationOption, CreateAccessRequest, CreateApprovalRequest, CreateArbitrationRequest,
-    CreateEscalationRequest, DecideAccessRequest, EscalationStatus, GovernancePolicy, GrantAccessRequest, Permission,
-    PrincipalType, RecordDecisionRequest, ResolveEscalationRequest, SetAclRequest,
+    CreateCoordinatorLeaseRequest, CreateEscalationRequest, DecideAccessRequest, EscalationStatus, GovernancePolicy,
+    GrantAccessRequest, Permission, PrincipalType, RecordDecisionRequest, ResolveEscalationRequest, SetAclRequest,
 };
 
 use super::{INTENT_ID, Param, ToolDef, VERSION, call};
@@ -193,6 +193,65 @@ pub(crate) static TOOLS: &[ToolDef] = &[
             }
             Ok(b.await?)
         }),
+    },
+    ToolDef {
+        name: "create_coordinator_lease",
+        tier: Operator,
+        description: "Grant a coordinator lease (RFC-0013): agent_id (default: the agent this server acts as) \
+                      coordinates intent_id or portfolio_id under guardrails, a supervisor and a heartbeat \
+                      interval; keep it alive with coordinator_heartbeat.",
+        params: &[],
+        fields: CreateCoordinatorLeaseRequest::FIELDS,
+        omit: &[],
+        defaulted: &["agent_id"],
+        call: call!(|c, a| {
+            let mut req = CreateCoordinatorLeaseRequest::default();
+            req.agent_id = a.opt_str("agent_id")?.unwrap_or_else(|| c.agent_id().to_owned());
+            req.intent_id = a.opt_str("intent_id")?;
+            req.portfolio_id = a.opt_str("portfolio_id")?;
+            req.role = a.opt_str("role")?;
+            req.supervisor_id = a.opt_str("supervisor_id")?;
+            req.coordinator_type = a.opt_str("coordinator_type")?;
+            req.scope = a.opt_str("scope")?;
+            req.guardrails = a.opt("guardrails")?;
+            req.heartbeat_interval_seconds = a.opt_int("heartbeat_interval_seconds")?;
+            req.expires_at = a.opt_time("expires_at")?;
+            req.metadata = a.opt("metadata")?;
+            Ok(c.create_coordinator_lease(&req).await?)
+        }),
+    },
+    ToolDef {
+        name: "get_coordinator_lease",
+        tier: Reader,
+        description: "Read one coordinator lease by id: its agent, intent or portfolio, guardrails, status and \
+                      last heartbeat.",
+        params: &[Param::req("lease_id", Kind::Str, "The coordinator lease's id")],
+        fields: &[],
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, a| Ok(c.get_coordinator_lease(&a.str("lease_id")?).await?)),
+    },
+    ToolDef {
+        name: "list_coordinator_leases",
+        tier: Reader,
+        description: "List the coordinator leases of an intent, oldest first: who coordinates it and when each \
+                      last sent a heartbeat.",
+        params: &[INTENT_ID],
+        fields: &[],
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, a| Ok(c.list_coordinator_leases(&a.str("intent_id")?).await?)),
+    },
+    ToolDef {
+        name: "coordinator_heartbeat",
+        tier: Operator,
+        description: "Send a heartbeat for a coordinator lease the agent holds; the answer says when the next \
+                      one is due (next_heartbeat_at).",
+        params: &[Param::req("lease_id", Kind::Str, "The coordinator lease's id")],
+        fields: &[],
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, a| Ok(c.coordinator_heartbeat(&a.str("lease_id")?).await?)),
     },
     ToolDef {
         name: "request_arbitration",

@@ -13,6 +13,7 @@ mod assignments;
 mod attachments;
 mod channels;
 pub(crate) mod console;
+mod coordinators;
 mod costs;
 mod discovery;
 mod events;
@@ -63,6 +64,7 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
         .merge(governance::routes(state))
+        .merge(coordinators::routes(state))
         .merge(hitl::routes(state))
         .merge(acl::routes(state))
         .merge(channels::routes(state))

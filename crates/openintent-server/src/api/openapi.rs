@@ -31,7 +31,7 @@ use openintent_types::{
     HeartbeatResponse, Intent, IntentEvent, IntentGraph, Lease, Portfolio, PortfolioMembership, RetryPolicy,
     Subscription,
 };
-use openintent_types::{Approval, Escalation, InputResponse};
+use openintent_types::{Approval, CoordinatorLease, Escalation, InputResponse};
 use serde_json::{Map, Value, json};
 
 use super::acl;
@@ -41,7 +41,7 @@ use super::{
     arbitration, assignments, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry,
     retries, streams, subscriptions,
 };
-use super::{governance, hitl, inbox};
+use super::{coordinators, governance, hitl, inbox};
 use crate::state::AppState;
 
 /// The route serving the document (keyless).
@@ -78,6 +78,7 @@ pub(super) fn operations() -> Vec<Op> {
         subscriptions::OPERATIONS,
         streams::OPERATIONS,
         governance::OPERATIONS,
+        coordinators::OPERATIONS,
         hitl::OPERATIONS,
         streams::SDK_OPERATIONS,
         acl::OPERATIONS,
@@ -97,6 +98,7 @@ const TAGS: &[&str] = &[
     "agents",
     "leases",
     "governance",
+    "coordinators",
     "hitl",
     "attachments",
     "costs",
@@ -129,6 +131,7 @@ const MODELS: &[Schema] = &[
     Schema { name: "Subscription", build: wire_model::<Subscription>, empty_ok: false },
     Schema { name: "Approval", build: wire_model::<Approval>, empty_ok: false },
     Schema { name: "Escalation", build: wire_model::<Escalation>, empty_ok: false },
+    Schema { name: "CoordinatorLease", build: wire_model::<CoordinatorLease>, empty_ok: false },
     Schema { name: "InputResponse", build: wire_model::<InputResponse>, empty_ok: false },
     Schema { name: "Acl", build: wire_model::<Acl>, empty_ok: false },
     Schema { name: "AclEntry", build: wire_model::<AclEntry>, empty_ok: false },

@@ -16,6 +16,7 @@ mod arbitration;
 mod assignments;
 mod attachments;
 mod channels;
+mod coordinators;
 mod costs;
 mod db;
 mod driver;
@@ -45,6 +46,7 @@ use crate::notify::Notification;
 
 pub(crate) use acl::{Decision, IntentAccess};
 pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
+pub(crate) use coordinators::COORDINATOR_LEASE_NOT_FOUND;
 use db::Db;
 pub(crate) use db::Trace;
 pub use error::StoreError;

@@ -1,0 +1,128 @@
+//! Coordinator leases (RFC-0013, PROTOCOL-AGENTS.md §4.8): grant a lease to coordinate an
+//! intent or a portfolio, read one, list an intent's, and heartbeat.
+//!
+//! Beyond the reference: `agent_id` names the caller (or anyone, for an operator or admin
+//! key), a lease names an intent (readable by the caller) or a portfolio that exists, a lease
+//! is read only by whoever may read its intent, and only the lease's agent (or an admin key)
+//! heartbeats it.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use openintent_types::{CoordinatorLease, CreateCoordinatorLeaseRequest, HeartbeatResponse, Permission};
+use serde_json::Value;
+
+use super::acl::{require, require_readable_refs};
+use super::extract::{JsonBody, Principal, keyed};
+use super::reply::{list, of_intent, wire};
+use super::spec::{Op, Reply, op, request};
+use crate::config::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::COORDINATOR_LEASE_NOT_FOUND;
+
+/// This area's routes, each method behind the API-key check.
+pub(super) fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/coordinators", keyed(state, post(create_lease)))
+        .route("/api/v1/coordinators/{id}", keyed(state, get(get_lease)))
+        .route("/api/v1/coordinators/{id}/heartbeat", keyed(state, post(heartbeat)))
+        .route("/api/v1/intents/{id}/coordinators", keyed(state, get(list_leases)))
+}
+
+async fn create_lease(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<CreateCoordinatorLeaseRequest>,
+) -> ApiResult<Json<Value>> {
+    let agent_id = principal.acting_as("agent_id", Some(&body.agent_id))?;
+    match (&body.intent_id, &body.portfolio_id) {
+        (None, None) => {
+            return Err(ApiError::invalid_field(
+                "intent_id",
+                "missing",
+                "A coordinator lease names an intent_id or a portfolio_id",
+                None,
+            ));
+        }
+        (Some(intent_id), _) => {
+            require_readable_refs(&state, principal.as_str(), "Intent", "intent_id", [intent_id.as_str()]).await?;
+        }
+        (None, Some(_)) => {}
+    }
+    if let Some(portfolio_id) = &body.portfolio_id
+        && state.store().get_portfolio(portfolio_id).await?.is_none()
+    {
+        return Err(ApiError::not_found(format!("Portfolio not found (portfolio_id: {portfolio_id})")));
+    }
+    Ok(Json(wire(&state.store().create_coordinator_lease(&body, &agent_id).await?)))
+}
+
+/// The lease `id`, if the caller may read the intent it coordinates; an unreadable one is
+/// answered as an unknown one.
+async fn readable_lease(state: &AppState, principal: &Principal, id: &str) -> ApiResult<CoordinatorLease> {
+    let lease = state.store().get_coordinator_lease(id).await?;
+    let Some(lease) = lease else { return Err(ApiError::not_found(COORDINATOR_LEASE_NOT_FOUND)) };
+    if let Some(intent_id) = &lease.intent_id
+        && require(state, principal.as_str(), intent_id, &Permission::Read).await.is_err()
+    {
+        return Err(ApiError::not_found(COORDINATOR_LEASE_NOT_FOUND));
+    }
+    Ok(lease)
+}
+
+async fn get_lease(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(Json(wire(&readable_lease(&state, &p, &id).await?)))
+}
+
+async fn list_leases(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    // The intent's ACL (read) is checked by `acl::enforce`.
+    Ok(list(&of_intent(&state, &id, state.store().list_coordinator_leases(&id).await?).await?))
+}
+
+async fn heartbeat(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let lease = readable_lease(&state, &p, &id).await?;
+    if lease.agent_id != p.as_str() && p.role() != Role::Admin {
+        return Err(ApiError::Forbidden(format!(
+            "Only the lease's agent ({:?}) or an admin key may heartbeat it, not {:?}",
+            lease.agent_id,
+            p.as_str()
+        )));
+    }
+    let Some((at, interval)) = state.store().coordinator_heartbeat(&id).await? else {
+        return Err(ApiError::not_found(COORDINATOR_LEASE_NOT_FOUND));
+    };
+    let mut reply = HeartbeatResponse::default();
+    reply.status = Some("ok".to_owned());
+    reply.next_heartbeat_at = Some(at + chrono::Duration::seconds(interval));
+    Ok(Json(wire(&reply)))
+}
+
+// ----- OpenAPI ------------------------------------------------------------------------------
+
+/// The operations of this area, for the OpenAPI document.
+pub(super) const OPERATIONS: &[Op] = &[
+    op("post", "/api/v1/coordinators", "createCoordinatorLease", "coordinators", "Grant a coordinator lease")
+        .body(request!(CreateCoordinatorLeaseRequest))
+        .reply(Reply::Model("CoordinatorLease"))
+        .errors(&[404]),
+    op("get", "/api/v1/coordinators/{id}", "getCoordinatorLease", "coordinators", "One coordinator lease")
+        .reply(Reply::Model("CoordinatorLease")),
+    op(
+        "post",
+        "/api/v1/coordinators/{id}/heartbeat",
+        "coordinatorHeartbeat",
+        "coordinators",
+        "Heartbeat a coordinator lease you hold",
+    )
+    .reply(Reply::Model("HeartbeatResponse")),
+    op(
+        "get",
+        "/api/v1/intents/{id}/coordinators",
+        "listCoordinatorLeases",
+        "coordinators",
+        "Coordinator leases of an intent",
+    )
+    .reply(Reply::List("CoordinatorLease")),
+];
