@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::validation::{InputValidationError, Validate, fail, require_text_max, validate_id};
+use crate::validation::{InputValidationError, Validate, fail};
 use crate::wire::null_as_default;
 
 wire_model! {
@@ -125,29 +125,15 @@ impl CreateCoordinatorLeaseRequest {
     }
 }
 
+// The field rules are `RequestSchema::FIELDS` below; `validate_fields` enforces them. What
+// follows is what the declaration does not say: a lease coordinates an intent or a portfolio.
 impl Validate for CreateCoordinatorLeaseRequest {
     fn validate(&self) -> Result<(), InputValidationError> {
-        validate_id("agent_id", &self.agent_id)?;
-        for (field, id) in [
-            ("intent_id", &self.intent_id),
-            ("portfolio_id", &self.portfolio_id),
-            ("supervisor_id", &self.supervisor_id),
-        ] {
-            if let Some(id) = id {
-                validate_id(field, id)?;
-            }
+        crate::schema::validate_fields(self)?;
+        if self.intent_id.is_none() && self.portfolio_id.is_none() {
+            return fail("intent_id", "a coordinator lease names an intent_id or a portfolio_id");
         }
-        for (field, text) in
-            [("role", &self.role), ("coordinator_type", &self.coordinator_type), ("scope", &self.scope)]
-        {
-            if let Some(t) = text {
-                require_text_max(field, t, 64)?;
-            }
-        }
-        match self.heartbeat_interval_seconds {
-            Some(n) if n < 1 => fail("heartbeat_interval_seconds", format_args!("must be at least 1, got {n}")),
-            _ => Ok(()),
-        }
+        Ok(())
     }
 }
 

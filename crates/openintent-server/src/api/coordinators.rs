@@ -17,8 +17,8 @@ use super::acl::{require, require_readable_refs};
 use super::extract::{JsonBody, Principal, keyed};
 use super::reply::{list, of_intent, wire};
 use super::spec::{Op, Reply, op, request};
-use crate::config::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
 use crate::store::COORDINATOR_LEASE_NOT_FOUND;
 
@@ -37,19 +37,9 @@ async fn create_lease(
     JsonBody(body): JsonBody<CreateCoordinatorLeaseRequest>,
 ) -> ApiResult<Json<Value>> {
     let agent_id = principal.acting_as("agent_id", Some(&body.agent_id))?;
-    match (&body.intent_id, &body.portfolio_id) {
-        (None, None) => {
-            return Err(ApiError::invalid_field(
-                "intent_id",
-                "missing",
-                "A coordinator lease names an intent_id or a portfolio_id",
-                None,
-            ));
-        }
-        (Some(intent_id), _) => {
-            require_readable_refs(&state, principal.as_str(), "Intent", "intent_id", [intent_id.as_str()]).await?;
-        }
-        (None, Some(_)) => {}
+    // `JsonBody` validated the body: it names an intent, a portfolio, or both.
+    if let Some(intent_id) = &body.intent_id {
+        require_readable_refs(&state, principal.as_str(), "Intent", "intent_id", [intent_id.as_str()]).await?;
     }
     if let Some(portfolio_id) = &body.portfolio_id
         && state.store().get_portfolio(portfolio_id).await?.is_none()
@@ -83,13 +73,7 @@ async fn list_leases(State(state): State<AppState>, _p: Principal, Path(id): Pat
 
 async fn heartbeat(State(state): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let lease = readable_lease(&state, &p, &id).await?;
-    if lease.agent_id != p.as_str() && p.role() != Role::Admin {
-        return Err(ApiError::Forbidden(format!(
-            "Only the lease's agent ({:?}) or an admin key may heartbeat it, not {:?}",
-            lease.agent_id,
-            p.as_str()
-        )));
-    }
+    ownership::check(Object::CoordinatorLease, Access::Change, p.as_str(), p.role(), &[Some(&lease.agent_id)])?;
     let Some((at, interval)) = state.store().coordinator_heartbeat(&id).await? else {
         return Err(ApiError::not_found(COORDINATOR_LEASE_NOT_FOUND));
     };

@@ -10,6 +10,7 @@
 //! | agent record (registry) | any key | the agent itself, `operator`, `admin` |
 //! | channel (members, options, closing) | (the intent's ACL) | its creator, the intent's creator, `admin` |
 //! | portfolio (status, members) | any key (members filtered by their ACLs) | its creator, `admin` |
+//! | coordinator lease (heartbeat) | (its intent's ACL) | its agent, `admin` |
 //!
 //! A lease is not here: it is a claim on work in progress, renewed or released by its holder
 //! only (admin keys included), and ended otherwise by its expiry (`store/leases.rs`).
@@ -37,6 +38,8 @@ pub(crate) enum Object {
     Channel,
     /// A portfolio; owner: its `created_by`.
     Portfolio,
+    /// A coordinator lease; owner: its `agent_id`.
+    CoordinatorLease,
 }
 
 /// What the caller wants to do with the object.
@@ -59,7 +62,12 @@ pub(crate) fn may(object: Object, access: Access, principal: &str, role: Role, o
         // Readable by every key that may read the intent (checked by the ACL) or, for agent
         // records, by every key (the registry is a directory).
         (
-            Object::Attachment | Object::Assignment | Object::AgentRecord | Object::Channel | Object::Portfolio,
+            Object::Attachment
+            | Object::Assignment
+            | Object::AgentRecord
+            | Object::Channel
+            | Object::Portfolio
+            | Object::CoordinatorLease,
             Access::Read,
         ) => true,
         (Object::AgentRecord, Access::Change) => owner || role.may_act_for_others(),
@@ -106,6 +114,9 @@ pub(crate) fn check(
         Object::AgentRecord => {
             Refused::Forbidden("Only the agent itself or an operator or admin key may change this agent's record")
         }
+        Object::CoordinatorLease => {
+            Refused::Forbidden("Only the lease's agent or an admin key may heartbeat this coordinator lease")
+        }
     })
 }
 
@@ -129,7 +140,9 @@ mod tests {
     #[test]
     fn changes_need_an_owner_or_admin_and_agent_records_also_operators() {
         let owners = [Some("alice"), None, Some("carol")];
-        for object in [Object::Attachment, Object::Assignment, Object::Channel, Object::Portfolio] {
+        for object in
+            [Object::Attachment, Object::Assignment, Object::Channel, Object::Portfolio, Object::CoordinatorLease]
+        {
             assert!(may(object, Access::Read, "bob", Role::Reader, &owners));
             assert!(may(object, Access::Change, "alice", Role::Agent, &owners));
             assert!(may(object, Access::Change, "carol", Role::Agent, &owners));

@@ -108,7 +108,9 @@ pub(crate) struct Db {
     origin: Arc<str>,
     /// PostgreSQL: the database URL, on which the relay listens.
     listen_url: Option<String>,
-    /// SQLite only: serializes the writers of this process.
+    /// SQLite only: serializes the writers of this process from their begin until their
+    /// notifications are published, so that streams hear of commits in commit order (the
+    /// driver's writer mutex alone is released at `COMMIT`, before the publication).
     write_lock: Arc<Mutex<()>>,
     /// Signalled when a committed transaction wrote webhook deliveries (wakes this process's
     /// delivery workers; other processes find them when they poll).
