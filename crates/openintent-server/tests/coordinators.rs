@@ -113,6 +113,11 @@ async fn not_found_and_validation() {
         (json!({"agent_id": "", "intent_id": id}), "agent_id"),
         (json!({"agent_id": "c"}), "intent_id"),
         (json!({"agent_id": "c", "intent_id": id, "heartbeat_interval_seconds": 0}), "heartbeat_interval_seconds"),
+        // Past the bound, the interval would overflow the next heartbeat's timestamp.
+        (
+            json!({"agent_id": "c", "intent_id": id, "heartbeat_interval_seconds": 9_223_372_036_854_775_807_i64}),
+            "heartbeat_interval_seconds",
+        ),
         (json!({"agent_id": "c", "intent_id": id, "guardrails": "none"}), "guardrails"),
         (json!({"agent_id": "c", "intent_id": id, "expires_at": "soon"}), "expires_at"),
         (json!({"agent_id": "c", "intent_id": id, "scope": ""}), "scope"),
