@@ -53,4 +53,53 @@ async fn hot_routes_run_as_few_statements_as_they_need() {
     assert!(r.status.is_success(), "{:?}", r.body);
     let subscribed = statements(create()).await;
     assert_eq!(subscribed, quiet + 2, "the subscriptions read, one delivery written");
+
+    // The calls of the bench's workload, on a fresh SQLite database (no webhook subscription;
+    // PostgreSQL adds its cross-process notifications to writes, not counted here). Writes
+    // are `BEGIN IMMEDIATE` … `COMMIT` around their statements; reads of an intent's sub-resources
+    // start with the access check (creator and ACL policy, one statement).
+    let app = TestApp::memory().await;
+    let expected = [
+        ("create_intent", 4), // BEGIN, intent, event (with the log's newest time), COMMIT
+        ("update_state", 7),  // access; BEGIN, intent, lease guard, versioned update, event, COMMIT
+        ("get_intent", 1),    // the intent with its access
+        ("log_event", 5),     // access; BEGIN, the intent exists, event, COMMIT
+        ("get_events", 2),    // access; the page
+        ("acquire_lease", 7), // access; BEGIN, the intent exists, slot upsert, lease, event, COMMIT
+        ("release_lease", 8), // access; BEGIN, intent, lease, release, slot, event, COMMIT
+    ];
+    let counts = workload_statements(&app).await;
+    if common::postgres_url().is_none() {
+        assert_eq!(counts, expected);
+    }
+}
+
+/// The statements of each call of the bench's mixed agent workload (`openintent-bench`), in order.
+async fn workload_statements(app: &TestApp) -> Vec<(&'static str, usize)> {
+    let mut counts = Vec::new();
+    let create = app.post("/api/v1/intents", json!({"title": "unit"}));
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    let r = create.await;
+    counts.push(("create_intent", STATEMENTS.load(Ordering::SeqCst) - before));
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    let r =
+        app.patch_state("tester", &id, 1, json!({"patches": [{"op": "set", "path": "/counter", "value": 1}]})).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    counts.push(("update_state", STATEMENTS.load(Ordering::SeqCst) - before));
+    counts.push(("get_intent", statements(app.get(&format!("/api/v1/intents/{id}"))).await));
+    let events = format!("/api/v1/intents/{id}/events");
+    let log = app.post(&events, json!({"event_type": "comment", "payload": {}}));
+    counts.push(("log_event", statements(log).await));
+    counts.push(("get_events", statements(app.get(&format!("/api/v1/intents/{id}/events?limit=20"))).await));
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    let lease =
+        app.post(&format!("/api/v1/intents/{id}/leases"), json!({"scope": "work", "duration_seconds": 30})).await;
+    assert!(lease.status.is_success(), "{:?}", lease.body);
+    counts.push(("acquire_lease", STATEMENTS.load(Ordering::SeqCst) - before));
+    let lease_id = lease.body["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/intents/{id}/leases/{lease_id}");
+    let release = app.as_agent(Some("tester"), "DELETE", &path, None);
+    counts.push(("release_lease", statements(release).await));
+    counts
 }
