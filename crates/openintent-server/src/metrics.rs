@@ -50,13 +50,21 @@ impl Histogram {
     }
 }
 
+/// What is counted of one (method, route template).
+#[derive(Debug, Default)]
+struct RouteStats {
+    /// Responses by status.
+    by_status: BTreeMap<u16, u64>,
+    /// Time to the response head.
+    seconds: Histogram,
+}
+
 /// The metrics of one server.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
-    /// Responses by (method, route template, status).
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    /// Time to the response head by (method, route template).
-    request_seconds: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// Requests by method, then route template: nested so that a request of a route already
+    /// seen is counted by borrowed keys, without allocating (this runs on every request).
+    requests: Mutex<BTreeMap<String, BTreeMap<String, RouteStats>>>,
     /// Write transactions, from begin to commit.
     write_seconds: Mutex<Histogram>,
     open_streams: AtomicI64,
@@ -78,10 +86,16 @@ impl Metrics {
     /// Records one answered request.
     pub(crate) fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
         let mut requests = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
-        drop(requests);
-        let mut seconds = self.request_seconds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        seconds.entry((method.to_owned(), route.to_owned())).or_default().observe(took);
+        if !requests.contains_key(method) {
+            requests.insert(method.to_owned(), BTreeMap::new());
+        }
+        let routes = requests.get_mut(method).expect("inserted above");
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), RouteStats::default());
+        }
+        let stats = routes.get_mut(route).expect("inserted above");
+        *stats.by_status.entry(status).or_default() += 1;
+        stats.seconds.observe(took);
     }
 
     /// Records a committed write transaction that took `took` from begin to commit.
@@ -116,22 +130,23 @@ impl Metrics {
             "counter",
             "HTTP responses by method, route template and status.",
         );
-        for ((method, route, status), n) in
-            self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter()
-        {
-            let _ = writeln!(
-                out,
-                "openintent_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
-                escape(route)
-            );
+        let requests = self.requests.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let routes = || requests.iter().flat_map(|(method, routes)| routes.iter().map(move |(r, s)| (method, r, s)));
+        for (method, route, stats) in routes() {
+            for (status, n) in &stats.by_status {
+                let _ = writeln!(
+                    out,
+                    "openintent_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
         }
         family(&mut out, "openintent_http_request_duration_seconds", "histogram", "Time to the response head.");
-        for ((method, route), h) in
-            self.request_seconds.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter()
-        {
+        for (method, route, stats) in routes() {
             let labels = format!("method=\"{method}\",route=\"{}\",", escape(route));
-            h.render(&mut out, "openintent_http_request_duration_seconds", &labels);
+            stats.seconds.render(&mut out, "openintent_http_request_duration_seconds", &labels);
         }
+        drop(requests);
         family(
             &mut out,
             "openintent_db_write_transaction_seconds",

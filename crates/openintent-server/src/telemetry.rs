@@ -67,13 +67,9 @@ pub(crate) fn layer() -> RequestTracing {
 pub(crate) fn request_span<B>(request: &Request<B>) -> Span {
     let method = request.method().as_str();
     let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    let name = match route {
-        Some(route) => format!("{method} {route}"),
-        None => method.to_owned(),
-    };
     let span = tracing::debug_span!(
         "request",
-        otel.name = name,
+        otel.name = Empty,
         otel.kind = "server",
         otel.status_code = Empty,
         http.request.method = method,
@@ -82,6 +78,13 @@ pub(crate) fn request_span<B>(request: &Request<B>) -> Span {
         http.response.status_code = Empty,
         openintent.trace_id = Empty,
     );
+    // The name is formatted only for a span something records (not per request otherwise).
+    if !span.is_disabled() {
+        match route {
+            Some(route) => span.record("otel.name", format!("{method} {route}")),
+            None => span.record("otel.name", method),
+        };
+    }
     #[cfg(feature = "otel")]
     otel::adopt_remote_parent(&span, request.headers());
     span

@@ -23,14 +23,15 @@ const UNMATCHED: &str = "unmatched";
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     // Any token is a method: only the standard ones become labels (bounded label values).
-    let method = match *request.method() {
-        ref m if STANDARD_METHODS.contains(&m.as_str()) => m.as_str().to_owned(),
-        _ => "other".to_owned(),
+    let method = match STANDARD_METHODS.iter().find(|m| **m == request.method().as_str()) {
+        Some(m) => *m,
+        None => "other",
     };
-    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let metrics = state.store().metrics();
-    metrics.request(&method, &route, response.status().as_u16(), started.elapsed());
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    metrics.request(method, route, response.status().as_u16(), started.elapsed());
     let event_stream = response
         .headers()
         .get(header::CONTENT_TYPE)
