@@ -4,7 +4,9 @@
 //! - **Event pages.** Two intents, one with `--small-events` events and one with `--events`,
 //!   in one database; the first page (`limit=50`) of each log is fetched `--reads` times.
 //! - **Intent list pages.** `--intents` intents; the first page and the last page
-//!   (`limit=50`, `offset` at the end) of `GET /api/v1/intents` are fetched `--reads` times.
+//!   (`limit=50`, `offset` at the end) of `GET /api/v1/intents` are fetched `--reads` times,
+//!   and the last page by cursor (our extension: the `next_cursor` of the page before it,
+//!   fetched once by offset, untimed).
 //! - **Fan-out.** `--subscribers` SSE streams of one intent; an event is logged and each
 //!   stream's delay until the event arrives is recorded (`--fanout-rounds` events).
 //!
@@ -111,6 +113,17 @@ async fn time_reads(http: &reqwest::Client, url: &str, reads: usize) -> Result<(
     Ok((at(0.5), at(0.99)))
 }
 
+/// The `next_cursor` of one page (untimed).
+async fn next_cursor_of(http: &reqwest::Client, url: &str) -> Result<String, String> {
+    let resp = http.get(url).header("X-API-Key", KEY).header("X-Agent-ID", AGENT).send().await;
+    let body = resp.map_err(|e| e.to_string())?.bytes().await.map_err(|e| e.to_string())?;
+    let page: serde_json::Value = serde_json::from_slice(&body).map_err(|e| format!("GET {url}: {e}"))?;
+    page.get("next_cursor")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| format!("GET {url}: no next_cursor in the answer"))
+}
+
 /// Runs the measurements.
 pub async fn run(args: &ScaleArgs) -> Result<serde_json::Value, String> {
     let dir = crate::temp_dir("scale");
@@ -144,6 +157,9 @@ pub async fn run(args: &ScaleArgs) -> Result<serde_json::Value, String> {
     let first = time_reads(&http, &format!("{base}/api/v1/intents?limit=50&offset=0"), args.reads).await?;
     let last_offset = total.saturating_sub(50);
     let last = time_reads(&http, &format!("{base}/api/v1/intents?limit=50&offset={last_offset}"), args.reads).await?;
+    let before_last = last_offset.saturating_sub(50);
+    let cursor = next_cursor_of(&http, &format!("{base}/api/v1/intents?limit=50&offset={before_last}")).await?;
+    let by_cursor = time_reads(&http, &format!("{base}/api/v1/intents?limit=50&cursor={cursor}"), args.reads).await?;
     let fanout =
         if args.subscribers > 0 { Some(fan_out(base, args.subscribers, args.fanout_rounds).await?) } else { None };
     let rss = server.rss();
@@ -152,6 +168,7 @@ pub async fn run(args: &ScaleArgs) -> Result<serde_json::Value, String> {
 
     let events_ratio = large.0 / small.0;
     let list_ratio = last.0 / first.0;
+    let cursor_ratio = by_cursor.0 / first.0;
     if !args.json {
         println!(
             "scale (seeded straight into SQLite in {seed_seconds:.1} s; {} sequential reads per page)",
@@ -163,8 +180,10 @@ pub async fn run(args: &ScaleArgs) -> Result<serde_json::Value, String> {
         row(format!("events, first page of 50, log of {}", args.events), large);
         row(format!("intents, first page of 50 of {total}"), first);
         row(format!("intents, last page of 50 (offset {last_offset})"), last);
+        row("intents, last page of 50 by cursor".to_owned(), by_cursor);
         println!("event page, large / small log (p50)        {events_ratio:>10.2}   (goal <= 2)");
         println!("intent list, last / first page (p50)      {list_ratio:>10.2}   (goal <= 2)");
+        println!("intent list, last by cursor / first (p50) {cursor_ratio:>10.2}   (goal <= 2)");
         if let Some(f) = &fanout {
             println!(
                 "SSE fan-out: {} subscribers x {} events: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms, {} missed (goal p99 <= 100 ms)",
@@ -186,7 +205,9 @@ pub async fn run(args: &ScaleArgs) -> Result<serde_json::Value, String> {
                            "large_vs_small_p50": events_ratio},
         "intent_list_ms": {"intents": total, "first": {"p50": first.0, "p99": first.1},
                            "last": {"offset": last_offset, "p50": last.0, "p99": last.1},
-                           "last_vs_first_p50": list_ratio},
+                           "last_vs_first_p50": list_ratio,
+                           "last_by_cursor": {"p50": by_cursor.0, "p99": by_cursor.1},
+                           "last_by_cursor_vs_first_p50": cursor_ratio},
         "fanout": fanout.map(|f| serde_json::json!({"subscribers": args.subscribers, "events": args.fanout_rounds,
             "p50_ms": f.p50_ms, "p99_ms": f.p99_ms, "max_ms": f.max_ms, "missed": f.missed})),
         "rss_kib": rss.map(|(now, peak)| serde_json::json!({"now": now, "peak": peak})),

@@ -180,6 +180,16 @@ fn every_area_is_reachable() {
     assert_eq!(client.discover().unwrap().version, "0.1");
     let ids: Vec<String> = client.iter(client.list_intents().into_stream()).map(|i| i.unwrap().id).collect();
     assert_eq!(ids, ["a"]);
+    // By cursor, one page (send_blocking) and the walk following `next_cursor`.
+    mock.push(json(200, json!({"intents": [{"id": "b", "title": "B"}], "total": 2, "next_cursor": "cb"})));
+    let page = client.list_intents().limit(1).cursor("ca").send_blocking().unwrap();
+    assert_eq!(page.next_cursor.as_deref(), Some("cb"));
+    assert_eq!(query(&mock.last_request().unwrap(), "cursor"), Some("ca"));
+    mock.push(json(200, json!({"intents": [{"id": "a", "title": "A"}], "total": 2, "next_cursor": "ca"})));
+    mock.push(json(200, json!({"intents": [{"id": "b", "title": "B"}], "total": 2})));
+    let ids: Vec<String> = client.iter(client.list_intents().limit(1).into_stream()).map(|i| i.unwrap().id).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(query(&mock.last_request().unwrap(), "cursor"), Some("ca"));
 }
 
 #[test]

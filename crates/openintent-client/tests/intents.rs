@@ -222,6 +222,42 @@ async fn list_intents_pages_through_everything() {
 }
 
 #[tokio::test]
+async fn list_intents_follows_next_cursor_when_the_server_gives_one() {
+    let (client, mock) = client();
+    let page = |items: Vec<serde_json::Value>, next: Option<&str>| {
+        let mut p = json!({"intents": items, "total": 5, "limit": 2, "offset": 0});
+        if let Some(c) = next {
+            p["next_cursor"] = json!(c);
+        }
+        json(200, p)
+    };
+    mock.push(page(vec![intent(0), intent(1)], Some("c1")));
+    mock.push(page(vec![intent(2), intent(3)], Some("c2")));
+    mock.push(page(vec![intent(4)], None));
+    let all: Vec<_> = client.list_intents().status("active").limit(2).into_stream().try_collect().await.unwrap();
+    assert_eq!(all.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["i0", "i1", "i2", "i3", "i4"]);
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!((query(&reqs[0], "offset"), query(&reqs[0], "cursor")), (Some("0"), None));
+    for (r, c) in reqs[1..].iter().zip(["c1", "c2"]) {
+        assert_eq!((query(r, "cursor"), query(r, "offset")), (Some(c), None), "a cursor page sends no offset");
+        assert_eq!((query(r, "limit"), query(r, "status")), (Some("2"), Some("active")));
+    }
+    // A full last page by cursor without a next cursor ends the walk (no empty page fetched).
+    mock.push(page(vec![intent(0), intent(1)], Some("c1")));
+    mock.push(page(vec![intent(2), intent(3)], None));
+    let all: Vec<_> = client.list_intents().limit(2).into_stream().try_collect().await.unwrap();
+    assert_eq!(all.len(), 4);
+    mock.assert_all_used();
+    // One page by cursor; the page says what follows.
+    mock.push(page(vec![intent(2), intent(3)], Some("c2")));
+    let one = client.list_intents().limit(2).offset(4).cursor("c1").send().await.unwrap();
+    assert_eq!((one.next_cursor.as_deref(), one.offset, one.has_more()), (Some("c2"), 0, true));
+    let r = mock.last_request().unwrap();
+    assert_eq!((query(&r, "cursor"), query(&r, "offset")), (Some("c1"), None));
+}
+
+#[tokio::test]
 async fn list_intents_stops_on_a_short_bare_page_and_on_a_repeated_page() {
     let (client, mock) = client();
     mock.push(json(200, json!([intent(0), intent(1)])));

@@ -233,9 +233,15 @@ pub struct ListIntentsQuery {
     /// Only children of this intent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
+    /// Our extension (servers of this project only): the page after the one whose
+    /// [`IntentPage::next_cursor`] this is, an opaque string. Not combined with a non-zero
+    /// `offset`. The reference server ignores it (and answers the first page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
-/// One page of `GET /api/v1/intents`: `{"intents", "total", "limit", "offset"}`.
+/// One page of `GET /api/v1/intents`: `{"intents", "total", "limit", "offset"}`, and from
+/// servers of this project `next_cursor` when more intents follow.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct IntentPage {
@@ -247,12 +253,22 @@ pub struct IntentPage {
     pub limit: u32,
     /// The offset used.
     pub offset: u32,
+    /// Our extension: when more intents follow, the [`ListIntentsQuery::cursor`] of the next
+    /// page (absent from the reference server's pages and from a last page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl IntentPage {
-    /// A page.
+    /// A page (without a `next_cursor`).
     pub fn new(intents: Vec<Intent>, total: u64, limit: u32, offset: u32) -> Self {
-        IntentPage { intents, total, limit, offset }
+        IntentPage { intents, total, limit, offset, next_cursor: None }
+    }
+
+    /// This page with `next_cursor` set.
+    pub fn with_next_cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.next_cursor = Some(cursor.into());
+        self
     }
 }
 

@@ -129,18 +129,19 @@ fn settles(d: &Decision, arbitration_id: &str, requested_at: DateTime<Utc>) -> b
 async fn inbox(State(state): State<AppState>, p: Principal) -> ApiResult<Json<Value>> {
     let store = state.store();
     let mut items = Vec::new();
-    let mut offset = 0;
+    // Page by key: each page starts where the last ended, in the index.
+    let mut after = None;
     loop {
-        let filter = IntentFilter { visible_to: Some(p.0.clone()), limit: PAGE, offset, ..IntentFilter::default() };
-        let (page, total) = store.list_intents(&filter).await?;
+        let filter = IntentFilter { visible_to: Some(p.0.clone()), limit: PAGE, after, ..IntentFilter::default() };
+        let (page, _total, next) = store.list_intents(&filter).await?;
         for intent in &page {
             if !matches!(intent.status, IntentStatus::Completed | IntentStatus::Abandoned) {
                 items_of(&state, intent, &mut items).await?;
             }
         }
-        offset += i64::try_from(page.len()).unwrap_or(PAGE);
-        if page.is_empty() || u64::try_from(offset).unwrap_or(u64::MAX) >= total {
-            break;
+        match next {
+            Some(key) => after = Some(key),
+            None => break,
         }
     }
     for e in store.list_escalations(None, Some("pending")).await? {

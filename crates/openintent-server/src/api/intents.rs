@@ -14,7 +14,7 @@ use super::reply::{INTENT_NOT_FOUND, wire};
 use super::spec::{Header, LIMIT_50, OFFSET, Op, Query, Reply, op, q_limit_50, q_offset, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{IntentFilter, NewIntent};
+use crate::store::{IntentFilter, ListKey, NewIntent};
 
 // ----- body schemas -------------------------------------------------------------------------
 
@@ -106,17 +106,42 @@ async fn list_intents(State(state): State<AppState>, principal: Principal, q: Qu
             Some(json!(s)),
         ));
     }
+    let offset = q.int_of(&OFFSET)?;
+    let after = match q.get("cursor") {
+        None => None,
+        Some(_) if offset != 0 => {
+            return Err(ApiError::invalid_query(
+                "offset",
+                "value_error",
+                "Value error, offset cannot be combined with cursor (a cursor page starts after its key)",
+                q.get("offset").map(|o| json!(o)),
+            ));
+        }
+        Some(c) => Some(ListKey::decode(c).ok_or_else(|| {
+            ApiError::invalid_query(
+                "cursor",
+                "value_error",
+                "Value error, not a cursor of this server (pass a page's `next_cursor` unchanged)",
+                Some(json!(c)),
+            )
+        })?),
+    };
     let filter = IntentFilter {
         status: q.get("status").map(str::to_owned),
         created_by: q.get("created_by").map(str::to_owned),
         parent_id: q.get("parent_id").or_else(|| q.get("parent_intent_id")).map(str::to_owned),
         visible_to: Some(principal.0),
         limit: q.int_of(&LIMIT_50)?,
-        offset: q.int_of(&OFFSET)?,
+        offset,
+        after,
     };
-    let (intents, total) = state.store().list_intents(&filter).await?;
+    let (intents, total, next) = state.store().list_intents(&filter).await?;
     let items: Vec<Value> = intents.iter().map(wire).collect();
-    Ok(Json(json!({"intents": items, "total": total, "limit": filter.limit, "offset": filter.offset})))
+    let mut page = json!({"intents": items, "total": total, "limit": filter.limit, "offset": filter.offset});
+    if let Some(key) = next {
+        page["next_cursor"] = json!(key.encode());
+    }
+    Ok(Json(page))
 }
 
 async fn update_state(
@@ -158,7 +183,13 @@ const INTENT_QUERY: &[Query] = &[
     ("created_by", q_string, "Only intents created by this principal"),
     ("parent_id", q_string, "Only children of this intent (also read as `parent_intent_id`)"),
     ("limit", q_limit_50, "Page size"),
-    ("offset", q_offset, "Intents to skip"),
+    ("offset", q_offset, "Intents to skip (0 with `cursor`)"),
+    (
+        "cursor",
+        q_string,
+        "Our extension: the page after the one whose `next_cursor` this is (an opaque string; \
+         not combined with a non-zero `offset`)",
+    ),
 ];
 
 /// The operations of this area, for the OpenAPI document.
@@ -192,6 +223,10 @@ fn intent_page_schema() -> Value {
             "total": {"type": "integer"},
             "limit": {"type": "integer"},
             "offset": {"type": "integer"},
+            "next_cursor": {
+                "type": "string",
+                "description": "Our extension: when more intents follow, the `cursor` of the next page",
+            },
         },
         "required": ["intents", "total"],
     })

@@ -8,7 +8,7 @@ use super::db::{INTENT_NOT_FOUND, WriteTx, append_event, check_writer, load_inte
 use super::driver::{query, query_scalar};
 use super::leases::active_leases;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, readable, to_json, ts};
-use super::{IntentFilter, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
+use super::{IntentFilter, ListKey, NewIntent, Store, StoreError, StoreResult, Written, new_id, now};
 use crate::rules::acl::sql_nothing_restricted;
 use crate::rules::governance::Policy;
 use crate::rules::leases;
@@ -84,16 +84,23 @@ impl Store {
         row.as_ref().map(intent_from_row).transpose()
     }
 
-    /// A page of the intents matching `f`, newest first (`seq` breaking ties), and how many
-    /// match in all. One statement when the page is not empty: the page's keys are read and
-    /// skipped in the `intents_by_list_order` index (the inner `SELECT seq`), then only the
-    /// page's rows are read; the total is a subquery of the same statement (evaluated once).
+    /// A page of the intents matching `f`, newest first (`seq` breaking ties), how many match
+    /// in all, and the key of the page's last intent when more follow (the next page's
+    /// cursor). One statement when the page is not empty: the page's keys are read and skipped
+    /// in the `intents_by_list_order` index (the inner `SELECT seq`), then only the page's
+    /// rows are read; the total is a subquery of the same statement (evaluated once). One key
+    /// more than the page is read, to tell whether more follow.
+    ///
+    /// A page after a key (`f.after`, a cursor) starts in the index at that key instead of
+    /// skipping rows: `created_at <= t` bounds the index range on both databases, and
+    /// `(created_at < t OR seq < s)` leaves out the ties at `t` up to the key. The total
+    /// ignores the key.
     ///
     /// A caller's view is narrowed by the ACL read rule; when no ACL restricts anything
     /// ([`sql_nothing_restricted`], evaluated once per statement) the rule holds for every
     /// intent, and the keys and the total are read without it (the other branch is skipped
     /// whole), so that the page and the count cost what they cost without ACLs.
-    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64)> {
+    pub(crate) async fn list_intents(&self, f: &IntentFilter) -> StoreResult<(Vec<Intent>, u64, Option<ListKey>)> {
         let mut clauses = Vec::new();
         let mut binds: Vec<&str> = Vec::new();
         for (col, value) in [("status", &f.status), ("created_by", &f.created_by), ("parent_id", &f.parent_id)] {
@@ -105,22 +112,27 @@ impl Store {
         let visible = f.visible_to.as_deref();
         let n = binds.len() + 2 * usize::from(visible.is_some());
         let (limit, offset) = (format!("${}", n + 1), format!("${}", n + 2));
+        // The page's clauses: the filter's, and the key's (parameters after the offset).
+        let mut paged = clauses.clone();
+        if f.after.is_some() {
+            let (t, s) = (n + 3, n + 4);
+            paged.push(format!("created_at <= ${t} AND (created_at < ${t} OR seq < ${s})"));
+        }
         let order = "ORDER BY created_at DESC, seq DESC";
         let (count_sql, keys_sql) = match visible {
-            None => {
-                let filter = where_all(&clauses);
-                (
-                    format!("SELECT COUNT(*) FROM intents{filter}"),
-                    format!("SELECT seq FROM intents{filter} {order} LIMIT {limit} OFFSET {offset}"),
-                )
-            }
+            None => (
+                format!("SELECT COUNT(*) FROM intents{}", where_all(&clauses)),
+                format!("SELECT seq FROM intents{} {order} LIMIT {limit} OFFSET {offset}", where_all(&paged)),
+            ),
             Some(principal) => {
                 // Readable under the ACL (the one rule, as SQL). The time is the last parameter.
                 binds.push(principal);
                 let readable = super::acl::readable_by("intents", binds.len(), binds.len() + 1);
                 let open = sql_nothing_restricted();
-                let narrowed: Vec<String> = clauses.iter().cloned().chain([readable]).collect();
+                let narrowed: Vec<String> = clauses.iter().cloned().chain([readable.clone()]).collect();
+                let paged_narrowed: Vec<String> = paged.iter().cloned().chain([readable]).collect();
                 let (all, narrowed) = (where_all(&clauses), where_all(&narrowed));
+                let (paged_all, paged_narrowed) = (where_all(&paged), where_all(&paged_narrowed));
                 // Of the two branches, the one `open` rules out has `LIMIT 0` and reads no row.
                 (
                     format!(
@@ -128,9 +140,9 @@ impl Store {
                          ELSE (SELECT COUNT(*) FROM intents{narrowed}) END"
                     ),
                     format!(
-                        "SELECT seq FROM (SELECT seq FROM intents{all} {order} \
+                        "SELECT seq FROM (SELECT seq FROM intents{paged_all} {order} \
                          LIMIT (CASE WHEN {open} THEN {limit} ELSE 0 END) OFFSET {offset}) AS open_page UNION ALL \
-                         SELECT seq FROM (SELECT seq FROM intents{narrowed} {order} \
+                         SELECT seq FROM (SELECT seq FROM intents{paged_narrowed} {order} \
                          LIMIT (CASE WHEN {open} THEN 0 ELSE {limit} END) OFFSET {offset}) AS narrowed_page"
                     ),
                 )
@@ -138,8 +150,8 @@ impl Store {
         };
         let at = now();
         let sql = format!(
-            "SELECT {INTENT_COLS}, ({count_sql}) AS list_total FROM intents WHERE seq IN ({keys_sql}) \
-             ORDER BY created_at DESC, seq DESC"
+            "SELECT {INTENT_COLS}, seq AS list_seq, ({count_sql}) AS list_total FROM intents \
+             WHERE seq IN ({keys_sql}) ORDER BY created_at DESC, seq DESC"
         );
         let mut q = query(&sql);
         for b in &binds {
@@ -148,7 +160,11 @@ impl Store {
         if visible.is_some() {
             q = q.bind(at);
         }
-        let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.db.pool).await?;
+        q = q.bind(f.limit.saturating_add(1)).bind(f.offset);
+        if let Some(key) = &f.after {
+            q = q.bind(ts(&key.created_at)).bind(key.seq);
+        }
+        let mut rows = q.fetch_all(&self.db.pool).await?;
         let total = match rows.first() {
             Some(row) => row.try_get::<i64, _>("list_total")?,
             // An empty page (past the end, or nothing matches): the total on its own.
@@ -163,8 +179,18 @@ impl Store {
                 count.fetch_one(&self.db.pool).await?
             }
         };
+        // The key read past the page says that more follow; the page's last row is the cursor.
+        let page_len = usize::try_from(f.limit).unwrap_or(0);
+        let next = if rows.len() > page_len && page_len > 0 {
+            rows.truncate(page_len);
+            let last = &rows[page_len - 1];
+            Some(ListKey { created_at: last.try_get("created_at")?, seq: last.try_get("list_seq")? })
+        } else {
+            rows.truncate(page_len);
+            None
+        };
         let intents = readable(&rows, intent_from_row)?;
-        Ok((intents, u64::try_from(total).unwrap_or(0)))
+        Ok((intents, u64::try_from(total).unwrap_or(0), next))
     }
 
     /// Applies patches as one compare-and-set write; refuses paths leased by another principal.

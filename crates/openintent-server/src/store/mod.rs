@@ -18,6 +18,7 @@ mod attachments;
 mod channels;
 mod coordinators;
 mod costs;
+mod cursor;
 mod db;
 mod driver;
 mod error;
@@ -47,6 +48,7 @@ use crate::notify::Notification;
 pub(crate) use acl::{Decision, IntentAccess};
 pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 pub(crate) use coordinators::COORDINATOR_LEASE_NOT_FOUND;
+pub(crate) use cursor::ListKey;
 use db::Db;
 pub(crate) use db::Trace;
 pub use error::StoreError;
@@ -189,6 +191,9 @@ pub(crate) struct IntentFilter {
     pub visible_to: Option<String>,
     pub limit: i64,
     pub offset: i64,
+    /// Only the intents after this key in the list order (a page read by cursor; `offset` is
+    /// then 0).
+    pub after: Option<ListKey>,
 }
 
 /// Filter and page of `GET .../events`.
