@@ -33,8 +33,9 @@ pub struct ScaleArgs {
     /// Events in the small intent's log.
     #[arg(long, default_value_t = 1_000)]
     pub small_events: u64,
-    /// Intents for the list paging.
-    #[arg(long, default_value_t = 100_000)]
+    /// Intents for the list paging (at least 99: with the two of the event logs, the last page
+    /// by cursor needs two full pages before it).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(99..))]
     pub intents: u64,
     /// Sequential reads per measured page.
     #[arg(long, default_value_t = 200)]

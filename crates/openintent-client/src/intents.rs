@@ -337,8 +337,8 @@ pub struct Page<T> {
     /// The page size asked for.
     pub limit: u32,
     /// The cursor of the next page, from servers that answer one (ours: `next_cursor`, when
-    /// more items follow); pass it to [`ListIntents::cursor`]. `None` from the reference
-    /// server, and on a last page.
+    /// more items follow); pass it to [`ListIntents::cursor`]. `None` from a server without
+    /// the extension, and on a last page.
     pub next_cursor: Option<String>,
     /// Whether this page was read by cursor (its `offset` is then 0).
     by_cursor: bool,
@@ -418,7 +418,8 @@ impl<M: Mode> ListIntents<M> {
     /// The page after the one whose [`Page::next_cursor`] this is (our servers' extension:
     /// the page starts where that one ended, in constant time however deep, and an intent
     /// created meanwhile neither repeats nor hides one). Replaces the offset: a non-zero
-    /// offset is not sent with it. The reference server ignores it and answers the first page.
+    /// offset is not sent with it. A server without the extension ignores it and answers the
+    /// first page; the reference server has no list route (the call fails as unsupported).
     ///
     /// ```no_run
     /// # async fn run(client: openintent_client::Client) -> openintent_client::Result<()> {
@@ -488,7 +489,8 @@ impl<M: Mode> ListIntents<M> {
     /// From a server that answers [`Page::next_cursor`] (ours), each next page is read by that
     /// cursor, and the walk ends on the page without one. From one that does not (the
     /// reference), by offset: it stops after a short page, at the total, or when the server
-    /// ignores `offset` (the same first item twice).
+    /// ignores `offset` (the same first item twice). A cursor the server has already given
+    /// once ends the walk (a server going round in circles cannot make it endless).
     ///
     /// Example: [`Client::list_intents`].
     pub fn into_stream(self) -> PageStream<Intent> {
@@ -499,9 +501,11 @@ impl<M: Mode> ListIntents<M> {
             buf: std::vec::IntoIter<Intent>,
             done: bool,
             first_id: Option<String>,
+            cursors_seen: std::collections::HashSet<String>,
         }
         let (offset, cursor) = (self.offset, self.cursor.clone());
-        let st = St { b: self, offset, cursor, buf: Vec::new().into_iter(), done: false, first_id: None };
+        let cursors_seen = cursor.iter().cloned().collect();
+        let st = St { b: self, offset, cursor, buf: Vec::new().into_iter(), done: false, first_id: None, cursors_seen };
         Box::pin(futures_util::stream::unfold(st, |mut st| async move {
             loop {
                 if let Some(item) = st.buf.next() {
@@ -525,6 +529,11 @@ impl<M: Mode> ListIntents<M> {
                         // answers none pages by offset.
                         st.done = !page.has_more() || page.items.is_empty();
                         st.offset = page.next_offset();
+                        if let Some(next) = &page.next_cursor
+                            && !st.cursors_seen.insert(next.clone())
+                        {
+                            st.done = true;
+                        }
                         st.cursor = page.next_cursor.clone();
                         st.buf = page.items.into_iter();
                     }

@@ -249,6 +249,14 @@ async fn list_intents_follows_next_cursor_when_the_server_gives_one() {
     let all: Vec<_> = client.list_intents().limit(2).into_stream().try_collect().await.unwrap();
     assert_eq!(all.len(), 4);
     mock.assert_all_used();
+    // A server going round in circles (c1, c2, c1 again, with new items each time) cannot make
+    // the walk endless: a cursor given twice ends it after that page.
+    mock.push(page(vec![intent(0), intent(1)], Some("c1")));
+    mock.push(page(vec![intent(2), intent(3)], Some("c2")));
+    mock.push(page(vec![intent(4), intent(5)], Some("c1")));
+    let all: Vec<_> = client.list_intents().limit(2).into_stream().try_collect().await.unwrap();
+    assert_eq!(all.len(), 6);
+    mock.assert_all_used();
     // One page by cursor; the page says what follows.
     mock.push(page(vec![intent(2), intent(3)], Some("c2")));
     let one = client.list_intents().limit(2).offset(4).cursor("c1").send().await.unwrap();

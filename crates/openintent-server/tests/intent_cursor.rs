@@ -172,3 +172,32 @@ async fn a_malformed_cursor_or_a_cursor_with_an_offset_is_refused_naming_the_fie
     let r = app.get(&format!("/api/v1/intents?cursor={last}")).await;
     assert_eq!((r.status, titles(&r.body).len(), &r.body["total"]), (StatusCode::OK, 0, &json!(3)));
 }
+
+/// A row whose `created_at` cannot be read back (written by another program) never fails the
+/// list: the page ends before it, the cursor is the last row whose key reads, and the next
+/// page leaves the damaged row out (logged, as every list does). SQLite only: PostgreSQL's
+/// `TIMESTAMPTZ` cannot hold such a value.
+#[tokio::test]
+async fn a_damaged_created_at_ends_the_page_early_and_never_fails_the_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = common::shared_test_database(dir.path()).await;
+    let config = openintent_server::ServerConfig::builder().database(location.clone()).build().unwrap();
+    let app = TestApp::with_config(config).await;
+    for title in ["a", "b", "c"] {
+        app.intent(title).await;
+    }
+    let common::RawDb::Sqlite(raw) = common::RawDb::connect(&location).await else {
+        return;
+    };
+    // Still ordered just after its old value, but no longer a timestamp.
+    sqlx::query("UPDATE intents SET created_at = created_at || 'x' WHERE title = 'b'").execute(&raw).await.unwrap();
+
+    let first = app.get("/api/v1/intents?limit=2").await;
+    assert_eq!(first.status, StatusCode::OK, "{:?}", first.body);
+    assert_eq!(titles(&first.body), ["c"], "the page ends before the damaged row");
+    let cursor = first.body["next_cursor"].as_str().expect("more follow").to_owned();
+    let second = app.get(&format!("/api/v1/intents?limit=2&cursor={cursor}")).await;
+    assert_eq!(second.status, StatusCode::OK, "{:?}", second.body);
+    assert_eq!(titles(&second.body), ["a"], "the damaged row is left out, the walk goes on");
+    assert_eq!(second.body.get("next_cursor"), None);
+}

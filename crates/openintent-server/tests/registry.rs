@@ -293,3 +293,33 @@ async fn two_sweepers_on_one_database_write_each_transition_once() {
     one.shutdown().await.unwrap();
     two.shutdown().await.unwrap();
 }
+
+/// A heartbeat interval stored past the bound (by an older server, or another program) never
+/// panics the heartbeat: the next heartbeat is then due at once.
+#[tokio::test]
+async fn a_stored_interval_past_the_bound_does_not_break_the_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = common::shared_test_database(dir.path()).await;
+    let app = TestApp::with_config(ServerConfig::builder().database(location.clone()).build().unwrap()).await;
+    let r = app.as_agent(Some("old"), "POST", "/api/v1/agents", Some(json!({"agent_id": "old"}))).await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let config = r#"{"interval_seconds": 9000000000000000000}"#;
+    match common::RawDb::connect(&location).await {
+        common::RawDb::Sqlite(p) => sqlx::query("UPDATE agents SET heartbeat_config = $1 WHERE agent_id = 'old'")
+            .bind(config)
+            .execute(&p)
+            .await
+            .map(|_| ()),
+        common::RawDb::Postgres(p) => {
+            sqlx::query("UPDATE agents SET heartbeat_config = CAST($1 AS JSONB) WHERE agent_id = 'old'")
+                .bind(config)
+                .execute(&p)
+                .await
+                .map(|_| ())
+        }
+    }
+    .unwrap();
+    let r = app.as_agent(Some("old"), "POST", "/api/v1/agents/old/heartbeat", Some(json!({}))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["next_heartbeat_at"], r.body["server_timestamp"], "{:?}", r.body);
+}

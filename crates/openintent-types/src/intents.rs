@@ -235,7 +235,8 @@ pub struct ListIntentsQuery {
     pub parent_id: Option<String>,
     /// Our extension (servers of this project only): the page after the one whose
     /// [`IntentPage::next_cursor`] this is, an opaque string. Not combined with a non-zero
-    /// `offset`. The reference server ignores it (and answers the first page).
+    /// `offset`. A server without the extension ignores it (and answers the first page); the
+    /// reference server has no list route at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }

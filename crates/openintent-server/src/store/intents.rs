@@ -183,8 +183,15 @@ impl Store {
         let page_len = usize::try_from(f.limit).unwrap_or(0);
         let next = if rows.len() > page_len && page_len > 0 {
             rows.truncate(page_len);
-            let last = &rows[page_len - 1];
-            Some(ListKey { created_at: last.try_get("created_at")?, seq: last.try_get("list_seq")? })
+            // The cursor is the last row whose key reads. Rows after it (a damaged
+            // `created_at`) open the next page instead, where `readable` leaves them out and
+            // logs them: one damaged row never fails the list.
+            let key = |r: &super::driver::Row| -> Option<ListKey> {
+                Some(ListKey { created_at: r.try_get("created_at").ok()?, seq: r.try_get("list_seq").ok()? })
+            };
+            let keyed = rows.iter().rposition(|r| key(r).is_some());
+            rows.truncate(keyed.map_or(page_len, |k| k + 1));
+            keyed.and_then(|k| key(&rows[k]))
         } else {
             rows.truncate(page_len);
             None

@@ -289,7 +289,11 @@ impl Store {
         let agent = load_agent(&mut tx, agent_id).await?;
         tx.commit().await?;
         let interval = agent.heartbeat_config.clone().unwrap_or_default().interval();
-        Ok(HeartbeatAck { agent, server_timestamp: t, next_heartbeat_at: t + chrono::Duration::seconds(interval) })
+        // Intervals are bounded on the way in; one stored otherwise (an older row) still cannot
+        // overflow the time: the next heartbeat is then due now.
+        let next_heartbeat_at =
+            chrono::Duration::try_seconds(interval).and_then(|d| t.checked_add_signed(d)).unwrap_or(t);
+        Ok(HeartbeatAck { agent, server_timestamp: t, next_heartbeat_at })
     }
 
     /// Changes the agent's status along RFC-0016's lifecycle (409 otherwise; asking for the
