@@ -59,13 +59,7 @@ async fn offset_walk(app: &TestApp, agent: &str, query: &str, limit: usize, tota
 #[tokio::test]
 async fn cursor_pages_equal_offset_pages_with_ties_filters_and_acls() {
     let dir = tempfile::tempdir().unwrap();
-    let location = common::shared_test_database(dir.path()).await;
-    let config = openintent_server::ServerConfig::builder()
-        .database(location.clone())
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .build()
-        .unwrap();
-    let app = TestApp::with_config(config).await;
+    let (app, location) = common::app_on_shared_database(dir.path()).await;
     let mut ids = Vec::new();
     for n in 0..9 {
         let status = if n % 3 == 0 { "active" } else { "draft" };
@@ -180,9 +174,7 @@ async fn a_malformed_cursor_or_a_cursor_with_an_offset_is_refused_naming_the_fie
 #[tokio::test]
 async fn a_damaged_created_at_ends_the_page_early_and_never_fails_the_walk() {
     let dir = tempfile::tempdir().unwrap();
-    let location = common::shared_test_database(dir.path()).await;
-    let config = openintent_server::ServerConfig::builder().database(location.clone()).build().unwrap();
-    let app = TestApp::with_config(config).await;
+    let (app, location) = common::app_on_shared_database(dir.path()).await;
     for title in ["a", "b", "c"] {
         app.intent(title).await;
     }

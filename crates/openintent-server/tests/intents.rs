@@ -304,13 +304,7 @@ async fn all_pages(app: &TestApp, agent: &str, limit: usize, total: usize) -> Ve
 #[tokio::test]
 async fn list_pages_follow_time_then_creation_across_offsets_and_acls() {
     let dir = tempfile::tempdir().unwrap();
-    let location = common::shared_test_database(dir.path()).await;
-    let config = openintent_server::ServerConfig::builder()
-        .database(location.clone())
-        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
-        .build()
-        .unwrap();
-    let app = TestApp::with_config(config).await;
+    let (app, location) = common::app_on_shared_database(dir.path()).await;
     let mut ids = Vec::new();
     for n in 0..7 {
         let r = app.as_agent(Some("owner"), "POST", "/api/v1/intents", Some(json!({"title": format!("i{n}")}))).await;

@@ -299,8 +299,7 @@ async fn two_sweepers_on_one_database_write_each_transition_once() {
 #[tokio::test]
 async fn a_stored_interval_past_the_bound_does_not_break_the_heartbeat() {
     let dir = tempfile::tempdir().unwrap();
-    let location = common::shared_test_database(dir.path()).await;
-    let app = TestApp::with_config(ServerConfig::builder().database(location.clone()).build().unwrap()).await;
+    let (app, location) = common::app_on_shared_database(dir.path()).await;
     let r = app.as_agent(Some("old"), "POST", "/api/v1/agents", Some(json!({"agent_id": "old"}))).await;
     assert!(r.status.is_success(), "{:?}", r.body);
     let config = r#"{"interval_seconds": 9000000000000000000}"#;

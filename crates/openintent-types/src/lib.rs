@@ -55,7 +55,7 @@ mod acl;
 mod arbitration;
 mod attachments;
 mod channels;
-mod coordinator;
+mod coordinators;
 mod costs;
 mod discovery;
 mod error;
@@ -89,7 +89,7 @@ pub use channels::{
     Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageQuery, MessageStatus,
     MessageType, ReplyRequest, SendMessageRequest, UpdateChannelRequest, UpdateMessageRequest,
 };
-pub use coordinator::{CoordinatorLease, CreateCoordinatorLeaseRequest};
+pub use coordinators::{CoordinatorLease, CreateCoordinatorLeaseRequest};
 pub use costs::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
 pub use error::{ErrorBody, ErrorDetail};

@@ -309,7 +309,7 @@ impl QueryParams {
     }
 
     /// The integer parameter `p` declares, within its range, its default when absent.
-    pub(crate) fn int_of(&self, p: &super::spec::IntParam) -> ApiResult<i64> {
+    pub(crate) fn int_of(&self, p: &IntParam) -> ApiResult<i64> {
         self.int(p.name, p.default, p.min, p.max)
     }
 
@@ -341,5 +341,29 @@ impl QueryParams {
             ));
         }
         Ok(n)
+    }
+}
+
+/// An integer query parameter: its name, default and range, declared once (the constants are in
+/// `api::spec`, beside the OpenAPI document that shows the same range and default). The
+/// handler reads it with [`QueryParams::int_of`] (absent: the default; out of range: a 422
+/// naming it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IntParam {
+    /// The parameter's name.
+    pub(crate) name: &'static str,
+    /// Its value when absent.
+    pub(crate) default: i64,
+    /// The least value taken.
+    pub(crate) min: i64,
+    /// The greatest value taken.
+    pub(crate) max: i64,
+}
+
+impl IntParam {
+    /// Its JSON Schema: integer, range, default.
+    pub(super) fn schema(&self) -> serde_json::Value {
+        use serde_json::json;
+        json!({"type": "integer", "minimum": self.min, "maximum": self.max, "default": self.default})
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 /// A timestamp the server reads: RFC 3339, or ISO 8601 without an offset (then UTC).
 pub(super) use openintent_types::schema::json::timestamp_input_schema;
 
-use super::extract::BodySchema;
+use super::extract::{BodySchema, IntParam};
 
 // ----- operations ---------------------------------------------------------------------------
 
@@ -59,28 +59,6 @@ pub(super) type Query = (&'static str, fn() -> Value, &'static str);
 /// A string query parameter.
 pub(super) fn q_string() -> Value {
     json!({"type": "string"})
-}
-
-/// An integer query parameter: its name, default and range, declared once. The handler reads
-/// it with [`QueryParams::int_of`](super::extract::QueryParams::int_of) (absent: the default;
-/// out of range: a 422 naming it) and the document shows the same range and default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IntParam {
-    /// The parameter's name.
-    pub(crate) name: &'static str,
-    /// Its value when absent.
-    pub(crate) default: i64,
-    /// The least value taken.
-    pub(crate) min: i64,
-    /// The greatest value taken.
-    pub(crate) max: i64,
-}
-
-impl IntParam {
-    /// Its JSON Schema: integer, range, default.
-    pub(super) fn schema(&self) -> Value {
-        json!({"type": "integer", "minimum": self.min, "maximum": self.max, "default": self.default})
-    }
 }
 
 /// Declares an [`IntParam`] and the schema function a [`Query`] entry names.

@@ -95,6 +95,14 @@ pub async fn shared_test_database(dir: &std::path::Path) -> DatabaseLocation {
     }
 }
 
+/// An app over a fresh [`shared_test_database`] in `dir`, with where that database is (for
+/// reads and writes beside the server, or a second store on it).
+pub async fn app_on_shared_database(dir: &std::path::Path) -> (TestApp, DatabaseLocation) {
+    let location = shared_test_database(dir).await;
+    let config = ServerConfig::builder().database(location.clone()).build().expect("config");
+    (TestApp::with_config(config).await, location)
+}
+
 /// [`ServerConfig::in_memory`] (development keys, `127.0.0.1:0`) over [`test_database`].
 pub async fn test_config() -> ServerConfig {
     ServerConfig::builder()

@@ -152,7 +152,7 @@ impl crate::schema::RequestSchema for CreateCoordinatorLeaseRequest {
             opt("scope", Kind::Str).text(64),
             opt("guardrails", Kind::Obj),
             opt("heartbeat_interval_seconds", Kind::Int)
-                .range(1.0, crate::MAX_HEARTBEAT_SECONDS as f64)
+                .range(1.0, crate::registry::MAX_HEARTBEAT_SECONDS as f64)
                 .unit("seconds"),
             opt("expires_at", Kind::Time),
             opt("metadata", Kind::Obj),
