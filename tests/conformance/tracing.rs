@@ -52,6 +52,8 @@ async fn events_of_a_trace_across_intents() {
         assert_eq!(events[1].parent_event_id.as_deref(), Some(started.id.as_str()));
         let one = client.get_trace_events(&trace).limit(1).send().await.must("limit");
         assert_eq!(one.len(), 1);
+        let next = client.get_trace_events(&trace).limit(1).offset(1).send().await.must("offset");
+        assert_eq!(next.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), [tool.id.as_str()]);
     }
     let err = client.get_trace_events("NOT-A-TRACE").send().await.expect_err("malformed trace id");
     assert!(err.is_validation(), "{err}");

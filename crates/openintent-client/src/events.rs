@@ -78,7 +78,7 @@ impl<M: Mode> GenericClient<M> {
     /// # Ok(()) }
     /// ```
     pub fn get_trace_events(&self, trace_id: impl Into<String>) -> GetTraceEvents<M> {
-        GetTraceEvents { client: self.clone(), trace_id: trace_id.into(), limit: None }
+        GetTraceEvents { client: self.clone(), trace_id: trace_id.into(), limit: None, offset: None }
     }
 }
 
@@ -360,6 +360,7 @@ pub struct GetTraceEvents<M: Mode = Async> {
     client: GenericClient<M>,
     trace_id: String,
     limit: Option<u32>,
+    offset: Option<u32>,
 }
 
 impl<M: Mode> GetTraceEvents<M> {
@@ -371,11 +372,23 @@ impl<M: Mode> GetTraceEvents<M> {
         self
     }
 
+    /// Skips this many of the trace's events (oldest first): with [`limit`](Self::limit), pages
+    /// through a trace longer than one page.
+    ///
+    /// Example: [`Client::get_trace_events`].
+    pub fn offset(mut self, offset: u32) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
     async fn run(self) -> Result<Vec<IntentEvent>> {
         openintent_types::validation::validate_trace_id(&self.trace_id)?;
         let mut req = Request::get("/api/v1/events").query("trace_id", self.trace_id.as_str());
         if let Some(l) = self.limit {
             req = req.query("limit", l.to_string());
+        }
+        if let Some(o) = self.offset {
+            req = req.query("offset", o.to_string());
         }
         Ok(self.client.list::<IntentEvent>(req).await?.items)
     }

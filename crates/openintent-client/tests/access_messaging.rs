@@ -315,11 +315,16 @@ async fn events_of_a_trace() {
     mock.push(json(200, json!([])));
     assert!(client.get_trace_events(trace).send().await.unwrap().is_empty());
     assert_eq!(query(&mock.last_request().unwrap(), "limit"), None);
+    assert_eq!(query(&mock.last_request().unwrap(), "offset"), None);
+    mock.push(json(200, json!([])));
+    client.get_trace_events(trace).limit(2).offset(4).send().await.unwrap();
+    let req = mock.last_request().unwrap();
+    assert_eq!((query(&req, "limit"), query(&req, "offset")), (Some("2"), Some("4")));
 
     // A malformed trace id is refused before sending, naming the field.
     let err = client.get_trace_events("A1B2").send().await.unwrap_err();
     assert!(err.is_validation() && err.to_string().contains("trace_id"), "{err}");
-    assert_eq!(mock.request_count(), 2);
+    assert_eq!(mock.request_count(), 3);
 
     // The reference lacks the route (captured): the typed unsupported error.
     mock.push(example_response("tracing_events_by_trace_unsupported"));

@@ -88,3 +88,28 @@ async fn the_trace_query_leaves_out_intents_the_caller_cannot_read() {
     let mine = app.get(&format!("/api/v1/events?trace_id={TRACE}")).await;
     assert_eq!(mine.body.as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_long_trace_is_read_page_by_page() {
+    let app = TestApp::memory().await;
+    let id = app.intent("t").await;
+    for n in 0..5 {
+        let r = app
+            .post(&format!("/api/v1/intents/{id}/events"), json!({"event_type": format!("step{n}"), "trace_id": TRACE}))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+    let mut seen = Vec::new();
+    for offset in [0, 2, 4, 6] {
+        let r = app.get(&format!("/api/v1/events?trace_id={TRACE}&limit=2&offset={offset}")).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let page: Vec<String> =
+            r.body.as_array().unwrap().iter().map(|e| e["event_type"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(page.len(), [2, 2, 1, 0][offset / 2], "offset {offset}: {page:?}");
+        seen.extend(page);
+    }
+    assert_eq!(seen, ["step0", "step1", "step2", "step3", "step4"]);
+    let bad = app.get(&format!("/api/v1/events?trace_id={TRACE}&offset=-1")).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.body["detail"][0]["loc"], json!(["query", "offset"]));
+}

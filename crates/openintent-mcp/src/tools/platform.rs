@@ -257,6 +257,7 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         params: &[
             Param::req("trace_id", Kind::Str, "The trace id (32 lowercase hex digits)"),
             Param::opt("limit", Kind::Int, "At most this many events"),
+            Param::opt("offset", Kind::Int, "Skip this many of the trace's events (to read the next page)"),
         ],
         fields: &[],
         omit: &[],
@@ -265,6 +266,9 @@ pub(crate) static TOOLS: &[ToolDef] = &[
             let mut b = c.get_trace_events(a.str("trace_id")?);
             if let Some(v) = a.opt_u32("limit")? {
                 b = b.limit(v);
+            }
+            if let Some(v) = a.opt_u32("offset")? {
+                b = b.offset(v);
             }
             Ok(b.await?)
         }),

@@ -81,8 +81,8 @@ async fn events_of_trace(State(state): State<AppState>, p: Principal, q: QueryPa
     openintent_types::validation::validate_trace_id(trace_id)
         .map_err(|e| ApiError::invalid_query("trace_id", "value_error", e.to_string(), Some(json!(trace_id))))?;
     crate::telemetry::record_trace_id(trace_id);
-    let limit = q.int_of(&LIMIT_100)?;
-    Ok(list(&state.store().events_of_trace(trace_id, limit, p.as_str()).await?))
+    let page = (q.int_of(&LIMIT_100)?, q.int_of(&OFFSET)?);
+    Ok(list(&state.store().events_of_trace(trace_id, page, p.as_str()).await?))
 }
 
 // ----- OpenAPI ------------------------------------------------------------------------------
@@ -97,6 +97,7 @@ const EVENT_QUERY: &[Query] = &[
 const TRACE_QUERY: &[Query] = &[
     ("trace_id", q_string, "The trace: 32 lowercase hexadecimal digits (required)"),
     ("limit", q_limit_100, "Page size"),
+    ("offset", q_offset, "Events of the trace to skip"),
 ];
 
 /// The operations of this area, for the OpenAPI document.

@@ -64,12 +64,12 @@ impl Store {
     }
 
     /// The events of one distributed trace (RFC-0020) across intents, oldest first, at most
-    /// `limit`, of the intents `reader` may read (filtered before the limit, so a page is full
-    /// whenever enough readable events exist).
+    /// `limit` after skipping `offset`, of the intents `reader` may read (filtered before the
+    /// page is cut, so a page is full whenever enough readable events exist).
     pub(crate) async fn events_of_trace(
         &self,
         trace_id: &str,
-        limit: i64,
+        (limit, offset): (i64, i64),
         reader: &str,
     ) -> StoreResult<Vec<IntentEvent>> {
         let visible = super::acl::readable_by("intents", 2, 3);
@@ -77,12 +77,13 @@ impl Store {
             "SELECT events.id, events.intent_id, events.event_type, events.actor, events.payload, \
              events.created_at, events.trace_id, events.parent_event_id FROM events \
              JOIN intents ON intents.id = events.intent_id \
-             WHERE events.trace_id = $1 AND {visible} ORDER BY events.created_at, events.seq LIMIT $4"
+             WHERE events.trace_id = $1 AND {visible} ORDER BY events.created_at, events.seq LIMIT $4 OFFSET $5"
         ))
         .bind(trace_id)
         .bind(reader)
         .bind(now())
         .bind(limit)
+        .bind(offset)
         .fetch_all(&self.db.pool)
         .await?;
         readable(&rows, event_from_row)
