@@ -27,7 +27,22 @@ const READABLE_BATCH: usize = 500;
 /// [`Store::readable`]).
 pub(crate) fn readable_by(table: &str, principal: usize, now: usize) -> String {
     let (intent_id, created_by) = (format!("{table}.id"), format!("{table}.created_by"));
-    sql_predicate(&Permission::Read, SqlInputs { intent_id: &intent_id, created_by: &created_by, principal, now })
+    let principal = format!("${principal}");
+    sql_predicate(
+        &Permission::Read,
+        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: &principal, now },
+    )
+}
+
+/// The SQL condition on a `subscriptions` row whose subscriber (`subscriber_id`) may read the
+/// intent bound at `$intent` at the time bound at `$now` (the rule of `crate::rules::acl`, as
+/// [`readable_by`]): a webhook delivers an intent's events only to the subscriptions it holds for.
+pub(crate) fn subscriber_reads(intent: usize, now: usize) -> String {
+    let intent_id = format!("${intent}");
+    let created_by = format!("(SELECT c.created_by FROM intents c WHERE c.id = ${intent})");
+    let at =
+        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: "subscriptions.subscriber_id", now };
+    sql_predicate(&Permission::Read, at)
 }
 
 const ENTRY_COLS: &str =
@@ -472,7 +487,12 @@ mod tests {
                     let rust = allows(acl.as_ref(), &creator, principal, &needed, now);
                     let predicate = sql_predicate(
                         &needed,
-                        SqlInputs { intent_id: "intents.id", created_by: "intents.created_by", principal: 1, now: 2 },
+                        SqlInputs {
+                            intent_id: "intents.id",
+                            created_by: "intents.created_by",
+                            principal: "$1",
+                            now: 2,
+                        },
                     );
                     let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {predicate}");
                     let n: i64 = query_scalar(&sql)
