@@ -16,7 +16,7 @@ use super::driver::{Row, query, query_scalar};
 use super::error::StoreError;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
-use crate::rules::acl::{SqlInputs, sql_predicate};
+use crate::rules::acl::{SqlInputs, sql_nothing_restricted, sql_predicate};
 
 /// How many ids one [`Store::readable_ids`] query checks at most.
 const READABLE_BATCH: usize = 500;
@@ -59,6 +59,8 @@ pub(crate) struct IntentAccess {
     pub(crate) creator: String,
     /// Its ACL (`None` when it never got one).
     pub(crate) acl: Option<Acl>,
+    /// Whether no ACL of the database restricts anything ([`sql_nothing_restricted`]).
+    pub(crate) nothing_restricted: bool,
 }
 
 /// The detail of a refused decision (the reference's text, kept by clients).
@@ -77,17 +79,25 @@ impl Store {
     /// The creator and ACL of an intent (`None` for the ACL when it never got one); `None`
     /// when the intent does not exist. Read by the access check of every intent route.
     pub(crate) async fn access_of(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>)>> {
+        Ok(self.access_check(intent_id).await?.map(|(creator, acl, _)| (creator, acl)))
+    }
+
+    /// [`Store::access_of`], with whether no ACL of the database restricts anything
+    /// ([`sql_nothing_restricted`], read in the same statement).
+    pub(crate) async fn access_check(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>, bool)>> {
         // One statement for the creator and the policy: this runs before every intent route.
-        let row = query(
-            "SELECT intents.created_by, intent_acls.default_policy FROM intents \
+        let row = query(&format!(
+            "SELECT intents.created_by, intent_acls.default_policy, {} AS nothing_restricted FROM intents \
              LEFT JOIN intent_acls ON intent_acls.intent_id = intents.id WHERE intents.id = $1",
-        )
+            sql_nothing_restricted()
+        ))
         .bind(intent_id)
         .fetch_optional(&self.db.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let creator: String = row.try_get(0)?;
-        Ok(Some((creator, self.acl_of_policy(intent_id, row.try_get(1)?).await?)))
+        let open: bool = row.try_get(2)?;
+        Ok(Some((creator, self.acl_of_policy(intent_id, row.try_get(1)?).await?, open)))
     }
 
     /// The intent itself with its creator and ACL, for the access check of a route that answers
@@ -97,7 +107,8 @@ impl Store {
     pub(crate) async fn intent_with_access(&self, intent_id: &str) -> StoreResult<Option<IntentAccess>> {
         let row = query(&format!(
             "SELECT {INTENT_COLS}, (SELECT default_policy FROM intent_acls WHERE intent_acls.intent_id = intents.id) \
-             AS acl_policy FROM intents WHERE id = $1"
+             AS acl_policy, {} AS nothing_restricted FROM intents WHERE id = $1",
+            sql_nothing_restricted()
         ))
         .bind(intent_id)
         .fetch_optional(&self.db.pool)
@@ -105,7 +116,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let creator: String = row.try_get("created_by")?;
         let acl = self.acl_of_policy(intent_id, row.try_get("acl_policy")?).await?;
-        Ok(Some(IntentAccess { intent: intent_from_row(&row).ok(), creator, acl }))
+        let nothing_restricted = row.try_get("nothing_restricted")?;
+        Ok(Some(IntentAccess { intent: intent_from_row(&row).ok(), creator, acl, nothing_restricted }))
     }
 
     /// The ACL of an intent whose stored policy is `policy` (`None`: it never got one).
