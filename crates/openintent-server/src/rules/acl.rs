@@ -67,7 +67,8 @@ pub(crate) enum Grant {
     OpenPolicy,
     /// The principal created the intent (`created_by`).
     Creator,
-    /// The principal holds an unexpired entry of a known level that includes the level needed.
+    /// The principal holds an unexpired entry of a known level that includes the level needed,
+    /// in the intent's ACL (entries granted to an intent without one count only once it gets one).
     Entry,
 }
 
@@ -92,7 +93,7 @@ pub(crate) struct SqlInputs<'a> {
 
 impl Grant {
     /// Whether this grant holds (the Rust form).
-    fn holds(
+    pub(crate) fn holds(
         self,
         acl: Option<&Acl>,
         created_by: &str,
@@ -113,7 +114,7 @@ impl Grant {
     /// The same condition as SQL over `intent_acls` and `acl_entries` (one text for SQLite and
     /// PostgreSQL: the levels and the policy are stored as their wire strings, times as
     /// timestamps that compare in time order on both).
-    fn sql(self, needed: &Permission, at: SqlInputs<'_>) -> String {
+    pub(crate) fn sql(self, needed: &Permission, at: SqlInputs<'_>) -> String {
         let SqlInputs { intent_id, created_by, principal, now } = at;
         match self {
             Grant::NoAcl => format!("NOT EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = {intent_id})"),
@@ -131,9 +132,12 @@ impl Grant {
                 if levels.is_empty() {
                     return "FALSE".to_owned();
                 }
+                // Entries count under a stored ACL only, as in the Rust form (an intent's entries
+                // are read with its ACL); without one, `NoAcl` holds anyway.
                 format!(
-                    "EXISTS (SELECT 1 FROM acl_entries e WHERE e.intent_id = {intent_id} AND e.principal_id = \
-                     {principal} AND e.permission IN ({}) AND (e.expires_at IS NULL OR e.expires_at > ${now}))",
+                    "EXISTS (SELECT 1 FROM intent_acls a JOIN acl_entries e ON e.intent_id = a.intent_id \
+                     WHERE a.intent_id = {intent_id} AND e.principal_id = {principal} AND e.permission IN ({}) \
+                     AND (e.expires_at IS NULL OR e.expires_at > ${now}))",
                     levels.join(", ")
                 )
             }

@@ -487,6 +487,87 @@ mod tests {
         assert_eq!(store.readable_ids("stranger", &all).await.unwrap().len(), ids.len());
     }
 
+    /// Each grant's two renderings (`Grant::holds`, `Grant::sql`) and the whole rule agree on an
+    /// exhaustive universe: no ACL or each policy, × no entry or one entry of each level (an
+    /// unknown one included) × no expiry, expired or not yet expired × for the principal or
+    /// another; each asked for by the creator, the entry's principal and a stranger, at each
+    /// level. Then again on a database where no ACL restricts (the rule's shortcut).
+    #[tokio::test]
+    async fn every_grant_renders_the_same_in_rust_and_sql() {
+        use crate::rules::acl::{Grant, RULE};
+
+        let universe = |policies: &[Option<&'static str>]| {
+            let mut cases = Vec::new();
+            for &policy in policies {
+                cases.push((policy, None));
+                for level in ["read", "write", "admin", "owner"] {
+                    for expiry in [None, Some(-3600), Some(3600)] {
+                        for whom in ["p", "other"] {
+                            cases.push((policy, Some(grant(whom, level, expiry))));
+                        }
+                    }
+                }
+            }
+            cases
+        };
+        let restricted = [None, Some("open"), Some("closed"), Some("restricted"), Some("private")];
+        for (policies, expect_restricted) in [(&restricted[..], true), (&restricted[..2], false)] {
+            let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+            let mut ids = Vec::new();
+            for (policy, entry) in universe(policies) {
+                let mut new = NewIntent::draft("t");
+                new.created_by = "c".into();
+                let (intent, _) = store.create_intent(new).await.unwrap();
+                match (policy, entry) {
+                    (Some(policy), entry) => {
+                        let mut req = SetAclRequest::default();
+                        req.default_policy = Some(AccessPolicy::parse(policy));
+                        req.entries = entry.into_iter().collect();
+                        store.set_acl(&intent.id, &req, "c").await.unwrap();
+                    }
+                    (None, Some(entry)) => {
+                        store.grant_access(&intent.id, &entry, "c").await.unwrap();
+                    }
+                    (None, None) => {}
+                }
+                ids.push(intent.id);
+            }
+            let now = Utc::now();
+            let at = SqlInputs { intent_id: "intents.id", created_by: "intents.created_by", principal: "$1", now: 2 };
+            let mut seen = [(0, 0); 5];
+            for id in &ids {
+                let (creator, acl) = store.access_of(id).await.unwrap().unwrap();
+                for principal in ["c", "p", "q"] {
+                    for needed in [Permission::Read, Permission::Write, Permission::Admin, Permission::parse("owner")] {
+                        let rules = RULE
+                            .iter()
+                            .map(|g| (g.holds(acl.as_ref(), &creator, principal, &needed, now), g.sql(&needed, at)));
+                        let whole =
+                            (allows(acl.as_ref(), &creator, principal, &needed, now), sql_predicate(&needed, at));
+                        for (n, (rust, sql)) in rules.chain([whole]).enumerate() {
+                            let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {sql}");
+                            let count: i64 = query_scalar(&sql)
+                                .bind(principal)
+                                .bind(now)
+                                .bind(id.as_str())
+                                .fetch_one(&store.db.pool)
+                                .await
+                                .unwrap();
+                            let grant = RULE.get(n).map_or("the rule".to_owned(), |g: &Grant| format!("{g:?}"));
+                            assert_eq!(rust, count == 1, "{grant}: {acl:?} {principal:?} {needed:?}");
+                            if rust { seen[n].0 += 1 } else { seen[n].1 += 1 }
+                        }
+                    }
+                }
+            }
+            // Each grant both holds and fails somewhere; the rule refuses only where some ACL restricts.
+            for (n, (held, failed)) in seen.iter().enumerate().take(4) {
+                assert!(*held > 0 && *failed > 0, "grant {n}: {seen:?}");
+            }
+            assert_eq!(seen[4].1 > 0, expect_restricted, "{seen:?}");
+        }
+    }
+
     /// Compares the SQL form of the rule with `allows` for each intent of `ids`, principal and
     /// level; the numbers of (allowed, refused) cases.
     async fn compare_sql_with_allows(store: &Store, ids: &[String]) -> (usize, usize) {
