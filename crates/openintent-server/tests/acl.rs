@@ -497,6 +497,59 @@ async fn relations_and_aggregates_leave_out_unreadable_intents() {
     assert_eq!(r.body[0]["intent_id"], json!(w.p));
 }
 
+/// Readable intents naming a private one (`q`, a child of `p`; `d`, depending on `p` and `b`):
+/// what `bob` is shown of them, through every `GET` route and a write answering the intent,
+/// leaves `p` out (`q` shows no parent, `d` depends on `b` only); `alice` sees `p` named.
+#[tokio::test]
+async fn ids_of_unreadable_intents_are_left_out_of_the_readable_ones() {
+    let app = TestApp::memory().await;
+    let w = alices_world(&app).await;
+    let q = create(&app, json!({"title": "q", "parent_intent_id": w.p})).await;
+    let d = create(&app, json!({"title": "d", "depends_on": [w.p, w.b]})).await;
+    for id in [&q, &d] {
+        as_alice(&app, "POST", &format!("/api/v1/portfolios/{}/intents", w.f), json!({"intent_id": id})).await;
+    }
+    for (who, parent, deps) in [("alice", json!(w.p), json!([w.p, w.b])), ("bob", Value::Null, json!([w.b]))] {
+        let r = app.as_agent(Some(who), "GET", &format!("/api/v1/intents/{q}"), None).await;
+        assert_eq!(r.body["parent_intent_id"], parent, "{who}: {:?}", r.body);
+        let r = app.as_agent(Some(who), "GET", &format!("/api/v1/intents/{d}"), None).await;
+        assert_eq!(r.body["depends_on"], deps, "{who}: {:?}", r.body);
+    }
+    let doc = openapi_document();
+    let (mut walked, mut named_to_alice, mut named_to_bob) = (0, Vec::new(), Vec::new());
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if !item.as_object().unwrap().contains_key("get") || path.contains("subscribe") {
+            continue;
+        }
+        let intents: &[&String] = if path.contains("{id}") { &[&q, &d, &w.o] } else { &[&w.o] };
+        for intent in intents {
+            let uri = path.replacen("{id}", if path.starts_with("/api/v1/portfolios/") { &w.f } else { intent }, 1);
+            let uri = concrete(&uri.replacen("/api/v1/agents/{id}", "/api/v1/agents/worker", 1));
+            let bob = app.as_agent(Some("bob"), "GET", &uri, None).await;
+            // The log keeps what was written (`intent_created` names the parent and the
+            // dependencies): documented as not covered in docs/access-control.md.
+            let log = path == "/api/v1/intents/{id}/events";
+            if !log && bob.body.to_string().contains(w.p.as_str()) {
+                named_to_bob.push(format!("{path}: {}", bob.body));
+            }
+            let alice = app.as_agent(Some("alice"), "GET", &uri, None).await;
+            if alice.body.to_string().contains(w.p.as_str()) {
+                named_to_alice.push(path.clone());
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked >= 60, "only {walked} routes walked");
+    assert!(named_to_bob.is_empty(), "{named_to_bob:#?}");
+    for expected in ["/api/v1/intents", "/api/v1/intents/{id}", "/api/v1/intents/{id}/descendants"] {
+        assert!(named_to_alice.iter().any(|p| p == expected), "{expected}: {named_to_alice:?}");
+    }
+    // A write answering the intent (bob may write q: it has no ACL).
+    let r = app.patch_state("bob", &q, 1, json!({"patches": [{"op": "set", "path": "/n", "value": 1}]})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(!r.body.to_string().contains(w.p.as_str()), "{}", r.body);
+}
+
 /// A request naming an intent in its body: method, path, the body for an id, the field.
 type Case = (&'static str, String, fn(&str) -> Value, &'static str);
 

@@ -278,7 +278,10 @@ async fn subscriptions_crud() {
     assert_eq!(mine["subscriptions"].as_array().unwrap().len(), 1);
     let theirs = app.get("/api/v1/subscriptions?subscriber_id=other").await.body;
     assert_eq!(theirs["subscriptions"][0]["intent_id"], serde_json::Value::Null);
-    assert_eq!(app.post("/api/v1/subscriptions", json!({"intent_id": "missing"})).await.detail(), "Intent not found");
+    assert_eq!(
+        app.post("/api/v1/subscriptions", json!({"intent_id": "missing"})).await.detail(),
+        "Intent not found (intent_id: missing)"
+    );
     assert_eq!(
         app.post("/api/v1/subscriptions", json!({"portfolio_id": "missing"})).await.detail(),
         "Portfolio not found"

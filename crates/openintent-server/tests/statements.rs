@@ -45,6 +45,13 @@ async fn hot_routes_run_as_few_statements_as_they_need() {
     // Reading an intent: the intent with what its access check needs, one statement.
     assert_eq!(statements(app.get(&format!("/api/v1/intents/{id}"))).await, 1);
 
+    // An intent naming others (a parent, a dependency) too: no ACL restricts, so nothing is
+    // checked to hide the ids of intents the caller may not read (the access check's statement
+    // tells).
+    let named = json!({"title": "child", "parent_intent_id": id, "depends_on": [id]});
+    let child = app.post("/api/v1/intents", named).await.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(statements(app.get(&format!("/api/v1/intents/{child}"))).await, 1);
+
     // Creating an intent (and so appending its event) without a webhook subscription in scope:
     // no statement for webhooks. With one: the match and its delivery.
     let create = || app.post("/api/v1/intents", json!({"title": "t"}));

@@ -2,6 +2,8 @@
 //! enforces an intent's ACL on every per-intent route ([`enforce`], one layer over all routes;
 //! the levels are `crate::rules::acl`).
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, RawPathParams, Request, State};
@@ -85,40 +87,53 @@ pub(super) async fn require_readable_refs<'a>(
 /// principal lacks the level the route needs (see `crate::rules::acl`) gets 403. Requests
 /// without a valid key, for unknown intents, or for routes that are not per-intent pass on
 /// unchanged, so the route answers them (401, 404) as it would without an ACL.
+///
+/// Then, on every route, the answer goes through [`hide_unreadable_refs`]: the ids an intent
+/// shown names (its parent, its dependencies) are left out when the caller may not read them.
 pub(crate) async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
-        return next.run(req).await;
-    };
     let Ok(principal) = authenticate(&state, req.headers()) else { return next.run(req).await };
+    let (response, nothing_restricted) = check(&state, principal.as_str(), req, next).await;
+    if nothing_restricted || !response.status().is_success() {
+        return response;
+    }
+    hide_unreadable_refs(&state, principal.as_str(), response).await
+}
+
+/// [`enforce`]'s check; the answer, and whether its access check found that no ACL restricts
+/// anything (then nothing needs hiding: every intent is readable by everyone).
+async fn check(state: &AppState, principal: &str, req: Request, next: Next) -> (Response, bool) {
+    let Some((needed, scope)) = required_level(req.method().as_str(), req.uri().path()) else {
+        return (next.run(req).await, false);
+    };
     let (mut parts, body) = req.into_parts();
-    let id = match RawPathParams::from_request_parts(&mut parts, &state).await {
+    let id = match RawPathParams::from_request_parts(&mut parts, state).await {
         Ok(params) => params.iter().find(|(k, _)| matches!(*k, "id" | "channel_id")).map(|(_, v)| v.to_owned()),
         Err(_) => None,
     };
     let req = Request::from_parts(parts, body);
-    let Some(id) = id else { return next.run(req).await };
+    let Some(id) = id else { return (next.run(req).await, false) };
     let intent = match scope {
         Scope::Intent => Some(id),
         Scope::Channel => match state.store().channel_intent(&id).await {
             Ok(intent) => intent,
-            Err(e) => return ApiError::from(e).into_response(),
+            Err(e) => return (ApiError::from(e).into_response(), false),
         },
     };
     // An unknown channel: its route answers the 404.
-    let Some(id) = intent else { return next.run(req).await };
+    let Some(id) = intent else { return (next.run(req).await, false) };
     if answers_the_intent(&req) {
-        return enforce_on_intent(&state, principal.as_str(), &needed, &id, req, next).await;
+        return enforce_on_intent(state, principal, &needed, &id, req, next).await;
     }
-    match state.store().access_of(&id).await {
-        Ok(Some((creator, acl))) => {
-            if allows(acl.as_ref(), &creator, principal.as_str(), &needed, chrono::Utc::now()) {
-                next.run(req).await
+    match state.store().access_check(&id).await {
+        Ok(Some((creator, acl, nothing_restricted))) => {
+            if allows(acl.as_ref(), &creator, principal, &needed, chrono::Utc::now()) {
+                (next.run(req).await, nothing_restricted)
             } else {
-                ApiError::Forbidden(refusal(principal.as_str(), &needed)).into_response()
+                (ApiError::Forbidden(refusal(principal, &needed)).into_response(), false)
             }
         }
-        Ok(None) => next.run(req).await,
-        Err(e) => ApiError::from(e).into_response(),
+        Ok(None) => (next.run(req).await, false),
+        Err(e) => (ApiError::from(e).into_response(), false),
     }
 }
 
@@ -144,21 +159,109 @@ async fn enforce_on_intent(
     id: &str,
     mut req: Request,
     next: Next,
-) -> Response {
+) -> (Response, bool) {
     match state.store().intent_with_access(id).await {
-        Ok(Some(IntentAccess { intent, creator, acl })) => {
+        Ok(Some(IntentAccess { intent, creator, acl, nothing_restricted })) => {
             if allows(acl.as_ref(), &creator, principal, needed, chrono::Utc::now()) {
                 if let Some(intent) = intent {
                     req.extensions_mut().insert(CheckedIntent(intent));
                 }
-                next.run(req).await
+                (next.run(req).await, nothing_restricted)
             } else {
-                ApiError::Forbidden(refusal(principal, needed)).into_response()
+                (ApiError::Forbidden(refusal(principal, needed)).into_response(), false)
             }
         }
-        Ok(None) => next.run(req).await,
-        Err(e) => ApiError::from(e).into_response(),
+        Ok(None) => (next.run(req).await, false),
+        Err(e) => (ApiError::from(e).into_response(), false),
     }
+}
+
+/// The JSON answer `response` with the ids of intents `principal` may not read taken out of the
+/// intents it shows: an unreadable `parent_intent_id` (and its alias `parent_id`) becomes `null`
+/// (as for an intent without a parent) and unreadable ids leave `depends_on`. An intent is any
+/// object of the answer with an `id` and one of those members (a single intent, the items of a list, a
+/// graph's nodes...); the intents shown are readable (every route filters them), so only the
+/// ids they name and do not show are checked, in one statement, and only when the answer names
+/// one (no statement otherwise). Streams and answers other than JSON pass unchanged.
+async fn hide_unreadable_refs(state: &AppState, principal: &str, response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::Internal("the answer could not be read".into()).into_response();
+    };
+    let names_others = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if !PARENT_KEYS.iter().any(|k| names_others(format!("\"{k}\":\"").as_bytes()))
+        && !names_others(br#""depends_on":[""#)
+    {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let (mut shown, mut named) = (HashSet::new(), HashSet::new());
+    visit_intents(&mut doc, &mut |intent| {
+        shown.insert(intent["id"].as_str().unwrap_or_default().to_owned());
+        named.extend(intent_refs(intent).map(str::to_owned));
+    });
+    let unknown: Vec<&str> = named.iter().filter(|id| !shown.contains(*id)).map(String::as_str).collect();
+    if unknown.is_empty() {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    let readable = match state.store().readable_ids(principal, &unknown).await {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let hidden: HashSet<&str> = unknown.into_iter().filter(|id| !readable.contains(*id)).collect();
+    if hidden.is_empty() {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    visit_intents(&mut doc, &mut |intent| {
+        for key in PARENT_KEYS {
+            if intent[key].as_str().is_some_and(|p| hidden.contains(p)) {
+                intent[key] = Value::Null;
+            }
+        }
+        if let Some(Value::Array(deps)) = intent.get_mut("depends_on") {
+            deps.retain(|d| !d.as_str().is_some_and(|d| hidden.contains(d)));
+        }
+    });
+    let body = serde_json::to_vec(&doc).unwrap_or_default();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The members of an intent naming its parent (its superset wire form writes both).
+const PARENT_KEYS: [&str; 2] = ["parent_intent_id", "parent_id"];
+
+/// Calls `f` on every object of `doc` that is an intent (see [`hide_unreadable_refs`]).
+fn visit_intents(doc: &mut Value, f: &mut impl FnMut(&mut Value)) {
+    match doc {
+        Value::Object(map) => {
+            if map.contains_key("id") && PARENT_KEYS.iter().chain(["depends_on"].iter()).any(|k| map.contains_key(*k)) {
+                f(doc);
+            }
+            if let Value::Object(map) = doc {
+                for v in map.values_mut() {
+                    visit_intents(v, f);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| visit_intents(v, f)),
+        _ => {}
+    }
+}
+
+/// The ids of other intents an intent names: its parent and its dependencies.
+fn intent_refs(intent: &Value) -> impl Iterator<Item = &str> {
+    let parent = PARENT_KEYS.iter().filter_map(|k| intent[*k].as_str());
+    let deps = intent["depends_on"].as_array().into_iter().flatten().filter_map(Value::as_str);
+    parent.chain(deps)
 }
 
 async fn get_acl(State(state): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<Value>> {

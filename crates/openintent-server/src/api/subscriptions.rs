@@ -9,6 +9,7 @@ use axum::routing::{delete, get, post};
 use openintent_types::CreateSubscriptionRequest;
 use serde_json::{Value, json};
 
+use super::acl::require_readable_refs;
 use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::wire;
 use super::spec::{
@@ -58,6 +59,9 @@ async fn create_subscription(
         ));
     }
     let subscriber = principal.acting_as("subscriber_id", body.subscriber_id.as_deref())?;
+    // An intent the subscriber may not read is refused as an unknown one would be (its events
+    // would never be delivered to this subscription either: `enqueue_deliveries`).
+    require_readable_refs(&state, &subscriber, "Intent", "intent_id", body.intent_id.as_deref()).await?;
     // The signing secret of webhook deliveries: returned here once, never listed again.
     let secret = crate::webhook::new_secret();
     let sub = state.store().create_subscription(&body, &subscriber, &secret).await?;

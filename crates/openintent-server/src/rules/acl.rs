@@ -67,31 +67,33 @@ pub(crate) enum Grant {
     OpenPolicy,
     /// The principal created the intent (`created_by`).
     Creator,
-    /// The principal holds an unexpired entry of a known level that includes the level needed.
+    /// The principal holds an unexpired entry of a known level that includes the level needed,
+    /// in the intent's ACL (entries granted to an intent without one count only once it gets one).
     Entry,
 }
 
 /// The access rule: a principal holds a level on an intent when any of these grants it.
 pub(crate) const RULE: [Grant; 4] = [Grant::NoAcl, Grant::OpenPolicy, Grant::Creator, Grant::Entry];
 
-/// Where [`sql_predicate`] finds its inputs: SQL expressions for the intent's id and creator
-/// (for example `intents.id`, `i.created_by`), and the placeholder numbers (`$n`) bound to the
-/// principal (text) and to the time the entries' expiry is compared with (a timestamp).
+/// Where [`sql_predicate`] finds its inputs: SQL expressions for the intent's id, its creator
+/// and the principal (for example `intents.id`, `i.created_by`, `$1` or
+/// `subscriptions.subscriber_id`), and the placeholder number (`$n`) bound to the time the
+/// entries' expiry is compared with (a timestamp).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SqlInputs<'a> {
     /// The intent's id.
     pub(crate) intent_id: &'a str,
     /// The intent's `created_by`.
     pub(crate) created_by: &'a str,
-    /// The placeholder of the principal.
-    pub(crate) principal: usize,
+    /// The principal (text): a placeholder such as `$1`, or a column of the query.
+    pub(crate) principal: &'a str,
     /// The placeholder of the time.
     pub(crate) now: usize,
 }
 
 impl Grant {
     /// Whether this grant holds (the Rust form).
-    fn holds(
+    pub(crate) fn holds(
         self,
         acl: Option<&Acl>,
         created_by: &str,
@@ -112,7 +114,7 @@ impl Grant {
     /// The same condition as SQL over `intent_acls` and `acl_entries` (one text for SQLite and
     /// PostgreSQL: the levels and the policy are stored as their wire strings, times as
     /// timestamps that compare in time order on both).
-    fn sql(self, needed: &Permission, at: SqlInputs<'_>) -> String {
+    pub(crate) fn sql(self, needed: &Permission, at: SqlInputs<'_>) -> String {
         let SqlInputs { intent_id, created_by, principal, now } = at;
         match self {
             Grant::NoAcl => format!("NOT EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = {intent_id})"),
@@ -120,7 +122,7 @@ impl Grant {
                 "EXISTS (SELECT 1 FROM intent_acls a WHERE a.intent_id = {intent_id} AND a.default_policy = '{}')",
                 AccessPolicy::Open.as_str()
             ),
-            Grant::Creator => format!("{created_by} = ${principal}"),
+            Grant::Creator => format!("{created_by} = {principal}"),
             Grant::Entry => {
                 let levels: Vec<String> = [Permission::Read, Permission::Write, Permission::Admin]
                     .into_iter()
@@ -130,9 +132,12 @@ impl Grant {
                 if levels.is_empty() {
                     return "FALSE".to_owned();
                 }
+                // Entries count under a stored ACL only, as in the Rust form (an intent's entries
+                // are read with its ACL); without one, `NoAcl` holds anyway.
                 format!(
-                    "EXISTS (SELECT 1 FROM acl_entries e WHERE e.intent_id = {intent_id} AND e.principal_id = \
-                     ${principal} AND e.permission IN ({}) AND (e.expires_at IS NULL OR e.expires_at > ${now}))",
+                    "EXISTS (SELECT 1 FROM intent_acls a JOIN acl_entries e ON e.intent_id = a.intent_id \
+                     WHERE a.intent_id = {intent_id} AND e.principal_id = {principal} AND e.permission IN ({}) \
+                     AND (e.expires_at IS NULL OR e.expires_at > ${now}))",
                     levels.join(", ")
                 )
             }
@@ -152,8 +157,8 @@ pub(crate) fn allows(
     RULE.iter().any(|g| g.holds(acl, created_by, principal, needed, now))
 }
 
-/// [`RULE`] as an SQL condition, true for the intents on which the principal bound at
-/// `at.principal` holds `needed` at the time bound at `at.now` (the SQL form of [`allows`]).
+/// [`RULE`] as an SQL condition, true for the intents on which the principal `at.principal`
+/// holds `needed` at the time bound at `at.now` (the SQL form of [`allows`]).
 ///
 /// It starts with [`sql_nothing_restricted`], a condition on the whole database implied by the
 /// rule (when no ACL restricts, [`Grant::NoAcl`] or [`Grant::OpenPolicy`] holds for every intent):

@@ -16,7 +16,7 @@ use super::driver::{Row, query, query_scalar};
 use super::error::StoreError;
 use super::rows::{INTENT_COLS, as_obj, intent_from_row, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
-use crate::rules::acl::{SqlInputs, sql_predicate};
+use crate::rules::acl::{SqlInputs, sql_nothing_restricted, sql_predicate};
 
 /// How many ids one [`Store::readable_ids`] query checks at most.
 const READABLE_BATCH: usize = 500;
@@ -27,7 +27,22 @@ const READABLE_BATCH: usize = 500;
 /// [`Store::readable`]).
 pub(crate) fn readable_by(table: &str, principal: usize, now: usize) -> String {
     let (intent_id, created_by) = (format!("{table}.id"), format!("{table}.created_by"));
-    sql_predicate(&Permission::Read, SqlInputs { intent_id: &intent_id, created_by: &created_by, principal, now })
+    let principal = format!("${principal}");
+    sql_predicate(
+        &Permission::Read,
+        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: &principal, now },
+    )
+}
+
+/// The SQL condition on a `subscriptions` row whose subscriber (`subscriber_id`) may read the
+/// intent bound at `$intent` at the time bound at `$now` (the rule of `crate::rules::acl`, as
+/// [`readable_by`]): a webhook delivers an intent's events only to the subscriptions it holds for.
+pub(crate) fn subscriber_reads(intent: usize, now: usize) -> String {
+    let intent_id = format!("${intent}");
+    let created_by = format!("(SELECT c.created_by FROM intents c WHERE c.id = ${intent})");
+    let at =
+        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: "subscriptions.subscriber_id", now };
+    sql_predicate(&Permission::Read, at)
 }
 
 const ENTRY_COLS: &str =
@@ -44,6 +59,8 @@ pub(crate) struct IntentAccess {
     pub(crate) creator: String,
     /// Its ACL (`None` when it never got one).
     pub(crate) acl: Option<Acl>,
+    /// Whether no ACL of the database restricts anything ([`sql_nothing_restricted`]).
+    pub(crate) nothing_restricted: bool,
 }
 
 /// The detail of a refused decision (the reference's text, kept by clients).
@@ -62,17 +79,25 @@ impl Store {
     /// The creator and ACL of an intent (`None` for the ACL when it never got one); `None`
     /// when the intent does not exist. Read by the access check of every intent route.
     pub(crate) async fn access_of(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>)>> {
+        Ok(self.access_check(intent_id).await?.map(|(creator, acl, _)| (creator, acl)))
+    }
+
+    /// [`Store::access_of`], with whether no ACL of the database restricts anything
+    /// ([`sql_nothing_restricted`], read in the same statement).
+    pub(crate) async fn access_check(&self, intent_id: &str) -> StoreResult<Option<(String, Option<Acl>, bool)>> {
         // One statement for the creator and the policy: this runs before every intent route.
-        let row = query(
-            "SELECT intents.created_by, intent_acls.default_policy FROM intents \
+        let row = query(&format!(
+            "SELECT intents.created_by, intent_acls.default_policy, {} AS nothing_restricted FROM intents \
              LEFT JOIN intent_acls ON intent_acls.intent_id = intents.id WHERE intents.id = $1",
-        )
+            sql_nothing_restricted()
+        ))
         .bind(intent_id)
         .fetch_optional(&self.db.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let creator: String = row.try_get(0)?;
-        Ok(Some((creator, self.acl_of_policy(intent_id, row.try_get(1)?).await?)))
+        let open: bool = row.try_get(2)?;
+        Ok(Some((creator, self.acl_of_policy(intent_id, row.try_get(1)?).await?, open)))
     }
 
     /// The intent itself with its creator and ACL, for the access check of a route that answers
@@ -82,7 +107,8 @@ impl Store {
     pub(crate) async fn intent_with_access(&self, intent_id: &str) -> StoreResult<Option<IntentAccess>> {
         let row = query(&format!(
             "SELECT {INTENT_COLS}, (SELECT default_policy FROM intent_acls WHERE intent_acls.intent_id = intents.id) \
-             AS acl_policy FROM intents WHERE id = $1"
+             AS acl_policy, {} AS nothing_restricted FROM intents WHERE id = $1",
+            sql_nothing_restricted()
         ))
         .bind(intent_id)
         .fetch_optional(&self.db.pool)
@@ -90,7 +116,8 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let creator: String = row.try_get("created_by")?;
         let acl = self.acl_of_policy(intent_id, row.try_get("acl_policy")?).await?;
-        Ok(Some(IntentAccess { intent: intent_from_row(&row).ok(), creator, acl }))
+        let nothing_restricted = row.try_get("nothing_restricted")?;
+        Ok(Some(IntentAccess { intent: intent_from_row(&row).ok(), creator, acl, nothing_restricted }))
     }
 
     /// The ACL of an intent whose stored policy is `policy` (`None`: it never got one).
@@ -460,6 +487,87 @@ mod tests {
         assert_eq!(store.readable_ids("stranger", &all).await.unwrap().len(), ids.len());
     }
 
+    /// Each grant's two renderings (`Grant::holds`, `Grant::sql`) and the whole rule agree on an
+    /// exhaustive universe: no ACL or each policy, × no entry or one entry of each level (an
+    /// unknown one included) × no expiry, expired or not yet expired × for the principal or
+    /// another; each asked for by the creator, the entry's principal and a stranger, at each
+    /// level. Then again on a database where no ACL restricts (the rule's shortcut).
+    #[tokio::test]
+    async fn every_grant_renders_the_same_in_rust_and_sql() {
+        use crate::rules::acl::{Grant, RULE};
+
+        let universe = |policies: &[Option<&'static str>]| {
+            let mut cases = Vec::new();
+            for &policy in policies {
+                cases.push((policy, None));
+                for level in ["read", "write", "admin", "owner"] {
+                    for expiry in [None, Some(-3600), Some(3600)] {
+                        for whom in ["p", "other"] {
+                            cases.push((policy, Some(grant(whom, level, expiry))));
+                        }
+                    }
+                }
+            }
+            cases
+        };
+        let restricted = [None, Some("open"), Some("closed"), Some("restricted"), Some("private")];
+        for (policies, expect_restricted) in [(&restricted[..], true), (&restricted[..2], false)] {
+            let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+            let mut ids = Vec::new();
+            for (policy, entry) in universe(policies) {
+                let mut new = NewIntent::draft("t");
+                new.created_by = "c".into();
+                let (intent, _) = store.create_intent(new).await.unwrap();
+                match (policy, entry) {
+                    (Some(policy), entry) => {
+                        let mut req = SetAclRequest::default();
+                        req.default_policy = Some(AccessPolicy::parse(policy));
+                        req.entries = entry.into_iter().collect();
+                        store.set_acl(&intent.id, &req, "c").await.unwrap();
+                    }
+                    (None, Some(entry)) => {
+                        store.grant_access(&intent.id, &entry, "c").await.unwrap();
+                    }
+                    (None, None) => {}
+                }
+                ids.push(intent.id);
+            }
+            let now = Utc::now();
+            let at = SqlInputs { intent_id: "intents.id", created_by: "intents.created_by", principal: "$1", now: 2 };
+            let mut seen = [(0, 0); 5];
+            for id in &ids {
+                let (creator, acl) = store.access_of(id).await.unwrap().unwrap();
+                for principal in ["c", "p", "q"] {
+                    for needed in [Permission::Read, Permission::Write, Permission::Admin, Permission::parse("owner")] {
+                        let rules = RULE
+                            .iter()
+                            .map(|g| (g.holds(acl.as_ref(), &creator, principal, &needed, now), g.sql(&needed, at)));
+                        let whole =
+                            (allows(acl.as_ref(), &creator, principal, &needed, now), sql_predicate(&needed, at));
+                        for (n, (rust, sql)) in rules.chain([whole]).enumerate() {
+                            let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {sql}");
+                            let count: i64 = query_scalar(&sql)
+                                .bind(principal)
+                                .bind(now)
+                                .bind(id.as_str())
+                                .fetch_one(&store.db.pool)
+                                .await
+                                .unwrap();
+                            let grant = RULE.get(n).map_or("the rule".to_owned(), |g: &Grant| format!("{g:?}"));
+                            assert_eq!(rust, count == 1, "{grant}: {acl:?} {principal:?} {needed:?}");
+                            if rust { seen[n].0 += 1 } else { seen[n].1 += 1 }
+                        }
+                    }
+                }
+            }
+            // Each grant both holds and fails somewhere; the rule refuses only where some ACL restricts.
+            for (n, (held, failed)) in seen.iter().enumerate().take(4) {
+                assert!(*held > 0 && *failed > 0, "grant {n}: {seen:?}");
+            }
+            assert_eq!(seen[4].1 > 0, expect_restricted, "{seen:?}");
+        }
+    }
+
     /// Compares the SQL form of the rule with `allows` for each intent of `ids`, principal and
     /// level; the numbers of (allowed, refused) cases.
     async fn compare_sql_with_allows(store: &Store, ids: &[String]) -> (usize, usize) {
@@ -472,7 +580,12 @@ mod tests {
                     let rust = allows(acl.as_ref(), &creator, principal, &needed, now);
                     let predicate = sql_predicate(
                         &needed,
-                        SqlInputs { intent_id: "intents.id", created_by: "intents.created_by", principal: 1, now: 2 },
+                        SqlInputs {
+                            intent_id: "intents.id",
+                            created_by: "intents.created_by",
+                            principal: "$1",
+                            now: 2,
+                        },
                     );
                     let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {predicate}");
                     let n: i64 = query_scalar(&sql)

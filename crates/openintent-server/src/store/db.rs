@@ -479,13 +479,18 @@ fn webhook_scope(intent: usize) -> String {
 }
 
 /// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
-/// unexpired subscription with a URL whose scope ([`webhook_scope`]) and event-type filter match.
+/// unexpired subscription with a URL whose scope ([`webhook_scope`]) and event-type filter match,
+/// and whose subscriber may read the event's intent under its ACL as it stands in this
+/// transaction ([`super::acl::subscriber_reads`], in the same statement: when no ACL restricts,
+/// its first clause holds once for the whole statement).
 async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
     let rows = query(&format!(
-        "SELECT id, event_types, expires_at FROM subscriptions WHERE {} ORDER BY seq",
-        webhook_scope(1)
+        "SELECT id, event_types, expires_at FROM subscriptions WHERE {} AND {} ORDER BY seq",
+        webhook_scope(1),
+        super::acl::subscriber_reads(1, 2)
     ))
     .bind(&event.intent_id)
+    .bind(now())
     .fetch_all(&mut **tx)
     .await?;
     let mut targets = Vec::new();

@@ -344,8 +344,8 @@ impl Store {
     }
 
     /// [`Store::sweep_agents`], reading the agents `batch` rows at a time (in `seq` order), so
-    /// that a sweep never holds every agent in memory; a row that cannot be read is logged and
-    /// skipped (the others are still swept).
+    /// that a sweep never holds every agent in memory; a row that cannot be read, or an agent
+    /// whose transition cannot be written, is logged and skipped (the others are still swept).
     async fn sweep_agents_by(&self, at: DateTime<Utc>, batch: i64) -> StoreResult<Vec<(String, AgentStatus)>> {
         let mut changed = Vec::new();
         let mut after: i64 = i64::MIN;
@@ -370,8 +370,14 @@ impl Store {
                         continue;
                     }
                 };
-                if let Some(health) = self.sweep_agent(&agent, seen, at).await? {
-                    changed.push((agent.agent_id.clone(), health));
+                match self.sweep_agent(&agent, seen, at).await {
+                    Ok(Some(health)) => changed.push((agent.agent_id.clone(), health)),
+                    Ok(None) => {}
+                    // One agent's failed write (a conflict, a lost connection) leaves it for the
+                    // next sweep; the other agents are still swept.
+                    Err(e) => {
+                        tracing::warn!(agent_id = %agent.agent_id, error = %e, "liveness sweep failed for one agent");
+                    }
                 }
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < batch {
@@ -456,6 +462,28 @@ mod tests {
         changed.retain(|(id, _)| id != "bad");
         let unhealthy = |id: &str| (id.to_owned(), AgentStatus::Unhealthy);
         assert_eq!(changed, [unhealthy("a1"), unhealthy("a2"), unhealthy("a3"), unhealthy("a4")]);
+    }
+
+    /// An agent whose transition cannot be written (here a trigger refuses it) is skipped: the
+    /// agents after it are still swept.
+    #[tokio::test]
+    async fn the_sweep_goes_on_after_an_agent_it_cannot_write() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let (first, _) = store.register_agent(&quick("a1"), "k").await.unwrap();
+        for id in ["stuck", "a2"] {
+            store.register_agent(&quick(id), "k").await.unwrap();
+        }
+        query(
+            "CREATE TRIGGER refuse_stuck BEFORE UPDATE ON agents WHEN OLD.agent_id = 'stuck' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(&store.db.pool)
+        .await
+        .unwrap();
+        let later = first.registered_at + chrono::Duration::seconds(3);
+        let changed = store.sweep_agents_by(later, 10).await.unwrap();
+        let unhealthy = |id: &str| (id.to_owned(), AgentStatus::Unhealthy);
+        assert_eq!(changed, [unhealthy("a1"), unhealthy("a2")]);
     }
 
     #[test]
