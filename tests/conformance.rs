@@ -10,7 +10,7 @@
 //! | `OPENINTENT_CONFORMANCE_PROFILE` | `reference` or `full`: which operations the target serves (default `reference` for the reference server's URL, else `full`) |
 //!
 //! Under the `reference` profile the operations the Python reference server lacks
-//! (`list_intents`, webhook subscriptions, `unassign_agent`) must fail with the typed
+//! (`list_intents`, webhook subscriptions, `unassign_agent`, `list_decision_records`, ...) must fail with the typed
 //! unsupported error; under `full` they must work. Everything else is asserted the same way on
 //! both. Every test works on intents of its own, so the tests run in parallel against one
 //! server.

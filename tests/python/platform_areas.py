@@ -20,6 +20,7 @@ from openintent.exceptions import NotFoundError, OpenIntentError
 from openintent.models import (
     AccessPolicy,
     AgentStatus,
+    DecisionType,
     EventType,
     IntentStatus,
     Permission,
@@ -591,6 +592,41 @@ def _governance_escalation_events(ctx: Context) -> None:
     intent_id = ctx.need("escalated")
     types = [e.event_type.value for e in ctx.client.get_events(intent_id)]
     assert types, "no events"
+
+
+@check("governance", "create_coordinator_lease, create_decision_record")
+def _decision_record_create(ctx: Context) -> None:
+    intent = ctx.new_intent("Coordinated")
+    lease = ctx.client.create_coordinator_lease(ctx.agent_id, intent.id)
+    record = ctx.client.create_decision_record(
+        lease.id,
+        intent.id,
+        DecisionType.TASK_ASSIGNED,
+        "Assign research",
+        "it has the capacity",
+        alternatives_considered=[{"option": "another agent"}],
+        confidence=0.7,
+    )
+    eq(record["decision_type"], "task_assigned", "decision_type")
+    eq((record["coordinator_id"], record["confidence"]), (lease.id, 0.7), "coordinator_id, confidence")
+    ctx.values["decided"] = (intent.id, record["id"])
+
+
+@check(
+    "governance",
+    "list_decision_records",
+    XFail(
+        SERVER_BUG,
+        "the reference lists decision records at …/decisions; the SDK's …/coordinator-decisions is 404 (§4.8)",
+        raised(NotFoundError),
+    ),
+)
+def _decision_record_list(ctx: Context) -> None:
+    intent_id, record_id = ctx.need("decided")
+    eq([r["id"] for r in ctx.client.list_decision_records(intent_id)], [record_id], "records of the intent")
+    if ctx.rust:
+        types = [e.event_type for e in ctx.client.get_events(intent_id)]
+        assert EventType.COORDINATOR_DECISION in types, f"no coordinator.decision event: {types!r}"
 
 
 # ==========================================================================

@@ -1,13 +1,15 @@
 //! Coordinator leases against the captured exchanges of the reference server: the request
 //! body, the lease read back (`lease_metadata`, naive timestamps), the bare list, the
-//! heartbeat answer and its 404; the same calls from the blocking client.
+//! heartbeat answer and its 404; decision records (the body sent, the record read back, the
+//! list's path and `limit`, the reference's 404 for that path as unsupported); the same calls
+//! from the blocking client.
 
 mod common;
 
 use chrono::Duration;
 use common::*;
 use openintent_transport::Method;
-use openintent_types::CreateCoordinatorLeaseRequest;
+use openintent_types::{CreateCoordinatorLeaseRequest, CreateDecisionRecordRequest};
 use serde_json::{Map, json};
 
 const INTENT_ID: &str = "b1dcb2b4-3105-4115-90b5-31b46c7cf6c0";
@@ -74,6 +76,68 @@ async fn create_list_heartbeat_and_not_found() {
     mock.assert_all_used();
 }
 
+const DECISION_LEASE: &str = "b57191fe-dbe2-4aec-bd76-0b00270b599a";
+const DECISION_INTENT: &str = "3c4e5d0a-ae8d-4d46-8a7d-b833597a3f2b";
+
+fn decision() -> CreateDecisionRecordRequest {
+    let mut req = CreateDecisionRecordRequest::new(
+        DECISION_LEASE,
+        DECISION_INTENT,
+        "task_assigned",
+        "Assign research to alpha",
+        "alpha has the capacity",
+    );
+    req.alternatives_considered = Some(vec![json!({"option": "beta", "reason": "busy"})]);
+    req.confidence = Some(0.85);
+    req
+}
+
+#[tokio::test]
+async fn decision_records_create_list_and_the_references_missing_route() {
+    let (client, mock) = client();
+    mock.push(example_response("governance_decision_record_create"));
+    mock.push(example_response("governance_decision_record_create_minimal"));
+    // The reference's list (at `…/decisions`) answered for the SDK's path: the same records.
+    mock.push(example_response("governance_decision_record_list"));
+    mock.push(example_response("governance_decision_record_list_unsupported"));
+
+    let record = client.create_decision_record(&decision()).await.unwrap();
+    let req = mock.last_request().unwrap();
+    assert_request(&req, Method::Post, "/api/v1/decisions", None);
+    assert_eq!(body(&req), example_request_body("governance_decision_record_create"));
+    assert_eq!((record.coordinator_id.as_str(), record.intent_id.as_str()), (DECISION_LEASE, DECISION_INTENT));
+    assert_eq!((record.decision_type.as_str(), record.confidence), ("task_assigned", Some(0.85)));
+    assert_eq!(record.alternatives_considered[0]["option"], "beta");
+    assert_eq!(record.timestamp.to_rfc3339(), "2026-12-04T10:49:16.996343+00:00");
+
+    let minimal =
+        CreateDecisionRecordRequest::new(DECISION_LEASE, DECISION_INTENT, "plan_created", "Plan", "First step");
+    let second = client.create_decision_record(&minimal).await.unwrap();
+    assert_eq!(body(&mock.last_request().unwrap()), example_request_body("governance_decision_record_create_minimal"));
+    assert!(second.alternatives_considered.is_empty() && second.confidence.is_none());
+
+    let records = client.list_decision_records(DECISION_INTENT, Some(50)).await.unwrap();
+    let req = mock.last_request().unwrap();
+    assert_request(&req, Method::Get, &format!("/api/v1/intents/{DECISION_INTENT}/coordinator-decisions"), None);
+    assert_eq!(query(&req, "limit"), Some("50"));
+    assert_eq!(records.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [second.id.as_str(), record.id.as_str()]);
+
+    let e = client.list_decision_records(DECISION_INTENT, None).await.unwrap_err();
+    assert_eq!(query(&mock.last_request().unwrap(), "limit"), None);
+    assert!(e.is_unsupported(), "{e}");
+
+    // Validation before sending.
+    let mut bad = decision();
+    bad.confidence = Some(1.5);
+    assert!(client.create_decision_record(&bad).await.unwrap_err().is_validation());
+    let mut bad = decision();
+    bad.alternatives_considered = Some(vec![json!("b")]);
+    assert!(client.create_decision_record(&bad).await.unwrap_err().is_validation());
+    let blank = CreateDecisionRecordRequest::new(DECISION_LEASE, DECISION_INTENT, "plan_created", " ", "r");
+    assert!(client.create_decision_record(&blank).await.unwrap_err().is_validation());
+    mock.assert_all_used();
+}
+
 #[cfg(feature = "blocking")]
 #[test]
 fn the_blocking_client_has_the_same_calls() {
@@ -85,5 +149,9 @@ fn the_blocking_client_has_the_same_calls() {
     assert_eq!(client.create_coordinator_lease(&request()).unwrap().id, LEASE);
     assert_eq!(client.list_coordinator_leases(INTENT_ID).unwrap()[0].agent_id, "coordinator");
     assert_eq!(client.coordinator_heartbeat(LEASE).unwrap().status.as_deref(), Some("ok"));
+    mock.push(example_response("governance_decision_record_create"));
+    mock.push(example_response("governance_decision_record_list"));
+    assert_eq!(client.create_decision_record(&decision()).unwrap().coordinator_id, DECISION_LEASE);
+    assert_eq!(client.list_decision_records(DECISION_INTENT, None).unwrap().len(), 2);
     mock.assert_all_used();
 }

@@ -239,6 +239,13 @@ async fn a_tool_of_each_area_works() {
     // Costs.
     s.ok("record_cost", json!({"intent_id": id, "cost_type": "tokens", "amount": 12.0, "unit": "tokens"})).await;
     assert_eq!(s.ok("get_costs", json!({"intent_id": id})).await["count"], 1);
+    // Coordinator leases and their decision records.
+    let coordinator = s.ok("create_coordinator_lease", json!({"intent_id": id})).await;
+    let decision = json!({"coordinator_id": coordinator["id"], "intent_id": id, "decision_type": "plan_created",
+                          "summary": "Plan", "rationale": "First step", "confidence": 0.9});
+    let record = s.ok("create_decision_record", decision).await;
+    let records = s.ok("list_decision_records", json!({"intent_id": id, "limit": 5})).await;
+    assert_eq!((records["count"].as_u64(), &records["items"][0]["id"]), (Some(1), &record["id"]));
     // Portfolios.
     let p = s.ok("create_portfolio", json!({"name": "Q1"})).await;
     let pid = p["id"].as_str().unwrap().to_owned();

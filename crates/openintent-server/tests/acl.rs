@@ -584,6 +584,15 @@ async fn references_to_an_unreadable_intent_are_answered_as_unknown() {
         ),
         ("POST", format!("/api/v1/portfolios/{g}/intents"), as_fn(|id| json!({"intent_id": id})), ""),
         ("POST", "/api/v1/coordinators".into(), as_fn(|id| json!({"agent_id": "bob", "intent_id": id})), "intent_id"),
+        (
+            "POST",
+            "/api/v1/decisions".into(),
+            as_fn(|id| {
+                json!({"coordinator_id": "any", "intent_id": id, "decision_type": "plan_created", "summary": "s",
+                       "rationale": "r"})
+            }),
+            "intent_id",
+        ),
     ];
     for (method, path, body, field) in &cases {
         let send = |id: &str| app.as_agent_with(Some("bob"), method, path, Some(body(id)), &[("if-match", "1")]);

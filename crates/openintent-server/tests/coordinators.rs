@@ -201,3 +201,219 @@ async fn leases_of_a_private_intent_are_hidden_from_who_may_not_read_it() {
     let r = app.as_agent(Some("alice"), "GET", &format!("/api/v1/coordinators/{lid}"), None).await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+// ----- decision records ----------------------------------------------------------------------
+
+/// A lease for `agent` on the intent `id`; its id.
+async fn lease_on(app: &TestApp, agent: &str, id: &str) -> String {
+    let r = grant(app, agent, json!({"agent_id": agent, "intent_id": id})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+fn decision(lease: &str, intent: &str) -> Value {
+    json!({"coordinator_id": lease, "intent_id": intent, "decision_type": "task_assigned",
+           "summary": "Assign research to alpha", "rationale": "alpha has the capacity"})
+}
+
+async fn record(app: &TestApp, agent: &str, body: Value) -> Reply {
+    app.as_agent(Some(agent), "POST", "/api/v1/decisions", Some(body)).await
+}
+
+/// The `coordinator.decision` events of an intent.
+async fn decision_events(app: &TestApp, id: &str) -> Vec<Value> {
+    app.events(id).await.into_iter().filter(|e| e["event_type"] == "coordinator.decision").collect()
+}
+
+#[tokio::test]
+async fn decision_records_are_recorded_listed_newest_first_and_logged() {
+    let app = TestApp::memory().await;
+    let id = app.intent("coordinated").await;
+    let lid = lease_on(&app, "coordinator", &id).await;
+    let mut body = decision(&lid, &id);
+    body["alternatives_considered"] = json!([{"option": "beta", "reason": "busy"}]);
+    body["confidence"] = json!(0.85);
+    let r = record(&app, "coordinator", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let first = r.body.clone();
+    for (key, want) in [
+        ("coordinator_id", json!(lid)),
+        ("intent_id", json!(id)),
+        ("decision_type", json!("task_assigned")),
+        ("summary", json!("Assign research to alpha")),
+        ("rationale", json!("alpha has the capacity")),
+        ("alternatives_considered", json!([{"option": "beta", "reason": "busy"}])),
+        ("confidence", json!(0.85)),
+    ] {
+        assert_eq!(first[key], want, "{key}: {first}");
+    }
+    time(&first["timestamp"]);
+    // The optional fields default as on the reference; any decision type is kept as given.
+    let mut body = decision(&lid, &id);
+    body["decision_type"] = json!("custom_choice");
+    let r = record(&app, "coordinator", body).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let second = r.body.clone();
+    assert_eq!(
+        (&second["alternatives_considered"], &second["confidence"], &second["decision_type"]),
+        (&json!([]), &Value::Null, &json!("custom_choice"))
+    );
+
+    let path = format!("/api/v1/intents/{id}/coordinator-decisions");
+    let r = app.get(&path).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body, json!([second, first]), "a bare array, newest first");
+    let r = app.get(&format!("{path}?limit=1")).await;
+    assert_eq!(r.body, json!([second]));
+    // The recorded (arbitration) decisions stay apart (D47).
+    assert_eq!(app.get(&format!("/api/v1/intents/{id}/decisions")).await.body, json!([]));
+
+    let events = decision_events(&app, &id).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let logged = events.iter().find(|e| e["payload"]["decision_id"] == first["id"]).expect("the first's event");
+    assert_eq!(logged["actor"], "coordinator");
+    assert_eq!(logged["payload"]["coordinator_id"], json!(lid));
+    assert_eq!(logged["payload"]["decision_type"], "task_assigned");
+
+    // A portfolio lease covers the portfolio's members, and only them.
+    let f = app.post("/api/v1/portfolios", json!({"name": "f"})).await.body["id"].as_str().unwrap().to_owned();
+    let r = app.post(&format!("/api/v1/portfolios/{f}/intents"), json!({"intent_id": id})).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = grant(&app, "conductor", json!({"agent_id": "conductor", "portfolio_id": f, "scope": "portfolio"})).await;
+    let pl = r.body["id"].as_str().unwrap().to_owned();
+    let r = record(&app, "conductor", decision(&pl, &id)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let outside = app.intent("outside").await;
+    let r = record(&app, "conductor", decision(&pl, &outside)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.detail().starts_with("coordinator_id"), "{:?}", r.body);
+}
+
+#[tokio::test]
+async fn decision_record_refusals_name_the_field_and_write_nothing() {
+    let app = TestApp::memory().await;
+    let id = app.intent("i").await;
+    let other = app.intent("other").await;
+    let lid = lease_on(&app, "c", &id).await;
+    let elsewhere = lease_on(&app, "c", &other).await;
+
+    let r = record(&app, "c", decision(&lid, "no-such-intent")).await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found (intent_id: no-such-intent)"));
+    let r = record(&app, "c", decision("no-such-lease", &id)).await;
+    assert_eq!(
+        (r.status, r.detail()),
+        (StatusCode::NOT_FOUND, "Coordinator lease not found (coordinator_id: no-such-lease)")
+    );
+    let r = record(&app, "c", decision(&elsewhere, &id)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.detail().starts_with("coordinator_id") && r.detail().contains(&other), "{:?}", r.body);
+    let r = grant(&app, "c", json!({"agent_id": "c", "intent_id": id, "expires_at": "2020-01-01T00:00:00Z"})).await;
+    let expired = r.body["id"].as_str().unwrap().to_owned();
+    let r = record(&app, "c", decision(&expired, &id)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert!(r.detail().contains("expired"), "{:?}", r.body);
+
+    let with = |key: &str, v: Value| {
+        let mut b = decision(&lid, &id);
+        b[key] = v;
+        b
+    };
+    let without = |key: &str| {
+        let mut b = decision(&lid, &id);
+        b.as_object_mut().unwrap().remove(key);
+        b
+    };
+    let mut cases = Vec::new();
+    for key in ["coordinator_id", "intent_id", "decision_type", "summary", "rationale"] {
+        cases.push((without(key), json!(["body", key])));
+    }
+    cases.extend([
+        (with("summary", json!("  ")), json!(["body", "summary"])),
+        (with("decision_type", json!("x".repeat(101))), json!(["body", "decision_type"])),
+        (with("confidence", json!(1.5)), json!(["body", "confidence"])),
+        (with("confidence", json!(-0.1)), json!(["body", "confidence"])),
+        (with("confidence", json!("high")), json!(["body", "confidence"])),
+        (with("alternatives_considered", json!({"a": 1})), json!(["body", "alternatives_considered"])),
+        (with("alternatives_considered", json!([{"a": 1}, "b"])), json!(["body", "alternatives_considered", 1])),
+    ]);
+    for (body, loc) in cases {
+        let r = record(&app, "c", body.clone()).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {:?}", r.body);
+        assert_eq!(r.body["detail"][0]["loc"], loc, "{body}: {:?}", r.body);
+    }
+    for bound in [0.0, 1.0] {
+        let r = record(&app, "c", with("confidence", json!(bound))).await;
+        assert_eq!(r.status, StatusCode::OK, "confidence {bound}: {:?}", r.body);
+    }
+    let r = app.get(&format!("/api/v1/intents/{id}/coordinator-decisions")).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 2, "only the two accepted: {:?}", r.body);
+    assert_eq!(decision_events(&app, &id).await.len(), 2);
+    assert_eq!(app.get(&format!("/api/v1/intents/{other}/coordinator-decisions")).await.body, json!([]));
+    assert!(decision_events(&app, &other).await.is_empty());
+
+    let r = app.get("/api/v1/intents/no-such-intent/coordinator-decisions").await;
+    assert_eq!((r.status, r.detail()), (StatusCode::NOT_FOUND, "Intent not found"));
+    for bad in ["0", "1001", "many"] {
+        let r = app.get(&format!("/api/v1/intents/{id}/coordinator-decisions?limit={bad}")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "limit={bad}: {:?}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn only_the_leases_agent_or_an_operator_or_admin_records_with_write_access() {
+    let app = TestApp::memory().await;
+    let id = app.intent("i").await;
+    let agent_key = "agent-research-key";
+    let r = call(
+        &app,
+        agent_key,
+        "alpha",
+        "POST",
+        "/api/v1/coordinators",
+        Some(json!({"agent_id": "alpha", "intent_id": id})),
+    )
+    .await;
+    let lid = r.body["id"].as_str().unwrap().to_owned();
+    let r = call(&app, agent_key, "beta", "POST", "/api/v1/decisions", Some(decision(&lid, &id))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert!(r.detail().starts_with("coordinator_id") && r.detail().contains("alpha"), "{:?}", r.body);
+    assert!(decision_events(&app, &id).await.is_empty(), "a refusal writes nothing");
+    let r = call(&app, agent_key, "alpha", "POST", "/api/v1/decisions", Some(decision(&lid, &id))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // An admin key records for the lease's agent: the event's actor is the agent.
+    let r = app.as_agent(Some("boss"), "POST", "/api/v1/decisions", Some(decision(&lid, &id))).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let events = decision_events(&app, &id).await;
+    let logged = events.iter().find(|e| e["payload"]["decision_id"] == r.body["id"]).expect("the admin's record");
+    assert_eq!((logged["actor"].clone(), logged["payload"]["recorded_by"].clone()), (json!("alpha"), json!("boss")));
+
+    // alice's private intent: bob, who may not read it, is answered as for an unknown intent;
+    // given read access only, he may hold a lease but not record on it.
+    let pid = app.as_agent(Some("alice"), "POST", "/api/v1/intents", Some(json!({"title": "p"}))).await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let acl = format!("/api/v1/intents/{pid}/acl");
+    let r = app
+        .as_agent_with(Some("alice"), "PUT", &acl, Some(json!({"default_policy": "private"})), &[("if-match", "1")])
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let alices = lease_on(&app, "alice", &pid).await;
+    let r = record(&app, "bob", decision(&alices, &pid)).await;
+    assert_eq!(
+        (r.status, r.detail().replace(&pid, "X")),
+        (StatusCode::NOT_FOUND, "Intent not found (intent_id: X)".into())
+    );
+    let entry = json!({"principal_id": "bob", "permission": "read"});
+    let r = app.as_agent(Some("alice"), "POST", &format!("{acl}/entries"), Some(entry)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let bobs = lease_on(&app, "bob", &pid).await;
+    let r = record(&app, "bob", decision(&bobs, &pid)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/intents/{pid}/coordinator-decisions"), None).await;
+    assert_eq!((r.status, r.body.clone()), (StatusCode::OK, json!([])));
+    let r = record(&app, "alice", decision(&alices, &pid)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let r = app.as_agent(Some("carol"), "GET", &format!("/api/v1/intents/{pid}/coordinator-decisions"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+}

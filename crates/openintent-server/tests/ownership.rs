@@ -116,6 +116,10 @@ const ROUTES: &[(&str, &str, Rule)] = &[
     ("GET", "/api/v1/coordinators/{id}", Acl),
     ("GET", "/api/v1/intents/{id}/coordinators", Acl),
     ("POST", "/api/v1/coordinators/{id}/heartbeat", Owned),
+    // Decision records: recorded by the lease's agent (an operator or admin key acting for it),
+    // with write access to the intent; listed under the intent's ACL.
+    ("POST", "/api/v1/decisions", Owned),
+    ("GET", "/api/v1/intents/{id}/coordinator-decisions", Acl),
     ("GET", "/api/v1/inbox", Acl),
     ("GET", "/api/v1/subscribe/inbox", Acl),
     ("GET", "/api/v1/intents/{id}/retry-policy", Acl),
@@ -293,6 +297,11 @@ fn request(method: &str, route: &str, o: &Objects) -> (String, Option<Value>, St
         ("POST", "/api/v1/coordinators/{id}/heartbeat") => {
             (format!("/api/v1/coordinators/{}/heartbeat", o.coordinator_lease), None, forbidden)
         }
+        ("POST", "/api/v1/decisions") => {
+            let body = json!({"coordinator_id": o.coordinator_lease, "intent_id": i, "decision_type": "plan_created",
+                              "summary": "s", "rationale": "r"});
+            ("/api/v1/decisions".to_owned(), Some(body), forbidden)
+        }
         ("POST", "/api/v1/agents/{agent_id}/heartbeat") => {
             (format!("/api/v1/agents/{}/heartbeat", o.alice), Some(json!({"status": "active"})), forbidden)
         }
@@ -341,8 +350,9 @@ async fn bob_is_refused_alice_and_admin_may() {
         let bob = call(&api, AGENT_KEY, "bob", method, &path, body.clone()).await;
         assert_eq!(bob.status, refused, "bob: {what}: {}", bob.body);
         let operator = call(&api, OPERATOR_KEY, "ops", method, &path, body.clone()).await;
-        if route.starts_with("/api/v1/agents/") {
-            ok(&operator, &format!("an operator runs the fleet: {what}"));
+        // An operator runs the fleet and records decisions for a lease's agent.
+        if route.starts_with("/api/v1/agents/") || *route == "/api/v1/decisions" {
+            ok(&operator, &format!("an operator may: {what}"));
             round += 1;
             let o = objects(&api, round).await;
             let (path, body, _) = request(method, route, &o);

@@ -2,7 +2,9 @@
 //! guardrails. Routes: `POST /api/v1/coordinators` ([`CreateCoordinatorLeaseRequest`]),
 //! `GET /api/v1/coordinators/{id}`, `GET /api/v1/intents/{id}/coordinators` (a bare array),
 //! `POST /api/v1/coordinators/{id}/heartbeat` (no body; answers a
-//! [`crate::HeartbeatResponse`]).
+//! [`crate::HeartbeatResponse`]). Decision records: `POST /api/v1/decisions`
+//! ([`CreateDecisionRecordRequest`]), `GET /api/v1/intents/{id}/coordinator-decisions`
+//! (a bare array of [`DecisionRecord`], newest first).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -156,6 +158,136 @@ impl crate::schema::RequestSchema for CreateCoordinatorLeaseRequest {
                 .unit("seconds"),
             opt("expires_at", Kind::Time),
             opt("metadata", Kind::Obj),
+        ]
+    };
+}
+
+// ----- decision records ----------------------------------------------------------------------
+
+/// The decision types the 0.17 SDK names (`DecisionType`); a record may carry any other name.
+pub const DECISION_TYPES: &[&str] = &[
+    "plan_created",
+    "plan_modified",
+    "task_assigned",
+    "task_delegated",
+    "escalation_initiated",
+    "escalation_resolved",
+    "checkpoint_evaluated",
+    "failure_handled",
+    "guardrail_approached",
+    "coordinator_handoff",
+];
+
+wire_model! {
+    /// An auditable record of a coordinator's decision (RFC-0013): written through
+    /// `POST /api/v1/decisions`, listed at `GET /api/v1/intents/{id}/coordinator-decisions`.
+    /// Not the decisions recorded through `POST /api/v1/intents/{id}/decisions`
+    /// ([`crate::Decision`]).
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct DecisionRecord {
+        /// Record id.
+        pub id: String,
+        /// The coordinator lease under which it was decided.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub coordinator_id: String,
+        /// The intent it concerns.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub intent_id: String,
+        /// Kind of decision ([`DECISION_TYPES`] lists the SDK's; others are kept as given).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub decision_type: String,
+        /// What was decided.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub summary: String,
+        /// Why.
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub rationale: String,
+        /// The options weighed (objects of the coordinator's choosing).
+        #[serde(default, deserialize_with = "null_as_default")]
+        pub alternatives_considered: Vec<Map<String, Value>>,
+        /// How sure the coordinator was, from 0 to 1.
+        #[serde(default)]
+        pub confidence: Option<f64>,
+        /// When it was recorded.
+        #[serde(with = "crate::time::wire", default)]
+        pub timestamp: DateTime<Utc>,
+    }
+    aliases { "timestamp" <= ["created_at"] }
+    also_emit {}
+}
+
+wire_model! {
+    /// Body of `POST /api/v1/decisions`.
+    #[derive(Debug, Clone, PartialEq, Default, Serialize)]
+    #[non_exhaustive]
+    pub struct CreateDecisionRecordRequest {
+        /// The coordinator lease deciding (required).
+        pub coordinator_id: String,
+        /// The intent concerned (required): the lease's, or a member of the lease's portfolio.
+        pub intent_id: String,
+        /// Kind of decision (required; see [`DECISION_TYPES`]).
+        pub decision_type: String,
+        /// What was decided (required).
+        pub summary: String,
+        /// Why (required).
+        pub rationale: String,
+        /// The options weighed, each an object (checked by validation, so that a wrong one
+        /// is a 422 naming `alternatives_considered.N`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub alternatives_considered: Option<Vec<Value>>,
+        /// How sure the coordinator is, from 0 to 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub confidence: Option<f64>,
+    }
+    aliases {}
+    also_emit {}
+}
+
+impl CreateDecisionRecordRequest {
+    /// A record of `decision_type` under the lease `coordinator_id` on `intent_id`.
+    pub fn new(
+        coordinator_id: impl Into<String>,
+        intent_id: impl Into<String>,
+        decision_type: impl Into<String>,
+        summary: impl Into<String>,
+        rationale: impl Into<String>,
+    ) -> Self {
+        CreateDecisionRecordRequest {
+            coordinator_id: coordinator_id.into(),
+            intent_id: intent_id.into(),
+            decision_type: decision_type.into(),
+            summary: summary.into(),
+            rationale: rationale.into(),
+            ..Default::default()
+        }
+    }
+}
+
+// What the declaration does not say: each alternative is an object.
+impl Validate for CreateDecisionRecordRequest {
+    fn validate(&self) -> Result<(), InputValidationError> {
+        crate::schema::validate_fields(self)?;
+        for (i, alternative) in self.alternatives_considered.iter().flatten().enumerate() {
+            if !alternative.is_object() {
+                return fail(&format!("alternatives_considered.{i}"), "must be an object");
+            }
+        }
+        Ok(())
+    }
+}
+
+impl crate::schema::RequestSchema for CreateDecisionRecordRequest {
+    const FIELDS: &'static [crate::schema::Field] = {
+        use crate::schema::{Kind, opt, req};
+        &[
+            req("coordinator_id", Kind::Str).id(),
+            req("intent_id", Kind::Str).id(),
+            req("decision_type", Kind::Str).text(100),
+            req("summary", Kind::Str).text(0),
+            req("rationale", Kind::Str).text(0),
+            opt("alternatives_considered", Kind::List),
+            opt("confidence", Kind::Num).range(0.0, 1.0),
         ]
     };
 }

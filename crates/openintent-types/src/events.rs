@@ -124,6 +124,8 @@ wire_enum! {
         ChannelMessage = "channel_message",
         /// An ACL entry expired (RFC-0011).
         AccessExpired = "access_expired",
+        /// A coordinator recorded a decision (RFC-0013).
+        CoordinatorDecision = "coordinator.decision",
     }
 }
 

@@ -89,7 +89,9 @@ pub use channels::{
     Channel, ChannelClosed, ChannelStatus, CreateChannelRequest, MemberPolicy, Message, MessageQuery, MessageStatus,
     MessageType, ReplyRequest, SendMessageRequest, UpdateChannelRequest, UpdateMessageRequest,
 };
-pub use coordinators::{CoordinatorLease, CreateCoordinatorLeaseRequest};
+pub use coordinators::{
+    CoordinatorLease, CreateCoordinatorLeaseRequest, CreateDecisionRecordRequest, DECISION_TYPES, DecisionRecord,
+};
 pub use costs::{CostRecord, CostSummary, CostType, RecordCostRequest};
 pub use discovery::{Ack, Discovery};
 pub use error::{ErrorBody, ErrorDetail};

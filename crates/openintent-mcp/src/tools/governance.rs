@@ -3,8 +3,9 @@
 use openintent_types::schema::{Kind, RequestSchema};
 use openintent_types::{
     AccessPolicy, ArbitrationOption, CreateAccessRequest, CreateApprovalRequest, CreateArbitrationRequest,
-    CreateCoordinatorLeaseRequest, CreateEscalationRequest, DecideAccessRequest, EscalationStatus, GovernancePolicy,
-    GrantAccessRequest, Permission, PrincipalType, RecordDecisionRequest, ResolveEscalationRequest, SetAclRequest,
+    CreateCoordinatorLeaseRequest, CreateDecisionRecordRequest, CreateEscalationRequest, DecideAccessRequest,
+    EscalationStatus, GovernancePolicy, GrantAccessRequest, Permission, PrincipalType, RecordDecisionRequest,
+    ResolveEscalationRequest, SetAclRequest,
 };
 
 use super::{INTENT_ID, Param, ToolDef, VERSION, call};
@@ -252,6 +253,41 @@ pub(crate) static TOOLS: &[ToolDef] = &[
         omit: &[],
         defaulted: &[],
         call: call!(|c, a| Ok(c.coordinator_heartbeat(&a.str("lease_id")?).await?)),
+    },
+    ToolDef {
+        name: "create_decision_record",
+        tier: Operator,
+        description: "Record a coordinator's decision (RFC-0013) on an intent under a coordinator lease the agent \
+                      holds (coordinator_id; the lease's intent or a member of its portfolio): decision_type \
+                      (plan_created, task_assigned, failure_handled, ...), summary, rationale, the \
+                      alternatives_considered (objects) and a confidence from 0 to 1.",
+        params: &[],
+        fields: CreateDecisionRecordRequest::FIELDS,
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, a| {
+            let mut req = CreateDecisionRecordRequest::new(
+                a.str("coordinator_id")?,
+                a.str("intent_id")?,
+                a.str("decision_type")?,
+                a.str("summary")?,
+                a.str("rationale")?,
+            );
+            req.alternatives_considered = a.opt("alternatives_considered")?;
+            req.confidence = a.opt_num("confidence")?;
+            Ok(c.create_decision_record(&req).await?)
+        }),
+    },
+    ToolDef {
+        name: "list_decision_records",
+        tier: Reader,
+        description: "List the decisions coordinators recorded on an intent, newest first: type, summary, \
+                      rationale, the alternatives weighed and the confidence.",
+        params: &[INTENT_ID, Param::opt("limit", Kind::Int, "At most this many records (the server's default: 50)")],
+        fields: &[],
+        omit: &[],
+        defaulted: &[],
+        call: call!(|c, a| Ok(c.list_decision_records(&a.str("intent_id")?, a.opt_u32("limit")?).await?)),
     },
     ToolDef {
         name: "request_arbitration",

@@ -5,18 +5,30 @@
 //! key), a lease names an intent (readable by the caller) or a portfolio that exists, a lease
 //! is read only by whoever may read its intent, and only the lease's agent (or an admin key)
 //! heartbeats it.
+//!
+//! Decision records (`POST /api/v1/decisions`, `GET /api/v1/intents/{id}/coordinator-decisions`,
+//! the path the 0.17 SDK's `list_decision_records` calls; the reference lists them at
+//! `…/decisions` instead, which this server keeps for the recorded decisions, D47). Beyond the
+//! reference: the intent must exist and be readable (404 naming `intent_id`), the lease must
+//! exist and be readable (404 naming `coordinator_id`), cover the intent (its own, or a member
+//! of its portfolio) and not be expired (409 naming `coordinator_id`); only the lease's agent,
+//! or an operator or admin key acting for it, records its decisions (403), with write access
+//! to the intent (its ACL, 403); `confidence` is from 0 to 1 (422); each record writes a
+//! `coordinator.decision` event on the intent (actor: the lease's agent) in its transaction.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use openintent_types::{CoordinatorLease, CreateCoordinatorLeaseRequest, HeartbeatResponse, Permission};
+use openintent_types::{
+    CoordinatorLease, CreateCoordinatorLeaseRequest, CreateDecisionRecordRequest, HeartbeatResponse, Permission,
+};
 use serde_json::Value;
 
 use super::acl::{require, require_readable_refs};
-use super::extract::{JsonBody, Principal, keyed};
+use super::extract::{JsonBody, Principal, QueryParams, keyed};
 use super::reply::{list, of_intent, wire};
-use super::spec::{Op, Reply, op, request};
+use super::spec::{LIMIT_50, Op, Reply, op, q_limit_50, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
@@ -29,6 +41,8 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/coordinators/{id}", keyed(state, get(get_lease)))
         .route("/api/v1/coordinators/{id}/heartbeat", keyed(state, post(heartbeat)))
         .route("/api/v1/intents/{id}/coordinators", keyed(state, get(list_leases)))
+        .route("/api/v1/decisions", keyed(state, post(create_decision)))
+        .route("/api/v1/intents/{id}/coordinator-decisions", keyed(state, get(list_decisions)))
 }
 
 async fn create_lease(
@@ -84,6 +98,63 @@ async fn heartbeat(State(state): State<AppState>, p: Principal, Path(id): Path<S
     Ok(Json(wire(&reply)))
 }
 
+async fn create_decision(
+    State(state): State<AppState>,
+    p: Principal,
+    JsonBody(body): JsonBody<CreateDecisionRecordRequest>,
+) -> ApiResult<Json<Value>> {
+    let intent_id = body.intent_id.as_str();
+    require_readable_refs(&state, p.as_str(), "Intent", "intent_id", [intent_id]).await?;
+    let lease_id = body.coordinator_id.as_str();
+    let unknown = || ApiError::not_found(format!("{COORDINATOR_LEASE_NOT_FOUND} (coordinator_id: {lease_id})"));
+    let lease = readable_lease(&state, &p, lease_id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => unknown(),
+        other => other,
+    })?;
+    let covers = match (&lease.intent_id, &lease.portfolio_id) {
+        (Some(own), _) if own == intent_id => true,
+        (_, Some(portfolio)) => state.store().intent_portfolios(intent_id).await?.iter().any(|f| &f.id == portfolio),
+        _ => false,
+    };
+    if !covers {
+        return Err(ApiError::conflict(format!(
+            "coordinator_id: the coordinator lease {lease_id} does not coordinate intent {intent_id} \
+             (it coordinates {}); record the decision under a lease of this intent or of a portfolio it belongs to",
+            match (&lease.intent_id, &lease.portfolio_id) {
+                (Some(i), _) => format!("intent {i}"),
+                (None, Some(f)) => format!("portfolio {f}"),
+                (None, None) => "nothing".to_owned(),
+            }
+        )));
+    }
+    if lease.expires_at.is_some_and(|end| end <= chrono::Utc::now()) {
+        return Err(ApiError::conflict(format!(
+            "coordinator_id: the coordinator lease {lease_id} expired; grant a new lease to record decisions"
+        )));
+    }
+    if p.as_str() != lease.agent_id && !p.role().may_act_for_others() {
+        return Err(ApiError::Forbidden(format!(
+            "coordinator_id: only the lease's agent ({:?}) or an operator or admin key acting for it may record \
+             its decisions; this key acts as {:?}",
+            lease.agent_id,
+            p.as_str()
+        )));
+    }
+    require(&state, p.as_str(), intent_id, &Permission::Write).await?;
+    Ok(Json(wire(&state.store().create_decision_record(&body, &lease.agent_id, p.as_str()).await?)))
+}
+
+async fn list_decisions(
+    State(state): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    q: QueryParams,
+) -> ApiResult<Json<Value>> {
+    // The intent's ACL (read) is checked by `acl::enforce`.
+    let limit = q.int_of(&LIMIT_50)?;
+    Ok(list(&of_intent(&state, &id, state.store().list_decision_records(&id, limit).await?).await?))
+}
+
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 /// The operations of this area, for the OpenAPI document.
@@ -110,4 +181,17 @@ pub(super) const OPERATIONS: &[Op] = &[
         "Coordinator leases of an intent",
     )
     .reply(Reply::List("CoordinatorLease")),
+    op("post", "/api/v1/decisions", "createDecisionRecord", "coordinators", "Record a coordinator's decision")
+        .body(request!(CreateDecisionRecordRequest))
+        .reply(Reply::Model("DecisionRecord"))
+        .errors(&[403, 404, 409]),
+    op(
+        "get",
+        "/api/v1/intents/{id}/coordinator-decisions",
+        "listDecisionRecords",
+        "coordinators",
+        "Coordinator decision records of an intent, newest first",
+    )
+    .query(&[("limit", q_limit_50, "Page size")])
+    .reply(Reply::List("DecisionRecord")),
 ];

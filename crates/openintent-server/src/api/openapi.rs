@@ -31,7 +31,7 @@ use openintent_types::{
     HeartbeatResponse, Intent, IntentEvent, IntentGraph, Lease, Portfolio, PortfolioMembership, RetryPolicy,
     Subscription,
 };
-use openintent_types::{Approval, CoordinatorLease, Escalation, InputResponse};
+use openintent_types::{Approval, CoordinatorLease, DecisionRecord, Escalation, InputResponse};
 use serde_json::{Map, Value, json};
 
 use super::acl;
@@ -132,6 +132,7 @@ const MODELS: &[Schema] = &[
     Schema { name: "Approval", build: wire_model::<Approval>, empty_ok: false },
     Schema { name: "Escalation", build: wire_model::<Escalation>, empty_ok: false },
     Schema { name: "CoordinatorLease", build: wire_model::<CoordinatorLease>, empty_ok: false },
+    Schema { name: "DecisionRecord", build: wire_model::<DecisionRecord>, empty_ok: false },
     Schema { name: "InputResponse", build: wire_model::<InputResponse>, empty_ok: false },
     Schema { name: "Acl", build: wire_model::<Acl>, empty_ok: false },
     Schema { name: "AclEntry", build: wire_model::<AclEntry>, empty_ok: false },

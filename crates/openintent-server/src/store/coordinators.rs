@@ -1,12 +1,17 @@
 //! Coordinator leases (RFC-0013): granted, read, listed per intent, and kept alive by
 //! heartbeats. As on the reference, a grant writes no event and nothing acts on a missed
-//! heartbeat.
+//! heartbeat. The decisions recorded under a lease are stored with a `coordinator.decision`
+//! event on the intent, in one transaction (the reference writes no event).
 
 use chrono::{DateTime, Utc};
-use openintent_types::{CoordinatorLease, CreateCoordinatorLeaseRequest};
+use openintent_types::{
+    CoordinatorLease, CreateCoordinatorLeaseRequest, CreateDecisionRecordRequest, DecisionRecord, EventType,
+};
+use serde_json::{Map, Value, json};
 
+use super::db::{append_event, require_intent};
 use super::driver::{Row, query};
-use super::rows::{to_json, ts};
+use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
 
 /// The 404 detail of a coordinator lease that does not exist.
@@ -96,6 +101,91 @@ impl Store {
         .await?;
         row.map(|r| Ok((t, r.try_get::<i64, _>("heartbeat_interval_seconds")?))).transpose()
     }
+}
+
+const DECISION_COLS: &str =
+    "id, coordinator_id, intent_id, decision_type, summary, rationale, alternatives_considered, confidence, timestamp";
+
+impl Store {
+    /// Records a decision of the lease `req.coordinator_id`, whose agent is `agent_id`, on
+    /// the intent `req.intent_id` (404 when it does not exist), with its `coordinator.decision`
+    /// event (actor: the lease's agent), in one transaction. `recorded_by` is the caller (the
+    /// agent itself, or an operator or admin key acting for it). The API layer checked that
+    /// the lease exists and covers the intent.
+    pub(crate) async fn create_decision_record(
+        &self,
+        req: &CreateDecisionRecordRequest,
+        agent_id: &str,
+        recorded_by: &str,
+    ) -> StoreResult<DecisionRecord> {
+        let mut tx = self.db.begin().await?;
+        require_intent(&mut tx, &req.intent_id).await?;
+        let mut d = DecisionRecord::default();
+        d.id = new_id();
+        d.coordinator_id = req.coordinator_id.clone();
+        d.intent_id = req.intent_id.clone();
+        d.decision_type = req.decision_type.clone();
+        d.summary = req.summary.clone();
+        d.rationale = req.rationale.clone();
+        // Validation refused alternatives that are not objects.
+        d.alternatives_considered = req
+            .alternatives_considered
+            .iter()
+            .flatten()
+            .filter_map(|v| v.as_object().cloned())
+            .collect::<Vec<Map<String, Value>>>();
+        d.confidence = req.confidence;
+        d.timestamp = now();
+        query(&format!(
+            "INSERT INTO decision_records ({DECISION_COLS}, recorded_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(&d.id)
+        .bind(&d.coordinator_id)
+        .bind(&d.intent_id)
+        .bind(&d.decision_type)
+        .bind(&d.summary)
+        .bind(&d.rationale)
+        .bind(to_json(&d.alternatives_considered))
+        .bind(d.confidence)
+        .bind(ts(&d.timestamp))
+        .bind(recorded_by)
+        .execute(&mut *tx)
+        .await?;
+        let payload = json!({
+            "decision_id": d.id, "coordinator_id": d.coordinator_id, "decision_type": d.decision_type,
+            "summary": d.summary, "confidence": d.confidence, "recorded_by": recorded_by,
+        });
+        append_event(&mut tx, &d.intent_id, EventType::CoordinatorDecision, agent_id, as_obj(payload)).await?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// The decision records of an intent, newest first (as the reference orders them), at
+    /// most `limit`.
+    pub(crate) async fn list_decision_records(&self, intent_id: &str, limit: i64) -> StoreResult<Vec<DecisionRecord>> {
+        let rows = query(&format!(
+            "SELECT {DECISION_COLS} FROM decision_records WHERE intent_id = $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(intent_id)
+        .bind(limit)
+        .fetch_all(&self.db.pool)
+        .await?;
+        rows.iter().map(decision_from_row).collect()
+    }
+}
+
+fn decision_from_row(r: &Row) -> StoreResult<DecisionRecord> {
+    let mut d = DecisionRecord::default();
+    d.id = r.try_get("id")?;
+    d.coordinator_id = r.try_get("coordinator_id")?;
+    d.intent_id = r.try_get("intent_id")?;
+    d.decision_type = r.try_get("decision_type")?;
+    d.summary = r.try_get("summary")?;
+    d.rationale = r.try_get("rationale")?;
+    d.alternatives_considered = r.json("alternatives_considered")?;
+    d.confidence = r.try_get("confidence")?;
+    d.timestamp = r.try_get("timestamp")?;
+    Ok(d)
 }
 
 fn lease_from_row(r: &Row) -> StoreResult<CoordinatorLease> {
