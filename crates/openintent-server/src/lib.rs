@@ -87,7 +87,8 @@ pub use config::{
 pub use config::{Role, key_principal};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
-pub use store::{Store, StoreError, UnreadableRow};
+pub use store::repair::UnreadableRow;
+pub use store::{Store, StoreError};
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///
@@ -145,7 +146,7 @@ pub struct RunningServer {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
-    webhooks: Option<webhook::WorkerPool>,
+    webhooks: Option<webhook::worker::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
     sweeper: Option<suspensions::Sweeper>,
     metrics: Option<MetricsListener>,
@@ -253,7 +254,7 @@ async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
     let state = AppState::open(config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let webhooks = webhook::worker::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
     let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
     let metrics = match config.metrics_addr() {
@@ -267,7 +268,7 @@ async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
 struct Started {
     listener: TcpListener,
     state: AppState,
-    webhooks: Option<webhook::WorkerPool>,
+    webhooks: Option<webhook::worker::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
     sweeper: suspensions::Sweeper,
     metrics: Option<MetricsListener>,

@@ -29,7 +29,7 @@ use super::spec::{Header, Op, Reply, op, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::governance::{CompletionMode, Policy};
 use crate::state::AppState;
-use crate::store::NewApproval;
+use crate::store::governance::NewApproval;
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -24,7 +24,8 @@ use super::spec::{MIN_CAPACITY, Op, Query, Reply, op, q_min_capacity, q_string, 
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
-use crate::store::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age, now};
+use crate::store::now;
+use crate::store::registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
