@@ -76,10 +76,10 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::feed::Feed;
-use super::extract::{Principal, QueryParams, require_api_key};
+use super::extract::{Principal, QueryParams, enum_schema, not_one_of, require_api_key};
 use super::spec::{Header, Op, Query, Reply, op};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Channel};
@@ -117,18 +117,16 @@ fn stream_of(
     }
 }
 
-/// The `from` query parameter: `start` replays the stream from its first message; absent, the
-/// stream starts live (or after `Last-Event-ID`); any other value is a 422.
+/// The one value of the `from` query parameter: replay the stream from its first message.
+const FROM_START: &str = "start";
+
+/// The `from` query parameter: [`FROM_START`] replays the stream from its first message;
+/// absent, the stream starts live (or after `Last-Event-ID`); any other value is a 422.
 pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
     match q.get("from") {
         None => Ok(false),
-        Some("start") => Ok(true),
-        Some(other) => Err(ApiError::invalid_query(
-            "from",
-            "enum",
-            "Input should be 'start'",
-            Some(serde_json::Value::from(other)),
-        )),
+        Some(FROM_START) => Ok(true),
+        Some(other) => Err(not_one_of("from", other, &[FROM_START])),
     }
 }
 
@@ -168,7 +166,7 @@ async fn open(
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 fn q_stream_from() -> Value {
-    json!({"type": "string", "enum": ["start"]})
+    enum_schema(&[FROM_START])
 }
 
 /// The query of the event streams.

@@ -39,7 +39,7 @@ mod subscriptions;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openintent_types::{IntentEvent, IntentStatus, JsonObject};
+use openintent_types::{DeliveryStatus, IntentEvent, IntentStatus, JsonObject};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
@@ -279,12 +279,12 @@ pub(crate) enum DeliveryUpdate {
 
 impl DeliveryUpdate {
     /// The stored `status` of the row after the update.
-    pub(crate) fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> DeliveryStatus {
         match self {
-            DeliveryUpdate::Delivered { .. } => "delivered",
-            DeliveryUpdate::Retry { .. } => "pending",
-            DeliveryUpdate::Failed { .. } => "failed",
-            DeliveryUpdate::Cancelled { .. } => "cancelled",
+            DeliveryUpdate::Delivered { .. } => DeliveryStatus::Delivered,
+            DeliveryUpdate::Retry { .. } => DeliveryStatus::Pending,
+            DeliveryUpdate::Failed { .. } => DeliveryStatus::Failed,
+            DeliveryUpdate::Cancelled { .. } => DeliveryStatus::Cancelled,
         }
     }
 }
