@@ -31,8 +31,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Or build the router yourself with [`AppState::open`] and [`app`] (webhook deliveries are then
-//! recorded, and sent by whichever [`spawn`]ed or [`serve`]d instance shares the database).
+//! Or build the router yourself with [`AppState::open`] and [`app`] (on PostgreSQL the state
+//! relays the changes made by other server processes; webhook deliveries are recorded, and sent
+//! by whichever [`spawn`]ed or [`serve`]d instance shares the database).
 //!
 //! # Features
 //!
@@ -199,14 +200,17 @@ impl RunningServer {
 }
 
 impl AppState {
-    /// Opens the configured database (applying migrations) and builds the state.
+    /// Opens the configured database (applying migrations) and builds the state, for a program
+    /// that serves [`app`] itself.
     ///
-    /// On PostgreSQL it also starts listening for the notifications of the other server
-    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
-    /// here, so that event streams carry changes made through any process.
+    /// On PostgreSQL it also starts the one background task such a router needs: listening for
+    /// the notifications of the other server processes sharing the database (until
+    /// [`AppState::close_streams`]) and publishing them here, so that event streams carry changes
+    /// made through any process. The other background work (webhook deliveries, the agent
+    /// liveness and suspension timeout sweepers, the metrics listener) is started only by
+    /// [`spawn`] and [`serve`], which open their state themselves (and start the same relay).
     pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
-        let store = Store::open(config.database()).await?;
-        let state = AppState::new(store, config);
+        let state = AppState::new(Store::open(config.database()).await?, config);
         relay::start(state.store(), state.streams_closing()).await?;
         Ok(state)
     }
@@ -244,16 +248,18 @@ impl MetricsListener {
 }
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
-/// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled), the agent liveness sweeper (none when
-/// disabled), the suspension timeout sweeper and the metrics listener (none unless configured).
+/// opened database and its state, the relay of other processes' notifications (PostgreSQL
+/// only), the webhook delivery workers (none when disabled), the agent liveness sweeper (none
+/// when disabled), the suspension timeout sweeper and the metrics listener (none unless
+/// configured).
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
 async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(config).await?;
+    let state = AppState::new(Store::open(config.database()).await?, config);
+    relay::start(state.store(), state.streams_closing()).await?;
     let webhooks = webhook::worker::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
     let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
