@@ -81,7 +81,7 @@ pub(super) fn operations() -> Vec<Op> {
         governance::OPERATIONS,
         coordinators::OPERATIONS,
         hitl::OPERATIONS,
-        streams::SDK_OPERATIONS,
+        streams::sdk::OPERATIONS,
         acl::OPERATIONS,
         channels::OPERATIONS,
         inbox::OPERATIONS,

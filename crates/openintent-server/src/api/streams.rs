@@ -65,9 +65,7 @@
 //!   stream, so a graceful shutdown does not wait for subscribers.
 
 mod feed;
-mod sdk;
-
-pub(super) use sdk::OPERATIONS as SDK_OPERATIONS;
+pub(super) mod sdk;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -84,7 +82,7 @@ use super::spec::{Header, Op, Query, Reply, op};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Channel};
 
-/// The event-stream routes. The whole router is behind the API-key check, so that here a method
+/// The event-stream routes (the SDK-style ones are [`sdk::routes`]). The whole router is behind the API-key check, so that here a method
 /// a path does not serve is a 401 without a key too (and a 405 with one).
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -93,7 +91,6 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/subscribe/agents/{id}", get(stream_of(Channel::Agent)))
         .route("/api/v1/subscribe/channels/{id}", get(stream_of(Channel::Messages)))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
-        .merge(sdk::routes(state))
 }
 
 /// The handler of one kind of stream: `kind` names the channel of the path's `{id}`.
