@@ -31,8 +31,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Or build the router yourself with [`AppState::open`] and [`app`] (webhook deliveries are then
-//! recorded, and sent by whichever [`spawn`]ed or [`serve`]d instance shares the database).
+//! Or build the router yourself with [`AppState::open`] and [`app`] (on PostgreSQL the state
+//! relays the changes made by other server processes; webhook deliveries are recorded, and sent
+//! by whichever [`spawn`]ed or [`serve`]d instance shares the database).
 //!
 //! # Features
 //!
@@ -87,7 +88,8 @@ pub use config::{
 pub use config::{Role, key_principal};
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, Channel, DEFAULT_SSE_KEEP_ALIVE, NOTIFICATION_BUFFER, Notification};
-pub use store::{Store, StoreError, UnreadableRow};
+pub use store::repair::UnreadableRow;
+pub use store::{Store, StoreError};
 
 /// The complete router: the keyless routes, and the `/api/v1` routes behind the API-key check.
 ///
@@ -145,7 +147,7 @@ pub struct RunningServer {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
-    webhooks: Option<webhook::WorkerPool>,
+    webhooks: Option<webhook::worker::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
     sweeper: Option<suspensions::Sweeper>,
     metrics: Option<MetricsListener>,
@@ -198,14 +200,17 @@ impl RunningServer {
 }
 
 impl AppState {
-    /// Opens the configured database (applying migrations) and builds the state.
+    /// Opens the configured database (applying migrations) and builds the state, for a program
+    /// that serves [`app`] itself.
     ///
-    /// On PostgreSQL it also starts listening for the notifications of the other server
-    /// processes sharing the database (until [`AppState::close_streams`]), and publishes them
-    /// here, so that event streams carry changes made through any process.
+    /// On PostgreSQL it also starts the one background task such a router needs: listening for
+    /// the notifications of the other server processes sharing the database (until
+    /// [`AppState::close_streams`]) and publishing them here, so that event streams carry changes
+    /// made through any process. The other background work (webhook deliveries, the agent
+    /// liveness and suspension timeout sweepers, the metrics listener) is started only by
+    /// [`spawn`] and [`serve`], which open their state themselves (and start the same relay).
     pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
-        let store = Store::open(config.database()).await?;
-        let state = AppState::new(store, config);
+        let state = AppState::new(Store::open(config.database()).await?, config);
         relay::start(state.store(), state.streams_closing()).await?;
         Ok(state)
     }
@@ -243,17 +248,19 @@ impl MetricsListener {
 }
 
 /// What serving needs, started in order: the checked configuration, the bound address, the
-/// opened database with the relay of other processes' notifications ([`AppState::open`]), and
-/// the webhook delivery workers (none when disabled), the agent liveness sweeper (none when
-/// disabled), the suspension timeout sweeper and the metrics listener (none unless configured).
+/// opened database and its state, the relay of other processes' notifications (PostgreSQL
+/// only), the webhook delivery workers (none when disabled), the agent liveness sweeper (none
+/// when disabled), the suspension timeout sweeper and the metrics listener (none unless
+/// configured).
 ///
 /// The address is bound before the database is opened: a taken port leaves no new database
 /// file behind.
 async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
-    let state = AppState::open(config).await?;
-    let webhooks = webhook::WorkerPool::start(state.store(), config.webhooks())?;
+    let state = AppState::new(Store::open(config.database()).await?, config);
+    relay::start(state.store(), state.streams_closing()).await?;
+    let webhooks = webhook::worker::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
     let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);
     let metrics = match config.metrics_addr() {
@@ -267,7 +274,7 @@ async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
 struct Started {
     listener: TcpListener,
     state: AppState,
-    webhooks: Option<webhook::WorkerPool>,
+    webhooks: Option<webhook::worker::WorkerPool>,
     liveness: Option<liveness::Sweeper>,
     sweeper: suspensions::Sweeper,
     metrics: Option<MetricsListener>,

@@ -103,7 +103,7 @@ mod tests {
     async fn draining_agents_are_left_alone() {
         let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
         let (agent, _) = store.register_agent(&quick("d1"), "k").await.unwrap();
-        let change = crate::store::StatusChange {
+        let change = crate::store::registry::StatusChange {
             status: AgentStatus::Draining,
             drain_timeout_seconds: Some(30),
             expected_version: None,

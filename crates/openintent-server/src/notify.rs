@@ -270,6 +270,7 @@ pub(crate) fn announce(origin: &str, n: &Notification) -> Option<String> {
 
 /// What an announcement of another process stands for.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // read by the relay's listener
 pub(crate) enum Announced {
     /// The notification, whole.
     Whole(Notification),
@@ -291,6 +292,7 @@ pub(crate) enum Announced {
 
 /// Reads an announcement; `Ok(None)` for the announcements of `own_origin` (published here
 /// already) and for those of a channel kind or shape this process does not know.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))] // read by the relay's listener
 pub(crate) fn parse_announcement(own_origin: &str, payload: &str) -> Result<Option<Announced>, serde_json::Error> {
     let a: Announcement = serde_json::from_str(payload)?;
     if a.o == own_origin {

@@ -1,8 +1,9 @@
 //! Shared application state and the in-process notification hook.
 //!
-//! Building a state starts nothing: [`AppState::open`], which also starts the relay of other
-//! server processes' notifications, is startup wiring and lives with `spawn` and `serve` in the
-//! crate root.
+//! Building a state starts nothing. Startup wiring lives with `spawn` and `serve` in the crate
+//! root: their `start` opens the store, builds the state and starts the relay of other server
+//! processes' notifications beside the other background work; [`AppState::open`] (also there)
+//! does the first three for a program that serves the router itself.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

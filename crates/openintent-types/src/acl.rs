@@ -403,19 +403,11 @@ impl Validate for DecideAccessRequest {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn permissions() -> Vec<&'static str> {
-    vec!["read", "write", "admin"]
-}
-
-fn policies() -> Vec<&'static str> {
-    vec!["open", "closed", "restricted", "private"]
-}
-
 impl RequestSchema for GrantAccessRequest {
     const FIELDS: &'static [Field] = &[
         req("principal_id", Kind::Str).id(),
         opt("principal_type", Kind::Str).text(64),
-        opt("permission", Kind::Str).one_of(permissions),
+        opt("permission", Kind::Str).one_of(Permission::known_names),
         opt("reason", Kind::Str),
         opt("expires_at", Kind::Time),
         opt("granted_by", Kind::Str).text(255),
@@ -423,7 +415,8 @@ impl RequestSchema for GrantAccessRequest {
 }
 
 impl RequestSchema for SetAclRequest {
-    const FIELDS: &'static [Field] = &[opt("default_policy", Kind::Str).one_of(policies), opt("entries", Kind::List)];
+    const FIELDS: &'static [Field] =
+        &[opt("default_policy", Kind::Str).one_of(AccessPolicy::known_names), opt("entries", Kind::List)];
     const EMPTY_OK: bool = true;
 }
 
@@ -431,7 +424,7 @@ impl RequestSchema for CreateAccessRequest {
     const FIELDS: &'static [Field] = &[
         req("principal_id", Kind::Str).id(),
         opt("principal_type", Kind::Str).text(64),
-        opt("requested_permission", Kind::Str).one_of(permissions),
+        opt("requested_permission", Kind::Str).one_of(Permission::known_names),
         opt("reason", Kind::Str),
         opt("capabilities", Kind::StrList),
     ];
@@ -440,7 +433,7 @@ impl RequestSchema for CreateAccessRequest {
 impl RequestSchema for DecideAccessRequest {
     const FIELDS: &'static [Field] = &[
         req("decided_by", Kind::Str).text(255),
-        opt("permission", Kind::Str).one_of(permissions),
+        opt("permission", Kind::Str).one_of(Permission::known_names),
         opt("expires_at", Kind::Time),
         opt("reason", Kind::Str),
     ];

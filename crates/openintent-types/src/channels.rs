@@ -457,23 +457,11 @@ pub struct MessageQuery {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn member_policies() -> Vec<&'static str> {
-    vec!["intent", "explicit"]
-}
-
-fn message_types() -> Vec<&'static str> {
-    vec!["request", "response", "notify", "broadcast"]
-}
-
-fn message_statuses() -> Vec<&'static str> {
-    vec!["pending", "delivered", "read", "expired"]
-}
-
 impl RequestSchema for CreateChannelRequest {
     const FIELDS: &'static [Field] = &[
         req("name", Kind::Str).text(255),
         opt("members", Kind::StrList),
-        opt("member_policy", Kind::Str).one_of(member_policies),
+        opt("member_policy", Kind::Str).one_of(MemberPolicy::known_names),
         opt("task_id", Kind::Str).id(),
         opt("options", Kind::Obj),
     ];
@@ -482,9 +470,9 @@ impl RequestSchema for CreateChannelRequest {
 impl RequestSchema for UpdateChannelRequest {
     const FIELDS: &'static [Field] = &[
         opt("members", Kind::StrList),
-        opt("status", Kind::Str).one_of(|| vec!["open", "closed"]),
+        opt("status", Kind::Str).one_of(ChannelStatus::known_names),
         opt("options", Kind::Obj),
-        opt("member_policy", Kind::Str).one_of(member_policies),
+        opt("member_policy", Kind::Str).one_of(MemberPolicy::known_names),
     ];
 }
 
@@ -492,7 +480,7 @@ impl RequestSchema for SendMessageRequest {
     const FIELDS: &'static [Field] = &[
         req("sender", Kind::Str).id(),
         opt("to", Kind::Str).text(255),
-        opt("message_type", Kind::Str).one_of(message_types),
+        opt("message_type", Kind::Str).one_of(MessageType::known_names),
         opt("correlation_id", Kind::Str).id(),
         opt("payload", Kind::Obj),
         opt("metadata", Kind::Obj),
@@ -506,5 +494,5 @@ impl RequestSchema for ReplyRequest {
 }
 
 impl RequestSchema for UpdateMessageRequest {
-    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(message_statuses)];
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(MessageStatus::known_names)];
 }

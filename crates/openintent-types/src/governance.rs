@@ -337,19 +337,11 @@ impl Validate for DecideApprovalRequest {
     }
 }
 
-fn completion_modes() -> Vec<&'static str> {
-    vec!["auto", "require_approval", "quorum"]
-}
-
-fn write_scopes() -> Vec<&'static str> {
-    vec!["any", "assigned_only"]
-}
-
 impl RequestSchema for GovernancePolicy {
     const FIELDS: &'static [Field] = &[
-        opt("completion_mode", Kind::Str).one_of(completion_modes),
+        opt("completion_mode", Kind::Str).one_of(CompletionMode::known_names),
         opt("quorum_threshold", Kind::Num),
-        opt("write_scope", Kind::Str).one_of(write_scopes),
+        opt("write_scope", Kind::Str).one_of(WriteScope::known_names),
         opt("allowed_agents", Kind::StrList),
         opt("max_cost", Kind::Num).min(0.0),
         opt("require_status_reason", Kind::Bool),

@@ -709,25 +709,17 @@ wire_model! {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn response_types() -> Vec<&'static str> {
-    vec!["choice", "confirm", "text", "form"]
-}
-
-fn fallback_policies() -> Vec<&'static str> {
-    vec!["fail", "complete_with_fallback", "use_default_and_continue"]
-}
-
 impl crate::schema::RequestSchema for SuspendRequest {
     const FIELDS: &'static [crate::schema::Field] = {
         use crate::schema::{Kind, opt, req};
         &[
             req("question", Kind::Str).text(10_000),
-            opt("response_type", Kind::Str).one_of(response_types),
+            opt("response_type", Kind::Str).one_of(ResponseType::known_names),
             opt("choices", Kind::List),
             opt("context", Kind::Obj),
             opt("channel_hint", Kind::Str),
             opt("timeout_seconds", Kind::Int).range(1.0, MAX_WAIT_SECONDS as f64).unit("seconds"),
-            opt("fallback_policy", Kind::Str).one_of(fallback_policies),
+            opt("fallback_policy", Kind::Str).one_of(FallbackPolicy::known_names),
             opt("retry_policy", Kind::Obj),
             opt("confidence", Kind::Num).range(0.0, 1.0),
             opt("suspension_id", Kind::Str).id(),

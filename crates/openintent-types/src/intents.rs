@@ -275,10 +275,6 @@ impl IntentPage {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn intent_statuses() -> Vec<&'static str> {
-    IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect()
-}
-
 impl RequestSchema for CreateIntentRequest {
     const FIELDS: &'static [Field] = &[
         req("title", Kind::Str).text(500),
@@ -286,7 +282,7 @@ impl RequestSchema for CreateIntentRequest {
         opt("constraints", Kind::ObjOrList),
         opt("state", Kind::Obj),
         opt("created_by", Kind::Str).text(255),
-        opt("status", Kind::Str).one_of(intent_statuses).open(),
+        opt("status", Kind::Str).one_of(IntentStatus::known_names).open(),
         opt("parent_intent_id", Kind::Str).id(),
         opt("governance_policy", Kind::Obj),
         opt("depends_on", Kind::StrList),
@@ -307,7 +303,7 @@ impl RequestSchema for UpdateStateRequest {
 
 impl RequestSchema for SetStatusRequest {
     const FIELDS: &'static [Field] =
-        &[req("status", Kind::Str).one_of(intent_statuses).open(), opt("reason", Kind::Str)];
+        &[req("status", Kind::Str).one_of(IntentStatus::known_names).open(), opt("reason", Kind::Str)];
 }
 
 // ----- Validation ---------------------------------------------------------------------------

@@ -133,7 +133,8 @@ pub use retries::{
 pub use schema::FieldError;
 pub use state::StateReadError;
 pub use subscriptions::{
-    CreateSubscriptionRequest, StreamEvent, StreamKind, Subscription, SubscriptionQuery, WebhookDelivery, WebhookSecret,
+    CreateSubscriptionRequest, DeliveryStatus, StreamEvent, StreamKind, Subscription, SubscriptionQuery,
+    WebhookDelivery, WebhookSecret,
 };
 pub use validation::{InputValidationError, Validate};
 pub use wire::WireModel;

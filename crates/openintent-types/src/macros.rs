@@ -4,7 +4,7 @@
 /// an `Unknown(String)` variant that preserves any other value verbatim.
 ///
 /// Generates `as_str`, `Display`, `FromStr` (infallible), `From<&str>`, `From<String>`,
-/// `Serialize`, `Deserialize`, `is_known` and a `KNOWN` list.
+/// `Serialize`, `Deserialize`, `is_known`, a `KNOWN` list and its `known_names`.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
@@ -31,6 +31,12 @@ macro_rules! wire_enum {
         impl $name {
             /// Every known variant, in declaration order.
             pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// The wire strings of [`Self::KNOWN`], in declaration order: the one list that
+            /// checks and documents (the OpenAPI `enum`) of this type read.
+            pub fn known_names() -> Vec<&'static str> {
+                vec![$($wire),+]
+            }
 
             /// The wire string of this value.
             pub fn as_str(&self) -> &str {

@@ -254,14 +254,6 @@ wire_model! {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn portfolio_statuses() -> Vec<&'static str> {
-    PortfolioStatus::KNOWN.iter().map(PortfolioStatus::as_str).collect()
-}
-
-fn membership_roles() -> Vec<&'static str> {
-    MembershipRole::KNOWN.iter().map(MembershipRole::as_str).collect()
-}
-
 impl RequestSchema for CreatePortfolioRequest {
     const FIELDS: &'static [Field] = &[
         req("name", Kind::Str).text(255),
@@ -273,13 +265,13 @@ impl RequestSchema for CreatePortfolioRequest {
 }
 
 impl RequestSchema for UpdatePortfolioStatusRequest {
-    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(portfolio_statuses)];
+    const FIELDS: &'static [Field] = &[req("status", Kind::Str).one_of(PortfolioStatus::known_names)];
 }
 
 impl RequestSchema for AddIntentToPortfolioRequest {
     const FIELDS: &'static [Field] = &[
         req("intent_id", Kind::Str).id(),
-        opt("role", Kind::Str).one_of(membership_roles),
+        opt("role", Kind::Str).one_of(MembershipRole::known_names),
         opt("priority", Kind::Int),
     ];
 }

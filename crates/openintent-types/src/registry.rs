@@ -569,10 +569,6 @@ impl ListAgentsQuery {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn agent_statuses() -> Vec<&'static str> {
-    AgentStatus::KNOWN.iter().map(AgentStatus::as_str).collect()
-}
-
 fn heartbeat_statuses() -> Vec<&'static str> {
     vec![Active.as_str(), Draining.as_str()]
 }
@@ -611,6 +607,6 @@ impl crate::schema::RequestSchema for AgentHeartbeatRequest {
 impl crate::schema::RequestSchema for UpdateAgentStatusRequest {
     const FIELDS: &'static [crate::schema::Field] = {
         use crate::schema::{Kind, opt, req};
-        &[req("status", Kind::Str).one_of(agent_statuses), opt("drain_timeout_seconds", Kind::Int).min(0.0)]
+        &[req("status", Kind::Str).one_of(AgentStatus::known_names), opt("drain_timeout_seconds", Kind::Int).min(0.0)]
     };
 }

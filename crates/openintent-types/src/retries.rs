@@ -372,13 +372,9 @@ impl RecordFailureRequest {
 
 // ----- request field rules (validation and the OpenAPI document read these) -----------------
 
-fn retry_strategies() -> Vec<&'static str> {
-    RetryStrategy::KNOWN.iter().map(RetryStrategy::as_str).collect()
-}
-
 impl RequestSchema for SetRetryPolicyRequest {
     const FIELDS: &'static [Field] = &[
-        req("strategy", Kind::Str).one_of(retry_strategies),
+        req("strategy", Kind::Str).one_of(RetryStrategy::known_names),
         opt("max_retries", Kind::Int).range(0.0, 1000.0),
         opt("base_delay_ms", Kind::Int).min(0.0),
         opt("max_delay_ms", Kind::Int).min(0.0),

@@ -154,6 +154,21 @@ pub struct WebhookDelivery {
     pub event: IntentEvent,
 }
 
+wire_enum! {
+    /// The state of one webhook delivery of a subscription (a server's delivery log, as
+    /// `GET /api/v1/subscriptions/{id}/deliveries` lists and filters it; our extension).
+    pub enum DeliveryStatus {
+        /// Not sent yet, or to be tried again.
+        Pending = "pending",
+        /// The receiver answered 2xx.
+        Delivered = "delivered",
+        /// Given up after the last attempt, or not deliverable at all.
+        Failed = "failed",
+        /// Not sent: the subscription was deleted, deactivated or expired, or has no URL.
+        Cancelled = "cancelled",
+    }
+}
+
 /// Which server-sent-event channel a stream follows (`/api/v1/subscribe/{kind}/{id}`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -24,7 +24,7 @@ use super::spec::{Op, Reply, op, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::acl::{Scope, allows, refusal, required_level};
 use crate::state::AppState;
-use crate::store::{Decision, IntentAccess};
+use crate::store::acl::{Decision, IntentAccess};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

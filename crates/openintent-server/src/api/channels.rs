@@ -21,7 +21,7 @@ use super::spec::{Op, Query, Reply, op, q_string, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
-use crate::store::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
+use crate::store::channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -32,7 +32,7 @@ use super::spec::{LIMIT_50, Op, Reply, op, q_limit_50, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
-use crate::store::COORDINATOR_LEASE_NOT_FOUND;
+use crate::store::coordinators::COORDINATOR_LEASE_NOT_FOUND;
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {

@@ -109,8 +109,12 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Principa
     }
 }
 
+/// The longest `X-Agent-ID` taken, in characters; the OpenAPI document's `maxLength` reads it.
+pub(crate) const AGENT_ID_MAX_CHARS: usize = 255;
+
 /// The `X-Agent-ID` header, trimmed; `None` when absent or blank. Unreadable (not UTF-8,
-/// control or invisible characters, over 255 characters) is a 400 naming the header.
+/// control or invisible characters, over [`AGENT_ID_MAX_CHARS`] characters) is a 400 naming
+/// the header.
 fn agent_id_header(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(raw) = headers.get("x-agent-id") else { return Ok(None) };
     let bad = |why: &str| ApiError::BadRequest(format!("X-Agent-ID header {why}"));
@@ -118,8 +122,8 @@ fn agent_id_header(headers: &HeaderMap) -> ApiResult<Option<String>> {
     if text.is_empty() {
         return Ok(None);
     }
-    if text.chars().count() > 255 {
-        return Err(bad("must be at most 255 characters"));
+    if text.chars().count() > AGENT_ID_MAX_CHARS {
+        return Err(bad(&format!("must be at most {AGENT_ID_MAX_CHARS} characters")));
     }
     if let Some(c) = text.chars().find(|c| unreadable(*c)) {
         return Err(bad(&format!("must not contain control or invisible characters (found U+{:04X})", u32::from(c))));
@@ -166,7 +170,12 @@ pub fn non_empty(s: Option<String>) -> Option<String> {
     s.filter(|v| !v.trim().is_empty())
 }
 
-/// Parses `If-Match` (`N`, `"N"` or `W/"N"`). Missing (or empty) is 400 with the reference's
+/// The `If-Match` values the OpenAPI document describes: `N`, `"N"` or `W/"N"` with 1 to 18
+/// digits (any such number fits the `i64` [`if_match`] reads; the reader is tolerant beyond
+/// it: surrounding whitespace, a sign, and 19-digit values up to `i64::MAX` are read too).
+pub(crate) const IF_MATCH_PATTERN: &str = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#;
+
+/// Parses `If-Match` (`N`, `"N"` or `W/"N"`, [`IF_MATCH_PATTERN`]). Missing (or empty) is 400 with the reference's
 /// text, `If-Match header required`; a value that is not a version is 400 saying so.
 pub fn if_match(headers: &HeaderMap) -> ApiResult<i64> {
     let missing = || ApiError::BadRequest("If-Match header required".into());
@@ -344,6 +353,31 @@ impl QueryParams {
     }
 }
 
+/// Refuses `value` of the query parameter `name` unless it is one of `known` (a 422 naming it,
+/// with the reference's message: `Input should be 'a', 'b' or 'c'`). `known` is the same list
+/// [`enum_schema`] documents, as a rule the types crate's `known_names` of the enum.
+pub(crate) fn one_of_query(name: &str, value: Option<&str>, known: &[&str]) -> ApiResult<()> {
+    match value {
+        Some(v) if !known.contains(&v) => Err(not_one_of(name, v, known)),
+        _ => Ok(()),
+    }
+}
+
+/// The 422 of [`one_of_query`]: `value` of query parameter `name` is none of `known`.
+pub(crate) fn not_one_of(name: &str, value: &str, known: &[&str]) -> ApiError {
+    let quoted: Vec<String> = known.iter().map(|k| format!("'{k}'")).collect();
+    let list = match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.join(", "),
+    };
+    ApiError::invalid_query(name, "enum", format!("Input should be {list}"), Some(json!(value)))
+}
+
+/// The JSON Schema of a string that is one of `known` (what [`one_of_query`] takes).
+pub(crate) fn enum_schema(known: &[&str]) -> Value {
+    json!({"type": "string", "enum": known})
+}
+
 /// An integer query parameter: its name, default and range, declared once (the constants are in
 /// `api::spec`, beside the OpenAPI document that shows the same range and default). The
 /// handler reads it with [`QueryParams::int_of`] (absent: the default; out of range: a 422
@@ -365,5 +399,24 @@ impl IntParam {
     pub(super) fn schema(&self) -> serde_json::Value {
         use serde_json::json;
         json!({"type": "integer", "minimum": self.min, "maximum": self.max, "default": self.default})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enum_query_names_its_values_as_the_reference_does() {
+        let msg = |known: &[&str]| match one_of_query("status", Some("x"), known) {
+            Err(ApiError::Validation(errors)) => errors[0].msg.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(msg(&["start"]), "Input should be 'start'");
+        assert_eq!(msg(&["pending", "resolved"]), "Input should be 'pending' or 'resolved'");
+        assert_eq!(msg(&["pending", "approved", "denied"]), "Input should be 'pending', 'approved' or 'denied'");
+        assert!(one_of_query("status", Some("resolved"), &["pending", "resolved"]).is_ok());
+        assert!(one_of_query("status", None, &["pending"]).is_ok());
+        assert_eq!(enum_schema(&["a", "b"]), json!({"type": "string", "enum": ["a", "b"]}));
     }
 }

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use openintent_types::schema::{Field, RequestSchema};
 use openintent_types::wire::WireModel;
+use openintent_types::{ApprovalStatus, EscalationStatus};
 use openintent_types::{
     CreateApprovalRequest, CreateEscalationRequest, DecideApprovalRequest, GovernancePolicy, Intent, JsonObject,
     Permission, ResolveEscalationRequest,
@@ -23,13 +24,13 @@ use openintent_types::{InputValidationError, Validate};
 use serde_json::{Value, json};
 
 use super::acl::{permits, require};
-use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed};
+use super::extract::{JsonBody, Principal, QueryParams, enum_schema, if_match, keyed, one_of_query};
 use super::reply::{INTENT_NOT_FOUND, list, wire};
 use super::spec::{Header, Op, Reply, op, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::governance::{CompletionMode, Policy};
 use crate::state::AppState;
-use crate::store::NewApproval;
+use crate::store::governance::NewApproval;
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
@@ -143,12 +144,7 @@ async fn list_approvals(
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let status = query.get("status");
-    if let Some(s) = status
-        && !["pending", "approved", "denied"].contains(&s)
-    {
-        let msg = "Input should be 'pending', 'approved' or 'denied'";
-        return Err(ApiError::invalid_query("status", "enum", msg, Some(json!(s))));
-    }
+    one_of_query("status", status, &ApprovalStatus::known_names())?;
     if state.store().get_intent(&id).await?.is_none() {
         return Err(ApiError::not_found(INTENT_NOT_FOUND));
     }
@@ -212,16 +208,7 @@ async fn escalate(
 
 async fn list_escalations(State(state): State<AppState>, p: Principal, query: QueryParams) -> ApiResult<Json<Value>> {
     let status = query.get("status");
-    if let Some(s) = status
-        && !["pending", "resolved"].contains(&s)
-    {
-        return Err(ApiError::invalid_query(
-            "status",
-            "enum",
-            "Input should be 'pending' or 'resolved'",
-            Some(json!(s)),
-        ));
-    }
+    one_of_query("status", status, &EscalationStatus::known_names())?;
     // Only the escalations of intents the caller may read (their ACLs).
     let mut items = Vec::new();
     for e in state.store().list_escalations(query.get("intent_id"), status).await? {
@@ -353,9 +340,9 @@ pub(super) const OPERATIONS: &[Op] = &[
 ];
 
 fn q_approval_status() -> Value {
-    json!({"type": "string", "enum": ["pending", "approved", "denied"]})
+    enum_schema(&ApprovalStatus::known_names())
 }
 
 fn q_escalation_status() -> Value {
-    json!({"type": "string", "enum": ["pending", "resolved"]})
+    enum_schema(&EscalationStatus::known_names())
 }

@@ -32,7 +32,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use openintent_types::{ApprovalStatus, ArbitrationStatus, Decision, Intent, IntentStatus, Permission};
+use openintent_types::{ApprovalStatus, ArbitrationStatus, Decision, InboxKind, Intent, IntentStatus, Permission};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -236,7 +236,7 @@ fn inbox_schema() -> Value {
         "properties": {"items": {"type": "array", "items": {
             "type": "object",
             "properties": {
-                "kind": {"type": "string", "enum": ["approval", "arbitration", "input", "escalation"]},
+                "kind": {"type": "string", "enum": InboxKind::known_names()},
                 "intent_id": {"type": "string"},
                 "intent_title": {"type": "string"},
                 "intent_status": {"type": "string"},

@@ -9,7 +9,7 @@ use openintent_types::{CreateIntentRequest, Intent, IntentStatus, SetStatusReque
 use serde_json::{Value, json};
 
 use super::acl::{CheckedIntent, require_readable_refs};
-use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed, non_empty};
+use super::extract::{JsonBody, Principal, QueryParams, enum_schema, if_match, keyed, non_empty, not_one_of};
 use super::reply::{INTENT_NOT_FOUND, wire};
 use super::spec::{Header, LIMIT_50, OFFSET, Op, Query, Reply, op, q_limit_50, q_offset, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
@@ -40,11 +40,10 @@ fn intent_response(intent: &Intent) -> Response {
 
 fn known_status(status: &IntentStatus) -> ApiResult<()> {
     if let IntentStatus::Unknown(s) = status {
-        let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
         return Err(ApiError::invalid_field(
             "status",
             "enum",
-            format!("Input should be one of {}", names.join(", ")),
+            format!("Input should be one of {}", IntentStatus::known_names().join(", ")),
             Some(json!(s)),
         ));
     }
@@ -99,12 +98,7 @@ async fn list_intents(State(state): State<AppState>, principal: Principal, q: Qu
     if let Some(s) = q.get("status")
         && !IntentStatus::parse(s).is_known()
     {
-        return Err(ApiError::invalid_query(
-            "status",
-            "enum",
-            "Input should be 'draft', 'active', 'blocked', 'suspended_awaiting_input', 'completed' or 'abandoned'",
-            Some(json!(s)),
-        ));
+        return Err(not_one_of("status", s, &IntentStatus::known_names()));
     }
     let offset = q.int_of(&OFFSET)?;
     let after = match q.get("cursor") {
@@ -174,8 +168,7 @@ async fn set_status(
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 fn q_intent_status() -> Value {
-    let names: Vec<&str> = IntentStatus::KNOWN.iter().map(IntentStatus::as_str).collect();
-    json!({"type": "string", "enum": names})
+    enum_schema(&IntentStatus::known_names())
 }
 
 const INTENT_QUERY: &[Query] = &[

@@ -63,6 +63,7 @@ pub(crate) fn api_routes(state: &AppState) -> Router<AppState> {
         .merge(portfolios::routes(state))
         .merge(subscriptions::routes(state))
         .merge(streams::routes(state))
+        .merge(streams::sdk::routes(state))
         .merge(governance::routes(state))
         .merge(coordinators::routes(state))
         .merge(hitl::routes(state))

@@ -36,6 +36,7 @@ use serde_json::{Map, Value, json};
 
 use super::acl;
 use super::channels;
+use super::extract::{AGENT_ID_MAX_CHARS, IF_MATCH_PATTERN};
 use super::spec::{Header, Op, Reply, Schema, op, plain_model, reference, wire_model};
 use super::{
     arbitration, assignments, attachments, costs, discovery, events, graph, intents, leases, portfolios, registry,
@@ -80,7 +81,7 @@ pub(super) fn operations() -> Vec<Op> {
         governance::OPERATIONS,
         coordinators::OPERATIONS,
         hitl::OPERATIONS,
-        streams::SDK_OPERATIONS,
+        streams::sdk::OPERATIONS,
         acl::OPERATIONS,
         channels::OPERATIONS,
         inbox::OPERATIONS,
@@ -194,7 +195,7 @@ fn operation(ops: &[Op], op: &Op) -> Value {
             Header::IfMatch => json!({
                 "name": "If-Match", "in": "header", "required": true,
                 "description": "The version the change applies to: `\"N\"`, `N` or `W/\"N\"`",
-                "schema": {"type": "string", "pattern": "^(W/)?(\"[0-9]{1,18}\"|[0-9]{1,18})$"},
+                "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
             }),
             Header::LastEventId => json!({
                 "name": "Last-Event-ID", "in": "header", "required": false,
@@ -375,7 +376,7 @@ pub fn document() -> Value {
                 "AgentId": {
                     "name": "X-Agent-ID", "in": "header", "required": false,
                     "description": "The acting agent (defaults to the API key, or the agent the key is bound to)",
-                    "schema": {"type": "string", "maxLength": 255},
+                    "schema": {"type": "string", "maxLength": AGENT_ID_MAX_CHARS},
                 },
             },
             "schemas": schemas,

@@ -18,13 +18,14 @@ use openintent_types::{
 };
 use serde_json::{Value, json};
 
-use super::extract::{JsonBody, Principal, QueryParams, if_match, keyed};
+use super::extract::{JsonBody, Principal, QueryParams, enum_schema, if_match, keyed};
 use super::reply::{merge, wire};
 use super::spec::{MIN_CAPACITY, Op, Query, Reply, op, q_min_capacity, q_string, reference, request};
 use crate::error::{ApiError, ApiResult};
 use crate::rules::ownership::{self, Access, Object};
 use crate::state::AppState;
-use crate::store::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age, now};
+use crate::store::now;
+use crate::store::registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
 
 /// This area's routes, each method behind the API-key check.
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
@@ -67,11 +68,10 @@ async fn list_agents(State(state): State<AppState>, _p: Principal, q: QueryParam
         None => None,
         Some(s) => match AgentStatus::parse(s) {
             AgentStatus::Unknown(_) => {
-                let names: Vec<&str> = AgentStatus::KNOWN.iter().map(AgentStatus::as_str).collect();
                 return Err(ApiError::invalid_query(
                     "status",
                     "enum",
-                    format!("Input should be one of {}", names.join(", ")),
+                    format!("Input should be one of {}", AgentStatus::known_names().join(", ")),
                     Some(json!(s)),
                 ));
             }
@@ -166,8 +166,7 @@ async fn deregister_agent(
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 fn q_agent_status() -> Value {
-    let names: Vec<&str> = AgentStatus::KNOWN.iter().map(AgentStatus::as_str).collect();
-    json!({"type": "string", "enum": names})
+    enum_schema(&AgentStatus::known_names())
 }
 
 const AGENT_QUERY: &[Query] = &[

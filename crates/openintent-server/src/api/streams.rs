@@ -65,9 +65,7 @@
 //!   stream, so a graceful shutdown does not wait for subscribers.
 
 mod feed;
-mod sdk;
-
-pub(super) use sdk::OPERATIONS as SDK_OPERATIONS;
+pub(super) mod sdk;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -76,15 +74,15 @@ use axum::middleware::from_fn_with_state;
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::future::BoxFuture;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use self::feed::Feed;
-use super::extract::{Principal, QueryParams, require_api_key};
+use super::extract::{Principal, QueryParams, enum_schema, not_one_of, require_api_key};
 use super::spec::{Header, Op, Query, Reply, op};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Channel};
 
-/// The event-stream routes. The whole router is behind the API-key check, so that here a method
+/// The event-stream routes (the SDK-style ones are [`sdk::routes`]). The whole router is behind the API-key check, so that here a method
 /// a path does not serve is a 401 without a key too (and a 405 with one).
 pub(super) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
@@ -93,7 +91,6 @@ pub(super) fn routes(state: &AppState) -> Router<AppState> {
         .route("/api/v1/subscribe/agents/{id}", get(stream_of(Channel::Agent)))
         .route("/api/v1/subscribe/channels/{id}", get(stream_of(Channel::Messages)))
         .route_layer(from_fn_with_state(state.clone(), require_api_key))
-        .merge(sdk::routes(state))
 }
 
 /// The handler of one kind of stream: `kind` names the channel of the path's `{id}`.
@@ -117,18 +114,16 @@ fn stream_of(
     }
 }
 
-/// The `from` query parameter: `start` replays the stream from its first message; absent, the
-/// stream starts live (or after `Last-Event-ID`); any other value is a 422.
+/// The one value of the `from` query parameter: replay the stream from its first message.
+const FROM_START: &str = "start";
+
+/// The `from` query parameter: [`FROM_START`] replays the stream from its first message;
+/// absent, the stream starts live (or after `Last-Event-ID`); any other value is a 422.
 pub(super) fn from_start(q: &QueryParams) -> ApiResult<bool> {
     match q.get("from") {
         None => Ok(false),
-        Some("start") => Ok(true),
-        Some(other) => Err(ApiError::invalid_query(
-            "from",
-            "enum",
-            "Input should be 'start'",
-            Some(serde_json::Value::from(other)),
-        )),
+        Some(FROM_START) => Ok(true),
+        Some(other) => Err(not_one_of("from", other, &[FROM_START])),
     }
 }
 
@@ -168,7 +163,7 @@ async fn open(
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 fn q_stream_from() -> Value {
-    json!({"type": "string", "enum": ["start"]})
+    enum_schema(&[FROM_START])
 }
 
 /// The query of the event streams.

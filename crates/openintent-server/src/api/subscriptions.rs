@@ -6,11 +6,11 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use openintent_types::CreateSubscriptionRequest;
+use openintent_types::{CreateSubscriptionRequest, DeliveryStatus};
 use serde_json::{Value, json};
 
 use super::acl::require_readable_refs;
-use super::extract::{JsonBody, Principal, QueryParams, keyed};
+use super::extract::{JsonBody, Principal, QueryParams, enum_schema, keyed, one_of_query};
 use super::reply::wire;
 use super::spec::{
     LIMIT_50, OFFSET, Op, Query, Reply, op, q_limit_50, q_offset, q_string, reference, request, timestamp_schema,
@@ -106,9 +106,6 @@ async fn owned_subscription(state: &AppState, principal: &Principal, id: &str, a
     Ok(())
 }
 
-/// The delivery statuses `GET /api/v1/subscriptions/{id}/deliveries` filters on.
-const DELIVERY_STATUSES: [&str; 4] = ["pending", "delivered", "failed", "cancelled"];
-
 /// The webhook deliveries of one subscription, newest first; only its subscriber (or an admin
 /// key) may look.
 async fn list_deliveries(
@@ -118,16 +115,7 @@ async fn list_deliveries(
     q: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let status = q.get("status");
-    if let Some(s) = status
-        && !DELIVERY_STATUSES.contains(&s)
-    {
-        return Err(ApiError::invalid_query(
-            "status",
-            "enum",
-            "Input should be 'pending', 'delivered', 'failed' or 'cancelled'",
-            Some(json!(s)),
-        ));
-    }
+    one_of_query("status", status, &DeliveryStatus::known_names())?;
     let limit = q.int_of(&LIMIT_50)?;
     let offset = q.int_of(&OFFSET)?;
     owned_subscription(&state, &principal, &id, Access::Read).await?;
@@ -138,7 +126,7 @@ async fn list_deliveries(
 // ----- OpenAPI ------------------------------------------------------------------------------
 
 fn q_delivery_status() -> Value {
-    json!({"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]})
+    enum_schema(&DeliveryStatus::known_names())
 }
 
 const SUBSCRIPTION_QUERY: &[Query] = &[
@@ -225,7 +213,7 @@ fn delivery_page_schema() -> Value {
             "id": {"type": "string", "description": "The delivery id (the X-OpenIntent-Delivery header)"},
             "event_id": {"type": "string"},
             "event_type": {"type": "string"},
-            "status": {"type": "string", "enum": ["pending", "delivered", "failed", "cancelled"]},
+            "status": enum_schema(&DeliveryStatus::known_names()),
             "attempts": {"type": "integer"},
             "last_error": nullable("string"),
             "last_status": {"type": ["integer", "null"], "description": "HTTP status of the last attempt"},

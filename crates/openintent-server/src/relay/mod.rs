@@ -1,6 +1,6 @@
 //! Notifications across server processes that share one PostgreSQL database.
 //!
-//! Every write transaction that publishes a [`Notification`] (each event appended to an
+//! Every write transaction that publishes a [`Notification`](crate::notify::Notification) (each event appended to an
 //! intent's log, agent assignments, portfolio membership changes) also announces it with
 //! `pg_notify` inside the transaction, so PostgreSQL delivers the announcement to every
 //! listening process when, and only if, the transaction commits, in commit order. Each process
@@ -20,55 +20,9 @@
 //! delivered live, and a client that resumes its stream with `Last-Event-ID` gets them from the
 //! shared database (the event log, or the kept portfolio and agent stream messages).
 
-use openintent_types::wire::to_superset_value;
-use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::notify::{Announced, Channel, Notification, Reread, parse_announcement};
 use crate::store::{Store, StoreError};
-
-/// The notification an announcement of another process stands for; `None` for announcements
-/// of `own_origin`, unreadable ones, and re-reads of things gone meanwhile.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-async fn decode(store: &Store, own_origin: &str, payload: &str) -> Option<Notification> {
-    let announced = match parse_announcement(own_origin, payload) {
-        Ok(announced) => announced?,
-        Err(e) => {
-            tracing::warn!(error = %e, "unreadable notification announcement ignored");
-            return None;
-        }
-    };
-    let (channel, event, id, after, what) = match announced {
-        Announced::Whole(n) => return Some(n),
-        Announced::Reread { channel, event, id, after, what } => (channel, event, id, after, what),
-    };
-    let key = match &channel {
-        Channel::Intent(k) | Channel::Portfolio(k) | Channel::Agent(k) | Channel::Messages(k) | Channel::Inbox(k) => {
-            k.as_str()
-        }
-    };
-    match reread(store, key, &id, what).await {
-        Ok(Some(data)) => Some(Notification::new(channel, event, data, id).after(after)),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "the data of a notification of another server could not be read");
-            None
-        }
-    }
-}
-
-async fn reread(store: &Store, key: &str, id: &str, r: Reread) -> Result<Option<Value>, StoreError> {
-    Ok(match r {
-        Reread::Intent => store.get_intent(key).await?.map(|i| to_superset_value(&i)),
-        Reread::Event => store.get_event(key, id).await?.map(|e| crate::notify::event_data(&e)),
-        Reread::Assignment { intent, id } => {
-            store.list_agents(&intent).await?.into_iter().find(|a| a.id == id).map(|a| to_superset_value(&a))
-        }
-        Reread::Message => store.get_message(key, id).await?.map(|m| to_superset_value(&m)),
-    })
-}
-
-// ----- the listener -------------------------------------------------------------------------
 
 /// On PostgreSQL, starts listening for the announcements of other server processes and
 /// publishes them on `store`'s notifier (from which the event streams read) until `closing`

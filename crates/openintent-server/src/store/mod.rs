@@ -11,26 +11,26 @@
 //! An operation refuses with a [`StoreError`] (`error.rs`); the HTTP layer chooses its status
 //! and body. This module holds the data the operations take and return.
 
-mod acl;
+pub(crate) mod acl;
 mod arbitration;
 mod assignments;
 mod attachments;
-mod channels;
-mod coordinators;
+pub(crate) mod channels;
+pub(crate) mod coordinators;
 mod costs;
 mod cursor;
 mod db;
 mod driver;
 mod error;
 mod events;
-mod governance;
+pub(crate) mod governance;
 mod graph;
 mod hitl;
 mod intents;
 mod leases;
 mod portfolios;
-mod registry;
-mod repair;
+pub(crate) mod registry;
+pub(crate) mod repair;
 mod retries;
 mod rows;
 mod streams;
@@ -39,23 +39,17 @@ mod subscriptions;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use openintent_types::{IntentEvent, IntentStatus, JsonObject};
+use openintent_types::{DeliveryStatus, IntentEvent, IntentStatus, JsonObject};
 use serde_json::Value;
 
 use crate::config::DatabaseLocation;
 use crate::notify::Notification;
 
-pub(crate) use acl::{Decision, IntentAccess};
-pub(crate) use channels::{CHANNEL_NOT_FOUND, MESSAGE_NOT_FOUND, Refusal};
-pub(crate) use coordinators::COORDINATOR_LEASE_NOT_FOUND;
 pub(crate) use cursor::ListKey;
 use db::Db;
 pub(crate) use db::Trace;
 pub use error::StoreError;
 pub(crate) use error::StoreResult;
-pub(crate) use governance::NewApproval;
-pub(crate) use registry::{AGENT_NOT_FOUND, AgentFilter, StatusChange, heartbeat_age};
-pub use repair::UnreadableRow;
 pub(crate) use rows::{new_id, now};
 
 /// The server's storage.
@@ -285,12 +279,12 @@ pub(crate) enum DeliveryUpdate {
 
 impl DeliveryUpdate {
     /// The stored `status` of the row after the update.
-    pub(crate) fn status(&self) -> &'static str {
+    pub(crate) fn status(&self) -> DeliveryStatus {
         match self {
-            DeliveryUpdate::Delivered { .. } => "delivered",
-            DeliveryUpdate::Retry { .. } => "pending",
-            DeliveryUpdate::Failed { .. } => "failed",
-            DeliveryUpdate::Cancelled { .. } => "cancelled",
+            DeliveryUpdate::Delivered { .. } => DeliveryStatus::Delivered,
+            DeliveryUpdate::Retry { .. } => DeliveryStatus::Pending,
+            DeliveryUpdate::Failed { .. } => DeliveryStatus::Failed,
+            DeliveryUpdate::Cancelled { .. } => DeliveryStatus::Cancelled,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! (`db::append_event`), then claimed, settled, released and pruned by the webhook workers.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use openintent_types::{CreateSubscriptionRequest, Subscription};
+use openintent_types::{CreateSubscriptionRequest, DeliveryStatus, Subscription};
 
 use super::db::{PORTFOLIO_NOT_FOUND, require_intent};
 use super::driver::{query, query_scalar};
@@ -162,13 +162,13 @@ impl Store {
                     attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(0),
                     last_error: r.try_get("last_error")?,
                     last_status: r.try_get::<Option<i64>, _>("last_status")?.and_then(|c| u16::try_from(c).ok()),
-                    next_attempt_at: if status == "pending" {
+                    next_attempt_at: if status == DeliveryStatus::Pending.as_str() {
                         DateTime::<Utc>::from_timestamp_millis(next_ms)
                     } else {
                         None
                     },
                     created_at: r.try_get("created_at")?,
-                    delivered_at: if status == "delivered" { finished } else { None },
+                    delivered_at: if status == DeliveryStatus::Delivered.as_str() { finished } else { None },
                     status,
                 })
             })
@@ -252,14 +252,15 @@ impl Store {
             }
             DeliveryUpdate::Cancelled { reason } => (None, None, Some(reason.as_str()), None),
         };
-        let finished = (update.status() != "pending").then(|| ts(&now()));
+        let status = update.status();
+        let finished = (status != DeliveryStatus::Pending).then(|| ts(&now()));
         let mut tx = self.db.begin().await?;
         let done = query(
             "UPDATE webhook_deliveries SET status = $1, attempts = COALESCE($2, attempts), \
              next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4, last_status = $5, finished_at = $6, \
              claimed_by = NULL, claimed_until = NULL WHERE id = $7 AND claimed_by = $8 AND status = 'pending'",
         )
-        .bind(update.status())
+        .bind(status.as_str())
         .bind(attempts.map(i64::from))
         .bind(next)
         .bind(error)

@@ -36,7 +36,7 @@
 //! assert!(verify_signature("whsec_example", &header, body, 1_700_009_999, Duration::from_secs(300)).is_err());
 //! ```
 
-mod worker;
+pub(crate) mod worker;
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -46,8 +46,6 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 pub use crate::config::WebhookConfig;
-
-pub(crate) use worker::WorkerPool;
 
 /// The delivery id; the same on every retry of one delivery, so receivers can deduplicate.
 pub const DELIVERY_HEADER: &str = "x-openintent-delivery";

@@ -43,7 +43,7 @@ use crate::error::ApiResult;
 use crate::state::{AppState, Channel};
 
 /// The SDK-style stream routes, behind the API-key check.
-pub(super) fn routes(state: &AppState) -> Router<AppState> {
+pub(in crate::api) fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/api/v1/intents/{id}/subscribe", get(intent_stream))
         .route("/api/v1/portfolios/{id}/subscribe", get(portfolio_stream))

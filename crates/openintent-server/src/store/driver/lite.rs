@@ -54,7 +54,7 @@ use rusqlite::types::{ToSqlOutput, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql, ffi};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::Arg;
+use super::arg::Arg;
 
 /// Statements each connection keeps prepared.
 const STATEMENT_CACHE: usize = 256;
