@@ -34,17 +34,6 @@ pub(crate) fn readable_by(table: &str, principal: usize, now: usize) -> String {
     )
 }
 
-/// The SQL condition on a `subscriptions` row whose subscriber (`subscriber_id`) may read the
-/// intent bound at `$intent` at the time bound at `$now` (the rule of `crate::rules::acl`, as
-/// [`readable_by`]): a webhook delivers an intent's events only to the subscriptions it holds for.
-pub(crate) fn subscriber_reads(intent: usize, now: usize) -> String {
-    let intent_id = format!("${intent}");
-    let created_by = format!("(SELECT c.created_by FROM intents c WHERE c.id = ${intent})");
-    let at =
-        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: "subscriptions.subscriber_id", now };
-    sql_predicate(&Permission::Read, at)
-}
-
 const ENTRY_COLS: &str =
     "id, intent_id, principal_id, principal_type, permission, granted_by, granted_at, expires_at, reason";
 const REQUEST_COLS: &str = "id, intent_id, principal_id, principal_type, requested_permission, reason, status, \

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use openintent_types::{EventType, Intent, IntentEvent, JsonObject};
+use openintent_types::{EventType, Intent, IntentEvent, JsonObject, Permission};
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection};
@@ -42,6 +42,7 @@ use super::rows::{INTENT_COLS, intent_from_row, new_id, now, to_json, ts};
 use crate::config::DatabaseLocation;
 use crate::metrics::Metrics;
 use crate::notify::{self, Notification};
+use crate::rules::acl::{SqlInputs, sql_predicate};
 use crate::rules::governance::{Policy, Violation};
 use crate::rules::subscriptions::subscription_matches;
 
@@ -478,16 +479,27 @@ fn webhook_scope(intent: usize) -> String {
     )
 }
 
+/// The SQL condition on a `subscriptions` row whose subscriber (`subscriber_id`) may read the
+/// intent bound at `$intent` at the time bound at `$now` (the rule of `crate::rules::acl`, as
+/// [`super::acl::readable_by`]): a webhook delivers an intent's events only to the subscriptions it holds for.
+pub(crate) fn subscriber_reads(intent: usize, now: usize) -> String {
+    let intent_id = format!("${intent}");
+    let created_by = format!("(SELECT c.created_by FROM intents c WHERE c.id = ${intent})");
+    let at =
+        SqlInputs { intent_id: &intent_id, created_by: &created_by, principal: "subscriptions.subscriber_id", now };
+    sql_predicate(&Permission::Read, at)
+}
+
 /// Writes the webhook outbox rows of `event`, in the event's transaction: one per active,
 /// unexpired subscription with a URL whose scope ([`webhook_scope`]) and event-type filter match,
 /// and whose subscriber may read the event's intent under its ACL as it stands in this
-/// transaction ([`super::acl::subscriber_reads`], in the same statement: when no ACL restricts,
+/// transaction ([`subscriber_reads`], in the same statement: when no ACL restricts,
 /// its first clause holds once for the whole statement).
 async fn enqueue_deliveries(tx: &mut WriteTx, event: &IntentEvent) -> StoreResult<()> {
     let rows = query(&format!(
         "SELECT id, event_types, expires_at FROM subscriptions WHERE {} AND {} ORDER BY seq",
         webhook_scope(1),
-        super::acl::subscriber_reads(1, 2)
+        subscriber_reads(1, 2)
     ))
     .bind(&event.intent_id)
     .bind(now())
