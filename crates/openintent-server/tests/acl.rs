@@ -550,6 +550,37 @@ async fn ids_of_unreadable_intents_are_left_out_of_the_readable_ones() {
     assert!(!r.body.to_string().contains(w.p.as_str()), "{}", r.body);
 }
 
+/// What an intent holds (its state, its constraints) is the user's data: objects in it shaped like
+/// intents naming other intents, readable or not, existing or not, come back as written, on a
+/// database without any ACL and on one where ACLs restrict; so do ids of intents that do not
+/// exist.
+#[tokio::test]
+async fn the_data_an_intent_holds_is_never_rewritten() {
+    for restricted in [false, true] {
+        let app = TestApp::memory().await;
+        let private = if restricted { alices_world(&app).await.p } else { "p-elsewhere".to_owned() };
+        let task = |id: &str| {
+            json!({"id": id, "title": "t", "status": "draft", "version": 1,
+                   "parent_intent_id": private, "depends_on": [private, "no-such-intent"]})
+        };
+        let held = json!({"plan": [task("t1"), task("t2")], "top": task("t3")});
+        let s = create(&app, json!({"title": "s", "state": held, "constraints": {"tasks": [task("m1")]}})).await;
+        let q = create(&app, json!({"title": "q"})).await;
+        let page = app.as_agent(Some("bob"), "GET", "/api/v1/intents?limit=100", None).await;
+        let listed = page.body["intents"].as_array().unwrap().iter().find(|i| i["id"] == json!(s)).unwrap().clone();
+        for (what, intent) in [
+            ("get", app.as_agent(Some("bob"), "GET", &format!("/api/v1/intents/{s}"), None).await.body),
+            ("list", listed),
+        ] {
+            assert_eq!(intent["state"], held, "restricted {restricted}, {what}: {intent}");
+            assert_eq!(intent["constraints"]["tasks"][0], task("m1"), "restricted {restricted}, {what}");
+        }
+        // An intent whose answer shows it names no intent: nothing to check, nothing changed.
+        let r = app.as_agent(Some("bob"), "GET", &format!("/api/v1/intents/{q}"), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+    }
+}
+
 /// A request naming an intent in its body: method, path, the body for an id, the field.
 type Case = (&'static str, String, fn(&str) -> Value, &'static str);
 

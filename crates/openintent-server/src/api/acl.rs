@@ -178,11 +178,12 @@ async fn enforce_on_intent(
 
 /// The JSON answer `response` with the ids of intents `principal` may not read taken out of the
 /// intents it shows: an unreadable `parent_intent_id` (and its alias `parent_id`) becomes `null`
-/// (as for an intent without a parent) and unreadable ids leave `depends_on`. An intent is any
-/// object of the answer with an `id` and one of those members (a single intent, the items of a list, a
-/// graph's nodes...); the intents shown are readable (every route filters them), so only the
-/// ids they name and do not show are checked, in one statement, and only when the answer names
-/// one (no statement otherwise). Streams and answers other than JSON pass unchanged.
+/// (as for an intent without a parent) and unreadable ids leave `depends_on`. The intents an
+/// answer shows are found by [`visit_intents`] (never inside an intent's state or constraints, nor an
+/// event's payload: those are the user's data and pass unchanged). The intents shown are readable
+/// (every route filters them), so only the ids they name and do not show are checked, in one
+/// statement, and only when the answer names one (no statement otherwise); an id no intent has
+/// reveals nothing and stays. Streams and answers other than JSON pass unchanged.
 async fn hide_unreadable_refs(state: &AppState, principal: &str, response: Response) -> Response {
     let json = response
         .headers()
@@ -213,11 +214,10 @@ async fn hide_unreadable_refs(state: &AppState, principal: &str, response: Respo
     if unknown.is_empty() {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     }
-    let readable = match state.store().readable_ids(principal, &unknown).await {
-        Ok(r) => r,
+    let hidden = match state.store().unreadable_ids(principal, &unknown).await {
+        Ok(h) => h,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let hidden: HashSet<&str> = unknown.into_iter().filter(|id| !readable.contains(*id)).collect();
     if hidden.is_empty() {
         return Response::from_parts(parts, axum::body::Body::from(bytes));
     }
@@ -239,22 +239,34 @@ async fn hide_unreadable_refs(state: &AppState, principal: &str, response: Respo
 /// The members of an intent naming its parent (its superset wire form writes both).
 const PARENT_KEYS: [&str; 2] = ["parent_intent_id", "parent_id"];
 
-/// Calls `f` on every object of `doc` that is an intent (see [`hide_unreadable_refs`]).
+/// Calls `f` on every intent an answer shows: the answer itself when it is an intent, the items
+/// of an answer that is a list, and the items of a list under one of the answer's members (an
+/// envelope such as `{"children": [...]}`, a graph's `nodes`, a portfolio's `intents`). Never
+/// deeper, and never inside an intent: what an intent holds (`state`, `constraints`) and an event's
+/// `payload` are the user's data, whatever ids they contain.
 fn visit_intents(doc: &mut Value, f: &mut impl FnMut(&mut Value)) {
-    match doc {
-        Value::Object(map) => {
-            if map.contains_key("id") && PARENT_KEYS.iter().chain(["depends_on"].iter()).any(|k| map.contains_key(*k)) {
-                f(doc);
-            }
-            if let Value::Object(map) = doc {
-                for v in map.values_mut() {
-                    visit_intents(v, f);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| visit_intents(v, f)),
-        _ => {}
+    if is_intent(doc) {
+        f(doc);
+        return;
     }
+    let lists: Vec<&mut Vec<Value>> = match doc {
+        Value::Array(items) => vec![items],
+        Value::Object(map) => map.values_mut().filter_map(Value::as_array_mut).collect(),
+        _ => Vec::new(),
+    };
+    for item in lists.into_iter().flatten() {
+        if is_intent(item) {
+            f(item);
+        }
+    }
+}
+
+/// Whether `v` is an intent in its wire form (an object with the members every intent has) that
+/// names another intent.
+fn is_intent(v: &Value) -> bool {
+    let Value::Object(map) = v else { return false };
+    ["id", "title", "status"].iter().all(|k| map.contains_key(*k))
+        && PARENT_KEYS.iter().chain(["depends_on"].iter()).any(|k| map.contains_key(*k))
 }
 
 /// The ids of other intents an intent names: its parent and its dependencies.

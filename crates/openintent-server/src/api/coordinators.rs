@@ -111,6 +111,14 @@ async fn create_decision(
         ApiError::NotFound(_) => unknown(),
         other => other,
     })?;
+    if p.as_str() != lease.agent_id && !p.role().may_act_for_others() {
+        return Err(ApiError::Forbidden(format!(
+            "coordinator_id: only the lease's agent ({:?}) or an operator or admin key acting for it may record \
+             its decisions; this key acts as {:?}",
+            lease.agent_id,
+            p.as_str()
+        )));
+    }
     let covers = match (&lease.intent_id, &lease.portfolio_id) {
         (Some(own), _) if own == intent_id => true,
         (_, Some(portfolio)) => state.store().intent_portfolios(intent_id).await?.iter().any(|f| &f.id == portfolio),
@@ -130,14 +138,6 @@ async fn create_decision(
     if lease.expires_at.is_some_and(|end| end <= chrono::Utc::now()) {
         return Err(ApiError::conflict(format!(
             "coordinator_id: the coordinator lease {lease_id} expired; grant a new lease to record decisions"
-        )));
-    }
-    if p.as_str() != lease.agent_id && !p.role().may_act_for_others() {
-        return Err(ApiError::Forbidden(format!(
-            "coordinator_id: only the lease's agent ({:?}) or an operator or admin key acting for it may record \
-             its decisions; this key acts as {:?}",
-            lease.agent_id,
-            p.as_str()
         )));
     }
     require(&state, p.as_str(), intent_id, &Permission::Write).await?;

@@ -136,6 +136,29 @@ impl Store {
         Ok(out)
     }
 
+    /// Of `ids`, those of existing intents that `principal` may not read ([`readable_by`]);
+    /// unknown ids are left out (they name nothing to hide).
+    pub(crate) async fn unreadable_ids(&self, principal: &str, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        let mut out = HashSet::new();
+        let at = now();
+        let visible = readable_by("intents", 1, 2);
+        for batch in ids.chunks(READABLE_BATCH) {
+            let holes: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!("SELECT id, {visible} AS readable FROM intents WHERE id IN ({})", holes.join(", "));
+            let mut q = query(&sql).bind(principal).bind(at);
+            for id in batch {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&self.db.pool).await? {
+                // A rule that evaluates to NULL grants nothing.
+                if !row.try_get::<Option<bool>, _>(1)?.unwrap_or(false) {
+                    out.insert(row.try_get::<String, _>(0)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The intents of `intents` that `principal` may read, in their order.
     pub(crate) async fn readable(&self, principal: &str, intents: Vec<Intent>) -> StoreResult<Vec<Intent>> {
         let ids: Vec<&str> = intents.iter().map(|i| i.id.as_str()).collect();

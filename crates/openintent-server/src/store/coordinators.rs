@@ -9,8 +9,9 @@ use openintent_types::{
 };
 use serde_json::{Map, Value, json};
 
-use super::db::{append_event, require_intent};
+use super::db::{WriteTx, append_event, require_intent};
 use super::driver::{Row, query};
+use super::error::StoreError;
 use super::rows::{as_obj, to_json, ts};
 use super::{Store, StoreResult, new_id, now};
 
@@ -111,7 +112,9 @@ impl Store {
     /// the intent `req.intent_id` (404 when it does not exist), with its `coordinator.decision`
     /// event (actor: the lease's agent), in one transaction. `recorded_by` is the caller (the
     /// agent itself, or an operator or admin key acting for it). The API layer checked that
-    /// the lease exists and covers the intent.
+    /// the lease exists and covers the intent, to answer with the reason; the transaction checks
+    /// it again under locks ([`lease_covers`]), so a lease that stopped covering the intent in
+    /// between (a membership removed, the lease expired) records nothing (409).
     pub(crate) async fn create_decision_record(
         &self,
         req: &CreateDecisionRecordRequest,
@@ -120,6 +123,13 @@ impl Store {
     ) -> StoreResult<DecisionRecord> {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, &req.intent_id).await?;
+        if !lease_covers(&mut tx, &req.coordinator_id, &req.intent_id).await? {
+            return Err(StoreError::Conflict(format!(
+                "coordinator_id: the coordinator lease {} no longer coordinates intent {} (it expired, or the \
+                 intent left its portfolio)",
+                req.coordinator_id, req.intent_id
+            )));
+        }
         let mut d = DecisionRecord::default();
         d.id = new_id();
         d.coordinator_id = req.coordinator_id.clone();
@@ -174,6 +184,36 @@ impl Store {
     }
 }
 
+/// Whether the coordinator lease `lease_id` is unexpired and coordinates `intent_id` (its own
+/// intent, or a portfolio the intent is a member of), in `tx`: on PostgreSQL the rows that say
+/// so stay locked until the transaction ends, so that neither the membership nor the lease
+/// changes under the record being written (SQLite's write transaction holds the database).
+async fn lease_covers(tx: &mut WriteTx, lease_id: &str, intent_id: &str) -> StoreResult<bool> {
+    let lock = tx.dialect.row_lock();
+    let unexpired = "(l.expires_at IS NULL OR l.expires_at > $3)";
+    let own = query(&format!(
+        "SELECT l.id FROM coordinator_leases l WHERE l.id = $1 AND l.intent_id = $2 AND {unexpired}{lock}"
+    ))
+    .bind(lease_id)
+    .bind(intent_id)
+    .bind(now())
+    .fetch_optional(&mut **tx)
+    .await?;
+    if own.is_some() {
+        return Ok(true);
+    }
+    let member = query(&format!(
+        "SELECT l.id FROM coordinator_leases l JOIN portfolio_memberships m ON m.portfolio_id = l.portfolio_id \
+         WHERE l.id = $1 AND m.intent_id = $2 AND {unexpired}{lock}"
+    ))
+    .bind(lease_id)
+    .bind(intent_id)
+    .bind(now())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(member.is_some())
+}
+
 fn decision_from_row(r: &Row) -> StoreResult<DecisionRecord> {
     let mut d = DecisionRecord::default();
     d.id = r.try_get("id")?;
@@ -207,4 +247,56 @@ fn lease_from_row(r: &Row) -> StoreResult<CoordinatorLease> {
     l.version = r.try_get("version")?;
     l.metadata = r.json("metadata")?;
     Ok(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use openintent_types::{CreateCoordinatorLeaseRequest, JsonObject, MembershipRole};
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::DatabaseLocation;
+    use crate::store::{NewIntent, NewPortfolio};
+
+    /// A record is refused inside its transaction when the lease no longer covers the intent,
+    /// whatever the API layer saw before it began: here the intent has left the lease's
+    /// portfolio, and an expired lease of the intent itself; nothing is written.
+    #[tokio::test]
+    async fn a_lease_that_stopped_covering_the_intent_records_nothing() {
+        let store = Store::open(&DatabaseLocation::Memory).await.unwrap();
+        let (intent, _) = store.create_intent(NewIntent::draft("t")).await.unwrap();
+        let portfolio = store
+            .create_portfolio(NewPortfolio {
+                name: "f".into(),
+                description: String::new(),
+                created_by: "alice".into(),
+                governance_policy: JsonObject::new(),
+                metadata: None,
+            })
+            .await
+            .unwrap();
+        store.add_membership(&portfolio.id, &intent.id, &MembershipRole::Member, 0).await.unwrap();
+        let lease = |body: Value| {
+            let req: CreateCoordinatorLeaseRequest = serde_json::from_value(body).unwrap();
+            let store = store.clone();
+            async move { store.create_coordinator_lease(&req, "coord").await.unwrap() }
+        };
+        let of_portfolio = lease(json!({"agent_id": "coord", "portfolio_id": portfolio.id})).await;
+        let expired =
+            lease(json!({"agent_id": "coord", "intent_id": intent.id, "expires_at": "2020-01-01T00:00:00Z"})).await;
+        let record = |lease: &str| -> CreateDecisionRecordRequest {
+            serde_json::from_value(json!({
+                "coordinator_id": lease, "intent_id": intent.id, "decision_type": "delegation",
+                "summary": "s", "rationale": "r",
+            }))
+            .unwrap()
+        };
+        store.create_decision_record(&record(&of_portfolio.id), "coord", "coord").await.unwrap();
+        store.remove_membership(&portfolio.id, &intent.id).await.unwrap();
+        for lease in [&of_portfolio.id, &expired.id] {
+            let err = store.create_decision_record(&record(lease), "coord", "coord").await.unwrap_err();
+            assert!(matches!(&err, StoreError::Conflict(m) if m.starts_with("coordinator_id:")), "{err:?}");
+        }
+        assert_eq!(store.list_decision_records(&intent.id, 50).await.unwrap().len(), 1, "only the first");
+    }
 }

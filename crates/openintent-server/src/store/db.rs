@@ -63,7 +63,7 @@ pub(crate) enum Dialect {
 
 impl Dialect {
     /// The clause that locks the rows a write transaction reads before changing them.
-    fn row_lock(self) -> &'static str {
+    pub(super) fn row_lock(self) -> &'static str {
         match self {
             // `BEGIN IMMEDIATE` already holds the database's write lock.
             Dialect::Sqlite => "",
