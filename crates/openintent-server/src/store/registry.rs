@@ -345,10 +345,18 @@ impl Store {
 
     /// [`Store::sweep_agents`], reading the agents `batch` rows at a time (in `seq` order), so
     /// that a sweep never holds every agent in memory; a row that cannot be read, or an agent
-    /// whose transition cannot be written, is logged and skipped (the others are still swept).
+    /// whose transition cannot be written, is skipped (the others are still swept). The first
+    /// failed write of a sweep is logged with its error and the others counted in one line at the
+    /// end, so that a database outage logs two lines per sweep, not one per agent.
     async fn sweep_agents_by(&self, at: DateTime<Utc>, batch: i64) -> StoreResult<Vec<(String, AgentStatus)>> {
         let mut changed = Vec::new();
+        let mut failed = 0usize;
         let mut after: i64 = i64::MIN;
+        let summary = |failed: usize| {
+            if failed > 1 {
+                tracing::warn!(failed, "liveness sweep: transitions of {failed} agents could not be written");
+            }
+        };
         loop {
             let rows = query(&format!(
                 "SELECT {AGENT_COLS}, seq, COALESCE(last_heartbeat_at, registered_at) AS seen FROM agents \
@@ -359,7 +367,8 @@ impl Store {
             .bind(after)
             .bind(batch)
             .fetch_all(&self.db.pool)
-            .await?;
+            .await
+            .inspect_err(|_| summary(failed))?;
             for row in &rows {
                 after = row.try_get("seq")?;
                 let read = agent_from_row(row).and_then(|a| Ok((a, row.try_get::<DateTime<Utc>, _>("seen")?)));
@@ -376,11 +385,15 @@ impl Store {
                     // One agent's failed write (a conflict, a lost connection) leaves it for the
                     // next sweep; the other agents are still swept.
                     Err(e) => {
-                        tracing::warn!(agent_id = %agent.agent_id, error = %e, "liveness sweep failed for one agent");
+                        failed += 1;
+                        if failed == 1 {
+                            tracing::warn!(agent_id = %agent.agent_id, error = %e, "liveness sweep failed for an agent");
+                        }
                     }
                 }
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < batch {
+                summary(failed);
                 return Ok(changed);
             }
         }
