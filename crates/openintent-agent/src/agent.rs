@@ -8,9 +8,10 @@ use std::time::Duration;
 use openintent_client::Client;
 use tokio::sync::watch;
 
+use crate::ctx::{Ctx, DEFAULT_LEASE_SECONDS};
+use crate::handler::AgentHandlers;
 use crate::handler::{Handler, HandlerResult, boxed};
 use crate::watch::IntentHandlers;
-use crate::{AgentHandlers, Ctx};
 
 /// Default number of pieces of work run at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
@@ -18,8 +19,6 @@ pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 /// Default time running work gets to finish once the agent drains.
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_secs(30);
-/// Default lease duration (renewed at half of it while the work runs).
-pub const DEFAULT_LEASE_SECONDS: i64 = 60;
 
 /// An async hook (drain, ready).
 pub(crate) type DrainHook = Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;

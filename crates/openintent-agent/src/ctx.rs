@@ -6,6 +6,9 @@ use openintent_client::Client;
 use openintent_client::types::{AgentAssignment, Intent, IntentEvent, IntentStatus, Lease, StatePatch, StreamEvent};
 use serde_json::Value;
 
+/// Default lease duration (renewed at half of it while the work runs).
+pub const DEFAULT_LEASE_SECONDS: i64 = 60;
+
 /// What a handler works on and with: the intent, the event that started the work, and the
 /// operations a handler needs. Cheap to clone; clones share the leases taken through
 /// [`acquire`](Ctx::acquire), which the runtime releases when the work ends (even on panic).

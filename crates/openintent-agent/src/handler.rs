@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 
 /// The error a handler returns: anything that converts into a boxed error (so `?` works on
 /// client calls, I/O, parsing...). Return a [`Failure`] to name the error type that the

@@ -7,7 +7,7 @@ use openintent_client::hitl::{InputOutcome, suspension_of};
 use openintent_client::types::{EventType, Intent, ResponseType, StreamEvent, SuspensionChoice, SuspensionResolution};
 use serde_json::Value;
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 
 impl Ctx {
     /// Asks a human (RFC-0025): suspends the intent with `question` and the `choices` (none: a

@@ -74,25 +74,8 @@ mod input;
 mod runtime;
 mod watch;
 
-pub use agent::{
-    Agent, AgentBuilder, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_DEADLINE, DEFAULT_HEARTBEAT, DEFAULT_LEASE_SECONDS,
-    DrainHandle,
-};
+pub use agent::{Agent, AgentBuilder, DEFAULT_CONCURRENCY, DEFAULT_DRAIN_DEADLINE, DEFAULT_HEARTBEAT, DrainHandle};
 pub use coordinator::{Coordinator, CoordinatorError, DEFAULT_LIVENESS_CHECK, PlanOutcome, Task};
-pub use ctx::Ctx;
+pub use ctx::{Ctx, DEFAULT_LEASE_SECONDS};
 pub use handler::{AgentHandlers, BoxError, Failure, HandlerResult};
-
-/// Why [`Agent::run`] stopped with an error.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AgentError {
-    /// The agent could not be registered.
-    #[error("registering the agent failed: {0}")]
-    Register(#[source] openintent_client::Error),
-    /// The agent stream was refused or ended for good (after the client's reconnects).
-    #[error("the agent stream failed: {0}")]
-    Stream(#[source] openintent_client::Error),
-    /// The cursor file could not be read.
-    #[error("reading the cursor file failed: {0}")]
-    Cursor(#[source] std::io::Error),
-}
+pub use runtime::AgentError;

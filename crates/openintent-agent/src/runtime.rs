@@ -14,11 +14,28 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::agent::{Agent, DrainHandle};
+use crate::ctx::Ctx;
 use crate::ctx::{Trace, release_all};
 use crate::cursor::Cursor;
+use crate::handler::Failure;
 use crate::handler::{BoxError, Handler, error_type_of};
 use crate::watch::{IntentHandlers, WatchBook, Watched, follow_intent};
-use crate::{Agent, AgentError, Ctx, Failure};
+
+/// Why [`Agent::run`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The agent could not be registered.
+    #[error("registering the agent failed: {0}")]
+    Register(#[source] openintent_client::Error),
+    /// The agent stream was refused or ended for good (after the client's reconnects).
+    #[error("the agent stream failed: {0}")]
+    Stream(#[source] openintent_client::Error),
+    /// The cursor file could not be read.
+    #[error("reading the cursor file failed: {0}")]
+    Cursor(#[source] std::io::Error),
+}
 
 /// What every piece of work shares.
 struct Shared {
@@ -268,7 +285,7 @@ async fn heartbeats(shared: Arc<Shared>, every: Duration) {
     }
 }
 
-async fn drain_on_signal(handle: crate::DrainHandle) {
+async fn drain_on_signal(handle: DrainHandle) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

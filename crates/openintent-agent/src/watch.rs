@@ -11,7 +11,7 @@ use openintent_client::types::{AgentAssignment, EventType, IntentStatus, StreamE
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use crate::Ctx;
+use crate::ctx::Ctx;
 use crate::ctx::Trace;
 use crate::handler::Handler;
 
@@ -181,7 +181,7 @@ pub(crate) async fn follow_intent(
                             event: Some(event.clone()),
                             event_id: event_id.clone(),
                             attempt: 1,
-                            lease_seconds: crate::DEFAULT_LEASE_SECONDS,
+                            lease_seconds: crate::ctx::DEFAULT_LEASE_SECONDS,
                             leases: Arc::new(Mutex::new(Vec::new())),
                             trace,
                         };

@@ -6,8 +6,8 @@ use openintent_types::{
     RecordCostRequest, RecordFailureRequest, RenewLeaseRequest, SetRetryPolicyRequest, UpdatePortfolioStatusRequest,
 };
 
-use super::{INTENT_ID, Param, ToolDef, call};
-use crate::Tier::{Operator, Reader};
+use super::def::{INTENT_ID, Param, ToolDef, call};
+use crate::tier::Tier::{Operator, Reader};
 
 const LEASE_ID: Param = Param::req("lease_id", Kind::Str, "The lease's id (from acquire_lease or get_leases)");
 const PORTFOLIO_ID: Param = Param::req("portfolio_id", Kind::Str, "The portfolio's id");

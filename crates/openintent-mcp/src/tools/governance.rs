@@ -8,8 +8,8 @@ use openintent_types::{
     ResolveEscalationRequest, SetAclRequest,
 };
 
-use super::{INTENT_ID, Param, ToolDef, VERSION, call};
-use crate::Tier::{Admin, Operator, Reader};
+use super::def::{INTENT_ID, Param, ToolDef, VERSION, call};
+use crate::tier::Tier::{Admin, Operator, Reader};
 
 const APPROVAL_ID: Param = Param::req("approval_id", Kind::Str, "The approval request's id");
 const ACCESS_REQUEST_ID: Param = Param::req("request_id", Kind::Str, "The access request's id");

@@ -6,8 +6,8 @@ use openintent_types::{
     RespondToSuspensionRequest, SetStatusRequest, StatePatch, SuspendRequest, SuspensionChoice, UpdateStateRequest,
 };
 
-use super::{INTENT_ID, Param, ToolDef, VERSION, call};
-use crate::Tier::{Operator, Reader};
+use super::def::{INTENT_ID, Param, ToolDef, VERSION, call};
+use crate::tier::Tier::{Operator, Reader};
 
 const LIST_PARAMS: &[Param] = &[
     Param::opt("status", Kind::Str, "Only intents with this status (draft, active, blocked, completed, ...)"),

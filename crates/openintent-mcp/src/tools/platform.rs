@@ -6,8 +6,8 @@ use openintent_types::{
     RegisterAgentRequest, SendMessageRequest, UpdateAgentStatusRequest, UpdateChannelRequest,
 };
 
-use super::{INTENT_ID, Param, ToolDef, call};
-use crate::Tier::{Admin, Operator, Reader};
+use super::def::{INTENT_ID, Param, ToolDef, call};
+use crate::tier::Tier::{Admin, Operator, Reader};
 
 const AGENT_ID: Param = Param::req("agent_id", Kind::Str, "The agent's id");
 const CHANNEL_ID: Param = Param::req("channel_id", Kind::Str, "The channel's id");
