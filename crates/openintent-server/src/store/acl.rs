@@ -119,26 +119,18 @@ impl Store {
     /// Of `ids`, those of the intents `principal` may read ([`readable_by`]); unknown ids are
     /// left out.
     pub(crate) async fn readable_ids(&self, principal: &str, ids: &[&str]) -> StoreResult<HashSet<String>> {
-        let mut out = HashSet::new();
-        let at = now();
-        let visible = readable_by("intents", 1, 2);
-        for batch in ids.chunks(READABLE_BATCH) {
-            let holes: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 3)).collect();
-            let sql = format!("SELECT id FROM intents WHERE id IN ({}) AND {visible}", holes.join(", "));
-            let mut q = query(&sql).bind(principal).bind(at);
-            for id in batch {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&self.db.pool).await? {
-                out.insert(row.try_get::<String, _>(0)?);
-            }
-        }
-        Ok(out)
+        self.ids_by_readability(principal, ids, true).await
     }
 
     /// Of `ids`, those of existing intents that `principal` may not read ([`readable_by`]);
     /// unknown ids are left out (they name nothing to hide).
     pub(crate) async fn unreadable_ids(&self, principal: &str, ids: &[&str]) -> StoreResult<HashSet<String>> {
+        self.ids_by_readability(principal, ids, false).await
+    }
+
+    /// Of `ids`, those of existing intents whose readability by `principal` is `readable` (a
+    /// rule that evaluates to SQL `NULL` grants nothing), `READABLE_BATCH` ids a statement.
+    async fn ids_by_readability(&self, principal: &str, ids: &[&str], readable: bool) -> StoreResult<HashSet<String>> {
         let mut out = HashSet::new();
         let at = now();
         let visible = readable_by("intents", 1, 2);
@@ -150,8 +142,7 @@ impl Store {
                 q = q.bind(*id);
             }
             for row in q.fetch_all(&self.db.pool).await? {
-                // A rule that evaluates to NULL grants nothing.
-                if !row.try_get::<Option<bool>, _>(1)?.unwrap_or(false) {
+                if row.try_get::<Option<bool>, _>(1)?.unwrap_or(false) == readable {
                     out.insert(row.try_get::<String, _>(0)?);
                 }
             }
