@@ -119,27 +119,8 @@ async fn create_decision(
             p.as_str()
         )));
     }
-    let covers = match (&lease.intent_id, &lease.portfolio_id) {
-        (Some(own), _) if own == intent_id => true,
-        (_, Some(portfolio)) => state.store().intent_portfolios(intent_id).await?.iter().any(|f| &f.id == portfolio),
-        _ => false,
-    };
-    if !covers {
-        return Err(ApiError::conflict(format!(
-            "coordinator_id: the coordinator lease {lease_id} does not coordinate intent {intent_id} \
-             (it coordinates {}); record the decision under a lease of this intent or of a portfolio it belongs to",
-            match (&lease.intent_id, &lease.portfolio_id) {
-                (Some(i), _) => format!("intent {i}"),
-                (None, Some(f)) => format!("portfolio {f}"),
-                (None, None) => "nothing".to_owned(),
-            }
-        )));
-    }
-    if lease.expires_at.is_some_and(|end| end <= chrono::Utc::now()) {
-        return Err(ApiError::conflict(format!(
-            "coordinator_id: the coordinator lease {lease_id} expired; grant a new lease to record decisions"
-        )));
-    }
+    // Whether the lease covers the intent and is unexpired is checked in the record's
+    // transaction (409 naming `coordinator_id`).
     require(&state, p.as_str(), intent_id, &Permission::Write).await?;
     Ok(Json(wire(&state.store().create_decision_record(&body, &lease.agent_id, p.as_str()).await?)))
 }

@@ -548,16 +548,9 @@ mod tests {
                         let whole =
                             (allows(acl.as_ref(), &creator, principal, &needed, now), sql_predicate(&needed, at));
                         for (n, (rust, sql)) in rules.chain([whole]).enumerate() {
-                            let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {sql}");
-                            let count: i64 = query_scalar(&sql)
-                                .bind(principal)
-                                .bind(now)
-                                .bind(id.as_str())
-                                .fetch_one(&store.db.pool)
-                                .await
-                                .unwrap();
                             let grant = RULE.get(n).map_or("the rule".to_owned(), |g: &Grant| format!("{g:?}"));
-                            assert_eq!(rust, count == 1, "{grant}: {acl:?} {principal:?} {needed:?}");
+                            let sql_holds = holds_in_sql(&store, &sql, principal, now, id).await;
+                            assert_eq!(rust, sql_holds, "{grant}: {acl:?} {principal:?} {needed:?}");
                             if rust { seen[n].0 += 1 } else { seen[n].1 += 1 }
                         }
                     }
@@ -569,6 +562,14 @@ mod tests {
             }
             assert_eq!(seen[4].1 > 0, expect_restricted, "{seen:?}");
         }
+    }
+
+    /// Whether the SQL condition `predicate` (principal at `$1`, time at `$2`) holds for the
+    /// intent `id`, evaluated by the database.
+    async fn holds_in_sql(store: &Store, predicate: &str, principal: &str, now: DateTime<Utc>, id: &str) -> bool {
+        let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {predicate}");
+        let count: i64 = query_scalar(&sql).bind(principal).bind(now).bind(id).fetch_one(&store.db.pool).await.unwrap();
+        count == 1
     }
 
     /// Compares the SQL form of the rule with `allows` for each intent of `ids`, principal and
@@ -590,15 +591,8 @@ mod tests {
                             now: 2,
                         },
                     );
-                    let sql = format!("SELECT COUNT(*) FROM intents WHERE id = $3 AND {predicate}");
-                    let n: i64 = query_scalar(&sql)
-                        .bind(principal)
-                        .bind(now)
-                        .bind(id.as_str())
-                        .fetch_one(&store.db.pool)
-                        .await
-                        .unwrap();
-                    assert_eq!(rust, n == 1, "{id} {acl:?} {principal:?} {needed:?}");
+                    let sql_holds = holds_in_sql(store, &predicate, principal, now, id).await;
+                    assert_eq!(rust, sql_holds, "{id} {acl:?} {principal:?} {needed:?}");
                     if rust { seen.0 += 1 } else { seen.1 += 1 }
                 }
             }

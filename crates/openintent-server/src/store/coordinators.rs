@@ -111,10 +111,10 @@ impl Store {
     /// Records a decision of the lease `req.coordinator_id`, whose agent is `agent_id`, on
     /// the intent `req.intent_id` (404 when it does not exist), with its `coordinator.decision`
     /// event (actor: the lease's agent), in one transaction. `recorded_by` is the caller (the
-    /// agent itself, or an operator or admin key acting for it). The API layer checked that
-    /// the lease exists and covers the intent, to answer with the reason; the transaction checks
-    /// it again under locks ([`lease_covers`]), so a lease that stopped covering the intent in
-    /// between (a membership removed, the lease expired) records nothing (409).
+    /// agent itself, or an operator or admin key acting for it; the API layer checked who may
+    /// record under the lease). The lease must cover the intent and be unexpired, checked in the
+    /// transaction under locks ([`lease_covers`]): otherwise nothing is recorded (409 naming
+    /// `coordinator_id`, with the reason).
     pub(crate) async fn create_decision_record(
         &self,
         req: &CreateDecisionRecordRequest,
@@ -124,11 +124,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         require_intent(&mut tx, &req.intent_id).await?;
         if !lease_covers(&mut tx, &req.coordinator_id, &req.intent_id).await? {
-            return Err(StoreError::Conflict(format!(
-                "coordinator_id: the coordinator lease {} no longer coordinates intent {} (it expired, or the \
-                 intent left its portfolio)",
-                req.coordinator_id, req.intent_id
-            )));
+            return Err(StoreError::Conflict(why_not_covered(&mut tx, &req.coordinator_id, &req.intent_id).await?));
         }
         let mut d = DecisionRecord::default();
         d.id = new_id();
@@ -212,6 +208,31 @@ async fn lease_covers(tx: &mut WriteTx, lease_id: &str, intent_id: &str) -> Stor
     .fetch_optional(&mut **tx)
     .await?;
     Ok(member.is_some())
+}
+
+/// Why the lease `lease_id` does not let a decision on `intent_id` be recorded (after
+/// [`lease_covers`] said so): it expired, or it coordinates something else.
+async fn why_not_covered(tx: &mut WriteTx, lease_id: &str, intent_id: &str) -> StoreResult<String> {
+    let row = query("SELECT intent_id, portfolio_id, expires_at FROM coordinator_leases WHERE id = $1")
+        .bind(lease_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(format!("coordinator_id: the coordinator lease {lease_id} is gone")) };
+    let (own, portfolio): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+    if row.try_get::<Option<DateTime<Utc>>, _>(2)?.is_some_and(|end| end <= now()) {
+        return Ok(format!(
+            "coordinator_id: the coordinator lease {lease_id} expired; grant a new lease to record decisions"
+        ));
+    }
+    let coordinates = match (own, portfolio) {
+        (Some(i), _) => format!("intent {i}"),
+        (None, Some(f)) => format!("portfolio {f}"),
+        (None, None) => "nothing".to_owned(),
+    };
+    Ok(format!(
+        "coordinator_id: the coordinator lease {lease_id} does not coordinate intent {intent_id} (it coordinates \
+         {coordinates}); record the decision under a lease of this intent or of a portfolio it belongs to"
+    ))
 }
 
 fn decision_from_row(r: &Row) -> StoreResult<DecisionRecord> {
