@@ -208,7 +208,7 @@ impl AppState {
     /// [`AppState::close_streams`]) and publishing them here, so that event streams carry changes
     /// made through any process. The other background work (webhook deliveries, the agent
     /// liveness and suspension timeout sweepers, the metrics listener) is started only by
-    /// [`spawn`] and [`serve`], which open their state themselves (and start the same relay).
+    /// [`spawn`] and [`serve`], which open their state here too.
     pub async fn open(config: &ServerConfig) -> Result<Self, StoreError> {
         let state = AppState::new(Store::open(config.database()).await?, config);
         relay::start(state.store(), state.streams_closing()).await?;
@@ -258,8 +258,7 @@ impl MetricsListener {
 async fn start(config: &ServerConfig) -> Result<Started, ServeError> {
     config.webhooks().check()?;
     let listener = bind(config.bind_addr()).await?;
-    let state = AppState::new(Store::open(config.database()).await?, config);
-    relay::start(state.store(), state.streams_closing()).await?;
+    let state = AppState::open(config).await?;
     let webhooks = webhook::worker::WorkerPool::start(state.store(), config.webhooks())?;
     let liveness = liveness::Sweeper::start(state.store(), config.liveness_interval());
     let sweeper = suspensions::Sweeper::start(state.store(), suspensions::SWEEP_INTERVAL);

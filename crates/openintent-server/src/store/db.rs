@@ -481,8 +481,9 @@ fn webhook_scope(intent: usize) -> String {
 
 /// The SQL condition on a `subscriptions` row whose subscriber (`subscriber_id`) may read the
 /// intent bound at `$intent` at the time bound at `$now` (the rule of `crate::rules::acl`, as
-/// [`super::acl::readable_by`]): a webhook delivers an intent's events only to the subscriptions it holds for.
-pub(crate) fn subscriber_reads(intent: usize, now: usize) -> String {
+/// [`super::acl::readable_by`]): a webhook delivers an intent's events only to the subscriptions
+/// it holds for.
+fn subscriber_reads(intent: usize, now: usize) -> String {
     let intent_id = format!("${intent}");
     let created_by = format!("(SELECT c.created_by FROM intents c WHERE c.id = ${intent})");
     let at =
